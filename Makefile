@@ -1,0 +1,66 @@
+# The two commands: `make run` and `make test`. Both install what is missing first.
+# BUILD_DIR and VENV may point outside the clone (CI does) so builds stay warm across runs.
+BUILD_DIR ?= build
+VENV ?= $(BUILD_DIR)/venv
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+export VENV
+
+CMAKE_FLAGS := -G Ninja $(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNCHER=ccache)
+BIN := $(BUILD_DIR)/bin
+PY := $(VENV)/bin/python
+
+.PHONY: all build deps run test unit asan integration fuzz-regress fuzz bench lint format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Until the service exists, `make run` shows the CLI on an example payload.
+run: build
+	@scripts/run-demo.sh $(BIN)
+
+test: lint unit asan integration fuzz-regress
+
+unit: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	@cmake -S . -B $(BUILD_DIR)/asan $(CMAKE_FLAGS) -DNES_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(BUILD_DIR)/asan -j $(JOBS)
+	@cd $(BUILD_DIR)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+integration: build
+	@NES_BIN=$(abspath $(BIN)) $(PY) -m pytest -q tests/integration
+
+fuzz-build: deps
+	@cmake -S . -B $(BUILD_DIR)/fuzz $(CMAKE_FLAGS) -DNES_FUZZ=ON -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD_DIR)/fuzz -j $(JOBS)
+
+# Every fuzz target over its seed corpus (a regression test: no crash, no leak).
+fuzz-regress: fuzz-build
+	@scripts/fuzz.sh $(BUILD_DIR)/fuzz/bin 0
+
+# Coverage-guided exploration, FUZZ_SECONDS per target.
+fuzz: fuzz-build
+	@scripts/fuzz.sh $(BUILD_DIR)/fuzz/bin $(FUZZ_SECONDS)
+
+bench: build
+	@scripts/bench-core.sh $(BIN)
+
+lint: deps
+	@scripts/lint.sh
+
+format: deps
+	@git ls-files '*.c' '*.h' | xargs -r clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)

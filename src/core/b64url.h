@@ -1,0 +1,29 @@
+/* b64url.h - strict base64: the URL-safe alphabet without padding (tokens, RFC 4648 section 5)
+ * and the standard alphabet with padding (key files, section 4). Decoders accept only the
+ * canonical encoding: no padding where none belongs, no whitespace, zero trailing bits. */
+#ifndef NES_B64URL_H
+#define NES_B64URL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Length of the unpadded base64url encoding of `n` bytes. */
+size_t nes_b64url_encoded_len(size_t n);
+
+/** Writes the unpadded base64url encoding of `in` to `out` (nes_b64url_encoded_len(n) bytes, no
+ * terminator); returns the number of characters written. */
+size_t nes_b64url_encode(const uint8_t *in, size_t n, char *out);
+
+/** Decodes canonical unpadded base64url. `out` must hold n * 3 / 4 bytes. Returns the decoded
+ * length, or -1 on any non-canonical input (bad character, padding, n % 4 == 1, non-zero
+ * trailing bits). */
+long nes_b64url_decode(const char *in, size_t n, uint8_t *out);
+
+/** Decodes canonical padded standard base64 (`n` % 4 == 0). Returns the decoded length or -1. */
+long nes_b64_decode(const char *in, size_t n, uint8_t *out);
+
+/** Writes the padded standard base64 encoding of `in` (4 * ceil(n/3) characters, no terminator);
+ * returns the number of characters written. */
+size_t nes_b64_encode(const uint8_t *in, size_t n, char *out);
+
+#endif

@@ -1,0 +1,52 @@
+#include "core/buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int nes_buf_reserve(nes_buf *b, size_t extra)
+{
+    if (extra <= b->cap - b->len)
+        return 0;
+    if (extra > SIZE_MAX - b->len)
+        return -1;
+    size_t need = b->len + extra;
+    if (b->max != 0 && need > b->max)
+        return -1;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    if (b->max != 0 && cap > b->max)
+        cap = b->max;
+    /* No realloc: the old block is wiped before it is freed (buffers may hold plaintext). */
+    uint8_t *p = malloc(cap);
+    if (p == NULL)
+        return -1;
+    if (b->data != NULL) {
+        memcpy(p, b->data, b->len);
+        explicit_bzero(b->data, b->cap);
+        free(b->data);
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int nes_buf_append(nes_buf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (nes_buf_reserve(b, n) != 0)
+        return -1;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void nes_buf_free(nes_buf *b)
+{
+    if (b->data != NULL)
+        explicit_bzero(b->data, b->cap);
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}

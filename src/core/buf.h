@@ -1,0 +1,26 @@
+/* buf.h - a growable byte buffer with an optional hard cap. */
+#ifndef NES_BUF_H
+#define NES_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Growable byte buffer. Zero-initialise (`nes_buf b = {0};`) before use. `max` = 0: no cap. */
+typedef struct nes_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+} nes_buf;
+
+/** Ensures room for `extra` more bytes; returns 0, or -1 when allocation fails or the cap would
+ * be exceeded (the buffer is unchanged then). */
+int nes_buf_reserve(nes_buf *b, size_t extra);
+
+/** Appends `n` bytes; returns 0 or -1 as nes_buf_reserve. */
+int nes_buf_append(nes_buf *b, const void *p, size_t n);
+
+/** Releases the storage (wiping it first: buffers may hold plaintext) and zeroes the struct. */
+void nes_buf_free(nes_buf *b);
+
+#endif

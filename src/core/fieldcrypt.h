@@ -1,0 +1,50 @@
+/* fieldcrypt.h - field tokens (DESIGN section 4).
+ *
+ *   K_enc   = HKDF-SHA256(DEK, salt = "", info = "nitro-enc/v1/enc",   32 bytes)
+ *   K_nonce = HKDF-SHA256(DEK, salt = "", info = "nitro-enc/v1/nonce", 32 bytes)
+ *   N       = HMAC-SHA256(K_nonce, u32be(len(ctx)) || ctx || plaintext)[0..12]
+ *   CT      = AES-256-GCM-SIV(K_enc, N, aad = ctx, plaintext)      (ciphertext || tag)
+ *   token   = "v1." b64url(N) "." b64url(CT)                        (no padding)
+ *
+ * A field key is not thread-safe (it carries cipher state): one per thread per DEK. */
+#ifndef NES_FIELDCRYPT_H
+#define NES_FIELDCRYPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define NES_DEK_LEN 32
+/** Tokens are bounded so a decoded plaintext always fits in memory checks done by callers. */
+#define NES_TOKEN_PREFIX "v1."
+
+typedef struct nes_fieldkey nes_fieldkey;
+
+/** Derives the subkeys of `dek` (32 bytes) and prepares the cipher. NULL on failure. The caller
+ * keeps ownership of `dek`; the derived keys live in secure memory. */
+nes_fieldkey *nes_fieldkey_new(const uint8_t dek[NES_DEK_LEN]);
+
+/** Wipes and frees a field key (NULL is fine). */
+void nes_fieldkey_free(nes_fieldkey *k);
+
+/** Exact length in characters of the token for a plaintext of `pt_len` bytes. */
+size_t nes_token_len(size_t pt_len);
+
+/** Writes the token of `pt` under context label `ctx` to `out` (nes_token_len(pt_len) bytes, no
+ * terminator). Deterministic: same key, context and plaintext give the same token. Returns 0 or
+ * -1 (crypto failure). */
+int nes_token_encrypt(nes_fieldkey *k, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,
+                      size_t pt_len, char *out);
+
+/** Splits and strictly decodes a token: "v1." prefix, canonical base64url, a 12-byte nonce and at
+ * least a 16-byte ciphertext. `ct` must hold `len` bytes. Returns 0 and sets *ct_len, or -1. */
+int nes_token_parse(const char *tok, size_t len, uint8_t nonce[12], uint8_t *ct, size_t *ct_len);
+
+/** Decrypts a token under context `ctx`. `out` must hold `len` bytes (a plaintext is always
+ * shorter than its token). Returns NES_OK and sets *out_len; NES_ERR_TOKEN when the token is
+ * malformed or does not authenticate under this key and context (out is wiped then). */
+nes_status nes_token_decrypt(nes_fieldkey *k, const uint8_t *ctx, size_t ctx_len, const char *tok,
+                             size_t len, uint8_t *out, size_t *out_len);
+
+#endif

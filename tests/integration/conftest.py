@@ -1,0 +1,24 @@
+"""Shared fixtures for the integration suite: paths to the built programs and test data."""
+import os
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(os.environ.get("NES_BIN", ROOT / "build" / "bin"))
+TESTDATA = pathlib.Path(os.environ.get("NES_TESTDATA", ROOT.parent / "shared" / "testdata"))
+
+
+@pytest.fixture(scope="session")
+def bin_dir() -> pathlib.Path:
+    return BIN
+
+
+@pytest.fixture(scope="session")
+def testdata() -> pathlib.Path:
+    return TESTDATA
+
+
+@pytest.fixture(scope="session")
+def root_dir() -> pathlib.Path:
+    return ROOT

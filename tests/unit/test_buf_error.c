@@ -1,0 +1,86 @@
+/* Unit tests: buf.c and error.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+static void buf_grows_and_keeps_content(void **state)
+{
+    (void)state;
+    nes_buf b = {0};
+    for (int i = 0; i < 1000; i++) {
+        uint8_t c = (uint8_t)i;
+        assert_int_equal(nes_buf_append(&b, &c, 1), 0);
+    }
+    assert_int_equal(b.len, 1000);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(b.data[i], (uint8_t)i);
+    nes_buf_free(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+}
+
+static void buf_respects_cap(void **state)
+{
+    (void)state;
+    nes_buf b = {.max = 10};
+    assert_int_equal(nes_buf_append(&b, "0123456789", 10), 0);
+    assert_int_equal(nes_buf_append(&b, "x", 1), -1);
+    assert_int_equal(b.len, 10);
+    assert_memory_equal(b.data, "0123456789", 10);
+    assert_int_equal(nes_buf_reserve(&b, SIZE_MAX), -1);
+    nes_buf_free(&b);
+}
+
+static void buf_append_empty_is_noop(void **state)
+{
+    (void)state;
+    nes_buf b = {0};
+    assert_int_equal(nes_buf_append(&b, NULL, 0), 0);
+    assert_null(b.data);
+}
+
+static void err_set_formats_and_clear_resets(void **state)
+{
+    (void)state;
+    nes_err e;
+    nes_err_clear(&e);
+    assert_int_equal(e.status, NES_OK);
+    assert_int_equal(e.offset, (size_t)-1);
+    assert_int_equal(nes_err_set(&e, NES_ERR_JSON, 17, "bad %s at %d", "token", 3), NES_ERR_JSON);
+    assert_int_equal(e.status, NES_ERR_JSON);
+    assert_int_equal(e.offset, 17);
+    assert_string_equal(e.msg, "bad token at 3");
+    assert_int_equal(nes_err_set(NULL, NES_ERR_IO, 0, "ignored"), NES_ERR_IO);
+    nes_err_clear(&e);
+    assert_string_equal(e.msg, "");
+}
+
+static void status_names_are_distinct(void **state)
+{
+    (void)state;
+    assert_string_equal(nes_status_name(NES_ERR_JSON), "invalid_json");
+    assert_string_equal(nes_status_name(NES_ERR_ROOT), "ambiguous_root");
+    for (int a = NES_OK; a <= NES_ERR_CRYPTO; a++)
+        for (int b = a + 1; b <= NES_ERR_CRYPTO; b++)
+            assert_string_not_equal(nes_status_name((nes_status)a), nes_status_name((nes_status)b));
+    assert_string_equal(nes_status_name((nes_status)99), "unknown");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(buf_grows_and_keeps_content),
+        cmocka_unit_test(buf_respects_cap),
+        cmocka_unit_test(buf_append_empty_is_noop),
+        cmocka_unit_test(err_set_formats_and_clear_resets),
+        cmocka_unit_test(status_names_are_distinct),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
