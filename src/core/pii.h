@@ -29,7 +29,7 @@ typedef struct nes_pii_graph nes_pii_graph;
 
 /** A property edge. */
 typedef struct nes_pii_edge {
-    const char *key; /**< property name, UTF-8, not NUL-terminated in general */
+    char *key; /**< property name, UTF-8, not NUL-terminated in general */
     size_t key_len;
     nes_pii_node *node;
 } nes_pii_edge;
@@ -42,9 +42,9 @@ struct nes_pii_node {
     bool pii;               /**< replace this value with a token */
     bool has_pii_below;     /**< some path from here reaches a pii node (set by finish) */
     nes_value_type type;
-    const uint8_t *context; /**< x-pii-context label bytes (NULL/0: empty context) */
+    uint8_t *context; /**< x-pii-context label bytes (NULL/0: empty context) */
     size_t context_len;
-    const char *name; /**< schema name or pointer for diagnostics and lint (may be NULL) */
+    char *name; /**< schema name or pointer for diagnostics and lint (may be NULL) */
 };
 
 /** Creates an empty graph. NULL on allocation failure. */
