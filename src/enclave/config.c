@@ -1,0 +1,459 @@
+/* config.c - defaults, environment, YAML overlay, validation, printing (see config.h). */
+#include "enclave/config.h"
+
+#include <errno.h>
+#include <libfyaml.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef enum otype {
+    T_STR,
+    T_UINT,
+    T_U32,
+    T_SIZE,
+    T_LEVEL,
+} otype;
+
+enum {
+    F_SECRET = 1,      /* never printed */
+    F_AWS = 2,         /* required outside local mode */
+    F_REDACT_URI = 4,  /* may hold a pkcs11: URI with a pin-value */
+    F_EMPTY_UNSET = 8, /* an empty value means unset */
+};
+
+typedef struct opt {
+    const char *name;
+    otype type;
+    size_t off;
+    const char *def;
+    unsigned long min, max;
+    unsigned flags;
+    const char *help;
+} opt;
+
+#define OFF(f) offsetof(nes_config, f)
+#define MIB (1024ul * 1024ul)
+
+static const opt opts[] = {
+    {"LISTEN", T_STR, OFF(listen), NULL, 0, 0, 0, "endpoint URI the service accepts on"},
+    {"TLS_PORT", T_UINT, OFF(tls_port), "443", 1, 65535, 0, "port of the default vsock listener"},
+    {"UPSTREAM", T_STR, OFF(upstream), NULL, 0, 0, F_EMPTY_UNSET, "proxy-mode upstream endpoint"},
+    {"SECRET_ARN", T_STR, OFF(secret_arn), NULL, 0, 0, F_AWS, "DEK secret"},
+    {"KMS_KEY_ID", T_STR, OFF(kms_key_id), NULL, 0, 0, F_AWS, "KMS key"},
+    {"S3_BUCKET", T_STR, OFF(s3_bucket), NULL, 0, 0, F_AWS, "spec bucket"},
+    {"S3_PREFIX", T_STR, OFF(s3_prefix), "schemas/", 0, 0, 0, "spec key prefix"},
+    {"AWS_REGION", T_STR, OFF(aws_region), NULL, 0, 0, F_EMPTY_UNSET, "AWS region"},
+    {"VSOCK_PROXY_CID", T_U32, OFF(vsock_proxy_cid), NULL, 0, 0xFFFFFFFFul, F_AWS, "egress CID"},
+    {"VSOCK_PROXY_PORT", T_UINT, OFF(vsock_proxy_port), "8000", 1, 0xFFFFFFFFul, 0, "egress port"},
+    {"OTEL_EXPORTER_OTLP_ENDPOINT", T_STR, OFF(otel_endpoint), NULL, 0, 0, F_AWS, "OTLP endpoint"},
+    {"DEK_ROTATION_INTERVAL_SECS", T_UINT, OFF(dek_rotation_secs), "3600", 1, 86400 * 30, 0, ""},
+    {"DEK_KEEP_PREVIOUS", T_UINT, OFF(dek_keep_previous), "1", 0, 15, 0, ""},
+    {"SCHEMA_REFRESH_INTERVAL_SECS", T_UINT, OFF(schema_refresh_secs), "300", 1, 86400, 0, ""},
+    {"SCHEMA_HEADER_NAME", T_STR, OFF(schema_header), "X-Schema-Name", 0, 0, 0, ""},
+    {"MAX_BODY_BYTES", T_SIZE, OFF(max_body_bytes), "1048576", 1024, 256 * MIB, 0, ""},
+    {"MAX_DEPTH", T_UINT, OFF(max_depth), "128", 1, 4096, 0, ""},
+    {"WORKER_THREADS", T_UINT, OFF(worker_threads), NULL, 1, 256, 0, ""},
+    {"MAX_CONNECTIONS", T_UINT, OFF(max_connections), "8192", 1, 1000000, 0, ""},
+    {"HEADER_TIMEOUT_SECS", T_UINT, OFF(header_timeout_secs), "10", 1, 3600, 0, ""},
+    {"IDLE_TIMEOUT_SECS", T_UINT, OFF(idle_timeout_secs), "60", 1, 86400, 0, ""},
+    {"REQUEST_TIMEOUT_SECS", T_UINT, OFF(request_timeout_secs), "30", 1, 3600, 0, ""},
+    {"SHUTDOWN_GRACE_SECS", T_UINT, OFF(shutdown_grace_secs), "20", 0, 3600, 0, ""},
+    {"TLS_CERT", T_STR, OFF(tls_cert), NULL, 0, 0, F_EMPTY_UNSET | F_REDACT_URI, ""},
+    {"TLS_KEY", T_STR, OFF(tls_key), NULL, 0, 0, F_EMPTY_UNSET | F_REDACT_URI, ""},
+    {"TLS_PRIORITIES", T_STR, OFF(tls_priorities),
+     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
+     "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE",
+     0, 0, 0, ""},
+    {"TLS_RELOAD_CHECK_SECS", T_UINT, OFF(tls_reload_check_secs), "5", 0, 86400, 0, ""},
+    {"PKCS11_MODULE", T_STR, OFF(pkcs11_module), NULL, 0, 0, F_EMPTY_UNSET, ""},
+    {"PKCS11_PIN", T_STR, OFF(pkcs11_pin), NULL, 0, 0, F_EMPTY_UNSET | F_SECRET, ""},
+    {"PKCS11_PIN_FILE", T_STR, OFF(pkcs11_pin_file), NULL, 0, 0, F_EMPTY_UNSET, ""},
+    {"TLS_CLIENT_CA", T_STR, OFF(tls_client_ca), NULL, 0, 0, F_EMPTY_UNSET, ""},
+    {"DECRYPT_ALLOWED_CLIENTS", T_STR, OFF(decrypt_allowed_clients), NULL, 0, 0, F_EMPTY_UNSET,
+     ""},
+    {"LOCAL_SCHEMA_DIR", T_STR, OFF(local_schema_dir), "./schemas", 0, 0, 0, ""},
+    {"LOCAL_STATE_DIR", T_STR, OFF(local_state_dir), "./.nitro-enc", 0, 0, 0, ""},
+    {"LOCAL_KEY_FILE", T_STR, OFF(local_key_file), NULL, 0, 0, 0, ""},
+    {"LOG_LEVEL", T_LEVEL, OFF(log_level), "info", 0, 0, 0, ""},
+};
+#define NOPT (sizeof(opts) / sizeof(opts[0]))
+
+static void problem(nes_config_problems *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void problem(nes_config_problems *p, const char *fmt, ...)
+{
+    if (p->n >= NES_CONFIG_MAX_PROBLEMS) {
+        p->more++;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->line[p->n], sizeof(p->line[p->n]), fmt, ap);
+    va_end(ap);
+    p->n++;
+}
+
+static int find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPT; i++)
+        if (strlen(opts[i].name) == len && strncasecmp(opts[i].name, name, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void set_raw(nes_config *cfg, int i, const char *v, size_t n, nes_config_source src)
+{
+    if (cfg->raw[i] != NULL) {
+        explicit_bzero(cfg->raw[i], strlen(cfg->raw[i]));
+        free(cfg->raw[i]);
+    }
+    cfg->raw[i] = strndup(v, n);
+    cfg->source[i] = src;
+}
+
+int nes_config_parse_size(const char *s, size_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return -1;
+    unsigned shift = 0;
+    if (*end != '\0') {
+        if (strcasecmp(end, "k") == 0 || strcasecmp(end, "kib") == 0)
+            shift = 10;
+        else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "mib") == 0)
+            shift = 20;
+        else if (strcasecmp(end, "g") == 0 || strcasecmp(end, "gib") == 0)
+            shift = 30;
+        else
+            return -1;
+    }
+    if (shift && v > (SIZE_MAX >> shift))
+        return -1;
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
+static int parse_ulong(const char *s, unsigned long *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > 0xFFFFFFFFull)
+        return -1;
+    *out = (unsigned long)v;
+    return 0;
+}
+
+static void load_file(nes_config *cfg, const char *file, nes_config_problems *p)
+{
+    struct fy_document *doc = fy_document_build_from_file(NULL, file);
+    if (doc == NULL) {
+        problem(p, "--config %s: cannot be read or is not valid YAML", file);
+        return;
+    }
+    struct fy_node *root = fy_document_root(doc);
+    if (root == NULL) {
+        fy_document_destroy(doc);
+        return; /* empty file: nothing to overlay */
+    }
+    if (!fy_node_is_mapping(root)) {
+        problem(p, "--config %s: the top level must be a mapping of NAME: value", file);
+        fy_document_destroy(doc);
+        return;
+    }
+    void *iter = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(root, &iter)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(pair), *v = fy_node_pair_value(pair);
+        size_t klen = 0, vlen = 0;
+        const char *key = k ? fy_node_get_scalar(k, &klen) : NULL;
+        if (key == NULL) {
+            problem(p, "--config %s: every key must be a scalar variable name", file);
+            continue;
+        }
+        int i = find_opt(key, klen);
+        if (i < 0) {
+            problem(p, "--config %s: unknown setting '%.*s'", file, (int)(klen > 64 ? 64 : klen),
+                    key);
+            continue;
+        }
+        const char *val = v ? fy_node_get_scalar(v, &vlen) : NULL;
+        if (v != NULL && val == NULL) {
+            problem(p, "%s (from %s): must be a scalar", opts[i].name, file);
+            continue;
+        }
+        set_raw(cfg, i, val ? val : "", val ? vlen : 0, NES_SRC_FILE);
+    }
+    fy_document_destroy(doc);
+}
+
+static bool valid_header_name(const char *s)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > 64)
+        return false;
+    for (const char *c = s; *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *c) != NULL))
+            return false;
+    }
+    return true;
+}
+
+static void check_readable(const char *name, const char *path, nes_config_problems *p)
+{
+    if (path == NULL || strncmp(path, "pkcs11:", 7) == 0)
+        return;
+    if (access(path, R_OK) != 0)
+        problem(p, "%s: cannot read '%s': %s", name, path, strerror(errno));
+}
+
+static void split_clients(nes_config *cfg, nes_config_problems *p)
+{
+    const char *s = cfg->decrypt_allowed_clients;
+    if (s == NULL)
+        return;
+    while (*s) {
+        while (*s == ',' || *s == ' ')
+            s++;
+        if (*s == '\0')
+            break;
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        while (n > 0 && s[n - 1] == ' ')
+            n--;
+        if (cfg->n_allowed_clients >= NES_CONFIG_MAX_CLIENTS) {
+            problem(p, "DECRYPT_ALLOWED_CLIENTS: more than %d identities",
+                    NES_CONFIG_MAX_CLIENTS);
+            return;
+        }
+        cfg->allowed_client[cfg->n_allowed_clients++] = strndup(s, n);
+        s += n;
+    }
+    if (cfg->n_allowed_clients == 0)
+        problem(p, "DECRYPT_ALLOWED_CLIENTS: no identity listed");
+}
+
+static void typed(nes_config *cfg, nes_config_problems *p)
+{
+    for (size_t i = 0; i < NOPT; i++) {
+        const opt *o = &opts[i];
+        const char *v = cfg->raw[i];
+        char *field = (char *)cfg + o->off;
+        if (v == NULL)
+            continue;
+        unsigned long u;
+        size_t sz;
+        nes_log_level lvl;
+        switch (o->type) {
+        case T_STR:
+            if ((o->flags & F_EMPTY_UNSET) && *v == '\0')
+                break;
+            *(char **)field = strdup(v);
+            break;
+        case T_UINT:
+        case T_U32:
+            if (parse_ulong(v, &u) != 0 || u < o->min || u > o->max) {
+                problem(p, "%s: must be a whole number from %lu to %lu", o->name, o->min, o->max);
+                break;
+            }
+            if (o->type == T_UINT)
+                *(unsigned *)field = (unsigned)u;
+            else
+                *(uint32_t *)field = (uint32_t)u;
+            break;
+        case T_SIZE:
+            if (nes_config_parse_size(v, &sz) != 0 || sz < o->min || sz > o->max) {
+                problem(p, "%s: must be a size from %lu to %lu bytes (K, M, G suffixes allowed)",
+                        o->name, o->min, o->max);
+                break;
+            }
+            *(size_t *)field = sz;
+            break;
+        case T_LEVEL:
+            if (nes_log_level_parse(v, &lvl) != 0) {
+                problem(p, "%s: must be one of debug, info, warn, error, off", o->name);
+                break;
+            }
+            *(nes_log_level *)field = lvl;
+            break;
+        }
+    }
+}
+
+static void validate(nes_config *cfg, nes_config_problems *p)
+{
+    char why[256];
+    if (!cfg->local_mode) {
+        for (size_t i = 0; i < NOPT; i++)
+            if ((opts[i].flags & F_AWS) && (cfg->raw[i] == NULL || cfg->raw[i][0] == '\0'))
+                problem(p, "%s: required (or run with --local-mode)", opts[i].name);
+        if (cfg->tls_cert == NULL)
+            problem(p, "TLS_CERT: required (a PEM file or a pkcs11: URI)");
+        if (cfg->tls_key == NULL)
+            problem(p, "TLS_KEY: required (a PEM file or a pkcs11: URI)");
+        if (cfg->otel_endpoint != NULL &&
+            nes_endpoint_parse(cfg->otel_endpoint, &(nes_endpoint){0}, why, sizeof(why)) != 0 &&
+            strncmp(cfg->otel_endpoint, "http", 4) != 0)
+            problem(p, "OTEL_EXPORTER_OTLP_ENDPOINT: %s", why);
+    } else if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        problem(p, "TLS_CERT and TLS_KEY: set both or neither (local mode generates a pair)");
+    }
+    if (cfg->listen == NULL || nes_endpoint_parse(cfg->listen, &cfg->listen_ep, why, sizeof(why)))
+        problem(p, "LISTEN: %s", cfg->listen ? why : "missing");
+    if (cfg->upstream != NULL &&
+        nes_endpoint_parse(cfg->upstream, &cfg->upstream_ep, why, sizeof(why)) != 0)
+        problem(p, "UPSTREAM: %s", why);
+    if (!valid_header_name(cfg->schema_header))
+        problem(p, "SCHEMA_HEADER_NAME: must be an HTTP header name (letters, digits, '-')");
+    check_readable("TLS_CERT", cfg->tls_cert, p);
+    check_readable("TLS_KEY", cfg->tls_key, p);
+    check_readable("TLS_CLIENT_CA", cfg->tls_client_ca, p);
+    check_readable("PKCS11_MODULE", cfg->pkcs11_module, p);
+    check_readable("PKCS11_PIN_FILE", cfg->pkcs11_pin_file, p);
+    if (cfg->tls_cert != NULL && strncmp(cfg->tls_cert, "pkcs11:", 7) == 0 &&
+        (cfg->tls_key == NULL || strncmp(cfg->tls_key, "pkcs11:", 7) != 0))
+        problem(p, "TLS_CERT: a pkcs11: certificate needs a pkcs11: TLS_KEY");
+    if (cfg->pkcs11_pin != NULL && cfg->pkcs11_pin_file != NULL)
+        problem(p, "PKCS11_PIN and PKCS11_PIN_FILE: set at most one");
+    split_clients(cfg, p);
+    if (cfg->n_allowed_clients > 0 && cfg->tls_client_ca == NULL)
+        problem(p, "TLS_CLIENT_CA: required when DECRYPT_ALLOWED_CLIENTS is set");
+    if (cfg->local_mode && (cfg->local_schema_dir == NULL || *cfg->local_schema_dir == '\0'))
+        problem(p, "LOCAL_SCHEMA_DIR: must name a directory");
+}
+
+int nes_config_load(nes_config *cfg, bool local_mode, char *const *envp, const char *file,
+                    unsigned ncpu, nes_config_problems *problems)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    memset(problems, 0, sizeof(*problems));
+    cfg->local_mode = local_mode;
+    cfg->raw = calloc(NOPT, sizeof(char *));
+    cfg->source = calloc(NOPT, sizeof(nes_config_source));
+    if (cfg->raw == NULL || cfg->source == NULL) {
+        problem(problems, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < NOPT; i++)
+        if (opts[i].def != NULL)
+            set_raw(cfg, (int)i, opts[i].def, strlen(opts[i].def), NES_SRC_DEFAULT);
+    for (char *const *e = envp; e != NULL && *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq == NULL)
+            continue;
+        /* Environment names are case-sensitive: only the exact upper-case names count. */
+        int i = find_opt(*e, (size_t)(eq - *e));
+        if (i >= 0 && strncmp(opts[i].name, *e, (size_t)(eq - *e)) == 0)
+            set_raw(cfg, i, eq + 1, strlen(eq + 1), NES_SRC_ENV);
+    }
+    if (file != NULL)
+        load_file(cfg, file, problems);
+
+    /* Defaults that depend on other values. */
+    int i_listen = find_opt("LISTEN", 6), i_workers = find_opt("WORKER_THREADS", 14);
+    int i_keyfile = find_opt("LOCAL_KEY_FILE", 14), i_state = find_opt("LOCAL_STATE_DIR", 15);
+    int i_port = find_opt("TLS_PORT", 8);
+    if (cfg->raw[i_workers] == NULL) {
+        char n[16];
+        snprintf(n, sizeof(n), "%u", ncpu == 0 ? 1 : (ncpu > 256 ? 256 : ncpu));
+        set_raw(cfg, i_workers, n, strlen(n), NES_SRC_DEFAULT);
+    }
+    if (cfg->raw[i_listen] == NULL) {
+        char l[64];
+        if (local_mode)
+            snprintf(l, sizeof(l), "tcp://127.0.0.1:8443");
+        else
+            snprintf(l, sizeof(l), "vsock://any:%s", cfg->raw[i_port]);
+        set_raw(cfg, i_listen, l, strlen(l), NES_SRC_DEFAULT);
+    }
+    if (cfg->raw[i_keyfile] == NULL) {
+        char k[4096];
+        snprintf(k, sizeof(k), "%s/dev.key", cfg->raw[i_state]);
+        set_raw(cfg, i_keyfile, k, strlen(k), NES_SRC_DEFAULT);
+    }
+    typed(cfg, problems);
+    validate(cfg, problems);
+    return (problems->n == 0 && problems->more == 0) ? 0 : -1;
+}
+
+void nes_config_free(nes_config *cfg)
+{
+    if (cfg->raw != NULL) {
+        for (size_t i = 0; i < NOPT; i++) {
+            if (opts[i].type == T_STR) {
+                char **f = (char **)((char *)cfg + opts[i].off);
+                if (*f != NULL) {
+                    explicit_bzero(*f, strlen(*f));
+                    free(*f);
+                }
+            }
+            if (cfg->raw[i] != NULL) {
+                explicit_bzero(cfg->raw[i], strlen(cfg->raw[i]));
+                free(cfg->raw[i]);
+            }
+        }
+    }
+    for (size_t i = 0; i < cfg->n_allowed_clients; i++)
+        free(cfg->allowed_client[i]);
+    free(cfg->raw);
+    free(cfg->source);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+void nes_config_redact_uri(const char *uri, char *out, size_t out_len)
+{
+    size_t o = 0;
+    if (out_len == 0)
+        return;
+    for (const char *s = uri; *s && o + 1 < out_len;) {
+        bool at_attr = (s == uri || s[-1] == ';' || s[-1] == '?' || s[-1] == ':' || s[-1] == '&');
+        if (at_attr && (strncmp(s, "pin-value=", 10) == 0 || strncmp(s, "pin-source=", 11) == 0)) {
+            const char *eq = strchr(s, '=');
+            size_t klen = (size_t)(eq - s) + 1;
+            const char *red = "<redacted>";
+            for (size_t k = 0; k < klen && o + 1 < out_len; k++)
+                out[o++] = s[k];
+            for (const char *r = red; *r && o + 1 < out_len; r++)
+                out[o++] = *r;
+            s = eq + 1;
+            while (*s && *s != ';' && *s != '&')
+                s++;
+            continue;
+        }
+        out[o++] = *s++;
+    }
+    out[o] = '\0';
+}
+
+void nes_config_print(const nes_config *cfg, FILE *out)
+{
+    static const char *const src[] = {"default", "environment", "config file"};
+    fprintf(out, "# nitro-enc-svc effective configuration (%s mode)\n",
+            cfg->local_mode ? "local" : "enclave");
+    for (size_t i = 0; i < NOPT; i++) {
+        const char *v = cfg->raw[i];
+        if (v == NULL) {
+            fprintf(out, "%s=  # unset\n", opts[i].name);
+            continue;
+        }
+        if (opts[i].flags & F_SECRET) {
+            fprintf(out, "%s=<redacted>  # %s\n", opts[i].name, src[cfg->source[i]]);
+        } else if (opts[i].flags & F_REDACT_URI) {
+            char red[1024];
+            nes_config_redact_uri(v, red, sizeof(red));
+            fprintf(out, "%s=%s  # %s\n", opts[i].name, red, src[cfg->source[i]]);
+        } else {
+            fprintf(out, "%s=%s  # %s\n", opts[i].name, v, src[cfg->source[i]]);
+        }
+    }
+}

@@ -1,0 +1,250 @@
+/* main.c - nitro-enc-svc: configuration, startup, signals, reloads, graceful shutdown. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/secmem.h"
+#include "enclave/config.h"
+#include "enclave/conns.h"
+#include "enclave/local.h"
+#include "enclave/log.h"
+#include "enclave/server.h"
+#include "enclave/state.h"
+#include "enclave/tls.h"
+
+extern char **environ;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: nitro-enc-svc [--local-mode] [--config FILE] [--check-config]\n"
+            "  --local-mode     keys from LOCAL_KEY_FILE, specs from LOCAL_SCHEMA_DIR, a\n"
+            "                   self-signed certificate unless TLS_CERT/TLS_KEY are set;\n"
+            "                   listens on tcp://127.0.0.1:8443 unless LISTEN says otherwise\n"
+            "  --config FILE    YAML mapping of setting names to values, over the environment\n"
+            "  --check-config   print the effective configuration (secrets redacted) and exit\n");
+}
+
+static void log_tls(const char *msg, const char *cert, int ok, const char *detail)
+{
+    nes_logline l;
+    nes_logline_begin(&l, ok ? NES_LOG_INFO : NES_LOG_ERROR, msg);
+    char red[1024];
+    nes_config_redact_uri(cert, red, sizeof(red));
+    nes_logline_str(&l, "cert", red);
+    nes_logline_str(&l, ok ? "certificate" : "reason", detail);
+    nes_logline_emit(&l);
+}
+
+static void reload_tls(nes_server *srv, const char *cert, const char *key)
+{
+    char why[256];
+    nes_creds *c = nes_creds_load(cert, key, why, sizeof(why));
+    if (c == NULL) {
+        atomic_fetch_add(&srv->tls_reload_errors, 1);
+        log_tls("TLS reload failed; the previous certificate stays in use", cert, 0, why);
+        return;
+    }
+    log_tls("TLS certificate reloaded", cert, 1, nes_creds_describe(c));
+    nes_tls_install(c);
+    atomic_fetch_add(&srv->tls_reloads, 1);
+}
+
+static int local_tls_paths(const nes_config *cfg, const char **cert, const char **key,
+                           char *cbuf, char *kbuf, size_t len)
+{
+    if (cfg->tls_cert != NULL) {
+        *cert = cfg->tls_cert;
+        *key = cfg->tls_key;
+        return 0;
+    }
+    snprintf(cbuf, len, "%s/tls.crt", cfg->local_state_dir);
+    snprintf(kbuf, len, "%s/tls.key", cfg->local_state_dir);
+    *cert = cbuf;
+    *key = kbuf;
+    if (access(cbuf, R_OK) == 0 && access(kbuf, R_OK) == 0)
+        return 0;
+    char why[256];
+    if (nes_local_mkdirs(cfg->local_state_dir) != 0 ||
+        nes_tls_selfsigned(cbuf, kbuf, why, sizeof(why)) != 0) {
+        fprintf(stderr, "nitro-enc-svc: cannot create a local certificate in %s\n",
+                cfg->local_state_dir);
+        return -1;
+    }
+    nes_logline l;
+    nes_logline_begin(&l, NES_LOG_WARN, "created a self-signed certificate for local mode");
+    nes_logline_str(&l, "cert", cbuf);
+    nes_logline_emit(&l);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bool local = false, check = false;
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--local-mode") == 0) {
+            local = true;
+        } else if (strcmp(argv[i], "--check-config") == 0) {
+            check = true;
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            file = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            file = argv[i] + 9;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "nitro-enc-svc: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    uint64_t t0 = nes_now_us();
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    nes_config cfg;
+    nes_config_problems problems;
+    if (nes_config_load(&cfg, local, environ, file, ncpu > 0 ? (unsigned)ncpu : 1, &problems) !=
+        0) {
+        for (int i = 0; i < problems.n; i++)
+            fprintf(stderr, "nitro-enc-svc: config: %s\n", problems.line[i]);
+        if (problems.more > 0)
+            fprintf(stderr, "nitro-enc-svc: config: ... and %d more problems\n", problems.more);
+        nes_config_free(&cfg);
+        return 2;
+    }
+    if (check) {
+        nes_config_print(&cfg, stdout);
+        nes_config_free(&cfg);
+        return 0;
+    }
+    nes_log_configure(cfg.log_level, 2);
+    if (!local) {
+        fprintf(stderr, "nitro-enc-svc: enclave mode needs the AWS key and spec providers, which "
+                        "this build does not include yet; run with --local-mode\n");
+        nes_config_free(&cfg);
+        return 2;
+    }
+    if (nes_secure_process() != 0)
+        nes_log(NES_LOG_WARN, "could not make the process non-dumpable");
+
+    /* Signals are taken by this thread with sigtimedwait; every thread started from here on
+     * inherits the mask. SIGPIPE is ignored: a peer that goes away is an error return. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char why[256], cbuf[4200], kbuf[4200];
+    const char *cert, *key;
+    int rc = 1;
+    nes_server srv;
+    memset(&srv, 0, sizeof(srv));
+    if (local_tls_paths(&cfg, &cert, &key, cbuf, kbuf, sizeof(cbuf)) != 0)
+        goto out_cfg;
+    if (nes_tls_init(cfg.pkcs11_module, cfg.pkcs11_pin, cfg.pkcs11_pin_file, cfg.worker_threads,
+                     why, sizeof(why)) != 0) {
+        fprintf(stderr, "nitro-enc-svc: %s\n", why);
+        goto out_cfg;
+    }
+    nes_creds *creds = nes_creds_load(cert, key, why, sizeof(why));
+    if (creds == NULL) {
+        fprintf(stderr, "nitro-enc-svc: %s\n", why);
+        goto out_tls;
+    }
+    log_tls("TLS certificate loaded", cert, 1, nes_creds_describe(creds));
+    nes_tls_install(creds);
+    nes_log_start();
+
+    nes_local_keys_refresh(cfg.local_key_file, true);
+    int failed = nes_local_specs_refresh(cfg.local_schema_dir, true);
+    atomic_fetch_add(&srv.schema_refresh_errors, (uint64_t)failed);
+
+    uint64_t errs = atomic_load(&srv.schema_refresh_errors);
+    if (nes_server_start(&srv, &cfg, why, sizeof(why)) != 0) {
+        nes_log(NES_LOG_ERROR, "cannot start: %s", why);
+        goto out_state;
+    }
+    atomic_store(&srv.schema_refresh_errors, errs);
+    {
+        char uri[400];
+        nes_logline l;
+        nes_logline_begin(&l, NES_LOG_INFO, "listening");
+        nes_logline_str(&l, "listen", nes_endpoint_format(&cfg.listen_ep, uri, sizeof(uri)));
+        nes_logline_int(&l, "port", srv.bound_port);
+        nes_logline_int(&l, "workers", cfg.worker_threads);
+        nes_logline_bool(&l, "local_mode", true);
+        nes_logline_int(&l, "startup_ms", (long long)((nes_now_us() - t0) / 1000));
+        nes_logline_emit(&l);
+    }
+
+    nes_file_stamp cert_st, key_st;
+    nes_file_stamp_get(cert, &cert_st);
+    nes_file_stamp_get(key, &key_st);
+    int64_t next_tls = nes_now_ms(), next_specs = nes_now_ms();
+    for (;;) {
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        int64_t now = nes_now_ms();
+        if (sig == SIGTERM || sig == SIGINT) {
+            nes_logline l;
+            nes_logline_begin(&l, NES_LOG_INFO, "shutting down: no new connections, finishing "
+                                                "requests in flight");
+            nes_logline_int(&l, "grace_secs", cfg.shutdown_grace_secs);
+            nes_logline_emit(&l);
+            break;
+        }
+        if (sig == SIGHUP) {
+            nes_log(NES_LOG_INFO, "SIGHUP: reloading certificate, keys and specs");
+            reload_tls(&srv, cert, key);
+            nes_file_stamp_get(cert, &cert_st);
+            nes_file_stamp_get(key, &key_st);
+            nes_local_keys_refresh(cfg.local_key_file, false);
+            atomic_fetch_add(&srv.schema_refresh_errors,
+                             (uint64_t)nes_local_specs_refresh(cfg.local_schema_dir, false));
+        }
+        nes_conns_reap(now);
+        nes_tls_tick();
+        nes_state_reclaim();
+        if (cfg.tls_reload_check_secs > 0 && now >= next_tls) {
+            next_tls = now + (int64_t)cfg.tls_reload_check_secs * 1000;
+            nes_file_stamp c2, k2;
+            nes_file_stamp_get(cert, &c2);
+            nes_file_stamp_get(key, &k2);
+            if (nes_file_stamp_changed(&c2, &cert_st) || nes_file_stamp_changed(&k2, &key_st)) {
+                cert_st = c2;
+                key_st = k2;
+                reload_tls(&srv, cert, key);
+            }
+            nes_local_keys_refresh(cfg.local_key_file, false);
+        }
+        if (now >= next_specs) {
+            next_specs = now + (int64_t)cfg.schema_refresh_secs * 1000;
+            atomic_fetch_add(&srv.schema_refresh_errors,
+                             (uint64_t)nes_local_specs_refresh(cfg.local_schema_dir, false));
+        }
+    }
+    nes_server_stop_accepting(&srv);
+    long left = nes_server_drain(&srv, (int64_t)cfg.shutdown_grace_secs * 1000);
+    nes_server_stop(&srv);
+    nes_log(left ? NES_LOG_WARN : NES_LOG_INFO, "stopped (%ld requests cut at the grace limit)",
+            left);
+    rc = 0;
+out_state:
+    nes_state_shutdown();
+    nes_local_free();
+    nes_tls_shutdown();
+    nes_log_stop();
+out_tls:
+    nes_tls_deinit();
+out_cfg:
+    nes_config_free(&cfg);
+    return rc;
+}
