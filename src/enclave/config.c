@@ -72,8 +72,7 @@ static const opt opts[] = {
     {"PKCS11_PIN", T_STR, OFF(pkcs11_pin), NULL, 0, 0, F_EMPTY_UNSET | F_SECRET, ""},
     {"PKCS11_PIN_FILE", T_STR, OFF(pkcs11_pin_file), NULL, 0, 0, F_EMPTY_UNSET, ""},
     {"TLS_CLIENT_CA", T_STR, OFF(tls_client_ca), NULL, 0, 0, F_EMPTY_UNSET, ""},
-    {"DECRYPT_ALLOWED_CLIENTS", T_STR, OFF(decrypt_allowed_clients), NULL, 0, 0, F_EMPTY_UNSET,
-     ""},
+    {"DECRYPT_ALLOWED_CLIENTS", T_STR, OFF(decrypt_allowed_clients), NULL, 0, 0, F_EMPTY_UNSET, ""},
     {"LOCAL_SCHEMA_DIR", T_STR, OFF(local_schema_dir), "./schemas", 0, 0, 0, ""},
     {"LOCAL_STATE_DIR", T_STR, OFF(local_state_dir), "./.nitro-enc", 0, 0, 0, ""},
     {"LOCAL_KEY_FILE", T_STR, OFF(local_key_file), NULL, 0, 0, 0, ""},
@@ -232,8 +231,7 @@ static void split_clients(nes_config *cfg, nes_config_problems *p)
         while (n > 0 && s[n - 1] == ' ')
             n--;
         if (cfg->n_allowed_clients >= NES_CONFIG_MAX_CLIENTS) {
-            problem(p, "DECRYPT_ALLOWED_CLIENTS: more than %d identities",
-                    NES_CONFIG_MAX_CLIENTS);
+            problem(p, "DECRYPT_ALLOWED_CLIENTS: more than %d identities", NES_CONFIG_MAX_CLIENTS);
             return;
         }
         cfg->allowed_client[cfg->n_allowed_clients++] = strndup(s, n);

@@ -109,7 +109,8 @@ unsigned nes_conns_reap(int64_t now_ms)
         if (d == 0 || d > now_ms)
             continue;
         pthread_mutex_lock(&c->lock);
-        if (c->open && atomic_load(&c->deadline_ms) != 0 && atomic_load(&c->deadline_ms) <= now_ms) {
+        if (c->open && atomic_load(&c->deadline_ms) != 0 &&
+            atomic_load(&c->deadline_ms) <= now_ms) {
             shutdown(c->fd, SHUT_RDWR);
             atomic_store(&c->deadline_ms, 0);
             n++;

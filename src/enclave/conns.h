@@ -17,12 +17,12 @@
 #include "enclave/tls.h"
 
 typedef struct nes_conn {
-    pthread_mutex_t lock;           /* guards `open` against the reaper's shutdown() */
-    bool open;                      /* between nes_conns_started and nes_conns_closed */
+    pthread_mutex_t lock; /* guards `open` against the reaper's shutdown() */
+    bool open;            /* between nes_conns_started and nes_conns_closed */
     int fd;
-    _Atomic int64_t deadline_ms;    /* monotonic ms; 0: none */
-    nes_creds *creds;               /* credential set of this connection's TLS session */
-    uint64_t requests;              /* requests served on this connection */
+    _Atomic int64_t deadline_ms; /* monotonic ms; 0: none */
+    nes_creds *creds;            /* credential set of this connection's TLS session */
+    uint64_t requests;           /* requests served on this connection */
 } nes_conn;
 
 /** Allocates the table for fds below the process' open-file limit (raised to its hard limit

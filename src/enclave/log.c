@@ -69,7 +69,8 @@ void nes_log_configure(nes_log_level level, int fd)
 
 bool nes_log_enabled(nes_log_level level)
 {
-    return level != NES_LOG_OFF && (int)level >= atomic_load_explicit(&g_level, memory_order_relaxed);
+    return level != NES_LOG_OFF &&
+           (int)level >= atomic_load_explicit(&g_level, memory_order_relaxed);
 }
 
 uint64_t nes_log_dropped(void)
@@ -207,8 +208,8 @@ void nes_logline_begin(nes_logline *l, nes_log_level level, const char *msg)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(tbuf, sizeof(tbuf), "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000);
     l->len = 0;
     l->truncated = false;
     put_raw(l, tbuf, (size_t)n);

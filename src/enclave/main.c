@@ -54,8 +54,8 @@ static void reload_tls(nes_server *srv, const char *cert, const char *key)
     atomic_fetch_add(&srv->tls_reloads, 1);
 }
 
-static int local_tls_paths(const nes_config *cfg, const char **cert, const char **key,
-                           char *cbuf, char *kbuf, size_t len)
+static int local_tls_paths(const nes_config *cfg, const char **cert, const char **key, char *cbuf,
+                           char *kbuf, size_t len)
 {
     if (cfg->tls_cert != NULL) {
         *cert = cfg->tls_cert;
@@ -195,8 +195,9 @@ int main(int argc, char **argv)
         int64_t now = nes_now_ms();
         if (sig == SIGTERM || sig == SIGINT) {
             nes_logline l;
-            nes_logline_begin(&l, NES_LOG_INFO, "shutting down: no new connections, finishing "
-                                                "requests in flight");
+            nes_logline_begin(&l, NES_LOG_INFO,
+                              "shutting down: no new connections, finishing "
+                              "requests in flight");
             nes_logline_int(&l, "grace_secs", cfg.shutdown_grace_secs);
             nes_logline_emit(&l);
             break;

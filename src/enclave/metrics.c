@@ -24,8 +24,8 @@ static _Thread_local shard *t_shard;
 
 static const unsigned statuses[] = NES_METRICS_STATUSES;
 static const uint64_t buckets_us[] = NES_METRICS_BUCKETS_US;
-static const char *const route_names[NES_ROUTE_COUNT] = {
-    "encrypt", "decrypt", "healthz", "readyz", "metrics", "openapi", "other"};
+static const char *const route_names[NES_ROUTE_COUNT] = {"encrypt", "decrypt", "healthz", "readyz",
+                                                         "metrics", "openapi", "other"};
 
 const char *nes_route_name(nes_route r)
 {
@@ -194,15 +194,14 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
                           "%llu\n",
                           route_names[r], (unsigned long long)cum);
         }
-        rc |= put(out, "nes_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-                  route_names[r], (double)t->latency_sum_us[r] / 1e6);
+        rc |= put(out, "nes_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route_names[r],
+                  (double)t->latency_sum_us[r] / 1e6);
         rc |= put(out, "nes_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
                   route_names[r], (unsigned long long)cum);
     }
     rc |= counter(out, "nes_fields_encrypted_total", "PII fields encrypted.", t->fields_encrypted);
     rc |= counter(out, "nes_fields_decrypted_total", "PII fields decrypted.", t->fields_decrypted);
-    rc |= counter(out, "nes_http_request_bytes_total", "Request body bytes received.",
-                  t->bytes_in);
+    rc |= counter(out, "nes_http_request_bytes_total", "Request body bytes received.", t->bytes_in);
     rc |= counter(out, "nes_http_response_bytes_total", "Response body bytes sent.", t->bytes_out);
     rc |= counter(out, "nes_schema_cache_hits_total", "Spec lookups that found the spec.",
                   t->schema_hits);
@@ -217,8 +216,8 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
                   g->connections_rejected);
     rc |= counter(out, "nes_log_lines_dropped_total", "Log lines dropped on full queues.",
                   g->log_lines_dropped);
-    rc |= gauge(out, "nes_open_connections", "Open client connections.",
-                (double)g->open_connections);
+    rc |=
+        gauge(out, "nes_open_connections", "Open client connections.", (double)g->open_connections);
     rc |= gauge(out, "nes_ready", "1 when keys and specs are loaded.", (double)g->ready);
     rc |= gauge(out, "nes_specs_loaded", "Specs loaded.", (double)g->specs_loaded);
     if (g->dek_age_seconds >= 0)

@@ -24,10 +24,16 @@ typedef enum nes_route {
 } nes_route;
 
 /** Statuses with their own series; anything else counts as "other". */
-#define NES_METRICS_STATUSES {200, 400, 403, 404, 405, 408, 413, 415, 431, 500, 503}
+#define NES_METRICS_STATUSES                                                                       \
+    {                                                                                              \
+        200, 400, 403, 404, 405, 408, 413, 415, 431, 500, 503                                      \
+    }
 #define NES_METRICS_NSTATUS 12 /* the list above plus "other" */
 /** Latency histogram upper bounds in microseconds (then +Inf). */
-#define NES_METRICS_BUCKETS_US {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000}
+#define NES_METRICS_BUCKETS_US                                                                     \
+    {                                                                                              \
+        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000                             \
+    }
 #define NES_METRICS_NBUCKET 11 /* the list above plus +Inf */
 
 /** Summed counters of all threads. */
@@ -46,8 +52,8 @@ typedef struct nes_metrics_totals {
 /** Gauges and service-level counters supplied by the caller at scrape time. */
 typedef struct nes_metrics_gauges {
     int64_t open_connections;
-    int ready;                 /**< 1 when keys and specs are loaded */
-    double dek_age_seconds;    /**< < 0: no key loaded */
+    int ready;              /**< 1 when keys and specs are loaded */
+    double dek_age_seconds; /**< < 0: no key loaded */
     uint64_t specs_loaded;
     uint64_t schema_refresh_errors;
     uint64_t tls_reloads;

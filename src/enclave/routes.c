@@ -138,8 +138,7 @@ static enum MHD_Result route_transform(nes_server *s, struct MHD_Connection *con
         snprintf(msg, sizeof(msg), "the %s header is required", cfg->schema_header);
         return queue_error(s, conn, r, 400, "missing_schema", msg, (size_t)-1, o);
     }
-    const char *op =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Schema-Operation");
+    const char *op = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Schema-Operation");
     const nes_snapshot *snap = nes_state_enter();
     enum MHD_Result rc;
     if (!nes_snapshot_ready(snap)) {
@@ -235,8 +234,7 @@ static enum MHD_Result route_text(nes_server *s, struct MHD_Connection *conn, re
     return queue(s, conn, r, 200, &b, ctype, false, NULL, NULL, o);
 }
 
-static enum MHD_Result route_readyz(nes_server *s, struct MHD_Connection *conn, req *r,
-                                    outcome *o)
+static enum MHD_Result route_readyz(nes_server *s, struct MHD_Connection *conn, req *r, outcome *o)
 {
     const nes_snapshot *snap = nes_state_enter();
     bool ready = nes_snapshot_ready(snap);
@@ -250,8 +248,7 @@ static enum MHD_Result route_readyz(nes_server *s, struct MHD_Connection *conn, 
     return route_text(s, conn, r, body, (size_t)len, "application/json", o);
 }
 
-static enum MHD_Result route_metrics(nes_server *s, struct MHD_Connection *conn, req *r,
-                                     outcome *o)
+static enum MHD_Result route_metrics(nes_server *s, struct MHD_Connection *conn, req *r, outcome *o)
 {
     nes_metrics_totals t;
     nes_metrics_collect(&t);
@@ -273,8 +270,8 @@ static enum MHD_Result route_metrics(nes_server *s, struct MHD_Connection *conn,
         nes_buf_free(&b);
         return queue_error(s, conn, r, 500, "internal", "metrics unavailable", (size_t)-1, o);
     }
-    return queue(s, conn, r, 200, &b, "text/plain; version=0.0.4; charset=utf-8", false, NULL,
-                 NULL, o);
+    return queue(s, conn, r, 200, &b, "text/plain; version=0.0.4; charset=utf-8", false, NULL, NULL,
+                 o);
 }
 
 static enum MHD_Result respond(nes_server *s, struct MHD_Connection *conn, req *r,
@@ -283,8 +280,8 @@ static enum MHD_Result respond(nes_server *s, struct MHD_Connection *conn, req *
     outcome o = {0};
     enum MHD_Result rc;
     if (r->pending_status != 0) {
-        rc = queue_error(s, conn, r, r->pending_status, r->pending_code, r->pending_msg,
-                         (size_t)-1, &o);
+        rc = queue_error(s, conn, r, r->pending_status, r->pending_code, r->pending_msg, (size_t)-1,
+                         &o);
     } else {
         switch (r->route) {
         case NES_ROUTE_ENCRYPT:
@@ -303,8 +300,8 @@ static enum MHD_Result respond(nes_server *s, struct MHD_Connection *conn, req *
             rc = route_metrics(s, conn, r, &o);
             break;
         case NES_ROUTE_OPENAPI:
-            rc = route_text(s, conn, r, nes_openapi_yaml, nes_openapi_yaml_len,
-                            "application/yaml", &o);
+            rc = route_text(s, conn, r, nes_openapi_yaml, nes_openapi_yaml_len, "application/yaml",
+                            &o);
             break;
         default:
             rc = queue_error(s, conn, r, 404, "not_found", "no such route", (size_t)-1, &o);
@@ -381,13 +378,13 @@ static enum MHD_Result begin(nes_server *s, struct MHD_Connection *conn, const c
             return MHD_YES;
         }
     }
-    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!nes_content_type_is_json(ct))
         pend(r, 415, "unsupported_media_type", "Content-Type must be application/json");
 
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl != NULL) {
         unsigned long long n = strtoull(cl, NULL, 10);
         if (n > s->cfg->max_body_bytes) {
@@ -397,9 +394,9 @@ static enum MHD_Result begin(nes_server *s, struct MHD_Connection *conn, const c
                 /* Far over: answer now and close rather than read it all (clients that sent
                  * Expect: 100-continue see this cleanly). */
                 outcome o = {0};
-                enum MHD_Result rc = queue_error(s, conn, r, 413, "body_too_large",
-                                                 "the request body exceeds MAX_BODY_BYTES",
-                                                 (size_t)-1, &o);
+                enum MHD_Result rc =
+                    queue_error(s, conn, r, 413, "body_too_large",
+                                "the request body exceeds MAX_BODY_BYTES", (size_t)-1, &o);
                 access_log(r, method, &o);
                 return rc;
             }
@@ -409,9 +406,8 @@ static enum MHD_Result begin(nes_server *s, struct MHD_Connection *conn, const c
 }
 
 enum MHD_Result nes_routes_handle(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     (void)version;
     nes_server *s = cls;
@@ -455,9 +451,9 @@ void nes_routes_completed(void *cls, struct MHD_Connection *conn, void **req_cls
         access_log(r, "-", &o);
     }
     if (r->conn != NULL)
-        nes_conns_set_deadline(r->conn, nes_now_ms() + (int64_t)(s->cfg->idle_timeout_secs +
-                                                                 s->cfg->header_timeout_secs) *
-                                                            1000);
+        nes_conns_set_deadline(
+            r->conn, nes_now_ms() +
+                         (int64_t)(s->cfg->idle_timeout_secs + s->cfg->header_timeout_secs) * 1000);
     nes_buf_free(&r->body);
     free(r);
     *req_cls = NULL;

@@ -58,9 +58,8 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
 /* GnuTLS asks for the certificate during the handshake. The connection keeps a reference to
  * the set it was given until it closes (GnuTLS does not copy the chain or the key). */
 static int cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
-                         gnutls_pcert_st **certs, unsigned int *ncerts,
-                         gnutls_ocsp_data_st **ocsp, unsigned int *nocsp,
-                         gnutls_privkey_t *key, unsigned int *flags)
+                         gnutls_pcert_st **certs, unsigned int *ncerts, gnutls_ocsp_data_st **ocsp,
+                         unsigned int *nocsp, gnutls_privkey_t *key, unsigned int *flags)
 {
     (void)info;
     *ocsp = NULL;
@@ -103,8 +102,8 @@ static void accept_ready(nes_server *s)
     for (;;) {
         struct sockaddr_storage addr;
         socklen_t len = sizeof(addr);
-        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(s->listen_fd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -203,10 +202,10 @@ int nes_server_start(nes_server *s, const nes_config *cfg, char *why, size_t why
     ops[i++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL};
     ops[i++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_secs, NULL};
     ops[i++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL};
-    ops[i++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
-                                       (intptr_t)nes_routes_completed, s};
-    ops[i++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection,
-                                       s};
+    ops[i++] =
+        (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)nes_routes_completed, s};
+    ops[i++] =
+        (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, s};
     ops[i++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL};
     ops[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
                                        (void *)(uintptr_t)cfg->tls_priorities};
@@ -216,8 +215,8 @@ int nes_server_start(nes_server *s, const nes_config *cfg, char *why, size_t why
         ops[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->client_ca_pem};
     ops[i++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, nes_routes_handle, s,
-                                 MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, nes_routes_handle, s, MHD_OPTION_ARRAY, ops,
+                                 MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(why, why_len, "the HTTP daemon did not start (TLS priorities or options)");
         return -1;

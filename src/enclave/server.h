@@ -50,9 +50,8 @@ void nes_server_stop(nes_server *s);
 
 /** The access handler and completion callback (routes.c). */
 enum MHD_Result nes_routes_handle(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls);
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls);
 
 /** Called by the daemon when a request ends (answered or aborted). */
 void nes_routes_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

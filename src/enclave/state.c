@@ -24,8 +24,8 @@ typedef struct specset {
 } specset;
 
 struct nes_snapshot {
-    keyset *keys;      /* NULL until a keyring is published */
-    specset *specs;    /* NULL until specs are published */
+    keyset *keys;       /* NULL until a keyring is published */
+    specset *specs;     /* NULL until specs are published */
     nes_snapshot *next; /* retired list */
 };
 
@@ -159,8 +159,8 @@ static nes_snapshot *clone_current_locked(void)
     }
     if (cur->specs != NULL) {
         specset *ss = calloc(1, sizeof(*ss));
-        if (ss == NULL || (cur->specs->n > 0 &&
-                           (ss->refs = calloc(cur->specs->n, sizeof(*ss->refs))) == NULL)) {
+        if (ss == NULL ||
+            (cur->specs->n > 0 && (ss->refs = calloc(cur->specs->n, sizeof(*ss->refs))) == NULL)) {
             free(ss);
             keyset_release(s->keys);
             free(s);

@@ -91,8 +91,8 @@ int nes_tls_init(const char *pkcs11_module, const char *pin, const char *pin_fil
         say(why, why_len, "gnutls init: %s", gnutls_strerror(rc));
         return -1;
     }
-    g_key_handles = key_handles == 0 ? 1 : (key_handles > MAX_KEY_HANDLES ? MAX_KEY_HANDLES
-                                                                           : key_handles);
+    g_key_handles =
+        key_handles == 0 ? 1 : (key_handles > MAX_KEY_HANDLES ? MAX_KEY_HANDLES : key_handles);
     if (pin != NULL)
         g_pin = strdup(pin);
     else if (pin_file != NULL && (g_pin = read_pin_file(pin_file)) == NULL) {
@@ -389,9 +389,8 @@ int nes_tls_selfsigned(const char *cert_path, const char *key_path, char *why, s
     time_t now = time(NULL);
 
     if ((g = gnutls_x509_privkey_init(&key)) < 0 ||
-        (g = gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
-                                          GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) <
-            0 ||
+        (g = gnutls_x509_privkey_generate(
+             key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
         (g = gnutls_x509_crt_init(&crt)) < 0 || (g = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
         (g = gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial))) < 0)
         goto out;

@@ -15,7 +15,8 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-static void say(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void say(char *why, size_t why_len, const char *fmt, ...)
 {
@@ -148,7 +149,8 @@ int nes_endpoint_parse(const char *uri, nes_endpoint *ep, char *why, size_t why_
         return parse_unix(uri + 5, ep, why, why_len);
     if (strncmp(uri, "vsock://", 8) == 0)
         return parse_vsock(uri + 8, ep, why, why_len);
-    say(why, why_len, "unknown endpoint scheme, want tcp://HOST:PORT, unix:///path or vsock://CID:PORT");
+    say(why, why_len,
+        "unknown endpoint scheme, want tcp://HOST:PORT, unix:///path or vsock://CID:PORT");
     return -1;
 }
 

@@ -68,8 +68,8 @@ void nes_spec_free(nes_spec *spec)
 {
     (void)spec;
 }
-nes_status nes_spec_root(const nes_spec *spec, const char *operation_id,
-                         const nes_pii_node **root, nes_err *err)
+nes_status nes_spec_root(const nes_spec *spec, const char *operation_id, const nes_pii_node **root,
+                         nes_err *err)
 {
     (void)spec;
     (void)operation_id;

@@ -1,0 +1,226 @@
+/* test_config.c - defaults, environment, YAML overlay, validation lines, printing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "enclave/config.h"
+
+static bool has_problem(const nes_config_problems *p, const char *needle)
+{
+    for (int i = 0; i < p->n; i++)
+        if (strstr(p->line[i], needle) != NULL)
+            return true;
+    return false;
+}
+
+static void local_defaults(void **state)
+{
+    (void)state;
+    char *env[] = {"PATH=/bin", NULL};
+    nes_config c;
+    nes_config_problems p;
+    assert_int_equal(nes_config_load(&c, true, env, NULL, 3, &p), 0);
+    assert_string_equal(c.listen, "tcp://127.0.0.1:8443");
+    assert_int_equal(c.listen_ep.kind, NES_EP_TCP);
+    assert_int_equal(c.worker_threads, 3);
+    assert_int_equal(c.max_body_bytes, 1048576);
+    assert_int_equal(c.max_depth, 128);
+    assert_string_equal(c.schema_header, "X-Schema-Name");
+    assert_string_equal(c.local_schema_dir, "./schemas");
+    assert_string_equal(c.local_key_file, "./.nitro-enc/dev.key");
+    assert_int_equal(c.log_level, NES_LOG_INFO);
+    assert_int_equal(c.shutdown_grace_secs, 20);
+    assert_null(c.tls_cert);
+    assert_int_equal(c.n_allowed_clients, 0);
+    nes_config_free(&c);
+}
+
+static void environment_wins_over_defaults(void **state)
+{
+    (void)state;
+    char *env[] = {"LISTEN=unix:///tmp/s.sock", "MAX_BODY_BYTES=2MiB",
+                   "WORKER_THREADS=4",          "LOG_LEVEL=debug",
+                   "SCHEMA_HEADER_NAME=X-Spec", "LOCAL_STATE_DIR=/tmp/st",
+                   "listen=ignored-lowercase",  "DECRYPT_ALLOWED_CLIENTS= a , b,,c ",
+                   "TLS_CLIENT_CA=/dev/null",   NULL};
+    nes_config c;
+    nes_config_problems p;
+    assert_int_equal(nes_config_load(&c, true, env, NULL, 2, &p), 0);
+    assert_int_equal(c.listen_ep.kind, NES_EP_UNIX);
+    assert_int_equal(c.max_body_bytes, 2 * 1048576);
+    assert_int_equal(c.worker_threads, 4);
+    assert_int_equal(c.log_level, NES_LOG_DEBUG);
+    assert_string_equal(c.schema_header, "X-Spec");
+    assert_string_equal(c.local_key_file, "/tmp/st/dev.key");
+    assert_int_equal(c.n_allowed_clients, 3);
+    assert_string_equal(c.allowed_client[0], "a");
+    assert_string_equal(c.allowed_client[1], "b");
+    assert_string_equal(c.allowed_client[2], "c");
+    nes_config_free(&c);
+}
+
+static void one_line_per_problem(void **state)
+{
+    (void)state;
+    char *env[] = {"LISTEN=tcp://nowhere",
+                   "MAX_BODY_BYTES=lots",
+                   "WORKER_THREADS=0",
+                   "LOG_LEVEL=chatty",
+                   "SCHEMA_HEADER_NAME=bad header",
+                   "DECRYPT_ALLOWED_CLIENTS=svc-a",
+                   "TLS_CERT=/nonexistent/cert.pem",
+                   "PKCS11_PIN=1234",
+                   "PKCS11_PIN_FILE=/dev/null",
+                   NULL};
+    nes_config c;
+    nes_config_problems p;
+    assert_int_equal(nes_config_load(&c, true, env, NULL, 2, &p), -1);
+    assert_true(has_problem(&p, "LISTEN: tcp endpoint: missing port"));
+    assert_true(has_problem(&p, "MAX_BODY_BYTES: must be a size"));
+    assert_true(has_problem(&p, "WORKER_THREADS: must be a whole number from 1 to 256"));
+    assert_true(has_problem(&p, "LOG_LEVEL"));
+    assert_true(has_problem(&p, "SCHEMA_HEADER_NAME"));
+    assert_true(has_problem(&p, "TLS_CLIENT_CA: required when DECRYPT_ALLOWED_CLIENTS"));
+    assert_true(has_problem(&p, "TLS_CERT and TLS_KEY: set both or neither"));
+    assert_true(has_problem(&p, "TLS_CERT: cannot read '/nonexistent/cert.pem'"));
+    assert_true(has_problem(&p, "PKCS11_PIN and PKCS11_PIN_FILE"));
+    for (int i = 0; i < p.n; i++)
+        assert_null(strstr(p.line[i], "1234")); /* a secret is never echoed */
+    nes_config_free(&c);
+}
+
+static void enclave_mode_requires_aws(void **state)
+{
+    (void)state;
+    char *env[] = {NULL};
+    nes_config c;
+    nes_config_problems p;
+    assert_int_equal(nes_config_load(&c, false, env, NULL, 2, &p), -1);
+    assert_true(has_problem(&p, "SECRET_ARN: required"));
+    assert_true(has_problem(&p, "KMS_KEY_ID: required"));
+    assert_true(has_problem(&p, "S3_BUCKET: required"));
+    assert_true(has_problem(&p, "VSOCK_PROXY_CID: required"));
+    assert_true(has_problem(&p, "OTEL_EXPORTER_OTLP_ENDPOINT: required"));
+    assert_true(has_problem(&p, "TLS_KEY: required"));
+    assert_string_equal(c.listen, "vsock://any:443");
+    nes_config_free(&c);
+
+    char *env2[] = {"SECRET_ARN=arn:x",
+                    "KMS_KEY_ID=k",
+                    "S3_BUCKET=b",
+                    "VSOCK_PROXY_CID=3",
+                    "OTEL_EXPORTER_OTLP_ENDPOINT=vsock://3:4318",
+                    "TLS_CERT=/dev/null",
+                    "TLS_KEY=pkcs11:token=t;object=k;pin-value=9999",
+                    "TLS_PORT=8443",
+                    NULL};
+    assert_int_equal(nes_config_load(&c, false, env2, NULL, 2, &p), 0);
+    assert_string_equal(c.listen, "vsock://any:8443");
+    assert_int_equal(c.vsock_proxy_cid, 3);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    nes_config_print(&c, f);
+    fclose(f);
+    assert_null(strstr(buf, "9999"));
+    assert_non_null(strstr(buf, "TLS_KEY=pkcs11:token=t;object=k;pin-value=<redacted>"));
+    assert_non_null(strstr(buf, "SECRET_ARN=arn:x  # environment"));
+    assert_non_null(strstr(buf, "MAX_BODY_BYTES=1048576  # default"));
+    free(buf);
+    nes_config_free(&c);
+}
+
+static void yaml_overlay(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/nes-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *yaml = "MAX_DEPTH: 64\nlisten: tcp://127.0.0.1:9443\nPKCS11_PIN: \"4321\"\n";
+    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    char *env[] = {"MAX_DEPTH=32", "LISTEN=tcp://127.0.0.1:1", NULL};
+    nes_config c;
+    nes_config_problems p;
+    assert_int_equal(nes_config_load(&c, true, env, path, 2, &p), 0);
+    assert_int_equal(c.max_depth, 64); /* the file overlays the environment */
+    assert_string_equal(c.listen, "tcp://127.0.0.1:9443");
+    assert_string_equal(c.pkcs11_pin, "4321");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    nes_config_print(&c, f);
+    fclose(f);
+    assert_null(strstr(buf, "4321"));
+    assert_non_null(strstr(buf, "PKCS11_PIN=<redacted>  # config file"));
+    assert_non_null(strstr(buf, "MAX_DEPTH=64  # config file"));
+    free(buf);
+    nes_config_free(&c);
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    const char *bad = "NOPE: 1\nMAX_DEPTH: [1, 2]\n";
+    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    assert_int_equal(nes_config_load(&c, true, env, path, 2, &p), -1);
+    assert_true(has_problem(&p, "unknown setting 'NOPE'"));
+    assert_true(has_problem(&p, "MAX_DEPTH (from"));
+    nes_config_free(&c);
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    const char *list = "- a\n- b\n";
+    assert_int_equal(write(fd, list, strlen(list)), (ssize_t)strlen(list));
+    close(fd);
+    assert_int_equal(nes_config_load(&c, true, env, path, 2, &p), -1);
+    assert_true(has_problem(&p, "top level must be a mapping"));
+    nes_config_free(&c);
+    unlink(path);
+
+    assert_int_equal(nes_config_load(&c, true, env, "/nonexistent.yaml", 2, &p), -1);
+    assert_true(has_problem(&p, "cannot be read"));
+    nes_config_free(&c);
+}
+
+static void sizes_and_redaction(void **state)
+{
+    (void)state;
+    size_t n;
+    assert_int_equal(nes_config_parse_size("1024", &n), 0);
+    assert_int_equal(n, 1024);
+    assert_int_equal(nes_config_parse_size("64k", &n), 0);
+    assert_int_equal(n, 65536);
+    assert_int_equal(nes_config_parse_size("1MiB", &n), 0);
+    assert_int_equal(n, 1048576);
+    assert_int_equal(nes_config_parse_size("2G", &n), 0);
+    assert_int_equal(n, (size_t)2 << 30);
+    assert_int_equal(nes_config_parse_size("-1", &n), -1);
+    assert_int_equal(nes_config_parse_size("1 MB", &n), -1);
+    assert_int_equal(nes_config_parse_size("", &n), -1);
+    assert_int_equal(nes_config_parse_size("99999999999999999999", &n), -1);
+
+    char out[128];
+    nes_config_redact_uri("pkcs11:token=a;pin-value=secret;object=k", out, sizeof(out));
+    assert_string_equal(out, "pkcs11:token=a;pin-value=<redacted>;object=k");
+    nes_config_redact_uri("pkcs11:token=a?pin-source=/etc/pin&module-name=x", out, sizeof(out));
+    assert_string_equal(out, "pkcs11:token=a?pin-source=<redacted>&module-name=x");
+    nes_config_redact_uri("/etc/tls/key.pem", out, sizeof(out));
+    assert_string_equal(out, "/etc/tls/key.pem");
+    nes_config_redact_uri("pkcs11:pin-value=12345678", out, 12);
+    assert_string_equal(out, "pkcs11:pin-");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(local_defaults),       cmocka_unit_test(environment_wins_over_defaults),
+        cmocka_unit_test(one_line_per_problem), cmocka_unit_test(enclave_mode_requires_aws),
+        cmocka_unit_test(yaml_overlay),         cmocka_unit_test(sizes_and_redaction),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

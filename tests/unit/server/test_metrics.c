@@ -1,0 +1,106 @@
+/* test_metrics.c - counting on thread shards and the Prometheus text format. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "enclave/metrics.h"
+
+static void *count_some(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++)
+        nes_metrics_request(NES_ROUTE_ENCRYPT, 200, 300, 10, 20);
+    nes_metrics_fields(0, 6000);
+    return NULL;
+}
+
+static void counts_across_threads(void **state)
+{
+    (void)state;
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, count_some, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    nes_metrics_request(NES_ROUTE_READYZ, 503, 50, 0, 70);
+    nes_metrics_request(NES_ROUTE_OTHER, 418, 2000000, 0, 0);
+    nes_metrics_schema_lookup(1);
+    nes_metrics_schema_lookup(0);
+    nes_metrics_totals t0;
+    nes_metrics_collect(&t0);
+    assert_int_equal(t0.requests[NES_ROUTE_ENCRYPT][nes_metrics_status_index(200)], 4000);
+    assert_int_equal(t0.requests[NES_ROUTE_READYZ][nes_metrics_status_index(503)], 1);
+    assert_int_equal(t0.requests[NES_ROUTE_OTHER][NES_METRICS_NSTATUS - 1], 1);
+    assert_int_equal(t0.fields_encrypted, 24000);
+    assert_int_equal(t0.bytes_in, 40000);
+    assert_int_equal(t0.schema_hits, 1);
+    assert_int_equal(t0.schema_misses, 1);
+    /* 300 us falls in the 500 us bucket (index 2); 2 s in +Inf */
+    assert_int_equal(t0.latency_bucket[NES_ROUTE_ENCRYPT][2], 4000);
+    assert_int_equal(t0.latency_bucket[NES_ROUTE_OTHER][NES_METRICS_NBUCKET - 1], 1);
+}
+
+static void formats_text(void **state)
+{
+    (void)state;
+    nes_metrics_totals t;
+    memset(&t, 0, sizeof(t));
+    t.requests[NES_ROUTE_ENCRYPT][nes_metrics_status_index(200)] = 7;
+    t.requests[NES_ROUTE_ENCRYPT][nes_metrics_status_index(413)] = 1;
+    t.latency_bucket[NES_ROUTE_ENCRYPT][0] = 5;
+    t.latency_bucket[NES_ROUTE_ENCRYPT][3] = 3;
+    t.latency_sum_us[NES_ROUTE_ENCRYPT] = 2500;
+    t.fields_encrypted = 42;
+    nes_metrics_gauges g = {.open_connections = 3, .ready = 1, .dek_age_seconds = 12.5};
+    nes_buf b = {0};
+    assert_int_equal(nes_metrics_format(&t, &g, &b), 0);
+    assert_int_equal(nes_buf_append(&b, "", 1), 0);
+    const char *s = (const char *)b.data;
+    assert_non_null(strstr(s, "nes_http_requests_total{route=\"encrypt\",status=\"200\"} 7\n"));
+    assert_non_null(strstr(s, "nes_http_requests_total{route=\"encrypt\",status=\"413\"} 1\n"));
+    assert_null(strstr(s, "route=\"decrypt\""));
+    assert_non_null(strstr(s, "nes_http_request_duration_seconds_bucket{route=\"encrypt\","
+                              "le=\"0.0001\"} 5\n"));
+    assert_non_null(strstr(s, "nes_http_request_duration_seconds_bucket{route=\"encrypt\","
+                              "le=\"0.001\"} 8\n"));
+    assert_non_null(strstr(s, "le=\"+Inf\"} 8\n"));
+    assert_non_null(
+        strstr(s, "nes_http_request_duration_seconds_sum{route=\"encrypt\"} 0.002500\n"));
+    assert_non_null(strstr(s, "nes_http_request_duration_seconds_count{route=\"encrypt\"} 8\n"));
+    assert_non_null(
+        strstr(s, "# TYPE nes_fields_encrypted_total counter\nnes_fields_encrypted_total 42\n"));
+    assert_non_null(strstr(s, "nes_open_connections 3\n"));
+    assert_non_null(strstr(s, "nes_ready 1\n"));
+    assert_non_null(strstr(s, "nes_dek_age_seconds 12.5\n"));
+    nes_buf_free(&b);
+
+    g.dek_age_seconds = -1;
+    assert_int_equal(nes_metrics_format(&t, &g, &b), 0);
+    assert_int_equal(nes_buf_append(&b, "", 1), 0);
+    assert_null(strstr((const char *)b.data, "nes_dek_age_seconds"));
+    nes_buf_free(&b);
+}
+
+static void names_routes_and_statuses(void **state)
+{
+    (void)state;
+    assert_string_equal(nes_route_name(NES_ROUTE_OPENAPI), "openapi");
+    assert_string_equal(nes_route_name((nes_route)99), "other");
+    assert_int_equal(nes_metrics_status_index(200), 0);
+    assert_int_equal(nes_metrics_status_index(599), NES_METRICS_NSTATUS - 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(counts_across_threads),
+        cmocka_unit_test(formats_text),
+        cmocka_unit_test(names_routes_and_statuses),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
