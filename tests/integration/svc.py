@@ -46,8 +46,9 @@ class Service:
     """One nitro-enc-svc process."""
 
     def __init__(self, tmp_path, env=None, args=("--local-mode",), specs=("payments", "twoops"),
-                 wait_ready=True, listen=None):
+                 wait_ready=True, listen=None, cafile=None):
         self.dir = pathlib.Path(tmp_path)
+        self._cafile = cafile
         self.dir.mkdir(parents=True, exist_ok=True)
         schemas = self.dir / "schemas"
         if specs is not None:
@@ -127,6 +128,8 @@ class Service:
     # ---- clients -------------------------------------------------------------------------
     @property
     def cafile(self) -> str:
+        if self._cafile:
+            return str(self._cafile)
         return str(self.dir / ".nitro-enc" / "tls.crt")
 
     def context(self, cert=None, key=None, cafile=None) -> ssl.SSLContext:
