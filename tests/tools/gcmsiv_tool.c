@@ -62,7 +62,8 @@ static int run_line(char *line, nes_polyval_impl impl)
     char *save = NULL;
     char *tok[6];
     int ntok = 0;
-    for (char *t = strtok_r(line, " \t\r\n", &save); t != NULL; t = strtok_r(NULL, " \t\r\n", &save))
+    for (char *t = strtok_r(line, " \t\r\n", &save); t != NULL;
+         t = strtok_r(NULL, " \t\r\n", &save))
         if (ntok < 6)
             tok[ntok++] = t;
         else

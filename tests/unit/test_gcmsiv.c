@@ -200,8 +200,8 @@ static void rfc8452_vectors(void **state)
 {
     (void)state;
     struct fy_document *doc = load_json("rfc8452/rfc8452_appendix_c2_c3_aes256.json");
-    struct fy_node *vectors = fy_node_by_path(fy_document_root(doc), "/vectors", FY_NT,
-                                              FYNWF_DONT_FOLLOW);
+    struct fy_node *vectors =
+        fy_node_by_path(fy_document_root(doc), "/vectors", FY_NT, FYNWF_DONT_FOLLOW);
     assert_non_null(vectors);
     const int in_file = fy_node_sequence_item_count(vectors);
     nes_polyval_impl list[2];
@@ -216,8 +216,8 @@ static void rfc8452_vectors(void **state)
             const char *s = fy_node_mapping_lookup_scalar_by_simple_key(v, &idlen, "id", FY_NT);
             assert_non_null(s);
             snprintf(id, sizeof id, "%.*s", (int)idlen, s);
-            bytes f[7] = {field_hex(v, "key"),       field_hex(v, "nonce"),
-                          field_hex(v, "aad"),       field_hex(v, "plaintext"),
+            bytes f[7] = {field_hex(v, "key"),        field_hex(v, "nonce"),
+                          field_hex(v, "aad"),        field_hex(v, "plaintext"),
                           field_hex(v, "ciphertext"), field_hex(v, "tag"),
                           field_hex(v, "result")};
             bytes joined = concat(f[4], f[5]);
@@ -230,8 +230,8 @@ static void rfc8452_vectors(void **state)
             c2 += strncmp(id, "C.2-", 4) == 0;
             c3 += strncmp(id, "C.3-", 4) == 0;
         }
-        print_message("rfc8452 (%s): %d vectors (C.2: %d, C.3: %d)\n", impl_name(list[k]), ran,
-                      c2, c3);
+        print_message("rfc8452 (%s): %d vectors (C.2: %d, C.3: %d)\n", impl_name(list[k]), ran, c2,
+                      c3);
         assert_true(ran > 0);
         assert_int_equal(ran, in_file);
         assert_int_equal(c2, 24);
@@ -268,8 +268,8 @@ static void wycheproof_vectors(void **state)
             while ((t = fy_node_sequence_iterate(tests, &titer)) != NULL) {
                 char id[32];
                 snprintf(id, sizeof id, "tcId %ld", field_long(t, "tcId"));
-                bytes f[6] = {field_hex(t, "key"), field_hex(t, "iv"),  field_hex(t, "aad"),
-                              field_hex(t, "msg"), field_hex(t, "ct"),  field_hex(t, "tag")};
+                bytes f[6] = {field_hex(t, "key"), field_hex(t, "iv"), field_hex(t, "aad"),
+                              field_hex(t, "msg"), field_hex(t, "ct"), field_hex(t, "tag")};
                 bytes ct_tag = concat(f[4], f[5]);
                 if (field_is(t, "result", "valid")) {
                     check_valid(id, list[k], f[0], f[1], f[2], f[3], ct_tag);
@@ -301,8 +301,8 @@ static void wycheproof_vectors(void **state)
         }
         print_message("wycheproof (%s): %ld keySize-256 tests (%ld valid, %ld invalid, "
                       "%ld acceptable); %ld other key sizes not run; file declares %ld\n",
-                      impl_name(list[k]), valid + invalid + acceptable, valid, invalid,
-                      acceptable, other_sizes, declared);
+                      impl_name(list[k]), valid + invalid + acceptable, valid, invalid, acceptable,
+                      other_sizes, declared);
         assert_true(valid > 0);
         assert_true(invalid > 0);
         assert_int_equal(valid + invalid + acceptable + other_sizes, declared);
@@ -327,9 +327,8 @@ static void make_sample(sample *s, nes_polyval_impl impl)
     rng_fill(s->aad, sizeof s->aad);
     rng_fill(s->pt, sizeof s->pt);
     nes_gcmsiv *ctx = new_ctx(s->key, impl);
-    assert_int_equal(nes_gcmsiv_seal(ctx, s->nonce, s->aad, sizeof s->aad, s->pt, sizeof s->pt,
-                                     s->ct),
-                     0);
+    assert_int_equal(
+        nes_gcmsiv_seal(ctx, s->nonce, s->aad, sizeof s->aad, s->pt, sizeof s->pt, s->ct), 0);
     nes_gcmsiv_free(ctx);
 }
 
@@ -391,8 +390,8 @@ static void tampering_fails(void **state)
             try_open(&s, s.key, s.nonce, s.aad, sizeof s.aad - 1, s.ct, sizeof s.ct, list[k]), -1);
         assert_int_equal(try_open(&s, s.key, s.nonce, NULL, 0, s.ct, sizeof s.ct, list[k]), -1);
         for (size_t len = NES_GCMSIV_TAG_LEN; len < sizeof s.ct; len++)
-            assert_int_equal(
-                try_open(&s, s.key, s.nonce, s.aad, sizeof s.aad, s.ct, len, list[k]), -1);
+            assert_int_equal(try_open(&s, s.key, s.nonce, s.aad, sizeof s.aad, s.ct, len, list[k]),
+                             -1);
         /* and the untouched sample still opens */
         assert_int_equal(
             try_open(&s, s.key, s.nonce, s.aad, sizeof s.aad, s.ct, sizeof s.ct, list[k]), 0);
