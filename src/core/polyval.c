@@ -42,6 +42,17 @@ static void store64_le(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* A final partial block (0 < len < 16) as zero-padded little-endian words, built in registers
+ * (a copy into a zeroed stack block followed by a 16-byte load stalls store forwarding). */
+static void load_partial(const uint8_t *p, size_t len, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t w[2] = {0, 0};
+    for (size_t i = len; i-- > 0;)
+        w[i / 8] |= (uint64_t)p[i] << (8 * (i % 8));
+    *lo = w[0];
+    *hi = w[1];
+}
+
 /* ---- portable back end ---------------------------------------------------------------------- */
 
 /* 32x32 -> 64-bit carry-less product with ordinary integer multiplications. Each operand is split
@@ -107,12 +118,11 @@ static void polyval_portable_update(nes_polyval *pv, const uint8_t *data, size_t
         dot_portable(s, h);
     }
     if (len > 0) {
-        uint8_t last[16] = {0};
-        memcpy(last, data, len);
-        s[0] ^= load64_le(last);
-        s[1] ^= load64_le(last + 8);
+        uint64_t lo, hi;
+        load_partial(data, len, &lo, &hi);
+        s[0] ^= lo;
+        s[1] ^= hi;
         dot_portable(s, h);
-        OPENSSL_cleanse(last, sizeof last);
     }
     store64_le(pv->s, s[0]);
     store64_le(pv->s + 8, s[1]);
@@ -214,11 +224,9 @@ NES_CLMUL_TARGET static void polyval_clmul_update(nes_polyval *pv, const uint8_t
                       hp[0]);
     len %= 16;
     if (len > 0) {
-        uint8_t last[16] = {0};
-        memcpy(last, data, len);
-        s = clmul_dot(_mm_xor_si128(s, _mm_loadu_si128((const __m128i *)(const void *)last)),
-                      hp[0]);
-        OPENSSL_cleanse(last, sizeof last);
+        uint64_t lo, hi;
+        load_partial(data, len, &lo, &hi);
+        s = clmul_dot(_mm_xor_si128(s, _mm_set_epi64x((long long)hi, (long long)lo)), hp[0]);
     }
     _mm_storeu_si128((__m128i *)(void *)pv->s, s);
 }
