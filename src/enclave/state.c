@@ -215,7 +215,8 @@ int nes_state_publish_specs(nes_spec_ref *const *refs, size_t n)
         nes_spec_ref_retain(refs[i]);
         ss->refs[ss->n++] = refs[i];
     }
-    qsort(ss->refs, ss->n, sizeof(*ss->refs), cmp_ref);
+    if (ss->n > 1)
+        qsort(ss->refs, ss->n, sizeof(*ss->refs), cmp_ref);
     for (size_t i = 1; i < ss->n; i++) {
         if (strcmp(ss->refs[i - 1]->name, ss->refs[i]->name) == 0) {
             specset_free(ss);

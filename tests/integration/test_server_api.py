@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from svc import BIN, DATA, PAYMENT, PAYMENT_PII, Service, core_ready, read_response, remember
+from svc import BIN, DATA, PAYMENT, PAYMENT_PII, ROOT, Service, core_ready, read_response, remember
 
 needs_core = pytest.mark.skipif(not core_ready(), reason="core keyring/schema/transform not merged yet")
 TOKEN = re.compile(r"^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$")
@@ -66,7 +66,7 @@ def test_openapi_served(svc):
     assert headers["content-type"] == "application/yaml"
     doc = yaml.safe_load(body)
     assert doc["openapi"].startswith("3.")
-    assert (BIN.parent.parent / "docs" / "openapi.yaml").read_bytes() == body
+    assert (ROOT / "docs" / "openapi.yaml").read_bytes() == body
 
 
 def test_not_found_and_method_not_allowed(svc):
