@@ -49,7 +49,7 @@ def parse_wrk(out):
 
 
 def wrk(url, conns, secs, script=None, env=None):
-    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{secs}s", "--latency"]
+    cmd = ["wrk", f"-t{min(2, conns)}", f"-c{conns}", f"-d{secs}s", "--latency"]
     if script:
         cmd += ["-s", str(script)]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, env=env, timeout=secs + 30)

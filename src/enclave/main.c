@@ -21,7 +21,7 @@ extern char **environ;
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: nitro-enc-svc [--local-mode] [--config FILE] [--check-config]\n"
+            "usage: nitro-enc-svc [--local-mode] [--config FILE] [--check-config] [--version]\n"
             "  --local-mode     keys from LOCAL_KEY_FILE, specs from LOCAL_SCHEMA_DIR, a\n"
             "                   self-signed certificate unless TLS_CERT/TLS_KEY are set;\n"
             "                   listens on tcp://127.0.0.1:8443 unless LISTEN says otherwise\n"
@@ -95,6 +95,9 @@ int main(int argc, char **argv)
             file = argv[++i];
         } else if (strncmp(argv[i], "--config=", 9) == 0) {
             file = argv[i] + 9;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("nitro-enc-svc %s\n", NES_VERSION);
+            return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;

@@ -2,6 +2,7 @@
 bodies, readiness, configuration checks, graceful shutdown."""
 import concurrent.futures
 import json
+import os
 import re
 import shutil
 import signal
@@ -336,3 +337,26 @@ def test_sigterm_finishes_in_flight_request(tmp_path):
     finally:
         sock.close()
         s.stop()
+
+
+def test_unix_socket_endpoint(tmp_path):
+    path = f"/tmp/nes-svc-{os.getpid()}.sock"
+    s = Service(tmp_path, wait_ready=False, listen=f"unix://{path}")
+    try:
+        raw = socket.socket(socket.AF_UNIX)
+        raw.settimeout(5)
+        raw.connect(path)
+        with s.context().wrap_socket(raw, server_hostname="localhost") as t:
+            t.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, _, body, _ = read_response(t)
+            assert status == 200 and json.loads(body) == {"status": "ok"}
+    finally:
+        assert s.stop() == 0
+    assert not os.path.exists(path)
+
+
+def test_version_and_help():
+    r = subprocess.run([str(BIN / "nitro-enc-svc"), "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("nitro-enc-svc ")
+    r = subprocess.run([str(BIN / "nitro-enc-svc"), "--bogus"], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage:" in r.stderr
