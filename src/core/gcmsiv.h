@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/polyval.h"
+
 #define NES_GCMSIV_KEY_LEN 32
 #define NES_GCMSIV_NONCE_LEN 12
 #define NES_GCMSIV_TAG_LEN 16
@@ -23,15 +25,23 @@ nes_gcmsiv *nes_gcmsiv_new(const uint8_t key[NES_GCMSIV_KEY_LEN]);
 void nes_gcmsiv_free(nes_gcmsiv *ctx);
 
 /** Encrypts `pt` (pt_len bytes) with `nonce` and `aad`; writes pt_len + 16 bytes (ciphertext then
- * tag) to `out`. `out` may equal `pt`. Returns 0, or -1 when a length exceeds the RFC limits or
- * OpenSSL fails. */
+ * tag) to `out`. `out` may equal `pt` (in place); other overlaps are not allowed. `aad` and `pt`
+ * may be NULL when their length is 0. Returns 0, or -1 when an argument is NULL, a length exceeds
+ * the RFC limits (nothing is written then) or OpenSSL fails (out's content is unspecified). */
 int nes_gcmsiv_seal(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN], const uint8_t *aad,
                     size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *out);
 
 /** Decrypts and authenticates `ct` (ct_len >= 16 bytes: ciphertext then tag); writes ct_len - 16
- * bytes to `out`. `out` may equal `ct`. Returns 0, or -1 when the tag does not verify (out is
- * wiped then) or the input is malformed. */
+ * bytes to `out`. `out` may equal `ct` (in place); other overlaps are not allowed. `aad` may be
+ * NULL when aad_len is 0, `out` when ct_len is 16. The tag is compared in constant time. Returns 0,
+ * or -1 when the tag does not verify (the ct_len - 16 bytes of out are zeroed then), the input is
+ * malformed or over the RFC limits (nothing is written then), or OpenSSL fails. */
 int nes_gcmsiv_open(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN], const uint8_t *aad,
                     size_t aad_len, const uint8_t *ct, size_t ct_len, uint8_t *out);
+
+/** Test hook: selects the POLYVAL implementation this context uses (default NES_POLYVAL_AUTO) so
+ * the tests can run the whole AEAD over the portable code as well as PCLMULQDQ. Results are the
+ * same for every choice; production code has no reason to call it. */
+void nes_gcmsiv_set_polyval_impl(nes_gcmsiv *ctx, nes_polyval_impl impl);
 
 #endif

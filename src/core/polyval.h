@@ -22,18 +22,20 @@ typedef struct nes_polyval {
     nes_polyval_impl impl; /**< resolved: PORTABLE or CLMUL */
 } nes_polyval;
 
-/** True when this CPU supports the PCLMULQDQ implementation. */
+/** True when this CPU supports the PCLMULQDQ implementation (always false off x86). */
 bool nes_polyval_clmul_available(void);
 
 /** Starts a POLYVAL computation with hash key `h`. `impl` AUTO picks the fastest available;
  * asking for CLMUL on a CPU without it falls back to PORTABLE. */
 void nes_polyval_init(nes_polyval *pv, const uint8_t h[16], nes_polyval_impl impl);
 
-/** Absorbs `len` bytes; a final partial block is zero-padded (so callers pass AAD and message
- * separately, each padded as RFC 8452 requires). */
+/** Absorbs `len` bytes (`data` may be NULL when len is 0). Each call's final partial block is
+ * zero-padded, so callers pass AAD and message in separate calls, each padded as RFC 8452
+ * requires; splitting one input over several calls gives the same result only when every call but
+ * the last covers whole 16-byte blocks. */
 void nes_polyval_update(nes_polyval *pv, const uint8_t *data, size_t len);
 
-/** Writes the 16-byte result and wipes the state. */
+/** Writes the 16-byte result and wipes the state (pv needs nes_polyval_init before reuse). */
 void nes_polyval_final(nes_polyval *pv, uint8_t out[16]);
 
 #endif

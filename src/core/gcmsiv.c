@@ -1,0 +1,217 @@
+/* gcmsiv.c - AES-256-GCM-SIV (RFC 8452) on OpenSSL's AES-256 block cipher (EVP, ECB mode) and
+ * POLYVAL.
+ *
+ * Per message (RFC 8452 section 4):
+ *   1. record keys: AES_K(LE32(i) || N) for i = 0..5, first 8 bytes of each; blocks 0-1 give the
+ *      POLYVAL key, blocks 2-5 the AES-256 encryption key. One ECB call over the six blocks with
+ *      the context kept keyed with the key-generating key.
+ *   2. S = POLYVAL(auth key, pad(AAD) || pad(M) || LE64(bits(AAD)) || LE64(bits(M))),
+ *      tag = AES_enc(S ^ (N || 0^32) with bit 127 cleared).
+ *   3. CTR: block i = tag with bit 127 set and its first 4 bytes replaced by
+ *      LE32(LE32(tag[0..3]) + i mod 2^32). OpenSSL's CTR mode counts big-endian over the whole
+ *      block, so the keystream comes from ECB over batches of counter blocks instead.
+ * The encryption-key context is re-keyed per message without a cipher fetch. */
+#include "core/gcmsiv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "core/polyval.h"
+
+/* Counter blocks per ECB call: 32 blocks (512 bytes) of keystream on the stack. */
+#define CTR_BATCH 32
+
+struct nes_gcmsiv {
+    EVP_CIPHER_CTX *kgk;         /* AES-256-ECB keyed with the key-generating key */
+    EVP_CIPHER_CTX *enc;         /* AES-256-ECB re-keyed with each message's encryption key */
+    nes_polyval_impl polyval;    /* implementation handed to nes_polyval_init */
+};
+
+static void store32_le(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t load32_le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void store64_le(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ECB-encrypts `len` bytes (a multiple of 16, at most INT_MAX); in == out is allowed. */
+static int ecb(EVP_CIPHER_CTX *c, const uint8_t *in, size_t len, uint8_t *out)
+{
+    int outl = 0;
+    return EVP_EncryptUpdate(c, out, &outl, in, (int)len) == 1 && (size_t)outl == len ? 0 : -1;
+}
+
+nes_gcmsiv *nes_gcmsiv_new(const uint8_t key[NES_GCMSIV_KEY_LEN])
+{
+    nes_gcmsiv *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL)
+        return NULL;
+    ctx->polyval = NES_POLYVAL_AUTO;
+    ctx->kgk = EVP_CIPHER_CTX_new();
+    ctx->enc = EVP_CIPHER_CTX_new();
+    if (ctx->kgk == NULL || ctx->enc == NULL ||
+        EVP_EncryptInit_ex(ctx->kgk, EVP_aes_256_ecb(), NULL, key, NULL) != 1 ||
+        EVP_CIPHER_CTX_set_padding(ctx->kgk, 0) != 1 ||
+        EVP_EncryptInit_ex(ctx->enc, EVP_aes_256_ecb(), NULL, NULL, NULL) != 1 ||
+        EVP_CIPHER_CTX_set_padding(ctx->enc, 0) != 1) {
+        nes_gcmsiv_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void nes_gcmsiv_free(nes_gcmsiv *ctx)
+{
+    if (ctx == NULL)
+        return;
+    EVP_CIPHER_CTX_free(ctx->kgk); /* EVP cleanses its key schedules */
+    EVP_CIPHER_CTX_free(ctx->enc);
+    OPENSSL_cleanse(ctx, sizeof *ctx);
+    free(ctx);
+}
+
+void nes_gcmsiv_set_polyval_impl(nes_gcmsiv *ctx, nes_polyval_impl impl)
+{
+    ctx->polyval = impl;
+}
+
+/* Derives the message's POLYVAL key and keys ctx->enc with its encryption key. */
+static int derive_keys(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN],
+                       uint8_t auth_key[16])
+{
+    uint8_t blocks[6 * 16];
+    uint8_t enc_key[32];
+    for (uint32_t i = 0; i < 6; i++) {
+        store32_le(blocks + 16 * i, i);
+        memcpy(blocks + 16 * i + 4, nonce, NES_GCMSIV_NONCE_LEN);
+    }
+    int rc = ecb(ctx->kgk, blocks, sizeof blocks, blocks);
+    if (rc == 0) {
+        memcpy(auth_key, blocks, 8);
+        memcpy(auth_key + 8, blocks + 16, 8);
+        for (int i = 0; i < 4; i++)
+            memcpy(enc_key + 8 * i, blocks + 16 * (i + 2), 8);
+        rc = EVP_EncryptInit_ex(ctx->enc, NULL, NULL, enc_key, NULL) == 1 ? 0 : -1;
+    }
+    OPENSSL_cleanse(blocks, sizeof blocks);
+    OPENSSL_cleanse(enc_key, sizeof enc_key);
+    return rc;
+}
+
+/* tag = AES_enc(POLYVAL(...) ^ nonce, bit 127 cleared) with the message keys. */
+static int compute_tag(nes_gcmsiv *ctx, const uint8_t auth_key[16],
+                       const uint8_t nonce[NES_GCMSIV_NONCE_LEN], const uint8_t *aad,
+                       size_t aad_len, const uint8_t *msg, size_t msg_len, uint8_t tag[16])
+{
+    nes_polyval pv;
+    uint8_t lens[16];
+    uint8_t s[16];
+    store64_le(lens, (uint64_t)aad_len * 8);
+    store64_le(lens + 8, (uint64_t)msg_len * 8);
+    nes_polyval_init(&pv, auth_key, ctx->polyval);
+    nes_polyval_update(&pv, aad, aad_len);
+    nes_polyval_update(&pv, msg, msg_len);
+    nes_polyval_update(&pv, lens, sizeof lens);
+    nes_polyval_final(&pv, s);
+    for (int i = 0; i < NES_GCMSIV_NONCE_LEN; i++)
+        s[i] ^= nonce[i];
+    s[15] &= 0x7f;
+    int rc = ecb(ctx->enc, s, sizeof s, tag);
+    OPENSSL_cleanse(s, sizeof s);
+    return rc;
+}
+
+/* out = in ^ keystream(tag), `len` bytes; in == out is allowed. */
+static int ctr_xor(nes_gcmsiv *ctx, const uint8_t tag[16], const uint8_t *in, size_t len,
+                   uint8_t *out)
+{
+    uint8_t ctrs[CTR_BATCH * 16];
+    uint8_t ks[CTR_BATCH * 16];
+    uint32_t ctr = load32_le(tag);
+    size_t first = len < sizeof ctrs ? (len + 15) / 16 : CTR_BATCH;
+    int rc = 0;
+    for (size_t j = 0; j < first; j++) {
+        memcpy(ctrs + 16 * j + 4, tag + 4, 12);
+        ctrs[16 * j + 15] |= 0x80;
+    }
+    while (len > 0) {
+        const size_t n = len < sizeof ks ? len : sizeof ks;
+        const size_t nb = (n + 15) / 16;
+        for (size_t j = 0; j < nb; j++)
+            store32_le(ctrs + 16 * j, ctr + (uint32_t)j);
+        if (ecb(ctx->enc, ctrs, nb * 16, ks) != 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            out[i] = in[i] ^ ks[i];
+        ctr += (uint32_t)nb;
+        in += n;
+        out += n;
+        len -= n;
+    }
+    OPENSSL_cleanse(ks, sizeof ks);
+    return rc;
+}
+
+int nes_gcmsiv_seal(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN], const uint8_t *aad,
+                    size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *out)
+{
+    if (ctx == NULL || nonce == NULL || out == NULL || (aad == NULL && aad_len > 0) ||
+        (pt == NULL && pt_len > 0) || (uint64_t)aad_len > NES_GCMSIV_MAX_LEN ||
+        (uint64_t)pt_len > NES_GCMSIV_MAX_LEN)
+        return -1;
+    uint8_t auth_key[16];
+    uint8_t tag[16];
+    int rc = derive_keys(ctx, nonce, auth_key);
+    if (rc == 0)
+        rc = compute_tag(ctx, auth_key, nonce, aad, aad_len, pt, pt_len, tag);
+    if (rc == 0)
+        rc = ctr_xor(ctx, tag, pt, pt_len, out);
+    if (rc == 0)
+        memcpy(out + pt_len, tag, sizeof tag);
+    OPENSSL_cleanse(auth_key, sizeof auth_key);
+    return rc;
+}
+
+int nes_gcmsiv_open(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN], const uint8_t *aad,
+                    size_t aad_len, const uint8_t *ct, size_t ct_len, uint8_t *out)
+{
+    if (ctx == NULL || nonce == NULL || ct == NULL || ct_len < NES_GCMSIV_TAG_LEN ||
+        (out == NULL && ct_len > NES_GCMSIV_TAG_LEN) || (aad == NULL && aad_len > 0) ||
+        (uint64_t)aad_len > NES_GCMSIV_MAX_LEN ||
+        (uint64_t)(ct_len - NES_GCMSIV_TAG_LEN) > NES_GCMSIV_MAX_LEN)
+        return -1;
+    const size_t pt_len = ct_len - NES_GCMSIV_TAG_LEN;
+    uint8_t auth_key[16];
+    uint8_t tag[16];
+    uint8_t expect[16];
+    memcpy(tag, ct + pt_len, sizeof tag); /* before out (which may be ct) is written */
+    int rc = derive_keys(ctx, nonce, auth_key);
+    if (rc == 0)
+        rc = ctr_xor(ctx, tag, ct, pt_len, out);
+    if (rc == 0)
+        rc = compute_tag(ctx, auth_key, nonce, aad, aad_len, out, pt_len, expect);
+    if (rc == 0 && CRYPTO_memcmp(tag, expect, sizeof tag) != 0)
+        rc = -1;
+    if (rc != 0 && pt_len > 0)
+        OPENSSL_cleanse(out, pt_len);
+    OPENSSL_cleanse(auth_key, sizeof auth_key);
+    OPENSSL_cleanse(expect, sizeof expect);
+    return rc;
+}

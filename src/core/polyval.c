@@ -1,0 +1,238 @@
+/* polyval.c - POLYVAL (RFC 8452 section 3).
+ *
+ * POLYVAL works in GF(2^128) with the polynomial x^128 + x^127 + x^126 + x^121 + 1 and a
+ * little-endian bit order: byte 0, bit 0 holds the coefficient of x^0. So a block loads directly
+ * as two little-endian 64-bit words (lo = bytes 0..7, hi = bytes 8..15) or as one SSE register,
+ * with no byte or bit reversal. dot(a, b) = a * b * x^-128 mod P, and
+ * POLYVAL(H, X_1..X_n) = S_n with S_0 = 0, S_i = dot(S_{i-1} ^ X_i, H).
+ *
+ * Both back ends compute the 256-bit carry-less product T = t3:t2:t1:t0 (64-bit words) and then a
+ * Montgomery reduction by x^128: adding t0 * P clears word 0, adding t1' * P clears word 1, and the
+ * upper two words are the reduced result. Since P = x^128 + x^64 * (x^63 + x^62 + x^57) + 1,
+ * adding t * P to T at word offset w means word w ^= t (which clears it), the 128-bit product
+ * t * 0xc200000000000000 goes into words w+1 and w+2, and word w+2 ^= t.
+ *
+ * Both back ends are constant time: no branches and no memory indexes depend on H or the data. */
+#include "core/polyval.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define NES_POLYVAL_X86 1
+#include <immintrin.h>
+#else
+#define NES_POLYVAL_X86 0
+#endif
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static uint64_t load64_le(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void store64_le(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ---- portable back end ---------------------------------------------------------------------- */
+
+/* 32x32 -> 64-bit carry-less product with ordinary integer multiplications. Each operand is split
+ * into four parts that keep only the bits whose index is i mod 4 ("holes" of three zero bits
+ * between kept bits). In the integer product of two such parts, every output position of the
+ * right residue class receives at most 8 one-bit partial products (a part has at most 8 bits),
+ * so each sum fits in the 4 bits up to the next position of that class and never carries into
+ * it: the lowest bit of each sum is the XOR of the partial products, i.e. the carry-less result.
+ * Carries land only in the hole bits, which the final masks discard. */
+static uint64_t clmul32(uint32_t x, uint32_t y)
+{
+    const uint64_t x0 = x & 0x11111111u, x1 = x & 0x22222222u;
+    const uint64_t x2 = x & 0x44444444u, x3 = x & 0x88888888u;
+    const uint64_t y0 = y & 0x11111111u, y1 = y & 0x22222222u;
+    const uint64_t y2 = y & 0x44444444u, y3 = y & 0x88888888u;
+    /* z_k collects the products whose bit classes add up to k mod 4. */
+    uint64_t z0 = (x0 * y0) ^ (x1 * y3) ^ (x2 * y2) ^ (x3 * y1);
+    uint64_t z1 = (x0 * y1) ^ (x1 * y0) ^ (x2 * y3) ^ (x3 * y2);
+    uint64_t z2 = (x0 * y2) ^ (x1 * y1) ^ (x2 * y0) ^ (x3 * y3);
+    uint64_t z3 = (x0 * y3) ^ (x1 * y2) ^ (x2 * y1) ^ (x3 * y0);
+    return (z0 & UINT64_C(0x1111111111111111)) | (z1 & UINT64_C(0x2222222222222222)) |
+           (z2 & UINT64_C(0x4444444444444444)) | (z3 & UINT64_C(0x8888888888888888));
+}
+
+/* 64x64 -> 128-bit carry-less product (Karatsuba over 32-bit halves): *hi:*lo. */
+static void clmul64(uint64_t x, uint64_t y, uint64_t *lo, uint64_t *hi)
+{
+    const uint32_t xl = (uint32_t)x, xh = (uint32_t)(x >> 32);
+    const uint32_t yl = (uint32_t)y, yh = (uint32_t)(y >> 32);
+    const uint64_t l = clmul32(xl, yl);
+    const uint64_t h = clmul32(xh, yh);
+    const uint64_t m = clmul32(xl ^ xh, yl ^ yh) ^ l ^ h;
+    *lo = l ^ (m << 32);
+    *hi = h ^ (m >> 32);
+}
+
+/* dot(a, b) = a * b * x^-128 mod P on (lo, hi) word pairs; the result replaces a. */
+static void dot_portable(uint64_t a[2], const uint64_t b[2])
+{
+    uint64_t l0, l1, h0, h1, m0, m1;
+    clmul64(a[0], b[0], &l0, &l1);
+    clmul64(a[1], b[1], &h0, &h1);
+    clmul64(a[0] ^ a[1], b[0] ^ b[1], &m0, &m1);
+    m0 ^= l0 ^ h0;
+    m1 ^= l1 ^ h1;
+    uint64_t t0 = l0, t1 = l1 ^ m0, t2 = h0 ^ m1, t3 = h1;
+    /* Montgomery reduction: t0 * 0xc200000000000000 = t0 * (x^57 + x^62 + x^63). */
+    t1 ^= (t0 << 57) ^ (t0 << 62) ^ (t0 << 63);
+    t2 ^= t0 ^ (t0 >> 7) ^ (t0 >> 2) ^ (t0 >> 1);
+    t2 ^= (t1 << 57) ^ (t1 << 62) ^ (t1 << 63);
+    t3 ^= t1 ^ (t1 >> 7) ^ (t1 >> 2) ^ (t1 >> 1);
+    a[0] = t2;
+    a[1] = t3;
+}
+
+static void polyval_portable_update(nes_polyval *pv, const uint8_t *data, size_t len)
+{
+    uint64_t h[2] = {load64_le(pv->h), load64_le(pv->h + 8)};
+    uint64_t s[2] = {load64_le(pv->s), load64_le(pv->s + 8)};
+    for (; len >= 16; data += 16, len -= 16) {
+        s[0] ^= load64_le(data);
+        s[1] ^= load64_le(data + 8);
+        dot_portable(s, h);
+    }
+    if (len > 0) {
+        uint8_t last[16] = {0};
+        memcpy(last, data, len);
+        s[0] ^= load64_le(last);
+        s[1] ^= load64_le(last + 8);
+        dot_portable(s, h);
+        OPENSSL_cleanse(last, sizeof last);
+    }
+    store64_le(pv->s, s[0]);
+    store64_le(pv->s + 8, s[1]);
+    OPENSSL_cleanse(h, sizeof h);
+    OPENSSL_cleanse(s, sizeof s);
+}
+
+/* ---- PCLMULQDQ back end --------------------------------------------------------------------- */
+
+#if NES_POLYVAL_X86
+
+#define NES_CLMUL_TARGET __attribute__((target("pclmul,sse2,ssse3")))
+
+/* Accumulates the unreduced product a * b into lo (x^0..), mid (x^64..) and hi (x^128..). */
+NES_CLMUL_TARGET static inline void clmul_acc(__m128i a, __m128i b, __m128i *lo, __m128i *mid,
+                                              __m128i *hi)
+{
+    *lo = _mm_xor_si128(*lo, _mm_clmulepi64_si128(a, b, 0x00));
+    *hi = _mm_xor_si128(*hi, _mm_clmulepi64_si128(a, b, 0x11));
+    *mid = _mm_xor_si128(*mid, _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x01),
+                                             _mm_clmulepi64_si128(a, b, 0x10)));
+}
+
+/* Montgomery reduction of the 256-bit value given by clmul_acc: returns T * x^-128 mod P. */
+NES_CLMUL_TARGET static inline __m128i clmul_reduce(__m128i lo, __m128i mid, __m128i hi)
+{
+    const __m128i poly = _mm_set_epi32(0, 0, (int)0xc2000000u, 0); /* x^57 + x^62 + x^63 */
+    __m128i d = _mm_xor_si128(lo, _mm_slli_si128(mid, 8));         /* t1:t0 */
+    const __m128i u = _mm_xor_si128(hi, _mm_srli_si128(mid, 8));   /* t3:t2 */
+    /* Clear t0: t1 ^= lo64(t0 * c), t2 ^= hi64(t0 * c) ^ t0 (the swap carries t0 up). */
+    __m128i p = _mm_clmulepi64_si128(d, poly, 0x00);
+    d = _mm_xor_si128(_mm_shuffle_epi32(d, 0x4e), p); /* (t0 ^ hi64):(t1 ^ lo64) */
+    /* Clear t1 the same way; what remains is added to t3:t2. */
+    p = _mm_clmulepi64_si128(d, poly, 0x00);
+    d = _mm_xor_si128(_mm_shuffle_epi32(d, 0x4e), p);
+    return _mm_xor_si128(u, d);
+}
+
+NES_CLMUL_TARGET static inline __m128i clmul_dot(__m128i a, __m128i b)
+{
+    __m128i lo = _mm_setzero_si128(), mid = _mm_setzero_si128(), hi = _mm_setzero_si128();
+    clmul_acc(a, b, &lo, &mid, &hi);
+    return clmul_reduce(lo, mid, hi);
+}
+
+/* Four blocks at a time with one reduction: S' = dot(S ^ X1, H^4') ^ ... ^ dot(X4, H), where
+ * H^k' = dot(H^(k-1)', H) = H^k * x^-128(k-1), so each term carries exactly one x^-128 for its
+ * remaining steps and the sum is reduced once. */
+NES_CLMUL_TARGET static void polyval_clmul_update(nes_polyval *pv, const uint8_t *data, size_t len)
+{
+    const __m128i h1 = _mm_loadu_si128((const __m128i *)(const void *)pv->h);
+    __m128i s = _mm_loadu_si128((const __m128i *)(const void *)pv->s);
+    size_t nblocks = len / 16;
+    if (nblocks >= 4) {
+        const __m128i h2 = clmul_dot(h1, h1);
+        const __m128i h3 = clmul_dot(h2, h1);
+        const __m128i h4 = clmul_dot(h3, h1);
+        for (; nblocks >= 4; nblocks -= 4, data += 64) {
+            __m128i lo = _mm_setzero_si128(), mid = _mm_setzero_si128();
+            __m128i hi = _mm_setzero_si128();
+            const __m128i *blk = (const __m128i *)(const void *)data;
+            clmul_acc(_mm_xor_si128(s, _mm_loadu_si128(blk)), h4, &lo, &mid, &hi);
+            clmul_acc(_mm_loadu_si128(blk + 1), h3, &lo, &mid, &hi);
+            clmul_acc(_mm_loadu_si128(blk + 2), h2, &lo, &mid, &hi);
+            clmul_acc(_mm_loadu_si128(blk + 3), h1, &lo, &mid, &hi);
+            s = clmul_reduce(lo, mid, hi);
+        }
+    }
+    for (; nblocks > 0; nblocks--, data += 16)
+        s = clmul_dot(_mm_xor_si128(s, _mm_loadu_si128((const __m128i *)(const void *)data)), h1);
+    len %= 16;
+    if (len > 0) {
+        uint8_t last[16] = {0};
+        memcpy(last, data, len);
+        s = clmul_dot(_mm_xor_si128(s, _mm_loadu_si128((const __m128i *)(const void *)last)), h1);
+        OPENSSL_cleanse(last, sizeof last);
+    }
+    _mm_storeu_si128((__m128i *)(void *)pv->s, s);
+}
+
+#endif /* NES_POLYVAL_X86 */
+
+/* ---- public API ----------------------------------------------------------------------------- */
+
+bool nes_polyval_clmul_available(void)
+{
+#if NES_POLYVAL_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2") &&
+           __builtin_cpu_supports("ssse3");
+#else
+    return false;
+#endif
+}
+
+void nes_polyval_init(nes_polyval *pv, const uint8_t h[16], nes_polyval_impl impl)
+{
+    memset(pv->s, 0, sizeof pv->s);
+    memcpy(pv->h, h, sizeof pv->h);
+    if (impl == NES_POLYVAL_PORTABLE || !nes_polyval_clmul_available())
+        pv->impl = NES_POLYVAL_PORTABLE;
+    else
+        pv->impl = NES_POLYVAL_CLMUL;
+}
+
+void nes_polyval_update(nes_polyval *pv, const uint8_t *data, size_t len)
+{
+    if (len == 0)
+        return;
+#if NES_POLYVAL_X86
+    if (pv->impl == NES_POLYVAL_CLMUL) {
+        polyval_clmul_update(pv, data, len);
+        return;
+    }
+#endif
+    polyval_portable_update(pv, data, len);
+}
+
+void nes_polyval_final(nes_polyval *pv, uint8_t out[16])
+{
+    memcpy(out, pv->s, sizeof pv->s);
+    OPENSSL_cleanse(pv, sizeof *pv);
+}
