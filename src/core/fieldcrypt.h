@@ -39,8 +39,9 @@ size_t nes_token_len(size_t pt_len);
 
 /** Writes the token of `pt` under context label `ctx` to `out` (nes_token_len(pt_len) bytes, no
  * terminator; `out` must not overlap `pt` or `ctx`). Deterministic: same key, context and
- * plaintext give the same token. No allocation. Returns 0, or -1 (crypto failure, ctx_len over
- * 2^32 - 1 or pt_len over NES_GCMSIV_MAX_LEN; `out` is wiped then). */
+ * plaintext give the same token. Allocates no buffers (the ciphertext is built inside `out`).
+ * Returns 0, or -1 when ctx_len exceeds 2^32 - 1 or pt_len NES_GCMSIV_MAX_LEN (nothing written)
+ * or the crypto library fails (`out` wiped). */
 int nes_token_encrypt(nes_fieldkey *k, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,
                       size_t pt_len, char *out);
 
