@@ -25,9 +25,9 @@
 #define CTR_BATCH 32
 
 struct nes_gcmsiv {
-    EVP_CIPHER_CTX *kgk;         /* AES-256-ECB keyed with the key-generating key */
-    EVP_CIPHER_CTX *enc;         /* AES-256-ECB re-keyed with each message's encryption key */
-    nes_polyval_impl polyval;    /* implementation handed to nes_polyval_init */
+    EVP_CIPHER_CTX *kgk;      /* AES-256-ECB keyed with the key-generating key */
+    EVP_CIPHER_CTX *enc;      /* AES-256-ECB re-keyed with each message's encryption key */
+    nes_polyval_impl polyval; /* implementation handed to nes_polyval_init */
 };
 
 static void store32_le(uint8_t *p, uint32_t v)

@@ -132,8 +132,8 @@ NES_CLMUL_TARGET static inline void clmul_acc(__m128i a, __m128i b, __m128i *lo,
 {
     *lo = _mm_xor_si128(*lo, _mm_clmulepi64_si128(a, b, 0x00));
     *hi = _mm_xor_si128(*hi, _mm_clmulepi64_si128(a, b, 0x11));
-    *mid = _mm_xor_si128(*mid, _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x01),
-                                             _mm_clmulepi64_si128(a, b, 0x10)));
+    *mid = _mm_xor_si128(
+        *mid, _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x01), _mm_clmulepi64_si128(a, b, 0x10)));
 }
 
 /* Montgomery reduction of the 256-bit value given by clmul_acc: returns T * x^-128 mod P. */
