@@ -25,8 +25,12 @@
 
 typedef struct nes_fieldkey nes_fieldkey;
 
-/** Derives the subkeys of `dek` (32 bytes) and prepares the cipher. NULL on failure. The caller
- * keeps ownership of `dek`; the derived keys live in secure memory. */
+/** Derives the subkeys of `dek` (32 bytes) and prepares the cipher and the nonce HMAC. NULL on
+ * failure. The caller keeps ownership of `dek`. The field key lives in secure memory; the subkeys
+ * are derived there and wiped once the GCM-SIV context and the pre-keyed SHA-256 states exist.
+ * Those states are allocated by OpenSSL / gcmsiv.c on the ordinary heap (cleansed when freed):
+ * OpenSSL's EVP API offers no way to place them elsewhere. Costs a few microseconds: create field
+ * keys once per thread and DEK, not per request. */
 nes_fieldkey *nes_fieldkey_new(const uint8_t dek[NES_DEK_LEN]);
 
 /** Wipes and frees a field key (NULL is fine). */
