@@ -42,6 +42,17 @@ static void store64_le(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* A final partial block (0 < len < 16) as zero-padded little-endian words, built in registers
+ * (a copy into a zeroed stack block followed by a 16-byte load stalls store forwarding). */
+static void load_partial(const uint8_t *p, size_t len, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t w[2] = {0, 0};
+    for (size_t i = len; i-- > 0;)
+        w[i / 8] |= (uint64_t)p[i] << (8 * (i % 8));
+    *lo = w[0];
+    *hi = w[1];
+}
+
 /* ---- portable back end ---------------------------------------------------------------------- */
 
 /* 32x32 -> 64-bit carry-less product with ordinary integer multiplications. Each operand is split
@@ -107,12 +118,11 @@ static void polyval_portable_update(nes_polyval *pv, const uint8_t *data, size_t
         dot_portable(s, h);
     }
     if (len > 0) {
-        uint8_t last[16] = {0};
-        memcpy(last, data, len);
-        s[0] ^= load64_le(last);
-        s[1] ^= load64_le(last + 8);
+        uint64_t lo, hi;
+        load_partial(data, len, &lo, &hi);
+        s[0] ^= lo;
+        s[1] ^= hi;
         dot_portable(s, h);
-        OPENSSL_cleanse(last, sizeof last);
     }
     store64_le(pv->s, s[0]);
     store64_le(pv->s + 8, s[1]);
@@ -158,37 +168,65 @@ NES_CLMUL_TARGET static inline __m128i clmul_dot(__m128i a, __m128i b)
     return clmul_reduce(lo, mid, hi);
 }
 
-/* Four blocks at a time with one reduction: S' = dot(S ^ X1, H^4') ^ ... ^ dot(X4, H), where
- * H^k' = dot(H^(k-1)', H) = H^k * x^-128(k-1), so each term carries exactly one x^-128 for its
- * remaining steps and the sum is reduced once. */
+/* Absorbs n blocks with one reduction: S' = dot(S ^ X_1, H_n) ^ dot(X_2, H_(n-1)) ^ ... ^
+ * dot(X_n, H_1), where H_j = H^j * x^(-128(j-1)) (so H_1 = H and dot(H_a, H_b) = H_(a+b)): each
+ * term then carries exactly the x^-128 factors of the steps it skips, and the sum of the
+ * unreduced products is reduced once. hp[j - 1] = H_j; hk[j - 1] holds H_j.lo ^ H_j.hi in its low
+ * lane. The products use Karatsuba (three carry-less multiplications per block, the middle one
+ * over lo ^ hi of both factors), since multiplication throughput bounds this loop. */
+NES_CLMUL_TARGET static inline __m128i clmul_blocks(__m128i s, const uint8_t *data, int n,
+                                                    const __m128i *hp, const __m128i *hk)
+{
+    __m128i lo = _mm_setzero_si128(), mid = _mm_setzero_si128(), hi = _mm_setzero_si128();
+    const __m128i *blk = (const __m128i *)(const void *)data;
+    for (int j = 0; j < n; j++) {
+        __m128i x = _mm_loadu_si128(blk + j);
+        if (j == 0)
+            x = _mm_xor_si128(x, s);
+        const __m128i xk = _mm_xor_si128(x, _mm_shuffle_epi32(x, 0x4e));
+        lo = _mm_xor_si128(lo, _mm_clmulepi64_si128(x, hp[n - 1 - j], 0x00));
+        hi = _mm_xor_si128(hi, _mm_clmulepi64_si128(x, hp[n - 1 - j], 0x11));
+        mid = _mm_xor_si128(mid, _mm_clmulepi64_si128(xk, hk[n - 1 - j], 0x00));
+    }
+    mid = _mm_xor_si128(mid, _mm_xor_si128(lo, hi));
+    return clmul_reduce(lo, mid, hi);
+}
+
+/* Eight blocks per reduction while at least eight remain, then four, then one at a time. The
+ * powers of H cost a few multiplications per call, so they are computed only as far as the input
+ * needs them. */
 NES_CLMUL_TARGET static void polyval_clmul_update(nes_polyval *pv, const uint8_t *data, size_t len)
 {
-    const __m128i h1 = _mm_loadu_si128((const __m128i *)(const void *)pv->h);
+    __m128i hp[8], hk[8];
+    hp[0] = _mm_loadu_si128((const __m128i *)(const void *)pv->h);
     __m128i s = _mm_loadu_si128((const __m128i *)(const void *)pv->s);
     size_t nblocks = len / 16;
     if (nblocks >= 4) {
-        const __m128i h2 = clmul_dot(h1, h1);
-        const __m128i h3 = clmul_dot(h2, h1);
-        const __m128i h4 = clmul_dot(h3, h1);
-        for (; nblocks >= 4; nblocks -= 4, data += 64) {
-            __m128i lo = _mm_setzero_si128(), mid = _mm_setzero_si128();
-            __m128i hi = _mm_setzero_si128();
-            const __m128i *blk = (const __m128i *)(const void *)data;
-            clmul_acc(_mm_xor_si128(s, _mm_loadu_si128(blk)), h4, &lo, &mid, &hi);
-            clmul_acc(_mm_loadu_si128(blk + 1), h3, &lo, &mid, &hi);
-            clmul_acc(_mm_loadu_si128(blk + 2), h2, &lo, &mid, &hi);
-            clmul_acc(_mm_loadu_si128(blk + 3), h1, &lo, &mid, &hi);
-            s = clmul_reduce(lo, mid, hi);
+        int npow = nblocks >= 8 ? 8 : 4;
+        hp[1] = clmul_dot(hp[0], hp[0]);
+        hp[2] = clmul_dot(hp[1], hp[0]);
+        hp[3] = clmul_dot(hp[1], hp[1]);
+        if (npow == 8) {
+            hp[4] = clmul_dot(hp[3], hp[0]);
+            hp[5] = clmul_dot(hp[3], hp[1]);
+            hp[6] = clmul_dot(hp[3], hp[2]);
+            hp[7] = clmul_dot(hp[3], hp[3]);
         }
+        for (int j = 0; j < npow; j++)
+            hk[j] = _mm_xor_si128(hp[j], _mm_shuffle_epi32(hp[j], 0x4e));
+        for (; nblocks >= 8; nblocks -= 8, data += 128)
+            s = clmul_blocks(s, data, 8, hp, hk);
+        for (; nblocks >= 4; nblocks -= 4, data += 64)
+            s = clmul_blocks(s, data, 4, hp, hk);
     }
     for (; nblocks > 0; nblocks--, data += 16)
-        s = clmul_dot(_mm_xor_si128(s, _mm_loadu_si128((const __m128i *)(const void *)data)), h1);
+        s = clmul_dot(_mm_xor_si128(s, _mm_loadu_si128((const __m128i *)(const void *)data)),
+                      hp[0]);
     len %= 16;
     if (len > 0) {
-        uint8_t last[16] = {0};
-        memcpy(last, data, len);
-        s = clmul_dot(_mm_xor_si128(s, _mm_loadu_si128((const __m128i *)(const void *)last)), h1);
-        OPENSSL_cleanse(last, sizeof last);
+        uint64_t lo, hi;
+        load_partial(data, len, &lo, &hi);
+        s = clmul_dot(_mm_xor_si128(s, _mm_set_epi64x((long long)hi, (long long)lo)), hp[0]);
     }
     _mm_storeu_si128((__m128i *)(void *)pv->s, s);
 }
