@@ -7,110 +7,24 @@
     CT      = AES-256-GCM-SIV(K_enc, N, aad = ctx, plaintext)
     token   = "v1." b64url(N) "." b64url(CT)   (no padding, canonical only)
 
-Empty plaintexts: cryptography's AESGCMSIV refuses to encrypt them (pyca/cryptography#10808), and
-with cryptography 44.0.0 (bundled OpenSSL 3.4.0) its decrypt *accepts an all-zero tag* for an
-empty ciphertext under any key, nonce and AAD. So for empty plaintexts this module uses
-`gcmsiv_seal` / `gcmsiv_open` below: RFC 8452 written out in Python over cryptography's raw
-AES-256 block (ECB), checked in the tests against RFC 8452 appendix C.2 and against AESGCMSIV on
-non-empty inputs.
+Needs cryptography >= 48 (requirements-test.txt): 44.0.0 refused to seal an empty plaintext with
+empty AAD (pyca/cryptography#10808), and its decrypt was seen here to accept an all-zero tag for
+an empty ciphertext; test_tokens_python.py checks AESGCMSIV on RFC 8452's empty-message vector.
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import hmac as py_hmac
 import re
 import struct
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 PREFIX = "v1."
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
-
-
-# ---- RFC 8452 AES-256-GCM-SIV, for the cases AESGCMSIV gets wrong ------------------------------
-
-_POLY = (1 << 128) | (1 << 127) | (1 << 126) | (1 << 121) | 1
-
-
-def _aes(key: bytes, block: bytes) -> bytes:
-    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-    return enc.update(block) + enc.finalize()
-
-
-def _dot(a: int, b: int) -> int:
-    """a * b * x^-128 in POLYVAL's field (little-endian bit order)."""
-    c = 0
-    for i in range(128):
-        if (b >> i) & 1:
-            c ^= a << i
-    for _ in range(128):  # divide by x, 128 times
-        if c & 1:
-            c ^= _POLY
-        c >>= 1
-    return c
-
-
-def polyval(h: bytes, data: bytes) -> bytes:
-    """POLYVAL over whole 16-byte blocks."""
-    assert len(data) % 16 == 0
-    hi, s = int.from_bytes(h, "little"), 0
-    for i in range(0, len(data), 16):
-        s = _dot(s ^ int.from_bytes(data[i:i + 16], "little"), hi)
-    return s.to_bytes(16, "little")
-
-
-def _pad16(b: bytes) -> bytes:
-    return b + bytes(-len(b) % 16)
-
-
-def _gcmsiv_keys(key: bytes, nonce: bytes) -> tuple[bytes, bytes]:
-    blocks = [_aes(key, struct.pack("<I", i) + nonce)[:8] for i in range(6)]
-    return b"".join(blocks[:2]), b"".join(blocks[2:])
-
-
-def _gcmsiv_tag(auth: bytes, enc: bytes, nonce: bytes, aad: bytes, pt: bytes) -> bytes:
-    lengths = struct.pack("<QQ", len(aad) * 8, len(pt) * 8)
-    s = bytearray(polyval(auth, _pad16(aad) + _pad16(pt) + lengths))
-    for i in range(12):
-        s[i] ^= nonce[i]
-    s[15] &= 0x7F
-    return _aes(enc, bytes(s))
-
-
-def _gcmsiv_ctr(enc: bytes, tag: bytes, data: bytes) -> bytes:
-    ctr = bytearray(tag)
-    ctr[15] |= 0x80
-    out = bytearray()
-    for i in range(0, len(data), 16):
-        counter = (int.from_bytes(ctr[:4], "little") + i // 16) & 0xFFFFFFFF
-        ks = _aes(enc, counter.to_bytes(4, "little") + bytes(ctr[4:]))
-        out += bytes(x ^ y for x, y in zip(data[i:i + 16], ks))
-    return bytes(out)
-
-
-def gcmsiv_seal(key: bytes, nonce: bytes, pt: bytes, aad: bytes) -> bytes:
-    auth, enc = _gcmsiv_keys(key, nonce)
-    tag = _gcmsiv_tag(auth, enc, nonce, aad, pt)
-    return _gcmsiv_ctr(enc, tag, pt) + tag
-
-
-def gcmsiv_open(key: bytes, nonce: bytes, ct: bytes, aad: bytes) -> bytes:
-    if len(ct) < 16:
-        raise ValueError("ciphertext shorter than the tag")
-    auth, enc = _gcmsiv_keys(key, nonce)
-    tag = ct[-16:]
-    pt = _gcmsiv_ctr(enc, tag, ct[:-16])
-    if not py_hmac.compare_digest(_gcmsiv_tag(auth, enc, nonce, aad, pt), tag):
-        raise ValueError("token does not authenticate")
-    return pt
-
-
-# ---- the token scheme -----------------------------------------------------------------------
 
 
 def subkeys(dek: bytes) -> tuple[bytes, bytes]:
@@ -151,10 +65,7 @@ def token_len(pt_len: int) -> int:
 def encrypt(dek: bytes, ctx: bytes, plaintext: bytes) -> str:
     k_enc, k_nonce = subkeys(dek)
     n = nonce(k_nonce, ctx, plaintext)
-    if plaintext:
-        ct = AESGCMSIV(k_enc).encrypt(n, plaintext, ctx)
-    else:
-        ct = gcmsiv_seal(k_enc, n, plaintext, ctx)
+    ct = AESGCMSIV(k_enc).encrypt(n, plaintext, ctx)
     return PREFIX + b64url_encode(n) + "." + b64url_encode(ct)
 
 
@@ -175,8 +86,6 @@ def decrypt(dek: bytes, ctx: bytes, token: str) -> bytes:
     """The plaintext; ValueError when the token is malformed or does not authenticate."""
     n, ct = parse(token)
     k_enc, _ = subkeys(dek)
-    if len(ct) == 16:
-        return gcmsiv_open(k_enc, n, ct, ctx)
     try:
         return AESGCMSIV(k_enc).decrypt(n, ct, ctx)
     except InvalidTag as e:
