@@ -65,7 +65,8 @@ nes_status nes_token_open(nes_fieldkey *k, const uint8_t *ctx, size_t ctx_len,
                           const uint8_t nonce[12], const uint8_t *ct, size_t ct_len, uint8_t *out);
 
 /** Decrypts a token under context `ctx`. `out` must hold `len` bytes (a plaintext is always
- * shorter than its token). Returns NES_OK and sets *out_len; NES_ERR_TOKEN when the token is
+ * shorter than its token) and must not overlap `tok`; the ciphertext is decoded into it and
+ * opened in place. Returns NES_OK and sets *out_len; NES_ERR_TOKEN when the token is
  * malformed or does not authenticate under this key and context (out is wiped then). */
 nes_status nes_token_decrypt(nes_fieldkey *k, const uint8_t *ctx, size_t ctx_len, const char *tok,
                              size_t len, uint8_t *out, size_t *out_len);

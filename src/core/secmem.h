@@ -8,7 +8,9 @@
 /** Allocates `n` zeroed bytes of page-backed memory, locked and excluded from dumps when the
  * system allows (locking is best effort: an RLIMIT_MEMLOCK refusal is not an error). Each call is
  * its own mmap: page-aligned, rounded up to whole pages (n = 0 gives one page), so use it for
- * long-lived key material, not per request. Returns NULL on allocation failure. */
+ * long-lived key material, not per request. Returns NULL on allocation failure. LeakSanitizer
+ * does not scan these pages: heap objects referenced only from here (the OpenSSL contexts of a
+ * field key or crypter) are reported as leaks unless freed before exit. */
 void *nes_secure_alloc(size_t n);
 
 /** Wipes (explicit_bzero over the whole pages), unlocks and unmaps memory from nes_secure_alloc
