@@ -28,7 +28,10 @@ enum {
 
 /* Bytes that end the fast run inside a string: '"', '\\', controls and every non-ASCII byte. */
 static const uint8_t string_stop[256] = {
-    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+    [0x00 ... 0x1f] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+    [0x80 ... 0xff] = 1,
 };
 
 static ALWAYS_INLINE uint64_t load64(const uint8_t *p)
@@ -116,8 +119,7 @@ static size_t utf8_seq_len(const uint8_t *in, size_t len, size_t i)
         lo = 0x90; /* overlong below U+10000 */
     else if (c == 0xF4)
         hi = 0x8F; /* above U+10FFFF */
-    if (avail < 4 || in[i + 1] < lo || in[i + 1] > hi || !is_cont(in[i + 2]) ||
-        !is_cont(in[i + 3]))
+    if (avail < 4 || in[i + 1] < lo || in[i + 1] > hi || !is_cont(in[i + 2]) || !is_cont(in[i + 3]))
         return 0;
     return 4;
 }
@@ -291,8 +293,8 @@ static ALWAYS_INLINE nes_json_type emit(nes_json_scanner *s, nes_json_token *t, 
     return type;
 }
 
-static ALWAYS_INLINE nes_json_type open_container(nes_json_scanner *s, nes_json_token *t,
-                                                  size_t p, bool object)
+static ALWAYS_INLINE nes_json_type open_container(nes_json_scanner *s, nes_json_token *t, size_t p,
+                                                  bool object)
 {
     if (s->depth >= s->max_depth)
         return fail(s, NES_ERR_DEPTH, p, "nesting too deep");
@@ -305,8 +307,8 @@ static ALWAYS_INLINE nes_json_type open_container(nes_json_scanner *s, nes_json_
     return emit(s, t, NES_JSON_ARRAY, p, p + 1, ST_VALUE_OR_CLOSE);
 }
 
-static ALWAYS_INLINE nes_json_type close_container(nes_json_scanner *s, nes_json_token *t,
-                                                   size_t p, nes_json_type type)
+static ALWAYS_INLINE nes_json_type close_container(nes_json_scanner *s, nes_json_token *t, size_t p,
+                                                   nes_json_type type)
 {
     s->depth--;
     return emit(s, t, type, p, p + 1, ST_AFTER);
@@ -640,8 +642,10 @@ nes_status nes_json_write_string(nes_buf *out, const uint8_t *p, size_t len)
         d += n;
         run = i + 1;
     }
-    memcpy(d, p + run, len - run);
-    d += len - run;
+    if (len > run) {
+        memcpy(d, p + run, len - run);
+        d += len - run;
+    }
     *d++ = '"';
     out->len = (size_t)(d - out->data);
     return NES_OK;

@@ -27,9 +27,9 @@ typedef struct tx {
     const uint8_t *in;
     size_t len;
     nes_buf *out;
-    size_t copied;            /* in[0..copied) has been written to out */
-    const nes_pii_node *cur;  /* node of the next value (NULL: not PII, nothing below) */
-    frame *frames;            /* INLINE_FRAMES inline, or allocated */
+    size_t copied;           /* in[0..copied) has been written to out */
+    const nes_pii_node *cur; /* node of the next value (NULL: not PII, nothing below) */
+    frame *frames;           /* INLINE_FRAMES inline, or allocated */
     size_t nframes, frames_cap;
     frame inline_frames[INLINE_FRAMES];
     nes_json_scanner sc;
@@ -39,6 +39,13 @@ typedef struct tx {
     size_t fields;
     nes_err e;
 } tx;
+
+/* Codecs get a real pointer even for the empty context. */
+static const uint8_t *context_of(const nes_pii_node *n)
+{
+    static const uint8_t empty[1];
+    return n->context != NULL ? n->context : empty;
+}
 
 static bool interesting(const nes_pii_node *n)
 {
@@ -143,8 +150,7 @@ static nes_status plaintext_of(tx *t, const nes_json_token *tk, const uint8_t **
         *pt_len = tk->end - tk->start - 2;
         return NES_OK;
     }
-    if (tk->type != NES_JSON_STRING && tk->type != NES_JSON_OBJECT &&
-        tk->type != NES_JSON_ARRAY) {
+    if (tk->type != NES_JSON_STRING && tk->type != NES_JSON_OBJECT && tk->type != NES_JSON_ARRAY) {
         *pt = in + tk->start;
         *pt_len = tk->end - tk->start;
         return NES_OK;
@@ -177,7 +183,7 @@ static nes_status encrypt_value(tx *t, const nes_json_token *tk, const nes_pii_n
     if (st != NES_OK)
         return st;
     t->tok.len = 0;
-    if (t->codec->encrypt(t->codec->ud, n->context, n->context_len, pt, pt_len, &t->tok) != 0)
+    if (t->codec->encrypt(t->codec->ud, context_of(n), n->context_len, pt, pt_len, &t->tok) != 0)
         return fail(t, NES_ERR_CRYPTO, tk->start, "encryption failed");
     return splice_token(t, tk->start, end);
 }
@@ -252,7 +258,7 @@ static nes_status decrypt_value(tx *t, const nes_json_token *tk, const nes_pii_n
         tok_len = t->tok.len;
     }
     t->plain.len = 0;
-    nes_status st = t->codec->decrypt(t->codec->ud, n->context, n->context_len,
+    nes_status st = t->codec->decrypt(t->codec->ud, context_of(n), n->context_len,
                                       (const char *)tok, tok_len, &t->plain);
     if (st == NES_ERR_NOMEM)
         return fail(t, st, tk->start, "out of memory");

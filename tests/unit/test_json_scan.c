@@ -41,12 +41,12 @@ static void tokens_and_offsets(void **state)
         bool escaped;
         unsigned depth;
     } want[] = {
-        {NES_JSON_OBJECT, 1, 2, false, 1},     {NES_JSON_KEY, 2, 7, true, 1},
-        {NES_JSON_ARRAY, 10, 11, false, 2},    {NES_JSON_NUMBER, 11, 12, false, 2},
-        {NES_JSON_NUMBER, 14, 20, false, 2},   {NES_JSON_TRUE, 22, 26, false, 2},
-        {NES_JSON_FALSE, 27, 32, false, 2},    {NES_JSON_NULL, 33, 37, false, 2},
-        {NES_JSON_STRING, 38, 41, false, 2},   {NES_JSON_ARRAY_END, 41, 42, false, 1},
-        {NES_JSON_KEY, 44, 47, false, 1},      {NES_JSON_OBJECT, 48, 49, false, 2},
+        {NES_JSON_OBJECT, 1, 2, false, 1},       {NES_JSON_KEY, 2, 7, true, 1},
+        {NES_JSON_ARRAY, 10, 11, false, 2},      {NES_JSON_NUMBER, 11, 12, false, 2},
+        {NES_JSON_NUMBER, 14, 20, false, 2},     {NES_JSON_TRUE, 22, 26, false, 2},
+        {NES_JSON_FALSE, 27, 32, false, 2},      {NES_JSON_NULL, 33, 37, false, 2},
+        {NES_JSON_STRING, 38, 41, false, 2},     {NES_JSON_ARRAY_END, 41, 42, false, 1},
+        {NES_JSON_KEY, 44, 47, false, 1},        {NES_JSON_OBJECT, 48, 49, false, 2},
         {NES_JSON_OBJECT_END, 49, 50, false, 1}, {NES_JSON_OBJECT_END, 50, 51, false, 0},
         {NES_JSON_END, 52, 52, false, 0},
     };
@@ -179,9 +179,9 @@ static void rejects_with_offset_and_reason(void **state)
         nes_status st = scan_all(bad[i].in, n, 128, &err);
         if (st != bad[i].status || err.offset != bad[i].offset ||
             strcmp(err.msg, bad[i].reason) != 0)
-            fail_msg("case #%zu: got %s at %zu (%s), want %s at %zu (%s)", i,
-                     nes_status_name(st), err.offset, err.msg, nes_status_name(bad[i].status),
-                     bad[i].offset, bad[i].reason);
+            fail_msg("case #%zu: got %s at %zu (%s), want %s at %zu (%s)", i, nes_status_name(st),
+                     err.offset, err.msg, nes_status_name(bad[i].status), bad[i].offset,
+                     bad[i].reason);
     }
 }
 
@@ -423,8 +423,7 @@ static void write_string_escapes(void **state)
     const char raw[] = "q\"b\\s/\x01\x1f\x7f\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80";
     nes_buf b = {0};
     assert_int_equal(nes_json_write_string(&b, (const uint8_t *)raw, sizeof raw - 1), NES_OK);
-    const char want[] =
-        "\"q\\\"b\\\\s/\\u0001\\u001f\x7f\\b\\f\\n\\r\\t\xc3\xa9\xf0\x9f\x98\x80\"";
+    const char want[] = "\"q\\\"b\\\\s/\\u0001\\u001f\x7f\\b\\f\\n\\r\\t\xc3\xa9\xf0\x9f\x98\x80\"";
     assert_int_equal(b.len, sizeof want - 1);
     assert_memory_equal(b.data, want, sizeof want - 1);
     /* it scans, and unescapes back to the input */

@@ -75,8 +75,9 @@ static uint8_t *read_all(const char *path, size_t *len)
         n += got;
         if (n == cap) {
             cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
+            uint8_t *bigger = realloc(buf, cap);
+            assert_non_null(bigger);
+            buf = bigger;
         }
     }
     fclose(f);
