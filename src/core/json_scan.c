@@ -611,9 +611,32 @@ static const char *const escape_text[0x60] = {
     ['"'] = "\\\"",     ['\\'] = "\\\\",
 };
 
-static const char *escape_for(uint8_t c)
+/* High bit set in each byte of `w` that must be escaped: '"', '\\' or below 0x20 (the lowest
+ * mark is exact, as for string_stop_mask). */
+static ALWAYS_INLINE uint64_t escape_mask(uint64_t w)
 {
-    return c < 0x60 ? escape_text[c] : NULL;
+    uint64_t q = w ^ (ONES * '"');
+    uint64_t b = w ^ (ONES * '\\');
+    uint64_t quote = (q - ONES) & ~q;
+    uint64_t bslash = (b - ONES) & ~b;
+    uint64_t ctrl = (w - ONES * 0x20) & ~w;
+    return (quote | bslash | ctrl) & HIGHS;
+}
+
+/* Index of the first byte at or after `i` that must be escaped (or len). */
+static size_t find_escape(const uint8_t *p, size_t len, size_t i)
+{
+#if NES_SWAR
+    while (len - i >= 8) {
+        uint64_t m = escape_mask(load64(p + i));
+        if (m != 0)
+            return i + ((unsigned)__builtin_ctzll(m) >> 3);
+        i += 8;
+    }
+#endif
+    while (i < len && (p[i] >= 0x60 || escape_text[p[i]] == NULL))
+        i++;
+    return i;
 }
 
 nes_status nes_json_write_string(nes_buf *out, const uint8_t *p, size_t len)
@@ -621,30 +644,24 @@ nes_status nes_json_write_string(nes_buf *out, const uint8_t *p, size_t len)
     if (!nes_utf8_valid(p, len))
         return NES_ERR_JSON;
     size_t need = len + 2;
-    for (size_t i = 0; i < len; i++) {
-        const char *e = escape_for(p[i]);
-        if (e != NULL)
-            need += strlen(e) - 1;
-    }
+    for (size_t i = find_escape(p, len, 0); i < len; i = find_escape(p, len, i + 1))
+        need += strlen(escape_text[p[i]]) - 1;
     if (nes_buf_reserve(out, need) != 0)
         return nes_buf_fail_status(out, need);
     uint8_t *d = out->data + out->len;
     *d++ = '"';
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *e = escape_for(p[i]);
-        if (e == NULL)
-            continue;
-        memcpy(d, p + run, i - run);
-        d += i - run;
+    size_t i = 0;
+    while (i < len) {
+        size_t j = find_escape(p, len, i);
+        memcpy(d, p + i, j - i);
+        d += j - i;
+        if (j == len)
+            break;
+        const char *e = escape_text[p[j]];
         size_t n = strlen(e);
         memcpy(d, e, n);
         d += n;
-        run = i + 1;
-    }
-    if (len > run) {
-        memcpy(d, p + run, len - run);
-        d += len - run;
+        i = j + 1;
     }
     *d++ = '"';
     out->len = (size_t)(d - out->data);

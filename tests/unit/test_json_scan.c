@@ -443,6 +443,25 @@ static void write_string_escapes(void **state)
     assert_int_equal(nes_json_unescape(b.data + 1, b.len - 2, &back), NES_OK);
     assert_int_equal(back.len, sizeof all);
     assert_memory_equal(back.data, all, sizeof all);
+    /* one character to escape at every position of a long run (the word-at-a-time path) */
+    static const char specials[] = {'"', '\\', '\n', 0x01, 0x1f};
+    for (size_t k = 0; k < sizeof specials; k++) {
+        for (size_t pos = 0; pos < 24; pos++) {
+            uint8_t run[24];
+            memset(run, 'a', sizeof run);
+            run[pos] = (uint8_t)specials[k];
+            if (pos + 3 < sizeof run) { /* a two-byte character nearby */
+                run[pos + 2] = 0xc3;
+                run[pos + 3] = 0xa9;
+            }
+            b.len = back.len = 0;
+            assert_int_equal(nes_json_write_string(&b, run, sizeof run), NES_OK);
+            assert_int_equal(scan_all((const char *)b.data, b.len, 1, &err), NES_OK);
+            assert_int_equal(nes_json_unescape(b.data + 1, b.len - 2, &back), NES_OK);
+            assert_int_equal(back.len, sizeof run);
+            assert_memory_equal(back.data, run, sizeof run);
+        }
+    }
     /* invalid UTF-8 is refused and nothing is written */
     size_t before = b.len;
     assert_int_equal(nes_json_write_string(&b, (const uint8_t *)"a\xff", 2), NES_ERR_JSON);
