@@ -391,10 +391,19 @@ static ALWAYS_INLINE size_t scan_number(const uint8_t *in, size_t len, size_t p,
     return i;
 }
 
-static nes_json_type scan_literal(nes_json_scanner *s, nes_json_token *t, size_t p,
-                                  const char *word, size_t n, nes_json_type type)
+static ALWAYS_INLINE uint32_t load32(const uint8_t *p)
 {
-    if (s->len - p < n || memcmp(s->in + p, word, n) != 0)
+    uint32_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* "true", "false" or "null" at p (word is the literal, n its length: 4 or 5). */
+static ALWAYS_INLINE nes_json_type scan_literal(nes_json_scanner *s, nes_json_token *t, size_t p,
+                                                const char *word, size_t n, nes_json_type type)
+{
+    const uint8_t *in = s->in + p;
+    if (s->len - p < n || load32(in) != load32((const uint8_t *)word) || (n == 5 && in[4] != 'e'))
         return fail(s, NES_ERR_JSON, p, "invalid literal");
     return emit(s, t, type, p, p + n, ST_AFTER);
 }
