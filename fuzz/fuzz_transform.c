@@ -6,9 +6,10 @@
  * "T" + hex(plaintext) + "~" + context.
  *
  * Invariants: no crash, leak or undefined behaviour; the transform accepts exactly what
- * nes_json_validate accepts (decrypt may stop at a bad token first); a body without PII is copied verbatim; when encrypt succeeds its
- * output validates, decrypts with the same number of fields, and encrypting the decrypted text
- * gives the same bytes again; when decrypt succeeds its output validates. */
+ * nes_json_validate accepts (decrypt may stop at a bad token first); a body without PII is
+ * copied verbatim; when encrypt succeeds its output validates, decrypts with the same number of
+ * fields, and encrypting the decrypted text gives the same bytes again; when decrypt succeeds
+ * its output validates. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
