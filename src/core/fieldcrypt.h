@@ -16,33 +16,57 @@
 #include "core/error.h"
 
 #define NES_DEK_LEN 32
-/** Tokens are bounded so a decoded plaintext always fits in memory checks done by callers. */
+/** The version prefix every v1 token starts with; tokens of other versions are rejected. */
 #define NES_TOKEN_PREFIX "v1."
+/** Offset of the ciphertext part in a token ("v1.", 16 nonce characters, '.'). */
+#define NES_TOKEN_CT_OFFSET 20
+/** Length of the shortest token (an empty plaintext: 16 bytes of tag, 22 characters). */
+#define NES_TOKEN_MIN_LEN 42
 
 typedef struct nes_fieldkey nes_fieldkey;
 
-/** Derives the subkeys of `dek` (32 bytes) and prepares the cipher. NULL on failure. The caller
- * keeps ownership of `dek`; the derived keys live in secure memory. */
+/** Derives the subkeys of `dek` (32 bytes) and prepares the cipher and the nonce HMAC. NULL on
+ * failure. The caller keeps ownership of `dek`. The field key lives in secure memory; the subkeys
+ * are derived there and wiped once the GCM-SIV context and the pre-keyed SHA-256 states exist.
+ * Those states are allocated by OpenSSL / gcmsiv.c on the ordinary heap (cleansed when freed):
+ * OpenSSL's EVP API offers no way to place them elsewhere. Costs ~15 us (two HKDFs, cipher setup,
+ * an mmap): create field keys once per thread and DEK, not per request. */
 nes_fieldkey *nes_fieldkey_new(const uint8_t dek[NES_DEK_LEN]);
 
 /** Wipes and frees a field key (NULL is fine). */
 void nes_fieldkey_free(nes_fieldkey *k);
 
-/** Exact length in characters of the token for a plaintext of `pt_len` bytes. */
+/** Exact length in characters of the token for a plaintext of `pt_len` bytes:
+ * 20 + ceil(4 * (pt_len + 16) / 3) (prefix, 16 nonce characters, '.', unpadded base64url of the
+ * ciphertext and tag). Valid for pt_len <= NES_GCMSIV_MAX_LEN. */
 size_t nes_token_len(size_t pt_len);
 
 /** Writes the token of `pt` under context label `ctx` to `out` (nes_token_len(pt_len) bytes, no
- * terminator). Deterministic: same key, context and plaintext give the same token. Returns 0 or
- * -1 (crypto failure). */
+ * terminator; `out` must not overlap `pt` or `ctx`). Deterministic: same key, context and
+ * plaintext give the same token. Allocates no buffers (the ciphertext is built inside `out`).
+ * Returns 0, or -1 when ctx_len exceeds 2^32 - 1 or pt_len NES_GCMSIV_MAX_LEN (nothing written)
+ * or the crypto library fails (`out` wiped). */
 int nes_token_encrypt(nes_fieldkey *k, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,
                       size_t pt_len, char *out);
 
-/** Splits and strictly decodes a token: "v1." prefix, canonical base64url, a 12-byte nonce and at
- * least a 16-byte ciphertext. `ct` must hold `len` bytes. Returns 0 and sets *ct_len, or -1. */
+/** Splits and strictly decodes a token: "v1." prefix (other versions are rejected), exactly 16
+ * canonical base64url characters of nonce (12 bytes), '.', then canonical base64url of at least
+ * 16 bytes of ciphertext and tag; no padding, whitespace or further '.'. `ct` must hold `len`
+ * bytes. Returns 0 and sets *ct_len, or -1. Touches no key: callers may parse before choosing
+ * one. */
 int nes_token_parse(const char *tok, size_t len, uint8_t nonce[12], uint8_t *ct, size_t *ct_len);
 
+/** Authenticates and decrypts parsed token parts (from nes_token_parse) under context `ctx`;
+ * writes ct_len - 16 bytes to `out`, which may equal `ct`. Returns NES_OK, or NES_ERR_TOKEN when
+ * the tag does not verify under this key and context (out is wiped then). Lets a caller parse a
+ * token once and try several keys (each failed attempt in place destroys `ct`, so in-place
+ * callers re-parse). */
+nes_status nes_token_open(nes_fieldkey *k, const uint8_t *ctx, size_t ctx_len,
+                          const uint8_t nonce[12], const uint8_t *ct, size_t ct_len, uint8_t *out);
+
 /** Decrypts a token under context `ctx`. `out` must hold `len` bytes (a plaintext is always
- * shorter than its token). Returns NES_OK and sets *out_len; NES_ERR_TOKEN when the token is
+ * shorter than its token) and must not overlap `tok`; the ciphertext is decoded into it and
+ * opened in place. Returns NES_OK and sets *out_len; NES_ERR_TOKEN when the token is
  * malformed or does not authenticate under this key and context (out is wiped then). */
 nes_status nes_token_decrypt(nes_fieldkey *k, const uint8_t *ctx, size_t ctx_len, const char *tok,
                              size_t len, uint8_t *out, size_t *out_len);

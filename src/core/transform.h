@@ -7,6 +7,14 @@
  * minified JSON text; null stays null); on decrypt by the original value (a JSON string, or the
  * raw JSON text, by the node's value type). Duplicate keys: every occurrence is transformed.
  *
+ * Decrypt puts back, for NES_VT_STRING, always a JSON string; for NES_VT_JSON and NES_VT_ANY, the
+ * raw plaintext when it is exactly what encrypt produces for a non-string value (minified JSON
+ * whose value is a number, boolean, object or array, nesting within the depth left at that
+ * position), else a JSON string. So decrypt then encrypt gives the same tokens again. A PII value
+ * on decrypt must be a token string (or null); plaintext that is not UTF-8 where a string is due
+ * is NES_ERR_TOKEN. Errors come in input order: decrypt may stop at a bad token before a later
+ * syntax error.
+ *
  * Memory is bounded by the body: no recursion, a depth stack of max_depth entries, output at most
  * a constant factor over the input. Errors give a byte offset and a reason, never content. */
 #ifndef NES_TRANSFORM_H

@@ -1,0 +1,195 @@
+/* bench_transform: throughput of nes_transform (encrypt and decrypt) on bodies of about 1 KiB,
+ * 64 KiB and 1 MiB with sparse PII (3 PII fields per record of about 1 KiB), beside memcpy of
+ * the same bytes and plain validation. Two codecs: the real one (nes_crypter: HMAC nonce,
+ * AES-256-GCM-SIV, base64url) and a fake one (token = "T" + hex) that isolates the JSON work.
+ * Usage: bench_transform [seconds-per-case] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/keyring.h"
+#include "core/transform.h"
+
+static int fake_encrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,
+                        size_t pt_len, nes_buf *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    (void)ud;
+    (void)ctx;
+    (void)ctx_len;
+    if (nes_buf_reserve(out, 1 + 2 * pt_len) != 0)
+        return -1;
+    uint8_t *d = out->data + out->len;
+    *d++ = 'T';
+    for (size_t i = 0; i < pt_len; i++) {
+        *d++ = (uint8_t)hex[pt[i] >> 4];
+        *d++ = (uint8_t)hex[pt[i] & 15];
+    }
+    out->len = (size_t)(d - out->data);
+    return 0;
+}
+
+static int unhex(char c)
+{
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+static nes_status fake_decrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const char *tok,
+                               size_t len, nes_buf *out)
+{
+    (void)ud;
+    (void)ctx;
+    (void)ctx_len;
+    if (len == 0 || tok[0] != 'T' || len % 2 != 1)
+        return NES_ERR_TOKEN;
+    if (nes_buf_reserve(out, len / 2) != 0)
+        return NES_ERR_NOMEM;
+    for (size_t i = 1; i < len; i += 2)
+        out->data[out->len++] = (uint8_t)(unhex(tok[i]) << 4 | unhex(tok[i + 1]));
+    return NES_OK;
+}
+
+/* One record of about 1 KiB: ssn, email and address.zip are PII; history has none. */
+static int record(char *p, size_t cap, unsigned i)
+{
+    return snprintf(
+        p, cap,
+        "{\"id\":%u,\"name\":\"Customer %u\",\"email\":\"user%u@example.com\","
+        "\"ssn\":\"%03u-45-%04u\",\"active\":true,\"balance\":%u.25,"
+        "\"address\":{\"street\":\"%u Main Street\",\"city\":\"Springfield\",\"zip\":\"%05u\"},"
+        "\"tags\":[\"gold\",\"newsletter\",\"beta\"],"
+        "\"notes\":\"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod "
+        "tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam.\","
+        "\"history\":[{\"ts\":\"2024-01-01T00:00:00Z\",\"event\":\"login\",\"ok\":true,"
+        "\"score\":12.5},{\"ts\":\"2024-01-02T10:11:12Z\",\"event\":\"purchase\",\"ok\":true,"
+        "\"score\":-3.75e2,\"items\":[1,2,3,4,5,6,7,8]},{\"ts\":\"2024-01-03T08:00:00Z\","
+        "\"event\":\"logout\",\"ok\":false,\"score\":0,\"meta\":{\"ip\":\"10.0.0.1\","
+        "\"agent\":\"Mozilla/5.0 (X11; Linux x86_64)\",\"lang\":\"en-US\",\"tz\":null}}],"
+        "\"preferences\":{\"theme\":\"dark\",\"font\":\"mono\",\"size\":14,\"alerts\":"
+        "{\"email\":false,\"sms\":true,\"push\":true}}}",
+        i, i, i, i % 1000, i % 10000, i, i, i % 100000);
+}
+
+/* A JSON array of records totalling about `target` bytes. */
+static char *make_body(size_t target, size_t *len)
+{
+    char *body = malloc(target + 4096);
+    size_t n = 0;
+    body[n++] = '[';
+    /* Records are about 830 bytes: stop before one would overshoot the target. */
+    for (unsigned i = 0; i == 0 || n + 832 <= target; i++) {
+        if (i > 0)
+            body[n++] = ',';
+        n += (size_t)record(body + n, target + 4096 - n, i);
+    }
+    body[n++] = ']';
+    *len = n;
+    return body;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef enum { K_MEMCPY, K_VALIDATE, K_ENCRYPT, K_DECRYPT } kind;
+
+/* Runs one case for about `secs` seconds; returns MB/s over the input size. */
+static double run(kind k, const nes_transform_opts *opts, const uint8_t *in, size_t len,
+                  double secs)
+{
+    nes_buf out = {0};
+    nes_buf_reserve(&out, len * 3);
+    size_t iters = 0;
+    double t0 = now(), t1;
+    do {
+        for (int r = 0; r < 16; r++) {
+            out.len = 0;
+            nes_status st = NES_OK;
+            if (k == K_MEMCPY)
+                memcpy(out.data, in, len);
+            else if (k == K_VALIDATE)
+                st = nes_json_validate(in, len, 0, NULL);
+            else
+                st = nes_transform(opts, in, len, &out, NULL, NULL);
+            if (st != NES_OK) {
+                fprintf(stderr, "transform failed: %s\n", nes_status_name(st));
+                exit(1);
+            }
+            __asm__ volatile("" ::"r"(out.data) : "memory");
+        }
+        iters += 16;
+        t1 = now();
+    } while (t1 - t0 < secs);
+    nes_buf_free(&out);
+    return (double)len * (double)iters / (t1 - t0) / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+    double secs = argc > 1 ? atof(argv[1]) : 0.5;
+    nes_pii_graph *g = nes_pii_graph_new();
+    nes_pii_node *root = nes_pii_node_new(g, "Body");
+    nes_pii_node *rec = nes_pii_node_new(g, "Record");
+    nes_pii_node *addr = nes_pii_node_new(g, "Address");
+    nes_pii_node *ssn = nes_pii_node_new(g, NULL);
+    nes_pii_node *email = nes_pii_node_new(g, NULL);
+    nes_pii_node *zip = nes_pii_node_new(g, NULL);
+    root->items = rec;
+    nes_pii_node_set_prop(g, rec, "ssn", 3, ssn);
+    nes_pii_node_set_prop(g, rec, "email", 5, email);
+    nes_pii_node_set_prop(g, rec, "address", 7, addr);
+    nes_pii_node_set_prop(g, addr, "zip", 3, zip);
+    nes_pii_node_mark(g, ssn, NES_VT_STRING, "ssn", 3);
+    nes_pii_node_mark(g, email, NES_VT_STRING, NULL, 0);
+    nes_pii_node_mark(g, zip, NES_VT_ANY, NULL, 0);
+    nes_pii_graph_finish(g);
+    nes_codec fake = {.encrypt = fake_encrypt, .decrypt = fake_decrypt};
+    nes_transform_opts fenc = {.dir = NES_ENCRYPT, .root = root, .codec = &fake};
+    nes_transform_opts fdec = {.dir = NES_DECRYPT, .root = root, .codec = &fake};
+    uint8_t dek[1][NES_DEK_LEN];
+    for (size_t i = 0; i < NES_DEK_LEN; i++)
+        dek[0][i] = (uint8_t)(i * 7 + 1);
+    nes_keyring *kr = nes_keyring_new(dek, 1);
+    nes_crypter *crypter = kr ? nes_crypter_new(kr) : NULL;
+    if (crypter == NULL)
+        return 1;
+    nes_codec real = nes_crypter_codec(crypter);
+    nes_transform_opts enc = {.dir = NES_ENCRYPT, .root = root, .codec = &real};
+    nes_transform_opts dec = {.dir = NES_DECRYPT, .root = root, .codec = &real};
+
+    const size_t sizes[] = {1024, 64 * 1024, 1024 * 1024};
+    printf("%-8s %8s %7s | %9s %9s | %9s %9s | %9s %9s  (MB/s)\n", "body", "bytes", "fields",
+           "memcpy", "validate", "enc(fake)", "dec(fake)", "encrypt", "decrypt");
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t len;
+        char *body = make_body(sizes[i], &len);
+        nes_buf tokens = {0}, ftokens = {0};
+        nes_transform_stats stats;
+        const uint8_t *in = (const uint8_t *)body;
+        if (nes_transform(&enc, in, len, &tokens, &stats, NULL) != NES_OK ||
+            nes_transform(&fenc, in, len, &ftokens, NULL, NULL) != NES_OK)
+            return 1;
+        double m = run(K_MEMCPY, &enc, in, len, secs);
+        double v = run(K_VALIDATE, &enc, in, len, secs);
+        double fe = run(K_ENCRYPT, &fenc, in, len, secs);
+        double fd = run(K_DECRYPT, &fdec, ftokens.data, ftokens.len, secs);
+        double e = run(K_ENCRYPT, &enc, in, len, secs);
+        double d = run(K_DECRYPT, &dec, tokens.data, tokens.len, secs);
+        printf("%-8s %8zu %7zu | %9.0f %9.0f | %9.0f %9.0f | %9.0f %9.0f\n",
+               i == 0   ? "1 KiB"
+               : i == 1 ? "64 KiB"
+                        : "1 MiB",
+               len, stats.fields, m, v, fe, fd, e, d);
+        nes_buf_free(&tokens);
+        nes_buf_free(&ftokens);
+        free(body);
+    }
+    nes_crypter_free(crypter);
+    nes_keyring_free(kr);
+    nes_pii_graph_free(g);
+    return 0;
+}

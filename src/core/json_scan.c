@@ -1,0 +1,712 @@
+/* json_scan.c - strict RFC 8259 pull scanner, UTF-8 checks and JSON string helpers. */
+#include "core/json_scan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Scanner states: what may come next. */
+enum {
+    ST_START = 0,      /* the top-level value (empty input and a BOM are reported here) */
+    ST_VALUE,          /* a value: after ':' or after ',' in an array */
+    ST_VALUE_OR_CLOSE, /* after '[' */
+    ST_KEY_OR_CLOSE,   /* after '{' */
+    ST_AFTER,          /* after a value: ',' or the closing bracket, or the end at top level */
+    ST_DONE,
+    ST_FAILED,
+};
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NES_SWAR 1
+#else
+#define NES_SWAR 0
+#endif
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* Bytes that end the fast run inside a string: '"', '\\', controls and every non-ASCII byte. */
+static const uint8_t string_stop[256] = {
+    [0x00 ... 0x1f] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+    [0x80 ... 0xff] = 1,
+};
+
+static ALWAYS_INLINE uint64_t load64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* High bit set in each byte of `w` that is '"', '\\', < 0x20 or >= 0x80. Borrows may also mark
+ * bytes above a marked one, never below it, so the lowest mark is exact. */
+static ALWAYS_INLINE uint64_t string_stop_mask(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"');
+    uint64_t b = w ^ (ONES * '\\');
+    uint64_t quote = (q - ONES) & ~q;
+    uint64_t bslash = (b - ONES) & ~b;
+    uint64_t ctrl = (w - ONES * 0x20) & ~w;
+    return (quote | bslash | ctrl | w) & HIGHS;
+}
+
+/* Index of the first byte at or after `i` that ends a plain run inside a string (or len). */
+static ALWAYS_INLINE size_t find_string_stop(const uint8_t *in, size_t len, size_t i)
+{
+#if NES_SWAR
+    while (len - i >= 8) {
+        uint64_t m = string_stop_mask(load64(in + i));
+        if (m != 0)
+            return i + ((unsigned)__builtin_ctzll(m) >> 3);
+        i += 8;
+    }
+#endif
+    while (i < len && !string_stop[in[i]])
+        i++;
+    return i;
+}
+
+static ALWAYS_INLINE bool is_ws(uint8_t c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static ALWAYS_INLINE size_t skip_ws(const uint8_t *in, size_t len, size_t p)
+{
+    while (p < len && is_ws(in[p]))
+        p++;
+    return p;
+}
+
+static ALWAYS_INLINE bool is_digit(uint8_t c)
+{
+    return (unsigned)(c - '0') < 10u;
+}
+
+static ALWAYS_INLINE bool is_cont(uint8_t c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+/* Length of the well-formed UTF-8 sequence at in[i] (i < len), or 0 when it is malformed:
+ * overlong, a surrogate, above U+10FFFF, or truncated. */
+static size_t utf8_seq_len(const uint8_t *in, size_t len, size_t i)
+{
+    uint8_t c = in[i];
+    size_t avail = len - i;
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0)
+        return avail >= 2 && is_cont(in[i + 1]) ? 2 : 0;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (c < 0xF0) {
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong below U+0800 */
+        else if (c == 0xED)
+            hi = 0x9F; /* U+D800..U+DFFF */
+        if (avail < 3 || in[i + 1] < lo || in[i + 1] > hi || !is_cont(in[i + 2]))
+            return 0;
+        return 3;
+    }
+    if (c > 0xF4)
+        return 0;
+    if (c == 0xF0)
+        lo = 0x90; /* overlong below U+10000 */
+    else if (c == 0xF4)
+        hi = 0x8F; /* above U+10FFFF */
+    if (avail < 4 || in[i + 1] < lo || in[i + 1] > hi || !is_cont(in[i + 2]) || !is_cont(in[i + 3]))
+        return 0;
+    return 4;
+}
+
+bool nes_utf8_valid(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+#if NES_SWAR
+        while (len - i >= 8 && (load64(p + i) & HIGHS) == 0)
+            i += 8;
+        if (i == len)
+            break;
+#endif
+        size_t n = utf8_seq_len(p, len, i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+static int hex_val(uint8_t c)
+{
+    if (is_digit(c))
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* The code unit of the 4 hex digits at p (avail bytes there), or -1. */
+static long hex4(const uint8_t *p, size_t avail)
+{
+    if (avail < 4)
+        return -1;
+    long v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hex_val(p[k]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Decodes the escape at p[i] == '\\' (\uXXXX with its low surrogate when it is a high one).
+ * Returns the escape's length and sets *cp, or 0 with *why set. */
+static size_t decode_escape(const uint8_t *p, size_t len, size_t i, uint32_t *cp, const char **why)
+{
+    *why = "invalid escape";
+    if (len - i < 2)
+        return 0;
+    switch (p[i + 1]) {
+    case '"':
+    case '\\':
+    case '/':
+        *cp = p[i + 1];
+        return 2;
+    case 'b':
+        *cp = '\b';
+        return 2;
+    case 'f':
+        *cp = '\f';
+        return 2;
+    case 'n':
+        *cp = '\n';
+        return 2;
+    case 'r':
+        *cp = '\r';
+        return 2;
+    case 't':
+        *cp = '\t';
+        return 2;
+    case 'u':
+        break;
+    default:
+        return 0;
+    }
+    long hi = hex4(p + i + 2, len - i - 2);
+    if (hi < 0) {
+        *why = "invalid \\u escape";
+        return 0;
+    }
+    *why = "lone surrogate in \\u escape";
+    if (hi >= 0xDC00 && hi <= 0xDFFF)
+        return 0;
+    if (hi < 0xD800 || hi > 0xDBFF) {
+        *cp = (uint32_t)hi;
+        return 6;
+    }
+    if (len - i < 12 || p[i + 6] != '\\' || p[i + 7] != 'u')
+        return 0;
+    long lo = hex4(p + i + 8, len - i - 8);
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        return 0;
+    *cp = 0x10000u + (((uint32_t)hi - 0xD800u) << 10) + ((uint32_t)lo - 0xDC00u);
+    return 12;
+}
+
+/* ---- scanner ------------------------------------------------------------------------------ */
+
+nes_status nes_json_scanner_init(nes_json_scanner *s, const uint8_t *in, size_t len,
+                                 unsigned max_depth, nes_err *err)
+{
+    memset(s, 0, sizeof *s);
+    s->in = in;
+    s->len = len;
+    s->max_depth = max_depth;
+    s->err = err;
+    s->state = ST_START;
+    /* Every open container took one input byte, so len bounds the stack as well. */
+    size_t levels = max_depth < len ? max_depth : len;
+    size_t words = levels / 64 + 1;
+    if (words > NES_JSON_INLINE_STACK_WORDS) {
+        s->stack = calloc(words, sizeof *s->stack);
+        if (s->stack == NULL) {
+            s->state = ST_FAILED;
+            return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+        }
+    }
+    return NES_OK;
+}
+
+void nes_json_scanner_free(nes_json_scanner *s)
+{
+    free(s->stack);
+    s->stack = NULL;
+}
+
+unsigned nes_json_depth(const nes_json_scanner *s)
+{
+    return s->depth;
+}
+
+static ALWAYS_INLINE uint64_t *stack_words(nes_json_scanner *s)
+{
+    return s->stack != NULL ? s->stack : s->inline_stack;
+}
+
+static ALWAYS_INLINE bool top_is_object(const nes_json_scanner *s)
+{
+    const uint64_t *w = s->stack != NULL ? s->stack : s->inline_stack;
+    unsigned i = s->depth - 1;
+    return (w[i / 64] >> (i % 64)) & 1u;
+}
+
+bool nes_json_in_array(const nes_json_scanner *s)
+{
+    return s->depth > 0 && !top_is_object(s);
+}
+
+static nes_json_type fail(nes_json_scanner *s, nes_status st, size_t off, const char *why)
+{
+    s->state = ST_FAILED;
+    s->pos = off;
+    nes_err_set(s->err, st, off, "%s", why);
+    return NES_JSON_ERROR;
+}
+
+static ALWAYS_INLINE nes_json_type emit(nes_json_scanner *s, nes_json_token *t, nes_json_type type,
+                                        size_t start, size_t end, int next_state)
+{
+    t->type = type;
+    t->escaped = false;
+    t->start = start;
+    t->end = end;
+    s->pos = end;
+    s->state = next_state;
+    return type;
+}
+
+static ALWAYS_INLINE nes_json_type open_container(nes_json_scanner *s, nes_json_token *t, size_t p,
+                                                  bool object)
+{
+    if (s->depth >= s->max_depth)
+        return fail(s, NES_ERR_DEPTH, p, "nesting too deep");
+    unsigned i = s->depth++;
+    uint64_t *w = stack_words(s);
+    uint64_t bit = 1ULL << (i % 64);
+    w[i / 64] = object ? (w[i / 64] | bit) : (w[i / 64] & ~bit);
+    if (object)
+        return emit(s, t, NES_JSON_OBJECT, p, p + 1, ST_KEY_OR_CLOSE);
+    return emit(s, t, NES_JSON_ARRAY, p, p + 1, ST_VALUE_OR_CLOSE);
+}
+
+static ALWAYS_INLINE nes_json_type close_container(nes_json_scanner *s, nes_json_token *t, size_t p,
+                                                   nes_json_type type)
+{
+    s->depth--;
+    return emit(s, t, type, p, p + 1, ST_AFTER);
+}
+
+/* Scans the string whose opening quote is at p; fills t's range and escaped flag. */
+static ALWAYS_INLINE bool scan_string(nes_json_scanner *s, size_t p, nes_json_token *t)
+{
+    const uint8_t *in = s->in;
+    size_t len = s->len, i = p + 1;
+    bool escaped = false;
+    for (;;) {
+        i = find_string_stop(in, len, i);
+        if (i >= len) {
+            fail(s, NES_ERR_JSON, p, "unterminated string");
+            return false;
+        }
+        uint8_t c = in[i];
+        if (c == '"')
+            break;
+        size_t n;
+        if (c == '\\') {
+            const char *why;
+            uint32_t cp;
+            n = decode_escape(in, len, i, &cp, &why);
+            if (n == 0) {
+                fail(s, NES_ERR_JSON, i, why);
+                return false;
+            }
+            escaped = true;
+        } else if (c < 0x20) {
+            fail(s, NES_ERR_JSON, i, "control character in string");
+            return false;
+        } else if ((n = utf8_seq_len(in, len, i)) == 0) {
+            fail(s, NES_ERR_JSON, i, "invalid UTF-8");
+            return false;
+        }
+        i += n;
+    }
+    t->escaped = escaped;
+    t->start = p;
+    t->end = i + 1;
+    return true;
+}
+
+/* Scans the number at p; returns its end, or 0 with *bad at the offending byte. */
+static ALWAYS_INLINE size_t scan_number(const uint8_t *in, size_t len, size_t p, size_t *bad)
+{
+    size_t i = p;
+    if (in[i] == '-')
+        i++;
+    if (i < len && in[i] == '0') {
+        i++;
+    } else if (i < len && is_digit(in[i])) {
+        while (++i < len && is_digit(in[i]))
+            ;
+    } else {
+        *bad = i;
+        return 0;
+    }
+    if (i < len && in[i] == '.') {
+        if (++i >= len || !is_digit(in[i])) {
+            *bad = i;
+            return 0;
+        }
+        while (++i < len && is_digit(in[i]))
+            ;
+    }
+    if (i < len && (in[i] == 'e' || in[i] == 'E')) {
+        i++;
+        if (i < len && (in[i] == '+' || in[i] == '-'))
+            i++;
+        if (i >= len || !is_digit(in[i])) {
+            *bad = i;
+            return 0;
+        }
+        while (++i < len && is_digit(in[i]))
+            ;
+    }
+    return i;
+}
+
+static ALWAYS_INLINE uint32_t load32(const uint8_t *p)
+{
+    uint32_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* "true", "false" or "null" at p (word is the literal, n its length: 4 or 5). */
+static ALWAYS_INLINE nes_json_type scan_literal(nes_json_scanner *s, nes_json_token *t, size_t p,
+                                                const char *word, size_t n, nes_json_type type)
+{
+    const uint8_t *in = s->in + p;
+    if (s->len - p < n || load32(in) != load32((const uint8_t *)word) || (n == 5 && in[4] != 'e'))
+        return fail(s, NES_ERR_JSON, p, "invalid literal");
+    return emit(s, t, type, p, p + n, ST_AFTER);
+}
+
+static ALWAYS_INLINE nes_json_type scan_value(nes_json_scanner *s, size_t p, nes_json_token *t)
+{
+    if (p >= s->len)
+        return fail(s, NES_ERR_JSON, p, "unexpected end of input");
+    uint8_t c = s->in[p];
+    switch (c) {
+    case '"':
+        if (!scan_string(s, p, t))
+            return NES_JSON_ERROR;
+        t->type = NES_JSON_STRING;
+        s->pos = t->end;
+        s->state = ST_AFTER;
+        return NES_JSON_STRING;
+    case '{':
+        return open_container(s, t, p, true);
+    case '[':
+        return open_container(s, t, p, false);
+    case 't':
+        return scan_literal(s, t, p, "true", 4, NES_JSON_TRUE);
+    case 'f':
+        return scan_literal(s, t, p, "false", 5, NES_JSON_FALSE);
+    case 'n':
+        return scan_literal(s, t, p, "null", 4, NES_JSON_NULL);
+    default:
+        break;
+    }
+    if (c != '-' && !is_digit(c))
+        return fail(s, NES_ERR_JSON, p, "expected a value");
+    size_t bad = p;
+    size_t end = scan_number(s->in, s->len, p, &bad);
+    if (end == 0)
+        return fail(s, NES_ERR_JSON, bad, "invalid number");
+    return emit(s, t, NES_JSON_NUMBER, p, end, ST_AFTER);
+}
+
+/* A member name at p, then ':'. */
+static ALWAYS_INLINE nes_json_type scan_key(nes_json_scanner *s, size_t p, nes_json_token *t,
+                                            const char *why)
+{
+    if (p >= s->len)
+        return fail(s, NES_ERR_JSON, p, "unexpected end of input");
+    if (s->in[p] != '"')
+        return fail(s, NES_ERR_JSON, p, why);
+    if (!scan_string(s, p, t))
+        return NES_JSON_ERROR;
+    size_t q = t->end;
+    if (q < s->len && s->in[q] != ':')
+        q = skip_ws(s->in, s->len, q);
+    if (q >= s->len || s->in[q] != ':')
+        return fail(s, NES_ERR_JSON, q, "expected ':'");
+    t->type = NES_JSON_KEY;
+    s->pos = q + 1;
+    s->state = ST_VALUE;
+    return NES_JSON_KEY;
+}
+
+static ALWAYS_INLINE nes_json_type after_value(nes_json_scanner *s, size_t p, nes_json_token *t)
+{
+    size_t len = s->len;
+    if (s->depth == 0) {
+        if (p < len)
+            return fail(s, NES_ERR_JSON, p, "unexpected data after the JSON text");
+        return emit(s, t, NES_JSON_END, p, p, ST_DONE);
+    }
+    if (p >= len)
+        return fail(s, NES_ERR_JSON, p, "unexpected end of input");
+    uint8_t c = s->in[p];
+    bool object = top_is_object(s);
+    if (c == ',') {
+        p = skip_ws(s->in, len, p + 1);
+        return object ? scan_key(s, p, t, "expected '\"'") : scan_value(s, p, t);
+    }
+    if (object && c == '}')
+        return close_container(s, t, p, NES_JSON_OBJECT_END);
+    if (!object && c == ']')
+        return close_container(s, t, p, NES_JSON_ARRAY_END);
+    return fail(s, NES_ERR_JSON, p, object ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
+static nes_json_type scan_start(nes_json_scanner *s, size_t p, nes_json_token *t)
+{
+    const uint8_t *in = s->in;
+    if (s->len >= 3 && in[0] == 0xEF && in[1] == 0xBB && in[2] == 0xBF)
+        return fail(s, NES_ERR_JSON, 0, "byte order mark not allowed");
+    if (p >= s->len)
+        return fail(s, NES_ERR_JSON, p, "empty input");
+    return scan_value(s, p, t);
+}
+
+static ALWAYS_INLINE nes_json_type next_token(nes_json_scanner *s, nes_json_token *t)
+{
+    const uint8_t *in = s->in;
+    size_t len = s->len, p = s->pos;
+    if (p < len && is_ws(in[p]))
+        p = skip_ws(in, len, p + 1);
+    switch (s->state) {
+    case ST_AFTER:
+        return after_value(s, p, t);
+    case ST_VALUE:
+        return scan_value(s, p, t);
+    case ST_KEY_OR_CLOSE:
+        if (p < len && in[p] == '}')
+            return close_container(s, t, p, NES_JSON_OBJECT_END);
+        return scan_key(s, p, t, "expected '\"' or '}'");
+    case ST_VALUE_OR_CLOSE:
+        if (p < len && in[p] == ']')
+            return close_container(s, t, p, NES_JSON_ARRAY_END);
+        return scan_value(s, p, t);
+    case ST_START:
+        return scan_start(s, p, t);
+    case ST_DONE:
+        return emit(s, t, NES_JSON_END, len, len, ST_DONE);
+    default:
+        t->type = NES_JSON_ERROR;
+        return NES_JSON_ERROR;
+    }
+}
+
+nes_json_type nes_json_next(nes_json_scanner *s, nes_json_token *t)
+{
+    return next_token(s, t);
+}
+
+nes_json_type nes_json_skip(nes_json_scanner *s, nes_json_token *t)
+{
+    if (s->depth == 0 || (s->state != ST_KEY_OR_CLOSE && s->state != ST_VALUE_OR_CLOSE)) {
+        t->type = NES_JSON_ERROR;
+        return s->state == ST_FAILED ? NES_JSON_ERROR : fail(s, NES_ERR_JSON, s->pos, "misuse");
+    }
+    unsigned target = s->depth - 1;
+    for (;;) {
+        nes_json_type k = next_token(s, t);
+        if (k == NES_JSON_ERROR)
+            return k;
+        if ((k == NES_JSON_OBJECT_END || k == NES_JSON_ARRAY_END) && s->depth == target)
+            return k;
+    }
+}
+
+/* ---- string helpers ----------------------------------------------------------------------- */
+
+nes_status nes_buf_fail_status(const nes_buf *b, size_t n)
+{
+    if (b->max != 0 && (n > b->max || b->len > b->max - n))
+        return NES_ERR_LIMIT;
+    return NES_ERR_NOMEM;
+}
+
+static size_t utf8_put(uint8_t *d, uint32_t cp)
+{
+    if (cp < 0x80) {
+        d[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        d[0] = (uint8_t)(0xC0 | (cp >> 6));
+        d[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        d[0] = (uint8_t)(0xE0 | (cp >> 12));
+        d[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        d[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    d[0] = (uint8_t)(0xF0 | (cp >> 18));
+    d[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+    d[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+    d[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+nes_status nes_json_unescape(const uint8_t *p, size_t len, nes_buf *out)
+{
+    /* An escape never unescapes to more bytes than it takes: len bounds the output. */
+    if (nes_buf_reserve(out, len) != 0)
+        return nes_buf_fail_status(out, len);
+    uint8_t *d = out->data + out->len;
+    size_t i = 0;
+    while (i < len) {
+        const uint8_t *bs = memchr(p + i, '\\', len - i);
+        size_t run = bs != NULL ? (size_t)(bs - (p + i)) : len - i;
+        memcpy(d, p + i, run);
+        d += run;
+        i += run;
+        if (i == len)
+            break;
+        uint32_t cp;
+        const char *why;
+        size_t n = decode_escape(p, len, i, &cp, &why);
+        if (n == 0)
+            return NES_ERR_JSON;
+        d += utf8_put(d, cp);
+        i += n;
+    }
+    out->len = (size_t)(d - out->data);
+    return NES_OK;
+}
+
+/* Escape text for bytes below 0x20 and '"', '\\' (0: copied as is). */
+static const char *const escape_text[0x60] = {
+    [0x00] = "\\u0000", [0x01] = "\\u0001", [0x02] = "\\u0002", [0x03] = "\\u0003",
+    [0x04] = "\\u0004", [0x05] = "\\u0005", [0x06] = "\\u0006", [0x07] = "\\u0007",
+    [0x08] = "\\b",     [0x09] = "\\t",     [0x0a] = "\\n",     [0x0b] = "\\u000b",
+    [0x0c] = "\\f",     [0x0d] = "\\r",     [0x0e] = "\\u000e", [0x0f] = "\\u000f",
+    [0x10] = "\\u0010", [0x11] = "\\u0011", [0x12] = "\\u0012", [0x13] = "\\u0013",
+    [0x14] = "\\u0014", [0x15] = "\\u0015", [0x16] = "\\u0016", [0x17] = "\\u0017",
+    [0x18] = "\\u0018", [0x19] = "\\u0019", [0x1a] = "\\u001a", [0x1b] = "\\u001b",
+    [0x1c] = "\\u001c", [0x1d] = "\\u001d", [0x1e] = "\\u001e", [0x1f] = "\\u001f",
+    ['"'] = "\\\"",     ['\\'] = "\\\\",
+};
+
+/* High bit set in each byte of `w` that must be escaped: '"', '\\' or below 0x20 (the lowest
+ * mark is exact, as for string_stop_mask). */
+static ALWAYS_INLINE uint64_t escape_mask(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"');
+    uint64_t b = w ^ (ONES * '\\');
+    uint64_t quote = (q - ONES) & ~q;
+    uint64_t bslash = (b - ONES) & ~b;
+    uint64_t ctrl = (w - ONES * 0x20) & ~w;
+    return (quote | bslash | ctrl) & HIGHS;
+}
+
+/* Index of the first byte at or after `i` that must be escaped (or len). */
+static size_t find_escape(const uint8_t *p, size_t len, size_t i)
+{
+#if NES_SWAR
+    while (len - i >= 8) {
+        uint64_t m = escape_mask(load64(p + i));
+        if (m != 0)
+            return i + ((unsigned)__builtin_ctzll(m) >> 3);
+        i += 8;
+    }
+#endif
+    while (i < len && (p[i] >= 0x60 || escape_text[p[i]] == NULL))
+        i++;
+    return i;
+}
+
+nes_status nes_json_write_string(nes_buf *out, const uint8_t *p, size_t len)
+{
+    if (!nes_utf8_valid(p, len))
+        return NES_ERR_JSON;
+    size_t need = len + 2;
+    for (size_t i = find_escape(p, len, 0); i < len; i = find_escape(p, len, i + 1))
+        need += strlen(escape_text[p[i]]) - 1;
+    if (nes_buf_reserve(out, need) != 0)
+        return nes_buf_fail_status(out, need);
+    uint8_t *d = out->data + out->len;
+    *d++ = '"';
+    size_t i = 0;
+    while (i < len) {
+        size_t j = find_escape(p, len, i);
+        memcpy(d, p + i, j - i);
+        d += j - i;
+        if (j == len)
+            break;
+        const char *e = escape_text[p[j]];
+        size_t n = strlen(e);
+        memcpy(d, e, n);
+        d += n;
+        i = j + 1;
+    }
+    *d++ = '"';
+    out->len = (size_t)(d - out->data);
+    return NES_OK;
+}
+
+/* End (after the closing quote) of the string opening at p[i]; len when unterminated. */
+static size_t string_end(const uint8_t *p, size_t len, size_t i)
+{
+    for (i++; i < len; i++) {
+        if (p[i] == '\\')
+            i++;
+        else if (p[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
+nes_status nes_json_minify(const uint8_t *p, size_t len, nes_buf *out)
+{
+    size_t run = 0, i = 0;
+    while (i < len) {
+        if (p[i] == '"') {
+            i = string_end(p, len, i);
+            continue;
+        }
+        if (!is_ws(p[i])) {
+            i++;
+            continue;
+        }
+        if (nes_buf_append(out, p + run, i - run) != 0)
+            return nes_buf_fail_status(out, i - run);
+        i = skip_ws(p, len, i);
+        run = i;
+    }
+    if (nes_buf_append(out, p + run, len - run) != 0)
+        return nes_buf_fail_status(out, len - run);
+    return NES_OK;
+}

@@ -1,0 +1,374 @@
+/* transform.c - the single-pass JSON splice transform (see transform.h).
+ *
+ * The scanner walks the body token by token. A stack holds the automaton node of every open
+ * container that can still lead to PII; any other container is validated in one go by
+ * nes_json_skip, without lookups. Output is the input copied in bulk from a "copied up to"
+ * cursor, with each PII value's byte range replaced by its token (or, on decrypt, its value). */
+#include "core/transform.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json_scan.h"
+
+/** Open containers kept without allocating. */
+#define INLINE_FRAMES 32
+
+/* An open container that can lead to PII: its node and whether it is an array. */
+typedef struct frame {
+    const nes_pii_node *node;
+    bool array;
+} frame;
+
+typedef struct tx {
+    nes_direction dir;
+    const nes_codec *codec;
+    unsigned max_depth;
+    const uint8_t *in;
+    size_t len;
+    nes_buf *out;
+    size_t copied;           /* in[0..copied) has been written to out */
+    const nes_pii_node *cur; /* node of the next value (NULL: not PII, nothing below) */
+    frame *frames;           /* INLINE_FRAMES inline, or allocated */
+    size_t nframes, frames_cap;
+    frame inline_frames[INLINE_FRAMES];
+    nes_json_scanner sc;
+    nes_buf key;   /* unescaped member name */
+    nes_buf plain; /* plaintext: unescaped string, minified JSON, or decrypted bytes */
+    nes_buf tok;   /* token text */
+    size_t fields;
+    nes_err e;
+} tx;
+
+/* Codecs get a real pointer even for the empty context. */
+static const uint8_t *context_of(const nes_pii_node *n)
+{
+    static const uint8_t empty[1];
+    return n->context != NULL ? n->context : empty;
+}
+
+static bool interesting(const nes_pii_node *n)
+{
+    return n != NULL && (n->pii || n->has_pii_below);
+}
+
+static nes_status fail(tx *t, nes_status st, size_t off, const char *why)
+{
+    return nes_err_set(&t->e, st, off, "%s", why);
+}
+
+static nes_status buf_fail(tx *t, nes_status st, size_t off)
+{
+    if (st == NES_ERR_LIMIT)
+        return fail(t, st, off, "output exceeds the size limit");
+    return fail(t, NES_ERR_NOMEM, off, "out of memory");
+}
+
+/* Writes in[copied..upto) to the output. */
+static nes_status flush(tx *t, size_t upto)
+{
+    size_t n = upto - t->copied;
+    if (nes_buf_append(t->out, t->in + t->copied, n) != 0)
+        return buf_fail(t, nes_buf_fail_status(t->out, n), t->copied);
+    t->copied = upto;
+    return NES_OK;
+}
+
+static nes_status push(tx *t, const nes_pii_node *n, bool array)
+{
+    if (t->nframes == t->frames_cap) {
+        size_t cap = t->frames_cap * 2;
+        frame *p = malloc(cap * sizeof *p);
+        if (p == NULL)
+            return fail(t, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+        memcpy(p, t->frames, t->nframes * sizeof *p);
+        if (t->frames != t->inline_frames)
+            free(t->frames);
+        t->frames = p;
+        t->frames_cap = cap;
+    }
+    t->frames[t->nframes++] = (frame){.node = n, .array = array};
+    t->cur = array ? n->items : NULL;
+    return NES_OK;
+}
+
+static void pop(tx *t)
+{
+    t->nframes--;
+    const frame *top = t->nframes > 0 ? &t->frames[t->nframes - 1] : NULL;
+    t->cur = top != NULL && top->array ? top->node->items : NULL;
+}
+
+/* The node for the member whose name token is `tk`, in the object on top of the stack. */
+static nes_status lookup(tx *t, const nes_json_token *tk)
+{
+    const nes_pii_node *obj = t->frames[t->nframes - 1].node;
+    if (obj->nprops == 0) {
+        t->cur = obj->wildcard;
+        return NES_OK;
+    }
+    const uint8_t *k = t->in + tk->start + 1;
+    size_t klen = tk->end - tk->start - 2;
+    if (tk->escaped) {
+        t->key.len = 0;
+        nes_status st = nes_json_unescape(k, klen, &t->key);
+        if (st != NES_OK)
+            return st == NES_ERR_JSON ? fail(t, st, tk->start, "invalid escape")
+                                      : fail(t, NES_ERR_NOMEM, tk->start, "out of memory");
+        k = t->key.data;
+        klen = t->key.len;
+    }
+    t->cur = nes_pii_child(obj, (const char *)k, klen);
+    return NES_OK;
+}
+
+/* Writes the token in t->tok as a JSON string in place of in[start..end). */
+static nes_status splice_token(tx *t, size_t start, size_t end)
+{
+    nes_status st = flush(t, start);
+    if (st != NES_OK)
+        return st;
+    st = nes_json_write_string(t->out, t->tok.data, t->tok.len);
+    if (st == NES_ERR_JSON)
+        return fail(t, NES_ERR_CRYPTO, start, "codec produced a token that is not UTF-8");
+    if (st != NES_OK)
+        return buf_fail(t, st, start);
+    t->copied = end;
+    t->fields++;
+    return NES_OK;
+}
+
+/* Puts the encrypting form of the value `tk` (its plaintext) in t->plain, or points *pt at it
+ * in the input. Containers are consumed here; *end is set past the value. */
+static nes_status plaintext_of(tx *t, const nes_json_token *tk, const uint8_t **pt, size_t *pt_len,
+                               size_t *end)
+{
+    const uint8_t *in = t->in;
+    *end = tk->end;
+    if (tk->type == NES_JSON_STRING && !tk->escaped) {
+        *pt = in + tk->start + 1;
+        *pt_len = tk->end - tk->start - 2;
+        return NES_OK;
+    }
+    if (tk->type != NES_JSON_STRING && tk->type != NES_JSON_OBJECT && tk->type != NES_JSON_ARRAY) {
+        *pt = in + tk->start;
+        *pt_len = tk->end - tk->start;
+        return NES_OK;
+    }
+    nes_status st;
+    t->plain.len = 0;
+    if (tk->type == NES_JSON_STRING) {
+        st = nes_json_unescape(in + tk->start + 1, tk->end - tk->start - 2, &t->plain);
+    } else {
+        nes_json_token close;
+        if (nes_json_skip(&t->sc, &close) == NES_JSON_ERROR)
+            return t->e.status;
+        *end = close.end;
+        st = nes_json_minify(in + tk->start, close.end - tk->start, &t->plain);
+    }
+    if (st != NES_OK)
+        return fail(t, st == NES_ERR_JSON ? st : NES_ERR_NOMEM, tk->start, "cannot read value");
+    *pt = t->plain.data;
+    *pt_len = t->plain.len;
+    return NES_OK;
+}
+
+static nes_status encrypt_value(tx *t, const nes_json_token *tk, const nes_pii_node *n)
+{
+    if (tk->type == NES_JSON_NULL)
+        return NES_OK;
+    const uint8_t *pt = NULL;
+    size_t pt_len = 0, end = 0;
+    nes_status st = plaintext_of(t, tk, &pt, &pt_len, &end);
+    if (st != NES_OK)
+        return st;
+    t->tok.len = 0;
+    if (t->codec->encrypt(t->codec->ud, context_of(n), n->context_len, pt, pt_len, &t->tok) != 0)
+        return fail(t, NES_ERR_CRYPTO, tk->start, "encryption failed");
+    return splice_token(t, tk->start, end);
+}
+
+/* True when p[0..len) is minified JSON whose value is a number, boolean, object or array that
+ * nests at most `depth` containers: exactly what encrypting such a value would have produced. */
+static bool is_raw_json(const uint8_t *p, size_t len, unsigned depth)
+{
+    if (len == 0 || p[0] == '"' || p[0] == 'n')
+        return false;
+    nes_json_scanner sc;
+    if (nes_json_scanner_init(&sc, p, len, depth, NULL) != NES_OK)
+        return false;
+    nes_json_token tk;
+    size_t prev = 0;
+    bool ok = true;
+    for (;;) {
+        nes_json_type k = nes_json_next(&sc, &tk);
+        if (k == NES_JSON_ERROR) {
+            ok = false;
+            break;
+        }
+        /* Between two tokens of minified JSON there is nothing, a ',' or a ':'. */
+        size_t gap = tk.start - prev;
+        if (gap > 1 || (gap == 1 && p[prev] != ',' && p[prev] != ':')) {
+            ok = false;
+            break;
+        }
+        if (k == NES_JSON_END)
+            break;
+        prev = tk.end;
+    }
+    nes_json_scanner_free(&sc);
+    return ok;
+}
+
+/* Writes the decrypted plaintext in t->plain in place of in[start..end), by the node's type. */
+static nes_status splice_plaintext(tx *t, const nes_pii_node *n, size_t start, size_t end)
+{
+    nes_status st = flush(t, start);
+    if (st != NES_OK)
+        return st;
+    unsigned depth = t->max_depth - nes_json_depth(&t->sc);
+    if (n->type != NES_VT_STRING && is_raw_json(t->plain.data, t->plain.len, depth)) {
+        if (nes_buf_append(t->out, t->plain.data, t->plain.len) != 0)
+            return buf_fail(t, nes_buf_fail_status(t->out, t->plain.len), start);
+    } else {
+        st = nes_json_write_string(t->out, t->plain.data, t->plain.len);
+        if (st == NES_ERR_JSON)
+            return fail(t, NES_ERR_TOKEN, start, "decrypted value is not valid UTF-8");
+        if (st != NES_OK)
+            return buf_fail(t, st, start);
+    }
+    t->copied = end;
+    t->fields++;
+    return NES_OK;
+}
+
+static nes_status decrypt_value(tx *t, const nes_json_token *tk, const nes_pii_node *n)
+{
+    if (tk->type == NES_JSON_NULL)
+        return NES_OK;
+    if (tk->type != NES_JSON_STRING)
+        return fail(t, NES_ERR_TOKEN, tk->start, "expected a token string");
+    const uint8_t *tok = t->in + tk->start + 1;
+    size_t tok_len = tk->end - tk->start - 2;
+    if (tk->escaped) {
+        t->tok.len = 0;
+        if (nes_json_unescape(tok, tok_len, &t->tok) != NES_OK)
+            return fail(t, NES_ERR_NOMEM, tk->start, "out of memory");
+        tok = t->tok.data;
+        tok_len = t->tok.len;
+    }
+    t->plain.len = 0;
+    nes_status st = t->codec->decrypt(t->codec->ud, context_of(n), n->context_len,
+                                      (const char *)tok, tok_len, &t->plain);
+    if (st == NES_ERR_NOMEM)
+        return fail(t, st, tk->start, "out of memory");
+    if (st != NES_OK)
+        return fail(t, NES_ERR_TOKEN, tk->start, "token does not decrypt");
+    return splice_plaintext(t, n, tk->start, tk->end);
+}
+
+static nes_status on_value(tx *t, const nes_json_token *tk)
+{
+    const nes_pii_node *n = t->cur;
+    bool container = tk->type == NES_JSON_OBJECT || tk->type == NES_JSON_ARRAY;
+    if (!interesting(n)) {
+        nes_json_token close;
+        if (container && nes_json_skip(&t->sc, &close) == NES_JSON_ERROR)
+            return t->e.status;
+        return NES_OK;
+    }
+    if (n->pii)
+        return t->dir == NES_ENCRYPT ? encrypt_value(t, tk, n) : decrypt_value(t, tk, n);
+    if (container)
+        return push(t, n, tk->type == NES_JSON_ARRAY);
+    return NES_OK;
+}
+
+static nes_status run(tx *t)
+{
+    nes_json_token tk;
+    for (;;) {
+        nes_status st = NES_OK;
+        switch (nes_json_next(&t->sc, &tk)) {
+        case NES_JSON_ERROR:
+            return t->e.status;
+        case NES_JSON_END:
+            return flush(t, t->len);
+        case NES_JSON_KEY:
+            st = lookup(t, &tk);
+            break;
+        case NES_JSON_OBJECT_END:
+        case NES_JSON_ARRAY_END:
+            pop(t);
+            break;
+        default:
+            st = on_value(t, &tk);
+            break;
+        }
+        if (st != NES_OK)
+            return st;
+    }
+}
+
+nes_status nes_transform(const nes_transform_opts *opts, const uint8_t *in, size_t len,
+                         nes_buf *out, nes_transform_stats *stats, nes_err *err)
+{
+    nes_err_clear(err);
+    if (stats != NULL)
+        stats->fields = 0;
+    tx t = {.dir = opts->dir,
+            .codec = opts->codec,
+            .max_depth = opts->max_depth ? opts->max_depth : NES_DEFAULT_MAX_DEPTH,
+            .in = in,
+            .len = len,
+            .out = out,
+            .cur = interesting(opts->root) ? opts->root : NULL,
+            .frames_cap = INLINE_FRAMES};
+    t.frames = t.inline_frames;
+    nes_err_clear(&t.e);
+    nes_status st = NES_OK;
+    const nes_codec *c = opts->codec;
+    if (t.cur != NULL && (c == NULL || c->encrypt == NULL || c->decrypt == NULL))
+        st = fail(&t, NES_ERR_CRYPTO, (size_t)-1, "no codec for a schema with PII");
+    if (st == NES_OK)
+        st = nes_json_scanner_init(&t.sc, in, len, t.max_depth, &t.e);
+    if (st == NES_OK) {
+        if (out->max == 0 || (out->len <= out->max && len <= out->max - out->len))
+            (void)nes_buf_reserve(out, len);
+        st = run(&t);
+    }
+    nes_json_scanner_free(&t.sc);
+    if (t.frames != t.inline_frames)
+        free(t.frames);
+    nes_buf_free(&t.key);
+    nes_buf_free(&t.plain);
+    nes_buf_free(&t.tok);
+    if (st != NES_OK && err != NULL)
+        *err = t.e;
+    if (st == NES_OK && stats != NULL)
+        stats->fields = t.fields;
+    return st;
+}
+
+nes_status nes_json_validate(const uint8_t *in, size_t len, unsigned max_depth, nes_err *err)
+{
+    nes_err e;
+    nes_err_clear(&e);
+    nes_json_scanner sc;
+    nes_status st =
+        nes_json_scanner_init(&sc, in, len, max_depth ? max_depth : NES_DEFAULT_MAX_DEPTH, &e);
+    nes_json_token tk;
+    while (st == NES_OK) {
+        nes_json_type k = nes_json_next(&sc, &tk);
+        if (k == NES_JSON_OBJECT || k == NES_JSON_ARRAY)
+            k = nes_json_skip(&sc, &tk);
+        if (k == NES_JSON_ERROR)
+            st = e.status;
+        else if (k == NES_JSON_END)
+            break;
+    }
+    nes_json_scanner_free(&sc);
+    if (err != NULL)
+        *err = e;
+    return st;
+}

@@ -1,0 +1,177 @@
+/* token_tool - drives fieldcrypt.c and keyring.c for the Python cross-checks
+ * (tests/integration/test_tokens_python.py). One command per stdin line, one answer per line on
+ * stdout, all in one process. Hex fields use "-" for the empty string.
+ *
+ *   E  <dek-hex> <ctx-hex> <pt-hex>     -> <token>                  nes_token_encrypt
+ *   D  <dek-hex> <ctx-hex> <token>      -> <pt-hex> | ERR           nes_token_decrypt
+ *   L  <pt-len>                          -> <nes_token_len>
+ *   KL <key-file>                        -> OK <n> | ERR <status> <message>
+ *   KE <key-file> <ctx-hex> <pt-hex>    -> <token> | ERR            nes_crypter_encrypt
+ *   KD <key-file> <ctx-hex> <token>     -> <key-index> <pt-hex> | ERR <status>
+ *
+ * This is a test driver: it prints tokens and plaintexts because that is its job. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fieldcrypt.h"
+#include "core/keyring.h"
+
+static int unhex(const char *s, uint8_t *out, size_t *n)
+{
+    if (strcmp(s, "-") == 0) {
+        *n = 0;
+        return 0;
+    }
+    size_t len = strlen(s);
+    if (len % 2)
+        return -1;
+    for (size_t i = 0; i < len / 2; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    *n = len / 2;
+    return 0;
+}
+
+static void put_hex(const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        fputc('-', stdout);
+    for (size_t i = 0; i < n; i++)
+        printf("%02x", p[i]);
+}
+
+/* One cached field key (the cross-check reuses DEKs) and one cached keyring + crypter. */
+static uint8_t cur_dek[NES_DEK_LEN];
+static nes_fieldkey *cur_key;
+static char *cur_path;
+static nes_keyring *cur_ring;
+static nes_crypter *cur_crypter;
+
+static nes_fieldkey *key_for(const uint8_t dek[NES_DEK_LEN])
+{
+    if (cur_key == NULL || memcmp(dek, cur_dek, NES_DEK_LEN) != 0) {
+        nes_fieldkey_free(cur_key);
+        memcpy(cur_dek, dek, NES_DEK_LEN);
+        cur_key = nes_fieldkey_new(dek);
+    }
+    return cur_key;
+}
+
+static nes_crypter *crypter_for(const char *path, nes_err *err)
+{
+    if (cur_path != NULL && strcmp(path, cur_path) == 0)
+        return cur_crypter;
+    nes_crypter_free(cur_crypter);
+    nes_keyring_free(cur_ring);
+    free(cur_path);
+    cur_crypter = NULL;
+    cur_ring = NULL;
+    cur_path = NULL;
+    if (nes_keyring_load_file(path, &cur_ring, err) != NES_OK)
+        return NULL;
+    cur_crypter = nes_crypter_new(cur_ring);
+    cur_path = strdup(path);
+    return cur_crypter;
+}
+
+static void run(char *line, uint8_t *a, uint8_t *b, uint8_t *c)
+{
+    char *save = NULL;
+    char *cmd = strtok_r(line, " \n", &save);
+    char *f1 = strtok_r(NULL, " \n", &save);
+    char *f2 = strtok_r(NULL, " \n", &save);
+    char *f3 = strtok_r(NULL, " \n", &save);
+    size_t na, nb, nc;
+    nes_err err;
+    nes_err_clear(&err);
+    if (cmd == NULL) {
+        puts("ERR");
+    } else if (strcmp(cmd, "L") == 0 && f1 != NULL) {
+        printf("%zu\n", nes_token_len(strtoull(f1, NULL, 10)));
+    } else if (strcmp(cmd, "E") == 0 && f3 != NULL && unhex(f1, a, &na) == 0 && na == NES_DEK_LEN &&
+               unhex(f2, b, &nb) == 0 && unhex(f3, c, &nc) == 0) {
+        nes_fieldkey *k = key_for(a);
+        char *tok = malloc(nes_token_len(nc) + 1);
+        if (k != NULL && tok != NULL && nes_token_encrypt(k, b, nb, c, nc, tok) == 0) {
+            tok[nes_token_len(nc)] = '\0';
+            puts(tok);
+        } else {
+            puts("ERR");
+        }
+        free(tok);
+    } else if (strcmp(cmd, "D") == 0 && f3 != NULL && unhex(f1, a, &na) == 0 && na == NES_DEK_LEN &&
+               unhex(f2, b, &nb) == 0) {
+        nes_fieldkey *k = key_for(a);
+        const char *tok = strcmp(f3, "-") == 0 ? "" : f3;
+        size_t out_len;
+        if (k != NULL && nes_token_decrypt(k, b, nb, tok, strlen(tok), c, &out_len) == NES_OK) {
+            put_hex(c, out_len);
+            fputc('\n', stdout);
+        } else {
+            puts("ERR");
+        }
+    } else if (strcmp(cmd, "KL") == 0 && f1 != NULL) {
+        nes_keyring *kr = NULL;
+        if (nes_keyring_load_file(f1, &kr, &err) == NES_OK)
+            printf("OK %zu\n", nes_keyring_size(kr));
+        else
+            printf("ERR %s %s\n", nes_status_name(err.status), err.msg);
+        nes_keyring_free(kr);
+    } else if (strcmp(cmd, "KE") == 0 && f3 != NULL && unhex(f2, b, &nb) == 0 &&
+               unhex(f3, c, &nc) == 0) {
+        nes_crypter *cr = crypter_for(f1, &err);
+        nes_buf out = {0};
+        if (cr != NULL && nes_crypter_encrypt(cr, b, nb, c, nc, &out) == 0) {
+            fwrite(out.data, 1, out.len, stdout);
+            fputc('\n', stdout);
+        } else {
+            puts("ERR");
+        }
+        nes_buf_free(&out);
+    } else if (strcmp(cmd, "KD") == 0 && f3 != NULL && unhex(f2, b, &nb) == 0) {
+        nes_crypter *cr = crypter_for(f1, &err);
+        nes_buf out = {0};
+        size_t idx = 0;
+        nes_status st =
+            cr ? nes_crypter_decrypt(cr, b, nb, f3, strlen(f3), &out, &idx) : NES_ERR_KEY;
+        if (st == NES_OK) {
+            printf("%zu ", idx);
+            put_hex(out.data, out.len);
+            fputc('\n', stdout);
+        } else {
+            printf("ERR %s\n", nes_status_name(st));
+        }
+        nes_buf_free(&out);
+    } else {
+        puts("ERR");
+    }
+}
+
+int main(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    uint8_t *a = NULL, *b = NULL, *c = NULL;
+    size_t room = 0;
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        if ((size_t)n > room) { /* every field decodes to fewer bytes than the line has */
+            room = (size_t)n;
+            free(a), free(b), free(c);
+            a = malloc(room), b = malloc(room), c = malloc(room);
+            if (a == NULL || b == NULL || c == NULL)
+                return 1;
+        }
+        run(line, a, b, c);
+    }
+    free(a), free(b), free(c), free(line);
+    nes_fieldkey_free(cur_key);
+    nes_crypter_free(cur_crypter);
+    nes_keyring_free(cur_ring);
+    free(cur_path);
+    return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,729 @@
+/* Unit tests: transform.c (the JSON splice transform) with a fake codec and hand-built automata.
+ *
+ * Fake token: "T" + hex(plaintext) + "~" + context. Expected outputs are written with markers
+ * <<ctx:plaintext>>, which expand to the quoted fake token. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/json_scan.h"
+#include "core/transform.h"
+
+/* ---- fake codec ------------------------------------------------------------------------------ */
+
+typedef struct fake {
+    bool fail_encrypt;
+    bool bad_token; /* encrypt emits a token that is not UTF-8 */
+    size_t calls;
+} fake;
+
+static int fake_encrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,
+                        size_t pt_len, nes_buf *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    fake *f = ud;
+    if (f != NULL) {
+        f->calls++;
+        if (f->fail_encrypt)
+            return -1;
+        if (f->bad_token)
+            return nes_buf_append(out, "T\xff", 2);
+    }
+    if (nes_buf_append(out, "T", 1) != 0)
+        return -1;
+    for (size_t i = 0; i < pt_len; i++) {
+        char h[2] = {hex[pt[i] >> 4], hex[pt[i] & 15]};
+        if (nes_buf_append(out, h, 2) != 0)
+            return -1;
+    }
+    if (nes_buf_append(out, "~", 1) != 0 || nes_buf_append(out, ctx, ctx_len) != 0)
+        return -1;
+    return 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static nes_status fake_decrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const char *tok,
+                               size_t len, nes_buf *out)
+{
+    (void)ud;
+    const char *tilde = memchr(tok, '~', len);
+    if (len < 2 || tok[0] != 'T' || tilde == NULL)
+        return NES_ERR_TOKEN;
+    size_t hex_len = (size_t)(tilde - tok) - 1;
+    size_t tail = len - (size_t)(tilde - tok) - 1;
+    if (hex_len % 2 != 0 || tail != ctx_len || (ctx_len && memcmp(tilde + 1, ctx, ctx_len) != 0))
+        return NES_ERR_TOKEN;
+    for (size_t i = 0; i < hex_len; i += 2) {
+        int hi = hexval(tok[1 + i]), lo = hexval(tok[2 + i]);
+        if (hi < 0 || lo < 0)
+            return NES_ERR_TOKEN;
+        uint8_t b = (uint8_t)(hi << 4 | lo);
+        if (nes_buf_append(out, &b, 1) != 0)
+            return NES_ERR_NOMEM;
+    }
+    return NES_OK;
+}
+
+static fake g_fake;
+static const nes_codec g_codec = {.encrypt = fake_encrypt, .decrypt = fake_decrypt, .ud = &g_fake};
+
+/* Expands <<ctx:plaintext>> markers into quoted fake tokens. Caller frees. */
+static char *expand(const char *tmpl)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t cap = strlen(tmpl) * 3 + 16, n = 0;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    const char *p = tmpl;
+    while (*p) {
+        const char *m = strstr(p, "<<");
+        if (m == NULL) {
+            size_t k = strlen(p);
+            memcpy(out + n, p, k);
+            n += k;
+            break;
+        }
+        memcpy(out + n, p, (size_t)(m - p));
+        n += (size_t)(m - p);
+        const char *colon = strchr(m, ':');
+        const char *end = strstr(colon, ">>");
+        assert_non_null(colon);
+        assert_non_null(end);
+        out[n++] = '"';
+        out[n++] = 'T';
+        for (const char *q = colon + 1; q < end; q++) {
+            out[n++] = hex[(uint8_t)*q >> 4];
+            out[n++] = hex[(uint8_t)*q & 15];
+        }
+        out[n++] = '~';
+        memcpy(out + n, m + 2, (size_t)(colon - m - 2));
+        n += (size_t)(colon - m - 2);
+        out[n++] = '"';
+        p = end + 2;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+typedef struct result {
+    nes_status st;
+    char *out; /* NUL-terminated copy of the output (on success) */
+    size_t len;
+    size_t fields;
+    nes_err err;
+} result;
+
+static result run_n(nes_direction dir, const nes_pii_node *root, const char *in, size_t in_len,
+                    unsigned max_depth, size_t max_out)
+{
+    nes_transform_opts o = {.dir = dir, .root = root, .codec = &g_codec, .max_depth = max_depth};
+    nes_buf b = {.max = max_out};
+    nes_transform_stats stats = {.fields = 99};
+    result r = {0};
+    r.st = nes_transform(&o, (const uint8_t *)in, in_len, &b, &stats, &r.err);
+    r.fields = stats.fields;
+    if (r.st == NES_OK) {
+        r.out = malloc(b.len + 1);
+        assert_non_null(r.out);
+        if (b.len)
+            memcpy(r.out, b.data, b.len);
+        r.out[b.len] = '\0';
+        r.len = b.len;
+    }
+    nes_buf_free(&b);
+    return r;
+}
+
+static result run(nes_direction dir, const nes_pii_node *root, const char *in)
+{
+    return run_n(dir, root, in, strlen(in), 0, 0);
+}
+
+/* Asserts that transforming `in` gives the expansion of `want` with `fields` fields. */
+static void expect(nes_direction dir, const nes_pii_node *root, const char *in, const char *want,
+                   size_t fields)
+{
+    char *w = expand(want);
+    result r = run(dir, root, in);
+    if (r.st != NES_OK)
+        fail_msg("transform failed: %s at %zu (%s) for %s", nes_status_name(r.st), r.err.offset,
+                 r.err.msg, in);
+    if (strcmp(r.out, w) != 0)
+        fail_msg("got  %s\nwant %s", r.out, w);
+    assert_int_equal(r.fields, fields);
+    free(r.out);
+    free(w);
+}
+
+static void expect_enc(const nes_pii_node *root, const char *in, const char *want, size_t fields)
+{
+    expect(NES_ENCRYPT, root, in, want, fields);
+}
+
+/* Asserts that decrypting the expansion of `tmpl` gives `want`. */
+static void expect_dec(const nes_pii_node *root, const char *tmpl, const char *want, size_t fields)
+{
+    char *in = expand(tmpl);
+    expect(NES_DECRYPT, root, in, want, fields);
+    free(in);
+}
+
+static void expect_err(nes_direction dir, const nes_pii_node *root, const char *in, nes_status st,
+                       size_t offset)
+{
+    result r = run(dir, root, in);
+    if (r.st != st || r.err.offset != offset)
+        fail_msg("%s: got %s at %zu (%s), want %s at %zu", in, nes_status_name(r.st), r.err.offset,
+                 r.err.msg, nes_status_name(st), offset);
+    assert_int_equal(r.err.status, st);
+    assert_true(r.err.msg[0] != '\0');
+    assert_null(r.out);
+}
+
+/* ---- the schema used by most tests ----------------------------------------------------------- */
+
+typedef struct schema {
+    nes_pii_graph *g;
+    nes_pii_node *root;
+    nes_pii_node *any_root; /* the whole body is one PII value */
+} schema;
+
+static nes_pii_node *pii_node(nes_pii_graph *g, nes_value_type t, const char *ctx)
+{
+    nes_pii_node *n = nes_pii_node_new(g, NULL);
+    assert_non_null(n);
+    assert_int_equal(nes_pii_node_mark(g, n, t, ctx, ctx ? strlen(ctx) : 0), 0);
+    return n;
+}
+
+static void prop(nes_pii_graph *g, nes_pii_node *parent, const char *key, nes_pii_node *child)
+{
+    assert_int_equal(nes_pii_node_set_prop(g, parent, key, strlen(key), child), 0);
+}
+
+/*  root: ssn (string, "ssn"), name (plain), flag (any), tags (json),
+ *        profile{email (string), address (any, "addr")},
+ *        orders[]{card (string, "card"), amount (any)},
+ *        matrix[][] (any), labels{* (string), public (plain)},
+ *        tree{ssn (string, "ssn"), children[] -> tree}   (recursive) */
+static int setup(void **state)
+{
+    schema *s = calloc(1, sizeof *s);
+    nes_pii_graph *g = s->g = nes_pii_graph_new();
+    nes_pii_node *root = s->root = nes_pii_node_new(g, "Root");
+    prop(g, root, "ssn", pii_node(g, NES_VT_STRING, "ssn"));
+    prop(g, root, "name", nes_pii_node_new(g, "Name"));
+    prop(g, root, "flag", pii_node(g, NES_VT_ANY, NULL));
+    prop(g, root, "tags", pii_node(g, NES_VT_JSON, NULL));
+    nes_pii_node *profile = nes_pii_node_new(g, "Profile");
+    prop(g, root, "profile", profile);
+    prop(g, profile, "email", pii_node(g, NES_VT_STRING, NULL));
+    prop(g, profile, "address", pii_node(g, NES_VT_ANY, "addr"));
+    nes_pii_node *orders = nes_pii_node_new(g, "Orders");
+    nes_pii_node *order = nes_pii_node_new(g, "Order");
+    prop(g, root, "orders", orders);
+    orders->items = order;
+    prop(g, order, "card", pii_node(g, NES_VT_STRING, "card"));
+    prop(g, order, "amount", pii_node(g, NES_VT_ANY, NULL));
+    nes_pii_node *matrix = nes_pii_node_new(g, "Matrix");
+    nes_pii_node *row = nes_pii_node_new(g, "Row");
+    prop(g, root, "matrix", matrix);
+    matrix->items = row;
+    row->items = pii_node(g, NES_VT_ANY, NULL);
+    nes_pii_node *labels = nes_pii_node_new(g, "Labels");
+    prop(g, root, "labels", labels);
+    labels->wildcard = pii_node(g, NES_VT_STRING, NULL);
+    prop(g, labels, "public", nes_pii_node_new(g, NULL));
+    nes_pii_node *tree = nes_pii_node_new(g, "Tree");
+    nes_pii_node *children = nes_pii_node_new(g, "Children");
+    prop(g, root, "tree", tree);
+    prop(g, tree, "ssn", pii_node(g, NES_VT_STRING, "ssn"));
+    prop(g, tree, "children", children);
+    children->items = tree;
+    s->any_root = pii_node(g, NES_VT_ANY, NULL);
+    assert_int_equal(nes_pii_graph_finish(g), 0);
+    memset(&g_fake, 0, sizeof g_fake);
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    schema *s = *state;
+    nes_pii_graph_free(s->g);
+    free(s);
+    return 0;
+}
+
+static const nes_pii_node *root_of(void **state)
+{
+    return ((schema *)*state)->root;
+}
+
+/* ---- encrypt --------------------------------------------------------------------------------- */
+
+static void flat_object_keeps_every_other_byte(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    expect_enc(root, "{ \"name\" : \"Al\" ,\n \"ssn\" : \"123-45\"\t}\r\n",
+               "{ \"name\" : \"Al\" ,\n \"ssn\" : <<ssn:123-45>>\t}\r\n", 1);
+    expect_enc(root, "{}", "{}", 0);
+    expect_enc(root, "[]", "[]", 0);
+    expect_enc(root, " 42 ", " 42 ", 0);
+    expect_enc(root, "{\"ssn\":\"\"}", "{\"ssn\":<<ssn:>>}", 1);
+}
+
+static void nested_objects(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    expect_enc(root,
+               "{\"profile\":{\"email\":\"a@b\",\"other\":{\"email\":\"x\"}},\"email\":\"y\"}",
+               "{\"profile\":{\"email\":<<:a@b>>,\"other\":{\"email\":\"x\"}},\"email\":\"y\"}", 1);
+    /* a schema object that holds the wrong kind of value is validated, not transformed */
+    expect_enc(root, "{\"profile\":[{\"email\":\"a\"}],\"orders\":{\"card\":\"1\"}}",
+               "{\"profile\":[{\"email\":\"a\"}],\"orders\":{\"card\":\"1\"}}", 0);
+    expect_enc(root, "{\"profile\":\"str\",\"orders\":7}", "{\"profile\":\"str\",\"orders\":7}", 0);
+}
+
+static void arrays_of_objects(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    expect_enc(root,
+               "{\"orders\":[{\"card\":\"4111\",\"amount\":12.5},{\"amount\":null,\"card\":\"55\"},"
+               "{}]}",
+               "{\"orders\":[{\"card\":<<card:4111>>,\"amount\":<<:12.5>>},{\"amount\":null,"
+               "\"card\":<<card:55>>},{}]}",
+               3);
+}
+
+static void nested_arrays(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    expect_enc(root, "{\"matrix\":[[1, 2],[],[3,[4, 5]],\"x\"]}",
+               "{\"matrix\":[[<<:1>>, <<:2>>],[],[<<:3>>,<<:[4,5]>>],\"x\"]}", 4);
+}
+
+static void wildcard_maps_and_exact_keys(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    expect_enc(root, "{\"labels\":{\"a\":\"x\",\"public\":\"p\",\"b\":\"y\",\"c\":null}}",
+               "{\"labels\":{\"a\":<<:x>>,\"public\":\"p\",\"b\":<<:y>>,\"c\":null}}", 2);
+}
+
+static void recursive_schema(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    expect_enc(root,
+               "{\"tree\":{\"ssn\":\"1\",\"children\":[{\"ssn\":\"2\",\"children\":[{\"ssn\":\"3\","
+               "\"children\":[]}]},{\"children\":[{\"ssn\":\"4\"}]}]}}",
+               "{\"tree\":{\"ssn\":<<ssn:1>>,\"children\":[{\"ssn\":<<ssn:2>>,\"children\":[{"
+               "\"ssn\":<<ssn:3>>,\"children\":[]}]},{\"children\":[{\"ssn\":<<ssn:4>>}]}]}}",
+               4);
+}
+
+static void pii_objects_and_arrays_are_minified(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    expect_enc(root,
+               "{\"profile\":{\"address\": { \"street\" : \"1  Main\" ,\n \"zip\" : [ 1 , 2 ] } }}",
+               "{\"profile\":{\"address\": <<addr:{\"street\":\"1  Main\",\"zip\":[1,2]}>> }}", 1);
+    expect_enc(root, "{\"tags\":[ \"a\\\"b\" , {} , [ ] ]}", "{\"tags\":<<:[\"a\\\"b\",{},[]]>>}",
+               1);
+}
+
+static void numbers_booleans_and_null(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    expect_enc(root, "{\"flag\":true}", "{\"flag\":<<:true>>}", 1);
+    expect_enc(root, "{\"flag\":false}", "{\"flag\":<<:false>>}", 1);
+    expect_enc(root, "{\"flag\":-1.5E+3}", "{\"flag\":<<:-1.5E+3>>}", 1);
+    expect_enc(root, "{\"flag\":0}", "{\"flag\":<<:0>>}", 1);
+    expect_enc(root, "{\"flag\":null}", "{\"flag\":null}", 0);
+    expect_enc(root, "{\"ssn\":null,\"flag\" : null }", "{\"ssn\":null,\"flag\" : null }", 0);
+}
+
+static void escaped_keys_and_values(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    expect_enc(root, "{\"s\\u0073n\":\"1\",\"\\u0073\\u0073\\u006e\":\"2\",\"ss\\n\":\"3\"}",
+               "{\"s\\u0073n\":<<ssn:1>>,\"\\u0073\\u0073\\u006e\":<<ssn:2>>,\"ss\\n\":\"3\"}", 2);
+    /* the plaintext of an escaped string is its unescaped UTF-8 */
+    expect_enc(root, "{\"ssn\":\"a\\\"b\\u00e9\\n\\uD83D\\uDE00\"}",
+               "{\"ssn\":<<ssn:a\"b\xc3\xa9\n\xf0\x9f\x98\x80>>}", 1);
+    /* labels: escaped keys take the wildcard unless they unescape to an exact key */
+    expect_enc(root, "{\"labels\":{\"pub\\u006cic\":\"p\",\"x\\ty\":\"q\"}}",
+               "{\"labels\":{\"pub\\u006cic\":\"p\",\"x\\ty\":<<:q>>}}", 1);
+}
+
+static void duplicate_keys_all_transformed(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    expect_enc(root, "{\"ssn\":\"1\",\"name\":\"n\",\"ssn\":\"2\",\"ssn\":3}",
+               "{\"ssn\":<<ssn:1>>,\"name\":\"n\",\"ssn\":<<ssn:2>>,\"ssn\":<<ssn:3>>}", 3);
+}
+
+static void pii_root_and_no_root(void **state)
+{
+    const schema *s = *state;
+    expect_enc(s->any_root, " {\"a\": [1, 2]} ", " <<:{\"a\":[1,2]}>> ", 1);
+    expect_enc(s->any_root, "\"x\"", "<<:x>>", 1);
+    expect_enc(s->any_root, "null", "null", 0);
+    /* NULL root: validation and a verbatim copy */
+    const char *doc = "{ \"ssn\" : \"1\", \"a\":[1,2,{\"b\":null}] }";
+    expect_enc(NULL, doc, doc, 0);
+    expect_err(NES_ENCRYPT, NULL, "{\"a\":[1,2}", NES_ERR_JSON, 9);
+    /* a root without PII anywhere behaves as NULL, even without a codec */
+    nes_pii_node *plain = nes_pii_node_new(s->g, NULL);
+    assert_int_equal(nes_pii_graph_finish(s->g), 0);
+    nes_transform_opts o = {.dir = NES_ENCRYPT, .root = plain};
+    nes_buf b = {0};
+    assert_int_equal(nes_transform(&o, (const uint8_t *)doc, strlen(doc), &b, NULL, NULL), NES_OK);
+    assert_int_equal(b.len, strlen(doc));
+    nes_buf_free(&b);
+}
+
+/* ---- decrypt --------------------------------------------------------------------------------- */
+
+static void decrypt_restores_types(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    /* a round trip of values that are already in minified form gives the input back */
+    const char *doc = "{\"ssn\":\"1 2\",\"flag\":true,\"tags\":[\"a\",1,{\"b\":null}],"
+                      "\"orders\":[{\"amount\":-12.5e1,\"card\":\"x\\\"y\\u0001\"}],"
+                      "\"profile\":{\"address\":{\"z\":1},\"email\":\"\xc3\xa9\"},"
+                      "\"matrix\":[[false,{}],[\"s\"]],\"n\":{\"ssn\":1}}";
+    result e = run(NES_ENCRYPT, root, doc);
+    assert_int_equal(e.st, NES_OK);
+    assert_int_equal(e.fields, 10);
+    result d = run(NES_DECRYPT, root, e.out);
+    assert_int_equal(d.st, NES_OK);
+    assert_int_equal(d.fields, 10);
+    assert_string_equal(d.out, doc);
+    free(e.out);
+    free(d.out);
+}
+
+static void decrypt_by_value_type(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    /* NES_VT_STRING: always a string */
+    expect_dec(root, "{\"ssn\":<<ssn:5>>}", "{\"ssn\":\"5\"}", 1);
+    expect_dec(root, "{\"ssn\":<<ssn:{\"a\":1}>>}", "{\"ssn\":\"{\\\"a\\\":1}\"}", 1);
+    expect_dec(root, "{\"ssn\":<<ssn:a\tb\x01>>}", "{\"ssn\":\"a\\tb\\u0001\"}", 1);
+    /* NES_VT_ANY / NES_VT_JSON: minified non-string JSON comes back raw, anything else a string */
+    expect_dec(root, "{\"flag\":<<:5>>}", "{\"flag\":5}", 1);
+    expect_dec(root, "{\"flag\":<<:false>>}", "{\"flag\":false}", 1);
+    expect_dec(root, "{\"flag\":<<:abc>>}", "{\"flag\":\"abc\"}", 1);
+    expect_dec(root, "{\"flag\":<<: 1>>}", "{\"flag\":\" 1\"}", 1);
+    expect_dec(root, "{\"flag\":<<:1 >>}", "{\"flag\":\"1 \"}", 1);
+    expect_dec(root, "{\"flag\":<<:null>>}", "{\"flag\":\"null\"}", 1);
+    expect_dec(root, "{\"flag\":<<:>>}", "{\"flag\":\"\"}", 1);
+    expect_dec(root, "{\"flag\":<<:01>>}", "{\"flag\":\"01\"}", 1);
+    expect_dec(root, "{\"tags\":<<:\"q\">>}", "{\"tags\":\"\\\"q\\\"\"}", 1);
+    expect_dec(root, "{\"tags\":<<:[1, 2]>>}", "{\"tags\":\"[1, 2]\"}", 1);
+    expect_dec(root, "{\"tags\":<<:[1,2]>>}", "{\"tags\":[1,2]}", 1);
+    expect_dec(root, "{\"tags\":<<:{\"a\":[1,{}],\"b\":\"x y\"}>>}",
+               "{\"tags\":{\"a\":[1,{}],\"b\":\"x y\"}}", 1);
+    expect_dec(root, "{\"tags\":<<:{\"a\" :1}>>}", "{\"tags\":\"{\\\"a\\\" :1}\"}", 1);
+    expect_dec(root, "{\"tags\":<<:[1,2]x>>}", "{\"tags\":\"[1,2]x\"}", 1);
+    /* null stays null; escaped token text is unescaped first */
+    expect_dec(root, "{\"ssn\":null,\"flag\":null}", "{\"ssn\":null,\"flag\":null}", 0);
+    expect_dec(root, "{\"ssn\":\"\\u0054\\u0033\\u0031~ssn\"}", "{\"ssn\":\"1\"}", 1);
+}
+
+static void decrypt_rejects_non_tokens(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    expect_err(NES_DECRYPT, root, "{\"ssn\":123}", NES_ERR_TOKEN, 7);
+    expect_err(NES_DECRYPT, root, "{\"ssn\":true}", NES_ERR_TOKEN, 7);
+    expect_err(NES_DECRYPT, root, "{\"a\":1, \"ssn\" : {\"x\":1}}", NES_ERR_TOKEN, 16);
+    expect_err(NES_DECRYPT, root, "{\"tags\":[\"T31~\"]}", NES_ERR_TOKEN, 8);
+    expect_err(NES_DECRYPT, root, "{\"ssn\":\"plain text\"}", NES_ERR_TOKEN, 7);
+    /* a token under the wrong context does not open */
+    char *in = expand("{\"ssn\":<<card:1>>}");
+    expect_err(NES_DECRYPT, root, in, NES_ERR_TOKEN, 7);
+    free(in);
+    /* plaintext that must become a string but is not UTF-8 */
+    expect_err(NES_DECRYPT, root, "{\"ssn\":\"Tff~ssn\"}", NES_ERR_TOKEN, 7);
+    expect_err(NES_DECRYPT, root, "{\"flag\":\"Tc0af~\"}", NES_ERR_TOKEN, 8);
+    /* invalid JSON is still a JSON error, not a token error */
+    expect_err(NES_DECRYPT, root, "{\"ssn\":\"T31~ssn\",}", NES_ERR_JSON, 17);
+}
+
+/* ---- limits and errors ----------------------------------------------------------------------- */
+
+static char *nested(unsigned levels, const char *open, const char *mid, const char *close)
+{
+    size_t n = 0, cap = levels * (strlen(open) + strlen(close)) + strlen(mid) + 1;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    for (unsigned i = 0; i < levels; i++)
+        n += (size_t)sprintf(s + n, "%s", open);
+    n += (size_t)sprintf(s + n, "%s", mid);
+    for (unsigned i = 0; i < levels; i++)
+        n += (size_t)sprintf(s + n, "%s", close);
+    return s;
+}
+
+static void depth_limit_exact(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    /* on the PII path (tree/children recursion): depth counts every container */
+    const char *ok3 = "{\"tree\":{\"ssn\":\"1\"}}";
+    result r = run_n(NES_ENCRYPT, root, ok3, strlen(ok3), 2, 0);
+    assert_int_equal(r.st, NES_OK);
+    free(r.out);
+    const char *deep = "{\"tree\":{\"children\":[{\"ssn\":\"1\"}]}}";
+    r = run_n(NES_ENCRYPT, root, deep, strlen(deep), 4, 0);
+    assert_int_equal(r.st, NES_OK);
+    assert_int_equal(r.fields, 1);
+    free(r.out);
+    r = run_n(NES_ENCRYPT, root, deep, strlen(deep), 3, 0);
+    assert_int_equal(r.st, NES_ERR_DEPTH);
+    assert_int_equal(r.err.offset, 21);
+    /* in a skipped subtree and inside a PII value */
+    const char *skip = "{\"x\":[[1]],\"tags\":[[2]]}";
+    r = run_n(NES_ENCRYPT, root, skip, strlen(skip), 3, 0);
+    assert_int_equal(r.st, NES_OK);
+    free(r.out);
+    r = run_n(NES_ENCRYPT, root, skip, strlen(skip), 2, 0);
+    assert_int_equal(r.st, NES_ERR_DEPTH);
+    assert_int_equal(r.err.offset, 6);
+    const char *pii = "{\"tags\":[[2]]}";
+    r = run_n(NES_ENCRYPT, root, pii, strlen(pii), 2, 0);
+    assert_int_equal(r.st, NES_ERR_DEPTH);
+    assert_int_equal(r.err.offset, 9);
+    /* the default limit: 128 levels pass, 129 do not */
+    char *a128 = nested(NES_DEFAULT_MAX_DEPTH, "[", "1", "]");
+    char *a129 = nested(NES_DEFAULT_MAX_DEPTH + 1, "[", "1", "]");
+    r = run(NES_ENCRYPT, root, a128);
+    assert_int_equal(r.st, NES_OK);
+    free(r.out);
+    r = run(NES_ENCRYPT, root, a129);
+    assert_int_equal(r.st, NES_ERR_DEPTH);
+    assert_int_equal(r.err.offset, NES_DEFAULT_MAX_DEPTH);
+    assert_int_equal(nes_json_validate((const uint8_t *)a128, strlen(a128), 0, NULL), NES_OK);
+    assert_int_equal(nes_json_validate((const uint8_t *)a129, strlen(a129), 0, NULL),
+                     NES_ERR_DEPTH);
+    free(a128);
+    free(a129);
+    /* a deep recursive document that is PII all the way down (past the inline frame stack) */
+    char *t200 = nested(200, "{\"ssn\":\"s\",\"children\":[", "", "]}");
+    char *doc = malloc(strlen(t200) + 16);
+    assert_non_null(doc);
+    sprintf(doc, "{\"tree\":%s}", t200); /* 401 levels */
+    nes_err err;
+    assert_int_equal(nes_json_validate((const uint8_t *)doc, strlen(doc), 1000, &err), NES_OK);
+    r = run_n(NES_ENCRYPT, root, doc, strlen(doc), 1000, 0);
+    assert_int_equal(r.st, NES_OK);
+    assert_int_equal(r.fields, 200);
+    free(r.out);
+    r = run_n(NES_ENCRYPT, root, doc, strlen(doc), 401, 0);
+    assert_int_equal(r.st, NES_OK);
+    free(r.out);
+    r = run_n(NES_ENCRYPT, root, doc, strlen(doc), 400, 0);
+    assert_int_equal(r.st, NES_ERR_DEPTH);
+    free(doc);
+    free(t200);
+}
+
+static void decrypted_json_respects_remaining_depth(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    char *in = expand("{\"tags\":<<:[[1]]>>,\"flag\":<<:[1]>>}");
+    result r = run_n(NES_DECRYPT, root, in, strlen(in), 2, 0);
+    assert_int_equal(r.st, NES_OK);
+    assert_string_equal(r.out, "{\"tags\":\"[[1]]\",\"flag\":[1]}");
+    assert_int_equal(nes_json_validate((const uint8_t *)r.out, r.len, 2, NULL), NES_OK);
+    free(r.out);
+    r = run_n(NES_DECRYPT, root, in, strlen(in), 3, 0);
+    assert_int_equal(r.st, NES_OK);
+    assert_string_equal(r.out, "{\"tags\":[[1]],\"flag\":[1]}");
+    free(r.out);
+    free(in);
+}
+
+static void output_cap(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    const char *doc = "{\"ssn\":\"123\",\"name\":\"x\",\"orders\":[{\"card\":\"4\"}]}";
+    result full = run(NES_ENCRYPT, root, doc);
+    assert_int_equal(full.st, NES_OK);
+    for (size_t cap = 1; cap < full.len; cap++) {
+        result r = run_n(NES_ENCRYPT, root, doc, strlen(doc), 0, cap);
+        assert_int_equal(r.st, NES_ERR_LIMIT);
+        assert_int_equal(r.err.status, NES_ERR_LIMIT);
+    }
+    result r = run_n(NES_ENCRYPT, root, doc, strlen(doc), 0, full.len);
+    assert_int_equal(r.st, NES_OK);
+    assert_string_equal(r.out, full.out);
+    free(r.out);
+    /* decrypt and plain copies are capped too */
+    r = run_n(NES_DECRYPT, root, full.out, full.len, 0, strlen(doc) - 1);
+    assert_int_equal(r.st, NES_ERR_LIMIT);
+    r = run_n(NES_ENCRYPT, NULL, doc, strlen(doc), 0, strlen(doc) - 1);
+    assert_int_equal(r.st, NES_ERR_LIMIT);
+    r = run_n(NES_ENCRYPT, NULL, doc, strlen(doc), 0, strlen(doc));
+    assert_int_equal(r.st, NES_OK);
+    free(r.out);
+    free(full.out);
+    /* output is appended to what the buffer holds */
+    nes_transform_opts o = {.dir = NES_ENCRYPT, .root = root, .codec = &g_codec};
+    nes_buf b = {0};
+    assert_int_equal(nes_buf_append(&b, "HDR", 3), 0);
+    assert_int_equal(nes_transform(&o, (const uint8_t *)"{\"ssn\":\"1\"}", 11, &b, NULL, NULL),
+                     NES_OK);
+    char *want = expand("HDR{\"ssn\":<<ssn:1>>}");
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.data, want, b.len);
+    free(want);
+    nes_buf_free(&b);
+}
+
+static void codec_failures(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    g_fake.fail_encrypt = true;
+    expect_err(NES_ENCRYPT, root, "{\"name\":1,\"ssn\":\"1\"}", NES_ERR_CRYPTO, 16);
+    g_fake.fail_encrypt = false;
+    g_fake.bad_token = true;
+    expect_err(NES_ENCRYPT, root, "{\"ssn\":\"1\"}", NES_ERR_CRYPTO, 7);
+    g_fake.bad_token = false;
+    /* PII in the schema but no codec */
+    nes_transform_opts o = {.dir = NES_ENCRYPT, .root = root};
+    nes_buf b = {0};
+    nes_err err;
+    assert_int_equal(nes_transform(&o, (const uint8_t *)"{}", 2, &b, NULL, &err), NES_ERR_CRYPTO);
+    nes_buf_free(&b);
+}
+
+/* Builds the expected output by splicing fake tokens over the marked spans of the input, so the
+ * comparison checks that every byte outside PII values is the input's own byte. */
+static void non_pii_bytes_are_verbatim(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    /* PII values are the unique strings "P0".."P9"; everything else is varied non-PII JSON. */
+    const char *doc =
+        "\n\t{ \"name\" :\"\\u00e9\\n\xe2\x82\xac \\\"quoted\\\" \\\\ \" ,\r\n"
+        "  \"ssn\"\t:\t\"P0\" , \"junk\" : [ 1.5e-3 , -0 , true , false , null , { } , [ ] ,"
+        " {\"ssn\":\"not pii here\",\"deep\":[[[{\"a\":\"\xf0\x9f\x98\x80\"}]]]} ] ,\n"
+        "  \"orders\" : [ { \"note\" : \"x\" , \"card\" : \"P1\" } ,{\"card\":\"P2\"}],\n"
+        "  \"labels\" : { \"public\" : \"pub\" , \"k\\u0031\" : \"P3\" },\n"
+        "  \"tree\" : {\"children\":[ {\"ssn\" : \"P4\", \"children\" : [ ] } ] },\n"
+        "  \"matrix\" : [ [ \"P5\" ] , [ \"P6\", \"P7\" ] ] ,\n"
+        "  \"profile\" : { \"email\" : \"P8\" , \"phone\" : \"555\" } , \"ssn\" : \"P9\"\n}  \n";
+    static const char *ctx_of[10] = {"ssn", "card", "card", "", "ssn", "", "", "", "", "ssn"};
+    size_t cap = strlen(doc) * 2 + 256, n = 0;
+    char *want = malloc(cap);
+    assert_non_null(want);
+    const char *p = doc;
+    for (int i = 0; i < 10; i++) {
+        char mark[8];
+        snprintf(mark, sizeof mark, "\"P%d\"", i);
+        const char *at = strstr(p, mark);
+        assert_non_null(at);
+        memcpy(want + n, p, (size_t)(at - p));
+        n += (size_t)(at - p);
+        n += (size_t)snprintf(want + n, cap - n, "\"T50%02x~%s\"", '0' + i, ctx_of[i]);
+        p = at + strlen(mark);
+    }
+    n += (size_t)snprintf(want + n, cap - n, "%s", p);
+    result r = run(NES_ENCRYPT, root, doc);
+    if (r.st != NES_OK)
+        fail_msg("%s at %zu", r.err.msg, r.err.offset);
+    assert_int_equal(r.fields, 10);
+    assert_string_equal(r.out, want);
+    free(r.out);
+    free(want);
+}
+
+static void errors_never_echo_content(void **state)
+{
+    const nes_pii_node *root = root_of(state);
+    static const char *bad[] = {
+        "{\"ssn\":\"SECRET\"",
+        "{\"ssn\":\"SECRET\" \"x\"}",
+        "{\"SECRET\" 1}",
+        "[\"SECRET\x01\"]",
+        "[\"SECRET\xff\"]",
+        "[\"SECRET\\q\"]",
+        "[\"SECRET\\uD800\"]",
+        "[SECRET]",
+        "{\"ssn\":\"SECRET\"} SECRET",
+        "{\"ssn\":-SECRET}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (int dir = 0; dir < 2; dir++) {
+            result r = run(dir ? NES_DECRYPT : NES_ENCRYPT, root, bad[i]);
+            assert_int_not_equal(r.st, NES_OK);
+            assert_true(r.err.offset <= strlen(bad[i]));
+            if (strstr(r.err.msg, "SECRET") != NULL || strstr(r.err.msg, "ECR") != NULL)
+                fail_msg("error echoes content: %s", r.err.msg);
+        }
+    }
+    /* token errors neither */
+    result r = run(NES_DECRYPT, root, "{\"ssn\":\"SECRET\"}");
+    assert_int_equal(r.st, NES_ERR_TOKEN);
+    assert_null(strstr(r.err.msg, "ECR"));
+}
+
+static void validate_top_level(void **state)
+{
+    (void)state;
+    static const char *ok[] = {"0", "\"\"", "true", " [ ] ", "{\"a\":{}}"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        assert_int_equal(nes_json_validate((const uint8_t *)ok[i], strlen(ok[i]), 0, NULL), NES_OK);
+    nes_err err;
+    assert_int_equal(nes_json_validate((const uint8_t *)"", 0, 0, &err), NES_ERR_JSON);
+    assert_int_equal(err.offset, 0);
+    assert_int_equal(nes_json_validate((const uint8_t *)"[1] [2]", 7, 0, &err), NES_ERR_JSON);
+    assert_int_equal(err.offset, 4);
+    assert_int_equal(nes_json_validate((const uint8_t *)"{}", 2, 0, &err), NES_OK);
+    assert_int_equal(err.status, NES_OK);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(flat_object_keeps_every_other_byte),
+        T(nested_objects),
+        T(arrays_of_objects),
+        T(nested_arrays),
+        T(wildcard_maps_and_exact_keys),
+        T(recursive_schema),
+        T(pii_objects_and_arrays_are_minified),
+        T(numbers_booleans_and_null),
+        T(escaped_keys_and_values),
+        T(duplicate_keys_all_transformed),
+        T(pii_root_and_no_root),
+        T(decrypt_restores_types),
+        T(decrypt_by_value_type),
+        T(decrypt_rejects_non_tokens),
+        T(depth_limit_exact),
+        T(decrypted_json_respects_remaining_depth),
+        T(output_cap),
+        T(codec_failures),
+        T(non_pii_bytes_are_verbatim),
+        T(errors_never_echo_content),
+        T(validate_top_level),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
