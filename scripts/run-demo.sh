@@ -32,7 +32,7 @@ schema=payments
   schema=$(find schemas -maxdepth 1 \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) \
              -printf '%f\n' 2>/dev/null | sed -E 's/\.(yaml|yml|json)$//' | sort | head -1)
 body='{"name":"Ada Lovelace","ssn":"078-05-1120","amount":12.5}'
-for ex in examples/$schema.json examples/$schema-request.json; do
+for ex in examples/$schema/payment.json examples/$schema/*.json examples/$schema.json; do
   [[ -f $ex ]] && { body="@$ex"; break; }
 done
 cat >&2 <<MSG
