@@ -249,3 +249,28 @@ def test_abrupt_disconnect_mid_body(svc):
     tls.close()  # RST
     time.sleep(0.3)
     assert any(l.get("error") == "aborted" for l in svc.log_lines())
+
+
+def test_connection_cap(tmp_path):
+    s = Service(tmp_path, wait_ready=False, env={"MAX_CONNECTIONS": "4"})
+    held = []
+    try:
+        for _ in range(4):
+            held.append(s.raw_tls())
+        time.sleep(0.2)
+        extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        extra.settimeout(3)
+        try:
+            assert extra.recv(1) == b""  # closed at once
+        except OSError:
+            pass
+        extra.close()
+        for t in held:
+            t.close()
+        time.sleep(0.3)
+        assert s.request("GET", "/healthz")[0] == 200
+        assert s.metric("nes_connections_rejected_total") >= 1
+    finally:
+        for t in held:
+            t.close()
+        assert s.stop() == 0
