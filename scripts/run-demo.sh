@@ -32,7 +32,8 @@ schema=payments
   schema=$(find schemas -maxdepth 1 \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) \
              -printf '%f\n' 2>/dev/null | sed -E 's/\.(yaml|yml|json)$//' | sort | head -1)
 body='{"name":"Ada Lovelace","ssn":"078-05-1120","amount":12.5}'
-for ex in examples/$schema/payment.json examples/$schema/*.json examples/$schema.json; do
+for ex in examples/$schema/payment.json examples/$schema/*.json examples/$schema.json \
+          examples/${schema%s}.json; do
   [[ -f $ex ]] && { body="@$ex"; break; }
 done
 cat >&2 <<MSG
@@ -41,7 +42,7 @@ nitro-enc-svc is running in local mode on https://127.0.0.1:$port (Ctrl-C stops 
 
   curl --cacert $ca https://127.0.0.1:$port/encrypt \\
        -H 'Content-Type: application/json' -H 'X-Schema-Name: ${schema:-payments}' \\
-       -d '$body'
+       --data-binary '$body'
 
 MSG
 wait $pid
