@@ -40,17 +40,21 @@ def test_tls13_alpn_and_tls12(tmp_path):
         s.stop()
 
 
-def test_session_resumption(tmp_path):
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_session_resumption(tmp_path, version):
     s = Service(tmp_path, wait_ready=False)
     try:
         ctx = s.context()
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.maximum_version = version
         with handshake(s, ctx) as t:
             t.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            read_response(t)
+            read_response(t)  # TLS 1.3 tickets arrive after the handshake
             sess = t.session
+        assert sess.has_ticket
         with handshake(s, ctx, session=sess) as t:
             assert t.session_reused
+            t.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(t)[0] == 200
     finally:
         s.stop()
 
