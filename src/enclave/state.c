@@ -332,6 +332,16 @@ nes_crypter *nes_state_crypter(const nes_snapshot *s)
     return tc->crypter;
 }
 
+void nes_state_thread_done(void)
+{
+    pthread_once(&g_tc_once, tc_key_init);
+    thread_crypter *tc = pthread_getspecific(g_tc_key);
+    if (tc != NULL) {
+        pthread_setspecific(g_tc_key, NULL);
+        tc_destroy(tc);
+    }
+}
+
 void nes_state_shutdown(void)
 {
     pthread_mutex_lock(&g_pub_lock);

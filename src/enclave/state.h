@@ -71,6 +71,10 @@ time_t nes_snapshot_keys_time(const nes_snapshot *s);
  * built. */
 nes_crypter *nes_state_crypter(const nes_snapshot *s);
 
+/** Frees the calling thread's crypter now (threads that end with pthread_exit or by returning
+ * from their start routine get this automatically; the main thread does not). */
+void nes_state_thread_done(void);
+
 /** Frees retired snapshots that no thread still reads. Called by publishers and periodically. */
 void nes_state_reclaim(void);
 
