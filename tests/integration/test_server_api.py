@@ -360,3 +360,13 @@ def test_version_and_help():
     assert r.returncode == 0 and r.stdout.startswith("nitro-enc-svc ")
     r = subprocess.run([str(BIN / "nitro-enc-svc"), "--bogus"], capture_output=True, text=True)
     assert r.returncode == 2 and "usage:" in r.stderr
+
+
+@needs_core
+def test_body_just_under_one_mib(svc):
+    doc = dict(PAYMENT, note="n" * (1024 * 1024 - 400))
+    body = json.dumps(doc).encode()
+    assert len(body) < 1024 * 1024
+    status, _, resp = svc.encrypt(body)
+    assert status == 200
+    assert json.loads(resp)["note"] == doc["note"]
