@@ -10,7 +10,7 @@ CMAKE_FLAGS := -G Ninja $(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNC
 BIN := $(BUILD_DIR)/bin
 PY := $(VENV)/bin/python
 
-.PHONY: all build deps run test unit asan integration fuzz-regress fuzz bench lint format clean
+.PHONY: all build deps run test unit asan integration fuzz-regress fuzz bench bench-http lint format clean
 
 all: build
 
@@ -21,7 +21,7 @@ build: deps
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Until the service exists, `make run` shows the CLI on an example payload.
+# `make run` starts nitro-enc-svc in local mode on https://127.0.0.1:8443 and prints a curl line.
 run: build
 	@scripts/run-demo.sh $(BIN)
 
@@ -55,6 +55,10 @@ fuzz: fuzz-build
 
 bench: build
 	@scripts/bench-core.sh $(BIN)
+
+# nitro-enc-svc POST /encrypt against nginx over TLS with wrk (about 90 s; one table).
+bench-http: build
+	@python3 bench/http/bench.py $(abspath $(BIN))
 
 lint: deps
 	@scripts/lint.sh
