@@ -6,8 +6,10 @@ keep-alive on loopback, measured with wrk in one run, alternating. Prints one ta
   (b) nginx (one worker per core, same certificate), GET of a static 1 KiB JSON file
 
 Full load: wrk -c32 (two rounds each, alternating a b a b; the better round counts). Half load:
-wrk has no fixed-rate mode, so connection counts are swept and the row whose throughput is
-nearest half of (a)'s peak is reported. RSS: the service's VmRSS with 1,000 open TLS
+wrk has no fixed-rate mode; the wrk scripts' delay() hook paces each of the 32 connections so the
+offered rate is half of (a)'s peak (wrk's timer has 1 ms steps: the pause is randomly rounded, so
+the rate is right on average and somewhat bursty). A connection sweep (unpaced, -c1..-c16) is
+printed as well. RSS: the service's VmRSS with 1,000 open TLS
 connections that each made one request.
 
 usage: bench/http/bench.py [BIN_DIR] [--secs N]   (not a test; about 90 s on 2 cores)
@@ -131,8 +133,8 @@ http {{
         url_a = f"https://127.0.0.1:{port_a}/encrypt"
         url_b = f"https://127.0.0.1:{port_b}/static.json"
         wenv = dict(os.environ, NES_BENCH_BODY=str(HERE / "payments-1k.json"))
-        run_a = lambda c, s: wrk(url_a, c, s, HERE / "post.lua", wenv)
-        run_b = lambda c, s: wrk(url_b, c, s)
+        run_a = lambda c, s, e=wenv: wrk(url_a, c, s, HERE / "post.lua", e)
+        run_b = lambda c, s, e=None: wrk(url_b, c, s, HERE / "rate.lua", e)
         run_a(8, 2)  # warm-up
         run_b(8, 2)
 
@@ -147,7 +149,10 @@ http {{
         for c in (1, 2, 4, 8, 16):
             sweep["a"][c] = run_a(c, max(3, secs // 2))
             sweep["b"][c] = run_b(c, max(3, secs // 2))
-        half = {k: min(v.items(), key=lambda kv: abs(kv[1]["rps"] - peak_a / 2)) for k, v in sweep.items()}
+        # pace 32 connections to half of (a)'s peak: each waits 32 / rate seconds between requests
+        delay_ms = 32 * 1000.0 / (peak_a / 2)
+        paced = dict(wenv, NES_BENCH_DELAY_MS=f"{delay_ms:.4f}")
+        half = {"a": run_a(32, secs, paced), "b": run_b(32, secs, paced)}
 
         rss_idle = rss_kib(svc.pid)
         socks = []
@@ -171,10 +176,8 @@ http {{
               f"{best['a']['rps'] / best['b']['rps']:>8.2f}")
         print(f"{'full load p50 / p99 ms':28}{best['a']['p50']:>9.2f} / {best['a']['p99']:<8.2f}"
               f"{best['b']['p50']:>5.2f} / {best['b']['p99']:<6.2f}")
-        ca_, ra = half["a"]
-        cb_, rb = half["b"]
-        print(f"{'half load: connections':28}{ca_:>20}{cb_:>14}")
-        print(f"{'half load req/s':28}{ra['rps']:>20.0f}{rb['rps']:>14.0f}")
+        ra, rb = half["a"], half["b"]
+        print(f"{'half load (paced -c32) req/s':28}{ra['rps']:>20.0f}{rb['rps']:>14.0f}")
         print(f"{'half load p50 / p99 ms':28}{ra['p50']:>9.2f} / {ra['p99']:<8.2f}"
               f"{rb['p50']:>5.2f} / {rb['p99']:<6.2f}")
         print(f"{'non-2xx responses (a)':28}{sum(r['non2xx'] for r in full['a']):>20}")
