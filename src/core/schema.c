@@ -478,7 +478,8 @@ static void choices(const nes_spec *spec, char *buf, size_t cap)
         if (spec->ops[i].root == NULL)
             continue;
         total++;
-        list_op(&spec->ops[i], buf, cap - 24, &o, &shown);
+        if (shown == total - 1) /* stop at the first that does not fit, room kept for the note */
+            list_op(&spec->ops[i], buf, cap - 24, &o, &shown);
     }
     if (shown < total)
         snprintf(buf + o, cap - o, ", ... (%zu more)", total - shown);
@@ -495,6 +496,21 @@ static void printable(const char *s, char *out, size_t cap)
     out[o] = '\0';
 }
 
+/* Records NES_ERR_ROOT: `head` followed by the choice list, cut so that it fits the message. */
+static nes_status root_error(const nes_spec *spec, nes_err *err, const char *head, bool list)
+{
+    char items[sizeof err->msg];
+    size_t hl = strlen(head), room = sizeof items;
+    if (hl + 48 < sizeof err->msg)
+        room = sizeof err->msg - hl;
+    else
+        room = 48;
+    items[0] = '\0';
+    if (list)
+        choices(spec, items, room);
+    return nes_err_set(err, NES_ERR_ROOT, (size_t)-1, "%s%s", head, items);
+}
+
 nes_status nes_spec_root(const nes_spec *spec, const char *operation_id, const nes_pii_node **root,
                          nes_err *err)
 {
@@ -503,7 +519,7 @@ nes_status nes_spec_root(const nes_spec *spec, const char *operation_id, const n
         *root = spec->pii_root;
         return NES_OK;
     }
-    char list[160];
+    char head[sizeof err->msg];
     if (operation_id != NULL && operation_id[0] != '\0') {
         char shown[72];
         printable(operation_id, shown, sizeof shown);
@@ -518,10 +534,12 @@ nes_status nes_spec_root(const nes_spec *spec, const char *operation_id, const n
             *root = op->root;
             return NES_OK;
         }
-        choices(spec, list, sizeof list);
-        return nes_err_set(err, NES_ERR_ROOT, (size_t)-1,
-                           "%s: unknown operationId \"%s\"%s%s", spec->name, shown,
-                           list[0] ? "; operations with a JSON body: " : "", list);
+        bool any = false;
+        for (size_t i = 0; i < spec->nops; i++)
+            any = any || spec->ops[i].root != NULL;
+        snprintf(head, sizeof head, "%s: unknown operationId \"%s\"%s", spec->name, shown,
+                 any ? "; operations with a JSON body: " : "");
+        return root_error(spec, err, head, any);
     }
     const nes_pii_node *only = NULL;
     size_t count = 0;
@@ -539,11 +557,10 @@ nes_status nes_spec_root(const nes_spec *spec, const char *operation_id, const n
         return nes_err_set(err, NES_ERR_ROOT, (size_t)-1,
                            "%s: no operation has a JSON request body and there is no x-pii-root",
                            spec->name);
-    choices(spec, list, sizeof list);
-    return nes_err_set(err, NES_ERR_ROOT, (size_t)-1,
-                       "%s: %zu operations have a JSON request body; choose one by operationId: "
-                       "%s",
-                       spec->name, count, list);
+    snprintf(head, sizeof head,
+             "%s: %zu operations have a JSON request body; choose one by operationId: ",
+             spec->name, count);
+    return root_error(spec, err, head, true);
 }
 
 /* ---- operations and proxy matching --------------------------------------------------------- */

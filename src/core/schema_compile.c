@@ -264,8 +264,8 @@ static nes_status push_list(nes_sc *c, const nes_sd_ref *m, struct fy_node *list
     return NES_OK;
 }
 
-/* Closes `in` under $ref/allOf/oneOf/anyOf into c->clo (discovery order); names the set after
- * the first reference followed. */
+/* Closes `in` under $ref/allOf/oneOf/anyOf into c->clo (discovery order, members with keywords of
+ * their own only); names the set after the first reference followed. */
 static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, nes_err *err)
 {
     c->nclo = 0;
@@ -304,9 +304,14 @@ static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, nes_err *er
         if (!GROW(c->clo, c->cap_clo, c->nclo + 1))
             return oom(err);
         nes_sd_ref m = {node, it.r.doc};
-        c->clo[c->nclo++] = m;
         skw k;
         scan(node, &k);
+        /* Only members with keywords of their own define the node: a wrapper such as
+         * `{$ref: X, description: ...}` adds nothing beyond X, and leaving it out of the set makes
+         * `items: {$ref: X}` here and there the same node (so recursion closes at once). */
+        if (k.properties || k.addl || k.pattern || k.items || k.prefix_items || k.type ||
+            k.x_pii || k.x_ctx)
+            c->clo[c->nclo++] = m;
         nes_status st = NES_OK;
         if (k.any_of != NULL)
             st = push_list(c, &m, k.any_of, "anyOf", it.depth, err);

@@ -251,7 +251,7 @@ static struct fy_document *build(const char *data, size_t len, bool json, char *
     dc.level = FYET_ERROR;
     dc.colorize = false;
     struct fy_diag *diag = fy_diag_create(&dc);
-    snprintf(msg, cap, "cannot parse the document");
+    snprintf(msg, cap, "%s", "");
     *line = 0;
     if (diag == NULL)
         return NULL;
@@ -281,12 +281,14 @@ static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, si
     bool json_name = ends_with_ci(d->rel, ".json");
     if (json_name || looks_like_json(data, len)) {
         d->fyd = build(data, len, true, msg, sizeof msg, &line);
-        if (d->fyd == NULL && json_name)
+        if (d->fyd == NULL && json_name && msg[0] != '\0')
             return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid JSON: %s", d->shown,
                                line, msg);
     }
     if (d->fyd == NULL)
         d->fyd = build(data, len, false, msg, sizeof msg, &line);
+    if (d->fyd == NULL && msg[0] == '\0') /* libfyaml builds nothing, silently, from no content */
+        return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s: empty document", d->shown);
     if (d->fyd == NULL)
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid YAML: %s", d->shown, line,
                            msg);
