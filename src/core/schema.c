@@ -211,8 +211,7 @@ static nes_status add_op(loader *l, const char *method, const char *path, size_t
         if (spec->ops[i].operation_id != NULL && strlen(spec->ops[i].operation_id) == idlen &&
             memcmp(spec->ops[i].operation_id, id, idlen) == 0)
             return nes_sd_fail(&l->ds, doc, idn, NULL, NES_ERR_SPEC, l->err,
-                               "duplicate operationId \"%.*s\"", idlen > 64 ? 64 : (int)idlen,
-                               id);
+                               "duplicate operationId \"%.*s\"", idlen > 64 ? 64 : (int)idlen, id);
     if (spec->nops == spec->cap_ops) {
         size_t cap = spec->cap_ops ? 2 * spec->cap_ops : 16;
         spec_op *ops = realloc(spec->ops, cap * sizeof *ops);
@@ -241,8 +240,7 @@ static nes_status load_ops(loader *l)
     if (paths == NULL)
         return NES_OK;
     if (!fy_node_is_mapping(paths))
-        return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err,
-                           "paths must be a mapping");
+        return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err, "paths must be a mapping");
     void *it = NULL;
     struct fy_node_pair *p;
     while ((p = fy_node_mapping_iterate(paths, &it)) != NULL) {
@@ -318,8 +316,7 @@ nes_status nes_spec_load(const char *name, const char *data, size_t len, nes_doc
     l->spec = spec;
     l->err = err;
     nes_status st = NES_OK;
-    if ((spec->name = dupn(name, strlen(name))) == NULL ||
-        (spec->g = nes_pii_graph_new()) == NULL)
+    if ((spec->name = dupn(name, strlen(name))) == NULL || (spec->g = nes_pii_graph_new()) == NULL)
         st = oom(err);
     if (st == NES_OK)
         st = nes_sd_open(&l->ds, name, data ? data : "", len, reader, reader_ud, err);
@@ -379,8 +376,7 @@ static nes_status read_file(const char *path, char **data, size_t *len, nes_err 
     struct stat sb;
     nes_status st = NES_OK;
     if (fstat(fd, &sb) != 0)
-        st = nes_err_set(err, NES_ERR_IO, (size_t)-1, "cannot stat %s: %s", path,
-                         strerror(errno));
+        st = nes_err_set(err, NES_ERR_IO, (size_t)-1, "cannot stat %s: %s", path, strerror(errno));
     else if (!S_ISREG(sb.st_mode))
         st = nes_err_set(err, NES_ERR_IO, (size_t)-1, "%s is not a regular file", path);
     else if ((uint64_t)sb.st_size > NES_SPEC_MAX_BYTES)
@@ -558,8 +554,8 @@ nes_status nes_spec_root(const nes_spec *spec, const char *operation_id, const n
                            "%s: no operation has a JSON request body and there is no x-pii-root",
                            spec->name);
     snprintf(head, sizeof head,
-             "%s: %zu operations have a JSON request body; choose one by operationId: ",
-             spec->name, count);
+             "%s: %zu operations have a JSON request body; choose one by operationId: ", spec->name,
+             count);
     return root_error(spec, err, head, true);
 }
 

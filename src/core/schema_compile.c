@@ -244,7 +244,8 @@ static nes_status push(nes_sc *c, nes_sd_ref r, struct fy_node *from, uint32_t f
                            "empty schema (expected a schema object)");
     if (!GROW(c->stack, c->cap_stack, c->nstack + 1))
         return oom(err);
-    c->stack[c->nstack++] = (stack_item){.r = r, .from = from, .from_doc = from_doc, .depth = depth};
+    c->stack[c->nstack++] =
+        (stack_item){.r = r, .from = from, .from_doc = from_doc, .depth = depth};
     return NES_OK;
 }
 
@@ -285,8 +286,7 @@ static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, nes_err *er
         stack_item it = c->stack[--c->nstack];
         struct fy_node *node = nes_sd_deref(it.r.node);
         if (node == NULL)
-            return nes_sd_fail(c->ds, it.r.doc, it.r.node, NULL, NES_ERR_SPEC, err,
-                               "alias cycle");
+            return nes_sd_fail(c->ds, it.r.doc, it.r.node, NULL, NES_ERR_SPEC, err, "alias cycle");
         if (!fy_node_is_mapping(node)) {
             if (nes_sd_bool(node) >= 0) /* 3.1 boolean schema: constrains nothing we track */
                 continue;
@@ -309,8 +309,8 @@ static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, nes_err *er
         /* Only members with keywords of their own define the node: a wrapper such as
          * `{$ref: X, description: ...}` adds nothing beyond X, and leaving it out of the set makes
          * `items: {$ref: X}` here and there the same node (so recursion closes at once). */
-        if (k.properties || k.addl || k.pattern || k.items || k.prefix_items || k.type ||
-            k.x_pii || k.x_ctx)
+        if (k.properties || k.addl || k.pattern || k.items || k.prefix_items || k.type || k.x_pii ||
+            k.x_ctx)
             c->clo[c->nclo++] = m;
         nes_status st = NES_OK;
         if (k.any_of != NULL)
@@ -418,8 +418,8 @@ static nes_status get_node(nes_sc *c, const nes_sd_ref *set, size_t n, nes_pii_n
     if (node == NULL)
         return oom(err);
     sc_entry *e = &c->ents[c->nents];
-    *e = (sc_entry){.hash = hash, .key_off = c->nkeys, .mem_off = c->nmems, .n = c->nclo,
-                    .node = node};
+    *e = (sc_entry){
+        .hash = hash, .key_off = c->nkeys, .mem_off = c->nmems, .n = c->nclo, .node = node};
     memcpy(c->keys + c->nkeys, c->sorted, c->nclo * sizeof *c->sorted);
     memcpy(c->mems + c->nmems, c->clo, c->nclo * sizeof *c->clo);
     c->nkeys += c->nclo;
@@ -507,8 +507,7 @@ static int prop_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static nes_status gather_props(nes_sc *c, const nes_sd_ref *m, struct fy_node *props,
-                               nes_err *err)
+static nes_status gather_props(nes_sc *c, const nes_sd_ref *m, struct fy_node *props, nes_err *err)
 {
     if (!fy_node_is_mapping(props))
         return nes_sd_fail(c->ds, m->doc, m->node, props, NES_ERR_SPEC, err,
@@ -568,8 +567,8 @@ static nes_status classify(nes_sc *c, const sc_entry *e, bool *pii, nes_err *err
                 return nes_sd_fail(c->ds, m.doc, m.node, k.x_ctx, NES_ERR_SPEC, err,
                                    "conflicting x-pii-context \"%.*s\" and \"%.*s\" (%s:%d) for "
                                    "one value",
-                                   len > 40 ? 40 : (int)len, s, ctxlen > 40 ? 40 : (int)ctxlen,
-                                   ctx, c->ds->docs[ctx_at.doc].shown, nes_sd_line(ctx_node));
+                                   len > 40 ? 40 : (int)len, s, ctxlen > 40 ? 40 : (int)ctxlen, ctx,
+                                   c->ds->docs[ctx_at.doc].shown, nes_sd_line(ctx_node));
             if (len > 0 && ctx == NULL) {
                 ctx = s;
                 ctxlen = len;
@@ -649,8 +648,8 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
             void *it = NULL;
             struct fy_node_pair *p;
             while (st == NES_OK && (p = fy_node_mapping_iterate(k.pattern, &it)) != NULL)
-                st = group_schema(c, &m, nes_sd_deref(fy_node_pair_value(p)),
-                                  "patternProperties", err);
+                st = group_schema(c, &m, nes_sd_deref(fy_node_pair_value(p)), "patternProperties",
+                                  err);
         }
     }
     if (st == NES_OK && c->ngroup > 0)

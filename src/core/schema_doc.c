@@ -147,7 +147,7 @@ static size_t put_escaped(char *out, size_t o, size_t cap, const char *s, size_t
 /* Writes "#/a/b~1c" for node `n` into out (NUL-terminated, middle elided when long). */
 static void node_pointer(struct fy_node *n, char *out, size_t cap)
 {
-    struct fy_node *chain[SD_MAX_ANCESTORS];
+    struct fy_node *chain[SD_MAX_ANCESTORS] = {0};
     size_t depth = 0;
     bool cut = false;
     for (struct fy_node *u = n; u != NULL; u = fy_node_get_parent(u)) {
@@ -446,8 +446,7 @@ static bool has_scheme(const char *s)
 /* The index of the document named `file` (decoded) as referenced from document `from`, loading
  * it through the reader on first use. */
 static nes_status find_doc(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
-                           struct fy_node *line_at, const char *file, uint32_t *index,
-                           nes_err *err)
+                           struct fy_node *line_at, const char *file, uint32_t *index, nes_err *err)
 {
     if (file[0] == '/' || has_scheme(file) || strchr(file, '\\') != NULL)
         return nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,

@@ -619,8 +619,7 @@ static const broken_case broken[] = {
     {"url-ref.yaml", NES_ERR_SPEC, {"url-ref.yaml:3: #/x-pii-root:", "only relative references"}},
     {"missing-sibling.yaml",
      NES_ERR_SPEC,
-     {"missing-sibling.yaml:3: #/x-pii-root: cannot read \"no-such-file.yaml\"",
-      "No such file"}},
+     {"missing-sibling.yaml:3: #/x-pii-root: cannot read \"no-such-file.yaml\"", "No such file"}},
     {"conflicting-context.yaml",
      NES_ERR_SPEC,
      {"conflicting-context.yaml:14: #/components/schemas/Person/properties/id/allOf/1:",
@@ -675,7 +674,8 @@ static void load_errors_in_memory(void **state)
     nes_err err;
     const char *ext = "openapi: 3.0.0\nx-pii-root: 'other.yaml#/A'\n";
     assert_int_equal(load_text("a.yaml", ext, NULL, &spec, &err), NES_ERR_SPEC);
-    assert_non_null(strstr(err.msg, "a.yaml:2: #/x-pii-root: $ref to \"other.yaml\" but no reader"));
+    assert_non_null(
+        strstr(err.msg, "a.yaml:2: #/x-pii-root: $ref to \"other.yaml\" but no reader"));
 
     mem_docs docs = {.n = 0};
     assert_int_equal(load_text("a.yaml", ext, &docs, &spec, &err), NES_ERR_SPEC);
@@ -694,9 +694,9 @@ static void load_errors_in_memory(void **state)
     assert_int_equal(load_text("dir/", "openapi: 3.0.0\n", NULL, &spec, &err), NES_ERR_SPEC);
 
     static const char big[1] = {0};
-    assert_int_equal(nes_spec_load("huge.yaml", big, (size_t)NES_SPEC_MAX_BYTES + 1, NULL, NULL,
-                                   &spec, &err),
-                     NES_ERR_LIMIT);
+    assert_int_equal(
+        nes_spec_load("huge.yaml", big, (size_t)NES_SPEC_MAX_BYTES + 1, NULL, NULL, &spec, &err),
+        NES_ERR_LIMIT);
     assert_null(spec);
 
     assert_int_equal(nes_spec_load_file("/nonexistent/dir/x.yaml", &spec, &err), NES_ERR_IO);
@@ -903,7 +903,7 @@ static void public_specs_load_and_mark_nothing(void **state)
     DIR *d = opendir(dir);
     if (d == NULL)
         skip();
-    char *names[64];
+    char *names[64] = {0};
     size_t nn = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL && nn < 64)
@@ -943,8 +943,7 @@ static void public_specs_load_and_mark_nothing(void **state)
         char *wrapper = wrapper_for(dir, names[i], &count);
         dir_ud ud = {dir};
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        st = nes_spec_load("wrapper.json", wrapper, strlen(wrapper), file_reader, &ud, &spec,
-                           &err);
+        st = nes_spec_load("wrapper.json", wrapper, strlen(wrapper), file_reader, &ud, &spec, &err);
         double all_ms = ms_since(&t0);
         free(wrapper);
         if (st != NES_OK)
