@@ -106,8 +106,8 @@ static nes_status load_servers(loader *l)
         if (!nes_sd_str(nes_sd_get(nes_sd_deref(srv), "url"), &url, &len))
             continue;
         const char *p = url, *end = url + len;
-        const char *scheme = len > 3 ? strstr(url, "://") : NULL;
-        if (scheme != NULL && scheme < end) {
+        const char *scheme = memmem(url, len, "://", 3); /* scalars are not NUL-terminated */
+        if (scheme != NULL) {
             p = memchr(scheme + 3, '/', (size_t)(end - scheme - 3));
             if (p == NULL)
                 continue;

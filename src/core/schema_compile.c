@@ -614,7 +614,8 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
     }
     if (st != NES_OK)
         return st;
-    qsort(c->props, c->nprops, sizeof *c->props, prop_cmp);
+    if (c->nprops > 1)
+        qsort(c->props, c->nprops, sizeof *c->props, prop_cmp);
     for (size_t i = 0; i < c->nprops;) {
         size_t j = i;
         c->ngroup = 0;

@@ -693,6 +693,26 @@ static void load_errors_in_memory(void **state)
     assert_non_null(strstr(err.msg, "no \"openapi\" field"));
     assert_int_equal(load_text("dir/", "openapi: 3.0.0\n", NULL, &spec, &err), NES_ERR_SPEC);
 
+    const char latin1[] = "openapi: 3.0.0\ninfo: {title: \"caf\xe9\"}\n";
+    assert_int_equal(load_text("l.yaml", latin1, NULL, &spec, &err), NES_ERR_SPEC);
+    assert_non_null(strstr(err.msg, "l.yaml:2: not UTF-8 text (invalid byte at byte 33)"));
+    assert_int_equal(err.offset, 33);
+    const char *bad_utf8[] = {"\xc0\x80", "\xed\xa0\x80",     "\xf4\x90\x80\x80",
+                              "\xe2\x82", "\xf0\x8f\xbf\xbf", "\x80"};
+    for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
+        char t[64];
+        snprintf(t, sizeof t, "openapi: '3.0.0%s'\n", bad_utf8[i]);
+        assert_int_equal(load_text("u.yaml", t, NULL, &spec, &err), NES_ERR_SPEC);
+        assert_non_null(strstr(err.msg, "not UTF-8"));
+    }
+    assert_int_equal(nes_spec_load("z.yaml", "openapi: 3.0.0\0\n", 16, NULL, NULL, &spec, &err),
+                     NES_ERR_SPEC);
+    assert_non_null(strstr(err.msg, "z.yaml:1: not UTF-8 text (NUL at byte 14)"));
+    const char good[] = "openapi: '3.0.0'\ninfo: {title: \"caf\xc3\xa9 \xe2\x82\xac "
+                        "\xf0\x9f\x92\xb3 \xed\x9f\xbf \xef\xbf\xbf\"}\n";
+    assert_int_equal(load_text("g.yaml", good, NULL, &spec, &err), NES_OK);
+    nes_spec_free(spec);
+
     static const char big[1] = {0};
     assert_int_equal(
         nes_spec_load("huge.yaml", big, (size_t)NES_SPEC_MAX_BYTES + 1, NULL, NULL, &spec, &err),
