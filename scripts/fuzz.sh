@@ -10,6 +10,7 @@ targets=("$bindir"/fuzz_*)
 ((${#targets[@]})) || { echo "fuzz: no targets built"; exit 0; }
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for t in "${targets[@]}"; do
+  [[ -f $t && -x $t && $t != *.log ]] || continue  # the glob also matches the logs written below
   name=$(basename "$t")
   seeds=$root/fuzz/corpus/${name#fuzz_}
   mkdir -p "$seeds"
