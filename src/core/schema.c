@@ -175,24 +175,28 @@ static nes_status body_root(loader *l, uint32_t doc, struct fy_node *op, nes_pii
     struct fy_node *content = nes_sd_get(body.node, "content");
     if (content == NULL || !fy_node_is_mapping(content))
         return NES_OK;
-    nes_sd_ref set[16];
+    int count = fy_node_mapping_item_count(content);
+    nes_sd_ref *set = malloc((count > 0 ? (size_t)count : 1) * sizeof *set);
+    if (set == NULL)
+        return oom(l->err);
     size_t n = 0;
     bool json = false;
     void *it = NULL;
     struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(content, &it)) != NULL) {
+    while ((p = fy_node_mapping_iterate(content, &it)) != NULL && n < (size_t)count) {
         const char *mt;
         size_t len;
         if (!nes_sd_str(nes_sd_deref(fy_node_pair_key(p)), &mt, &len) || !json_media(mt, len))
             continue;
         json = true;
         struct fy_node *schema = nes_sd_get(nes_sd_deref(fy_node_pair_value(p)), "schema");
-        if (schema != NULL && n < sizeof set / sizeof set[0])
+        if (schema != NULL)
             set[n++] = (nes_sd_ref){schema, body.doc};
     }
-    if (!json)
-        return NES_OK;
-    if (n > 0 && (st = nes_sc_compile(l->sc, set, n, out, l->err)) != NES_OK)
+    if (json && n > 0)
+        st = nes_sc_compile(l->sc, set, n, out, l->err);
+    free(set);
+    if (!json || st != NES_OK)
         return st;
     return *out != NULL ? NES_OK : empty_node(l, out);
 }
@@ -678,6 +682,8 @@ static const spec_op *match_in(const nes_spec *spec, const char *method, const c
 bool nes_spec_find_op(const nes_spec *spec, const char *method, const char *path, size_t path_len,
                       nes_spec_op *out)
 {
+    if (method == NULL || path == NULL)
+        return false;
     const char *q = memchr(path, '?', path_len);
     if (q != NULL)
         path_len = (size_t)(q - path);

@@ -44,7 +44,7 @@
 /** Upper bound on `$ref` hops followed in a row (a chain of references to references). */
 #define NES_SPEC_MAX_REF_DEPTH 64
 /** Upper bound on automaton nodes per spec (one per distinct set of schemas reached). */
-#define NES_SPEC_MAX_NODES 200000
+#define NES_SPEC_MAX_NODES 100000
 
 typedef struct nes_spec nes_spec;
 

@@ -20,7 +20,7 @@
 #include <string.h>
 
 /** Upper bound on schema references held by all node sets of one spec together. */
-#define SC_MAX_WORK (1u << 22)
+#define SC_MAX_WORK (1u << 21)
 /** Longest x-pii-context label. */
 #define SC_MAX_CONTEXT 255
 /** Longest node name kept for diagnostics. */

@@ -827,6 +827,47 @@ static void too_many_documents(void **state)
     assert_non_null(strstr(err.msg, "too many referenced documents"));
 }
 
+/* The automaton is a subset construction, so a small spec can ask for exponentially many nodes:
+ * "the n-th key from the end is `a`" needs 2^n sets. The node limit stops it. */
+static char *blowup_spec(int n)
+{
+    size_t cap = 4096 + (size_t)n * 256, o = 0;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    o += (size_t)snprintf(t, cap,
+                          "openapi: 3.0.0\nx-pii-root: '#/$defs/S0'\n$defs:\n"
+                          "  S0:\n    properties:\n"
+                          "      a: {anyOf: [{$ref: '#/$defs/S0'}, {$ref: '#/$defs/S1'}]}\n"
+                          "      b: {$ref: '#/$defs/S0'}\n");
+    for (int i = 1; i < n; i++)
+        o += (size_t)snprintf(t + o, cap - o,
+                              "  S%d:\n    properties:\n      a: {$ref: '#/$defs/S%d'}\n"
+                              "      b: {$ref: '#/$defs/S%d'}\n",
+                              i, i + 1, i + 1);
+    snprintf(t + o, cap - o, "  S%d: {x-pii: true}\n", n);
+    return t;
+}
+
+static void node_limit(void **state)
+{
+    (void)state;
+    nes_spec *spec;
+    nes_err err;
+    char *text = blowup_spec(8);
+    assert_int_equal(load_text("b8.yaml", text, NULL, &spec, &err), NES_OK);
+    assert_true(nes_spec_node_count(spec) >= 256);
+    nes_spec_free(spec);
+    free(text);
+    text = blowup_spec(17);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(load_text("b17.yaml", text, NULL, &spec, &err), NES_ERR_LIMIT);
+    assert_non_null(strstr(err.msg, "b17.yaml:"));
+    assert_non_null(strstr(err.msg, "more than 100000 nodes"));
+    print_message("  node limit reached after %.0f ms\n", ms_since(&t0));
+    free(text);
+}
+
 /* ---- public specs -------------------------------------------------------------------------- */
 
 typedef struct dir_ud {
@@ -1002,6 +1043,7 @@ int main(void)
         cmocka_unit_test(pointer_decoding),
         cmocka_unit_test(ref_chain_depth),
         cmocka_unit_test(too_many_documents),
+        cmocka_unit_test(node_limit),
         cmocka_unit_test(public_specs_load_and_mark_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
