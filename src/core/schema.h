@@ -11,8 +11,11 @@
  * Decisions (DESIGN section 6 leaves them open):
  * - A node stands for the union of every schema that may describe a value: `allOf`, `oneOf`,
  *   `anyOf` and `$ref` (with its siblings, as in 3.1) all contribute, and `x-pii: true` on any of
- *   them marks the value. 3.1 `prefixItems` (and tuple-form `items`) unite into the items child,
- *   `patternProperties` into the wildcard (encrypting too much is the safe side).
+ *   them marks the value; so do 3.1 `then`/`else`/`dependentSchemas` and YAML merge keys
+ *   (`<<: *base`, united rather than overridden). `prefixItems`, tuple-form `items`,
+ *   `additionalItems`, `unevaluatedItems` and `contains` unite into the items child;
+ *   `patternProperties` and `unevaluatedProperties` into the wildcard (encrypting too much is the
+ *   safe side). `not` and `if` are ignored.
  * - `additionalProperties: true` (or absent, or false) gives no wildcard child: for PII purposes
  *   "any value, none of it PII" and "no wildcard" are the same.
  * - Value type of a PII node: `type: string` -> NES_VT_STRING; integer, number, boolean, object,

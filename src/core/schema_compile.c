@@ -7,12 +7,16 @@
  * becomes one node and cycles cost nothing. Children are compiled from a worklist, never by
  * recursion, so neither deep nor recursive specs touch the C stack.
  *
- * Children of a set: `properties` (one child per key, merged across members), a wildcard child
- * from `additionalProperties` schemas and 3.1 `patternProperties` (every extra key; a pattern
- * cannot be checked by the automaton, so its values count for every key: encrypting too much is
- * the safe side), and an items child from `items` (a schema, or a list in old tuple form) and 3.1
- * `prefixItems`. `additionalProperties: true` adds no wildcard: "anything, nothing PII" and "no
- * wildcard" are the same for the transform (nes_pii_child returns NULL). */
+ * The 3.1 conditionals `then`, `else` and `dependentSchemas` values join the set the same way, and
+ * so do YAML merge keys (`<<: *base`), which libfyaml leaves unapplied.
+ *
+ * Children of a set: `properties` (one child per key, merged across members, `<<` merges inside
+ * it applied), a wildcard child from `additionalProperties`, 3.1 `unevaluatedProperties` and
+ * `patternProperties` schemas (every extra key; a pattern cannot be checked by the automaton, so
+ * its values count for every key: encrypting too much is the safe side), and an items child from
+ * `items` (a schema, or a list in old tuple form), `prefixItems`, `additionalItems`,
+ * `unevaluatedItems` and `contains`. `additionalProperties: true` adds no wildcard: "anything,
+ * nothing PII" and "no wildcard" are the same for the transform (nes_pii_child returns NULL). */
 #include "core/schema_int.h"
 
 #include <stddef.h>
@@ -31,6 +35,8 @@ typedef struct skw {
     struct fy_node *ref_key, *ref, *all_of, *one_of, *any_of;
     struct fy_node *properties, *addl, *pattern, *items, *prefix_items;
     struct fy_node *type, *x_pii, *x_ctx;
+    struct fy_node *merge, *then_, *else_, *dep_schemas;                 /* more members */
+    struct fy_node *uneval_props, *uneval_items, *addl_items, *contains; /* more children */
 } skw;
 
 typedef struct sc_entry {
@@ -169,6 +175,14 @@ static void scan(struct fy_node *m, skw *k)
         {"type", offsetof(skw, type)},
         {"x-pii", offsetof(skw, x_pii)},
         {"x-pii-context", offsetof(skw, x_ctx)},
+        {"<<", offsetof(skw, merge)},
+        {"then", offsetof(skw, then_)},
+        {"else", offsetof(skw, else_)},
+        {"dependentSchemas", offsetof(skw, dep_schemas)},
+        {"unevaluatedProperties", offsetof(skw, uneval_props)},
+        {"unevaluatedItems", offsetof(skw, uneval_items)},
+        {"additionalItems", offsetof(skw, addl_items)},
+        {"contains", offsetof(skw, contains)},
     };
     memset(k, 0, sizeof *k);
     void *it = NULL;
@@ -177,7 +191,7 @@ static void scan(struct fy_node *m, skw *k)
         const char *s;
         size_t len;
         struct fy_node *key = fy_node_pair_key(p);
-        if (!nes_sd_str(key, &s, &len) || len < 4 || len > 20)
+        if (!nes_sd_str(key, &s, &len) || len < 2 || len > 21)
             continue;
         for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
             if (strlen(words[i].name) == len && memcmp(words[i].name, s, len) == 0) {
@@ -265,6 +279,35 @@ static nes_status push_list(nes_sc *c, const nes_sd_ref *m, struct fy_node *list
     return NES_OK;
 }
 
+/* Pushes the members that 3.1 conditionals (`then`, `else`, `dependentSchemas` values: PII in any
+ * branch is PII) and YAML merge keys (`<<: *base`, which libfyaml leaves unapplied; taking the
+ * merged mapping as one more member unites rather than overrides, which errs on the safe side)
+ * add to a set. */
+static nes_status push_more(nes_sc *c, const nes_sd_ref *m, const skw *k, unsigned depth,
+                            nes_err *err)
+{
+    nes_status st = NES_OK;
+    if (k->then_ != NULL)
+        st = push(c, (nes_sd_ref){k->then_, m->doc}, m->node, m->doc, depth, err);
+    if (st == NES_OK && k->else_ != NULL)
+        st = push(c, (nes_sd_ref){k->else_, m->doc}, m->node, m->doc, depth, err);
+    if (st == NES_OK && k->merge != NULL)
+        st = fy_node_is_sequence(k->merge)
+                 ? push_list(c, m, k->merge, "<<", depth, err)
+                 : push(c, (nes_sd_ref){k->merge, m->doc}, m->node, m->doc, depth, err);
+    if (st == NES_OK && k->dep_schemas != NULL) {
+        if (!fy_node_is_mapping(k->dep_schemas))
+            return nes_sd_fail(c->ds, m->doc, m->node, k->dep_schemas, NES_ERR_SPEC, err,
+                               "dependentSchemas must be a mapping");
+        void *it = NULL;
+        struct fy_node_pair *p;
+        while (st == NES_OK && (p = fy_node_mapping_iterate(k->dep_schemas, &it)) != NULL)
+            st = push(c, (nes_sd_ref){nes_sd_deref(fy_node_pair_value(p)), m->doc}, m->node, m->doc,
+                      depth, err);
+    }
+    return st;
+}
+
 /* Closes `in` under $ref/allOf/oneOf/anyOf into c->clo (discovery order, members with keywords of
  * their own only); names the set after the first reference followed. */
 static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, nes_err *err)
@@ -310,7 +353,7 @@ static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, nes_err *er
          * `{$ref: X, description: ...}` adds nothing beyond X, and leaving it out of the set makes
          * `items: {$ref: X}` here and there the same node (so recursion closes at once). */
         if (k.properties || k.addl || k.pattern || k.items || k.prefix_items || k.type || k.x_pii ||
-            k.x_ctx)
+            k.x_ctx || k.uneval_props || k.uneval_items || k.addl_items || k.contains)
             c->clo[c->nclo++] = m;
         nes_status st = NES_OK;
         if (k.any_of != NULL)
@@ -319,6 +362,8 @@ static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, nes_err *er
             st = push_list(c, &m, k.one_of, "oneOf", it.depth, err);
         if (st == NES_OK && k.all_of != NULL)
             st = push_list(c, &m, k.all_of, "allOf", it.depth, err);
+        if (st == NES_OK)
+            st = push_more(c, &m, &k, it.depth, err);
         if (st == NES_OK && k.ref_key != NULL) {
             const char *s;
             size_t len;
@@ -507,7 +552,10 @@ static int prop_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static nes_status gather_props(nes_sc *c, const nes_sd_ref *m, struct fy_node *props, nes_err *err)
+/* Adds the pairs of a `properties` mapping; `<<: *common` inside it merges (unites) the aliased
+ * mapping(s), up to a few levels deep. */
+static nes_status gather_props(nes_sc *c, const nes_sd_ref *m, struct fy_node *props, int depth,
+                               nes_err *err)
 {
     if (!fy_node_is_mapping(props))
         return nes_sd_fail(c->ds, m->doc, m->node, props, NES_ERR_SPEC, err,
@@ -525,6 +573,24 @@ static nes_status gather_props(nes_sc *c, const nes_sd_ref *m, struct fy_node *p
         if (v == NULL)
             return nes_sd_fail(c->ds, m->doc, props, k, NES_ERR_SPEC, err,
                                "property \"%.*s\" has no schema", len > 64 ? 64 : (int)len, key);
+        if (len == 2 && memcmp(key, "<<", 2) == 0 && fy_node_get_style(k) == FYNS_PLAIN &&
+            (fy_node_is_mapping(v) || fy_node_is_sequence(v))) {
+            if (depth == 8)
+                return nes_sd_fail(c->ds, m->doc, props, k, NES_ERR_SPEC, err,
+                                   "merge keys nested too deeply");
+            nes_status st = NES_OK;
+            if (fy_node_is_mapping(v)) {
+                st = gather_props(c, m, v, depth + 1, err);
+            } else {
+                void *jt = NULL;
+                struct fy_node *item;
+                while (st == NES_OK && (item = fy_node_sequence_iterate(v, &jt)) != NULL)
+                    st = gather_props(c, m, nes_sd_deref(item), depth + 1, err);
+            }
+            if (st != NES_OK)
+                return st;
+            continue;
+        }
         if (!GROW(c->props, c->cap_props, c->nprops + 1))
             return oom(err);
         c->props[c->nprops] = (prop_item){key, len, c->nprops, {v, m->doc}};
@@ -578,7 +644,8 @@ static nes_status classify(nes_sc *c, const sc_entry *e, bool *pii, nes_err *err
         }
         if (k.type != NULL)
             bits |= type_bits(k.type);
-        structural = structural || k.properties || k.addl || k.items || k.prefix_items;
+        structural = structural || k.properties || k.addl || k.items || k.prefix_items ||
+                     k.uneval_props || k.uneval_items || k.addl_items || k.contains;
     }
     if (ctx != NULL && !*pii)
         return nes_sd_fail(c->ds, ctx_at.doc, ctx_at.node, ctx_node, NES_ERR_SPEC, err,
@@ -610,7 +677,7 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
         skw k;
         scan(m.node, &k);
         if (k.properties != NULL)
-            st = gather_props(c, &m, k.properties, err);
+            st = gather_props(c, &m, k.properties, 0, err);
     }
     if (st != NES_OK)
         return st;
@@ -642,6 +709,8 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
         scan(m.node, &k);
         if (k.addl != NULL)
             st = group_schema(c, &m, k.addl, "additionalProperties", err);
+        if (st == NES_OK && k.uneval_props != NULL)
+            st = group_schema(c, &m, k.uneval_props, "unevaluatedProperties", err);
         if (st == NES_OK && k.pattern != NULL) {
             if (!fy_node_is_mapping(k.pattern))
                 return nes_sd_fail(c->ds, m.doc, m.node, k.pattern, NES_ERR_SPEC, err,
@@ -665,6 +734,12 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
         if (k.items != NULL)
             st = fy_node_is_sequence(k.items) ? group_list(c, &m, k.items, "items", err)
                                               : group_schema(c, &m, k.items, "items", err);
+        if (st == NES_OK && k.uneval_items != NULL)
+            st = group_schema(c, &m, k.uneval_items, "unevaluatedItems", err);
+        if (st == NES_OK && k.addl_items != NULL)
+            st = group_schema(c, &m, k.addl_items, "additionalItems", err);
+        if (st == NES_OK && k.contains != NULL)
+            st = group_schema(c, &m, k.contains, "contains", err);
         if (st == NES_OK && k.prefix_items != NULL) {
             if (!fy_node_is_sequence(k.prefix_items))
                 return nes_sd_fail(c->ds, m.doc, m.node, k.prefix_items, NES_ERR_SPEC, err,

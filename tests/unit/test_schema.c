@@ -378,6 +378,37 @@ static void openapi_31(void **state)
     nes_spec_free(spec);
 }
 
+static void yaml_merge_keys(void **state)
+{
+    (void)state;
+    nes_spec *spec = load_test_spec("yaml-merge.yaml");
+    lines l;
+    const nes_pii_node *root = root_of(spec, NULL);
+    assert_string_equal(paths_of(root, &l), "audit_note\n"
+                                            "email\n"
+                                            "manager.email\n"
+                                            "manager.name\n"
+                                            "name\n");
+    assert_false(child(root, "employee_no")->pii);
+    nes_spec_free(spec);
+}
+
+static void conditionals_31(void **state)
+{
+    (void)state;
+    nes_spec *spec = load_test_spec("conditionals31.yaml");
+    lines l;
+    const nes_pii_node *root = root_of(spec, NULL);
+    assert_string_equal(paths_of(root, &l), "extras.*\n"
+                                            "history[].ip\n"
+                                            "passport\n"
+                                            "phone_ext\n"
+                                            "rest[]\n"
+                                            "vat_id\n");
+    assert_false(child(root, "kind")->pii);
+    nes_spec_free(spec);
+}
+
 static void json_spec(void **state)
 {
     (void)state;
@@ -1032,6 +1063,8 @@ int main(void)
         cmocka_unit_test(additional_properties),
         cmocka_unit_test(nested_arrays),
         cmocka_unit_test(openapi_31),
+        cmocka_unit_test(yaml_merge_keys),
+        cmocka_unit_test(conditionals_31),
         cmocka_unit_test(json_spec),
         cmocka_unit_test(yaml_aliases),
         cmocka_unit_test(root_selection),
