@@ -30,7 +30,8 @@
  *   form bodies would make specs such as Stripe's ambiguous for nothing.
  * - Only what the roots (every operation's JSON body and `x-pii-root`) reach is compiled and
  *   checked; a broken schema that nothing references does not fail the load.
- * - Documents are YAML, or JSON (names ending in .json, or content starting with '{' or '[').
+ * - Documents are UTF-8 (checked before parsing; NUL bytes refused), YAML or JSON (names ending
+ *   in .json, or content starting with '{' or '['). Aliases are followed, never expanded.
  *   Sibling names are resolved relative to the referring document and normalised; a name that
  *   leaves the spec's directory, an absolute path or a URL is a load error. */
 #ifndef NES_SCHEMA_H
