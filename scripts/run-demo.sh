@@ -1,6 +1,22 @@
 #!/usr/bin/env bash
-# scripts/run-demo.sh BINDIR: what `make run` does until the service exists.
+# scripts/run-demo.sh BINDIR: what `make run` does until the service exists: encrypts an example
+# payload with the CLI under a development key (created on first use) and decrypts it again.
 set -euo pipefail
-bin=$1
+bin=$(cd "$1" && pwd)
 cd "$(dirname "$0")/.."
-[[ -x $bin/nitro-enc ]] || { echo "run: $bin/nitro-enc is not built yet" >&2; exit 1; }
+key=.nitro-enc/dev.key
+if [[ ! -f $key ]]; then
+  mkdir -p .nitro-enc && chmod 700 .nitro-enc
+  (umask 077 && "$bin/nitro-enc" keygen >"$key")
+  echo "run: created DEVELOPMENT key $key (not for production data)" >&2
+fi
+spec=schemas/payments.yaml
+example=examples/payments/payment.json
+echo "== PII paths of $spec"
+"$bin/nitro-enc" schema lint "$spec"
+echo
+echo "== $example encrypted"
+"$bin/nitro-enc" encrypt --spec "$spec" --key "$key" "$example" | tee .nitro-enc/payment.enc.json
+echo
+echo "== decrypted again"
+"$bin/nitro-enc" decrypt --spec "$spec" --key "$key" .nitro-enc/payment.enc.json
