@@ -35,9 +35,12 @@ typedef struct crypt_args {
 static int parse_args(int argc, char **argv, crypt_args *a)
 {
     static const struct option opts[] = {
-        {"spec", required_argument, NULL, 's'},   {"key", required_argument, NULL, 'k'},
-        {"operation", required_argument, NULL, 'o'}, {"max-depth", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"spec", required_argument, NULL, 's'},
+        {"key", required_argument, NULL, 'k'},
+        {"operation", required_argument, NULL, 'o'},
+        {"max-depth", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *cmd = argv[0];
     int c;
@@ -63,8 +66,9 @@ static int parse_args(int argc, char **argv, crypt_args *a)
         }
         case 'h':
             if (a->dir == NES_ENCRYPT)
-                printf(usage_fmt, cmd, "Replaces each PII field with a v1.<nonce>.<ciphertext> token.",
-                       "", NES_DEFAULT_MAX_DEPTH);
+                printf(usage_fmt, cmd,
+                       "Replaces each PII field with a v1.<nonce>.<ciphertext> token.", "",
+                       NES_DEFAULT_MAX_DEPTH);
             else
                 printf(usage_fmt, cmd, "Restores each PII field from its token, with its type.",
                        ";\n                    tokens of any key in the file are opened",
