@@ -6,41 +6,91 @@
  * `x-pii-context: "label"` sets the context label. `$ref` (local, and to sibling documents read
  * through the reader callback), `allOf` (merge), `oneOf`/`anyOf` (union), `properties`,
  * `additionalProperties` (a schema or `true`), `items` and recursive schemas are followed. A spec
- * is compiled once, at load; lookups afterwards are read-only and thread-safe. */
+ * is compiled once, at load; lookups afterwards are read-only and thread-safe.
+ *
+ * Decisions (DESIGN section 6 leaves them open):
+ * - A node stands for the union of every schema that may describe a value: `allOf`, `oneOf`,
+ *   `anyOf` and `$ref` (with its siblings, as in 3.1) all contribute, and `x-pii: true` on any of
+ *   them marks the value; so do 3.1 `then`/`else`/`dependentSchemas` and YAML merge keys
+ *   (`<<: *base`, united rather than overridden). `prefixItems`, tuple-form `items`,
+ *   `additionalItems`, `unevaluatedItems` and `contains` unite into the items child;
+ *   `patternProperties` and `unevaluatedProperties` into the wildcard (encrypting too much is the
+ *   safe side). `not` and `if` are ignored.
+ * - `additionalProperties: true` (or absent, or false) gives no wildcard child: for PII purposes
+ *   "any value, none of it PII" and "no wildcard" are the same.
+ * - Value type of a PII node: `type: string` -> NES_VT_STRING; integer, number, boolean, object,
+ *   array -> NES_VT_JSON; 3.1 type lists ignore "null"; mixed or absent -> NES_VT_ANY (no `type`
+ *   but properties/items -> NES_VT_JSON).
+ * - `x-pii-context` needs `x-pii: true` in the same set; two different labels for one value, a
+ *   non-boolean `x-pii` or a non-string label are load errors.
+ * - Only JSON request bodies are roots: media types application/json, application/<x>+json and
+ *   the any-type wildcard (parameters such as "; charset=utf-8" are ignored); several JSON media
+ *   types of one body unite. A body with only non-JSON media types (forms, text, octet-stream)
+ *   is not a root, even with a single media type: the service accepts JSON only, and counting
+ *   form bodies would make specs such as Stripe's ambiguous for nothing.
+ * - Only what the roots (every operation's JSON body and `x-pii-root`) reach is compiled and
+ *   checked; a broken schema that nothing references does not fail the load.
+ * - Documents are UTF-8 (checked before parsing; NUL bytes refused), YAML or JSON (names ending
+ *   in .json, or content starting with '{' or '['). Aliases are followed, never expanded.
+ *   Sibling names are resolved relative to the referring document and normalised; a name that
+ *   leaves the spec's directory, an absolute path or a URL is a load error. */
 #ifndef NES_SCHEMA_H
 #define NES_SCHEMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/error.h"
 #include "core/pii.h"
 
-/** Upper bound on a spec document (and each referenced document). */
+/** Upper bound on the bytes of a spec and all the documents it references together. */
 #define NES_SPEC_MAX_BYTES (64u << 20)
+/** Upper bound on `$ref` hops followed in a row (a chain of references to references). */
+#define NES_SPEC_MAX_REF_DEPTH 64
+/** Upper bound on automaton nodes per spec (one per distinct set of schemas reached). */
+#define NES_SPEC_MAX_NODES 100000
 
 typedef struct nes_spec nes_spec;
 
-/** Reads a document that a `$ref` names relative to the spec (e.g. "common.yaml"). On success
- * sets *data to a malloc'd buffer (the caller frees it) and *len. */
+/** One operation of a spec (strings owned by the spec). */
+typedef struct nes_spec_op {
+    const char *operation_id; /**< NULL when the operation has none */
+    const char *method;       /**< lower case: "get", "post", ... */
+    const char *path;         /**< path template, e.g. "/users/{id}" */
+    const nes_pii_node *root; /**< root of its JSON request body; NULL when it has none */
+} nes_spec_op;
+
+/** Reads a document that a `$ref` names relative to the spec's directory (e.g. "common.yaml",
+ * "defs/types.yaml"; normalised, never absolute, never containing ".."). On success sets *data to
+ * a malloc'd buffer (the loader frees it) and *len. On failure returns an error status and fills
+ * `err`; its message becomes part of the load error. */
 typedef nes_status (*nes_doc_reader)(void *ud, const char *name, char **data, size_t *len,
                                      nes_err *err);
 
-/** Loads and compiles the spec `data` (len bytes) named `name` (used in error messages and to
- * resolve relative references). `reader` may be NULL when the spec has no external references.
- * Errors give the document, line and JSON pointer of the problem. */
+/** Loads and compiles the spec `data` (len bytes) named `name` (used in error messages; its
+ * directory part, if any, also prefixes sibling names in messages). `reader` may be NULL when the
+ * spec has no external references. Every operation's JSON request body and `x-pii-root` are
+ * compiled here. Errors (NES_ERR_SPEC, NES_ERR_LIMIT, NES_ERR_NOMEM) carry one message with the
+ * document, line and JSON pointer of the problem, e.g.
+ * `payments.yaml:42: #/components/schemas/Card/properties/number: $ref target "#/x" not found`;
+ * YAML/JSON syntax errors give libfyaml's diagnostic and line (nothing is printed). */
 nes_status nes_spec_load(const char *name, const char *data, size_t len, nes_doc_reader reader,
                          void *reader_ud, nes_spec **out, nes_err *err);
 
-/** Loads a spec file; sibling references are read from the same directory (never above it). */
+/** Loads a spec file; sibling references are read from the same directory (never above it).
+ * NES_ERR_IO when the file cannot be read, else as nes_spec_load. */
 nes_status nes_spec_load_file(const char *path, nes_spec **out, nes_err *err);
 
 /** Frees a spec and its automaton (NULL is fine). */
 void nes_spec_free(nes_spec *spec);
 
-/** The root node for a request body: the spec's `x-pii-root` JSON pointer; else the JSON request
- * body of the operation whose operationId is `operation_id` (when not NULL); else the only JSON
- * requestBody in the spec. NES_ERR_ROOT when there is no single answer (the message names the
- * operationIds to choose from) or the operation is unknown. */
+/** The root node for a request body: the spec's `x-pii-root` JSON pointer (which then wins over
+ * `operation_id`); else the JSON request body of the operation whose operationId is
+ * `operation_id` (when not NULL or empty); else the only JSON requestBody in the spec.
+ * NES_ERR_ROOT when there is no single answer (the message names the operationIds to choose
+ * from, or "method /path" for operations without one; long lists are cut), the operation is
+ * unknown (the message names it, made printable and bounded) or has no JSON request body.
+ * Read-only: safe from any number of threads. */
 nes_status nes_spec_root(const nes_spec *spec, const char *operation_id, const nes_pii_node **root,
                          nes_err *err);
 
@@ -48,5 +98,27 @@ nes_status nes_spec_root(const nes_spec *spec, const char *operation_id, const n
  * template (`/users/{id}`) match `method` and `path` (no query string). NULL when none does. */
 const nes_pii_node *nes_spec_match(const nes_spec *spec, const char *method, const char *path,
                                    size_t path_len);
+
+/** The operation for a proxied request (as nes_spec_match, but it also tells "no operation" from
+ * "an operation without a JSON body"). `method` is compared case-insensitively; a query string in
+ * `path` is ignored. A `{name}` matches one or more characters other than '/', also inside a
+ * segment ("/files/{name}.json"); among several matches the first segment that differs decides:
+ * literal beats mixed beats a whole-segment variable ("/users/me" beats "/users/{id}"). When
+ * nothing matches, the path is tried again without each `servers[].url` path prefix ("/v1").
+ * True, with *out filled, when an operation matches. */
+bool nes_spec_find_op(const nes_spec *spec, const char *method, const char *path, size_t path_len,
+                      nes_spec_op *out);
+
+/** Number of operations (every method under `paths`, in document order). */
+size_t nes_spec_operation_count(const nes_spec *spec);
+
+/** Operation `i` (0-based, document order); false when out of range. */
+bool nes_spec_operation(const nes_spec *spec, size_t i, nes_spec_op *out);
+
+/** The spec's `x-pii-root` reference text, or NULL when it has none. */
+const char *nes_spec_pii_root(const nes_spec *spec);
+
+/** Automaton nodes the spec compiled to (for statistics and tests). */
+size_t nes_spec_node_count(const nes_spec *spec);
 
 #endif

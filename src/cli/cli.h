@@ -1,0 +1,29 @@
+/* cli.h - the `nitro-enc` command-line tool: shared declarations of its commands. */
+#ifndef NES_CLI_H
+#define NES_CLI_H
+
+#include "core/error.h"
+
+/** Exit codes: success, failure on input (bad JSON, spec, key, token), usage error. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/** Upper bound on an input document read by the CLI. */
+#define CLI_MAX_INPUT ((size_t)1 << 30)
+
+/** `nitro-enc keygen`: prints a fresh key line. argv[0] is "keygen". Returns an exit code. */
+int cli_keygen(int argc, char **argv);
+
+/** `nitro-enc encrypt|decrypt`: argv[0] names the command. Returns an exit code. */
+int cli_crypt(int argc, char **argv);
+
+/** `nitro-enc schema lint`: argv[0] is "schema". Returns an exit code. */
+int cli_schema(int argc, char **argv);
+
+/** Prints "nitro-enc: error: <msg>" (with the byte offset when set) on stderr; returns
+ * CLI_FAIL. */
+int cli_fail(const nes_err *err);
+
+/** Prints "nitro-enc: <msg>" and a hint to use --help on stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *msg);
+
+#endif

@@ -1,0 +1,711 @@
+/* schema.c - the public schema API: loading a spec (operations, roots, servers), root selection
+ * and proxy-mode operation matching. Compilation is in schema_compile.c, documents and
+ * references in schema_doc.c. */
+#include "core/schema.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/schema_int.h"
+
+typedef struct spec_op {
+    char *operation_id; /* NULL when absent */
+    char method[8];
+    char *path;
+    nes_pii_node *root; /* NULL without a JSON request body */
+} spec_op;
+
+struct nes_spec {
+    char *name;
+    nes_pii_graph *g;
+    char *pii_root_ref;     /* the x-pii-root text, or NULL */
+    nes_pii_node *pii_root; /* its compiled node */
+    nes_pii_node *empty;    /* root of JSON bodies that constrain nothing */
+    spec_op *ops;
+    size_t nops, cap_ops;
+    char **bases; /* path prefixes of servers[].url ("/v1"), tried by nes_spec_match */
+    size_t nbases;
+    size_t nodes;
+};
+
+static const char *const methods[] = {"get",     "put",  "post",  "delete",
+                                      "options", "head", "patch", "trace"};
+
+static char *dupn(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p == NULL)
+        return NULL;
+    if (n)
+        memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+static nes_status oom(nes_err *err)
+{
+    return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+}
+
+/* ---- loading ------------------------------------------------------------------------------- */
+
+typedef struct loader {
+    nes_spec *spec;
+    nes_sd_docs ds;
+    nes_sc *sc;
+    nes_err *err;
+} loader;
+
+static nes_status check_version(loader *l)
+{
+    struct fy_node *root = l->ds.docs[0].root;
+    if (root == NULL)
+        return nes_err_set(l->err, NES_ERR_SPEC, (size_t)-1, "%s: empty document",
+                           l->ds.docs[0].shown);
+    if (!fy_node_is_mapping(root))
+        return nes_sd_fail(&l->ds, 0, root, NULL, NES_ERR_SPEC, l->err,
+                           "the document is not a mapping");
+    const char *v;
+    size_t len;
+    struct fy_node *ver = nes_sd_get(root, "openapi");
+    if (nes_sd_str(ver, &v, &len) && len >= 2 && v[0] == '3' && v[1] == '.')
+        return NES_OK;
+    if (ver != NULL)
+        return nes_sd_fail(&l->ds, 0, ver, NULL, NES_ERR_SPEC, l->err,
+                           "unsupported OpenAPI version (3.0 and 3.1 are supported)");
+    if (nes_sd_get(root, "swagger") != NULL)
+        return nes_sd_fail(&l->ds, 0, root, NULL, NES_ERR_SPEC, l->err,
+                           "Swagger 2.0 is not supported: convert the spec to OpenAPI 3");
+    return nes_sd_fail(&l->ds, 0, root, NULL, NES_ERR_SPEC, l->err,
+                       "not an OpenAPI 3 document (no \"openapi\" field)");
+}
+
+/* Servers' URL paths ("https://api.example.com/v1" -> "/v1"), without templated ones. */
+static nes_status load_servers(loader *l)
+{
+    struct fy_node *servers = nes_sd_get(l->ds.docs[0].root, "servers");
+    if (servers == NULL || !fy_node_is_sequence(servers))
+        return NES_OK;
+    nes_spec *spec = l->spec;
+    int count = fy_node_sequence_item_count(servers);
+    spec->bases = calloc((size_t)count + 1, sizeof *spec->bases);
+    if (spec->bases == NULL)
+        return oom(l->err);
+    void *it = NULL;
+    struct fy_node *srv;
+    while ((srv = fy_node_sequence_iterate(servers, &it)) != NULL) {
+        const char *url;
+        size_t len;
+        if (!nes_sd_str(nes_sd_get(nes_sd_deref(srv), "url"), &url, &len))
+            continue;
+        const char *p = url, *end = url + len;
+        const char *scheme = memmem(url, len, "://", 3); /* scalars are not NUL-terminated */
+        if (scheme != NULL) {
+            p = memchr(scheme + 3, '/', (size_t)(end - scheme - 3));
+            if (p == NULL)
+                continue;
+        } else if (len == 0 || url[0] != '/') {
+            continue;
+        }
+        size_t n = (size_t)(end - p);
+        const char *q = memchr(p, '?', n);
+        if (q != NULL)
+            n = (size_t)(q - p);
+        while (n > 0 && p[n - 1] == '/')
+            n--;
+        if (n == 0 || memchr(p, '{', n) != NULL || memchr(p, '#', n) != NULL)
+            continue;
+        bool dup = false;
+        for (size_t i = 0; i < spec->nbases; i++)
+            dup = dup || (strlen(spec->bases[i]) == n && memcmp(spec->bases[i], p, n) == 0);
+        if (dup)
+            continue;
+        if ((spec->bases[spec->nbases] = dupn(p, n)) == NULL)
+            return oom(l->err);
+        spec->nbases++;
+    }
+    return NES_OK;
+}
+
+/* application/json, application/<anything>+json and (a body that may be anything) * / *. */
+static bool json_media(const char *s, size_t len)
+{
+    size_t n = 0;
+    while (n < len && s[n] != ';')
+        n++;
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if ((n == 3 && memcmp(s, "*/*", 3) == 0) ||
+        (n == 16 && strncasecmp(s, "application/json", 16) == 0))
+        return true;
+    return n > 17 && strncasecmp(s, "application/", 12) == 0 &&
+           strncasecmp(s + n - 5, "+json", 5) == 0;
+}
+
+static nes_status empty_node(loader *l, nes_pii_node **out)
+{
+    if (l->spec->empty == NULL && (l->spec->empty = nes_pii_node_new(l->spec->g, NULL)) == NULL)
+        return oom(l->err);
+    *out = l->spec->empty;
+    return NES_OK;
+}
+
+/* The root of an operation's JSON request body (the union of its JSON media types' schemas), or
+ * NULL when it has none. */
+static nes_status body_root(loader *l, uint32_t doc, struct fy_node *op, nes_pii_node **out)
+{
+    *out = NULL;
+    struct fy_node *rb = nes_sd_get(op, "requestBody");
+    if (rb == NULL)
+        return NES_OK;
+    nes_sd_ref body;
+    nes_status st = nes_sd_follow(&l->ds, (nes_sd_ref){rb, doc}, &body, l->err);
+    if (st != NES_OK)
+        return st;
+    if (!fy_node_is_mapping(body.node))
+        return nes_sd_fail(&l->ds, body.doc, body.node, NULL, NES_ERR_SPEC, l->err,
+                           "requestBody must be a mapping");
+    struct fy_node *content = nes_sd_get(body.node, "content");
+    if (content == NULL || !fy_node_is_mapping(content))
+        return NES_OK;
+    int count = fy_node_mapping_item_count(content);
+    nes_sd_ref *set = malloc((count > 0 ? (size_t)count : 1) * sizeof *set);
+    if (set == NULL)
+        return oom(l->err);
+    size_t n = 0;
+    bool json = false;
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(content, &it)) != NULL && n < (size_t)count) {
+        const char *mt;
+        size_t len;
+        if (!nes_sd_str(nes_sd_deref(fy_node_pair_key(p)), &mt, &len) || !json_media(mt, len))
+            continue;
+        json = true;
+        struct fy_node *schema = nes_sd_get(nes_sd_deref(fy_node_pair_value(p)), "schema");
+        if (schema != NULL)
+            set[n++] = (nes_sd_ref){schema, body.doc};
+    }
+    if (json && n > 0)
+        st = nes_sc_compile(l->sc, set, n, out, l->err);
+    free(set);
+    if (!json || st != NES_OK)
+        return st;
+    return *out != NULL ? NES_OK : empty_node(l, out);
+}
+
+static nes_status add_op(loader *l, const char *method, const char *path, size_t plen,
+                         struct fy_node *op, uint32_t doc)
+{
+    nes_spec *spec = l->spec;
+    struct fy_node *idn = nes_sd_get(op, "operationId");
+    const char *id = NULL;
+    size_t idlen = 0;
+    if (idn != NULL && !nes_sd_str(idn, &id, &idlen))
+        return nes_sd_fail(&l->ds, doc, idn, NULL, NES_ERR_SPEC, l->err,
+                           "operationId must be a string");
+    for (size_t i = 0; id != NULL && i < spec->nops; i++)
+        if (spec->ops[i].operation_id != NULL && strlen(spec->ops[i].operation_id) == idlen &&
+            memcmp(spec->ops[i].operation_id, id, idlen) == 0)
+            return nes_sd_fail(&l->ds, doc, idn, NULL, NES_ERR_SPEC, l->err,
+                               "duplicate operationId \"%.*s\"", idlen > 64 ? 64 : (int)idlen, id);
+    if (spec->nops == spec->cap_ops) {
+        size_t cap = spec->cap_ops ? 2 * spec->cap_ops : 16;
+        spec_op *ops = realloc(spec->ops, cap * sizeof *ops);
+        if (ops == NULL)
+            return oom(l->err);
+        spec->ops = ops;
+        spec->cap_ops = cap;
+    }
+    spec_op *o = &spec->ops[spec->nops];
+    memset(o, 0, sizeof *o);
+    snprintf(o->method, sizeof o->method, "%s", method);
+    o->path = dupn(path, plen);
+    o->operation_id = id ? dupn(id, idlen) : NULL;
+    spec->nops++; /* from here on nes_spec_free frees it */
+    if (o->path == NULL || (id != NULL && o->operation_id == NULL))
+        return oom(l->err);
+    nes_pii_node *root;
+    nes_status st = body_root(l, doc, op, &root);
+    spec->ops[spec->nops - 1].root = root;
+    return st;
+}
+
+static nes_status load_ops(loader *l)
+{
+    struct fy_node *paths = nes_sd_get(l->ds.docs[0].root, "paths");
+    if (paths == NULL)
+        return NES_OK;
+    if (!fy_node_is_mapping(paths))
+        return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err, "paths must be a mapping");
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(paths, &it)) != NULL) {
+        const char *path;
+        size_t plen;
+        struct fy_node *key = nes_sd_deref(fy_node_pair_key(p));
+        if (!nes_sd_str(key, &path, &plen))
+            return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err,
+                               "path keys must be strings");
+        if (fy_node_pair_value(p) == NULL)
+            continue;
+        nes_sd_ref item;
+        nes_status st =
+            nes_sd_follow(&l->ds, (nes_sd_ref){fy_node_pair_value(p), 0}, &item, l->err);
+        if (st != NES_OK)
+            return st;
+        if (item.node == NULL || !fy_node_is_mapping(item.node))
+            return nes_sd_fail(&l->ds, 0, fy_node_pair_value(p), NULL, NES_ERR_SPEC, l->err,
+                               "a path item must be a mapping");
+        for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+            struct fy_node *op = nes_sd_get(item.node, methods[m]);
+            if (op == NULL)
+                continue;
+            if (!fy_node_is_mapping(op))
+                return nes_sd_fail(&l->ds, item.doc, op, NULL, NES_ERR_SPEC, l->err,
+                                   "an operation must be a mapping");
+            if ((st = add_op(l, methods[m], path, plen, op, item.doc)) != NES_OK)
+                return st;
+        }
+    }
+    return NES_OK;
+}
+
+static nes_status load_pii_root(loader *l)
+{
+    struct fy_node *root = l->ds.docs[0].root;
+    struct fy_node *xr = nes_sd_get(root, "x-pii-root");
+    if (xr == NULL)
+        return NES_OK;
+    const char *s;
+    size_t len;
+    if (!nes_sd_str(xr, &s, &len) || len == 0)
+        return nes_sd_fail(&l->ds, 0, xr, NULL, NES_ERR_SPEC, l->err,
+                           "x-pii-root must be a reference such as \"#/components/schemas/X\"");
+    nes_sd_ref target;
+    nes_status st = nes_sd_resolve(&l->ds, 0, xr, NULL, s, len, &target, l->err);
+    if (st == NES_OK)
+        st = nes_sc_compile(l->sc, &target, 1, &l->spec->pii_root, l->err);
+    if (st == NES_OK && l->spec->pii_root == NULL)
+        st = empty_node(l, &l->spec->pii_root);
+    if (st == NES_OK && (l->spec->pii_root_ref = dupn(s, len)) == NULL)
+        st = oom(l->err);
+    return st;
+}
+
+nes_status nes_spec_load(const char *name, const char *data, size_t len, nes_doc_reader reader,
+                         void *reader_ud, nes_spec **out, nes_err *err)
+{
+    *out = NULL;
+    nes_err_clear(err);
+    if (name == NULL || (data == NULL && len > 0))
+        return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "no spec given");
+    if (len > NES_SPEC_MAX_BYTES)
+        return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1, "%s: larger than %u bytes", name,
+                           NES_SPEC_MAX_BYTES);
+    loader *l = calloc(1, sizeof *l);
+    nes_spec *spec = calloc(1, sizeof *spec);
+    if (l == NULL || spec == NULL) {
+        free(l);
+        free(spec);
+        return oom(err);
+    }
+    l->spec = spec;
+    l->err = err;
+    nes_status st = NES_OK;
+    if ((spec->name = dupn(name, strlen(name))) == NULL || (spec->g = nes_pii_graph_new()) == NULL)
+        st = oom(err);
+    if (st == NES_OK)
+        st = nes_sd_open(&l->ds, name, data ? data : "", len, reader, reader_ud, err);
+    if (st == NES_OK && (l->sc = nes_sc_new(&l->ds, spec->g)) == NULL)
+        st = oom(err);
+    if (st == NES_OK)
+        st = check_version(l);
+    if (st == NES_OK)
+        st = load_servers(l);
+    if (st == NES_OK)
+        st = load_ops(l);
+    if (st == NES_OK)
+        st = load_pii_root(l);
+    if (st == NES_OK && nes_pii_graph_finish(spec->g) != 0)
+        st = oom(err);
+    if (l->sc != NULL)
+        spec->nodes = nes_sc_node_count(l->sc) + (spec->empty != NULL);
+    nes_sc_free(l->sc);
+    nes_sd_close(&l->ds);
+    free(l);
+    if (st != NES_OK) {
+        nes_spec_free(spec);
+        return st;
+    }
+    *out = spec;
+    return NES_OK;
+}
+
+void nes_spec_free(nes_spec *spec)
+{
+    if (spec == NULL)
+        return;
+    for (size_t i = 0; i < spec->nops; i++) {
+        free(spec->ops[i].operation_id);
+        free(spec->ops[i].path);
+    }
+    free(spec->ops);
+    for (size_t i = 0; i < spec->nbases; i++)
+        free(spec->bases[i]);
+    free(spec->bases);
+    free(spec->pii_root_ref);
+    nes_pii_graph_free(spec->g);
+    free(spec->name);
+    free(spec);
+}
+
+/* ---- files --------------------------------------------------------------------------------- */
+
+static nes_status read_file(const char *path, char **data, size_t *len, nes_err *err)
+{
+    *data = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return nes_err_set(err, NES_ERR_IO, (size_t)-1, "cannot open %s: %s", path,
+                           strerror(errno));
+    struct stat sb;
+    nes_status st = NES_OK;
+    if (fstat(fd, &sb) != 0)
+        st = nes_err_set(err, NES_ERR_IO, (size_t)-1, "cannot stat %s: %s", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        st = nes_err_set(err, NES_ERR_IO, (size_t)-1, "%s is not a regular file", path);
+    else if ((uint64_t)sb.st_size > NES_SPEC_MAX_BYTES)
+        st = nes_err_set(err, NES_ERR_LIMIT, (size_t)-1, "%s: larger than %u bytes", path,
+                         NES_SPEC_MAX_BYTES);
+    char *buf = NULL;
+    size_t size = st == NES_OK ? (size_t)sb.st_size : 0, got = 0;
+    if (st == NES_OK && (buf = malloc(size + 1)) == NULL)
+        st = oom(err);
+    while (st == NES_OK && got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            st = nes_err_set(err, NES_ERR_IO, (size_t)-1, "cannot read %s: %s", path,
+                             strerror(errno));
+        else if (r == 0)
+            size = got; /* the file shrank */
+        else
+            got += (size_t)r;
+    }
+    close(fd);
+    if (st != NES_OK) {
+        free(buf);
+        return st;
+    }
+    buf[got] = '\0';
+    *data = buf;
+    *len = got;
+    return NES_OK;
+}
+
+/* Reads sibling documents from the spec's directory; refuses absolute names and "..". */
+static nes_status dir_reader(void *ud, const char *name, char **data, size_t *len, nes_err *err)
+{
+    const char *dir = ud;
+    bool dotdot = false;
+    for (const char *s = name; *s;) {
+        size_t n = strcspn(s, "/");
+        dotdot = dotdot || (n == 2 && s[0] == '.' && s[1] == '.');
+        s += n + (s[n] == '/');
+    }
+    if (name[0] == '\0' || name[0] == '/' || dotdot)
+        return nes_err_set(err, NES_ERR_IO, (size_t)-1,
+                           "refusing to read a document outside the spec's directory");
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return nes_err_set(err, NES_ERR_IO, (size_t)-1, "path too long");
+    return read_file(path, data, len, err);
+}
+
+nes_status nes_spec_load_file(const char *path, nes_spec **out, nes_err *err)
+{
+    *out = NULL;
+    nes_err_clear(err);
+    char *data;
+    size_t len;
+    nes_status st = read_file(path, &data, &len, err);
+    if (st != NES_OK)
+        return st;
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? dupn(path, slash == path ? 1 : (size_t)(slash - path)) : dupn(".", 1);
+    if (dir == NULL)
+        st = oom(err);
+    else
+        st = nes_spec_load(path, data, len, dir_reader, dir, out, err);
+    free(dir);
+    free(data);
+    return st;
+}
+
+/* ---- roots --------------------------------------------------------------------------------- */
+
+/* Appends a shown operation name (operationId, else "METHOD /path") to a choice list. */
+static void list_op(const spec_op *op, char *buf, size_t cap, size_t *o, size_t *shown)
+{
+    char item[96];
+    if (op->operation_id != NULL)
+        snprintf(item, sizeof item, "%s", op->operation_id);
+    else
+        snprintf(item, sizeof item, "%s %s", op->method, op->path);
+    size_t n = strlen(item);
+    if (*o + n + 3 >= cap)
+        return;
+    *o += (size_t)snprintf(buf + *o, cap - *o, "%s%s", *shown ? ", " : "", item);
+    (*shown)++;
+}
+
+static void choices(const nes_spec *spec, char *buf, size_t cap)
+{
+    size_t o = 0, shown = 0, total = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < spec->nops; i++) {
+        if (spec->ops[i].root == NULL)
+            continue;
+        total++;
+        if (shown == total - 1) /* stop at the first that does not fit, room kept for the note */
+            list_op(&spec->ops[i], buf, cap - 24, &o, &shown);
+    }
+    if (shown < total)
+        snprintf(buf + o, cap - o, ", ... (%zu more)", total - shown);
+}
+
+/* A printable, bounded copy of untrusted text for a message. */
+static void printable(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *s && o + 4 < cap; s++)
+        out[o++] = (*s >= 0x20 && *s < 0x7f && *s != '"') ? *s : '?';
+    if (*s)
+        out[o++] = '.', out[o++] = '.', out[o++] = '.';
+    out[o] = '\0';
+}
+
+/* Records NES_ERR_ROOT: `head` followed by the choice list, cut so that it fits the message. */
+static nes_status root_error(const nes_spec *spec, nes_err *err, const char *head, bool list)
+{
+    char items[sizeof err->msg];
+    size_t hl = strlen(head), room = sizeof items;
+    if (hl + 48 < sizeof err->msg)
+        room = sizeof err->msg - hl;
+    else
+        room = 48;
+    items[0] = '\0';
+    if (list)
+        choices(spec, items, room);
+    return nes_err_set(err, NES_ERR_ROOT, (size_t)-1, "%s%s", head, items);
+}
+
+nes_status nes_spec_root(const nes_spec *spec, const char *operation_id, const nes_pii_node **root,
+                         nes_err *err)
+{
+    *root = NULL;
+    if (spec->pii_root != NULL) {
+        *root = spec->pii_root;
+        return NES_OK;
+    }
+    char head[sizeof err->msg];
+    if (operation_id != NULL && operation_id[0] != '\0') {
+        char shown[72];
+        printable(operation_id, shown, sizeof shown);
+        for (size_t i = 0; i < spec->nops; i++) {
+            const spec_op *op = &spec->ops[i];
+            if (op->operation_id == NULL || strcmp(op->operation_id, operation_id) != 0)
+                continue;
+            if (op->root == NULL)
+                return nes_err_set(err, NES_ERR_ROOT, (size_t)-1,
+                                   "%s: operation \"%s\" has no JSON request body", spec->name,
+                                   shown);
+            *root = op->root;
+            return NES_OK;
+        }
+        bool any = false;
+        for (size_t i = 0; i < spec->nops; i++)
+            any = any || spec->ops[i].root != NULL;
+        snprintf(head, sizeof head, "%s: unknown operationId \"%s\"%s", spec->name, shown,
+                 any ? "; operations with a JSON body: " : "");
+        return root_error(spec, err, head, any);
+    }
+    const nes_pii_node *only = NULL;
+    size_t count = 0;
+    for (size_t i = 0; i < spec->nops; i++) {
+        if (spec->ops[i].root != NULL) {
+            only = spec->ops[i].root;
+            count++;
+        }
+    }
+    if (count == 1) {
+        *root = only;
+        return NES_OK;
+    }
+    if (count == 0)
+        return nes_err_set(err, NES_ERR_ROOT, (size_t)-1,
+                           "%s: no operation has a JSON request body and there is no x-pii-root",
+                           spec->name);
+    snprintf(head, sizeof head,
+             "%s: %zu operations have a JSON request body; choose one by operationId: ", spec->name,
+             count);
+    return root_error(spec, err, head, true);
+}
+
+/* ---- operations and proxy matching --------------------------------------------------------- */
+
+size_t nes_spec_operation_count(const nes_spec *spec)
+{
+    return spec->nops;
+}
+
+static void fill_op(const spec_op *op, nes_spec_op *out)
+{
+    out->operation_id = op->operation_id;
+    out->method = op->method;
+    out->path = op->path;
+    out->root = op->root;
+}
+
+bool nes_spec_operation(const nes_spec *spec, size_t i, nes_spec_op *out)
+{
+    if (i >= spec->nops)
+        return false;
+    fill_op(&spec->ops[i], out);
+    return true;
+}
+
+const char *nes_spec_pii_root(const nes_spec *spec)
+{
+    return spec->pii_root_ref;
+}
+
+size_t nes_spec_node_count(const nes_spec *spec)
+{
+    return spec->nodes;
+}
+
+/* Matches one path segment against a template segment: each "{name}" matches one or more
+ * characters; the rest is literal. Glob matching with a single backtrack point: O(n*m). */
+static bool seg_match(const char *t, size_t tn, const char *s, size_t sn)
+{
+    size_t p = 0, i = 0, star = SIZE_MAX, mark = 0;
+    while (i < sn) {
+        const char *close = p < tn && t[p] == '{' ? memchr(t + p, '}', tn - p) : NULL;
+        if (close != NULL) {
+            star = (size_t)(close - t) + 1;
+            p = star;
+            mark = ++i;
+        } else if (p < tn && t[p] == s[i]) {
+            p++;
+            i++;
+        } else if (star != SIZE_MAX) {
+            p = star;
+            i = ++mark;
+        } else {
+            return false;
+        }
+    }
+    return p == tn;
+}
+
+static bool path_match(const char *tmpl, const char *path, size_t plen)
+{
+    if (tmpl[0] != '/' || plen == 0 || path[0] != '/')
+        return false;
+    const char *t = tmpl + 1, *p = path + 1;
+    size_t tl = strlen(t), pl = plen - 1;
+    for (;;) {
+        const char *te = memchr(t, '/', tl), *pe = memchr(p, '/', pl);
+        size_t ts = te ? (size_t)(te - t) : tl, ps = pe ? (size_t)(pe - p) : pl;
+        if (!seg_match(t, ts, p, ps))
+            return false;
+        if (te == NULL || pe == NULL)
+            return te == NULL && pe == NULL;
+        t = te + 1;
+        tl -= ts + 1;
+        p = pe + 1;
+        pl -= ps + 1;
+    }
+}
+
+/* 2 literal, 1 literal and variables mixed, 0 one variable. */
+static int seg_kind(const char *t, size_t n)
+{
+    if (memchr(t, '{', n) == NULL)
+        return 2;
+    const char *close = memchr(t, '}', n);
+    return t[0] == '{' && close == t + n - 1 && memchr(t + 1, '{', n - 1) == NULL ? 0 : 1;
+}
+
+/* > 0 when template a is more specific than b (the first segment that differs in kind decides,
+ * literal beating templated). */
+static int specificity(const char *a, const char *b)
+{
+    for (;;) {
+        size_t an = strcspn(a, "/"), bn = strcspn(b, "/");
+        int d = seg_kind(a, an) - seg_kind(b, bn);
+        if (d != 0)
+            return d;
+        if (a[an] == '\0' || b[bn] == '\0')
+            return 0;
+        a += an + 1;
+        b += bn + 1;
+    }
+}
+
+static const spec_op *match_in(const nes_spec *spec, const char *method, const char *path,
+                               size_t plen)
+{
+    const spec_op *best = NULL;
+    for (size_t i = 0; i < spec->nops; i++) {
+        const spec_op *op = &spec->ops[i];
+        if (strcasecmp(op->method, method) != 0 || !path_match(op->path, path, plen))
+            continue;
+        if (best == NULL || specificity(op->path, best->path) > 0)
+            best = op;
+    }
+    return best;
+}
+
+bool nes_spec_find_op(const nes_spec *spec, const char *method, const char *path, size_t path_len,
+                      nes_spec_op *out)
+{
+    if (method == NULL || path == NULL)
+        return false;
+    const char *q = memchr(path, '?', path_len);
+    if (q != NULL)
+        path_len = (size_t)(q - path);
+    const spec_op *op = match_in(spec, method, path, path_len);
+    for (size_t i = 0; op == NULL && i < spec->nbases; i++) {
+        size_t bl = strlen(spec->bases[i]);
+        if (path_len < bl || memcmp(path, spec->bases[i], bl) != 0)
+            continue;
+        if (path_len == bl)
+            op = match_in(spec, method, "/", 1);
+        else if (path[bl] == '/')
+            op = match_in(spec, method, path + bl, path_len - bl);
+    }
+    if (op == NULL)
+        return false;
+    fill_op(op, out);
+    return true;
+}
+
+const nes_pii_node *nes_spec_match(const nes_spec *spec, const char *method, const char *path,
+                                   size_t path_len)
+{
+    nes_spec_op op;
+    return nes_spec_find_op(spec, method, path, path_len, &op) ? op.root : NULL;
+}

@@ -1,0 +1,628 @@
+/* schema_doc.c - the documents of a spec: parsing (libfyaml, diagnostics captured, never printed),
+ * YAML helpers, `$ref` resolution (JSON pointers, sibling documents) and error locations. */
+#include "core/schema_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/** Longest JSON pointer shown in a message (longer ones lose their middle). */
+#define SD_SHOWN_POINTER 150
+/** Deepest ancestor chain walked to build a pointer. */
+#define SD_MAX_ANCESTORS 512
+
+static char *dupn(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p == NULL)
+        return NULL;
+    if (n)
+        memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+/* ---- YAML helpers -------------------------------------------------------------------------- */
+
+struct fy_node *nes_sd_deref(struct fy_node *n)
+{
+    if (n != NULL && fy_node_is_alias(n))
+        return fy_node_resolve_alias(n);
+    return n;
+}
+
+struct fy_node *nes_sd_get(struct fy_node *map, const char *key)
+{
+    if (map == NULL || !fy_node_is_mapping(map))
+        return NULL;
+    return nes_sd_deref(fy_node_mapping_lookup_value_by_simple_key(map, key, strlen(key)));
+}
+
+bool nes_sd_str(struct fy_node *n, const char **s, size_t *len)
+{
+    if (n == NULL || !fy_node_is_scalar(n) || fy_node_is_alias(n))
+        return false;
+    size_t l = 0;
+    const char *p = fy_node_get_scalar(n, &l);
+    if (p == NULL)
+        return false;
+    *s = p;
+    *len = l;
+    return true;
+}
+
+int nes_sd_bool(struct fy_node *n)
+{
+    const char *s;
+    size_t len;
+    if (!nes_sd_str(n, &s, &len) || fy_node_get_style(n) != FYNS_PLAIN)
+        return -1;
+    static const char *const yes[] = {"true", "True", "TRUE"};
+    static const char *const no[] = {"false", "False", "FALSE"};
+    for (size_t i = 0; i < 3; i++) {
+        if (len == strlen(yes[i]) && memcmp(s, yes[i], len) == 0)
+            return 1;
+        if (len == strlen(no[i]) && memcmp(s, no[i], len) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+/* ---- locations ----------------------------------------------------------------------------- */
+
+static int scalar_line(struct fy_node *n)
+{
+    if (n == NULL || !fy_node_is_scalar(n))
+        return 0;
+    struct fy_token *t = fy_node_get_scalar_token(n);
+    const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+    return m ? m->line + 1 : 0;
+}
+
+/* The key of the pair in mapping `parent` whose value is `child`. */
+static struct fy_node *key_of(struct fy_node *parent, struct fy_node *child)
+{
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(parent, &it)) != NULL)
+        if (fy_node_pair_value(p) == child)
+            return fy_node_pair_key(p);
+    return NULL;
+}
+
+/* The line of a scalar, or of the key naming a collection, or of a collection's first entry. */
+static int own_line(struct fy_node *n)
+{
+    int line = scalar_line(n);
+    struct fy_node *p = fy_node_get_parent(n);
+    if (line == 0 && p != NULL && fy_node_is_mapping(p))
+        line = scalar_line(key_of(p, n));
+    return line;
+}
+
+static int node_line(struct fy_node *n)
+{
+    for (struct fy_node *d = n; d != NULL;) {
+        int line = own_line(d);
+        if (line)
+            return line;
+        void *it = NULL;
+        if (fy_node_is_mapping(d)) {
+            struct fy_node_pair *p = fy_node_mapping_iterate(d, &it);
+            d = p ? fy_node_pair_key(p) : NULL;
+        } else if (fy_node_is_sequence(d)) {
+            d = fy_node_sequence_iterate(d, &it);
+        } else {
+            d = NULL;
+        }
+    }
+    for (struct fy_node *u = n ? fy_node_get_parent(n) : NULL; u; u = fy_node_get_parent(u)) {
+        int line = own_line(u);
+        if (line)
+            return line;
+    }
+    return n ? 1 : 0;
+}
+
+int nes_sd_line(struct fy_node *n)
+{
+    return node_line(n);
+}
+
+static size_t put_escaped(char *out, size_t o, size_t cap, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && o + 3 < cap; i++) {
+        if (s[i] == '~' || s[i] == '/') {
+            out[o++] = '~';
+            out[o++] = s[i] == '~' ? '0' : '1';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    return o;
+}
+
+/* Writes "#/a/b~1c" for node `n` into out (NUL-terminated, middle elided when long). */
+static void node_pointer(struct fy_node *n, char *out, size_t cap)
+{
+    struct fy_node *chain[SD_MAX_ANCESTORS] = {0};
+    size_t depth = 0;
+    bool cut = false;
+    for (struct fy_node *u = n; u != NULL; u = fy_node_get_parent(u)) {
+        if (depth == SD_MAX_ANCESTORS) {
+            cut = true;
+            break;
+        }
+        chain[depth++] = u;
+    }
+    char full[2048];
+    size_t o = 0;
+    full[o++] = '#';
+    if (cut)
+        o += (size_t)snprintf(full + o, sizeof full - o, "/...");
+    for (size_t i = depth; i-- > 1 && o + 8 < sizeof full;) {
+        struct fy_node *parent = chain[i], *child = chain[i - 1];
+        full[o++] = '/';
+        if (fy_node_is_mapping(parent)) {
+            const char *k;
+            size_t klen;
+            if (nes_sd_str(key_of(parent, child), &k, &klen))
+                o = put_escaped(full, o, sizeof full, k, klen);
+            else
+                full[o++] = '?';
+        } else {
+            int idx = 0;
+            void *it = NULL;
+            struct fy_node *item;
+            while ((item = fy_node_sequence_iterate(parent, &it)) != NULL && item != child)
+                idx++;
+            o += (size_t)snprintf(full + o, sizeof full - o, "%d", idx);
+        }
+    }
+    if (o >= sizeof full)
+        o = sizeof full - 1;
+    full[o] = '\0';
+    if (o < SD_SHOWN_POINTER && o < cap) {
+        memcpy(out, full, o + 1);
+        return;
+    }
+    /* keep the start and, mostly, the end: "#/components/.../properties/number" */
+    size_t keep = (SD_SHOWN_POINTER < cap ? SD_SHOWN_POINTER : cap) - 5;
+    size_t head = keep / 4, tail = keep - head;
+    snprintf(out, cap, "%.*s/...%s", (int)head, full, full + o - tail);
+}
+
+nes_status nes_sd_fail(const nes_sd_docs *ds, uint32_t doc, struct fy_node *at,
+                       struct fy_node *line_at, nes_status st, nes_err *err, const char *fmt, ...)
+{
+    if (err == NULL)
+        return st;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const char *name = doc < ds->n ? ds->docs[doc].shown : "?";
+    char ptr[SD_SHOWN_POINTER + 8];
+    node_pointer(at, ptr, sizeof ptr);
+    int line = line_at ? node_line(line_at) : 0;
+    if (line == 0)
+        line = node_line(at);
+    return nes_err_set(err, st, (size_t)-1, "%s:%d: %s: %s", name, line, ptr, what);
+}
+
+/* ---- parsing ------------------------------------------------------------------------------- */
+
+static void diag_sink(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    (void)diag;
+    (void)user;
+    (void)buf;
+    (void)len;
+}
+
+static bool ends_with_ci(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strncasecmp(s + n - m, suffix, m) == 0;
+}
+
+static bool looks_like_json(const char *data, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
+        i++;
+    return i < len && (data[i] == '{' || data[i] == '[');
+}
+
+/* Parses one document; on failure fills msg/line from libfyaml's first collected error. */
+static struct fy_document *build(const char *data, size_t len, bool json, char *msg, size_t cap,
+                                 int *line)
+{
+    struct fy_diag_cfg dc;
+    fy_diag_cfg_default(&dc);
+    dc.fp = NULL;
+    dc.output_fn = diag_sink;
+    dc.user = NULL;
+    dc.level = FYET_ERROR;
+    dc.colorize = false;
+    struct fy_diag *diag = fy_diag_create(&dc);
+    snprintf(msg, cap, "%s", "");
+    *line = 0;
+    if (diag == NULL)
+        return NULL;
+    fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg pc = {
+        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
+        .diag = diag,
+    };
+    struct fy_document *fyd = fy_document_build_from_string(&pc, data, len);
+    if (fyd == NULL) {
+        void *it = NULL;
+        struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
+        if (e != NULL && e->msg != NULL) {
+            snprintf(msg, cap, "%s", e->msg);
+            *line = e->line;
+        }
+    }
+    fy_diag_destroy(diag);
+    return fyd;
+}
+
+/* The offset of the first byte that is not part of valid UTF-8 (overlong forms, surrogates and
+ * code points above U+10FFFF included) or is NUL; len when there is none. */
+static size_t utf8_bad(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c >= 0x01 && c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return i;
+        }
+        if (len - i <= n || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k <= n; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+                return i;
+        i += n + 1;
+    }
+    return len;
+}
+
+static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, size_t len,
+                            nes_err *err)
+{
+    /* Specs are UTF-8 text. Checking first also keeps malformed bytes away from libfyaml 0.7.12,
+     * whose scanner can loop forever on them. */
+    size_t bad = utf8_bad((const unsigned char *)data, len);
+    if (bad < len) {
+        int line = 1;
+        for (size_t i = 0; i < bad; i++)
+            line += data[i] == '\n';
+        return nes_err_set(err, NES_ERR_SPEC, bad, "%s:%d: not UTF-8 text (%s at byte %zu)",
+                           d->shown, line, data[bad] ? "invalid byte" : "NUL", bad);
+    }
+    char msg[160];
+    int line = 0;
+    bool json_name = ends_with_ci(d->rel, ".json");
+    if (json_name || looks_like_json(data, len)) {
+        d->fyd = build(data, len, true, msg, sizeof msg, &line);
+        if (d->fyd == NULL && json_name && msg[0] != '\0')
+            return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid JSON: %s", d->shown,
+                               line, msg);
+    }
+    if (d->fyd == NULL)
+        d->fyd = build(data, len, false, msg, sizeof msg, &line);
+    if (d->fyd == NULL && msg[0] == '\0') /* libfyaml builds nothing, silently, from no content */
+        return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s: empty document", d->shown);
+    if (d->fyd == NULL)
+        return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid YAML: %s", d->shown, line,
+                           msg);
+    d->root = nes_sd_deref(fy_document_root(d->fyd));
+    (void)ds;
+    return NES_OK;
+}
+
+static nes_status add_doc(nes_sd_docs *ds, const char *rel, char *owned, const char *data,
+                          size_t len, uint32_t *index, nes_err *err)
+{
+    if (ds->n == NES_SD_MAX_DOCS) {
+        free(owned);
+        return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
+                           "%s: too many referenced documents (limit %d)", ds->docs[0].shown,
+                           NES_SD_MAX_DOCS);
+    }
+    if (len > NES_SPEC_MAX_BYTES - ds->bytes) {
+        free(owned);
+        return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
+                           "%s%s: documents exceed %u bytes together", ds->prefix, rel,
+                           NES_SPEC_MAX_BYTES);
+    }
+    nes_sd_doc *d = &ds->docs[ds->n];
+    memset(d, 0, sizeof *d);
+    size_t plen = strlen(ds->prefix), rlen = strlen(rel);
+    d->owned = owned;
+    d->rel = dupn(rel, rlen);
+    d->shown = malloc(plen + rlen + 1);
+    ds->n++; /* from here on nes_sd_close frees it */
+    if (d->rel == NULL || d->shown == NULL)
+        return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+    memcpy(d->shown, ds->prefix, plen);
+    memcpy(d->shown + plen, rel, rlen + 1);
+    ds->bytes += len;
+    *index = (uint32_t)(ds->n - 1);
+    return parse_doc(ds, d, data, len, err);
+}
+
+nes_status nes_sd_open(nes_sd_docs *ds, const char *name, const char *data, size_t len,
+                       nes_doc_reader reader, void *reader_ud, nes_err *err)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->reader = reader;
+    ds->reader_ud = reader_ud;
+    const char *slash = strrchr(name, '/');
+    size_t plen = slash ? (size_t)(slash - name) + 1 : 0;
+    ds->prefix = dupn(name, plen);
+    if (ds->prefix == NULL)
+        return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+    if (name[plen] == '\0')
+        return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "spec name \"%s\" names no file", name);
+    uint32_t index;
+    return add_doc(ds, name + plen, NULL, data, len, &index, err);
+}
+
+void nes_sd_close(nes_sd_docs *ds)
+{
+    for (size_t i = 0; i < ds->n; i++) {
+        nes_sd_doc *d = &ds->docs[i];
+        fy_document_destroy(d->fyd);
+        free(d->owned);
+        free(d->rel);
+        free(d->shown);
+    }
+    free(ds->prefix);
+    memset(ds, 0, sizeof *ds);
+}
+
+/* ---- references ---------------------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* %-decodes s[0..n) into out (n+1 bytes); false on a malformed escape or a NUL. */
+static bool pct_decode(const char *s, size_t n, char *out, size_t *outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return false;
+            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return false;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (c == '\0')
+            return false;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return true;
+}
+
+/* Joins the directory of `base` with the relative path `ref` and removes "." and ".."
+ * segments. -1 when the result would leave the spec's directory or is too long. */
+static int join_name(const char *base, const char *ref, char *out, size_t cap)
+{
+    char work[2 * NES_SD_MAX_NAME];
+    const char *slash = strrchr(base, '/');
+    size_t dlen = slash ? (size_t)(slash - base) + 1 : 0;
+    int wl = snprintf(work, sizeof work, "%.*s%s", (int)dlen, base, ref);
+    if (wl < 0 || (size_t)wl >= sizeof work)
+        return -1;
+    size_t starts[NES_SD_MAX_NAME];
+    size_t depth = 0, o = 0, n = (size_t)wl;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && work[j] != '/')
+            j++;
+        size_t sl = j - i;
+        if (sl == 2 && work[i] == '.' && work[i + 1] == '.') {
+            if (depth == 0)
+                return -1;
+            o = starts[--depth];
+        } else if (sl > 0 && !(sl == 1 && work[i] == '.')) {
+            if (depth == NES_SD_MAX_NAME || o + sl + 2 > cap)
+                return -1;
+            starts[depth++] = o;
+            if (o > 0)
+                out[o++] = '/';
+            memcpy(out + o, work + i, sl);
+            o += sl;
+        }
+        i = j + 1;
+    }
+    if (o == 0)
+        return -1;
+    out[o] = '\0';
+    return 0;
+}
+
+static bool has_scheme(const char *s)
+{
+    size_t i = 0;
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+        return false;
+    while (s[i] && s[i] != '/' && s[i] != ':')
+        i++;
+    return s[i] == ':';
+}
+
+/* The index of the document named `file` (decoded) as referenced from document `from`, loading
+ * it through the reader on first use. */
+static nes_status find_doc(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
+                           struct fy_node *line_at, const char *file, uint32_t *index, nes_err *err)
+{
+    if (file[0] == '/' || has_scheme(file) || strchr(file, '\\') != NULL)
+        return nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,
+                           "$ref \"%s\": only relative references to sibling documents are "
+                           "supported",
+                           file);
+    char rel[NES_SD_MAX_NAME];
+    if (join_name(ds->docs[from].rel, file, rel, sizeof rel) != 0)
+        return nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,
+                           "$ref \"%s\" leaves the spec's directory", file);
+    for (size_t i = 0; i < ds->n; i++) {
+        if (strcmp(ds->docs[i].rel, rel) == 0) {
+            *index = (uint32_t)i;
+            return NES_OK;
+        }
+    }
+    if (ds->reader == NULL)
+        return nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,
+                           "$ref to \"%s\" but no reader for sibling documents", rel);
+    nes_err rerr;
+    nes_err_clear(&rerr);
+    char *data = NULL;
+    size_t len = 0;
+    nes_status st = ds->reader(ds->reader_ud, rel, &data, &len, &rerr);
+    if (st != NES_OK) {
+        free(data);
+        return nes_sd_fail(ds, from, at, line_at, st == NES_ERR_LIMIT ? st : NES_ERR_SPEC, err,
+                           "cannot read \"%s\": %s", rel, rerr.msg[0] ? rerr.msg : "read failed");
+    }
+    if (data == NULL && len > 0)
+        return nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err, "cannot read \"%s\"", rel);
+    return add_doc(ds, rel, data, data ? data : "", len, index, err);
+}
+
+/* Walks the decoded JSON pointer `ptr` ("" or "/a/b") from `node`. NULL when absent. */
+static struct fy_node *walk_pointer(struct fy_node *node, const char *ptr, char *tok)
+{
+    const char *p = ptr;
+    while (node != NULL && *p == '/') {
+        p++;
+        size_t t = 0;
+        while (*p && *p != '/') {
+            if (*p == '~') {
+                if (p[1] != '0' && p[1] != '1')
+                    return NULL;
+                tok[t++] = p[1] == '0' ? '~' : '/';
+                p += 2;
+            } else {
+                tok[t++] = *p++;
+            }
+        }
+        tok[t] = '\0';
+        if (fy_node_is_mapping(node)) {
+            node = nes_sd_deref(fy_node_mapping_lookup_value_by_simple_key(node, tok, t));
+        } else if (fy_node_is_sequence(node)) {
+            if (t == 0 || t > 9 || (t > 1 && tok[0] == '0') || strspn(tok, "0123456789") != t)
+                return NULL;
+            int idx = atoi(tok);
+            node = idx < fy_node_sequence_item_count(node)
+                       ? nes_sd_deref(fy_node_sequence_get_by_index(node, idx))
+                       : NULL;
+        } else {
+            return NULL;
+        }
+    }
+    return node;
+}
+
+nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
+                          struct fy_node *line_at, const char *ref, size_t len, nes_sd_ref *out,
+                          nes_err *err)
+{
+    char shown[96];
+    snprintf(shown, sizeof shown, "%.*s%s", len > 80 ? 80 : (int)len, ref, len > 80 ? "..." : "");
+    const char *hash = memchr(ref, '#', len);
+    size_t flen = hash ? (size_t)(hash - ref) : len;
+    const char *frag = hash ? hash + 1 : ref + len;
+    size_t fraglen = len - flen - (hash ? 1 : 0);
+    char *buf = malloc(2 * (len + 1));
+    if (buf == NULL)
+        return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+    char *dec = buf, *tok = buf + len + 1;
+    size_t dlen;
+    nes_status st = NES_OK;
+    uint32_t doc = from;
+    if (flen > 0) {
+        if (!pct_decode(ref, flen, dec, &dlen) || dlen >= NES_SD_MAX_NAME)
+            st = nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,
+                             "$ref \"%s\": malformed document name", shown);
+        else
+            st = find_doc(ds, from, at, line_at, dec, &doc, err);
+    }
+    if (st == NES_OK && !pct_decode(frag, fraglen, dec, &dlen))
+        st = nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,
+                         "$ref \"%s\": malformed %%-escape", shown);
+    if (st == NES_OK && dlen > 0 && dec[0] != '/')
+        st = nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,
+                         "$ref \"%s\": only JSON pointer fragments (\"#/...\") are supported",
+                         shown);
+    if (st == NES_OK) {
+        struct fy_node *target = walk_pointer(ds->docs[doc].root, dec, tok);
+        if (target == NULL)
+            st = nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,
+                             "$ref target \"%s\" not found", shown);
+        else
+            *out = (nes_sd_ref){.node = target, .doc = doc};
+    }
+    free(buf);
+    return st;
+}
+
+nes_status nes_sd_follow(nes_sd_docs *ds, nes_sd_ref in, nes_sd_ref *out, nes_err *err)
+{
+    nes_sd_ref cur = {.node = nes_sd_deref(in.node), .doc = in.doc};
+    for (int hops = 0;; hops++) {
+        struct fy_node *ref = nes_sd_get(cur.node, "$ref");
+        if (ref == NULL) {
+            *out = cur;
+            return NES_OK;
+        }
+        if (hops == NES_SPEC_MAX_REF_DEPTH)
+            return nes_sd_fail(ds, cur.doc, cur.node, ref, NES_ERR_SPEC, err,
+                               "$ref chain longer than %d", NES_SPEC_MAX_REF_DEPTH);
+        const char *s;
+        size_t len;
+        if (!nes_sd_str(ref, &s, &len))
+            return nes_sd_fail(ds, cur.doc, cur.node, ref, NES_ERR_SPEC, err,
+                               "$ref must be a string");
+        nes_status st = nes_sd_resolve(ds, cur.doc, cur.node, ref, s, len, &cur, err);
+        if (st != NES_OK)
+            return st;
+    }
+}

@@ -1,0 +1,105 @@
+/* schema_int.h - internals shared by the schema modules; not a public interface.
+ *
+ * schema_doc.c      documents (parsing with captured diagnostics), YAML helpers, $ref resolution,
+ *                   error locations (document:line: JSON pointer)
+ * schema_compile.c  schema sets -> PII automaton nodes (memoized by set, worklist, no recursion)
+ * schema.c          the public API: load, operations, roots, proxy matching */
+#ifndef NES_SCHEMA_INT_H
+#define NES_SCHEMA_INT_H
+
+#include <libfyaml.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/schema.h"
+
+/** Documents per spec (the spec itself plus the siblings its references name). */
+#define NES_SD_MAX_DOCS 64
+/** Characters in a document name after normalisation. */
+#define NES_SD_MAX_NAME 512
+
+/** One parsed document. */
+typedef struct nes_sd_doc {
+    char *rel;   /* name relative to the spec's directory: what the reader is asked for */
+    char *shown; /* name for messages: the spec's directory prefix + rel */
+    char *owned; /* the reader's buffer (the YAML tree points into it), or NULL */
+    struct fy_document *fyd;
+    struct fy_node *root;
+} nes_sd_doc;
+
+/** The documents of one spec being loaded. Document 0 is the spec itself. */
+typedef struct nes_sd_docs {
+    nes_sd_doc docs[NES_SD_MAX_DOCS];
+    size_t n;
+    size_t bytes; /* total input bytes, bounded by NES_SPEC_MAX_BYTES */
+    char *prefix; /* directory part of the spec's name ("" or "dir/"), for messages */
+    nes_doc_reader reader;
+    void *reader_ud;
+} nes_sd_docs;
+
+/** A schema position: a YAML node and the document holding it. */
+typedef struct nes_sd_ref {
+    struct fy_node *node;
+    uint32_t doc;
+} nes_sd_ref;
+
+/* ---- schema_doc.c ------------------------------------------------------------------------ */
+
+/** Starts a document set whose first document is `name` (`data` must outlive the set). */
+nes_status nes_sd_open(nes_sd_docs *ds, const char *name, const char *data, size_t len,
+                       nes_doc_reader reader, void *reader_ud, nes_err *err);
+
+/** Frees every document of the set. */
+void nes_sd_close(nes_sd_docs *ds);
+
+/** `n` with aliases resolved (NULL for NULL or an alias cycle). */
+struct fy_node *nes_sd_deref(struct fy_node *n);
+
+/** The value for `key` in mapping `map`, aliases resolved; NULL when absent or not a mapping. */
+struct fy_node *nes_sd_get(struct fy_node *map, const char *key);
+
+/** True when `n` is a scalar that is not null-like; sets the text (not NUL-terminated). */
+bool nes_sd_str(struct fy_node *n, const char **s, size_t *len);
+
+/** 1 for a plain `true`, 0 for a plain `false`, -1 for anything else. */
+int nes_sd_bool(struct fy_node *n);
+
+/** The 1-based line where `n` starts (of its key when it is a mapping's value), 0 if unknown. */
+int nes_sd_line(struct fy_node *n);
+
+/** Records an error located at `at` (document `doc`): "<doc>:<line>: <pointer>: <message>".
+ * `line_at` (may be NULL) gives a more precise line than `at`. Returns `st`. */
+nes_status nes_sd_fail(const nes_sd_docs *ds, uint32_t doc, struct fy_node *at,
+                       struct fy_node *line_at, nes_status st, nes_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+/** Resolves the reference text `ref` (len bytes: "#/a/b", "other.yaml#/a", "other.yaml")
+ * written in document `from`, loading the named sibling on first use. `at` and `line_at` locate
+ * errors. On success sets *out to the target (aliases resolved). */
+nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
+                          struct fy_node *line_at, const char *ref, size_t len, nes_sd_ref *out,
+                          nes_err *err);
+
+/** Follows `$ref` entries from `in` until a mapping without `$ref` (at most
+ * NES_SPEC_MAX_REF_DEPTH hops); used for requestBodies and path items. */
+nes_status nes_sd_follow(nes_sd_docs *ds, nes_sd_ref in, nes_sd_ref *out, nes_err *err);
+
+/* ---- schema_compile.c -------------------------------------------------------------------- */
+
+typedef struct nes_sc nes_sc;
+
+/** A compiler adding nodes to `g`, reading (and loading) documents from `ds`. NULL on OOM. */
+nes_sc *nes_sc_new(nes_sd_docs *ds, nes_pii_graph *g);
+
+/** Frees the compiler (the graph and its nodes stay). NULL is fine. */
+void nes_sc_free(nes_sc *c);
+
+/** The node for the union of the schemas `set` (n entries), compiling everything reachable from
+ * it. *out is NULL when the set constrains nothing (only `true` schemas, or empty). */
+nes_status nes_sc_compile(nes_sc *c, const nes_sd_ref *set, size_t n, nes_pii_node **out,
+                          nes_err *err);
+
+/** Automaton nodes created so far. */
+size_t nes_sc_node_count(const nes_sc *c);
+
+#endif
