@@ -35,21 +35,6 @@ target_include_directories(nessvc PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(nessvc PUBLIC nes nesnet PkgConfig::MHD PkgConfig::GNUTLS
                       PkgConfig::FYAML Threads::Threads)
 
-# Core modules still being written on other branches get failing stand-ins (see the file).
-set(NES_STUB_DEFS)
-foreach(mod keyring schema transform secmem)
-  if(NOT EXISTS ${CMAKE_SOURCE_DIR}/src/core/${mod}.c)
-    string(TOUPPER ${mod} MOD)
-    list(APPEND NES_STUB_DEFS NES_STUB_${MOD})
-  endif()
-endforeach()
-if(NES_STUB_DEFS)
-  message(STATUS "nitro-enc-svc: core stand-ins for ${NES_STUB_DEFS}")
-  target_sources(nessvc PRIVATE ${CMAKE_SOURCE_DIR}/src/enclave/stub/core_stubs.c)
-  set_source_files_properties(${CMAKE_SOURCE_DIR}/src/enclave/stub/core_stubs.c PROPERTIES
-                              COMPILE_DEFINITIONS "${NES_STUB_DEFS}")
-endif()
-
 if(NOT NES_FUZZ)
   add_executable(nitro-enc-svc ${CMAKE_SOURCE_DIR}/src/enclave/main.c)
   target_link_libraries(nitro-enc-svc PRIVATE nessvc)
