@@ -24,6 +24,7 @@ enum {
     F_EMPTY_UNSET = 8, /* an empty value means unset */
 };
 
+/* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding): a small constant table */
 typedef struct opt {
     const char *name;
     otype type;
@@ -49,7 +50,7 @@ static const opt opts[] = {
     {"VSOCK_PROXY_CID", T_U32, OFF(vsock_proxy_cid), NULL, 0, 0xFFFFFFFFul, F_AWS, "egress CID"},
     {"VSOCK_PROXY_PORT", T_UINT, OFF(vsock_proxy_port), "8000", 1, 0xFFFFFFFFul, 0, "egress port"},
     {"OTEL_EXPORTER_OTLP_ENDPOINT", T_STR, OFF(otel_endpoint), NULL, 0, 0, F_AWS, "OTLP endpoint"},
-    {"DEK_ROTATION_INTERVAL_SECS", T_UINT, OFF(dek_rotation_secs), "3600", 1, 86400 * 30, 0, ""},
+    {"DEK_ROTATION_INTERVAL_SECS", T_UINT, OFF(dek_rotation_secs), "3600", 1, 2592000, 0, ""},
     {"DEK_KEEP_PREVIOUS", T_UINT, OFF(dek_keep_previous), "1", 0, 15, 0, ""},
     {"SCHEMA_REFRESH_INTERVAL_SECS", T_UINT, OFF(schema_refresh_secs), "300", 1, 86400, 0, ""},
     {"SCHEMA_HEADER_NAME", T_STR, OFF(schema_header), "X-Schema-Name", 0, 0, 0, ""},

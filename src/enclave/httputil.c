@@ -66,12 +66,9 @@ bool nes_content_type_is_json(const char *value)
         return false;
     const char *s = skip_ws(value);
     size_t n = strcspn(s, "; \t");
-    bool json = false;
-    if (n == 16 && strncasecmp(s, "application/json", 16) == 0)
-        json = true;
-    else if (n > 17 && strncasecmp(s, "application/", 12) == 0 &&
-             strncasecmp(s + n - 5, "+json", 5) == 0)
-        json = true;
+    bool json = (n == 16 && strncasecmp(s, "application/json", 16) == 0) ||
+                (n > 17 && strncasecmp(s, "application/", 12) == 0 &&
+                 strncasecmp(s + n - 5, "+json", 5) == 0);
     if (!json)
         return false;
     s = skip_ws(s + n);

@@ -126,17 +126,15 @@ size_t nes_json_escape(char *out, size_t cap, const char *in, size_t n)
             esc[0] = '\\';
             esc[1] = (char)c;
             elen = 2;
-        } else if (c == '\n') {
-            memcpy(esc, "\\n", 2);
-            elen = 2;
-        } else if (c == '\r') {
-            memcpy(esc, "\\r", 2);
-            elen = 2;
-        } else if (c == '\t') {
-            memcpy(esc, "\\t", 2);
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            esc[0] = '\\';
+            esc[1] = (char)(c == '\n' ? 'n' : (c == '\r' ? 'r' : 't'));
             elen = 2;
         } else if (c < 0x20 || c == 0x7f) {
-            memcpy(esc, "\\u00", 4);
+            esc[0] = '\\';
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             elen = 6;
@@ -146,10 +144,13 @@ size_t nes_json_escape(char *out, size_t cap, const char *in, size_t n)
         } else {
             size_t ul = utf8_len(s + i, n - i);
             if (ul == 0) {
-                memcpy(esc, "\\ufffd", 6);
+                static const char repl[6] = {'\\', 'u', 'f', 'f', 'f', 'd'};
+                for (size_t k = 0; k < sizeof(repl); k++)
+                    esc[k] = repl[k];
                 elen = 6;
             } else {
-                memcpy(esc, s + i, ul);
+                for (size_t k = 0; k < ul; k++)
+                    esc[k] = (char)s[i + k];
                 elen = ul;
                 consumed = ul;
             }
@@ -327,6 +328,7 @@ void nes_log(nes_log_level level, const char *fmt, ...)
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     nes_logline l;
@@ -372,7 +374,7 @@ static void *writer_main(void *arg)
     static char batch[64 * 1024];
     while (atomic_load(&g_running)) {
         if (drain(batch, sizeof(batch)) == 0) {
-            struct timespec ts = {0, 10 * 1000 * 1000};
+            struct timespec ts = {0, 10000000L};
             nanosleep(&ts, NULL);
         }
     }

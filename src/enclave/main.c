@@ -193,7 +193,7 @@ int main(int argc, char **argv)
     nes_file_stamp_get(key, &key_st);
     int64_t next_tls = nes_now_ms(), next_specs = nes_now_ms();
     for (;;) {
-        struct timespec ts = {0, 250 * 1000 * 1000};
+        struct timespec ts = {0, 250000000L};
         int sig = sigtimedwait(&set, NULL, &ts);
         int64_t now = nes_now_ms();
         if (sig == SIGTERM || sig == SIGINT) {

@@ -129,6 +129,7 @@ static int put(nes_buf *out, const char *fmt, ...)
     char line[512];
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
     int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(line))

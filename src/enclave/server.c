@@ -100,7 +100,7 @@ static int accept_preface(int fd, struct sockaddr_storage *addr, socklen_t *addr
 static void accept_ready(nes_server *s)
 {
     for (;;) {
-        struct sockaddr_storage addr;
+        struct sockaddr_storage addr = {0};
         socklen_t len = sizeof(addr);
         int fd =
             accept4(s->listen_fd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -109,7 +109,7 @@ static void accept_ready(nes_server *s)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 nes_log(NES_LOG_WARN, "accept: out of descriptors or memory, pausing");
-                struct timespec ts = {0, 50 * 1000 * 1000};
+                struct timespec ts = {0, 50000000L};
                 nanosleep(&ts, NULL);
             }
             return; /* EAGAIN or transient */
@@ -201,16 +201,14 @@ int nes_server_start(nes_server *s, const nes_config *cfg, char *why, size_t why
     ops[i++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, cfg->worker_threads, NULL};
     ops[i++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL};
     ops[i++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_secs, NULL};
-    ops[i++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL};
+    ops[i++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32768, NULL};
     ops[i++] =
         (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)nes_routes_completed, s};
     ops[i++] =
         (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, s};
     ops[i++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL};
-    ops[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
-                                       (void *)(uintptr_t)cfg->tls_priorities};
-    ops[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK2, 0,
-                                       (void *)(uintptr_t)cert_callback};
+    ops[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, cfg->tls_priorities};
+    ops[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK2, 0, (void *)cert_callback};
     if (s->client_ca_pem != NULL)
         ops[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->client_ca_pem};
     ops[i++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
@@ -252,7 +250,7 @@ long nes_server_drain(nes_server *s, int64_t grace_ms)
     atomic_store(&s->draining, true);
     int64_t end = nes_now_ms() + grace_ms;
     while (atomic_load(&s->inflight) > 0 && nes_now_ms() < end) {
-        struct timespec ts = {0, 20 * 1000 * 1000};
+        struct timespec ts = {0, 20000000L};
         nanosleep(&ts, NULL);
     }
     return atomic_load(&s->inflight);

@@ -159,8 +159,8 @@ static nes_snapshot *clone_current_locked(void)
     }
     if (cur->specs != NULL) {
         specset *ss = calloc(1, sizeof(*ss));
-        if (ss == NULL ||
-            (cur->specs->n > 0 && (ss->refs = calloc(cur->specs->n, sizeof(*ss->refs))) == NULL)) {
+        if (ss == NULL || (cur->specs->n > 0 &&
+                           (ss->refs = calloc(cur->specs->n, sizeof(nes_spec_ref *))) == NULL)) {
             free(ss);
             keyset_release(s->keys);
             free(s);
@@ -207,7 +207,7 @@ static int cmp_ref(const void *a, const void *b)
 int nes_state_publish_specs(nes_spec_ref *const *refs, size_t n)
 {
     specset *ss = calloc(1, sizeof(*ss));
-    if (ss == NULL || (n > 0 && (ss->refs = calloc(n, sizeof(*ss->refs))) == NULL)) {
+    if (ss == NULL || (n > 0 && (ss->refs = calloc(n, sizeof(nes_spec_ref *))) == NULL)) {
         free(ss);
         return -1;
     }
@@ -216,7 +216,7 @@ int nes_state_publish_specs(nes_spec_ref *const *refs, size_t n)
         ss->refs[ss->n++] = refs[i];
     }
     if (ss->n > 1)
-        qsort(ss->refs, ss->n, sizeof(*ss->refs), cmp_ref);
+        qsort(ss->refs, ss->n, sizeof(nes_spec_ref *), cmp_ref);
     for (size_t i = 1; i < ss->n; i++) {
         if (strcmp(ss->refs[i - 1]->name, ss->refs[i]->name) == 0) {
             specset_free(ss);

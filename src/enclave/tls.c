@@ -51,6 +51,7 @@ static void say(char *why, size_t why_len, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
     vsnprintf(why, why_len, fmt, ap);
     va_end(ap);
 }
@@ -216,8 +217,8 @@ static int load_key(nes_creds *c, const char *key, char *why, size_t why_len)
 
 static int check_pair(nes_creds *c, char *why, size_t why_len)
 {
-    static const char probe[] = "nitro-enc-svc key check";
-    gnutls_datum_t data = {(unsigned char *)(uintptr_t)probe, sizeof(probe) - 1}, sig = {0};
+    static unsigned char probe[] = "nitro-enc-svc key check";
+    gnutls_datum_t data = {probe, sizeof(probe) - 1}, sig = {0};
     int pk = gnutls_privkey_get_pk_algorithm(c->keys[0], NULL);
     gnutls_sign_algorithm_t algo = gnutls_pk_to_sign((gnutls_pk_algorithm_t)pk, GNUTLS_DIG_SHA256);
     int rc = gnutls_privkey_sign_data(c->keys[0], GNUTLS_DIG_SHA256, 0, &data, &sig);
@@ -397,7 +398,7 @@ int nes_tls_selfsigned(const char *cert_path, const char *key_path, char *why, s
     serial[0] &= 0x7f;
     if ((g = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
         (g = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0 ||
-        (g = gnutls_x509_crt_set_expiration_time(crt, now + 365 * 86400)) < 0 ||
+        (g = gnutls_x509_crt_set_expiration_time(crt, now + (time_t)365 * 86400)) < 0 ||
         (g = gnutls_x509_crt_set_dn(crt, "CN=localhost,O=nitro-enc-svc local mode", NULL)) < 0 ||
         (g = gnutls_x509_crt_set_key(crt, key)) < 0 ||
         (g = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, "localhost", 9,
@@ -463,8 +464,8 @@ int nes_tls_peer_allowed(gnutls_session_t session, char *const *allowed, size_t 
     const gnutls_datum_t *peers = gnutls_certificate_get_peers(session, &npeers);
     if (peers == NULL || npeers == 0)
         return 0;
-    gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
-                                     .data = (unsigned char *)(uintptr_t)GNUTLS_KP_TLS_WWW_CLIENT};
+    static unsigned char client_oid[] = GNUTLS_KP_TLS_WWW_CLIENT;
+    gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = client_oid};
     unsigned status = 0;
     if (gnutls_certificate_verify_peers(session, &purpose, 1, &status) < 0 || status != 0)
         return 0;

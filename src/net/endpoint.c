@@ -24,6 +24,7 @@ static void say(char *why, size_t why_len, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
     vsnprintf(why, why_len, fmt, ap);
     va_end(ap);
 }
@@ -350,7 +351,7 @@ int nes_endpoint_connect(const nes_endpoint *ep, char *why, size_t why_len)
 
 int nes_endpoint_bound_port(int fd)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return -1;
