@@ -21,7 +21,7 @@
 
 /* ---- callbacks -------------------------------------------------------------------------- */
 
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     if (!nes_log_enabled(NES_LOG_DEBUG))
