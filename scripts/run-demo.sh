@@ -27,21 +27,15 @@ for _ in $(seq 60); do
 done
 [[ $ready == yes ]] || echo "run: not ready yet (no spec in ./schemas, or no key): see the log" >&2
 
+# The example payload shipped with the example spec (schemas/payments.yaml).
 schema=payments
-[[ -f schemas/$schema.yaml || -f schemas/$schema.yml || -f schemas/$schema.json ]] ||
-  schema=$(find schemas -maxdepth 1 \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) \
-             -printf '%f\n' 2>/dev/null | sed -E 's/\.(yaml|yml|json)$//' | sort | head -1)
-body='{"name":"Ada Lovelace","ssn":"078-05-1120","amount":12.5}'
-for ex in examples/$schema/payment.json examples/$schema/*.json examples/$schema.json \
-          examples/${schema%s}.json; do
-  [[ -f $ex ]] && { body="@$ex"; break; }
-done
+body=@examples/payments/payment.json
 cat >&2 <<MSG
 
 nitro-enc-svc is running in local mode on https://127.0.0.1:$port (Ctrl-C stops it). Try:
 
   curl --cacert $ca https://127.0.0.1:$port/encrypt \\
-       -H 'Content-Type: application/json' -H 'X-Schema-Name: ${schema:-payments}' \\
+       -H 'Content-Type: application/json' -H 'X-Schema-Name: $schema' \\
        --data-binary '$body'
 
 MSG
