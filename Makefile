@@ -10,7 +10,7 @@ CMAKE_FLAGS := -G Ninja $(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNC
 BIN := $(BUILD_DIR)/bin
 PY := $(VENV)/bin/python
 
-.PHONY: all build deps run test unit asan integration fuzz-regress fuzz bench lint format clean
+.PHONY: all build deps run test unit asan integration fuzz-regress fuzz bench lint tidy format clean
 
 all: build
 
@@ -25,7 +25,7 @@ build: deps
 run: build
 	@scripts/run-demo.sh $(BIN)
 
-test: lint unit asan integration fuzz-regress
+test: lint tidy unit asan integration fuzz-regress
 
 unit: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
@@ -58,6 +58,10 @@ bench: build
 
 lint: deps
 	@scripts/lint.sh
+
+# clang-tidy (.clang-tidy) over every src/**/*.c that the build compiles.
+tidy: build
+	@scripts/tidy.sh $(BUILD_DIR)
 
 format: deps
 	@git ls-files '*.c' '*.h' | xargs -r clang-format -i

@@ -668,7 +668,8 @@ nes_status nes_json_write_string(nes_buf *out, const uint8_t *p, size_t len)
             break;
         const char *e = escape_text[p[j]];
         size_t n = strlen(e);
-        memcpy(d, e, n);
+        /* JSON output bytes, not a C string: no NUL belongs here. */
+        memcpy(d, e, n); /* NOLINT(bugprone-not-null-terminated-result) */
         d += n;
         i = j + 1;
     }

@@ -550,10 +550,11 @@ static struct fy_node *walk_pointer(struct fy_node *node, const char *ptr, char 
         } else if (fy_node_is_sequence(node)) {
             if (t == 0 || t > 9 || (t > 1 && tok[0] == '0') || strspn(tok, "0123456789") != t)
                 return NULL;
-            int idx = atoi(tok);
-            node = idx < fy_node_sequence_item_count(node)
-                       ? nes_sd_deref(fy_node_sequence_get_by_index(node, idx))
-                       : NULL;
+            char *end;
+            long idx = strtol(tok, &end, 10); /* 1 to 9 digits: always in range */
+            if (end != tok + t || idx >= fy_node_sequence_item_count(node))
+                return NULL;
+            node = nes_sd_deref(fy_node_sequence_get_by_index(node, (int)idx));
         } else {
             return NULL;
         }
