@@ -50,3 +50,14 @@ void nes_buf_free(nes_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+char *nes_dup_bytes(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p == NULL)
+        return NULL;
+    if (n)
+        memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}

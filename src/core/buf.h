@@ -1,4 +1,4 @@
-/* buf.h - a growable byte buffer with an optional hard cap. */
+/* buf.h - a growable byte buffer with an optional hard cap, and byte-string copies. */
 #ifndef NES_BUF_H
 #define NES_BUF_H
 
@@ -22,5 +22,9 @@ int nes_buf_append(nes_buf *b, const void *p, size_t n);
 
 /** Releases the storage (wiping it first: buffers may hold plaintext) and zeroes the struct. */
 void nes_buf_free(nes_buf *b);
+
+/** A malloc'd copy of the `n` bytes at `s` followed by a NUL (the bytes may hold NULs; `s` may be
+ * NULL when n is 0). NULL when allocation fails. */
+char *nes_dup_bytes(const char *s, size_t n);
 
 #endif

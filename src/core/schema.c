@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/buf.h"
 #include "core/fileio.h"
 #include "core/schema_int.h"
 
@@ -34,17 +35,6 @@ struct nes_spec {
 
 static const char *const methods[] = {"get",     "put",  "post",  "delete",
                                       "options", "head", "patch", "trace"};
-
-static char *dupn(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p == NULL)
-        return NULL;
-    if (n)
-        memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
 
 static nes_status oom(nes_err *err)
 {
@@ -126,7 +116,7 @@ static nes_status load_servers(loader *l)
             dup = strlen(bases[i]) == n && memcmp(bases[i], p, n) == 0;
         if (dup)
             continue;
-        if ((bases[nbases] = dupn(p, n)) == NULL)
+        if ((bases[nbases] = nes_dup_bytes(p, n)) == NULL)
             return oom(l->err);
         spec->nbases = ++nbases;
     }
@@ -226,8 +216,8 @@ static nes_status add_op(loader *l, const char *method, const char *path, size_t
     spec_op *o = &spec->ops[spec->nops];
     memset(o, 0, sizeof *o);
     snprintf(o->method, sizeof o->method, "%s", method);
-    o->path = dupn(path, plen);
-    o->operation_id = id ? dupn(id, idlen) : NULL;
+    o->path = nes_dup_bytes(path, plen);
+    o->operation_id = id ? nes_dup_bytes(id, idlen) : NULL;
     spec->nops++; /* from here on nes_spec_free frees it */
     if (o->path == NULL || (id != NULL && o->operation_id == NULL))
         return oom(l->err);
@@ -294,7 +284,7 @@ static nes_status load_pii_root(loader *l)
         st = nes_sc_compile(l->sc, &target, 1, &l->spec->pii_root, l->err);
     if (st == NES_OK && l->spec->pii_root == NULL)
         st = empty_node(l, &l->spec->pii_root);
-    if (st == NES_OK && (l->spec->pii_root_ref = dupn(s, len)) == NULL)
+    if (st == NES_OK && (l->spec->pii_root_ref = nes_dup_bytes(s, len)) == NULL)
         st = oom(l->err);
     return st;
 }
@@ -319,7 +309,8 @@ nes_status nes_spec_load(const char *name, const char *data, size_t len, nes_doc
     l->spec = spec;
     l->err = err;
     nes_status st = NES_OK;
-    if ((spec->name = dupn(name, strlen(name))) == NULL || (spec->g = nes_pii_graph_new()) == NULL)
+    if ((spec->name = nes_dup_bytes(name, strlen(name))) == NULL ||
+        (spec->g = nes_pii_graph_new()) == NULL)
         st = oom(err);
     if (st == NES_OK)
         st = nes_sd_open(&l->ds, name, data ? data : "", len, reader, reader_ud, err);
@@ -398,7 +389,8 @@ nes_status nes_spec_load_file(const char *path, nes_spec **out, nes_err *err)
     if (st != NES_OK)
         return st;
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? dupn(path, slash == path ? 1 : (size_t)(slash - path)) : dupn(".", 1);
+    char *dir = slash ? nes_dup_bytes(path, slash == path ? 1 : (size_t)(slash - path))
+                      : nes_dup_bytes(".", 1);
     if (dir == NULL)
         st = oom(err);
     else
