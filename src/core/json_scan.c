@@ -549,13 +549,6 @@ nes_json_type nes_json_skip(nes_json_scanner *s, nes_json_token *t)
 
 /* ---- string helpers ----------------------------------------------------------------------- */
 
-nes_status nes_buf_fail_status(const nes_buf *b, size_t n)
-{
-    if (b->max != 0 && (n > b->max || b->len > b->max - n))
-        return NES_ERR_LIMIT;
-    return NES_ERR_NOMEM;
-}
-
 static size_t utf8_put(uint8_t *d, uint32_t cp)
 {
     if (cp < 0x80) {
