@@ -10,7 +10,8 @@ CMAKE_FLAGS := -G Ninja $(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNC
 BIN := $(BUILD_DIR)/bin
 PY := $(VENV)/bin/python
 
-.PHONY: all build deps run test unit asan integration fuzz-regress fuzz bench bench-http lint format clean
+.PHONY: all build deps run test unit asan integration fuzz-build fuzz-regress fuzz bench bench-http \
+        lint tidy format clean
 
 all: build
 
@@ -25,7 +26,7 @@ build: deps
 run: build
 	@scripts/run-demo.sh $(BIN)
 
-test: lint unit asan integration fuzz-regress
+test: lint tidy unit asan integration fuzz-regress
 
 unit: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
@@ -62,6 +63,10 @@ bench-http: build
 
 lint: deps
 	@scripts/lint.sh
+
+# clang-tidy (.clang-tidy) over every src/**/*.c that the build compiles.
+tidy: build
+	@scripts/tidy.sh $(BUILD_DIR)
 
 format: deps
 	@git ls-files '*.c' '*.h' | xargs -r clang-format -i

@@ -15,60 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tests/fake_codec.h"
 #include "core/transform.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int fake_encrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,
-                        size_t pt_len, nes_buf *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    (void)ud;
-    if (nes_buf_reserve(out, 2 + 2 * pt_len + ctx_len) != 0)
-        return -1;
-    uint8_t *d = out->data + out->len;
-    *d++ = 'T';
-    for (size_t i = 0; i < pt_len; i++) {
-        *d++ = (uint8_t)hex[pt[i] >> 4];
-        *d++ = (uint8_t)hex[pt[i] & 15];
-    }
-    *d++ = '~';
-    if (ctx_len > 0)
-        memcpy(d, ctx, ctx_len);
-    out->len = (size_t)(d - out->data) + ctx_len;
-    return 0;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-static nes_status fake_decrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const char *tok,
-                               size_t len, nes_buf *out)
-{
-    (void)ud;
-    const char *tilde = memchr(tok, '~', len);
-    if (len < 2 || tok[0] != 'T' || tilde == NULL)
-        return NES_ERR_TOKEN;
-    size_t hex_len = (size_t)(tilde - tok) - 1;
-    size_t tail = len - hex_len - 2;
-    if (hex_len % 2 != 0 || tail != ctx_len || (ctx_len && memcmp(tilde + 1, ctx, ctx_len) != 0))
-        return NES_ERR_TOKEN;
-    if (nes_buf_reserve(out, hex_len / 2) != 0)
-        return NES_ERR_NOMEM;
-    for (size_t i = 0; i < hex_len; i += 2) {
-        int hi = hexval(tok[1 + i]), lo = hexval(tok[2 + i]);
-        if (hi < 0 || lo < 0)
-            return NES_ERR_TOKEN;
-        out->data[out->len++] = (uint8_t)(hi << 4 | lo);
-    }
-    return NES_OK;
-}
 
 static const nes_codec codec = {.encrypt = fake_encrypt, .decrypt = fake_decrypt};
 

@@ -3,18 +3,12 @@
  * BoringSSL only, never beside OpenSSL. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* BoringSSL's opensslconf.h defines this itself; the build defines it for OpenSSL. */
 #undef OPENSSL_NO_DEPRECATED
 #include <openssl/aead.h>
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+#include "bench_common.h"
 
 static uint8_t buf_in[1024 + 16], buf_out[1024 + 16];
 
@@ -28,7 +22,7 @@ static double bench(const EVP_AEAD_CTX *ctx, int seal, size_t len, size_t aad_le
                                     aad, aad_len))
         return -1;
     for (int run = 0; run < 5; run++) {
-        const double t0 = now_ns();
+        const double t0 = bench_now_ns();
         for (long i = 0; i < iters; i++) {
             int ok = seal ? EVP_AEAD_CTX_seal(ctx, buf_out, &out_len, sizeof buf_out, nonce, 12,
                                               buf_in, len, aad, aad_len)
@@ -39,7 +33,7 @@ static double bench(const EVP_AEAD_CTX *ctx, int seal, size_t len, size_t aad_le
             if (seal)
                 nonce[0] = (uint8_t)i;
         }
-        const double ns = (now_ns() - t0) / (double)iters;
+        const double ns = (bench_now_ns() - t0) / (double)iters;
         if (ns < best)
             best = ns;
     }
@@ -50,8 +44,7 @@ int main(void)
 {
     static const size_t lens[] = {16, 64, 1024};
     uint8_t key[32];
-    for (int i = 0; i < 32; i++)
-        key[i] = (uint8_t)(i * 7 + 1);
+    bench_key(key, sizeof key);
     memset(buf_in, 0x41, sizeof buf_in);
     EVP_AEAD_CTX ctx;
     if (!EVP_AEAD_CTX_init(&ctx, EVP_aead_aes_256_gcm_siv(), key, sizeof key, 16, NULL))

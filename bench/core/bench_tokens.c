@@ -3,16 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_common.h"
 #include "core/fieldcrypt.h"
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -20,8 +13,7 @@ int main(int argc, char **argv)
     if (iters <= 0)
         return 2;
     uint8_t dek[NES_DEK_LEN];
-    for (size_t i = 0; i < sizeof dek; i++)
-        dek[i] = (uint8_t)(i * 7 + 1);
+    bench_key(dek, sizeof dek);
     nes_fieldkey *k = nes_fieldkey_new(dek);
     if (k == NULL)
         return 1;
@@ -36,19 +28,19 @@ int main(int argc, char **argv)
             return 1;
         memset(pt, 'x', n);
         /* vary the plaintext so every call derives a fresh nonce */
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         for (long i = 0; i < iters; i++) {
             memcpy(pt, &i, sizeof i);
             if (nes_token_encrypt(k, ctx, 11, pt, n, tok) != 0)
                 return 1;
         }
-        double enc = (now_ns() - t0) / (double)iters;
+        double enc = (bench_now_ns() - t0) / (double)iters;
         size_t out_len;
-        t0 = now_ns();
+        t0 = bench_now_ns();
         for (long i = 0; i < iters; i++)
             if (nes_token_decrypt(k, ctx, 11, tok, tl, out, &out_len) != NES_OK)
                 return 1;
-        double dec = (now_ns() - t0) / (double)iters;
+        double dec = (bench_now_ns() - t0) / (double)iters;
         printf("%-8zu %14.0f %14.0f\n", n, enc, dec);
         free(pt), free(out), free(tok);
     }

@@ -1,54 +1,17 @@
 /* bench_transform: throughput of nes_transform (encrypt and decrypt) on bodies of about 1 KiB,
  * 64 KiB and 1 MiB with sparse PII (3 PII fields per record of about 1 KiB), beside memcpy of
  * the same bytes and plain validation. Two codecs: the real one (nes_crypter: HMAC nonce,
- * AES-256-GCM-SIV, base64url) and a fake one (token = "T" + hex) that isolates the JSON work.
+ * AES-256-GCM-SIV, base64url) and the tests' fake one (tests/fake_codec.h: token = "T" + hex +
+ * "~" + context) that isolates the JSON work.
  * Usage: bench_transform [seconds-per-case] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../../tests/fake_codec.h"
+#include "bench_common.h"
 #include "core/keyring.h"
 #include "core/transform.h"
-
-static int fake_encrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,
-                        size_t pt_len, nes_buf *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    (void)ud;
-    (void)ctx;
-    (void)ctx_len;
-    if (nes_buf_reserve(out, 1 + 2 * pt_len) != 0)
-        return -1;
-    uint8_t *d = out->data + out->len;
-    *d++ = 'T';
-    for (size_t i = 0; i < pt_len; i++) {
-        *d++ = (uint8_t)hex[pt[i] >> 4];
-        *d++ = (uint8_t)hex[pt[i] & 15];
-    }
-    out->len = (size_t)(d - out->data);
-    return 0;
-}
-
-static int unhex(char c)
-{
-    return c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
-static nes_status fake_decrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const char *tok,
-                               size_t len, nes_buf *out)
-{
-    (void)ud;
-    (void)ctx;
-    (void)ctx_len;
-    if (len == 0 || tok[0] != 'T' || len % 2 != 1)
-        return NES_ERR_TOKEN;
-    if (nes_buf_reserve(out, len / 2) != 0)
-        return NES_ERR_NOMEM;
-    for (size_t i = 1; i < len; i += 2)
-        out->data[out->len++] = (uint8_t)(unhex(tok[i]) << 4 | unhex(tok[i + 1]));
-    return NES_OK;
-}
 
 /* One record of about 1 KiB: ssn, email and address.zip are PII; history has none. */
 static int record(char *p, size_t cap, unsigned i)
@@ -88,13 +51,6 @@ static char *make_body(size_t target, size_t *len)
     return body;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 typedef enum { K_MEMCPY, K_VALIDATE, K_ENCRYPT, K_DECRYPT } kind;
 
 /* Runs one case for about `secs` seconds; returns MB/s over the input size. */
@@ -104,7 +60,7 @@ static double run(kind k, const nes_transform_opts *opts, const uint8_t *in, siz
     nes_buf out = {0};
     nes_buf_reserve(&out, len * 3);
     size_t iters = 0;
-    double t0 = now(), t1;
+    double t0 = bench_now_ns(), t1;
     do {
         for (int r = 0; r < 16; r++) {
             out.len = 0;
@@ -122,10 +78,10 @@ static double run(kind k, const nes_transform_opts *opts, const uint8_t *in, siz
             __asm__ volatile("" ::"r"(out.data) : "memory");
         }
         iters += 16;
-        t1 = now();
-    } while (t1 - t0 < secs);
+        t1 = bench_now_ns();
+    } while (t1 - t0 < secs * 1e9);
     nes_buf_free(&out);
-    return (double)len * (double)iters / (t1 - t0) / 1e6;
+    return (double)len * (double)iters / (t1 - t0) * 1e3; /* bytes/ns -> MB/s */
 }
 
 int main(int argc, char **argv)
@@ -151,8 +107,7 @@ int main(int argc, char **argv)
     nes_transform_opts fenc = {.dir = NES_ENCRYPT, .root = root, .codec = &fake};
     nes_transform_opts fdec = {.dir = NES_DECRYPT, .root = root, .codec = &fake};
     uint8_t dek[1][NES_DEK_LEN];
-    for (size_t i = 0; i < NES_DEK_LEN; i++)
-        dek[0][i] = (uint8_t)(i * 7 + 1);
+    bench_key(dek[0], NES_DEK_LEN);
     nes_keyring *kr = nes_keyring_new(dek, 1);
     nes_crypter *crypter = kr ? nes_crypter_new(kr) : NULL;
     if (crypter == NULL)

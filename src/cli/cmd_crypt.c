@@ -32,6 +32,10 @@ typedef struct crypt_args {
     unsigned max_depth;
 } crypt_args;
 
+/* parse_args' result besides the exit codes: --help was printed, exit with CLI_OK. */
+enum { PARSED_HELP = -1 };
+
+/* Fills `a` (input defaults to "-", standard input). CLI_OK to run, else an exit code. */
 static int parse_args(int argc, char **argv, crypt_args *a)
 {
     static const struct option opts[] = {
@@ -73,7 +77,7 @@ static int parse_args(int argc, char **argv, crypt_args *a)
                 printf(usage_fmt, cmd, "Restores each PII field from its token, with its type.",
                        ";\n                    tokens of any key in the file are opened",
                        NES_DEFAULT_MAX_DEPTH);
-            return -1;
+            return PARSED_HELP;
         default:
             return cli_usage_error(cmd, "unknown option");
         }
@@ -84,7 +88,8 @@ static int parse_args(int argc, char **argv, crypt_args *a)
         return cli_usage_error(cmd, "--key KEYFILE is required");
     if (argc - optind > 1)
         return cli_usage_error(cmd, "takes at most one INPUT");
-    a->input = optind < argc ? argv[optind] : "-";
+    if (optind < argc)
+        a->input = argv[optind];
     return CLI_OK;
 }
 
@@ -148,9 +153,10 @@ done:
 
 int cli_crypt(int argc, char **argv)
 {
-    crypt_args a = {.dir = strcmp(argv[0], "decrypt") == 0 ? NES_DECRYPT : NES_ENCRYPT};
+    crypt_args a = {.dir = strcmp(argv[0], "decrypt") == 0 ? NES_DECRYPT : NES_ENCRYPT,
+                    .input = "-"};
     int rc = parse_args(argc, argv, &a);
-    if (rc == -1)
+    if (rc == PARSED_HELP)
         return CLI_OK;
     if (rc != CLI_OK)
         return rc;

@@ -42,6 +42,13 @@ int nes_buf_append(nes_buf *b, const void *p, size_t n)
     return 0;
 }
 
+nes_status nes_buf_fail_status(const nes_buf *b, size_t n)
+{
+    if (b->max != 0 && (n > b->max || b->len > b->max - n))
+        return NES_ERR_LIMIT;
+    return NES_ERR_NOMEM;
+}
+
 void nes_buf_free(nes_buf *b)
 {
     if (b->data != NULL)
@@ -49,4 +56,15 @@ void nes_buf_free(nes_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+char *nes_dup_bytes(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p == NULL)
+        return NULL;
+    if (n)
+        memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
 }

@@ -1,9 +1,11 @@
-/* buf.h - a growable byte buffer with an optional hard cap. */
+/* buf.h - a growable byte buffer with an optional hard cap, and byte-string copies. */
 #ifndef NES_BUF_H
 #define NES_BUF_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/error.h"
 
 /** Growable byte buffer. Zero-initialise (`nes_buf b = {0};`) before use. `max` = 0: no cap. */
 typedef struct nes_buf {
@@ -20,7 +22,15 @@ int nes_buf_reserve(nes_buf *b, size_t extra);
 /** Appends `n` bytes; returns 0 or -1 as nes_buf_reserve. */
 int nes_buf_append(nes_buf *b, const void *p, size_t n);
 
+/** The status an append of `n` bytes to `b` failed with: NES_ERR_LIMIT when b->max forbids it,
+ * else NES_ERR_NOMEM. */
+nes_status nes_buf_fail_status(const nes_buf *b, size_t n);
+
 /** Releases the storage (wiping it first: buffers may hold plaintext) and zeroes the struct. */
 void nes_buf_free(nes_buf *b);
+
+/** A malloc'd copy of the `n` bytes at `s` followed by a NUL (the bytes may hold NULs; `s` may be
+ * NULL when n is 0). NULL when allocation fails. */
+char *nes_dup_bytes(const char *s, size_t n);
 
 #endif

@@ -11,7 +11,9 @@ nes_status nes_err_set(nes_err *err, nes_status status, size_t offset, const cha
     err->offset = offset;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    /* The analyzer loses the va_start state through glibc's _FORTIFY_SOURCE inline wrapper of
+     * vsnprintf (the report disappears with -U_FORTIFY_SOURCE). */
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
     va_end(ap);
     return status;
 }

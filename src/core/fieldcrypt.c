@@ -44,6 +44,17 @@ struct nes_fieldkey {
     uint8_t scratch[2 * SHA256_BLOCK]; /* derivation only; zero otherwise */
 };
 
+/* OSSL_PARAM's data member is `void *` even for the input parameters OpenSSL only reads. This
+ * drops const without an integer round trip (and without tripping -Wcast-qual). */
+static void *param_data(const void *p)
+{
+    union {
+        const void *in;
+        void *out;
+    } u = {.in = p};
+    return u.out;
+}
+
 /* HKDF-SHA256(dek, salt = "", info) -> 32 bytes. An absent salt is RFC 5869's HashLen zeros,
  * which HMAC treats exactly like the empty string. */
 static int hkdf(const uint8_t dek[NES_DEK_LEN], const char *info, uint8_t out[32])
@@ -54,10 +65,8 @@ static int hkdf(const uint8_t dek[NES_DEK_LEN], const char *info, uint8_t out[32
     if (kctx != NULL) {
         OSSL_PARAM params[] = {
             OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
-            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)dek,
-                                              NES_DEK_LEN),
-            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info,
-                                              strlen(info)),
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, param_data(dek), NES_DEK_LEN),
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, param_data(info), strlen(info)),
             OSSL_PARAM_construct_end(),
         };
         ok = EVP_KDF_derive(kctx, out, 32, params) == 1;

@@ -49,7 +49,7 @@ nes_status nes_read_stream(FILE *f, const char *what, size_t max, char **data, s
 
 nes_status nes_read_file(const char *path, size_t max, char **data, size_t *len, nes_err *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe"); /* e: O_CLOEXEC (glibc) */
     if (f == NULL)
         return nes_err_set(err, NES_ERR_IO, (size_t)-1, "%s: %s", path, strerror(errno));
     nes_status st = nes_read_stream(f, path, max, data, len, err);

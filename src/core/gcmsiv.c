@@ -101,15 +101,15 @@ static int derive_keys(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN
 {
     uint8_t blocks[6 * 16];
     uint8_t enc_key[32];
-    for (uint32_t i = 0; i < 6; i++) {
-        store32_le(blocks + 16 * i, i);
+    for (size_t i = 0; i < 6; i++) {
+        store32_le(blocks + 16 * i, (uint32_t)i);
         memcpy(blocks + 16 * i + 4, nonce, NES_GCMSIV_NONCE_LEN);
     }
     int rc = ecb(ctx->kgk, blocks, sizeof blocks, blocks);
     if (rc == 0) {
         memcpy(auth_key, blocks, 8);
         memcpy(auth_key + 8, blocks + 16, 8);
-        for (int i = 0; i < 4; i++)
+        for (size_t i = 0; i < 4; i++)
             memcpy(enc_key + 8 * i, blocks + 16 * (i + 2), 8);
         rc = EVP_EncryptInit_ex(ctx->enc, NULL, NULL, enc_key, NULL) == 1 ? 0 : -1;
     }
@@ -173,13 +173,13 @@ static int ctr_xor(nes_gcmsiv *ctx, const uint8_t tag[16], const uint8_t *in, si
     block[15] |= 0x80;
     while (len > 0) {
         const size_t n = len < sizeof ks ? len : sizeof ks;
-        const size_t nb = (n + 15) / 16;
-        for (size_t j = 0; j < nb; j++) {
-            memcpy(ks + 16 * j, block, sizeof block);
-            store32_le(ks + 16 * j, ctr++);
+        size_t filled = 0; /* whole counter blocks, covering the n bytes used below */
+        for (; filled < n; filled += 16) {
+            memcpy(ks + filled, block, sizeof block);
+            store32_le(ks + filled, ctr++);
         }
-        used = nb * 16 > used ? nb * 16 : used;
-        if (ecb(ctx->enc, ks, nb * 16, ks) != 0) {
+        used = filled > used ? filled : used;
+        if (ecb(ctx->enc, ks, filled, ks) != 0) {
             rc = -1;
             break;
         }

@@ -549,13 +549,6 @@ nes_json_type nes_json_skip(nes_json_scanner *s, nes_json_token *t)
 
 /* ---- string helpers ----------------------------------------------------------------------- */
 
-nes_status nes_buf_fail_status(const nes_buf *b, size_t n)
-{
-    if (b->max != 0 && (n > b->max || b->len > b->max - n))
-        return NES_ERR_LIMIT;
-    return NES_ERR_NOMEM;
-}
-
 static size_t utf8_put(uint8_t *d, uint32_t cp)
 {
     if (cp < 0x80) {
@@ -668,7 +661,8 @@ nes_status nes_json_write_string(nes_buf *out, const uint8_t *p, size_t len)
             break;
         const char *e = escape_text[p[j]];
         size_t n = strlen(e);
-        memcpy(d, e, n);
+        /* JSON output bytes, not a C string: no NUL belongs here. */
+        memcpy(d, e, n); /* NOLINT(bugprone-not-null-terminated-result) */
         d += n;
         i = j + 1;
     }

@@ -107,8 +107,4 @@ nes_status nes_json_write_string(nes_buf *out, const uint8_t *p, size_t len);
  * NES_ERR_NOMEM. */
 nes_status nes_json_minify(const uint8_t *p, size_t len, nes_buf *out);
 
-/** The status an append of `n` bytes to `b` failed with: NES_ERR_LIMIT when b->max forbids it,
- * else NES_ERR_NOMEM. */
-nes_status nes_buf_fail_status(const nes_buf *b, size_t n);
-
 #endif

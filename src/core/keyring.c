@@ -115,7 +115,7 @@ nes_status nes_keyring_parse(const char *text, size_t len, nes_keyring **out, ne
 }
 
 /* Key files are tiny; anything bigger is not one. */
-#define KEY_FILE_MAX (64 * 1024)
+enum { KEY_FILE_MAX = 64 * 1024 };
 
 nes_status nes_keyring_load_file(const char *path, nes_keyring **out, nes_err *err)
 {

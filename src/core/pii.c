@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+
 /** Upper bound on enumerated paths (a dense graph has exponentially many). */
 #define PII_MAX_PATHS 100000
 /** Upper bound on one path's length in characters. */
@@ -13,17 +15,6 @@ struct nes_pii_graph {
     nes_pii_node **nodes;
     size_t n, cap;
 };
-
-static char *dup_bytes(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p == NULL)
-        return NULL;
-    if (n)
-        memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
 
 nes_pii_graph *nes_pii_graph_new(void)
 {
@@ -63,7 +54,7 @@ nes_pii_node *nes_pii_node_new(nes_pii_graph *g, const char *name)
     nes_pii_node *n = calloc(1, sizeof *n);
     if (n == NULL)
         return NULL;
-    if (name != NULL && (n->name = dup_bytes(name, strlen(name))) == NULL) {
+    if (name != NULL && (n->name = nes_dup_bytes(name, strlen(name))) == NULL) {
         free(n);
         return NULL;
     }
@@ -91,7 +82,7 @@ int nes_pii_node_set_prop(nes_pii_graph *g, nes_pii_node *parent, const char *ke
             return -1;
         parent->props = p;
     }
-    char *k = dup_bytes(key, key_len);
+    char *k = nes_dup_bytes(key, key_len);
     if (k == NULL)
         return -1;
     parent->props[n] = (nes_pii_edge){.key = k, .key_len = key_len, .node = child};
@@ -105,7 +96,7 @@ int nes_pii_node_mark(nes_pii_graph *g, nes_pii_node *n, nes_value_type type, co
     (void)g;
     uint8_t *ctx = NULL;
     if (context != NULL && context_len > 0) {
-        ctx = (uint8_t *)dup_bytes(context, context_len);
+        ctx = (uint8_t *)nes_dup_bytes(context, context_len);
         if (ctx == NULL)
             return -1;
     }

@@ -3,16 +3,14 @@
  * references in schema_doc.c. */
 #include "core/schema.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "core/buf.h"
+#include "core/fileio.h"
 #include "core/schema_int.h"
 
 typedef struct spec_op {
@@ -37,17 +35,6 @@ struct nes_spec {
 
 static const char *const methods[] = {"get",     "put",  "post",  "delete",
                                       "options", "head", "patch", "trace"};
-
-static char *dupn(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p == NULL)
-        return NULL;
-    if (n)
-        memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
 
 static nes_status oom(nes_err *err)
 {
@@ -95,9 +82,11 @@ static nes_status load_servers(loader *l)
         return NES_OK;
     nes_spec *spec = l->spec;
     int count = fy_node_sequence_item_count(servers);
-    spec->bases = calloc((size_t)count + 1, sizeof *spec->bases);
-    if (spec->bases == NULL)
+    char **bases = calloc((size_t)count + 1, sizeof *bases);
+    if (bases == NULL)
         return oom(l->err);
+    spec->bases = bases;
+    size_t nbases = 0; /* == spec->nbases, kept current for nes_spec_free on failure */
     void *it = NULL;
     struct fy_node *srv;
     while ((srv = fy_node_sequence_iterate(servers, &it)) != NULL) {
@@ -123,13 +112,13 @@ static nes_status load_servers(loader *l)
         if (n == 0 || memchr(p, '{', n) != NULL || memchr(p, '#', n) != NULL)
             continue;
         bool dup = false;
-        for (size_t i = 0; i < spec->nbases; i++)
-            dup = dup || (strlen(spec->bases[i]) == n && memcmp(spec->bases[i], p, n) == 0);
+        for (size_t i = 0; i < nbases && !dup; i++)
+            dup = strlen(bases[i]) == n && memcmp(bases[i], p, n) == 0;
         if (dup)
             continue;
-        if ((spec->bases[spec->nbases] = dupn(p, n)) == NULL)
+        if ((bases[nbases] = nes_dup_bytes(p, n)) == NULL)
             return oom(l->err);
-        spec->nbases++;
+        spec->nbases = ++nbases;
     }
     return NES_OK;
 }
@@ -227,8 +216,8 @@ static nes_status add_op(loader *l, const char *method, const char *path, size_t
     spec_op *o = &spec->ops[spec->nops];
     memset(o, 0, sizeof *o);
     snprintf(o->method, sizeof o->method, "%s", method);
-    o->path = dupn(path, plen);
-    o->operation_id = id ? dupn(id, idlen) : NULL;
+    o->path = nes_dup_bytes(path, plen);
+    o->operation_id = id ? nes_dup_bytes(id, idlen) : NULL;
     spec->nops++; /* from here on nes_spec_free frees it */
     if (o->path == NULL || (id != NULL && o->operation_id == NULL))
         return oom(l->err);
@@ -295,7 +284,7 @@ static nes_status load_pii_root(loader *l)
         st = nes_sc_compile(l->sc, &target, 1, &l->spec->pii_root, l->err);
     if (st == NES_OK && l->spec->pii_root == NULL)
         st = empty_node(l, &l->spec->pii_root);
-    if (st == NES_OK && (l->spec->pii_root_ref = dupn(s, len)) == NULL)
+    if (st == NES_OK && (l->spec->pii_root_ref = nes_dup_bytes(s, len)) == NULL)
         st = oom(l->err);
     return st;
 }
@@ -320,7 +309,8 @@ nes_status nes_spec_load(const char *name, const char *data, size_t len, nes_doc
     l->spec = spec;
     l->err = err;
     nes_status st = NES_OK;
-    if ((spec->name = dupn(name, strlen(name))) == NULL || (spec->g = nes_pii_graph_new()) == NULL)
+    if ((spec->name = nes_dup_bytes(name, strlen(name))) == NULL ||
+        (spec->g = nes_pii_graph_new()) == NULL)
         st = oom(err);
     if (st == NES_OK)
         st = nes_sd_open(&l->ds, name, data ? data : "", len, reader, reader_ud, err);
@@ -369,50 +359,6 @@ void nes_spec_free(nes_spec *spec)
 
 /* ---- files --------------------------------------------------------------------------------- */
 
-static nes_status read_file(const char *path, char **data, size_t *len, nes_err *err)
-{
-    *data = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return nes_err_set(err, NES_ERR_IO, (size_t)-1, "cannot open %s: %s", path,
-                           strerror(errno));
-    struct stat sb;
-    nes_status st = NES_OK;
-    if (fstat(fd, &sb) != 0)
-        st = nes_err_set(err, NES_ERR_IO, (size_t)-1, "cannot stat %s: %s", path, strerror(errno));
-    else if (!S_ISREG(sb.st_mode))
-        st = nes_err_set(err, NES_ERR_IO, (size_t)-1, "%s is not a regular file", path);
-    else if ((uint64_t)sb.st_size > NES_SPEC_MAX_BYTES)
-        st = nes_err_set(err, NES_ERR_LIMIT, (size_t)-1, "%s: larger than %u bytes", path,
-                         NES_SPEC_MAX_BYTES);
-    char *buf = NULL;
-    size_t size = st == NES_OK ? (size_t)sb.st_size : 0, got = 0;
-    if (st == NES_OK && (buf = malloc(size + 1)) == NULL)
-        st = oom(err);
-    while (st == NES_OK && got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            st = nes_err_set(err, NES_ERR_IO, (size_t)-1, "cannot read %s: %s", path,
-                             strerror(errno));
-        else if (r == 0)
-            size = got; /* the file shrank */
-        else
-            got += (size_t)r;
-    }
-    close(fd);
-    if (st != NES_OK) {
-        free(buf);
-        return st;
-    }
-    buf[got] = '\0';
-    *data = buf;
-    *len = got;
-    return NES_OK;
-}
-
 /* Reads sibling documents from the spec's directory; refuses absolute names and "..". */
 static nes_status dir_reader(void *ud, const char *name, char **data, size_t *len, nes_err *err)
 {
@@ -430,7 +376,7 @@ static nes_status dir_reader(void *ud, const char *name, char **data, size_t *le
     int n = snprintf(path, sizeof path, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= sizeof path)
         return nes_err_set(err, NES_ERR_IO, (size_t)-1, "path too long");
-    return read_file(path, data, len, err);
+    return nes_read_file(path, NES_SPEC_MAX_BYTES, data, len, err);
 }
 
 nes_status nes_spec_load_file(const char *path, nes_spec **out, nes_err *err)
@@ -439,11 +385,12 @@ nes_status nes_spec_load_file(const char *path, nes_spec **out, nes_err *err)
     nes_err_clear(err);
     char *data;
     size_t len;
-    nes_status st = read_file(path, &data, &len, err);
+    nes_status st = nes_read_file(path, NES_SPEC_MAX_BYTES, &data, &len, err);
     if (st != NES_OK)
         return st;
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? dupn(path, slash == path ? 1 : (size_t)(slash - path)) : dupn(".", 1);
+    char *dir = slash ? nes_dup_bytes(path, slash == path ? 1 : (size_t)(slash - path))
+                      : nes_dup_bytes(".", 1);
     if (dir == NULL)
         st = oom(err);
     else
@@ -489,8 +436,12 @@ static void choices(const nes_spec *spec, char *buf, size_t cap)
 static void printable(const char *s, char *out, size_t cap)
 {
     size_t o = 0;
-    for (; *s && o + 4 < cap; s++)
-        out[o++] = (*s >= 0x20 && *s < 0x7f && *s != '"') ? *s : '?';
+    for (; *s && o + 4 < cap; s++) {
+        char c = *s;
+        if (c < 0x20 || c >= 0x7f || c == '"')
+            c = '?';
+        out[o++] = c;
+    }
     if (*s)
         out[o++] = '.', out[o++] = '.', out[o++] = '.';
     out[o] = '\0';

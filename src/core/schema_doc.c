@@ -8,21 +8,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/buf.h"
+
 /** Longest JSON pointer shown in a message (longer ones lose their middle). */
 #define SD_SHOWN_POINTER 150
 /** Deepest ancestor chain walked to build a pointer. */
 #define SD_MAX_ANCESTORS 512
-
-static char *dupn(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p == NULL)
-        return NULL;
-    if (n)
-        memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
 
 /* ---- YAML helpers -------------------------------------------------------------------------- */
 
@@ -362,7 +353,7 @@ static nes_status add_doc(nes_sd_docs *ds, const char *rel, char *owned, const c
     memset(d, 0, sizeof *d);
     size_t plen = strlen(ds->prefix), rlen = strlen(rel);
     d->owned = owned;
-    d->rel = dupn(rel, rlen);
+    d->rel = nes_dup_bytes(rel, rlen);
     d->shown = malloc(plen + rlen + 1);
     ds->n++; /* from here on nes_sd_close frees it */
     if (d->rel == NULL || d->shown == NULL)
@@ -382,7 +373,7 @@ nes_status nes_sd_open(nes_sd_docs *ds, const char *name, const char *data, size
     ds->reader_ud = reader_ud;
     const char *slash = strrchr(name, '/');
     size_t plen = slash ? (size_t)(slash - name) + 1 : 0;
-    ds->prefix = dupn(name, plen);
+    ds->prefix = nes_dup_bytes(name, plen);
     if (ds->prefix == NULL)
         return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
     if (name[plen] == '\0')
@@ -550,10 +541,11 @@ static struct fy_node *walk_pointer(struct fy_node *node, const char *ptr, char 
         } else if (fy_node_is_sequence(node)) {
             if (t == 0 || t > 9 || (t > 1 && tok[0] == '0') || strspn(tok, "0123456789") != t)
                 return NULL;
-            int idx = atoi(tok);
-            node = idx < fy_node_sequence_item_count(node)
-                       ? nes_sd_deref(fy_node_sequence_get_by_index(node, idx))
-                       : NULL;
+            char *end;
+            long idx = strtol(tok, &end, 10); /* 1 to 9 digits: always in range */
+            if (end != tok + t || idx >= fy_node_sequence_item_count(node))
+                return NULL;
+            node = nes_sd_deref(fy_node_sequence_get_by_index(node, (int)idx));
         } else {
             return NULL;
         }

@@ -9,50 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../testutil.h"
 #include "core/gcmsiv.h"
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes the hex token `s` ("-" = empty) into a new buffer; returns -1 on bad hex. */
+/* Decodes the hex field `s` ("-" = empty) into a new buffer; returns -1 on bad hex. */
 static int unhex(const char *s, uint8_t **out, size_t *out_len)
 {
-    size_t n = strcmp(s, "-") == 0 ? 0 : strlen(s);
-    if (n % 2 != 0)
+    uint8_t *b = malloc(strlen(s) / 2 + 1);
+    if (b == NULL || tu_unhex_field(s, b, out_len) != 0) {
+        free(b);
         return -1;
-    uint8_t *b = malloc(n / 2 + 1);
-    if (b == NULL)
-        return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(b);
-            return -1;
-        }
-        b[i] = (uint8_t)(hi << 4 | lo);
     }
     *out = b;
-    *out_len = n / 2;
     return 0;
 }
 
 static void print_hex(const uint8_t *b, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
-    if (n == 0)
-        fputc('-', stdout);
-    for (size_t i = 0; i < n; i++) {
-        fputc(digits[b[i] >> 4], stdout);
-        fputc(digits[b[i] & 15], stdout);
-    }
+    tu_put_hex(stdout, b, n);
     fputc('\n', stdout);
 }
 

@@ -14,35 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../testutil.h"
 #include "core/fieldcrypt.h"
 #include "core/keyring.h"
-
-static int unhex(const char *s, uint8_t *out, size_t *n)
-{
-    if (strcmp(s, "-") == 0) {
-        *n = 0;
-        return 0;
-    }
-    size_t len = strlen(s);
-    if (len % 2)
-        return -1;
-    for (size_t i = 0; i < len / 2; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    *n = len / 2;
-    return 0;
-}
-
-static void put_hex(const uint8_t *p, size_t n)
-{
-    if (n == 0)
-        fputc('-', stdout);
-    for (size_t i = 0; i < n; i++)
-        printf("%02x", p[i]);
-}
 
 /* One cached field key (the cross-check reuses DEKs) and one cached keyring + crypter. */
 static uint8_t cur_dek[NES_DEK_LEN];
@@ -92,8 +66,9 @@ static void run(char *line, uint8_t *a, uint8_t *b, uint8_t *c)
         puts("ERR");
     } else if (strcmp(cmd, "L") == 0 && f1 != NULL) {
         printf("%zu\n", nes_token_len(strtoull(f1, NULL, 10)));
-    } else if (strcmp(cmd, "E") == 0 && f3 != NULL && unhex(f1, a, &na) == 0 && na == NES_DEK_LEN &&
-               unhex(f2, b, &nb) == 0 && unhex(f3, c, &nc) == 0) {
+    } else if (strcmp(cmd, "E") == 0 && f3 != NULL && tu_unhex_field(f1, a, &na) == 0 &&
+               na == NES_DEK_LEN && tu_unhex_field(f2, b, &nb) == 0 &&
+               tu_unhex_field(f3, c, &nc) == 0) {
         nes_fieldkey *k = key_for(a);
         char *tok = malloc(nes_token_len(nc) + 1);
         if (k != NULL && tok != NULL && nes_token_encrypt(k, b, nb, c, nc, tok) == 0) {
@@ -103,13 +78,13 @@ static void run(char *line, uint8_t *a, uint8_t *b, uint8_t *c)
             puts("ERR");
         }
         free(tok);
-    } else if (strcmp(cmd, "D") == 0 && f3 != NULL && unhex(f1, a, &na) == 0 && na == NES_DEK_LEN &&
-               unhex(f2, b, &nb) == 0) {
+    } else if (strcmp(cmd, "D") == 0 && f3 != NULL && tu_unhex_field(f1, a, &na) == 0 &&
+               na == NES_DEK_LEN && tu_unhex_field(f2, b, &nb) == 0) {
         nes_fieldkey *k = key_for(a);
         const char *tok = strcmp(f3, "-") == 0 ? "" : f3;
         size_t out_len;
         if (k != NULL && nes_token_decrypt(k, b, nb, tok, strlen(tok), c, &out_len) == NES_OK) {
-            put_hex(c, out_len);
+            tu_put_hex(stdout, c, out_len);
             fputc('\n', stdout);
         } else {
             puts("ERR");
@@ -121,8 +96,8 @@ static void run(char *line, uint8_t *a, uint8_t *b, uint8_t *c)
         else
             printf("ERR %s %s\n", nes_status_name(err.status), err.msg);
         nes_keyring_free(kr);
-    } else if (strcmp(cmd, "KE") == 0 && f3 != NULL && unhex(f2, b, &nb) == 0 &&
-               unhex(f3, c, &nc) == 0) {
+    } else if (strcmp(cmd, "KE") == 0 && f3 != NULL && tu_unhex_field(f2, b, &nb) == 0 &&
+               tu_unhex_field(f3, c, &nc) == 0) {
         nes_crypter *cr = crypter_for(f1, &err);
         nes_buf out = {0};
         if (cr != NULL && nes_crypter_encrypt(cr, b, nb, c, nc, &out) == 0) {
@@ -132,7 +107,7 @@ static void run(char *line, uint8_t *a, uint8_t *b, uint8_t *c)
             puts("ERR");
         }
         nes_buf_free(&out);
-    } else if (strcmp(cmd, "KD") == 0 && f3 != NULL && unhex(f2, b, &nb) == 0) {
+    } else if (strcmp(cmd, "KD") == 0 && f3 != NULL && tu_unhex_field(f2, b, &nb) == 0) {
         nes_crypter *cr = crypter_for(f1, &err);
         nes_buf out = {0};
         size_t idx = 0;
@@ -140,7 +115,7 @@ static void run(char *line, uint8_t *a, uint8_t *b, uint8_t *c)
             cr ? nes_crypter_decrypt(cr, b, nb, f3, strlen(f3), &out, &idx) : NES_ERR_KEY;
         if (st == NES_OK) {
             printf("%zu ", idx);
-            put_hex(out.data, out.len);
+            tu_put_hex(stdout, out.data, out.len);
             fputc('\n', stdout);
         } else {
             printf("ERR %s\n", nes_status_name(st));

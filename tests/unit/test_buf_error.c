@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -46,6 +47,19 @@ static void buf_append_empty_is_noop(void **state)
     assert_null(b.data);
 }
 
+static void dup_bytes_copies_n_bytes_and_a_nul(void **state)
+{
+    (void)state;
+    char *p = nes_dup_bytes("ab\0cd", 5);
+    assert_non_null(p);
+    assert_memory_equal(p, "ab\0cd", 6);
+    free(p);
+    p = nes_dup_bytes(NULL, 0);
+    assert_non_null(p);
+    assert_string_equal(p, "");
+    free(p);
+}
+
 static void err_set_formats_and_clear_resets(void **state)
 {
     (void)state;
@@ -79,6 +93,7 @@ int main(void)
         cmocka_unit_test(buf_grows_and_keeps_content),
         cmocka_unit_test(buf_respects_cap),
         cmocka_unit_test(buf_append_empty_is_noop),
+        cmocka_unit_test(dup_bytes_copies_n_bytes_and_a_nul),
         cmocka_unit_test(err_set_formats_and_clear_resets),
         cmocka_unit_test(status_names_are_distinct),
     };

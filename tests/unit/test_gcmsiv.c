@@ -12,36 +12,12 @@
 #include <cmocka.h>
 #include <libfyaml.h>
 
+#include "../testutil.h"
 #include "core/gcmsiv.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 static uint64_t rng_state = 0x5eed0000c0ffee11u;
-
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static void rng_fill(uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)rng_next();
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* A byte string decoded from hex; data is never NULL (so memcmp on empty strings is fine). */
 typedef struct bytes {
@@ -51,14 +27,9 @@ typedef struct bytes {
 
 static bytes from_hex(const char *hex, size_t n)
 {
-    assert_int_equal(n % 2, 0);
     bytes b = {malloc(n / 2 + 1), n / 2};
     assert_non_null(b.data);
-    for (size_t i = 0; i < b.len; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        assert_true(hi >= 0 && lo >= 0);
-        b.data[i] = (uint8_t)(hi << 4 | lo);
-    }
+    assert_int_equal(tu_unhex(hex, n, b.data), 0);
     return b;
 }
 
@@ -322,10 +293,10 @@ typedef struct sample {
 
 static void make_sample(sample *s, nes_polyval_impl impl)
 {
-    rng_fill(s->key, sizeof s->key);
-    rng_fill(s->nonce, sizeof s->nonce);
-    rng_fill(s->aad, sizeof s->aad);
-    rng_fill(s->pt, sizeof s->pt);
+    tu_rng_fill(&rng_state, s->key, sizeof s->key);
+    tu_rng_fill(&rng_state, s->nonce, sizeof s->nonce);
+    tu_rng_fill(&rng_state, s->aad, sizeof s->aad);
+    tu_rng_fill(&rng_state, s->pt, sizeof s->pt);
     nes_gcmsiv *ctx = new_ctx(s->key, impl);
     assert_int_equal(
         nes_gcmsiv_seal(ctx, s->nonce, s->aad, sizeof s->aad, s->pt, sizeof s->pt, s->ct), 0);
@@ -404,10 +375,10 @@ static void empty_message_and_aad(void **state)
 {
     (void)state;
     uint8_t key[32], nonce[12], aad[5], pt[3];
-    rng_fill(key, sizeof key);
-    rng_fill(nonce, sizeof nonce);
-    rng_fill(aad, sizeof aad);
-    rng_fill(pt, sizeof pt);
+    tu_rng_fill(&rng_state, key, sizeof key);
+    tu_rng_fill(&rng_state, nonce, sizeof nonce);
+    tu_rng_fill(&rng_state, aad, sizeof aad);
+    tu_rng_fill(&rng_state, pt, sizeof pt);
     nes_gcmsiv *ctx = new_ctx(key, NES_POLYVAL_AUTO);
     uint8_t both[16], no_pt[16], no_aad[3 + 16], out[3];
     assert_int_equal(nes_gcmsiv_seal(ctx, nonce, NULL, 0, NULL, 0, both), 0);
@@ -462,16 +433,16 @@ static void long_messages_in_place(void **state)
     (void)state;
     static const size_t lens[] = {0, 1, 15, 16, 17, 63, 64, 65, 511, 512, 513, 1024, 3000, 8193};
     uint8_t key[32], nonce[12], aad[70];
-    rng_fill(key, sizeof key);
+    tu_rng_fill(&rng_state, key, sizeof key);
     nes_gcmsiv *portable = new_ctx(key, NES_POLYVAL_PORTABLE);
     nes_gcmsiv *autoimpl = new_ctx(key, NES_POLYVAL_AUTO);
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-        const size_t len = lens[i], aad_len = (size_t)(rng_next() % sizeof aad);
-        rng_fill(nonce, sizeof nonce);
-        rng_fill(aad, aad_len);
+        const size_t len = lens[i], aad_len = (size_t)(tu_rng_next(&rng_state) % sizeof aad);
+        tu_rng_fill(&rng_state, nonce, sizeof nonce);
+        tu_rng_fill(&rng_state, aad, aad_len);
         uint8_t *pt = malloc(len + 1), *a = malloc(len + 16), *b = malloc(len + 16);
         assert_true(pt != NULL && a != NULL && b != NULL);
-        rng_fill(pt, len);
+        tu_rng_fill(&rng_state, pt, len);
         assert_int_equal(nes_gcmsiv_seal(portable, nonce, aad, aad_len, pt, len, a), 0);
         memcpy(b, pt, len);
         assert_int_equal(nes_gcmsiv_seal(autoimpl, nonce, aad, aad_len, b, len, b), 0);
@@ -496,12 +467,12 @@ static void context_reuse_matches_fresh(void **state)
 {
     (void)state;
     uint8_t key[32], nonce[12], pt[100], a[116], b[116];
-    rng_fill(key, sizeof key);
+    tu_rng_fill(&rng_state, key, sizeof key);
     nes_gcmsiv *reused = new_ctx(key, NES_POLYVAL_AUTO);
     for (int i = 0; i < 50; i++) {
-        const size_t len = (size_t)(rng_next() % sizeof pt);
-        rng_fill(nonce, sizeof nonce);
-        rng_fill(pt, len);
+        const size_t len = (size_t)(tu_rng_next(&rng_state) % sizeof pt);
+        tu_rng_fill(&rng_state, nonce, sizeof nonce);
+        tu_rng_fill(&rng_state, pt, len);
         assert_int_equal(nes_gcmsiv_seal(reused, nonce, pt, len / 3, pt, len, a), 0);
         nes_gcmsiv *fresh = new_ctx(key, NES_POLYVAL_AUTO);
         assert_int_equal(nes_gcmsiv_seal(fresh, nonce, pt, len / 3, pt, len, b), 0);

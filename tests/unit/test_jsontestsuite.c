@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "core/fileio.h"
 #include "core/transform.h"
 
 #define EXPECT_Y 95
@@ -65,24 +66,11 @@ static void free_files(file_list *fl)
 
 static uint8_t *read_all(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
-    assert_non_null(buf);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            uint8_t *bigger = realloc(buf, cap);
-            assert_non_null(bigger);
-            buf = bigger;
-        }
-    }
-    fclose(f);
-    *len = n;
-    return buf;
+    char *data = NULL;
+    nes_err err;
+    if (nes_read_file(path, (size_t)1 << 26, &data, len, &err) != NES_OK)
+        fail_msg("%s", err.msg);
+    return (uint8_t *)data;
 }
 
 static int identity_encrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,

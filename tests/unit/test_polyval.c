@@ -8,38 +8,16 @@
 
 #include <cmocka.h>
 
+#include "../testutil.h"
 #include "core/polyval.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 static uint64_t rng_state = 0x8452845284528452u;
 
-/* splitmix64: deterministic test data. */
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static void rng_fill(uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)rng_next();
-}
-
 static void unhex(const char *hex, uint8_t *out)
 {
-    size_t n = strlen(hex) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = 0;
-        for (int k = 0; k < 2; k++) {
-            char c = hex[2 * i + k];
-            v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
-        }
-        out[i] = (uint8_t)v;
-    }
+    assert_int_equal(tu_unhex(hex, strlen(hex), out), 0);
 }
 
 static void polyval_once(nes_polyval_impl impl, const uint8_t h[16], const uint8_t *data,
@@ -183,9 +161,9 @@ static void random_vs_reference(void **state)
     const int n = impls(list);
     uint8_t h[16], data[300], want[16], got[16];
     for (int iter = 0; iter < 400; iter++) {
-        const size_t len = (size_t)(rng_next() % (sizeof data + 1));
-        rng_fill(h, sizeof h);
-        rng_fill(data, len);
+        const size_t len = (size_t)(tu_rng_next(&rng_state) % (sizeof data + 1));
+        tu_rng_fill(&rng_state, h, sizeof h);
+        tu_rng_fill(&rng_state, data, len);
         ref_polyval(h, data, len, want);
         for (int k = 0; k < n; k++) {
             polyval_once(list[k], h, data, len, got);
@@ -202,8 +180,9 @@ static void clmul_equals_portable(void **state)
     static uint8_t data[4096 + 15];
     uint8_t h[16], a[16], b[16];
     for (int iter = 0; iter < 5000; iter++) {
-        size_t len = (size_t)(iter < 4000 ? rng_next() % 260 : rng_next() % sizeof data);
-        rng_fill(h, sizeof h);
+        size_t len = (size_t)(iter < 4000 ? tu_rng_next(&rng_state) % 260
+                                          : tu_rng_next(&rng_state) % sizeof data);
+        tu_rng_fill(&rng_state, h, sizeof h);
         if (iter % 50 == 0)
             memset(h, iter % 100 == 0 ? 0xff : 0x00, sizeof h);
         if (iter % 50 == 25) { /* single-bit keys: x^0 and x^127 */
@@ -213,7 +192,7 @@ static void clmul_equals_portable(void **state)
             else
                 h[15] = 0x80;
         }
-        rng_fill(data, len);
+        tu_rng_fill(&rng_state, data, len);
         if (iter % 7 == 0)
             memset(data, 0xff, len);
         polyval_once(NES_POLYVAL_PORTABLE, h, data, len, a);
@@ -234,8 +213,8 @@ static void partial_block_padding(void **state)
         for (size_t len = 1; len <= sizeof data; len++) {
             if (len % 16 == 0)
                 continue;
-            rng_fill(h, sizeof h);
-            rng_fill(data, sizeof data);
+            tu_rng_fill(&rng_state, h, sizeof h);
+            tu_rng_fill(&rng_state, data, sizeof data);
             memset(padded, 0, sizeof padded);
             memcpy(padded, data, len);
             polyval_once(list[k], h, data, len, a);
@@ -264,15 +243,16 @@ static void update_splits(void **state)
     uint8_t h[16], whole[16], split[16];
     for (int k = 0; k < n; k++) {
         for (int iter = 0; iter < 200; iter++) {
-            const size_t len = (size_t)(rng_next() % sizeof data);
-            rng_fill(h, sizeof h);
-            rng_fill(data, len);
+            const size_t len = (size_t)(tu_rng_next(&rng_state) % sizeof data);
+            tu_rng_fill(&rng_state, h, sizeof h);
+            tu_rng_fill(&rng_state, data, len);
             polyval_once(list[k], h, data, len, whole);
             nes_polyval pv;
             nes_polyval_init(&pv, h, list[k]);
             size_t off = 0;
             while (off < len) {
-                size_t chunk = 16 * (size_t)(rng_next() % 9); /* 0..128 bytes, whole blocks */
+                size_t chunk =
+                    16 * (size_t)(tu_rng_next(&rng_state) % 9); /* 0..128 bytes, whole blocks */
                 if (chunk >= len - off)
                     chunk = len - off; /* the last piece may be partial */
                 nes_polyval_update(&pv, data + off, chunk);
@@ -291,8 +271,8 @@ static void separate_updates_pad_separately(void **state)
 {
     (void)state;
     uint8_t h[16], data[10], a[16], b[16];
-    rng_fill(h, sizeof h);
-    rng_fill(data, sizeof data);
+    tu_rng_fill(&rng_state, h, sizeof h);
+    tu_rng_fill(&rng_state, data, sizeof data);
     polyval_once(NES_POLYVAL_AUTO, h, data, sizeof data, a);
     nes_polyval pv;
     nes_polyval_init(&pv, h, NES_POLYVAL_AUTO);
@@ -309,7 +289,7 @@ static void empty_input_is_zero_and_final_wipes(void **state)
     const int n = impls(list);
     const uint8_t zero[16] = {0};
     uint8_t h[16], out[16];
-    rng_fill(h, sizeof h);
+    tu_rng_fill(&rng_state, h, sizeof h);
     for (int k = 0; k < n; k++) {
         nes_polyval pv;
         nes_polyval_init(&pv, h, list[k]);

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <libfyaml.h>
 
+#include "core/fileio.h"
 #include "core/schema.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -29,6 +30,17 @@ static void spec_file(char *out, size_t cap, const char *rel)
 {
     const char *src = env_dir("NES_SOURCE_DIR");
     snprintf(out, cap, "%s/%s", src ? src : ".", rel);
+}
+
+/* The whole file at `path`, NUL-terminated; fails the test when it cannot be read. */
+static char *read_text(const char *path)
+{
+    char *data = NULL;
+    size_t len;
+    nes_err err;
+    if (nes_read_file(path, NES_SPEC_MAX_BYTES, &data, &len, &err) != NES_OK)
+        fail_msg("%s", err.msg);
+    return data;
 }
 
 static nes_spec *load_rel(const char *rel)
@@ -246,21 +258,12 @@ static void sibling_documents_read_once_with_normalised_names(void **state)
     mem_docs docs = {.n = 3};
     for (size_t i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        FILE *f = fopen(path, "rb");
-        assert_non_null(f);
-        texts[i] = calloc(1, 1 << 16);
-        assert_non_null(texts[i]);
-        assert_true(fread(texts[i], 1, (1 << 16) - 1, f) > 0);
-        fclose(f);
+        texts[i] = read_text(path);
         docs.names[i] = names[i];
         docs.texts[i] = texts[i];
     }
     snprintf(path, sizeof path, "%s/main.yaml", dir);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char main_text[4096] = {0};
-    assert_true(fread(main_text, 1, sizeof main_text - 1, f) > 0);
-    fclose(f);
+    char *main_text = read_text(path);
     nes_spec *spec;
     nes_err err;
     assert_int_equal(load_text("specs/main.yaml", main_text, &docs, &spec, &err), NES_OK);
@@ -278,6 +281,7 @@ static void sibling_documents_read_once_with_normalised_names(void **state)
     assert_non_null(strstr(err.msg, "invalid YAML"));
     for (size_t i = 0; i < 3; i++)
         free(texts[i]);
+    free(main_text);
 }
 
 static void recursion(void **state)
@@ -910,16 +914,7 @@ static nes_status file_reader(void *ud, const char *name, char **data, size_t *l
     const dir_ud *d = ud;
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", d->dir, name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return nes_err_set(err, NES_ERR_IO, (size_t)-1, "cannot open %s", name);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    rewind(f);
-    *data = malloc((size_t)size + 1);
-    *len = *data ? fread(*data, 1, (size_t)size, f) : 0;
-    fclose(f);
-    return *data ? NES_OK : NES_ERR_NOMEM;
+    return nes_read_file(path, NES_SPEC_MAX_BYTES, data, len, err);
 }
 
 /* Appends s to out as a JSON string body with JSON-pointer escaping (~0, ~1) and %-escapes for

@@ -12,73 +12,11 @@
 
 #include <cmocka.h>
 
+#include "../fake_codec.h"
 #include "core/json_scan.h"
 #include "core/transform.h"
 
-/* ---- fake codec ------------------------------------------------------------------------------ */
-
-typedef struct fake {
-    bool fail_encrypt;
-    bool bad_token; /* encrypt emits a token that is not UTF-8 */
-    size_t calls;
-} fake;
-
-static int fake_encrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,
-                        size_t pt_len, nes_buf *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    fake *f = ud;
-    if (f != NULL) {
-        f->calls++;
-        if (f->fail_encrypt)
-            return -1;
-        if (f->bad_token)
-            return nes_buf_append(out, "T\xff", 2);
-    }
-    if (nes_buf_append(out, "T", 1) != 0)
-        return -1;
-    for (size_t i = 0; i < pt_len; i++) {
-        char h[2] = {hex[pt[i] >> 4], hex[pt[i] & 15]};
-        if (nes_buf_append(out, h, 2) != 0)
-            return -1;
-    }
-    if (nes_buf_append(out, "~", 1) != 0 || nes_buf_append(out, ctx, ctx_len) != 0)
-        return -1;
-    return 0;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-static nes_status fake_decrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const char *tok,
-                               size_t len, nes_buf *out)
-{
-    (void)ud;
-    const char *tilde = memchr(tok, '~', len);
-    if (len < 2 || tok[0] != 'T' || tilde == NULL)
-        return NES_ERR_TOKEN;
-    size_t hex_len = (size_t)(tilde - tok) - 1;
-    size_t tail = len - (size_t)(tilde - tok) - 1;
-    if (hex_len % 2 != 0 || tail != ctx_len || (ctx_len && memcmp(tilde + 1, ctx, ctx_len) != 0))
-        return NES_ERR_TOKEN;
-    for (size_t i = 0; i < hex_len; i += 2) {
-        int hi = hexval(tok[1 + i]), lo = hexval(tok[2 + i]);
-        if (hi < 0 || lo < 0)
-            return NES_ERR_TOKEN;
-        uint8_t b = (uint8_t)(hi << 4 | lo);
-        if (nes_buf_append(out, &b, 1) != 0)
-            return NES_ERR_NOMEM;
-    }
-    return NES_OK;
-}
-
-static fake g_fake;
+static fake_codec g_fake;
 static const nes_codec g_codec = {.encrypt = fake_encrypt, .decrypt = fake_decrypt, .ud = &g_fake};
 
 /* Expands <<ctx:plaintext>> markers into quoted fake tokens. Caller frees. */

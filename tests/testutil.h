@@ -1,0 +1,77 @@
+/* testutil.h - header-only helpers shared by the unit tests (tests/unit) and the test drivers
+ * (tests/tools): hex in and out, and a deterministic byte generator. */
+#ifndef NES_TESTUTIL_H
+#define NES_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/** The value of hex digit `c` (either case), or -1. */
+static inline int tu_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/** Decodes the `n` hex digits at `s` into out[0 .. n/2). 0, or -1 when n is odd or a character
+ * is not a hex digit (out may be partly written then). */
+static inline int tu_unhex(const char *s, size_t n, uint8_t *out)
+{
+    if (n % 2 != 0)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = tu_hexval(s[2 * i]), lo = tu_hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/** The test drivers' hex field: "-" is the empty string. Decodes the NUL-terminated `s` into
+ * `out` (room for strlen(s) / 2 bytes) and sets *n. 0, or -1 as tu_unhex. */
+static inline int tu_unhex_field(const char *s, uint8_t *out, size_t *n)
+{
+    size_t len = strcmp(s, "-") == 0 ? 0 : strlen(s);
+    if (tu_unhex(s, len, out) != 0)
+        return -1;
+    *n = len / 2;
+    return 0;
+}
+
+/** Writes p[0..n) to `f` as lowercase hex, "-" when n is 0 (the drivers' empty field). */
+static inline void tu_put_hex(FILE *f, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    if (n == 0)
+        fputc('-', f);
+    for (size_t i = 0; i < n; i++) {
+        fputc(digits[p[i] >> 4], f);
+        fputc(digits[p[i] & 15], f);
+    }
+}
+
+/** splitmix64: the next value of the deterministic sequence kept in *state. */
+static inline uint64_t tu_rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/** Fills p[0..n) from the sequence in *state. */
+static inline void tu_rng_fill(uint64_t *state, uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)tu_rng_next(state);
+}
+
+#endif
