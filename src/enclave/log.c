@@ -15,7 +15,7 @@
 
 /* Each logging thread's queue: a byte ring of finished lines. 256 KiB holds about 1,000
  * access lines, 25 ms at the highest rate one thread reaches; the writer drains every 5 ms. */
-#define RING_BYTES (256u * 1024u)
+#define RING_BYTES ((size_t)256 * 1024)
 #define MAX_RINGS 64
 #define WRITER_PERIOD_NS 5000000L
 
@@ -234,15 +234,15 @@ void nes_logline_begin(nes_logline *l, nes_log_level level, const char *msg)
     if (ts.tv_sec != t_ts_sec) {
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
-        int n = snprintf(t_ts_prefix, sizeof(t_ts_prefix), "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d",
-                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                         tm.tm_sec);
+        int n = snprintf(t_ts_prefix, sizeof(t_ts_prefix),
+                         "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
         t_ts_len = n > 0 && (size_t)n < sizeof(t_ts_prefix) ? (size_t)n : 0;
         t_ts_sec = ts.tv_sec;
     }
     long ms = ts.tv_nsec / 1000000;
-    char frac[7] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10),
-                    'Z', '"'};
+    char frac[7] = {
+        '.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z', '"'};
     l->len = 0;
     l->truncated = false;
     put_raw(l, t_ts_prefix, t_ts_len);

@@ -36,7 +36,7 @@ typedef struct req {
     const char *pending_msg;
     bool close_after;
     bool responded;
-    bool coalesce; /* the final call of a request whose response carries a body */
+    bool coalesce;      /* the final call of a request whose response carries a body */
     const char *schema; /* header value (lives as long as the request) */
 } req;
 

@@ -15,9 +15,11 @@
 
 #define LINES 20000
 
+static long ids[2] = {0, 1};
+
 static void *emitter(void *arg)
 {
-    long id = (long)(intptr_t)arg;
+    long id = *(long *)arg;
     for (long i = 0; i < LINES; i++) {
         nes_logline l;
         nes_logline_begin(&l, NES_LOG_INFO, "request");
@@ -42,7 +44,7 @@ static void lines_survive_two_busy_threads(void **state)
     assert_int_equal(nes_log_start(), 0);
     pthread_t t[2];
     for (long i = 0; i < 2; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, emitter, (void *)(intptr_t)i), 0);
+        assert_int_equal(pthread_create(&t[i], NULL, emitter, &ids[i]), 0);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
     nes_log_stop();
@@ -54,10 +56,13 @@ static void lines_survive_two_busy_threads(void **state)
     char line[NES_LOGLINE_MAX + 2];
     long next[2] = {0, 0};
     while (fgets(line, sizeof(line), f) != NULL) {
-        long th, seq;
         const char *p = strstr(line, "\"thread\":");
         assert_non_null(p);
-        assert_int_equal(sscanf(p, "\"thread\":%ld,\"seq\":%ld,", &th, &seq), 2);
+        char *end;
+        long th = strtol(p + 9, &end, 10);
+        assert_int_equal(strncmp(end, ",\"seq\":", 7), 0);
+        long seq = strtol(end + 7, &end, 10);
+        assert_int_equal(*end, ',');
         assert_true(th == 0 || th == 1);
         assert_int_equal(seq, next[th]);
         next[th]++;
