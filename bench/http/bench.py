@@ -12,7 +12,8 @@ sides alike. The table shows the median round of each side and the median of the
 ratios a/b (the paired ratio: both halves of a round saw the same machine); every round is
 printed too. CPU per request is measured as well (server: utime+stime from /proc, nginx master
 and workers summed; wrk: its rusage): it moves far less with background load than req/s does and
-tells where a gap comes from. A load average above 1.0 at the start is reported: rerun then.
+tells where a gap comes from. The share of the CPUs used by anything else (before the runs,
+and during each round: machine busy time minus server and wrk) is printed: above 5%, rerun.
 
 Half load: wrk has no fixed-rate mode; the wrk scripts' delay() hook paces each of the 32
 connections so the offered rate is half of (a)'s median peak (wrk's timer has 1 ms steps: the
@@ -94,17 +95,21 @@ def wrk(url, conns, secs, script=None, env=None, server_pids=()):
     cmd = ["wrk", f"-t{min(2, conns)}", f"-c{conns}", f"-d{secs}s", "--latency"]
     if script:
         cmd += ["-s", str(script)]
-    t0 = cpu_ticks(server_pids)
+    t0, m0 = cpu_ticks(server_pids), busy_ticks()
     with tempfile.TemporaryFile(mode="w+") as out:
         p = subprocess.Popen(cmd + [url], stdout=out, stderr=subprocess.DEVNULL, env=env)
         _, status, ru = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         r = parse_wrk(out.read())
-    t1 = cpu_ticks(server_pids)
+    t1, m1 = cpu_ticks(server_pids), busy_ticks()
     n = max(1, r["n"])
-    r["srv_us"] = (t1 - t0) / os.sysconf("SC_CLK_TCK") * 1e6 / n
+    hz = os.sysconf("SC_CLK_TCK")
+    r["srv_us"] = (t1 - t0) / hz * 1e6 / n
     r["wrk_us"] = (ru.ru_utime + ru.ru_stime) * 1e6 / n
+    # what else ran meanwhile (other builds, the kernel's own threads): the noise indicator
+    other = (m1 - m0) / hz - (t1 - t0) / hz - (ru.ru_utime + ru.ru_stime)
+    r["other"] = max(0.0, other) / (secs * (os.cpu_count() or 1))
     return r
 
 
@@ -116,9 +121,19 @@ def nginx_pids(master):
         return [master]
 
 
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
+def busy_ticks():
+    """CPU ticks the whole machine spent busy (all CPUs), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - v[4]  # minus idle and iowait
+
+
+def background_share(secs=2.0):
+    """Share of the machine busy with other work, sampled while nothing of ours runs."""
+    t0, b0 = time.monotonic(), busy_ticks()
+    time.sleep(secs)
+    ncpu = os.cpu_count() or 1
+    return (busy_ticks() - b0) / os.sysconf("SC_CLK_TCK") / ((time.monotonic() - t0) * ncpu)
 
 
 def rss_kib(pid):
@@ -138,7 +153,7 @@ def main():
     args = [a for a in args if not re.fullmatch(r"\d+", a)]
     do_sweep = "--no-sweep" not in sys.argv
     ofc = "--nginx-open-file-cache" in sys.argv
-    load0 = loadavg()
+    bg0 = background_share()
     bindir = pathlib.Path(args[0] if args else ROOT / "build" / "bin").resolve()
     ncpu = os.cpu_count() or 1
     work = pathlib.Path(tempfile.mkdtemp(prefix="nes-bench-"))
@@ -259,14 +274,15 @@ http {{
         for t in socks:
             t.close()
 
-        load1 = loadavg()
+        other = statistics.median(r["other"] for r in full["a"] + full["b"])
         print()
         print(f"nitro-enc-svc vs nginx, TLS 1.3 keep-alive on loopback, {ncpu} cores, wrk -t2, "
               f"{rounds} alternating rounds of {secs}s")
         print(f"(a) POST /encrypt, 1 KiB body, 6 PII fields   (b) nginx GET static 1 KiB JSON, "
               f"{ncpu} workers, open_file_cache {'on' if ofc else 'off'}; both write an access log")
-        print(f"load average before / after: {load0:.2f} / {load1:.2f}"
-              + ("   (machine was busy: rerun when quiet)" if load0 > 1.0 else ""))
+        print(f"other work on the machine: {bg0:.0%} of the CPUs before, {other:.0%} during the "
+              f"full-load rounds (median)"
+              + ("   (busy: rerun when quiet)" if max(bg0, other) > 0.05 else ""))
         print()
         print(f"{'':28}{'(a) nitro-enc-svc':>20}{'(b) nginx':>14}{'a/b':>8}")
         print(f"{'full load (-c32) req/s':28}{med['a']['rps']:>20.0f}{med['b']['rps']:>14.0f}"
@@ -283,10 +299,11 @@ http {{
               f"{sum(r['non2xx'] for r in full['b']):>14}")
         print(f"{'service RSS idle / 1,000 conns':28}{rss_idle / 1024:>12.1f} / {rss_1000 / 1024:.1f} MiB")
         print()
-        print("rounds (req/s (a), req/s (b), a/b; server us/req (a), (b)):")
+        print("rounds (req/s (a), req/s (b), a/b; server us/req (a), (b); other work (a), (b)):")
         for i, (fa, fb) in enumerate(zip(full["a"], full["b"])):
             print(f"  {i + 1}: {fa['rps']:>8.0f} {fb['rps']:>8.0f} {ratios[i]:>6.2f}"
-                  f"    {fa['srv_us']:>5.1f} {fb['srv_us']:>5.1f}")
+                  f"    {fa['srv_us']:>5.1f} {fb['srv_us']:>5.1f}"
+                  f"    {fa['other']:>4.0%} {fb['other']:>4.0%}")
         if sweep["a"]:
             print()
             print("connection sweep (req/s, p50 ms, p99 ms):")
