@@ -12,8 +12,8 @@
 
 /* Read-ahead: a request record of up to this size arrives with one recv. */
 #define READ_AHEAD 4096
-/* Largest record held back (a response header record is a few hundred bytes). */
-#define HOLD_MAX 2048
+/* Largest record held back: a response header record is 150-400 bytes (kept per connection). */
+#define HOLD_MAX 512
 /* iovecs on the stack for one push (GnuTLS passes one per queued buffer; more go to the heap). */
 #define MAX_IOV 32
 
