@@ -89,6 +89,7 @@ void nes_conns_closed(nes_conn *c)
     atomic_store(&c->deadline_ms, 0);
     pthread_mutex_unlock(&c->lock);
     nes_creds_release(creds);
+    nes_tlsio_closed(&c->io);
     if (was_open)
         atomic_fetch_sub(&g_open, 1);
 }

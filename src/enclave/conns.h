@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "enclave/tls.h"
+#include "enclave/tlsio.h"
 
 typedef struct nes_conn {
     pthread_mutex_t lock; /* guards `open` against the reaper's shutdown() */
@@ -23,6 +24,7 @@ typedef struct nes_conn {
     _Atomic int64_t deadline_ms; /* monotonic ms; 0: none */
     nes_creds *creds;            /* credential set of this connection's TLS session */
     uint64_t requests;           /* requests served on this connection */
+    nes_tlsio io;                /* TLS transport buffers (owned by the daemon thread) */
 } nes_conn;
 
 /** Allocates the table for fds below the process' open-file limit (raised to its hard limit

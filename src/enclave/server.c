@@ -18,6 +18,7 @@
 #include "enclave/conns.h"
 #include "enclave/log.h"
 #include "enclave/tls.h"
+#include "enclave/tlsio.h"
 
 /* ---- callbacks -------------------------------------------------------------------------- */
 
@@ -47,8 +48,11 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
         *socket_context = nes_conns_started(fd, deadline);
         const union MHD_ConnectionInfo *ti =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-        if (ti != NULL && ti->tls_session != NULL)
+        if (ti != NULL && ti->tls_session != NULL) {
             nes_tls_enable_tickets((gnutls_session_t)ti->tls_session);
+            if (*socket_context != NULL)
+                nes_tlsio_attach((gnutls_session_t)ti->tls_session, fd);
+        }
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         nes_conns_closed(*socket_context);
         *socket_context = NULL;
