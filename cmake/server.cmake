@@ -8,6 +8,7 @@ find_package(Threads REQUIRED)
 # ---- libnesnet: endpoint URIs (shared with the proxy) ----------------------------------------
 file(GLOB NES_NET_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/net/*.c)
 add_library(nesnet STATIC ${NES_NET_SRC})
+target_link_libraries(nesnet PUBLIC nes)
 target_include_directories(nesnet PUBLIC ${CMAKE_SOURCE_DIR}/src)
 
 # ---- the OpenAPI description, embedded ---------------------------------------------------------

@@ -18,6 +18,17 @@ nes_status nes_err_set(nes_err *err, nes_status status, size_t offset, const cha
     return status;
 }
 
+void nes_msgf(char *buf, size_t len, const char *fmt, ...)
+{
+    if (buf == NULL || len == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
 void nes_err_clear(nes_err *err)
 {
     if (err == NULL)

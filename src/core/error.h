@@ -33,6 +33,11 @@ typedef struct nes_err {
 nes_status nes_err_set(nes_err *err, nes_status status, size_t offset, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/** Formats a message into `buf` (`len` bytes, NUL-terminated, truncated when longer); does nothing
+ * when `buf` is NULL or `len` is 0. For interfaces that report errors into a caller's text
+ * buffer. */
+void nes_msgf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /** Resets `err` to NES_OK with an empty message and no offset. */
 void nes_err_clear(nes_err *err);
 

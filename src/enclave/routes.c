@@ -198,8 +198,10 @@ static enum MHD_Result route_transform(nes_server *s, struct MHD_Connection *con
         rc = queue(s, conn, r, 200, &out, "application/json", false, NULL, NULL, o);
         break;
     case NES_ERR_JSON: {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "the body is not valid JSON at byte offset %zu", err.offset);
+        /* err.msg is one of json_scan's fixed reasons ("invalid UTF-8"...), never content */
+        char msg[400];
+        snprintf(msg, sizeof(msg), "the body is not valid JSON at byte offset %zu: %s", err.offset,
+                 err.msg);
         nes_buf_free(&out);
         rc = queue_error(s, conn, r, 400, "invalid_json", msg, err.offset, o);
         break;

@@ -6,7 +6,6 @@
 #include <gnutls/pkcs11.h>
 #include <gnutls/x509.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/error.h"
 
 #define MAX_CHAIN 16
 #define MAX_KEY_HANDLES 64
@@ -41,20 +42,6 @@ static char *g_pin;
 static gnutls_datum_t g_ticket;
 static _Atomic unsigned g_thread_seq;
 static _Thread_local int t_key_index = -1;
-
-static void say(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-    if (why == NULL || why_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
 
 static int pin_cb(void *ud, int attempt, const char *token_url, const char *token_label,
                   unsigned flags, char *pin, size_t pin_max)
@@ -89,7 +76,7 @@ int nes_tls_init(const char *pkcs11_module, const char *pin, const char *pin_fil
 {
     int rc = gnutls_global_init();
     if (rc < 0) {
-        say(why, why_len, "gnutls init: %s", gnutls_strerror(rc));
+        nes_msgf(why, why_len, "gnutls init: %s", gnutls_strerror(rc));
         return -1;
     }
     g_key_handles =
@@ -97,7 +84,7 @@ int nes_tls_init(const char *pkcs11_module, const char *pin, const char *pin_fil
     if (pin != NULL)
         g_pin = strdup(pin);
     else if (pin_file != NULL && (g_pin = read_pin_file(pin_file)) == NULL) {
-        say(why, why_len, "PKCS11_PIN_FILE: cannot read it");
+        nes_msgf(why, why_len, "PKCS11_PIN_FILE: cannot read it");
         return -1;
     }
     if (pkcs11_module != NULL) {
@@ -105,7 +92,7 @@ int nes_tls_init(const char *pkcs11_module, const char *pin, const char *pin_fil
         if (rc >= 0)
             rc = gnutls_pkcs11_add_provider(pkcs11_module, NULL);
         if (rc < 0) {
-            say(why, why_len, "PKCS11_MODULE %s: %s", pkcs11_module, gnutls_strerror(rc));
+            nes_msgf(why, why_len, "PKCS11_MODULE %s: %s", pkcs11_module, gnutls_strerror(rc));
             return -1;
         }
     }
@@ -159,7 +146,7 @@ static int load_chain(nes_creds *c, const char *cert, char *why, size_t why_len)
             rc = gnutls_pcert_import_x509(&c->certs[0], crt, 0);
         gnutls_x509_crt_deinit(crt);
         if (rc < 0) {
-            say(why, why_len, "TLS_CERT (pkcs11 URI): %s", gnutls_strerror(rc));
+            nes_msgf(why, why_len, "TLS_CERT (pkcs11 URI): %s", gnutls_strerror(rc));
             return -1;
         }
         c->ncerts = 1;
@@ -168,14 +155,15 @@ static int load_chain(nes_creds *c, const char *cert, char *why, size_t why_len)
     gnutls_datum_t data = {NULL, 0};
     rc = gnutls_load_file(cert, &data);
     if (rc < 0) {
-        say(why, why_len, "TLS_CERT %s: %s", cert, gnutls_strerror(rc));
+        nes_msgf(why, why_len, "TLS_CERT %s: %s", cert, gnutls_strerror(rc));
         return -1;
     }
     unsigned n = MAX_CHAIN;
     rc = gnutls_pcert_list_import_x509_raw(c->certs, &n, &data, GNUTLS_X509_FMT_PEM, 0);
     gnutls_free(data.data);
     if (rc < 0 || n == 0) {
-        say(why, why_len, "TLS_CERT %s: %s", cert, rc < 0 ? gnutls_strerror(rc) : "no certificate");
+        nes_msgf(why, why_len, "TLS_CERT %s: %s", cert,
+                 rc < 0 ? gnutls_strerror(rc) : "no certificate");
         return -1;
     }
     c->ncerts = n;
@@ -188,7 +176,7 @@ static int load_key(nes_creds *c, const char *key, char *why, size_t why_len)
     gnutls_datum_t data = {NULL, 0};
     int rc = 0;
     if (!is_url(key) && (rc = gnutls_load_file(key, &data)) < 0) {
-        say(why, why_len, "TLS_KEY %s: %s", key, gnutls_strerror(rc));
+        nes_msgf(why, why_len, "TLS_KEY %s: %s", key, gnutls_strerror(rc));
         return -1;
     }
     for (unsigned i = 0; i < handles; i++) {
@@ -209,7 +197,7 @@ static int load_key(nes_creds *c, const char *key, char *why, size_t why_len)
         gnutls_free(data.data);
     }
     if (rc < 0) {
-        say(why, why_len, "TLS_KEY: cannot load the key: %s", gnutls_strerror(rc));
+        nes_msgf(why, why_len, "TLS_KEY: cannot load the key: %s", gnutls_strerror(rc));
         return -1;
     }
     return 0;
@@ -226,7 +214,7 @@ static int check_pair(nes_creds *c, char *why, size_t why_len)
         rc = gnutls_pubkey_verify_data2(c->certs[0].pubkey, algo, 0, &data, &sig);
     gnutls_free(sig.data);
     if (rc < 0) {
-        say(why, why_len, "TLS_CERT and TLS_KEY do not match (%s)", gnutls_strerror(rc));
+        nes_msgf(why, why_len, "TLS_CERT and TLS_KEY do not match (%s)", gnutls_strerror(rc));
         return -1;
     }
     return 0;
@@ -257,7 +245,7 @@ nes_creds *nes_creds_load(const char *cert, const char *key, char *why, size_t w
 {
     nes_creds *c = calloc(1, sizeof(*c));
     if (c == NULL) {
-        say(why, why_len, "out of memory");
+        nes_msgf(why, why_len, "out of memory");
         return NULL;
     }
     atomic_init(&c->refs, 1);
@@ -416,13 +404,13 @@ int nes_tls_selfsigned(const char *cert_path, const char *key_path, char *why, s
         (g = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &cpem)) < 0)
         goto out;
     if (write_file(key_path, &kpem, 0600) != 0 || write_file(cert_path, &cpem, 0644) != 0) {
-        say(why, why_len, "cannot write %s / %s", cert_path, key_path);
+        nes_msgf(why, why_len, "cannot write %s / %s", cert_path, key_path);
         goto done;
     }
     rc = 0;
     goto done;
 out:
-    say(why, why_len, "self-signed certificate: %s", gnutls_strerror(g));
+    nes_msgf(why, why_len, "self-signed certificate: %s", gnutls_strerror(g));
 done:
     if (kpem.data != NULL) {
         gnutls_memset(kpem.data, 0, kpem.size);

@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,19 +14,7 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-static void say(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-    if (why == NULL || why_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
+#include "core/error.h"
 
 /* Parses a decimal number of at most `max` with no sign, spaces or leading '+'. */
 static int parse_uint(const char *s, size_t n, unsigned long max, unsigned long *out)
@@ -53,7 +40,8 @@ static int parse_tcp(const char *rest, nes_endpoint *ep, char *why, size_t why_l
     if (*rest == '[') {
         const char *close = strchr(rest, ']');
         if (close == NULL || close[1] != ':') {
-            say(why, why_len, "tcp endpoint: unterminated IPv6 literal, want tcp://[ADDR]:PORT");
+            nes_msgf(why, why_len,
+                     "tcp endpoint: unterminated IPv6 literal, want tcp://[ADDR]:PORT");
             return -1;
         }
         host = rest + 1;
@@ -62,29 +50,29 @@ static int parse_tcp(const char *rest, nes_endpoint *ep, char *why, size_t why_l
     } else {
         colon = strrchr(rest, ':');
         if (colon == NULL) {
-            say(why, why_len, "tcp endpoint: missing port, want tcp://HOST:PORT");
+            nes_msgf(why, why_len, "tcp endpoint: missing port, want tcp://HOST:PORT");
             return -1;
         }
         host_len = (size_t)(colon - rest);
         if (memchr(rest, ':', host_len) != NULL) {
-            say(why, why_len, "tcp endpoint: IPv6 literals need brackets: tcp://[ADDR]:PORT");
+            nes_msgf(why, why_len, "tcp endpoint: IPv6 literals need brackets: tcp://[ADDR]:PORT");
             return -1;
         }
     }
     if (host_len == 0 || host_len > NES_EP_HOST_MAX) {
-        say(why, why_len, "tcp endpoint: host is empty or too long");
+        nes_msgf(why, why_len, "tcp endpoint: host is empty or too long");
         return -1;
     }
     for (size_t i = 0; i < host_len; i++) {
         unsigned char c = (unsigned char)host[i];
         if (c <= ' ' || c >= 0x7f || c == '/' || c == '@' || c == '[' || c == ']') {
-            say(why, why_len, "tcp endpoint: host has an invalid character");
+            nes_msgf(why, why_len, "tcp endpoint: host has an invalid character");
             return -1;
         }
     }
     unsigned long port;
     if (parse_uint(colon + 1, strlen(colon + 1), 65535, &port) != 0) {
-        say(why, why_len, "tcp endpoint: port must be a number 0-65535");
+        nes_msgf(why, why_len, "tcp endpoint: port must be a number 0-65535");
         return -1;
     }
     ep->kind = NES_EP_TCP;
@@ -98,11 +86,11 @@ static int parse_unix(const char *path, nes_endpoint *ep, char *why, size_t why_
 {
     size_t n = strlen(path);
     if (n == 0) {
-        say(why, why_len, "unix endpoint: empty path, want unix:///path");
+        nes_msgf(why, why_len, "unix endpoint: empty path, want unix:///path");
         return -1;
     }
     if (n > NES_EP_PATH_MAX) {
-        say(why, why_len, "unix endpoint: path longer than %d bytes", NES_EP_PATH_MAX);
+        nes_msgf(why, why_len, "unix endpoint: path longer than %d bytes", NES_EP_PATH_MAX);
         return -1;
     }
     ep->kind = NES_EP_UNIX;
@@ -114,7 +102,7 @@ static int parse_vsock(const char *rest, nes_endpoint *ep, char *why, size_t why
 {
     const char *colon = strchr(rest, ':');
     if (colon == NULL) {
-        say(why, why_len, "vsock endpoint: missing port, want vsock://CID:PORT");
+        nes_msgf(why, why_len, "vsock endpoint: missing port, want vsock://CID:PORT");
         return -1;
     }
     size_t cid_len = (size_t)(colon - rest);
@@ -122,11 +110,11 @@ static int parse_vsock(const char *rest, nes_endpoint *ep, char *why, size_t why
     if (cid_len == 3 && strncmp(rest, "any", 3) == 0) {
         cid = NES_EP_VSOCK_ANY;
     } else if (parse_uint(rest, cid_len, 0xFFFFFFFFul, &cid) != 0) {
-        say(why, why_len, "vsock endpoint: CID must be a number or 'any'");
+        nes_msgf(why, why_len, "vsock endpoint: CID must be a number or 'any'");
         return -1;
     }
     if (parse_uint(colon + 1, strlen(colon + 1), 0xFFFFFFFFul, &port) != 0) {
-        say(why, why_len, "vsock endpoint: port must be a number");
+        nes_msgf(why, why_len, "vsock endpoint: port must be a number");
         return -1;
     }
     ep->kind = NES_EP_VSOCK;
@@ -139,7 +127,8 @@ int nes_endpoint_parse(const char *uri, nes_endpoint *ep, char *why, size_t why_
 {
     memset(ep, 0, sizeof(*ep));
     if (uri == NULL || *uri == '\0') {
-        say(why, why_len, "empty endpoint, want tcp://HOST:PORT, unix:///path or vsock://CID:PORT");
+        nes_msgf(why, why_len,
+                 "empty endpoint, want tcp://HOST:PORT, unix:///path or vsock://CID:PORT");
         return -1;
     }
     if (strncmp(uri, "tcp://", 6) == 0)
@@ -150,8 +139,8 @@ int nes_endpoint_parse(const char *uri, nes_endpoint *ep, char *why, size_t why_
         return parse_unix(uri + 5, ep, why, why_len);
     if (strncmp(uri, "vsock://", 8) == 0)
         return parse_vsock(uri + 8, ep, why, why_len);
-    say(why, why_len,
-        "unknown endpoint scheme, want tcp://HOST:PORT, unix:///path or vsock://CID:PORT");
+    nes_msgf(why, why_len,
+             "unknown endpoint scheme, want tcp://HOST:PORT, unix:///path or vsock://CID:PORT");
     return -1;
 }
 
@@ -193,7 +182,7 @@ static int listen_unix(const nes_endpoint *ep, int backlog, char *why, size_t wh
     memcpy(sa.sun_path, ep->path, strlen(ep->path) + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
-        say(why, why_len, "socket(AF_UNIX): %s", strerror(errno));
+        nes_msgf(why, why_len, "socket(AF_UNIX): %s", strerror(errno));
         return -1;
     }
     struct stat st;
@@ -201,7 +190,7 @@ static int listen_unix(const nes_endpoint *ep, int backlog, char *why, size_t wh
         unlink(ep->path);
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, backlog) != 0) {
         int e = errno;
-        say(why, why_len, "listen on %s: %s", ep->path, strerror(e));
+        nes_msgf(why, why_len, "listen on %s: %s", ep->path, strerror(e));
         close(fd);
         errno = e;
         return -1;
@@ -214,12 +203,12 @@ static int listen_vsock(const nes_endpoint *ep, int backlog, char *why, size_t w
     struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = ep->cid, .svm_port = ep->vport};
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
-        say(why, why_len, "socket(AF_VSOCK): %s", strerror(errno));
+        nes_msgf(why, why_len, "socket(AF_VSOCK): %s", strerror(errno));
         return -1;
     }
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, backlog) != 0) {
         int e = errno;
-        say(why, why_len, "listen on vsock port %u: %s", (unsigned)ep->vport, strerror(e));
+        nes_msgf(why, why_len, "listen on vsock port %u: %s", (unsigned)ep->vport, strerror(e));
         close(fd);
         errno = e;
         return -1;
@@ -236,7 +225,7 @@ static int resolve(const nes_endpoint *ep, int passive, struct addrinfo **res, c
     snprintf(port, sizeof(port), "%u", (unsigned)ep->port);
     int rc = getaddrinfo(ep->host, port, &hints, res);
     if (rc != 0) {
-        say(why, why_len, "resolve %s: %s", ep->host, gai_strerror(rc));
+        nes_msgf(why, why_len, "resolve %s: %s", ep->host, gai_strerror(rc));
         errno = EINVAL;
         return -1;
     }
@@ -267,7 +256,7 @@ static int listen_tcp(const nes_endpoint *ep, int backlog, char *why, size_t why
     }
     freeaddrinfo(res);
     if (fd < 0) {
-        say(why, why_len, "listen on %s:%u: %s", ep->host, (unsigned)ep->port, strerror(e));
+        nes_msgf(why, why_len, "listen on %s:%u: %s", ep->host, (unsigned)ep->port, strerror(e));
         errno = e;
     }
     return fd;
@@ -287,7 +276,7 @@ int nes_endpoint_listen(const nes_endpoint *ep, int backlog, char *why, size_t w
         fd = listen_vsock(ep, backlog, why, why_len);
         break;
     default:
-        say(why, why_len, "invalid endpoint");
+        nes_msgf(why, why_len, "invalid endpoint");
         errno = EINVAL;
         return -1;
     }
@@ -343,8 +332,8 @@ int nes_endpoint_connect(const nes_endpoint *ep, char *why, size_t why_len)
     }
     if (fd < 0) {
         char uri[NES_EP_HOST_MAX + 32];
-        say(why, why_len, "connect to %s: %s", nes_endpoint_format(ep, uri, sizeof(uri)),
-            strerror(errno));
+        nes_msgf(why, why_len, "connect to %s: %s", nes_endpoint_format(ep, uri, sizeof(uri)),
+                 strerror(errno));
     }
     return fd;
 }

@@ -25,11 +25,6 @@ PLAINTEXTS = set()  # every PII plaintext sent to any service
 OBSERVED = set()  # (method, path, status) answered by any service, checked against the OpenAPI doc
 
 
-def core_ready() -> bool:
-    """True when the core modules /encrypt needs are built (they land from other branches)."""
-    return all((ROOT / "src" / "core" / f"{m}.c").exists() for m in ("keyring", "schema", "transform"))
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

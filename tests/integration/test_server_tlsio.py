@@ -10,15 +10,14 @@ import time
 
 import pytest
 
-from svc import PAYMENT, Service, core_ready, read_response
+from svc import PAYMENT, Service, read_response
 
-needs_core = pytest.mark.skipif(not core_ready(), reason="core modules not merged yet")
 WANT = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory):
-    s = Service(tmp_path_factory.mktemp("tlsio"), wait_ready=core_ready())
+    s = Service(tmp_path_factory.mktemp("tlsio"), wait_ready=True)
     yield s
     assert s.stop() == 0
 
@@ -69,7 +68,6 @@ def test_head_then_get_on_one_connection(svc):
         sock.close()
 
 
-@needs_core
 def test_many_pipelined_requests_unread_until_the_end(svc):
     # 400 requests sent before reading anything: the server's socket buffer fills, its sends
     # come back short and must resume on EPOLLOUT with every byte in order.
@@ -107,7 +105,6 @@ def test_many_pipelined_requests_unread_until_the_end(svc):
         sock.close()
 
 
-@needs_core
 def test_slow_reader_of_a_large_response(svc):
     doc = dict(PAYMENT, note="n" * (600 * 1024))
     body = json.dumps(doc).encode()

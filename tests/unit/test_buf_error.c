@@ -76,6 +76,20 @@ static void err_set_formats_and_clear_resets(void **state)
     assert_string_equal(e.msg, "");
 }
 
+static void msgf_formats_truncates_and_tolerates_null(void **state)
+{
+    (void)state;
+    char buf[8];
+    nes_msgf(buf, sizeof buf, "%s=%d", "port", 443);
+    assert_string_equal(buf, "port=44"); /* truncated, NUL-terminated */
+    nes_msgf(buf, sizeof buf, "ok");
+    assert_string_equal(buf, "ok");
+    memset(buf, 'x', sizeof buf);
+    nes_msgf(buf, 0, "ignored");
+    assert_int_equal(buf[0], 'x');
+    nes_msgf(NULL, 10, "ignored");
+}
+
 static void status_names_are_distinct(void **state)
 {
     (void)state;
@@ -95,6 +109,7 @@ int main(void)
         cmocka_unit_test(buf_append_empty_is_noop),
         cmocka_unit_test(dup_bytes_copies_n_bytes_and_a_nul),
         cmocka_unit_test(err_set_formats_and_clear_resets),
+        cmocka_unit_test(msgf_formats_truncates_and_tolerates_null),
         cmocka_unit_test(status_names_are_distinct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
