@@ -146,7 +146,6 @@ static enum MHD_Result route_transform(nes_server *s, struct MHD_Connection *con
     }
     const char *op = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Schema-Operation");
     const nes_snapshot *snap = nes_state_enter();
-    enum MHD_Result rc;
     if (!nes_snapshot_ready(snap)) {
         nes_state_leave();
         return queue_error(s, conn, r, 503, "not_ready", "keys or specs are not loaded yet",
@@ -191,49 +190,47 @@ static enum MHD_Result route_transform(nes_server *s, struct MHD_Connection *con
     nes_status st = nes_transform(&topts, r->body.data, r->body.len, &out, &stats, &err);
     nes_state_leave();
     nes_buf_free(&r->body); /* plaintext (encrypt) or tokens (decrypt): not kept */
-    switch (st) {
-    case NES_OK:
+    if (st == NES_OK) {
         o->fields = stats.fields;
         nes_metrics_fields(dir == NES_DECRYPT, stats.fields);
-        rc = queue(s, conn, r, 200, &out, "application/json", false, NULL, NULL, o);
-        break;
-    case NES_ERR_JSON: {
-        /* err.msg is one of json_scan's fixed reasons ("invalid UTF-8"...), never content */
-        char msg[400];
-        snprintf(msg, sizeof(msg), "the body is not valid JSON at byte offset %zu: %s", err.offset,
+        return queue(s, conn, r, 200, &out, "application/json", false, NULL, NULL, o);
+    }
+    nes_buf_free(&out);
+    /* err.msg is one of the core's fixed reasons ("invalid UTF-8"...), never content */
+    char msg[400];
+    int status = 400;
+    const char *code;
+    size_t offset = err.offset;
+    switch (st) {
+    case NES_ERR_JSON:
+        code = "invalid_json";
+        snprintf(msg, sizeof(msg), "the body is not valid JSON at byte offset %zu: %s", offset,
                  err.msg);
-        nes_buf_free(&out);
-        rc = queue_error(s, conn, r, 400, "invalid_json", msg, err.offset, o);
         break;
-    }
-    case NES_ERR_DEPTH: {
-        char msg[96];
+    case NES_ERR_DEPTH:
+        code = "too_deep";
         snprintf(msg, sizeof(msg), "the body nests deeper than %u levels (byte offset %zu)",
-                 cfg->max_depth, err.offset);
-        nes_buf_free(&out);
-        rc = queue_error(s, conn, r, 400, "too_deep", msg, err.offset, o);
+                 cfg->max_depth, offset);
         break;
-    }
-    case NES_ERR_TOKEN: {
-        char msg[96];
+    case NES_ERR_TOKEN:
+        code = "invalid_token";
         snprintf(msg, sizeof(msg), "a PII field does not hold a valid token (byte offset %zu)",
-                 err.offset);
-        nes_buf_free(&out);
-        rc = queue_error(s, conn, r, 400, "invalid_token", msg, err.offset, o);
+                 offset);
         break;
-    }
     case NES_ERR_LIMIT:
-        nes_buf_free(&out);
-        rc = queue_error(s, conn, r, 413, "response_too_large", "the result exceeds the size limit",
-                         (size_t)-1, o);
+        status = 413;
+        code = "response_too_large";
+        snprintf(msg, sizeof(msg), "the result exceeds the size limit");
+        offset = (size_t)-1;
         break;
     default:
-        nes_buf_free(&out);
-        rc = queue_error(s, conn, r, 500, "internal", "the request could not be processed",
-                         (size_t)-1, o);
+        status = 500;
+        code = "internal";
+        snprintf(msg, sizeof(msg), "the request could not be processed");
+        offset = (size_t)-1;
         break;
     }
-    return rc;
+    return queue_error(s, conn, r, status, code, msg, offset, o);
 }
 
 static enum MHD_Result route_text(nes_server *s, struct MHD_Connection *conn, req *r,
