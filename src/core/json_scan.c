@@ -124,7 +124,7 @@ static size_t utf8_seq_len(const uint8_t *in, size_t len, size_t i)
     return 4;
 }
 
-bool nes_utf8_valid(const uint8_t *p, size_t len)
+size_t nes_utf8_valid_prefix(const uint8_t *p, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -136,10 +136,15 @@ bool nes_utf8_valid(const uint8_t *p, size_t len)
 #endif
         size_t n = utf8_seq_len(p, len, i);
         if (n == 0)
-            return false;
+            return i;
         i += n;
     }
-    return true;
+    return len;
+}
+
+bool nes_utf8_valid(const uint8_t *p, size_t len)
+{
+    return nes_utf8_valid_prefix(p, len) == len;
 }
 
 static int hex_val(uint8_t c)

@@ -92,6 +92,10 @@ bool nes_json_in_array(const nes_json_scanner *s);
  * U+10FFFF). */
 bool nes_utf8_valid(const uint8_t *p, size_t len);
 
+/** The length of the longest well-formed UTF-8 prefix of `p` (len bytes): the offset of the first
+ * byte that does not start a complete, valid sequence, or `len` when all of it is valid. */
+size_t nes_utf8_valid_prefix(const uint8_t *p, size_t len);
+
 /** Appends the unescaped UTF-8 bytes of a string's content (the bytes between the quotes of a
  * string the scanner accepted) to `out`. Malformed escapes are still rejected safely. Returns
  * NES_OK, NES_ERR_JSON (malformed escape), NES_ERR_LIMIT (out->max reached) or NES_ERR_NOMEM. */

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/json_scan.h"
 
 /** Longest JSON pointer shown in a message (longer ones lose their middle). */
 #define SD_SHOWN_POINTER 150
@@ -264,48 +265,15 @@ static struct fy_document *build(const char *data, size_t len, bool json, char *
     return fyd;
 }
 
-/* The offset of the first byte that is not part of valid UTF-8 (overlong forms, surrogates and
- * code points above U+10FFFF included) or is NUL; len when there is none. */
-static size_t utf8_bad(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c >= 0x01 && c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            lo = c == 0xE0 ? 0xA0 : 0x80;
-            hi = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF;
-        } else {
-            return i;
-        }
-        if (len - i <= n || s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= n; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                return i;
-        i += n + 1;
-    }
-    return len;
-}
-
 static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, size_t len,
                             nes_err *err)
 {
     /* Specs are UTF-8 text. Checking first also keeps malformed bytes away from libfyaml 0.7.12,
      * whose scanner can loop forever on them. */
-    size_t bad = utf8_bad((const unsigned char *)data, len);
+    size_t bad = nes_utf8_valid_prefix((const uint8_t *)data, len);
+    const char *nul = memchr(data, '\0', bad);
+    if (nul != NULL)
+        bad = (size_t)(nul - data);
     if (bad < len) {
         int line = 1;
         for (size_t i = 0; i < bad; i++)

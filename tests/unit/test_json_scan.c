@@ -513,9 +513,24 @@ static void buf_fail_status(void **state)
     assert_int_equal(nes_buf_fail_status(&b, 3), NES_ERR_NOMEM);
 }
 
+static void utf8_valid_prefix_stops_at_first_bad_byte(void **state)
+{
+    (void)state;
+    static const uint8_t ok[] = "ab\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z";
+    assert_int_equal(nes_utf8_valid_prefix(ok, sizeof ok - 1), sizeof ok - 1);
+    static const uint8_t overlong[] = "abcdefghij\xc0\xafk"; /* long ASCII run, then overlong */
+    assert_int_equal(nes_utf8_valid_prefix(overlong, sizeof overlong - 1), 10);
+    static const uint8_t surrogate[] = "x\xed\xa0\x80";
+    assert_int_equal(nes_utf8_valid_prefix(surrogate, sizeof surrogate - 1), 1);
+    static const uint8_t truncated[] = "xy\xe2\x82"; /* sequence cut by the end */
+    assert_int_equal(nes_utf8_valid_prefix(truncated, sizeof truncated - 1), 2);
+    assert_int_equal(nes_utf8_valid_prefix(ok, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(utf8_valid_prefix_stops_at_first_bad_byte),
         cmocka_unit_test(tokens_and_offsets),
         cmocka_unit_test(accepts_valid_texts),
         cmocka_unit_test(rejects_with_offset_and_reason),
