@@ -304,18 +304,32 @@ void nes_logline_end(nes_logline *l)
     l->buf[l->len++] = '\n';
 }
 
-static void write_all(int fd, const char *p, size_t n)
+static void writev_all(int fd, struct iovec *iov, int n)
 {
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = writev(fd, iov, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return;
         }
-        p += w;
-        n -= (size_t)w;
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
     }
+}
+
+/* One line written directly (before the writer thread runs, or without a ring). */
+static void write_line(int fd, nes_logline *l)
+{
+    struct iovec v = {.iov_base = l->buf, .iov_len = l->len};
+    writev_all(fd, &v, 1);
 }
 
 static ring *my_ring(void)
@@ -341,12 +355,12 @@ void nes_logline_emit(nes_logline *l)
 {
     nes_logline_end(l);
     if (!atomic_load_explicit(&g_started, memory_order_acquire)) {
-        write_all(g_fd, l->buf, l->len);
+        write_line(g_fd, l);
         return;
     }
     ring *r = my_ring();
     if (r == NULL) {
-        write_all(g_fd, l->buf, l->len); /* more threads than rings: rare, write directly */
+        write_line(g_fd, l); /* more threads than rings: rare, write directly */
         return;
     }
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
@@ -375,27 +389,6 @@ void nes_log(nes_log_level level, const char *fmt, ...)
     nes_logline l;
     nes_logline_begin(&l, level, msg);
     nes_logline_emit(&l);
-}
-
-static void writev_all(int fd, struct iovec *iov, int n)
-{
-    while (n > 0) {
-        ssize_t w = writev(fd, iov, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return;
-        }
-        while (n > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
-    }
 }
 
 /* Writes what every ring holds with one writev (straight from the rings); returns the bytes. */
