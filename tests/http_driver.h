@@ -331,6 +331,70 @@ static inline void h1d_run(const h1d_opts *o, const char *in, size_t len, const 
     free(c.buf);
 }
 
+/** h1d_run() into a fresh NUL-terminated malloc'd string. */
+static inline char *h1d_run_str(const h1d_opts *o, const char *in, size_t len, const size_t *cuts,
+                                size_t ncuts)
+{
+    nes_buf log = {0};
+    h1d_run(o, in, len, cuts, ncuts, &log);
+    char *s = nes_dup_bytes((const char *)log.data, log.len);
+    nes_buf_free(&log);
+    if (s == NULL)
+        abort();
+    return s;
+}
+
+/** The fuzzers' differential check (fuzz/fuzz_http_request.c, fuzz_http_response.c). Input:
+ * byte 0 = flags (bits 0-1 a limits profile, bits 2-4 a chunk output room, bits 6-7 the request
+ * method for responses: GET, HEAD, CONNECT, POST), bytes 1-2 = a split point, then the stream.
+ * The stream fed whole, split there, gated, through a small chunk buffer and (when short) byte
+ * by byte must give the same log; aborts when not. */
+static inline void h1d_fuzz_differential(const uint8_t *data, size_t size, int responses)
+{
+    if (size < 3)
+        return;
+    static const nes_h1_limits profiles[4] = {
+        {0},
+        {.max_head_bytes = 64,
+         .max_target_bytes = 16,
+         .max_headers = 4,
+         .max_chunk_size_digits = 3,
+         .max_chunk_ext_bytes = 8,
+         .max_trailer_bytes = 16},
+        {.max_head_bytes = 300, .max_headers = 8},
+        {.max_headers = NES_H1_MAX_HEADERS},
+    };
+    static const nes_h1_method methods[4] = {NES_H1_M_GET, NES_H1_M_HEAD, NES_H1_M_CONNECT,
+                                             NES_H1_M_POST};
+    const char *in = (const char *)data + 3;
+    size_t len = size - 3;
+    h1d_opts o = {
+        .lim = &profiles[data[0] & 3], .responses = responses, .req_method = methods[data[0] >> 6]};
+    char *whole = h1d_run_str(&o, in, len, NULL, 0);
+    size_t k = len ? ((size_t)data[1] | (size_t)data[2] << 8) % len : 0;
+    h1d_opts g = o;
+    g.gate = 1;
+    h1d_opts small = o;
+    small.out_cap = 1 + ((data[0] >> 2) & 7);
+    const h1d_opts *variants[] = {&o, &g, &small};
+    for (size_t v = 0; v < 3; v++) {
+        char *s = h1d_run_str(variants[v], in, len, k ? &k : NULL, k ? 1 : 0);
+        if (strcmp(s, whole) != 0)
+            abort();
+        free(s);
+        if (len <= 512) {
+            size_t cuts[512];
+            for (size_t i = 0; i + 1 < len; i++)
+                cuts[i] = i + 1;
+            s = h1d_run_str(variants[v], in, len, cuts, len ? len - 1 : 0);
+            if (strcmp(s, whole) != 0)
+                abort();
+            free(s);
+        }
+    }
+    free(whole);
+}
+
 /** Copies `log` without `#...`/`@...` words and, when keep_headers is 0, without header lines,
  * into a NUL-terminated malloc'd string. */
 static inline char *h1d_normalize(const nes_buf *log, int keep_headers)

@@ -18,16 +18,6 @@
 #include "testutil.h"
 #include "unit/http/h1_cases.h"
 
-static char *run(const h1d_opts *o, const char *in, size_t len, const size_t *cuts, size_t ncuts)
-{
-    nes_buf log = {0};
-    h1d_run(o, in, len, cuts, ncuts, &log);
-    nes_buf_append(&log, "", 1);
-    char *s = nes_dup_bytes((const char *)log.data, log.len);
-    nes_buf_free(&log);
-    return s;
-}
-
 /* Feeds `in` whole and in every other way; returns the number of disagreements (printed). */
 static int check_splits(const char *name, const h1d_opts *base, const char *in, size_t len,
                         const char *whole, size_t step)
@@ -43,13 +33,13 @@ static int check_splits(const char *name, const h1d_opts *base, const char *in, 
             h1d_opts o = *base;
             o.gate = gate;
             o.out_cap = caps[ci];
-            char *w = run(&o, in, len, NULL, 0);
+            char *w = h1d_run_str(&o, in, len, NULL, 0);
             if (strcmp(w, whole) != 0) {
                 print_message("%s: gate=%d cap=%zu whole differs:\n%s", name, gate, caps[ci], w);
                 bad++;
             }
             free(w);
-            char *b = run(&o, in, len, cuts, len ? len - 1 : 0);
+            char *b = h1d_run_str(&o, in, len, cuts, len ? len - 1 : 0);
             if (strcmp(b, whole) != 0) {
                 print_message("%s: gate=%d cap=%zu byte by byte differs:\n%s", name, gate, caps[ci],
                               b);
@@ -59,7 +49,7 @@ static int check_splits(const char *name, const h1d_opts *base, const char *in, 
             if (ci != 0)
                 continue;
             for (size_t k = 1; k < len; k += step) {
-                char *s = run(&o, in, len, &k, 1);
+                char *s = h1d_run_str(&o, in, len, &k, 1);
                 if (strcmp(s, whole) != 0) {
                     print_message("%s: gate=%d split at %zu differs:\n%s", name, gate, k, s);
                     bad++;
@@ -78,7 +68,7 @@ static int check_table(const h1_case *cases, size_t n, int responses)
     for (size_t i = 0; i < n; i++) {
         const h1_case *c = &cases[i];
         h1d_opts o = {.lim = c->lim, .responses = responses, .req_method = c->method};
-        char *whole = run(&o, c->in, c->len, NULL, 0);
+        char *whole = h1d_run_str(&o, c->in, c->len, NULL, 0);
         nes_buf tmp = {0};
         nes_buf_append(&tmp, whole, strlen(whole));
         char *norm = h1d_normalize(&tmp, c->headers);
@@ -195,7 +185,7 @@ static void pipeline_of_100(void **state)
     nes_buf_append(&want, "", 1);
 
     h1d_opts o = {0};
-    char *whole = run(&o, (const char *)in.data, in.len, NULL, 0);
+    char *whole = h1d_run_str(&o, (const char *)in.data, in.len, NULL, 0);
     nes_buf tmp = {0};
     nes_buf_append(&tmp, whole, strlen(whole));
     char *norm = h1d_normalize(&tmp, 0);
