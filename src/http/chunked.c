@@ -27,6 +27,7 @@ enum {
     CS_TR_LF,       /* CR seen at the end of a trailer field line */
     CS_END_LF,      /* CR seen on the final empty line */
     CS_DONE,
+    CS_FAILED,
 };
 
 void nes_h1_chunked_init(nes_h1_chunked *c, const nes_h1_limits *lim)
@@ -271,6 +272,7 @@ int nes_h1_chunked_decode(nes_h1_chunked *c, const char *in, size_t in_len, size
         }
         if (why != NULL) {
             nes_h1_fail(&c->error, status, why, (size_t)(c->consumed + i));
+            c->state = CS_FAILED;
             if (err != NULL)
                 *err = c->error;
             c->consumed += i;

@@ -286,6 +286,16 @@ static void chunked_refusal_repeats(void **state)
     assert_int_equal(e2.status, 400);
     assert_int_equal(e2.offset, 8);
     assert_string_equal(e2.reason, e.reason);
+    assert_false(nes_h1_chunked_done(&c));
+    /* a refusal on the very last byte is not an end */
+    nes_h1_limits tl = {.max_trailer_bytes = 11};
+    nes_h1_chunked_init(&c, &tl);
+    assert_int_equal(
+        nes_h1_chunked_decode(&c, "0\r\nX: 1234\r\n\r\n", 14, &used, out, sizeof out, &out_len, &e),
+        -1);
+    assert_int_equal(e.status, 431);
+    assert_int_equal(e.offset, 13);
+    assert_false(nes_h1_chunked_done(&c));
     /* a chunk size that cannot fit in 64 bits */
     nes_h1_limits wide = {.max_chunk_size_digits = 40};
     nes_h1_chunked_init(&c, &wide);
