@@ -1,9 +1,9 @@
-/* fuzz_http_chunked.c - the chunked decoder alone, differentially: input decoded in one call in
- * place, and decoded in two pieces (split at a fuzzer-chosen point) into an output buffer of
- * 1..8 bytes, must give the same data, the same end or refusal (status, reason, offset) and the
- * same count of consumed bytes; decoded data never outgrows the input used.
- * Input: byte 0 = flags (bits 0-2 output room - 1, bit 3 small limits), bytes 1-2 = split
- * point, then the body bytes. */
+/* fuzz_http_chunked.c - the chunked decoder alone, differentially: input decoded in one call into
+ * a buffer as large as the input, and decoded in two pieces (split at a fuzzer-chosen point) into
+ * an output buffer of 1..8 bytes, must give the same data, the same end or refusal (status, reason,
+ * offset) and the same count of consumed bytes; decoded data never outgrows the input used. Input:
+ * byte 0 = flags (bits 0-2 output room - 1, bit 3 small limits), bytes 1-2 = split point, then the
+ * body bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,7 +27,7 @@ static result decode(const nes_h1_limits *lim, const char *in, size_t len, size_
     nes_h1_chunked c;
     nes_h1_chunked_init(&c, lim);
     result r = {0};
-    char tmp[8];
+    char tmp[8] = {0};
     size_t ends[2] = {k, len}, pos = 0;
     for (int piece = 0; piece < 2 && r.rc == 0; piece++) {
         while (pos < ends[piece]) {

@@ -264,8 +264,7 @@ int nes_h1_chunked_decode(nes_h1_chunked *c, const char *in, size_t in_len, size
             if (c->state >= CS_EXT_SEMI && c->state < CS_SIZE_LF &&
                 ++c->count > c->lim.max_chunk_ext_bytes)
                 why = "chunk extension too long";
-            else if (c->state >= CS_TR_LINE && c->state != CS_DATA &&
-                     ++c->trailer_bytes > c->lim.max_trailer_bytes) {
+            else if (c->state >= CS_TR_LINE && ++c->trailer_bytes > c->lim.max_trailer_bytes) {
                 why = "trailer section too large";
                 status = 431;
             }

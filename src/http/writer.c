@@ -215,13 +215,13 @@ size_t nes_h1_imf_fixdate(int64_t t, char out[NES_H1_DATE_LEN + 1])
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     int hh = (int)(secs / 3600), mm = (int)(secs / 60 % 60), ss = (int)(secs % 60);
     char *o = out;
-    memcpy(o, wdays + 3 * wd, 3);
+    memcpy(o, wdays + (size_t)wd * 3, 3);
     o[3] = ',';
     o[4] = ' ';
     o[5] = (char)('0' + day / 10);
     o[6] = (char)('0' + day % 10);
     o[7] = ' ';
-    memcpy(o + 8, months + 3 * (month - 1), 3);
+    memcpy(o + 8, months + (size_t)(month - 1) * 3, 3);
     o[11] = ' ';
     o[12] = (char)('0' + year / 1000);
     o[13] = (char)('0' + year / 100 % 10);
