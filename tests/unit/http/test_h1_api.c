@@ -263,6 +263,50 @@ static void chunked_small_output(void **state)
     assert_int_equal(pos, sizeof in - 1);
 }
 
+static void chunked_zero_copy(void **state)
+{
+    (void)state;
+    static const char in[] = "3\r\nabc\r\n4;e=1\r\ndefg\r\n0\r\n\r\nNEXT";
+    size_t len = sizeof in - 1;
+    nes_h1_chunked c;
+    nes_h1_chunked_init(&c, NULL);
+    char got[16];
+    size_t pos = 0, n = 0;
+    int rc = 0, slices = 0;
+    while (rc == 0) {
+        const char *data;
+        size_t used, dlen;
+        rc = nes_h1_chunked_next(&c, in + pos, len - pos, &used, &data, &dlen, NULL);
+        assert_true(rc >= 0);
+        if (dlen != 0) {
+            /* a slice of the input itself, never a copy */
+            assert_true(data >= in + pos && data + dlen <= in + pos + used);
+            memcpy(got + n, data, dlen);
+            n += dlen;
+            slices++;
+        }
+        pos += used;
+    }
+    assert_int_equal(rc, 1);
+    assert_int_equal(n, 7);
+    assert_memory_equal(got, "abcdefg", 7);
+    assert_int_equal(slices, 2);
+    assert_int_equal(pos, len - 4);
+    assert_int_equal(c.body_bytes, 7);
+    /* a chunk split over two inputs gives two slices; the forms mix on one body */
+    nes_h1_chunked_init(&c, NULL);
+    const char *data;
+    size_t used, dlen;
+    assert_int_equal(nes_h1_chunked_next(&c, "5\r\nab", 5, &used, &data, &dlen, NULL), 0);
+    assert_int_equal(used, 5);
+    assert_int_equal(dlen, 2);
+    char out[8];
+    assert_int_equal(
+        nes_h1_chunked_decode(&c, "cde\r\n0\r\n\r\n", 12, &used, out, sizeof out, &dlen, NULL), 1);
+    assert_int_equal(dlen, 3);
+    assert_memory_equal(out, "cde", 3);
+}
+
 static void chunked_refusal_repeats(void **state)
 {
     (void)state;
@@ -316,6 +360,7 @@ int main(void)
         cmocka_unit_test(response_fields),
         cmocka_unit_test(chunked_in_place_and_after),
         cmocka_unit_test(chunked_small_output),
+        cmocka_unit_test(chunked_zero_copy),
         cmocka_unit_test(chunked_refusal_repeats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

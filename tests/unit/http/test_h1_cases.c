@@ -1,9 +1,9 @@
 /* Unit tests: the RFC 9112 case tables of h1_cases.h through the simulated connection of
  * tests/http_driver.h. Every case must give its expected events, and the same events (byte for
  * byte, offsets included) when fed split at every byte, byte by byte, gated by nes_h1_head_end,
- * and with a chunk output buffer of 1 and 3 bytes. Also: a pipeline of 100 mixed requests.
- * With NES_HTTP_WRITE_CORPUS=DIR it writes the cases as fuzz seeds into DIR/http_request,
- * DIR/http_response and DIR/http_chunked (the format of fuzz/fuzz_http_*.c). */
+ * with a chunk output buffer of 1 and 3 bytes, and with zero-copy chunk slices. Also: a pipeline of
+ * 100 mixed requests. With NES_HTTP_WRITE_CORPUS=DIR it writes the cases as fuzz seeds into
+ * DIR/http_request, DIR/http_response and DIR/http_chunked (the format of fuzz/fuzz_http_*.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,12 +27,13 @@ static int check_splits(const char *name, const h1d_opts *base, const char *in, 
     assert_non_null(cuts);
     for (size_t i = 0; i + 1 < len; i++)
         cuts[i] = i + 1;
-    const size_t caps[] = {0, 1, 3};
+    const size_t caps[] = {0, 1, 3, 0}; /* the last: zero-copy slices */
     for (int gate = 0; gate <= 1; gate++) {
         for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
             h1d_opts o = *base;
             o.gate = gate;
             o.out_cap = caps[ci];
+            o.zero_copy = ci == 3;
             char *w = h1d_run_str(&o, in, len, NULL, 0);
             if (strcmp(w, whole) != 0) {
                 print_message("%s: gate=%d cap=%zu whole differs:\n%s", name, gate, caps[ci], w);
