@@ -68,7 +68,8 @@ static result slices(const nes_h1_limits *lim, const char *in, size_t len, size_
             if (used > ends[piece] - pos || dlen > used ||
                 (dlen && (d < in + pos || d + dlen > in + pos + used)))
                 abort();
-            memcpy(out + r.out_len, d, dlen);
+            if (dlen != 0)
+                memcpy(out + r.out_len, d, dlen);
             r.out_len += dlen;
             pos += used;
             if (used == 0)
