@@ -4,6 +4,7 @@
 
 #include "http/h1_int.h"
 
+#include <limits.h>
 #include <string.h>
 
 const nes_h1_limits nes_h1_limits_default = {
@@ -53,6 +54,8 @@ const nes_h1_limits *nes_h1_limits_or_default(const nes_h1_limits *lim, nes_h1_l
     *tmp = *lim;
     if (tmp->max_head_bytes == 0)
         tmp->max_head_bytes = d->max_head_bytes;
+    if (tmp->max_head_bytes > INT_MAX)
+        tmp->max_head_bytes = INT_MAX; /* the parsers return a head's length as int */
     if (tmp->max_target_bytes == 0)
         tmp->max_target_bytes = d->max_target_bytes;
     if (tmp->max_headers == 0)

@@ -43,7 +43,8 @@ typedef struct nes_h1_header {
 /** Bounds for every input (the refusal status in brackets). Zero in any field means "the
  * default" (nes_h1_limits_default), so `nes_h1_limits lim = {.max_head_bytes = 8192};` works. */
 typedef struct nes_h1_limits {
-    size_t max_head_bytes;        /**< request/response head incl. empty lines [431]; 16384 */
+    size_t max_head_bytes;        /**< request/response head incl. empty lines [431]; 16384
+                                       (at most INT_MAX) */
     size_t max_target_bytes;      /**< request-target [414]; 8192 */
     size_t max_headers;           /**< field lines in a head [431]; 100 (<= NES_H1_MAX_HEADERS) */
     size_t max_chunk_size_digits; /**< hex digits of one chunk-size, leading zeros too [400]; 16 */

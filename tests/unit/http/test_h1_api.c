@@ -263,6 +263,39 @@ static void chunked_small_output(void **state)
     assert_int_equal(pos, sizeof in - 1);
 }
 
+/* The 32 KB chunk extension and a 17 KiB head, with the default limits. */
+static void default_limits_big_inputs(void **state)
+{
+    (void)state;
+    size_t n = 32 * 1024;
+    char *ext = malloc(n + 16);
+    assert_non_null(ext);
+    memcpy(ext, "1;", 2);
+    memset(ext + 2, 'a', n);
+    memcpy(ext + 2 + n, "\r\nx\r\n", 6);
+    nes_h1_chunked c;
+    nes_h1_chunked_init(&c, NULL);
+    size_t used, out_len;
+    nes_h1_error e = {0};
+    assert_int_equal(nes_h1_chunked_decode(&c, ext, n + 8, &used, ext, n + 8, &out_len, &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.reason, "chunk extension too long");
+    assert_int_equal(e.offset, 2 + 1023); /* the 1025th extension byte */
+    free(ext);
+
+    size_t hn = 17 * 1024;
+    char *head = malloc(hn);
+    assert_non_null(head);
+    memset(head, 'a', hn);
+    memcpy(head, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ", 32);
+    assert_int_equal(nes_h1_parse_request(head, 16383, NULL, &req, &e), 0);
+    assert_int_equal(nes_h1_parse_request(head, 16384, NULL, &req, &e), -1);
+    assert_int_equal(e.status, 431);
+    assert_int_equal(nes_h1_parse_request(head, hn, NULL, &req, &e), -1);
+    assert_int_equal(e.status, 431);
+    free(head);
+}
+
 static void chunked_zero_copy(void **state)
 {
     (void)state;
@@ -360,6 +393,7 @@ int main(void)
         cmocka_unit_test(response_fields),
         cmocka_unit_test(chunked_in_place_and_after),
         cmocka_unit_test(chunked_small_output),
+        cmocka_unit_test(default_limits_big_inputs),
         cmocka_unit_test(chunked_zero_copy),
         cmocka_unit_test(chunked_refusal_repeats),
     };
