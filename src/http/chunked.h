@@ -22,7 +22,9 @@
 /** Decoder state. Initialise with nes_h1_chunked_init(); read body_bytes and consumed freely,
  * the rest is private. */
 typedef struct nes_h1_chunked {
-    uint64_t body_bytes; /**< chunk data bytes decoded so far (for a MAX_BODY_BYTES check) */
+    uint64_t body_bytes; /**< chunk data bytes announced by the chunk sizes so far, the current
+                              chunk's included: a MAX_BODY_BYTES check can refuse (413) before
+                              the data arrives */
     uint64_t consumed;   /**< input bytes used so far (error offsets count from the body start) */
     uint64_t remaining;  /* data bytes left in the current chunk */
     size_t count;        /* digits, extension or trailer bytes counted on the current line */
