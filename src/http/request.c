@@ -234,7 +234,10 @@ static int semantics(const char *buf, nes_h1_request *r, nes_h1_error *err)
             if (!H1_IS(e, "100-continue"))
                 return nes_h1_fail(err, 417, "unsupported expectation",
                                    (size_t)(hs[i].name.p - buf));
-            r->expect_continue = r->minor_version == 1;
+            /* RFC 9110 §10.1.1: ignored in HTTP/1.0; no 100 is owed when no content follows */
+            r->expect_continue = r->minor_version == 1 &&
+                                 (r->framing == NES_H1_BODY_CHUNKED ||
+                                  (r->framing == NES_H1_BODY_LENGTH && r->content_length > 0));
         }
     }
     return 0;

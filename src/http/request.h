@@ -17,7 +17,7 @@
  *   - Content-Length of digits only, repeated on several lines with the same value (folded);
  *   - Transfer-Encoding whose only coding is chunked (empty list elements ignored, RFC 9110
  *     §5.6.1), HTTP/1.1 only;
- *   - Expect: 100-continue (flag; ignored in HTTP/1.0, RFC 9110 §10.1.1);
+ *   - Expect: 100-continue (flag; ignored in HTTP/1.0 and without content, RFC 9110 §10.1.1);
  *   - Connection: close / keep-alive (other tokens are hop-by-hop names and are ignored).
  * Refused, in byte order (first problem wins; semantic checks run once the head is complete, in
  * the order Host, Content-Length, Transfer-Encoding, Connection, Expect):
@@ -64,7 +64,8 @@ typedef struct nes_h1_request {
     nes_h1_framing framing;  /**< NONE, LENGTH or CHUNKED */
     uint64_t content_length; /**< with NES_H1_BODY_LENGTH; else 0 */
     bool keep_alive;         /**< the connection may stay open after the response */
-    bool expect_continue;    /**< Expect: 100-continue in HTTP/1.1 */
+    bool expect_continue;    /**< Expect: 100-continue in HTTP/1.1 with content to come
+                                  (chunked, or Content-Length > 0): answer 100 before reading it */
     size_t head_len;         /**< bytes of the head, leading empty lines included */
 } nes_h1_request;
 
