@@ -353,7 +353,7 @@ static int prev_line_empty(const char *buf, size_t i)
 
 size_t nes_h1_head_end(const char *buf, size_t len, size_t *scan)
 {
-    size_t i = *scan; /* always the start of a line */
+    size_t i = *scan <= len ? *scan : 0; /* always the start of a line */
     while (i < len) {
         const char *nl = memchr(buf + i, '\n', len - i);
         if (nl == NULL)

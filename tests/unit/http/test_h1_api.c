@@ -206,6 +206,7 @@ static void response_fields(void **state)
     assert_true(
         nes_h1_parse_response(S("HTTP/1.1 200 OK\r\n\r\n"), NULL, NES_H1_M_CONNECT, &res, &e) > 0);
     assert_int_equal(res.framing, NES_H1_BODY_NONE);
+    assert_false(res.keep_alive);
     assert_true(nes_h1_parse_response(S("HTTP/1.1 200 OK\r\n\r\n"), NULL, NES_H1_M_GET, &res, &e) >
                 0);
     assert_int_equal(res.framing, NES_H1_BODY_CLOSE);
