@@ -214,7 +214,8 @@ int nes_h1_parse_length(nes_h1_str v, uint64_t *out)
         unsigned char c = (unsigned char)v.p[i];
         if (!h1_is(c, H1_DIGIT))
             return -1;
-        if (x > (UINT64_C(0x7fffffffffffffff) - (c - '0')) / 10)
+        const uint64_t max = UINT64_C(0x7fffffffffffffff);
+        if (x > max / 10 || (x == max / 10 && (uint64_t)(c - '0') > max % 10))
             return -1;
         x = x * 10 + (c - '0');
     }
