@@ -57,6 +57,26 @@ static void request_fields(void **state)
     assert_null(nes_h1_request_header(&req, "Content-Typ"));
 }
 
+static void lookups(void **state)
+{
+    (void)state;
+    nes_h1_str s = {"Content-LENGTH", 14};
+    assert_true(nes_h1_str_eq_nocase(s, "content-length"));
+    assert_true(nes_h1_str_eq_nocase(s, "CONTENT-length"));
+    assert_false(nes_h1_str_eq_nocase(s, "content-lengt"));
+    assert_false(nes_h1_str_eq_nocase(s, "content_length"));
+    nes_h1_str empty = {"", 0};
+    assert_true(nes_h1_str_eq_nocase(empty, ""));
+    /* '@' and '`' differ from letters only in bit 0x20's neighbours: not equal */
+    nes_h1_str at = {"@", 1};
+    assert_false(nes_h1_str_eq_nocase(at, "`"));
+    nes_h1_header hs[] = {{{"X-A", 3}, {"1", 1}}, {{"x-a", 3}, {"2", 1}}, {{"X-B", 3}, {"3", 1}}};
+    assert_ptr_equal(nes_h1_header_find(hs, 3, "x-A"), &hs[0]);
+    assert_ptr_equal(nes_h1_header_find(hs, 3, "X-b"), &hs[2]);
+    assert_null(nes_h1_header_find(hs, 3, "X"));
+    assert_null(nes_h1_header_find(hs, 0, "X-A"));
+}
+
 static void request_methods_and_forms(void **state)
 {
     (void)state;
@@ -387,6 +407,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_fields),
+        cmocka_unit_test(lookups),
         cmocka_unit_test(request_methods_and_forms),
         cmocka_unit_test(request_error_offsets),
         cmocka_unit_test(request_limits),
