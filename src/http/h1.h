@@ -11,6 +11,17 @@
  *   http/chunked.h   incremental chunked body decoder (both sides)
  *   http/writer.h    status line, request line, header fields, IMF-fixdate into a caller buffer
  *
+ * A server connection, in short (proxy mode's upstream side is the same with
+ * nes_h1_parse_response and NES_H1_BODY_CLOSE):
+ *     on new bytes in buf[0 .. len):
+ *       if (!nes_h1_head_end(buf, len, &scan) && len < lim.max_head_bytes) wait for more;
+ *       n = nes_h1_parse_request(buf, len, &lim, &req, &err);
+ *       n < 0: answer err.status, close, read nothing more;  n == 0: wait for more;
+ *       n > 0: the body starts at buf + n: LENGTH -> req.content_length bytes; CHUNKED ->
+ *              nes_h1_chunked_next() until it returns 1; NONE -> nothing. The next pipelined
+ *              request starts right after it: move on, scan = 0. Answer with writer.h; close
+ *              after the answer unless req.keep_alive.
+ *
  * Refusals: every parser reports the first problem by position (the byte offset where it is
  * found) with the HTTP status a server answers it with and a fixed reason string that never
  * quotes input. Because problems are judged in byte order and each judgement depends only on
