@@ -75,6 +75,8 @@ typedef struct nes_relay_head {
     char reply[NES_RELAY_REPLY_MAX];
     size_t reply_len;
     nes_buf big_reply; /**< optional: a reply too large for `reply` (REJECT only) */
+    char fail_reply[256]; /**< GO: sent to the client instead when the upstream connect fails */
+    size_t fail_reply_len;
 } nes_relay_head;
 
 /** Decides what to do with the first bytes of a connection. `buf` holds every byte read so far
