@@ -273,11 +273,18 @@ static void on_event(void *ctx, const nes_relay_event *ev)
 static nes_endpoint bound(const nes_endpoint *ep, int fd)
 {
     nes_endpoint b = *ep;
-    int p = nes_endpoint_bound_port(fd);
-    if (p >= 0 && b.kind == NES_EP_TCP)
-        b.port = (uint16_t)p;
-    else if (p >= 0 && b.kind == NES_EP_VSOCK)
-        b.vport = (uint32_t)p;
+    if (b.kind == NES_EP_TCP) {
+        int p = nes_endpoint_bound_port(fd);
+        if (p >= 0)
+            b.port = (uint16_t)p;
+    } else if (b.kind == NES_EP_VSOCK) {
+        /* vsock ports picked by the kernel are often above INT_MAX, which
+         * nes_endpoint_bound_port cannot return */
+        struct sockaddr_vm sa;
+        socklen_t len = sizeof(sa);
+        if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+            b.vport = sa.svm_port;
+    }
     return b;
 }
 

@@ -177,6 +177,37 @@ def test_many_clients_each_get_their_own_header(tmp_path):
         enc.close()
 
 
+def test_default_return_listener_is_vsock_and_announced_as_cid_3(tmp_path):
+    """RETURN_LISTEN defaults to vsock://any:0 (any free port); the TLV names the parent as the
+    enclave sees it (CID 3) with the port the socket bound. The vsock socket is set up for real."""
+    import re
+    seen = {}
+
+    def enclave(c):
+        seen["hdr"] = decode_pp2(c)
+        c.close()
+
+    enc = Server(enclave)
+    e = {"LISTEN": "tcp://127.0.0.1:0", "ENCLAVE": enc.uri, "MAIN_APP_ADDR": "127.0.0.1:9"}
+    p = Proxy(tmp_path, "ingress", e)
+    try:
+        bound = p.endpoints["return"]
+        m = re.fullmatch(r"vsock://any:(\d+)", bound)
+        assert m and int(m.group(1)) > 0
+        s = p.connect("ingress")
+        s.sendall(b"x")
+        recv_all(s)
+        s.close()
+        for _ in range(500):
+            if "hdr" in seen:
+                break
+            time.sleep(0.01)
+        assert dict(seen["hdr"]["tlvs"])[0xE0] == f"vsock://3:{m.group(1)}".encode()
+    finally:
+        assert p.stop() == 0
+        enc.close()
+
+
 def test_ingress_config(bin_dir):
     import subprocess
     r = subprocess.run([str(bin_dir / "nitro-enc-proxy"), "ingress", "--check-config"],
