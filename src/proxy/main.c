@@ -291,7 +291,10 @@ static nes_endpoint bound(const nes_endpoint *ep, int fd)
 static int open_listener(const char *name, const nes_endpoint *ep, nes_endpoint *actual)
 {
     char why[256], uri[NES_EP_HOST_MAX + NES_EP_PATH_MAX + 32];
-    int fd = nes_endpoint_listen(ep, 1024, why, sizeof(why));
+    nes_endpoint want = *ep;
+    if (want.kind == NES_EP_VSOCK && want.vport == 0)
+        want.vport = VMADDR_PORT_ANY; /* vsock port 0 is a real port; "any" is -1U */
+    int fd = nes_endpoint_listen(&want, 1024, why, sizeof(why));
     if (fd < 0) {
         nes_logline l;
         nes_logline_begin(&l, NES_LOG_ERROR, "cannot listen");
@@ -300,7 +303,7 @@ static int open_listener(const char *name, const nes_endpoint *ep, nes_endpoint 
         nes_logline_emit(&l);
         return -1;
     }
-    *actual = bound(ep, fd);
+    *actual = bound(&want, fd);
     nes_logline l;
     nes_logline_begin(&l, NES_LOG_INFO, "listening");
     nes_logline_str(&l, "listener", name);
