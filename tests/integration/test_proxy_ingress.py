@@ -185,6 +185,7 @@ def test_default_return_listener_is_vsock_and_announced_as_cid_3(tmp_path):
 
     def enclave(c):
         seen["hdr"] = decode_pp2(c)
+        recv_all(c)
         c.close()
 
     enc = Server(enclave)
@@ -196,6 +197,7 @@ def test_default_return_listener_is_vsock_and_announced_as_cid_3(tmp_path):
         assert m and int(m.group(1)) > 0
         s = p.connect("ingress")
         s.sendall(b"x")
+        s.shutdown(socket.SHUT_WR)
         recv_all(s)
         s.close()
         for _ in range(500):
