@@ -79,7 +79,8 @@ static nes_pp2_result walk_tlvs(const uint8_t *buf, size_t off, size_t end, nes_
         if (type == NES_PP2_TYPE_CRC32C) {
             if (vlen != 4)
                 return fail(err, off, "CRC32C TLV of the wrong length");
-            uint32_t want = (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
+            uint32_t want =
+                (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
             if (crc_with_hole(buf, end, off + 3) != want)
                 return fail(err, off, "CRC32C mismatch");
         } else if (type == NES_PP2_TYPE_RETURN) {

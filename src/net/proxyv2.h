@@ -102,8 +102,8 @@ void nes_pp2_from_sockaddrs(nes_pp2 *h, const struct sockaddr *src, const struct
 int nes_pp2_add_tlv(nes_pp2 *h, uint8_t type, const void *value, uint16_t len);
 
 /** Writes `h` to out[0..cap). A NES_PP2_TYPE_CRC32C TLV, if present, is written as given (the
- * builder never adds one; the parser checks one it finds). Returns the length, or -1 when it exceeds cap or
- * NES_PP2_MAX_LEN, or `h` is not valid (unknown command, family or transport). */
+ * builder never adds one; the parser checks one it finds). Returns the length, or -1 when it
+ * exceeds cap or NES_PP2_MAX_LEN, or `h` is not valid (unknown command, family or transport). */
 int nes_pp2_build(const nes_pp2 *h, uint8_t *out, size_t cap);
 
 /** CRC32C (Castagnoli) of buf[0..len), as the CRC32C TLV carries it. */

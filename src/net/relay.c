@@ -50,13 +50,13 @@ typedef struct epref {
 
 /* One direction: bytes read from `src`, written to `dst`. */
 typedef struct dir {
-    int pipe[2];     /* splice mode; -1 in copy mode */
-    uint8_t *buf;    /* copy mode: buf_bytes, allocated on first use */
-    size_t off;      /* copy mode: start of pending bytes in buf */
-    size_t pending;  /* bytes in the pipe or buf */
-    uint8_t *pre;    /* bytes written to dst before anything from src */
+    int pipe[2];    /* splice mode; -1 in copy mode */
+    uint8_t *buf;   /* copy mode: buf_bytes, allocated on first use */
+    size_t off;     /* copy mode: start of pending bytes in buf */
+    size_t pending; /* bytes in the pipe or buf */
+    uint8_t *pre;   /* bytes written to dst before anything from src */
     size_t pre_len, pre_off;
-    bool eof, done;  /* src gave EOF; dst was shut for writing */
+    bool eof, done; /* src gave EOF; dst was shut for writing */
     uint64_t bytes;
 } dir;
 
@@ -137,8 +137,8 @@ static void bump(_Atomic uint64_t *c, uint64_t n)
 }
 
 static const char *const err_names[NES_RELAY_E_COUNT] = {
-    "connect", "connect_timeout", "reset",    "idle",    "head",
-    "rejected", "preface",        "drain",    "resource"};
+    "connect",  "connect_timeout", "reset", "idle",    "head",
+    "rejected", "preface",         "drain", "resource"};
 
 const char *nes_relay_err_name(nes_relay_err e)
 {
@@ -158,7 +158,8 @@ static void emit(conn *c, nes_relay_event_kind kind, nes_relay_err err, int sys_
                           .err = err,
                           .sys_errno = sys_errno,
                           .listener = c->l->name,
-                          .target = known ? nes_endpoint_format(&c->target, uri, sizeof(uri)) : NULL,
+                          .target =
+                              known ? nes_endpoint_format(&c->target, uri, sizeof(uri)) : NULL,
                           .bytes_up = c->up.bytes,
                           .bytes_down = c->down.bytes};
     r->event(r->event_ctx, &ev);
@@ -234,8 +235,7 @@ static void touch(conn *c)
 
 static int ep_add(int ep, int fd, epref *ref)
 {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                             .data.ptr = ref};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = ref};
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
@@ -378,7 +378,8 @@ static void relay_step(conn *c)
     }
 }
 
-/* ---- connecting -------------------------------------------------------------------------------- */
+/* ---- connecting --------------------------------------------------------------------------------
+ */
 
 static void start_relay(conn *c)
 {
@@ -469,9 +470,8 @@ static void connect_next(conn *c, int last_errno)
             if (c->tried)
                 break;
             c->tried = true;
-            struct sockaddr_vm sa = {.svm_family = AF_VSOCK,
-                                     .svm_cid = c->target.cid,
-                                     .svm_port = c->target.vport};
+            struct sockaddr_vm sa = {
+                .svm_family = AF_VSOCK, .svm_cid = c->target.cid, .svm_port = c->target.vport};
             rc = connect_addr(c, AF_VSOCK, (struct sockaddr *)&sa, sizeof(sa));
         }
         if (rc == 1) {
@@ -656,8 +656,8 @@ static void head_step(conn *c)
         if (rc == 0)
             rc = set_pre(&c->up, c->head + consumed, c->head_len - consumed);
         if (rc == 0 && h->fail_reply_len > 0) {
-            c->fail_reply_len =
-                h->fail_reply_len > sizeof(h->fail_reply) ? sizeof(h->fail_reply) : h->fail_reply_len;
+            c->fail_reply_len = h->fail_reply_len > sizeof(h->fail_reply) ? sizeof(h->fail_reply)
+                                                                          : h->fail_reply_len;
             c->fail_reply = malloc(c->fail_reply_len);
             if (c->fail_reply == NULL)
                 rc = -1;
@@ -694,7 +694,8 @@ static void on_client(conn *c)
     }
 }
 
-/* ---- accepting ---------------------------------------------------------------------------------- */
+/* ---- accepting ----------------------------------------------------------------------------------
+ */
 
 static void accept_one(worker *w, const lsn *l, int fd)
 {
@@ -765,7 +766,8 @@ static void on_listener(worker *w, const lsn *l)
     }
 }
 
-/* ---- the worker ----------------------------------------------------------------------------------- */
+/* ---- the worker
+ * ----------------------------------------------------------------------------------- */
 
 static void tick(worker *w)
 {
@@ -842,7 +844,8 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ---- the engine ---------------------------------------------------------------------------------- */
+/* ---- the engine
+ * ---------------------------------------------------------------------------------- */
 
 static void apply_defaults(nes_relay_opts *o)
 {
@@ -865,8 +868,8 @@ static void apply_defaults(nes_relay_opts *o)
 }
 
 nes_relay *nes_relay_start(const nes_relay_opts *opts, const nes_relay_listener *listeners,
-                           size_t nlisteners, nes_relay_event_fn event, void *event_ctx,
-                           char *why, size_t why_len)
+                           size_t nlisteners, nes_relay_event_fn event, void *event_ctx, char *why,
+                           size_t why_len)
 {
     nes_relay *r = calloc(1, sizeof(*r));
     if (r == NULL || nlisteners > NES_RELAY_MAX_LISTENERS) {

@@ -74,7 +74,7 @@ typedef struct nes_relay_head {
     size_t consumed;     /**< GO: bytes of the head buffer that are not relayed upstream */
     char reply[NES_RELAY_REPLY_MAX];
     size_t reply_len;
-    nes_buf big_reply; /**< optional: a reply too large for `reply` (REJECT only) */
+    nes_buf big_reply;    /**< optional: a reply too large for `reply` (REJECT only) */
     char fail_reply[256]; /**< GO: sent to the client instead when the upstream connect fails */
     size_t fail_reply_len;
 } nes_relay_head;

@@ -23,8 +23,8 @@ bool nes_host_valid(const char *host, size_t n)
             label = 0;
             continue;
         }
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-';
+        bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
         if (!ok || (label == 0 && c == '-') || ++label > 63)
             return false;
     }
@@ -51,8 +51,7 @@ static int parse_entry(struct fy_node *item, size_t idx, nes_allow_entry *e, cha
         const char *k = scalar(fy_node_pair_key(pair), &klen);
         const char *v = scalar(fy_node_pair_value(pair), &vlen);
         if (k == NULL || v == NULL) {
-            nes_msgf(why, why_len, "allowlist entry %zu: keys and values must be scalars",
-                     idx + 1);
+            nes_msgf(why, why_len, "allowlist entry %zu: keys and values must be scalars", idx + 1);
             return -1;
         }
         if (klen == 7 && memcmp(k, "address", 7) == 0 && !have_addr) {
@@ -60,8 +59,10 @@ static int parse_entry(struct fy_node *item, size_t idx, nes_allow_entry *e, cha
             const char *h = wild ? v + 2 : v;
             size_t hl = wild ? vlen - 2 : vlen;
             if (!nes_host_valid(h, hl)) {
-                nes_msgf(why, why_len, "allowlist entry %zu: address is not a host name or "
-                                       "*.suffix pattern", idx + 1);
+                nes_msgf(why, why_len,
+                         "allowlist entry %zu: address is not a host name or "
+                         "*.suffix pattern",
+                         idx + 1);
                 return -1;
             }
             for (size_t i = 0; i < hl; i++)
@@ -89,8 +90,10 @@ static int parse_entry(struct fy_node *item, size_t idx, nes_allow_entry *e, cha
             e->port = (uint16_t)p;
             have_port = true;
         } else {
-            nes_msgf(why, why_len, "allowlist entry %zu: unknown or repeated key (want address "
-                                   "and port)", idx + 1);
+            nes_msgf(why, why_len,
+                     "allowlist entry %zu: unknown or repeated key (want address "
+                     "and port)",
+                     idx + 1);
             return -1;
         }
     }
@@ -101,8 +104,7 @@ static int parse_entry(struct fy_node *item, size_t idx, nes_allow_entry *e, cha
     return 0;
 }
 
-int nes_allowlist_parse(const char *yaml, size_t len, nes_allowlist *al, char *why,
-                        size_t why_len)
+int nes_allowlist_parse(const char *yaml, size_t len, nes_allowlist *al, char *why, size_t why_len)
 {
     memset(al, 0, sizeof(*al));
     struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG};

@@ -38,8 +38,7 @@ typedef struct nes_allowlist {
 
 /** Parses `len` bytes of YAML into `al` (free with nes_allowlist_free). 0, or -1 with a one-line
  * reason in `why`. */
-int nes_allowlist_parse(const char *yaml, size_t len, nes_allowlist *al, char *why,
-                        size_t why_len);
+int nes_allowlist_parse(const char *yaml, size_t len, nes_allowlist *al, char *why, size_t why_len);
 
 /** True when `host` (n bytes) and `port` are allowed. */
 bool nes_allowlist_match(const nes_allowlist *al, const char *host, size_t n, uint16_t port);

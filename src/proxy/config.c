@@ -7,7 +7,8 @@
 
 #include "core/fileio.h"
 
-static void problem(nes_proxy_problems *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(nes_proxy_problems *pr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void problem(nes_proxy_problems *pr, const char *fmt, ...)
 {
     if (pr->n == NES_PROXY_MAX_PROBLEMS)

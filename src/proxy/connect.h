@@ -35,9 +35,9 @@ typedef enum nes_connect_result {
 typedef struct nes_connect_req {
     char host[NES_HOST_MAX + 1];
     uint16_t port;
-    size_t head_len;  /**< bytes of the head, CRLF CRLF included (OK only) */
-    const char *why;  /**< fixed reason for a refusal (never request bytes) */
-    size_t offset;    /**< where the refusal was found */
+    size_t head_len; /**< bytes of the head, CRLF CRLF included (OK only) */
+    const char *why; /**< fixed reason for a refusal (never request bytes) */
+    size_t offset;   /**< where the refusal was found */
 } nes_connect_req;
 
 /** Parses the head at buf[0..len); `max` bounds the head's length. */

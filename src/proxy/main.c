@@ -146,8 +146,7 @@ static nes_relay_verdict egress_head(void *ctx, int peer, const uint8_t *buf, si
         return NES_RELAY_REJECT;
     }
     if (!nes_allowlist_match(&ec->cfg->allow, req.host, strlen(req.host), req.port)) {
-        log_refusal(peer, "403 Forbidden", "host:port not in the allowlist", 0, req.host,
-                    req.port);
+        log_refusal(peer, "403 Forbidden", "host:port not in the allowlist", 0, req.host, req.port);
         set_reply(out, "403 Forbidden");
         return NES_RELAY_REJECT;
     }
@@ -175,7 +174,8 @@ static nes_relay_verdict egress_head(void *ctx, int peer, const uint8_t *buf, si
     return NES_RELAY_GO;
 }
 
-/* ---- metrics: GET /metrics on METRICS_ADDR ---------------------------------------------------- */
+/* ---- metrics: GET /metrics on METRICS_ADDR ----------------------------------------------------
+ */
 
 typedef struct metrics_ctx {
     nes_relay *relay; /* set once the engine runs */
@@ -267,7 +267,8 @@ static void on_event(void *ctx, const nes_relay_event *ev)
     nes_logline_emit(&l);
 }
 
-/* ---- wiring ------------------------------------------------------------------------------------- */
+/* ---- wiring -------------------------------------------------------------------------------------
+ */
 
 /* `ep` with the port the socket actually bound (port 0 asks for any). */
 static nes_endpoint bound(const nes_endpoint *ep, int fd)
@@ -415,16 +416,17 @@ int main(int argc, char **argv)
         if (fd < 0)
             goto out;
         ec.cfg = &cfg;
-        ls[nl++] = cfg.has_upstream
-                       ? (nes_relay_listener){.fd = fd, .target = &cfg.upstream, .name = "egress"}
-                       : (nes_relay_listener){
-                             .fd = fd, .head = egress_head, .ctx = &ec, .name = "egress"};
+        ls[nl++] =
+            cfg.has_upstream
+                ? (nes_relay_listener){.fd = fd, .target = &cfg.upstream, .name = "egress"}
+                : (nes_relay_listener){.fd = fd, .head = egress_head, .ctx = &ec, .name = "egress"};
     }
     if (cfg.has_metrics) {
         int fd = open_listener("metrics", &cfg.metrics, &actual);
         if (fd < 0)
             goto out;
-        ls[nl++] = (nes_relay_listener){.fd = fd, .head = metrics_head, .ctx = &mc, .name = "metrics"};
+        ls[nl++] =
+            (nes_relay_listener){.fd = fd, .head = metrics_head, .ctx = &mc, .name = "metrics"};
     }
     nes_relay_opts o = {.threads = cfg.threads,
                         .max_conns = cfg.max_conns,

@@ -126,8 +126,7 @@ static void connect_table(void **state)
     for (size_t i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++) {
         const ccase *c = &ccases[i];
         nes_connect_req r;
-        nes_connect_result rc =
-            nes_connect_parse((const uint8_t *)c->in, strlen(c->in), 8192, &r);
+        nes_connect_result rc = nes_connect_parse((const uint8_t *)c->in, strlen(c->in), 8192, &r);
         if (rc != c->rc)
             fail_msg("case %zu: result %d, want %d (%s)", i, rc, c->rc, r.why ? r.why : "");
         if (rc == NES_CONNECT_OK) {

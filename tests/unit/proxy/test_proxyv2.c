@@ -19,41 +19,180 @@
 typedef struct pcase {
     const char *name;
     const char *hex;
-    int result;     /* NES_PP2_DONE / NEED_MORE / ERROR */
-    size_t offset;  /* ERROR: the offset reported */
-    int ntlv;       /* DONE: TLV count */
+    int result;      /* NES_PP2_DONE / NEED_MORE / ERROR */
+    size_t offset;   /* ERROR: the offset reported */
+    int ntlv;        /* DONE: TLV count */
     const char *ret; /* DONE: return URI or NULL */
 } pcase;
 
 static const pcase cases[] = {
-    {"inet proxy, no TLV", SIG "21" "11" "000c" "7f000001" "0a000002" "1f90" "01bb", NES_PP2_DONE, 0, 0, NULL},
-    {"inet with return TLV", SIG "21" "11" "0017" "7f000001" "0a000002" "1f90" "01bb"
-                             "e00008" "7463703a2f2f6869", NES_PP2_DONE, 0, 1, "tcp://hi"},
-    {"local, unspec", SIG "20" "00" "0000", NES_PP2_DONE, 0, 0, NULL},
-    {"unspec with a noop TLV", SIG "21" "00" "0005" "040002" "0000", NES_PP2_DONE, 0, 1, NULL},
-    {"inet6", SIG "21" "21" "0024" "00000000000000000000000000000001"
-              "00000000000000000000000000000001" "0050" "0051", NES_PP2_DONE, 0, 0, NULL},
-    {"dgram transport parses", SIG "21" "12" "000c" "7f000001" "7f000001" "0001" "0002", NES_PP2_DONE, 0, 0, NULL},
+    {"inet proxy, no TLV",
+     SIG "21"
+         "11"
+         "000c"
+         "7f000001"
+         "0a000002"
+         "1f90"
+         "01bb",
+     NES_PP2_DONE, 0, 0, NULL},
+    {"inet with return TLV",
+     SIG "21"
+         "11"
+         "0017"
+         "7f000001"
+         "0a000002"
+         "1f90"
+         "01bb"
+         "e00008"
+         "7463703a2f2f6869",
+     NES_PP2_DONE, 0, 1, "tcp://hi"},
+    {"local, unspec",
+     SIG "20"
+         "00"
+         "0000",
+     NES_PP2_DONE, 0, 0, NULL},
+    {"unspec with a noop TLV",
+     SIG "21"
+         "00"
+         "0005"
+         "040002"
+         "0000",
+     NES_PP2_DONE, 0, 1, NULL},
+    {"inet6",
+     SIG "21"
+         "21"
+         "0024"
+         "00000000000000000000000000000001"
+         "00000000000000000000000000000001"
+         "0050"
+         "0051",
+     NES_PP2_DONE, 0, 0, NULL},
+    {"dgram transport parses",
+     SIG "21"
+         "12"
+         "000c"
+         "7f000001"
+         "7f000001"
+         "0001"
+         "0002",
+     NES_PP2_DONE, 0, 0, NULL},
     {"prefix of the signature", "0d0a0d0a00", NES_PP2_NEED_MORE, 0, 0, NULL},
-    {"fixed part only", SIG "21" "11" "000c", NES_PP2_NEED_MORE, 0, 0, NULL},
-    {"truncated address block", SIG "21" "11" "000c" "7f000001", NES_PP2_NEED_MORE, 0, 0, NULL},
-    {"bad signature", "0d0a0d0a000d0a51554954ff" "21" "11" "0000", NES_PP2_ERROR, 11, 0, NULL},
+    {"fixed part only",
+     SIG "21"
+         "11"
+         "000c",
+     NES_PP2_NEED_MORE, 0, 0, NULL},
+    {"truncated address block",
+     SIG "21"
+         "11"
+         "000c"
+         "7f000001",
+     NES_PP2_NEED_MORE, 0, 0, NULL},
+    {"bad signature",
+     "0d0a0d0a000d0a51554954ff"
+     "21"
+     "11"
+     "0000",
+     NES_PP2_ERROR, 11, 0, NULL},
     {"v1 text header", "50524f5859205443503420", NES_PP2_ERROR, 0, 0, NULL},
-    {"version 1", SIG "11" "11" "000c", NES_PP2_ERROR, 12, 0, NULL},
-    {"version 3", SIG "31" "11" "000c", NES_PP2_ERROR, 12, 0, NULL},
-    {"command 2", SIG "22" "11" "000c", NES_PP2_ERROR, 12, 0, NULL},
-    {"family 4", SIG "21" "41" "000c", NES_PP2_ERROR, 13, 0, NULL},
-    {"transport 3", SIG "21" "13" "000c", NES_PP2_ERROR, 13, 0, NULL},
-    {"length over the limit", SIG "21" "11" "ffff", NES_PP2_ERROR, 14, 0, NULL},
-    {"length 1009 (limit 1008)", SIG "21" "00" "03f1", NES_PP2_ERROR, 14, 0, NULL},
-    {"length shorter than inet block", SIG "21" "11" "0008" "7f0000017f000001", NES_PP2_ERROR, 14, 0, NULL},
-    {"TLV truncated header", SIG "21" "11" "000e" "7f000001" "0a000002" "1f90" "01bb" "e000", NES_PP2_ERROR, 28, 0, NULL},
-    {"TLV runs past length", SIG "21" "11" "0010" "7f000001" "0a000002" "1f90" "01bb" "e00005" "41", NES_PP2_ERROR, 28, 0, NULL},
-    {"empty return TLV", SIG "21" "00" "0003" "e00000", NES_PP2_ERROR, 16, 0, NULL},
-    {"return TLV with a control byte", SIG "21" "00" "0005" "e00002" "410a", NES_PP2_ERROR, 16, 0, NULL},
-    {"two return TLVs", SIG "21" "00" "0008" "e00001" "41" "e00001" "42", NES_PP2_ERROR, 20, 0, NULL},
-    {"CRC32C of the wrong length", SIG "21" "00" "0005" "030002" "0000", NES_PP2_ERROR, 16, 0, NULL},
-    {"CRC32C mismatch", SIG "21" "00" "0007" "030004" "00000000", NES_PP2_ERROR, 16, 0, NULL},
+    {"version 1",
+     SIG "11"
+         "11"
+         "000c",
+     NES_PP2_ERROR, 12, 0, NULL},
+    {"version 3",
+     SIG "31"
+         "11"
+         "000c",
+     NES_PP2_ERROR, 12, 0, NULL},
+    {"command 2",
+     SIG "22"
+         "11"
+         "000c",
+     NES_PP2_ERROR, 12, 0, NULL},
+    {"family 4",
+     SIG "21"
+         "41"
+         "000c",
+     NES_PP2_ERROR, 13, 0, NULL},
+    {"transport 3",
+     SIG "21"
+         "13"
+         "000c",
+     NES_PP2_ERROR, 13, 0, NULL},
+    {"length over the limit",
+     SIG "21"
+         "11"
+         "ffff",
+     NES_PP2_ERROR, 14, 0, NULL},
+    {"length 1009 (limit 1008)",
+     SIG "21"
+         "00"
+         "03f1",
+     NES_PP2_ERROR, 14, 0, NULL},
+    {"length shorter than inet block",
+     SIG "21"
+         "11"
+         "0008"
+         "7f0000017f000001",
+     NES_PP2_ERROR, 14, 0, NULL},
+    {"TLV truncated header",
+     SIG "21"
+         "11"
+         "000e"
+         "7f000001"
+         "0a000002"
+         "1f90"
+         "01bb"
+         "e000",
+     NES_PP2_ERROR, 28, 0, NULL},
+    {"TLV runs past length",
+     SIG "21"
+         "11"
+         "0010"
+         "7f000001"
+         "0a000002"
+         "1f90"
+         "01bb"
+         "e00005"
+         "41",
+     NES_PP2_ERROR, 28, 0, NULL},
+    {"empty return TLV",
+     SIG "21"
+         "00"
+         "0003"
+         "e00000",
+     NES_PP2_ERROR, 16, 0, NULL},
+    {"return TLV with a control byte",
+     SIG "21"
+         "00"
+         "0005"
+         "e00002"
+         "410a",
+     NES_PP2_ERROR, 16, 0, NULL},
+    {"two return TLVs",
+     SIG "21"
+         "00"
+         "0008"
+         "e00001"
+         "41"
+         "e00001"
+         "42",
+     NES_PP2_ERROR, 20, 0, NULL},
+    {"CRC32C of the wrong length",
+     SIG "21"
+         "00"
+         "0005"
+         "030002"
+         "0000",
+     NES_PP2_ERROR, 16, 0, NULL},
+    {"CRC32C mismatch",
+     SIG "21"
+         "00"
+         "0007"
+         "030004"
+         "00000000",
+     NES_PP2_ERROR, 16, 0, NULL},
 };
 
 static void table(void **state)
@@ -99,7 +238,14 @@ static void table(void **state)
 static void inet_fields_and_trailing_stream(void **state)
 {
     (void)state;
-    const char *hex = SIG "21" "11" "000c" "c0000201" "0a000002" "d431" "20fb" "474554";
+    const char *hex = SIG "21"
+                          "11"
+                          "000c"
+                          "c0000201"
+                          "0a000002"
+                          "d431"
+                          "20fb"
+                          "474554";
     uint8_t buf[64];
     assert_int_equal(tu_unhex(hex, strlen(hex), buf), 0);
     nes_pp2 h;
@@ -122,7 +268,11 @@ static void crc32c_known_value_and_valid_tlv(void **state)
     assert_int_equal(nes_pp2_crc32c(z, sizeof(z)), 0x8a9136aau);
     assert_int_equal(nes_pp2_crc32c((const uint8_t *)"123456789", 9), 0xe3069283u);
     /* a header with a correct CRC32C TLV parses */
-    const char *hex = SIG "21" "00" "0007" "030004" "00000000";
+    const char *hex = SIG "21"
+                          "00"
+                          "0007"
+                          "030004"
+                          "00000000";
     uint8_t buf[32];
     size_t n = strlen(hex) / 2;
     assert_int_equal(tu_unhex(hex, strlen(hex), buf), 0);
@@ -180,7 +330,9 @@ static void too_many_tlvs(void **state)
 {
     (void)state;
     uint8_t buf[128];
-    char hex[300] = SIG "21" "00" "0033";
+    char hex[300] = SIG "21"
+                        "00"
+                        "0033";
     for (int i = 0; i < NES_PP2_TLV_MAX + 1; i++)
         strcat(hex, "040000");
     assert_int_equal(tu_unhex(hex, strlen(hex), buf), 0);
