@@ -165,7 +165,7 @@ static void emit(conn *c, nes_relay_event_kind kind, nes_relay_err err, int sys_
     r->event(r->event_ctx, &ev);
 }
 
-/* ---- connection lifetime -------------------------------------------------------------------- */
+/* ---- connection lifetime --------------------------------------------------------------------- */
 
 static void dir_free(dir *d)
 {
@@ -378,8 +378,7 @@ static void relay_step(conn *c)
     }
 }
 
-/* ---- connecting --------------------------------------------------------------------------------
- */
+/* ---- connecting ------------------------------------------------------------------------------ */
 
 static void start_relay(conn *c)
 {
@@ -548,7 +547,7 @@ static void on_upstream(conn *c, uint32_t events)
         relay_step(c);
 }
 
-/* ---- the head step and replies ------------------------------------------------------------- */
+/* ---- the head step and replies --------------------------------------------------------------- */
 
 static int set_pre(dir *d, const void *p, size_t n)
 {
@@ -694,8 +693,7 @@ static void on_client(conn *c)
     }
 }
 
-/* ---- accepting ----------------------------------------------------------------------------------
- */
+/* ---- accepting ------------------------------------------------------------------------------- */
 
 static void accept_one(worker *w, const lsn *l, int fd)
 {
@@ -979,7 +977,7 @@ void nes_relay_free(nes_relay *r)
     if (r == NULL)
         return;
     nes_relay_drain(r, 0);
-    for (unsigned i = 0; i < r->nw; i++)
+    for (unsigned i = 0; r->w != NULL && i < r->nw; i++)
         if (r->w[i].ep >= 0)
             close(r->w[i].ep);
     for (size_t i = 0; i < r->nl; i++)
@@ -992,7 +990,7 @@ void nes_relay_free(nes_relay *r)
 void nes_relay_stats_get(const nes_relay *r, nes_relay_stats *s)
 {
     memset(s, 0, sizeof(*s));
-    s->open = atomic_load_explicit(&((nes_relay *)(uintptr_t)r)->open, memory_order_relaxed);
+    s->open = atomic_load_explicit(&r->open, memory_order_relaxed);
     for (unsigned i = 0; i < r->nw; i++) {
         counters *c = &r->w[i].ct;
         s->total += atomic_load_explicit(&c->total, memory_order_relaxed);

@@ -39,11 +39,11 @@ static void usage(FILE *out)
             "settings are environment variables; see src/proxy/config.h or the README\n");
 }
 
-/* ---- peer addresses for log lines ----------------------------------------------------------- */
+/* ---- peer addresses for log lines ------------------------------------------------------------ */
 
 static void peer_name(int fd, char *out, size_t len)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t sl = sizeof(ss);
     snprintf(out, len, "?");
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
@@ -64,7 +64,7 @@ static void peer_name(int fd, char *out, size_t len)
     }
 }
 
-/* ---- ingress: the PROXY v2 preface -------------------------------------------------------- */
+/* ---- ingress: the PROXY v2 preface ----------------------------------------------------------- */
 
 typedef struct ingress_ctx {
     char advertise[300];
@@ -86,7 +86,7 @@ static int ingress_preface(void *ctx, int client, uint8_t *out, size_t cap)
     return nes_pp2_build(&h, out, cap);
 }
 
-/* ---- egress: CONNECT with the allowlist ---------------------------------------------------- */
+/* ---- egress: CONNECT with the allowlist ------------------------------------------------------ */
 
 typedef struct egress_ctx {
     const nes_proxy_config *cfg;
@@ -174,8 +174,7 @@ static nes_relay_verdict egress_head(void *ctx, int peer, const uint8_t *buf, si
     return NES_RELAY_GO;
 }
 
-/* ---- metrics: GET /metrics on METRICS_ADDR ----------------------------------------------------
- */
+/* ---- metrics: GET /metrics on METRICS_ADDR --------------------------------------------------- */
 
 typedef struct metrics_ctx {
     nes_relay *relay; /* set once the engine runs */
@@ -267,8 +266,7 @@ static void on_event(void *ctx, const nes_relay_event *ev)
     nes_logline_emit(&l);
 }
 
-/* ---- wiring -------------------------------------------------------------------------------------
- */
+/* ---- wiring ---------------------------------------------------------------------------------- */
 
 /* `ep` with the port the socket actually bound (port 0 asks for any). */
 static nes_endpoint bound(const nes_endpoint *ep, int fd)
@@ -281,7 +279,7 @@ static nes_endpoint bound(const nes_endpoint *ep, int fd)
     } else if (b.kind == NES_EP_VSOCK) {
         /* vsock ports picked by the kernel are often above INT_MAX, which
          * nes_endpoint_bound_port cannot return */
-        struct sockaddr_vm sa;
+        struct sockaddr_vm sa = {0};
         socklen_t len = sizeof(sa);
         if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
             b.vport = sa.svm_port;
