@@ -383,7 +383,12 @@ static void relay_step(conn *c)
 static void start_relay(conn *c)
 {
     size_t cap = c->w->r->o.buf_bytes;
-    if (dir_setup(&c->up, cap) != 0 || dir_setup(&c->down, cap) != 0) {
+    if (c->w->r->o.copy_only) {
+        if (dir_to_copy(&c->up, cap) != 0 || dir_to_copy(&c->down, cap) != 0) {
+            fail_conn(c, NES_RELAY_E_RESOURCE, ENOMEM);
+            return;
+        }
+    } else if (dir_setup(&c->up, cap) != 0 || dir_setup(&c->down, cap) != 0) {
         fail_conn(c, NES_RELAY_E_RESOURCE, errno);
         return;
     }

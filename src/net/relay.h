@@ -58,6 +58,7 @@ typedef struct nes_relay_opts {
     unsigned head_timeout_ms;    /**< head step bound (head listeners only) [10000] */
     size_t buf_bytes;            /**< bytes in flight per direction (pipe size) [65536] */
     size_t head_max;             /**< head buffer bound [8192] */
+    int copy_only;               /**< 1: read/write through buffers, never splice (tests) */
 } nes_relay_opts;
 
 /** What a head callback decided. */

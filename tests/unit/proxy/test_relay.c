@@ -84,13 +84,12 @@ static void write_all(int fd, const uint8_t *p, size_t n)
     }
 }
 
-static void bridge_reaches_tcp_target(void **state)
+static void bridge_round_trips(const nes_relay_opts *o)
 {
-    (void)state;
     echo e;
     echo_start(&e);
     char why[200];
-    nes_bridge *b = nes_bridge_start(&e.ep, NULL, why, sizeof(why));
+    nes_bridge *b = nes_bridge_start(&e.ep, o, why, sizeof(why));
     assert_non_null(b);
     assert_true(strncmp(nes_bridge_name(b), "nes-bridge-", 11) == 0);
     assert_int_equal(nes_bridge_path(b)[0], '@');
@@ -131,6 +130,20 @@ static void bridge_reaches_tcp_target(void **state)
     assert_int_equal(s.bytes_down, 300000);
     nes_bridge_stop(b, 1000);
     echo_stop(&e);
+}
+
+static void bridge_reaches_tcp_target(void **state)
+{
+    (void)state;
+    bridge_round_trips(NULL);
+}
+
+/* The read/write path (used where the kernel refuses splice), with a small buffer so it wraps. */
+static void bridge_copy_path(void **state)
+{
+    (void)state;
+    nes_relay_opts o = {.threads = 1, .copy_only = 1, .buf_bytes = 4096};
+    bridge_round_trips(&o);
 }
 
 static void connect_refused_is_counted(void **state)
@@ -292,6 +305,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bridge_reaches_tcp_target),
+        cmocka_unit_test(bridge_copy_path),
         cmocka_unit_test(connect_refused_is_counted),
         cmocka_unit_test(cap_refuses),
         cmocka_unit_test(head_step),
