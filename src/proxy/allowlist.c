@@ -9,6 +9,7 @@
 #include <libfyaml.h>
 
 #include "core/error.h"
+#include "core/json_scan.h"
 
 bool nes_host_valid(const char *host, size_t n)
 {
@@ -29,6 +30,15 @@ bool nes_host_valid(const char *host, size_t n)
             return false;
     }
     return label > 0 && host[n - 1] != '-';
+}
+
+/* libfyaml diagnostics are dropped: the caller reports one line of its own. */
+static void diag_sink(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    (void)diag;
+    (void)user;
+    (void)buf;
+    (void)len;
 }
 
 static const char *scalar(struct fy_node *n, size_t *len)
@@ -107,8 +117,27 @@ static int parse_entry(struct fy_node *item, size_t idx, nes_allow_entry *e, cha
 int nes_allowlist_parse(const char *yaml, size_t len, nes_allowlist *al, char *why, size_t why_len)
 {
     memset(al, 0, sizeof(*al));
-    struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG};
+    /* UTF-8 text without NUL only: libfyaml 0.7.12's scanner can loop forever on malformed
+     * bytes (the same guard as the spec loader's) */
+    size_t ok = nes_utf8_valid_prefix((const uint8_t *)yaml, len);
+    if (ok < len || memchr(yaml, '\0', len) != NULL) {
+        nes_msgf(why, why_len, "allowlist: not UTF-8 text");
+        return -1;
+    }
+    struct fy_diag_cfg dc;
+    fy_diag_cfg_default(&dc);
+    dc.fp = NULL;
+    dc.output_fn = diag_sink;
+    dc.level = FYET_ERROR;
+    dc.colorize = false;
+    struct fy_diag *diag = fy_diag_create(&dc);
+    if (diag == NULL) {
+        nes_msgf(why, why_len, "allowlist: out of memory");
+        return -1;
+    }
+    struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
     struct fy_document *doc = len == 0 ? NULL : fy_document_build_from_string(&pc, yaml, len);
+    fy_diag_destroy(diag);
     if (doc == NULL) {
         nes_msgf(why, why_len, "allowlist: not valid YAML");
         return -1;
