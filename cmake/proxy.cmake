@@ -1,6 +1,6 @@
 # nitro-enc-proxy (issue 8). The relay engine, PROXY v2 and the libcurl bridge live in src/net
 # (libnesnet, defined by server.cmake); the program is src/proxy/. The parts of the program that
-# are pure (allowlist, CONNECT head) go into libnesproxy so unit tests and fuzzers link them
+# are pure (allowlist, CONNECT head on the src/http request parser) go into libnesproxy so unit tests and fuzzers link them
 # without main(). Parts are included in name order, so this one defers its work until
 # server.cmake has defined libnesnet.
 find_package(Threads REQUIRED)
@@ -14,7 +14,7 @@ function(nes_proxy_part)
   list(REMOVE_ITEM NES_PROXY_SRC ${CMAKE_SOURCE_DIR}/src/proxy/main.c)
   add_library(nesproxy STATIC ${NES_PROXY_SRC} ${CMAKE_SOURCE_DIR}/src/enclave/log.c)
   target_include_directories(nesproxy PUBLIC ${CMAKE_SOURCE_DIR}/src)
-  target_link_libraries(nesproxy PUBLIC nesnet PkgConfig::FYAML Threads::Threads)
+  target_link_libraries(nesproxy PUBLIC nesnet neshttp PkgConfig::FYAML Threads::Threads)
 
   if(NES_FUZZ)
     foreach(name fuzz_proxyv2 fuzz_allowlist fuzz_connect)

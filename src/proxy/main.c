@@ -99,6 +99,29 @@ static void set_reply(nes_relay_head *out, const char *status)
     out->reply_len = n > 0 ? (size_t)n : 0;
 }
 
+/* The status line of a refusal (the codec's statuses, 405 and 403). */
+static const char *status_line(int status)
+{
+    switch (status) {
+    case 403:
+        return "403 Forbidden";
+    case 405:
+        return "405 Method Not Allowed";
+    case 414:
+        return "414 URI Too Long";
+    case 417:
+        return "417 Expectation Failed";
+    case 431:
+        return "431 Request Header Fields Too Large";
+    case 501:
+        return "501 Not Implemented";
+    case 505:
+        return "505 HTTP Version Not Supported";
+    default:
+        return "400 Bad Request";
+    }
+}
+
 static void log_refusal(int peer, const char *status, const char *why, size_t offset,
                         const char *host, unsigned port)
 {
@@ -124,22 +147,9 @@ static nes_relay_verdict egress_head(void *ctx, int peer, const uint8_t *buf, si
     const egress_ctx *ec = ctx;
     nes_connect_req req;
     nes_connect_result rc = nes_connect_parse(buf, len, ec->cfg->head_max, &req);
-    const char *status = NULL;
-    switch (rc) {
-    case NES_CONNECT_MORE:
+    if (rc == NES_CONNECT_MORE)
         return NES_RELAY_MORE;
-    case NES_CONNECT_BAD:
-        status = "400 Bad Request";
-        break;
-    case NES_CONNECT_TOO_LARGE:
-        status = "431 Request Header Fields Too Large";
-        break;
-    case NES_CONNECT_METHOD:
-        status = "405 Method Not Allowed";
-        break;
-    case NES_CONNECT_OK:
-        break;
-    }
+    const char *status = rc == NES_CONNECT_OK ? NULL : status_line(req.status);
     if (status != NULL) {
         log_refusal(peer, status, req.why, req.offset, NULL, 0);
         set_reply(out, status);

@@ -108,18 +108,22 @@ def test_host_outside_allowlist_gets_403(tmp_path, tls_server):
         assert p.stop() == 0
 
 
+H = b"Host: localhost:443\r\n"
+
+
 @pytest.mark.parametrize("request_bytes,status", [
     (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
-    (b"CONNECT localhost HTTP/1.1\r\n\r\n", b"400"),
-    (b"CONNECT localhost:99999 HTTP/1.1\r\n\r\n", b"400"),
-    (b"CONNECT [::1]:443 HTTP/1.1\r\n\r\n", b"400"),
-    (b"CONNECT localhost:443 HTTP/1.1\n\n", b"400"),
-    (b"CONNECT localhost:443 HTTP/9.9\r\n\r\n", b"400"),
-    (b"CONNECT  localhost:443 HTTP/1.1\r\n\r\n", b"400"),
-    (b"CONNECT localhost:443 HTTP/1.1\r\nBad Header\r\n\r\n", b"400"),
-    (b"CONNECT localhost:443 HTTP/1.1\r\nX: a\r\n folded\r\n\r\n", b"400"),
+    (b"CONNECT localhost HTTP/1.1\r\n" + H + b"\r\n", b"400"),
+    (b"CONNECT localhost:99999 HTTP/1.1\r\n" + H + b"\r\n", b"400"),
+    (b"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n", b"400"),
+    (b"CONNECT localhost:443 HTTP/1.1\r\n\r\n", b"400"),  # no Host
+    (b"CONNECT localhost:443 HTTP/9.9\r\n" + H + b"\r\n", b"505"),
+    (b"CONNECT  localhost:443 HTTP/1.1\r\n" + H + b"\r\n", b"400"),
+    (b"CONNECT localhost:443 HTTP/1.1\r\n" + H + b"Bad Header\r\n\r\n", b"400"),
+    (b"CONNECT localhost:443 HTTP/1.1\r\n" + H + b"X: a\r\n folded\r\n\r\n", b"400"),
+    (b"CONNECT localhost:443 HTTP/1.1\r\n" + H + b"X: a\rb\r\n\r\n", b"400"),
     (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", b"400"),
-    (b"CONNECT localhost:443 HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", b"431"),
+    (b"CONNECT localhost:443 HTTP/1.1\r\n" + H + b"X: " + b"a" * 9000 + b"\r\n\r\n", b"431"),
 ])
 def test_malformed_requests_get_status_close_and_one_log_line(tmp_path, request_bytes, status):
     p = egress(tmp_path, [("localhost", 443)])
@@ -174,7 +178,8 @@ def test_bytes_after_the_head_are_relayed(tmp_path):
     p = egress(tmp_path, [("127.0.0.1", srv.port)])
     try:
         s = p.connect()
-        s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\nearly bytes" % srv.port)
+        s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\nearly bytes"
+                  % (srv.port, srv.port))
         assert read_head(s).startswith(b"HTTP/1.1 200")
         s.sendall(b" and later ones")
         s.shutdown(socket.SHUT_WR)

@@ -85,39 +85,42 @@ static void rejects_bad_files(void **state)
 typedef struct ccase {
     const char *in;
     nes_connect_result rc;
+    int status; /* refusals */
     const char *host;
     unsigned port;
 } ccase;
 
+#define H "Host: a:1\r\n"
 static const ccase ccases[] = {
     {"CONNECT kms.eu-west-1.amazonaws.com:443 HTTP/1.1\r\nHost: kms.eu-west-1.amazonaws.com:443\r\n"
      "User-Agent: curl\r\nProxy-Connection: Keep-Alive\r\n\r\n",
-     NES_CONNECT_OK, "kms.eu-west-1.amazonaws.com", 443},
-    {"CONNECT 10.0.0.1:8443 HTTP/1.0\r\n\r\n", NES_CONNECT_OK, "10.0.0.1", 8443},
-    {"CONNECT a:1 HTTP/1.1\r\nX:\t v \r\n\r\n", NES_CONNECT_OK, "a", 1},
-    {"CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n", NES_CONNECT_MORE, NULL, 0},
-    {"CONNECT a:1 HTTP/1.1\r", NES_CONNECT_MORE, NULL, 0},
-    {"CONN", NES_CONNECT_MORE, NULL, 0},
-    {"GET http://a/ HTTP/1.1\r\n\r\n", NES_CONNECT_METHOD, NULL, 0},
-    {"connect a:1 HTTP/1.1\r\n\r\n", NES_CONNECT_METHOD, NULL, 0},
-    {"CONNECT a:1 HTTP/2.0\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a:1 HTTP/1.1 \r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT  a:1 HTTP/1.1\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a HTTP/1.1\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a:0 HTTP/1.1\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a:65536 HTTP/1.1\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a:+1 HTTP/1.1\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT [::1]:443 HTTP/1.1\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT http://a:1 HTTP/1.1\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a:1 HTTP/1.1\n\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a:1 HTTP/1.1\r\nX: y\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a:1 HTTP/1.1\r\nX: y\r\n folded\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a:1 HTTP/1.1\r\nX y\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a:1 HTTP/1.1\r\n: y\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a:1 HTTP/1.1\r\nX: \x01\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a:1 HTTP/1.1\rX\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"CONNECT a_b:1 HTTP/1.1\r\n\r\n", NES_CONNECT_BAD, NULL, 0},
-    {"\r\n", NES_CONNECT_BAD, NULL, 0},
+     NES_CONNECT_OK, 0, "kms.eu-west-1.amazonaws.com", 443},
+    {"CONNECT 10.0.0.1:8443 HTTP/1.0\r\n\r\n", NES_CONNECT_OK, 0, "10.0.0.1", 8443},
+    {"CONNECT a:1 HTTP/1.1\r\n" H "X:\t v \r\n\r\n", NES_CONNECT_OK, 0, "a", 1},
+    {"CONNECT a:1 HTTP/1.1\n" H "\n", NES_CONNECT_OK, 0, "a", 1}, /* bare LF: RFC 9112 2.2 */
+    {"CONNECT a:1 HTTP/1.1\r\n" H, NES_CONNECT_MORE, 0, NULL, 0},
+    {"CONNECT a:1 HTTP/1.1\r", NES_CONNECT_MORE, 0, NULL, 0},
+    {"CONN", NES_CONNECT_MORE, 0, NULL, 0},
+    {"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", NES_CONNECT_METHOD, 405, NULL, 0},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", NES_CONNECT_METHOD, 405, NULL, 0},
+    {"CONNECT a:1 HTTP/1.1\r\n\r\n", NES_CONNECT_BAD, 400, NULL, 0}, /* no Host */
+    {"CONNECT a:1 HTTP/2.0\r\n" H "\r\n", NES_CONNECT_BAD, 505, NULL, 0},
+    {"CONNECT a:1 HTTP/1.1 \r\n" H "\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT  a:1 HTTP/1.1\r\n" H "\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT a HTTP/1.1\r\n" H "\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT a:0 HTTP/1.1\r\n" H "\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT a:65536 HTTP/1.1\r\n" H "\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT a:99999999999999999999 HTTP/1.1\r\n" H "\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT http://a:1 HTTP/1.1\r\n" H "\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT a_b:1 HTTP/1.1\r\nHost: a_b:1\r\n\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT a:1 HTTP/1.1\r\n" H "X: y\r\n folded\r\n\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT a:1 HTTP/1.1\r\n" H "X y\r\n\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT a:1 HTTP/1.1\r\n" H ": y\r\n\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT a:1 HTTP/1.1\r\n" H "X: \x01\r\n\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT a:1 HTTP/1.1\rX\r\n\r\n", NES_CONNECT_BAD, 400, NULL, 0},
+    {"CONNECT a:1 HTTP/1.1\r\n" H "Expect: magic\r\n\r\n", NES_CONNECT_BAD, 417, NULL, 0},
+    {"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", NES_CONNECT_BAD, 400, NULL, 0},
 };
 
 static void connect_table(void **state)
@@ -127,8 +130,9 @@ static void connect_table(void **state)
         const ccase *c = &ccases[i];
         nes_connect_req r;
         nes_connect_result rc = nes_connect_parse((const uint8_t *)c->in, strlen(c->in), 8192, &r);
-        if (rc != c->rc)
-            fail_msg("case %zu: result %d, want %d (%s)", i, rc, c->rc, r.why ? r.why : "");
+        if (rc != c->rc || (rc < 0 && r.status != c->status))
+            fail_msg("case %zu: result %d status %d, want %d %d (%s)", i, rc, r.status, c->rc,
+                     c->status, r.why ? r.why : "");
         if (rc == NES_CONNECT_OK) {
             assert_string_equal(r.host, c->host);
             assert_int_equal(r.port, c->port);
@@ -148,19 +152,24 @@ static void connect_limits(void **state)
     nes_connect_req r;
     assert_int_equal(nes_connect_parse((const uint8_t *)big, sizeof(big), 8192, &r),
                      NES_CONNECT_TOO_LARGE);
+    assert_int_equal(r.status, 431);
     assert_int_equal(nes_connect_parse((const uint8_t *)big, 8191, 8192, &r), NES_CONNECT_MORE);
     /* too many fields */
-    char many[2048] = "CONNECT a:1 HTTP/1.1\r\n";
-    for (int i = 0; i <= NES_CONNECT_MAX_FIELDS; i++)
+    static char many[4096] = "CONNECT a:1 HTTP/1.1\r\n" H;
+    for (int i = 0; i <= 100; i++)
         strcat(many, "A: b\r\n");
     strcat(many, "\r\n");
     assert_int_equal(nes_connect_parse((const uint8_t *)many, strlen(many), 8192, &r),
                      NES_CONNECT_TOO_LARGE);
     /* bytes after the head are not part of it */
-    const char *withdata = "CONNECT a:1 HTTP/1.1\r\n\r\n\x16\x03\x01";
+    const char *withdata = "CONNECT a:1 HTTP/1.1\r\n" H "\r\n\x16\x03\x01";
     assert_int_equal(nes_connect_parse((const uint8_t *)withdata, strlen(withdata), 8192, &r),
                      NES_CONNECT_OK);
     assert_int_equal(r.head_len, strlen(withdata) - 3);
+    /* a bad request line is refused before the head is complete */
+    assert_int_equal(
+        nes_connect_parse((const uint8_t *)"CONNECT a:1 HTTP/1.1 x\r\nHo", 26, 8192, &r),
+        NES_CONNECT_BAD);
 }
 
 int main(void)
