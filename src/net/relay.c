@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <linux/vm_sockets.h>
@@ -36,8 +37,8 @@
 #define MAX_EVENTS 128
 #define ACCEPT_BATCH 64
 
-enum { REF_LISTEN = 1, REF_CLIENT, REF_UP };
-enum { ST_HEAD = 1, ST_CONNECTING, ST_RELAY, ST_REPLY };
+enum { REF_LISTEN = 1, REF_CLIENT, REF_UP, REF_RESOLVED };
+enum { ST_HEAD = 1, ST_RESOLVING, ST_CONNECTING, ST_RELAY, ST_REPLY };
 
 typedef struct conn conn;
 typedef struct worker worker;
@@ -85,11 +86,22 @@ struct conn {
     size_t fail_reply_len;
     nes_endpoint target;
     struct addrinfo *ai, *ai_next;
-    bool tried; /* unix and vsock: the one address was tried */
+    bool tried;  /* unix and vsock: the one address was tried */
+    bool lookup; /* a name lookup for this conn is queued or running (see resolver) */
     uint64_t since_ms, last_ms;
     conn *prev, *next; /* the worker's list */
     conn *grave;       /* parked until the batch ends */
 };
+
+/* A name lookup handed to the resolver thread; the answer goes back to the conn's worker. */
+typedef struct lookup {
+    conn *c;
+    char host[NES_EP_HOST_MAX + 1];
+    char port[8];
+    struct addrinfo *res;
+    int rc, err;
+    struct lookup *next;
+} lookup;
 
 typedef struct counters {
     _Atomic uint64_t total, refused, bytes_up, bytes_down;
@@ -105,6 +117,10 @@ struct worker {
     conn *head, *tail;
     conn *graveyard;
     counters ct;
+    int evfd; /* the resolver's "answers are waiting" signal */
+    epref evref;
+    pthread_mutex_t amu; /* guards answers */
+    lookup *answers;
 };
 
 struct nes_relay {
@@ -120,6 +136,13 @@ struct nes_relay {
     _Atomic unsigned unlistened;
     _Atomic int stopping; /* close everything and exit */
     bool joined;
+    /* the resolver: getaddrinfo blocks, so names are looked up on a thread of their own, started
+     * on the first name (numeric addresses never wait) */
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+    lookup *rq_head, *rq_tail;
+    bool resolver_started, resolver_stop;
+    pthread_t resolver;
 };
 
 static uint64_t now_ms(void)
@@ -217,8 +240,10 @@ static void conn_close(conn *c, bool reset)
         c->next->prev = c->prev;
     else
         w->tail = c->prev;
-    c->grave = w->graveyard;
-    w->graveyard = c;
+    if (!c->lookup) { /* else the lookup's answer frees it (on_answers) */
+        c->grave = w->graveyard;
+        w->graveyard = c;
+    }
     atomic_fetch_sub(&w->r->open, 1);
 }
 
@@ -423,6 +448,73 @@ static int connect_addr(conn *c, int family, const struct sockaddr *sa, socklen_
 
 static void reply_step(conn *c);
 
+static void *resolver_main(void *arg)
+{
+    nes_relay *r = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_mutex_lock(&r->rmu);
+    for (;;) {
+        while (r->rq_head == NULL && !r->resolver_stop)
+            pthread_cond_wait(&r->rcv, &r->rmu);
+        if (r->rq_head == NULL)
+            break;
+        lookup *q = r->rq_head;
+        r->rq_head = q->next;
+        if (r->rq_head == NULL)
+            r->rq_tail = NULL;
+        pthread_mutex_unlock(&r->rmu);
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+        q->rc = getaddrinfo(q->host, q->port, &hints, &q->res);
+        q->err = errno;
+        if (q->rc != 0)
+            q->res = NULL;
+        worker *w = q->c->w;
+        pthread_mutex_lock(&w->amu);
+        q->next = w->answers;
+        w->answers = q;
+        pthread_mutex_unlock(&w->amu);
+        uint64_t one = 1;
+        if (write(w->evfd, &one, sizeof(one)) < 0) { /* cannot fail with a counter this small */
+        }
+        pthread_mutex_lock(&r->rmu);
+    }
+    pthread_mutex_unlock(&r->rmu);
+    return NULL;
+}
+
+/* Queues a lookup of c->target.host; the conn waits in ST_RESOLVING. 0 or -1. */
+static int queue_lookup(conn *c, const char *port)
+{
+    nes_relay *r = c->w->r;
+    lookup *q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        return -1;
+    q->c = c;
+    snprintf(q->host, sizeof(q->host), "%s", c->target.host);
+    snprintf(q->port, sizeof(q->port), "%s", port);
+    pthread_mutex_lock(&r->rmu);
+    if (!r->resolver_started) {
+        if (pthread_create(&r->resolver, NULL, resolver_main, r) != 0) {
+            pthread_mutex_unlock(&r->rmu);
+            free(q);
+            return -1;
+        }
+        r->resolver_started = true;
+    }
+    if (r->rq_tail != NULL)
+        r->rq_tail->next = q;
+    else
+        r->rq_head = q;
+    r->rq_tail = q;
+    pthread_cond_signal(&r->rcv);
+    pthread_mutex_unlock(&r->rmu);
+    c->lookup = true;
+    c->state = ST_RESOLVING;
+    return 0;
+}
+
 /* The upstream could not be reached: answer the client with the head step's failure reply when
  * there is one, else close. */
 static void connect_failed(conn *c, nes_relay_err err, int e)
@@ -515,10 +607,17 @@ static void start_connect(conn *c)
     c->state = ST_CONNECTING;
     c->since_ms = now_ms();
     if (c->target.kind == NES_EP_TCP) {
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                                 .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
         char port[8];
         snprintf(port, sizeof(port), "%u", (unsigned)c->target.port);
         int rc = getaddrinfo(c->target.host, port, &hints, &c->ai);
+        if (rc == EAI_NONAME) { /* a name: look it up off the worker */
+            c->ai = NULL;
+            if (queue_lookup(c, port) != 0)
+                connect_failed(c, NES_RELAY_E_RESOURCE, ENOMEM);
+            return;
+        }
         if (rc != 0) {
             c->ai = NULL;
             connect_failed(c, NES_RELAY_E_CONNECT, rc == EAI_SYSTEM ? errno : EHOSTUNREACH);
@@ -527,6 +626,42 @@ static void start_connect(conn *c)
         c->ai_next = c->ai;
     }
     connect_next(c, ECONNREFUSED);
+}
+
+/* The resolver answered lookups of this worker's conns. */
+static void on_answers(worker *w)
+{
+    uint64_t v;
+    if (read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return;
+    pthread_mutex_lock(&w->amu);
+    lookup *a = w->answers;
+    w->answers = NULL;
+    pthread_mutex_unlock(&w->amu);
+    while (a != NULL) {
+        lookup *next = a->next;
+        conn *c = a->c;
+        c->lookup = false;
+        if (c->closed) {
+            free(c); /* closed while looking up: conn_close left it to us */
+            if (a->res != NULL)
+                freeaddrinfo(a->res);
+        } else if (c->state != ST_RESOLVING) {
+            if (a->res != NULL) /* timed out meanwhile and answered the client */
+                freeaddrinfo(a->res);
+        } else if (a->rc != 0) {
+            c->state = ST_CONNECTING;
+            connect_failed(c, NES_RELAY_E_CONNECT,
+                           a->rc == EAI_SYSTEM && a->err != 0 ? a->err : EHOSTUNREACH);
+        } else {
+            c->state = ST_CONNECTING;
+            c->ai = a->res;
+            c->ai_next = c->ai;
+            connect_next(c, ECONNREFUSED);
+        }
+        free(a);
+        a = next;
+    }
 }
 
 static void on_upstream(conn *c, uint32_t events)
@@ -779,7 +914,8 @@ static void tick(worker *w)
     conn *next;
     for (conn *c = w->head; c != NULL; c = next) {
         next = c->next;
-        if (c->state == ST_CONNECTING && now - c->since_ms >= r->o.connect_timeout_ms)
+        if ((c->state == ST_CONNECTING || c->state == ST_RESOLVING) &&
+            now - c->since_ms >= r->o.connect_timeout_ms)
             connect_failed(c, NES_RELAY_E_CONNECT_TIMEOUT, ETIMEDOUT);
         else if (c->state == ST_HEAD && now - c->since_ms >= r->o.head_timeout_ms)
             fail_conn(c, NES_RELAY_E_HEAD, ETIMEDOUT);
@@ -817,6 +953,10 @@ static void *worker_main(void *arg)
             if (ref->kind == REF_LISTEN) {
                 if (w->listening)
                     on_listener(w, &r->l[ref->idx]);
+                continue;
+            }
+            if (ref->kind == REF_RESOLVED) {
+                on_answers(w);
                 continue;
             }
             conn *c = ref->c;
@@ -888,6 +1028,8 @@ nes_relay *nes_relay_start(const nes_relay_opts *opts, const nes_relay_listener 
     r->event = event;
     r->event_ctx = event_ctx;
     r->nl = nlisteners;
+    pthread_mutex_init(&r->rmu, NULL);
+    pthread_cond_init(&r->rcv, NULL);
     for (size_t i = 0; i < nlisteners; i++) {
         lsn *l = &r->l[i];
         l->fd = listeners[i].fd;
@@ -917,10 +1059,14 @@ nes_relay *nes_relay_start(const nes_relay_opts *opts, const nes_relay_listener 
     for (unsigned i = 0; i < r->o.threads; i++) {
         worker *w = &r->w[i];
         w->r = r;
+        pthread_mutex_init(&w->amu, NULL);
         w->ep = epoll_create1(EPOLL_CLOEXEC);
+        w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         r->nw = i + 1;
-        if (w->ep < 0) {
-            nes_msgf(why, why_len, "epoll_create1: %s", strerror(errno));
+        w->evref = (epref){.kind = REF_RESOLVED};
+        struct epoll_event eev = {.events = EPOLLIN, .data.ptr = &w->evref};
+        if (w->ep < 0 || w->evfd < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, w->evfd, &eev) != 0) {
+            nes_msgf(why, why_len, "epoll/eventfd: %s", strerror(errno));
             nes_relay_free(r);
             return NULL;
         }
@@ -982,9 +1128,31 @@ void nes_relay_free(nes_relay *r)
     if (r == NULL)
         return;
     nes_relay_drain(r, 0);
-    for (unsigned i = 0; r->w != NULL && i < r->nw; i++)
-        if (r->w[i].ep >= 0)
-            close(r->w[i].ep);
+    if (r->resolver_started) { /* it answers what is queued, then exits */
+        pthread_mutex_lock(&r->rmu);
+        r->resolver_stop = true;
+        pthread_cond_signal(&r->rcv);
+        pthread_mutex_unlock(&r->rmu);
+        pthread_join(r->resolver, NULL);
+    }
+    for (unsigned i = 0; r->w != NULL && i < r->nw; i++) {
+        worker *w = &r->w[i];
+        while (w->answers != NULL) { /* conns closed while their lookup ran */
+            lookup *a = w->answers;
+            w->answers = a->next;
+            if (a->res != NULL)
+                freeaddrinfo(a->res);
+            free(a->c);
+            free(a);
+        }
+        if (w->ep >= 0)
+            close(w->ep);
+        if (w->evfd >= 0)
+            close(w->evfd);
+        pthread_mutex_destroy(&w->amu);
+    }
+    pthread_mutex_destroy(&r->rmu);
+    pthread_cond_destroy(&r->rcv);
     for (size_t i = 0; i < r->nl; i++)
         if (r->l[i].fd >= 0)
             close(r->l[i].fd);

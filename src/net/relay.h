@@ -14,8 +14,10 @@
  *      the client (e.g. "200 Connection established") and the count of bytes it consumed (the
  *      rest is relayed to the upstream first). The egress proxy's CONNECT step and the metrics
  *      endpoint use this;
- *   3. connect: non-blocking connect to the target (tcp names resolved with getaddrinfo in the
- *      worker, every address tried in turn), bounded by opts.connect_timeout_ms;
+ *   3. connect: non-blocking connect to the target, every address tried in turn, bounded by
+ *      opts.connect_timeout_ms (name lookup included). A tcp host that is a name is looked up by
+ *      getaddrinfo on one resolver thread per engine (started on the first name), so a slow DNS
+ *      answer never stalls a worker; numeric addresses, unix and vsock never wait for it;
  *   4. preface (optional, listener.preface): bytes written to the upstream before any client
  *      byte (the ingress proxy's PROXY v2 header);
  *   5. relay: both directions pumped independently. Each direction moves bytes through a pipe
