@@ -88,6 +88,8 @@ struct conn {
     struct addrinfo *ai, *ai_next;
     bool tried;  /* unix and vsock: the one address was tried */
     bool lookup; /* a name lookup for this conn is queued or running (see resolver) */
+    bool queued; /* on the worker's resume list (it used its budget; see relay_step) */
+    conn *resume;
     uint64_t since_ms, last_ms;
     conn *prev, *next; /* the worker's list */
     conn *grave;       /* parked until the batch ends */
@@ -116,6 +118,7 @@ struct worker {
     bool listening;
     conn *head, *tail;
     conn *graveyard;
+    conn *resume; /* conns to pump again before the next wait (they used their budget) */
     counters ct;
     int evfd; /* the resolver's "answers are waiting" signal */
     epref evref;
@@ -240,7 +243,7 @@ static void conn_close(conn *c, bool reset)
         c->next->prev = c->prev;
     else
         w->tail = c->prev;
-    if (!c->lookup) { /* else the lookup's answer frees it (on_answers) */
+    if (!c->lookup && !c->queued) { /* else on_answers or the resume pass frees it */
         c->grave = w->graveyard;
         w->graveyard = c;
     }
@@ -296,12 +299,18 @@ static int dir_to_copy(dir *d, size_t cap)
 }
 
 /* Result of one pump: progress made, would block, or failed (errno in *e). */
-enum { P_IDLE = 0, P_MOVED = 1, P_FAIL = -1 };
+enum { P_IDLE = 0, P_MOVED = 1, P_FAIL = -1, P_BUDGET = 2 };
+/* Bytes one direction may move per turn before the other connections of the worker get theirs
+ * (two fast local peers would otherwise keep one pump running as long as they like). */
+#define TURN_BYTES_PER_CAP 8
 
 static int pump(dir *d, int src, int dst, size_t cap, _Atomic uint64_t *ctr, int *e)
 {
     int moved = P_IDLE;
+    uint64_t start = d->bytes;
     for (;;) {
+        if (d->bytes - start >= TURN_BYTES_PER_CAP * (uint64_t)cap)
+            return P_BUDGET;
         bool progress = false;
         while (d->pre_off < d->pre_len) {
             ssize_t n = send(dst, d->pre + d->pre_off, d->pre_len - d->pre_off, MSG_NOSIGNAL);
@@ -395,11 +404,36 @@ static void relay_step(conn *c)
         fail_conn(c, NES_RELAY_E_RESET, e);
         return;
     }
-    if (a == P_MOVED || b == P_MOVED)
+    if (a != P_IDLE || b != P_IDLE)
         touch(c);
     if (c->up.done && c->down.done) {
         emit(c, NES_RELAY_EV_CLOSED, NES_RELAY_E_COUNT, 0);
         conn_close(c, false);
+    } else if ((a == P_BUDGET || b == P_BUDGET) && !c->queued) {
+        /* more may be waiting and no new edge will say so: pump again after the others */
+        c->queued = true;
+        c->resume = c->w->resume;
+        c->w->resume = c;
+    }
+}
+
+/* Pumps the conns that used their budget last turn; closed ones go to the graveyard now. */
+static void resume_pass(worker *w)
+{
+    conn *c = w->resume;
+    w->resume = NULL;
+    while (c != NULL) {
+        conn *next = c->resume;
+        c->queued = false;
+        if (c->closed) {
+            if (!c->lookup) {
+                c->grave = w->graveyard;
+                w->graveyard = c;
+            }
+        } else if (c->state == ST_RELAY) {
+            relay_step(c);
+        }
+        c = next;
     }
 }
 
@@ -947,7 +981,7 @@ static void *worker_main(void *arg)
     struct epoll_event evs[MAX_EVENTS];
     uint64_t last_tick = now_ms();
     while (!atomic_load(&r->stopping)) {
-        int n = epoll_wait(w->ep, evs, MAX_EVENTS, TICK_MS);
+        int n = epoll_wait(w->ep, evs, MAX_EVENTS, w->resume != NULL ? 0 : TICK_MS);
         for (int i = 0; i < n; i++) {
             epref *ref = evs[i].data.ptr;
             if (ref->kind == REF_LISTEN) {
@@ -967,6 +1001,7 @@ static void *worker_main(void *arg)
             else
                 on_upstream(c, evs[i].events);
         }
+        resume_pass(w);
         bury(w);
         if (atomic_load(&r->draining) && w->listening) {
             for (size_t i = 0; i < r->nl; i++)
@@ -983,6 +1018,7 @@ static void *worker_main(void *arg)
     }
     while (w->head != NULL)
         fail_conn(w->head, NES_RELAY_E_DRAIN, 0);
+    resume_pass(w); /* every conn is closed: this only moves them to the graveyard */
     bury(w);
     return NULL;
 }
