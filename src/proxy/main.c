@@ -254,6 +254,14 @@ static void on_event(void *ctx, const nes_relay_event *ev)
             lv = NES_LOG_INFO;
             msg = "closed at the end of the shutdown grace";
             break;
+        case NES_RELAY_E_PREFACE:
+            lv = NES_LOG_INFO;
+            msg = "client gone before its PROXY header was written";
+            break;
+        case NES_RELAY_E_RESOURCE:
+            lv = NES_LOG_ERROR;
+            msg = "out of file descriptors or memory";
+            break;
         default:
             lv = NES_LOG_WARN;
             msg = "upstream unavailable";
