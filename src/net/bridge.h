@@ -10,10 +10,12 @@
  * Use with libcurl:
  *
  *     nes_bridge *b = nes_bridge_start(&egress_ep, NULL, why, sizeof why);
+ *     // fixed-forward egress: the URL as usual, the connection through the bridge
  *     curl_easy_setopt(h, CURLOPT_ABSTRACT_UNIX_SOCKET, nes_bridge_name(b));
- *     // fixed-forward egress: the URL as usual; CONNECT egress: also
- *     // CURLOPT_PROXY "http://localhost" + CURLOPT_HTTPPROXYTUNNEL 1 (curl sends CONNECT host:443
- *     // through the socket and the egress proxy checks its allowlist)
+ *     // CONNECT egress: libcurl 7.88 ignores a proxy when a Unix socket is set, so give it a
+ *     // placeholder TCP proxy (CURLOPT_PROXY "http://127.0.0.1:9", CURLOPT_HTTPPROXYTUNNEL 1)
+ *     // and open that socket on the bridge in CURLOPT_OPENSOCKETFUNCTION
+ *     // (nes_bridge_connect); the egress proxy then checks CONNECT host:443 against its allowlist
  *
  * nes_bridge_name() returns the name WITHOUT the leading NUL byte, as
  * CURLOPT_ABSTRACT_UNIX_SOCKET wants it; nes_bridge_path() returns "@name", the usual textual
