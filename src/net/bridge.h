@@ -14,8 +14,8 @@
  *     curl_easy_setopt(h, CURLOPT_ABSTRACT_UNIX_SOCKET, nes_bridge_name(b));
  *     // CONNECT egress: libcurl 7.88 ignores a proxy when a Unix socket is set, so give it a
  *     // placeholder TCP proxy (CURLOPT_PROXY "http://127.0.0.1:9", CURLOPT_HTTPPROXYTUNNEL 1)
- *     // and open that socket on the bridge in CURLOPT_OPENSOCKETFUNCTION
- *     // (nes_bridge_connect); the egress proxy then checks CONNECT host:443 against its allowlist
+ *     // and in CURLOPT_OPENSOCKETFUNCTION return a socket(AF_UNIX) with the address rewritten
+ *     // to the bridge's abstract name; the egress proxy checks CONNECT host:443 on its allowlist
  *
  * nes_bridge_name() returns the name WITHOUT the leading NUL byte, as
  * CURLOPT_ABSTRACT_UNIX_SOCKET wants it; nes_bridge_path() returns "@name", the usual textual
