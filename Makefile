@@ -11,7 +11,7 @@ BIN := $(BUILD_DIR)/bin
 PY := $(VENV)/bin/python
 
 .PHONY: all build deps run test unit asan integration fuzz-build fuzz-regress fuzz bench bench-http \
-        lint tidy format clean
+        lint tidy format clean bench-proxy
 
 all: build
 
@@ -60,6 +60,10 @@ bench: build
 # nitro-enc-svc POST /encrypt against nginx over TLS with wrk (about 90 s; one table).
 bench-http: build
 	@python3 bench/http/bench.py $(abspath $(BIN))
+
+# nitro-enc-proxy relaying TCP->TCP beside socat: bulk MB/s and 64-connection p50/p99 (one table).
+bench-proxy: build
+	@python3 bench/proxy/bench.py $(abspath $(BIN))
 
 lint: deps
 	@scripts/lint.sh

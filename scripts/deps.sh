@@ -15,7 +15,7 @@ pkgs=(
   android-libboringssl-dev
   libmicrohttpd-dev libgnutls28-dev gnutls-bin softhsm2 p11-kit opensc
   libcurl4-gnutls-dev libcbor-dev libxml2-dev
-  nginx-light wrk openssl curl
+  nginx-light wrk openssl curl socat
   python3 python3-venv python3-dev
 )
 

@@ -1,0 +1,42 @@
+# nitro-enc-proxy (issue 8). The relay engine, PROXY v2 and the libcurl bridge live in src/net
+# (libnesnet, defined by server.cmake); the program is src/proxy/. The parts of the program that
+# are pure (allowlist, CONNECT head on the src/http request parser) go into libnesproxy so unit tests and fuzzers link them
+# without main(). Parts are included in name order, so this one defers its work until
+# server.cmake has defined libnesnet.
+find_package(Threads REQUIRED)
+
+function(nes_proxy_part)
+  target_link_libraries(nesnet PUBLIC Threads::Threads)
+
+  # libnesproxy: the program minus main(), plus the JSON log writer it shares with the service
+  # (src/enclave/log.c has no other service dependency; it should move to a shared floor).
+  file(GLOB NES_PROXY_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/proxy/*.c)
+  list(REMOVE_ITEM NES_PROXY_SRC ${CMAKE_SOURCE_DIR}/src/proxy/main.c)
+  add_library(nesproxy STATIC ${NES_PROXY_SRC} ${CMAKE_SOURCE_DIR}/src/enclave/log.c)
+  target_include_directories(nesproxy PUBLIC ${CMAKE_SOURCE_DIR}/src)
+  target_link_libraries(nesproxy PUBLIC nesnet neshttp PkgConfig::FYAML Threads::Threads)
+
+  if(NES_FUZZ)
+    foreach(name fuzz_proxyv2 fuzz_allowlist fuzz_connect)
+      if(TARGET ${name})
+        target_link_libraries(${name} PRIVATE nesproxy)
+      endif()
+    endforeach()
+  else()
+    add_executable(nitro-enc-proxy ${CMAKE_SOURCE_DIR}/src/proxy/main.c)
+    target_link_libraries(nitro-enc-proxy PRIVATE nesproxy)
+
+    # unit tests of src/net's relay pieces and src/proxy (tests/unit/proxy/test_*.c)
+    file(GLOB NES_PROXY_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/proxy/test_*.c)
+    foreach(src ${NES_PROXY_TESTS})
+      get_filename_component(name ${src} NAME_WE)
+      add_executable(${name} ${src})
+      set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+      target_link_libraries(${name} PRIVATE nesproxy PkgConfig::CMOCKA)
+      add_test(NAME ${name} COMMAND ${name})
+      set_tests_properties(${name} PROPERTIES ENVIRONMENT
+        "NES_TESTDATA=${NES_TESTDATA_DIR};NES_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+    endforeach()
+  endif()
+endfunction()
+cmake_language(DEFER CALL nes_proxy_part)

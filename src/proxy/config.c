@@ -1,0 +1,205 @@
+/* config.c - nitro-enc-proxy configuration (see config.h). */
+#include "proxy/config.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fileio.h"
+
+static void problem(nes_proxy_problems *pr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void problem(nes_proxy_problems *pr, const char *fmt, ...)
+{
+    if (pr->n == NES_PROXY_MAX_PROBLEMS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pr->line[pr->n++], sizeof(pr->line[0]), fmt, ap);
+    va_end(ap);
+}
+
+static const char *env(char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (char *const *e = envp; e != NULL && *e != NULL; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+static void get_uint(char *const *envp, const char *name, unsigned long min, unsigned long max,
+                     unsigned long dflt, unsigned long *out, nes_proxy_problems *pr)
+{
+    const char *v = env(envp, name);
+    *out = dflt;
+    if (v == NULL)
+        return;
+    char *end;
+    unsigned long x = strtoul(v, &end, 10);
+    if (*v == '\0' || *v == '-' || *v == '+' || *end != '\0' || x < min || x > max) {
+        problem(pr, "%s: want a whole number %lu-%lu", name, min, max);
+        return;
+    }
+    *out = x;
+}
+
+/* An endpoint from a URI, or from host:port (as tcp://host:port) when `hostport_ok`. */
+static int get_ep(char *const *envp, const char *name, bool hostport_ok, nes_endpoint *ep,
+                  nes_proxy_problems *pr)
+{
+    const char *v = env(envp, name);
+    if (v == NULL)
+        return 0;
+    char buf[600], why[200];
+    if (hostport_ok && strstr(v, "://") == NULL && strncmp(v, "unix:", 5) != 0) {
+        snprintf(buf, sizeof(buf), "tcp://%s", v);
+        v = buf;
+    }
+    if (nes_endpoint_parse(v, ep, why, sizeof(why)) != 0) {
+        problem(pr, "%s: %s", name, why);
+        return -1;
+    }
+    return 1;
+}
+
+static void load_allowlist(nes_proxy_config *cfg, const char *path, nes_proxy_problems *pr)
+{
+    snprintf(cfg->allowlist_path, sizeof(cfg->allowlist_path), "%s", path);
+    nes_err err;
+    char *data = NULL;
+    size_t len = 0;
+    if (nes_read_file(path, (size_t)4 << 20, &data, &len, &err) != NES_OK) {
+        problem(pr, "ALLOWLIST: cannot read %s: %s", path, err.msg);
+        return;
+    }
+    char why[200];
+    if (nes_allowlist_parse(data, len, &cfg->allow, why, sizeof(why)) != 0)
+        problem(pr, "ALLOWLIST: %s: %s", path, why);
+    else if (cfg->allow.n == 0)
+        problem(pr, "ALLOWLIST: %s allows nothing", path);
+    free(data);
+}
+
+int nes_proxy_config_load(nes_proxy_config *cfg, nes_proxy_mode mode, char *const *envp,
+                          nes_proxy_problems *pr)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    memset(pr, 0, sizeof(*pr));
+    cfg->mode = mode;
+    cfg->log_level = NES_LOG_INFO;
+    const char *lv = env(envp, "LOG_LEVEL");
+    if (lv != NULL && nes_log_level_parse(lv, &cfg->log_level) != 0)
+        problem(pr, "LOG_LEVEL: want debug, info, warn, error or off");
+    unsigned long x;
+    get_uint(envp, "WORKER_THREADS", 0, 256, 0, &x, pr);
+    cfg->threads = (unsigned)x;
+    get_uint(envp, "MAX_CONNECTIONS", 1, 1000000, 4096, &x, pr);
+    cfg->max_conns = (unsigned)x;
+    get_uint(envp, "IDLE_TIMEOUT_SECS", 1, 86400, 300, &x, pr);
+    cfg->idle_secs = (unsigned)x;
+    get_uint(envp, "CONNECT_TIMEOUT_SECS", 1, 3600, 10, &x, pr);
+    cfg->connect_secs = (unsigned)x;
+    get_uint(envp, "SHUTDOWN_GRACE_SECS", 0, 3600, 20, &x, pr);
+    cfg->grace_secs = (unsigned)x;
+    get_uint(envp, "HEAD_TIMEOUT_SECS", 1, 3600, 10, &x, pr);
+    cfg->head_secs = (unsigned)x;
+    get_uint(envp, "RELAY_BUFFER_BYTES", 4096, 16u << 20, 65536, &x, pr);
+    cfg->buf_bytes = x;
+    get_uint(envp, "HEAD_MAX_BYTES", 256, 65536, 8192, &x, pr);
+    cfg->head_max = x;
+    cfg->has_metrics = get_ep(envp, "METRICS_ADDR", true, &cfg->metrics, pr) > 0;
+
+    unsigned long port;
+    if (mode == NES_PROXY_INGRESS) {
+        get_uint(envp, "LISTEN_PORT", 0, 65535, 8443, &port, pr);
+        if (get_ep(envp, "LISTEN", false, &cfg->listen, pr) == 0) {
+            char uri[64];
+            snprintf(uri, sizeof(uri), "tcp://0.0.0.0:%lu", port);
+            nes_endpoint_parse(uri, &cfg->listen, NULL, 0);
+        }
+        int e = get_ep(envp, "ENCLAVE", false, &cfg->enclave, pr);
+        if (e == 0) {
+            unsigned long cid, eport;
+            get_uint(envp, "ENCLAVE_PORT", 0, 0xFFFFFFFFul, 443, &eport, pr);
+            if (env(envp, "ENCLAVE_CID") == NULL) {
+                problem(pr, "ENCLAVE_CID: required (or set ENCLAVE to an endpoint URI)");
+            } else {
+                get_uint(envp, "ENCLAVE_CID", 0, 0xFFFFFFFEul, 0, &cid, pr);
+                cfg->enclave.kind = NES_EP_VSOCK;
+                cfg->enclave.cid = (uint32_t)cid;
+                cfg->enclave.vport = (uint32_t)eport;
+            }
+        }
+        if (env(envp, "MAIN_APP_ADDR") == NULL)
+            problem(pr, "MAIN_APP_ADDR: required (host:port or an endpoint URI)");
+        else
+            get_ep(envp, "MAIN_APP_ADDR", true, &cfg->main_app, pr);
+        if (get_ep(envp, "RETURN_LISTEN", false, &cfg->ret_listen, pr) == 0)
+            nes_endpoint_parse("vsock://any:0", &cfg->ret_listen, NULL, 0);
+        const char *adv = env(envp, "RETURN_ADVERTISE");
+        if (adv != NULL) {
+            nes_endpoint tmp;
+            char why[200];
+            if (strlen(adv) >= sizeof(cfg->ret_advertise) ||
+                nes_endpoint_parse(adv, &tmp, why, sizeof(why)) != 0)
+                problem(pr, "RETURN_ADVERTISE: want an endpoint URI");
+            else
+                snprintf(cfg->ret_advertise, sizeof(cfg->ret_advertise), "%s", adv);
+        }
+    } else {
+        get_uint(envp, "LISTEN_PORT", 0, 0xFFFFFFFFul, 8000, &port, pr);
+        if (get_ep(envp, "LISTEN", false, &cfg->listen, pr) == 0) {
+            cfg->listen.kind = NES_EP_VSOCK;
+            cfg->listen.cid = NES_EP_VSOCK_ANY;
+            cfg->listen.vport = (uint32_t)port;
+        }
+        const char *up = env(envp, "UPSTREAM"), *al = env(envp, "ALLOWLIST");
+        if ((up == NULL) == (al == NULL))
+            problem(pr, "UPSTREAM, ALLOWLIST: set exactly one (fixed forward or CONNECT)");
+        else if (up != NULL)
+            cfg->has_upstream = get_ep(envp, "UPSTREAM", true, &cfg->upstream, pr) > 0;
+        else
+            load_allowlist(cfg, al, pr);
+    }
+    return pr->n == 0 ? 0 : -1;
+}
+
+static void print_ep(FILE *out, const char *name, const nes_endpoint *ep)
+{
+    char uri[NES_EP_HOST_MAX + NES_EP_PATH_MAX + 32];
+    fprintf(out, "%s=%s\n", name, nes_endpoint_format(ep, uri, sizeof(uri)));
+}
+
+void nes_proxy_config_print(const nes_proxy_config *cfg, FILE *out)
+{
+    fprintf(out, "MODE=%s\n", cfg->mode == NES_PROXY_INGRESS ? "ingress" : "egress");
+    fprintf(out, "LOG_LEVEL=%s\n", nes_log_level_name(cfg->log_level));
+    print_ep(out, "LISTEN", &cfg->listen);
+    if (cfg->mode == NES_PROXY_INGRESS) {
+        print_ep(out, "ENCLAVE", &cfg->enclave);
+        print_ep(out, "MAIN_APP_ADDR", &cfg->main_app);
+        print_ep(out, "RETURN_LISTEN", &cfg->ret_listen);
+        fprintf(out, "RETURN_ADVERTISE=%s\n",
+                cfg->ret_advertise[0] ? cfg->ret_advertise : "(derived at start)");
+    } else if (cfg->has_upstream) {
+        print_ep(out, "UPSTREAM", &cfg->upstream);
+    } else {
+        fprintf(out, "ALLOWLIST=%s (%zu entries)\n", cfg->allowlist_path, cfg->allow.n);
+        fprintf(out, "HEAD_MAX_BYTES=%zu\nHEAD_TIMEOUT_SECS=%u\n", cfg->head_max, cfg->head_secs);
+    }
+    if (cfg->has_metrics)
+        print_ep(out, "METRICS_ADDR", &cfg->metrics);
+    else
+        fprintf(out, "METRICS_ADDR=(off)\n");
+    fprintf(out, "WORKER_THREADS=%u%s\n", cfg->threads, cfg->threads == 0 ? " (cores)" : "");
+    fprintf(out, "MAX_CONNECTIONS=%u\nIDLE_TIMEOUT_SECS=%u\nCONNECT_TIMEOUT_SECS=%u\n",
+            cfg->max_conns, cfg->idle_secs, cfg->connect_secs);
+    fprintf(out, "SHUTDOWN_GRACE_SECS=%u\nRELAY_BUFFER_BYTES=%zu\n", cfg->grace_secs,
+            cfg->buf_bytes);
+}
+
+void nes_proxy_config_free(nes_proxy_config *cfg)
+{
+    nes_allowlist_free(&cfg->allow);
+}
