@@ -8,7 +8,7 @@ file(GLOB NES_AWS_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/aws/*.c)
 if(NES_AWS_SRC)
   add_library(nesaws STATIC ${NES_AWS_SRC})
   target_include_directories(nesaws PUBLIC ${CMAKE_SOURCE_DIR}/src)
-  target_link_libraries(nesaws PUBLIC nes PkgConfig::CURL PkgConfig::XML2 Threads::Threads)
+  target_link_libraries(nesaws PUBLIC nes nesnet PkgConfig::CURL PkgConfig::XML2 Threads::Threads)
 
   if(NOT NES_FUZZ)
     file(GLOB NES_AWS_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/aws/test_*.c)

@@ -88,8 +88,8 @@ typedef enum nes_aws_loglevel {
 /** One log event: a fixed message and the facts of the call. Strings may be NULL or empty. */
 typedef struct nes_aws_event {
     nes_aws_loglevel level;
-    const char *msg;       /**< e.g. "AWS call failed", "AWS call retried", "clock skew corrected" */
-    const char *service;   /**< "kms", "secretsmanager", "s3", "imds" */
+    const char *msg;     /**< e.g. "AWS call failed", "AWS call retried", "clock skew corrected" */
+    const char *service; /**< "kms", "secretsmanager", "s3", "imds" */
     const char *operation; /**< "Decrypt", "GetObject", ... */
     long http_status;
     const char *code;    /**< AWS or local error code */
@@ -115,7 +115,7 @@ typedef struct nes_aws_creds {
 /** Where and how calls go. Fill with nes_aws_config_load; plain data, may be copied. */
 typedef struct nes_aws_config {
     char region[64];
-    char endpoint[NES_AWS_NSERVICES][512]; /**< scheme://host[:port][/base], no trailing '/' */
+    char endpoint[NES_AWS_NSERVICES][512];  /**< scheme://host[:port][/base], no trailing '/' */
     bool endpoint_given[NES_AWS_NSERVICES]; /**< from a variable (S3: path-style) */
     nes_aws_egress egress;
     bool egress_forward; /**< far end is a fixed port forward rather than a CONNECT proxy */

@@ -43,7 +43,7 @@ int nes_sm_create_secret(nes_aws_client *c, const char *name, const uint8_t *dat
 /** PutSecretValue: a new version of `secret_id` with SecretBinary `data`; it becomes AWSCURRENT
  * and the previous current version AWSPREVIOUS. Writes the new VersionId into `version_id`
  * (version_len bytes) when not NULL. 0, or -1 with `err` set. */
-int nes_sm_put_secret_value(nes_aws_client *c, const char *secret_id, const uint8_t *data,
-                            size_t n, char *version_id, size_t version_len, nes_aws_error *err);
+int nes_sm_put_secret_value(nes_aws_client *c, const char *secret_id, const uint8_t *data, size_t n,
+                            char *version_id, size_t version_len, nes_aws_error *err);
 
 #endif

@@ -41,8 +41,8 @@ void nes_sigv4_amz_date(time_t t, char out[17])
 
 static int unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
 }
 
 int nes_sigv4_uri_encode(const char *s, size_t n, bool keep_slash, nes_buf *out)
@@ -226,8 +226,8 @@ static int add_hdr(hdr *h, size_t *n, const char *name, const char *value)
 int nes_sigv4_sign(const nes_sigv4_request *r, nes_sigv4_result *out)
 {
     if (r->method == NULL || r->service == NULL || r->region == NULL || r->host == NULL ||
-        r->path == NULL || r->path[0] != '/' || r->payload_hash == NULL ||
-        r->access_key == NULL || r->secret_key == NULL || r->nheaders > NES_SIGV4_MAX_HEADERS)
+        r->path == NULL || r->path[0] != '/' || r->payload_hash == NULL || r->access_key == NULL ||
+        r->secret_key == NULL || r->nheaders > NES_SIGV4_MAX_HEADERS)
         return -1;
     bool s3 = strcmp(r->service, "s3") == 0;
     nes_sigv4_amz_date(r->now, out->amz_date);
@@ -301,8 +301,9 @@ int nes_sigv4_sign(const nes_sigv4_request *r, nes_sigv4_result *out)
         (int)sizeof(scope))
         goto done_names;
     nes_buf *sts = &out->string_to_sign;
-    if (put(sts, "AWS4-HMAC-SHA256\n") != 0 || put(sts, out->amz_date) != 0 || put(sts, "\n") != 0 ||
-        put(sts, scope) != 0 || put(sts, "\n") != 0 || put(sts, creq_hash) != 0 || put_nul(sts) != 0)
+    if (put(sts, "AWS4-HMAC-SHA256\n") != 0 || put(sts, out->amz_date) != 0 ||
+        put(sts, "\n") != 0 || put(sts, scope) != 0 || put(sts, "\n") != 0 ||
+        put(sts, creq_hash) != 0 || put_nul(sts) != 0)
         goto done_names;
 
     /* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, day), region), service), "aws4_request") */
