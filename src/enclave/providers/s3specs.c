@@ -31,11 +31,16 @@ typedef struct dep {
     char etag[NES_S3_MAX_ETAG];
 } dep;
 
+/* A spec name seen in the listing: its last good version (ref, NULL when it never loaded) and
+ * the documents it came from; after a failed compile, the documents of the failed version too,
+ * so that the same broken version is neither compiled, logged nor counted again. */
 typedef struct entry {
     char name[128];
     nes_spec_ref *ref;
     dep *deps;
     size_t ndeps;
+    dep *bad;
+    size_t nbad;
 } entry;
 
 struct nes_s3specs {
@@ -219,16 +224,16 @@ static nes_status read_sibling(void *ud, const char *name, char **data, size_t *
     return NES_OK;
 }
 
-/* True when every document `e` was compiled from still has the ETag it had. */
-static bool unchanged(nes_s3specs *p, const entry *e)
+/* True when every document of `d` still has the ETag it had. */
+static bool unchanged(nes_s3specs *p, const dep *d, size_t n)
 {
-    for (size_t i = 0; i < e->ndeps; i++) {
+    for (size_t i = 0; i < n; i++) {
         char why[300];
-        obj *o = fetch(p, e->deps[i].key, why, sizeof(why));
-        if (o == NULL || strcmp(o->etag, e->deps[i].etag) != 0)
+        obj *o = fetch(p, d[i].key, why, sizeof(why));
+        if (o == NULL || strcmp(o->etag, d[i].etag) != 0)
             return false;
     }
-    return true;
+    return n > 0;
 }
 
 static entry *find_entry(entry *v, size_t n, const char *name)
@@ -252,32 +257,49 @@ static void log_spec(nes_log_level lvl, const char *msg, const char *name, const
     nes_logline_emit(&l);
 }
 
-/* Loads the spec `name` from object `key` into `out`. 0 (compiled or unchanged, *changed says
- * which) or -1 (failed; logged and counted). */
-static int load_one(nes_s3specs *p, const char *name, const char *key, const entry *old, entry *out,
-                    bool *changed)
+/* Moves `old` (may be NULL) into `out`: the last good version and what is known of it. */
+static void carry(entry *old, entry *out, const char *name)
 {
-    *changed = false;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    if (old == NULL)
+        return;
+    *out = *old;
+    old->ref = NULL;
+    old->deps = old->bad = NULL;
+    old->ndeps = old->nbad = 0;
+}
+
+/* Loads the spec `name` from object `key` into `out` (which takes over `old`). Returns 1 when a
+ * new version was compiled, 0 when nothing changed, -1 on a new failure (logged; the last good
+ * version, if any, stays in `out`). */
+static int load_one(nes_s3specs *p, const char *name, const char *key, entry *old, entry *out)
+{
     char why[300];
     obj *main_obj = fetch(p, key, why, sizeof(why));
     if (main_obj == NULL) {
+        carry(old, out, name);
         log_spec(NES_LOG_ERROR,
-                 old ? "spec cannot be fetched; its last good version stays"
-                     : "spec cannot be fetched",
+                 out->ref ? "spec cannot be fetched; its last good version stays"
+                          : "spec cannot be fetched",
                  name, p->bucket, key, why);
         return -1;
     }
-    if (old != NULL && unchanged(p, old)) {
-        *out = *old;
-        nes_spec_ref_retain(out->ref);
-        out->deps = NULL;
-        out->ndeps = 0;
-        /* deps are moved by the caller from `old` (see refresh) */
+    if (old != NULL && unchanged(p, old->bad, old->nbad)) {
+        carry(old, out, name); /* the same broken version as last time */
+        return 0;
+    }
+    if (old != NULL && old->ref != NULL && unchanged(p, old->deps, old->ndeps)) {
+        carry(old, out, name);
+        free_deps(out->bad, out->nbad); /* back to the good version */
+        out->bad = NULL;
+        out->nbad = 0;
         return 0;
     }
     reader_ctx rc = {.p = p};
     if (add_dep(&rc, main_obj) != 0) {
         free_deps(rc.deps, rc.ndeps);
+        carry(old, out, name);
         return -1;
     }
     const char *file = key + strlen(p->prefix);
@@ -289,25 +311,32 @@ static int load_one(nes_s3specs *p, const char *name, const char *key, const ent
     pthread_mutex_lock(&p->smu);
     p->st.compiles++;
     pthread_mutex_unlock(&p->smu);
+    carry(old, out, name);
     if (st != NES_OK) {
-        free_deps(rc.deps, rc.ndeps);
+        free_deps(out->bad, out->nbad);
+        out->bad = rc.deps;
+        out->nbad = rc.ndeps;
         log_spec(NES_LOG_ERROR,
-                 old ? "spec failed to load; its last good version stays" : "spec failed to load",
+                 out->ref ? "spec failed to load; its last good version stays"
+                          : "spec failed to load",
                  name, p->bucket, key, err.msg);
         return -1;
     }
-    memset(out, 0, sizeof(*out));
-    snprintf(out->name, sizeof(out->name), "%s", name);
-    out->ref = nes_spec_ref_new(name, spec);
-    if (out->ref == NULL) {
+    nes_spec_ref *ref = nes_spec_ref_new(name, spec);
+    if (ref == NULL) {
         free_deps(rc.deps, rc.ndeps);
         return -1;
     }
+    nes_spec_ref_release(out->ref);
+    free_deps(out->deps, out->ndeps);
+    free_deps(out->bad, out->nbad);
+    out->ref = ref;
     out->deps = rc.deps;
     out->ndeps = rc.ndeps;
-    *changed = true;
+    out->bad = NULL;
+    out->nbad = 0;
     log_spec(NES_LOG_INFO, "spec loaded", name, p->bucket, key, NULL);
-    return 0;
+    return 1;
 }
 
 static void free_entries(entry *v, size_t n)
@@ -315,6 +344,7 @@ static void free_entries(entry *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         nes_spec_ref_release(v[i].ref);
         free_deps(v[i].deps, v[i].ndeps);
+        free_deps(v[i].bad, v[i].nbad);
     }
     free(v);
 }
@@ -361,27 +391,14 @@ int nes_s3specs_refresh(nes_s3specs *p)
             break;
         }
         entry *old = find_entry(p->entries, p->nentries, name);
-        bool ch = false;
-        if (load_one(p, name, key, old, &next[nnext], &ch) == 0) {
-            if (!ch) { /* unchanged: take the old dependency list over */
-                next[nnext].deps = old->deps;
-                next[nnext].ndeps = old->ndeps;
-                old->deps = NULL;
-                old->ndeps = 0;
-            }
-            changed = changed || ch;
-            nnext++;
-        } else {
+        bool had = old != NULL && old->ref != NULL;
+        int r = load_one(p, name, key, old, &next[nnext]);
+        if (r < 0) {
             failed++;
             count_error(p);
-            if (old != NULL) { /* last good version */
-                next[nnext] = *old;
-                nes_spec_ref_retain(old->ref);
-                old->deps = NULL;
-                old->ndeps = 0;
-                nnext++;
-            }
         }
+        changed = changed || r == 1 || had != (next[nnext].ref != NULL);
+        nnext++;
     }
     nes_s3_list_free(&list);
     if (next == NULL) {
@@ -390,7 +407,7 @@ int nes_s3specs_refresh(nes_s3specs *p)
         return -1;
     }
     for (size_t i = 0; i < p->nentries; i++)
-        if (find_entry(next, nnext, p->entries[i].name) == NULL) {
+        if (find_entry(next, nnext, p->entries[i].name) == NULL && p->entries[i].ref != NULL) {
             changed = true;
             nes_log(NES_LOG_INFO, "spec %s removed (its object is gone)", p->entries[i].name);
         }
@@ -398,11 +415,13 @@ int nes_s3specs_refresh(nes_s3specs *p)
     pthread_mutex_lock(&p->smu);
     published = p->st.published;
     pthread_mutex_unlock(&p->smu);
+    size_t nspecs = 0;
+    nes_spec_ref *refs[NES_S3SPECS_MAX];
+    for (size_t i = 0; i < nnext; i++)
+        if (next[i].ref != NULL)
+            refs[nspecs++] = next[i].ref;
     if (changed || !published) {
-        nes_spec_ref *refs[NES_S3SPECS_MAX];
-        for (size_t i = 0; i < nnext; i++)
-            refs[i] = next[i].ref;
-        if (nes_state_publish_specs(refs, nnext) == 0) {
+        if (nes_state_publish_specs(refs, nspecs) == 0) {
             published = true;
         } else {
             failed++;
@@ -412,7 +431,7 @@ int nes_s3specs_refresh(nes_s3specs *p)
     free_entries(p->entries, p->nentries);
     p->entries = next;
     p->nentries = nnext;
-    /* Forget objects no spec used this time. */
+    /* Forget the objects nothing used this time. */
     size_t k = 0;
     for (size_t i = 0; i < p->nobjs; i++) {
         if (p->objs[i].used && !p->objs[i].failed) {
@@ -425,7 +444,7 @@ int nes_s3specs_refresh(nes_s3specs *p)
     p->nobjs = k;
     pthread_mutex_lock(&p->smu);
     p->st.refreshes++;
-    p->st.specs = nnext;
+    p->st.specs = nspecs;
     p->st.published = published;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->smu);
