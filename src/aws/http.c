@@ -192,20 +192,20 @@ void nes_aws_parse_error(const uint8_t *body, size_t len, long status, nes_aws_e
     size_t i = 0;
     while (i < len && isspace(body[i]))
         i++;
-    if (i < len && body[i] == '{') {
+    if (i < len && body[i] == '{' && nes_awsjson_string(body, len, "\x01", NULL) == 0) {
         nes_buf t = {0};
         t.max = 1024;
         if (nes_awsjson_string(body, len, "__type", &t) == 1 ||
             (t.len = 0, nes_awsjson_string(body, len, "code", &t) == 1) ||
             (t.len = 0, nes_awsjson_string(body, len, "Code", &t) == 1)) {
-            /* "com.amazonaws.kms#NotFoundException" -> "NotFoundException" */
-            size_t s = 0;
-            for (size_t k = 0; k < t.len; k++)
-                if (t.data[k] == '#' || t.data[k] == ':')
-                    s = k + 1;
-            size_t e = s;
+            /* "com.amazonaws.kms#NotFoundException" and "X:http://..." -> the name */
+            size_t e = 0;
             while (e < t.len && t.data[e] != ':')
                 e++;
+            size_t s = 0;
+            for (size_t k = 0; k < e; k++)
+                if (t.data[k] == '#')
+                    s = k + 1;
             nes_aws_sanitise((const char *)t.data + s, e - s, err->code, sizeof(err->code));
         }
         t.len = 0;
