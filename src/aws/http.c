@@ -77,7 +77,10 @@ void nes_aws_sanitise(const char *in, size_t n, char *out, size_t out_len)
         return;
     for (size_t i = 0; i < n && o + 1 < out_len; i++) {
         unsigned char ch = (unsigned char)in[i];
-        out[o++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+        char c = in[i];
+        if (ch < 0x20 || ch >= 0x7f)
+            c = '?';
+        out[o++] = c;
     }
     out[o] = '\0';
 }
