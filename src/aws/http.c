@@ -506,6 +506,13 @@ int nes_aws_send(nes_aws_client *c, const nes_aws_req *req, nes_aws_resp *resp, 
 {
     memset(err, 0, sizeof(*err));
     const char *svc = nes_aws_service_name(req->svc);
+    if (c->cfg.egress == NES_EGRESS_VSOCK && c->cfg.bridge_path[0] == '\0') {
+        nes_aws_fail(err, NES_AWS_ERR_CONFIG, "NoEgressBridge",
+                     "vsock egress %u:%u needs its Unix socket bridge (nes_aws_config_set_bridge)",
+                     c->cfg.vsock_cid, c->cfg.vsock_port);
+        nes_aws_log(&c->cfg, NES_AWS_LOG_ERROR, "AWS call failed", svc, req->operation, err, 0, 0);
+        return -1;
+    }
     xfer x = {.resp = resp, .cap = req->max_body ? req->max_body : c->cfg.max_response_bytes};
     bool skew_fixed = false;
     int attempt = 0;
