@@ -128,6 +128,8 @@ def test_listing_follows_continuation_tokens():
         assert out.splitlines()[:4] == ["ok n=3", 's/a.yaml "e0" 1', 's/b.yaml "e0" 1',
                                         's/c.yaml "e0" 1']
         assert all(r.path.startswith("/bkt?") and "list-type=2" in r.path for r in fake.requests)
+        # the three pages went over one kept-alive connection
+        assert len({r.client for r in fake.requests}) == 1
 
 
 def test_xml_bomb_refused():
