@@ -58,6 +58,30 @@ static inline void tu_put_hex(FILE *f, const uint8_t *p, size_t n)
     }
 }
 
+/** The NES_FALLBACK_* flags (core/fieldcrypt.h) named by `spec`, a comma-separated list of
+ * "hmac", "aes", "polyval" or "all" ("" or NULL: none) — the value of the NES_CRYPTO_FALLBACK
+ * environment variable that the test drivers and benchmarks read. Returns -1 for an unknown
+ * name. */
+static inline int tu_fallbacks(const char *spec)
+{
+    int flags = 0;
+    while (spec != NULL && *spec != '\0') {
+        size_t n = strcspn(spec, ",");
+        if (n == 4 && memcmp(spec, "hmac", 4) == 0)
+            flags |= 1;
+        else if (n == 3 && memcmp(spec, "aes", 3) == 0)
+            flags |= 2;
+        else if (n == 7 && memcmp(spec, "polyval", 7) == 0)
+            flags |= 4;
+        else if (n == 3 && memcmp(spec, "all", 3) == 0)
+            flags |= 7;
+        else if (n > 0)
+            return -1;
+        spec += n + (spec[n] == ',');
+    }
+    return flags;
+}
+
 /** splitmix64: the next value of the deterministic sequence kept in *state. */
 static inline uint64_t tu_rng_next(uint64_t *state)
 {

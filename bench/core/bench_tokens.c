@@ -1,10 +1,12 @@
 /* bench_tokens - ns per nes_token_encrypt / nes_token_decrypt for a few field sizes, one thread.
  * Usage: bench_tokens [iterations-per-size [size]] (a size runs only that size: the callgrind
- * script, scripts/callgrind-core.sh, counts instructions per call that way). */
+ * script, scripts/callgrind-core.sh, counts instructions per call that way). NES_CRYPTO_FALLBACK
+ * (tests/testutil.h: "hmac,aes,polyval" or "all") forces those parts onto their fallback. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../tests/testutil.h"
 #include "bench_common.h"
 #include "core/fieldcrypt.h"
 
@@ -15,7 +17,10 @@ int main(int argc, char **argv)
         return 2;
     uint8_t dek[NES_DEK_LEN];
     bench_key(dek, sizeof dek);
-    nes_fieldkey *k = nes_fieldkey_new(dek);
+    const int fallbacks = tu_fallbacks(getenv("NES_CRYPTO_FALLBACK"));
+    if (fallbacks < 0)
+        return 2;
+    nes_fieldkey *k = nes_fieldkey_new_impl(dek, (unsigned)fallbacks);
     if (k == NULL)
         return 1;
     size_t sizes[] = {16, 64, 1024};

@@ -1,4 +1,4 @@
-/* gcmsiv.c - AES-256-GCM-SIV (RFC 8452) on OpenSSL's AES-256 block cipher (EVP, ECB mode) and
+/* gcmsiv.c - AES-256-GCM-SIV (RFC 8452) on AES-256 (AES-NI, or OpenSSL's EVP in ECB mode) and
  * POLYVAL.
  *
  * Per message (RFC 8452 section 4):
@@ -9,23 +9,31 @@
  *      tag = AES_enc(S ^ (N || 0^32) with bit 127 cleared).
  *   3. CTR: block i = tag with bit 127 set and its first 4 bytes replaced by
  *      LE32(LE32(tag[0..3]) + i mod 2^32). OpenSSL's CTR mode counts big-endian over the whole
- *      block, so the keystream comes from ECB over batches of counter blocks instead.
- * The encryption-key context is re-keyed per message without a cipher fetch. */
+ *      block, so with OpenSSL the keystream comes from ECB over batches of counter blocks; the
+ *      AES-NI back end has this counter mode itself (nes_aesni_ctr32le).
+ * With OpenSSL the encryption-key context is re-keyed per message without a cipher fetch; with
+ * AES-NI the message key is expanded into ctx->enc_ks (no library call per message). */
 #include "core/gcmsiv.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "core/aesni.h"
 #include "core/polyval.h"
+#include "core/secmem.h"
 
 /* Counter blocks per ECB call: 64 blocks (1 KiB of keystream on the stack), so fields up to 1 KiB
  * take one call. */
 #define CTR_BATCH 64
 
 struct nes_gcmsiv {
+    /* AES-NI back end (aes == NES_AES_NI) */
+    nes_aes256_ks kgk_ks; /* key-generating key */
+    nes_aes256_ks enc_ks; /* the last message's encryption key */
+    nes_aes_impl aes;     /* resolved: NES_AES_OPENSSL or NES_AES_NI */
+    /* OpenSSL back end (aes == NES_AES_OPENSSL; both NULL otherwise) */
     EVP_CIPHER_CTX *kgk; /* AES-256-ECB keyed with the key-generating key */
     /* AES-256-ECB re-keyed with each message's encryption key. Unlike kgk it keeps OpenSSL's
      * default padding flag on purpose: OpenSSL 3.0 re-applies a "no padding" setting through an
@@ -64,10 +72,21 @@ static int ecb(EVP_CIPHER_CTX *c, const uint8_t *in, size_t len, uint8_t *out)
 
 nes_gcmsiv *nes_gcmsiv_new(const uint8_t key[NES_GCMSIV_KEY_LEN])
 {
-    nes_gcmsiv *ctx = calloc(1, sizeof *ctx);
+    return nes_gcmsiv_new_impl(key, NES_AES_AUTO);
+}
+
+nes_gcmsiv *nes_gcmsiv_new_impl(const uint8_t key[NES_GCMSIV_KEY_LEN], nes_aes_impl impl)
+{
+    nes_gcmsiv *ctx = nes_secure_alloc(sizeof *ctx);
     if (ctx == NULL)
         return NULL;
     ctx->polyval = NES_POLYVAL_AUTO;
+    if (impl != NES_AES_OPENSSL && nes_aesni_available()) {
+        ctx->aes = NES_AES_NI;
+        nes_aesni_expand(&ctx->kgk_ks, key);
+        return ctx;
+    }
+    ctx->aes = NES_AES_OPENSSL;
     ctx->kgk = EVP_CIPHER_CTX_new();
     ctx->enc = EVP_CIPHER_CTX_new();
     if (ctx->kgk == NULL || ctx->enc == NULL ||
@@ -86,8 +105,12 @@ void nes_gcmsiv_free(nes_gcmsiv *ctx)
         return;
     EVP_CIPHER_CTX_free(ctx->kgk); /* EVP cleanses its key schedules */
     EVP_CIPHER_CTX_free(ctx->enc);
-    OPENSSL_cleanse(ctx, sizeof *ctx);
-    free(ctx);
+    nes_secure_free(ctx, sizeof *ctx); /* wipes the AES-NI key schedules */
+}
+
+nes_aes_impl nes_gcmsiv_aes_impl(const nes_gcmsiv *ctx)
+{
+    return ctx->aes;
 }
 
 void nes_gcmsiv_set_polyval_impl(nes_gcmsiv *ctx, nes_polyval_impl impl)
@@ -95,7 +118,17 @@ void nes_gcmsiv_set_polyval_impl(nes_gcmsiv *ctx, nes_polyval_impl impl)
     ctx->polyval = impl;
 }
 
-/* Derives the message's POLYVAL key and keys ctx->enc with its encryption key. */
+/* Encrypts one block with the message's encryption key (after derive_keys). */
+static int enc_block(nes_gcmsiv *ctx, const uint8_t in[16], uint8_t out[16])
+{
+    if (ctx->aes == NES_AES_NI) {
+        nes_aesni_encrypt_blocks(&ctx->enc_ks, in, out, 1);
+        return 0;
+    }
+    return ecb(ctx->enc, in, 16, out);
+}
+
+/* Derives the message's POLYVAL key and keys the encryption back end with its encryption key. */
 static int derive_keys(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN],
                        uint8_t auth_key[16])
 {
@@ -105,13 +138,20 @@ static int derive_keys(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN
         store32_le(blocks + 16 * i, (uint32_t)i);
         memcpy(blocks + 16 * i + 4, nonce, NES_GCMSIV_NONCE_LEN);
     }
-    int rc = ecb(ctx->kgk, blocks, sizeof blocks, blocks);
+    int rc = 0;
+    if (ctx->aes == NES_AES_NI)
+        nes_aesni_encrypt_blocks(&ctx->kgk_ks, blocks, blocks, 6);
+    else
+        rc = ecb(ctx->kgk, blocks, sizeof blocks, blocks);
     if (rc == 0) {
         memcpy(auth_key, blocks, 8);
         memcpy(auth_key + 8, blocks + 16, 8);
         for (size_t i = 0; i < 4; i++)
             memcpy(enc_key + 8 * i, blocks + 16 * (i + 2), 8);
-        rc = EVP_EncryptInit_ex(ctx->enc, NULL, NULL, enc_key, NULL) == 1 ? 0 : -1;
+        if (ctx->aes == NES_AES_NI)
+            nes_aesni_expand(&ctx->enc_ks, enc_key);
+        else
+            rc = EVP_EncryptInit_ex(ctx->enc, NULL, NULL, enc_key, NULL) == 1 ? 0 : -1;
     }
     OPENSSL_cleanse(blocks, sizeof blocks);
     OPENSSL_cleanse(enc_key, sizeof enc_key);
@@ -136,7 +176,7 @@ static int compute_tag(nes_gcmsiv *ctx, const uint8_t auth_key[16],
     for (int i = 0; i < NES_GCMSIV_NONCE_LEN; i++)
         s[i] ^= nonce[i];
     s[15] &= 0x7f;
-    int rc = ecb(ctx->enc, s, sizeof s, tag);
+    int rc = enc_block(ctx, s, tag);
     OPENSSL_cleanse(s, sizeof s);
     return rc;
 }
@@ -171,6 +211,11 @@ static int ctr_xor(nes_gcmsiv *ctx, const uint8_t tag[16], const uint8_t *in, si
     int rc = 0;
     memcpy(block, tag, sizeof block);
     block[15] |= 0x80;
+    if (ctx->aes == NES_AES_NI) {
+        if (len > 0)
+            nes_aesni_ctr32le(&ctx->enc_ks, block, in, out, len);
+        return 0;
+    }
     while (len > 0) {
         const size_t n = len < sizeof ks ? len : sizeof ks;
         size_t filled = 0; /* whole counter blocks, covering the n bytes used below */
