@@ -21,11 +21,25 @@ typedef struct nes_aes256_ks {
     _Alignas(16) uint8_t rk[15][16];
 } nes_aes256_ks;
 
-/** True when this CPU has AES-NI (and the SSE2 the code uses). Always false off x86. */
+/** True when this CPU has AES-NI (and the SSE4.1 and SSSE3 the code uses). Always false off x86. */
 bool nes_aesni_available(void);
 
 /** Expands the 32-byte `key` into *ks. */
 void nes_aesni_expand(nes_aes256_ks *ks, const uint8_t key[32]);
+
+/** Encrypts one block; in == out is allowed. */
+void nes_aesni_encrypt_block(const nes_aes256_ks *ks, const uint8_t in[16], uint8_t out[16]);
+
+/** RFC 8452 section 4's per-nonce key derivation under the key-generating key `kgk`: encrypts
+ * the six blocks LE32(i) || nonce and writes the POLYVAL key (first 8 bytes of blocks 0 and 1) to
+ * `auth_key` and the message's AES-256 key (first 8 bytes of blocks 2-5) to `enc_key`. */
+void nes_aesni_gcmsiv_derive(const nes_aes256_ks *kgk, const uint8_t nonce[12],
+                             uint8_t auth_key[16], uint8_t enc_key[32]);
+
+/** Expands `key` into *ks and encrypts the block `in` under it into `out` in the same pass (each
+ * round runs as soon as its round key exists): GCM-SIV's tag, the first use of a message key. */
+void nes_aesni_expand_encrypt(nes_aes256_ks *ks, const uint8_t key[32], const uint8_t in[16],
+                              uint8_t out[16]);
 
 /** Encrypts `n` 16-byte blocks (ECB); in == out is allowed. */
 void nes_aesni_encrypt_blocks(const nes_aes256_ks *ks, const uint8_t *in, uint8_t *out, size_t n);

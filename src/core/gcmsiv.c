@@ -31,7 +31,8 @@
 struct nes_gcmsiv {
     /* AES-NI back end (aes == NES_AES_NI) */
     nes_aes256_ks kgk_ks; /* key-generating key */
-    nes_aes256_ks enc_ks; /* the last message's encryption key */
+    nes_aes256_ks enc_ks; /* the last message's encryption key, expanded */
+    uint8_t enc_key[32];  /* ... and as derived (kept here, in locked memory, until the next) */
     nes_aes_impl aes;     /* resolved: NES_AES_OPENSSL or NES_AES_NI */
     /* OpenSSL back end (aes == NES_AES_OPENSSL; both NULL otherwise) */
     EVP_CIPHER_CTX *kgk; /* AES-256-ECB keyed with the key-generating key */
@@ -55,12 +56,6 @@ static void store32_le(uint8_t *p, uint32_t v)
 static uint32_t load32_le(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void store64_le(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* ECB-encrypts `len` bytes (a multiple of 16, at most INT_MAX); in == out is allowed. */
@@ -118,66 +113,53 @@ void nes_gcmsiv_set_polyval_impl(nes_gcmsiv *ctx, nes_polyval_impl impl)
     ctx->polyval = impl;
 }
 
-/* Encrypts one block with the message's encryption key (after derive_keys). */
-static int enc_block(nes_gcmsiv *ctx, const uint8_t in[16], uint8_t out[16])
-{
-    if (ctx->aes == NES_AES_NI) {
-        nes_aesni_encrypt_blocks(&ctx->enc_ks, in, out, 1);
-        return 0;
-    }
-    return ecb(ctx->enc, in, 16, out);
-}
-
 /* Derives the message's POLYVAL key and keys the encryption back end with its encryption key. */
 static int derive_keys(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN],
                        uint8_t auth_key[16])
 {
+    if (ctx->aes == NES_AES_NI) {
+        nes_aesni_gcmsiv_derive(&ctx->kgk_ks, nonce, auth_key, ctx->enc_key);
+        return 0; /* the key is expanded together with the tag's encryption (compute_tag) */
+    }
     uint8_t blocks[6 * 16];
     uint8_t enc_key[32];
     for (size_t i = 0; i < 6; i++) {
         store32_le(blocks + 16 * i, (uint32_t)i);
         memcpy(blocks + 16 * i + 4, nonce, NES_GCMSIV_NONCE_LEN);
     }
-    int rc = 0;
-    if (ctx->aes == NES_AES_NI)
-        nes_aesni_encrypt_blocks(&ctx->kgk_ks, blocks, blocks, 6);
-    else
-        rc = ecb(ctx->kgk, blocks, sizeof blocks, blocks);
+    int rc = ecb(ctx->kgk, blocks, sizeof blocks, blocks);
     if (rc == 0) {
         memcpy(auth_key, blocks, 8);
         memcpy(auth_key + 8, blocks + 16, 8);
         for (size_t i = 0; i < 4; i++)
             memcpy(enc_key + 8 * i, blocks + 16 * (i + 2), 8);
-        if (ctx->aes == NES_AES_NI)
-            nes_aesni_expand(&ctx->enc_ks, enc_key);
-        else
-            rc = EVP_EncryptInit_ex(ctx->enc, NULL, NULL, enc_key, NULL) == 1 ? 0 : -1;
+        rc = EVP_EncryptInit_ex(ctx->enc, NULL, NULL, enc_key, NULL) == 1 ? 0 : -1;
     }
     OPENSSL_cleanse(blocks, sizeof blocks);
     OPENSSL_cleanse(enc_key, sizeof enc_key);
     return rc;
 }
 
-/* tag = AES_enc(POLYVAL(...) ^ nonce, bit 127 cleared) with the message keys. */
-static int compute_tag(nes_gcmsiv *ctx, const uint8_t auth_key[16],
+/* tag = AES_enc(POLYVAL(...) ^ nonce, bit 127 cleared) with the message keys. With AES-NI the
+ * message key is expanded here, together with the tag's encryption, unless `expanded` says that
+ * open() already did (its counter mode runs before the tag). */
+static int compute_tag(nes_gcmsiv *ctx, int expanded, const uint8_t auth_key[16],
                        const uint8_t nonce[NES_GCMSIV_NONCE_LEN], const uint8_t *aad,
                        size_t aad_len, const uint8_t *msg, size_t msg_len, uint8_t tag[16])
 {
-    nes_polyval pv;
-    uint8_t lens[16];
     uint8_t s[16];
-    store64_le(lens, (uint64_t)aad_len * 8);
-    store64_le(lens + 8, (uint64_t)msg_len * 8);
-    nes_polyval_init(&pv, auth_key, ctx->polyval);
-    nes_polyval_update(&pv, aad, aad_len);
-    nes_polyval_update(&pv, msg, msg_len);
-    nes_polyval_update(&pv, lens, sizeof lens);
-    nes_polyval_final(&pv, s);
+    nes_polyval_aead(auth_key, ctx->polyval, aad, aad_len, msg, msg_len, s);
     for (int i = 0; i < NES_GCMSIV_NONCE_LEN; i++)
         s[i] ^= nonce[i];
     s[15] &= 0x7f;
-    int rc = enc_block(ctx, s, tag);
-    OPENSSL_cleanse(s, sizeof s);
+    int rc = 0;
+    if (ctx->aes == NES_AES_NI && !expanded)
+        nes_aesni_expand_encrypt(&ctx->enc_ks, ctx->enc_key, s, tag);
+    else if (ctx->aes == NES_AES_NI)
+        nes_aesni_encrypt_block(&ctx->enc_ks, s, tag);
+    else
+        rc = ecb(ctx->enc, s, sizeof s, tag);
+    explicit_bzero(s, sizeof s);
     return rc;
 }
 
@@ -249,12 +231,12 @@ int nes_gcmsiv_seal(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN], 
     uint8_t tag[16];
     int rc = derive_keys(ctx, nonce, auth_key);
     if (rc == 0)
-        rc = compute_tag(ctx, auth_key, nonce, aad, aad_len, pt, pt_len, tag);
+        rc = compute_tag(ctx, 0, auth_key, nonce, aad, aad_len, pt, pt_len, tag);
     if (rc == 0)
         rc = ctr_xor(ctx, tag, pt, pt_len, out);
     if (rc == 0)
         memcpy(out + pt_len, tag, sizeof tag);
-    OPENSSL_cleanse(auth_key, sizeof auth_key);
+    explicit_bzero(auth_key, sizeof auth_key);
     return rc;
 }
 
@@ -272,15 +254,17 @@ int nes_gcmsiv_open(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN], 
     uint8_t expect[16];
     memcpy(tag, ct + pt_len, sizeof tag); /* before out (which may be ct) is written */
     int rc = derive_keys(ctx, nonce, auth_key);
+    if (rc == 0 && ctx->aes == NES_AES_NI)
+        nes_aesni_expand(&ctx->enc_ks, ctx->enc_key);
     if (rc == 0)
         rc = ctr_xor(ctx, tag, ct, pt_len, out);
     if (rc == 0)
-        rc = compute_tag(ctx, auth_key, nonce, aad, aad_len, out, pt_len, expect);
+        rc = compute_tag(ctx, 1, auth_key, nonce, aad, aad_len, out, pt_len, expect);
     if (rc == 0 && CRYPTO_memcmp(tag, expect, sizeof tag) != 0)
         rc = -1;
     if (rc != 0 && pt_len > 0)
         OPENSSL_cleanse(out, pt_len);
-    OPENSSL_cleanse(auth_key, sizeof auth_key);
-    OPENSSL_cleanse(expect, sizeof expect);
+    explicit_bzero(auth_key, sizeof auth_key);
+    explicit_bzero(expect, sizeof expect);
     return rc;
 }
