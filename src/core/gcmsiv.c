@@ -220,6 +220,26 @@ static int ctr_xor(nes_gcmsiv *ctx, const uint8_t tag[16], const uint8_t *in, si
     return rc;
 }
 
+/* open() with AES-NI: expands the message key while encrypting the first counter block (the
+ * counter starts from the tag, known before any key work), then runs the rest of the counter
+ * mode. */
+static void ctr_xor_ni_first(nes_gcmsiv *ctx, const uint8_t tag[16], const uint8_t *in, size_t len,
+                             uint8_t *out)
+{
+    uint8_t block[16];
+    uint8_t ks[16];
+    memcpy(block, tag, sizeof block);
+    block[15] |= 0x80;
+    nes_aesni_expand_encrypt(&ctx->enc_ks, ctx->enc_key, block, ks);
+    const size_t n = len < 16 ? len : 16;
+    xor_bytes(out, in, ks, n);
+    if (len > 16) {
+        store32_le(block, load32_le(block) + 1);
+        nes_aesni_ctr32le(&ctx->enc_ks, block, in + 16, out + 16, len - 16);
+    }
+    explicit_bzero(ks, sizeof ks);
+}
+
 int nes_gcmsiv_seal(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN], const uint8_t *aad,
                     size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *out)
 {
@@ -255,8 +275,8 @@ int nes_gcmsiv_open(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN], 
     memcpy(tag, ct + pt_len, sizeof tag); /* before out (which may be ct) is written */
     int rc = derive_keys(ctx, nonce, auth_key);
     if (rc == 0 && ctx->aes == NES_AES_NI)
-        nes_aesni_expand(&ctx->enc_ks, ctx->enc_key);
-    if (rc == 0)
+        ctr_xor_ni_first(ctx, tag, ct, pt_len, out);
+    else if (rc == 0)
         rc = ctr_xor(ctx, tag, ct, pt_len, out);
     if (rc == 0)
         rc = compute_tag(ctx, 1, auth_key, nonce, aad, aad_len, out, pt_len, expect);
