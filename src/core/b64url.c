@@ -5,10 +5,24 @@
  * facts (lengths, padding positions, whether the input as a whole is valid) decide control flow.
  * The URL alphabet carries tokens (nonce and ciphertext, both public) on the per-field hot path,
  * so it uses lookup tables: the arithmetic mapping cost ~2 ns per character, about 60% of the
- * whole token for a 1 KiB value. */
+ * whole token for a 1 KiB value. Where the CPU has SSSE3 the URL alphabet goes 12 bytes <-> 16
+ * characters per step in SSE registers (Wojciech Mula's and Daniel Lemire's published method:
+ * pshufb spreads 3 bytes over a 32-bit lane, two multiplies move the four 6-bit fields into
+ * bytes, one small table lookup by range maps them to characters; decoding reverses it with range
+ * compares that also validate); the scalar code handles the rest of the input and CPUs without
+ * SSSE3, and both give the same bytes (the unit test checks every length against the scalar
+ * standard-alphabet code). */
 #include "core/b64url.h"
 
+#include <stdbool.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define NES_B64_X86 1
+#include <immintrin.h>
+#else
+#define NES_B64_X86 0
+#endif
 
 enum alphabet { URL, STD };
 
@@ -142,14 +156,117 @@ static inline __attribute__((always_inline)) long decode(const char *in, size_t 
     return (long)o;
 }
 
+#if NES_B64_X86
+
+#define NES_B64_TARGET __attribute__((target("ssse3")))
+
+static bool have_ssse3(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("ssse3");
+}
+
+/* Encodes 12 bytes per step while 16 can be loaded; returns the input bytes consumed (a multiple
+ * of 12) and sets *o to the characters written. In place as encode() allows: each step loads
+ * before it stores, and with at least 16 bytes of input left a step's 16 characters end before
+ * the input the following steps read (the output runs ahead of the input by n/3 bytes). */
+NES_B64_TARGET static size_t encode_url_ssse3(const uint8_t *in, size_t n, char *out, size_t *o)
+{
+    const __m128i spread = _mm_set_epi8(10, 11, 9, 10, 7, 8, 6, 7, 4, 5, 3, 4, 1, 2, 0, 1);
+    /* Per range of the 6-bit value v, what to add to get its character; indexed by
+     * max(v - 51, 0), or 13 for v < 26. */
+    const __m128i offsets =
+        _mm_setr_epi8(71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -17, 32, 65, 0, 0);
+    size_t i = 0;
+    for (; n - i >= 16; i += 12, *o += 16) {
+        __m128i x =
+            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(in + i)), spread);
+        /* Each lane holds bytes b, a, c, b (a, b, c the group's input): move the four 6-bit
+         * fields to the four bytes of the lane, first field in the low byte. */
+        __m128i t0 = _mm_mulhi_epu16(_mm_and_si128(x, _mm_set1_epi32(0x0fc0fc00)),
+                                     _mm_set1_epi32(0x04000040));
+        __m128i t1 = _mm_mullo_epi16(_mm_and_si128(x, _mm_set1_epi32(0x003f03f0)),
+                                     _mm_set1_epi32(0x01000010));
+        __m128i v = _mm_or_si128(t0, t1);
+        __m128i idx = _mm_subs_epu8(v, _mm_set1_epi8(51));
+        idx = _mm_or_si128(idx,
+                           _mm_and_si128(_mm_cmpgt_epi8(_mm_set1_epi8(26), v), _mm_set1_epi8(13)));
+        v = _mm_add_epi8(v, _mm_shuffle_epi8(offsets, idx));
+        _mm_storeu_si128((__m128i *)(void *)(out + *o), v);
+    }
+    return i;
+}
+
+/* Decodes 16 characters per step while 16 remain; returns the characters consumed (a multiple of
+ * 16), sets *o to the bytes written and *bad when a character is outside the alphabet. */
+NES_B64_TARGET static size_t decode_url_ssse3(const char *in, size_t n, uint8_t *out, size_t *o,
+                                              bool *bad)
+{
+    __m128i invalid = _mm_setzero_si128();
+    const __m128i pack = _mm_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+    size_t i = 0;
+    for (; n - i >= 16; i += 16, *o += 12) {
+        const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+        /* Signed compares: bytes >= 0x80 are negative and fall in no range. */
+        const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('A' - 1)),
+                                            _mm_cmpgt_epi8(_mm_set1_epi8('Z' + 1), c));
+        const __m128i lower = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('a' - 1)),
+                                            _mm_cmpgt_epi8(_mm_set1_epi8('z' + 1), c));
+        const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('0' - 1)),
+                                            _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), c));
+        const __m128i dash = _mm_cmpeq_epi8(c, _mm_set1_epi8('-'));
+        const __m128i under = _mm_cmpeq_epi8(c, _mm_set1_epi8('_'));
+        __m128i add = _mm_and_si128(upper, _mm_set1_epi8(-65));
+        add = _mm_or_si128(add, _mm_and_si128(lower, _mm_set1_epi8(-71)));
+        add = _mm_or_si128(add, _mm_and_si128(digit, _mm_set1_epi8(4)));
+        add = _mm_or_si128(add, _mm_and_si128(dash, _mm_set1_epi8(62 - '-')));
+        add = _mm_or_si128(add, _mm_and_si128(under, _mm_set1_epi8(63 - '_')));
+        const __m128i ok = _mm_or_si128(_mm_or_si128(upper, lower),
+                                        _mm_or_si128(digit, _mm_or_si128(dash, under)));
+        invalid = _mm_or_si128(invalid, _mm_andnot_si128(ok, _mm_set1_epi8(-1)));
+        const __m128i v = _mm_add_epi8(c, add);
+        /* Pairs of 6-bit values into 12 bits, pairs of those into 24 bits per lane, then the
+         * three bytes of each lane in big-endian order. */
+        const __m128i ab = _mm_maddubs_epi16(v, _mm_set1_epi32(0x01400140));
+        const __m128i abcd = _mm_madd_epi16(ab, _mm_set1_epi32(0x00011000));
+        const __m128i bytes = _mm_shuffle_epi8(abcd, pack);
+        _mm_storel_epi64((__m128i *)(void *)(out + *o), bytes);
+        const uint32_t last = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(bytes, 8));
+        memcpy(out + *o + 8, &last, 4);
+    }
+    *bad = _mm_movemask_epi8(invalid) != 0;
+    return i;
+}
+
+#endif
+
 size_t nes_b64url_encode(const uint8_t *in, size_t n, char *out)
 {
-    return encode(in, n, out, URL);
+    size_t i = 0, o = 0;
+#if NES_B64_X86
+    if (n >= 16 && have_ssse3())
+        i = encode_url_ssse3(in, n, out, &o);
+#endif
+    return o + encode(in + i, n - i, out + o, URL);
 }
 
 long nes_b64url_decode(const char *in, size_t n, uint8_t *out)
 {
-    return decode(in, n, out, URL);
+    size_t i = 0, o = 0;
+    bool bad = false;
+    if (n % 4 == 1)
+        return -1;
+#if NES_B64_X86
+    if (n >= 16 && have_ssse3())
+        i = decode_url_ssse3(in, n, out, &o, &bad);
+#endif
+    long rest = bad ? -1 : decode(in + i, n - i, out + o, URL);
+    if (rest < 0) {
+        if (o > 0)
+            explicit_bzero(out, o);
+        return -1;
+    }
+    return (long)o + rest;
 }
 
 size_t nes_b64_encode(const uint8_t *in, size_t n, char *out)
