@@ -82,6 +82,31 @@ static inline int tu_fallbacks(const char *spec)
     return flags;
 }
 
+/** True when the mapping that holds `p` carries VmFlags `flag` (two letters, e.g. "dd" for
+ * MADV_DONTDUMP, "lo" for mlock) in /proc/self/smaps; false when no mapping holds `p`. (The kernel
+ * merges neighbouring mappings with equal flags, so `p` need not start one.) */
+static inline int tu_mapping_has_flag(const void *p, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (f == NULL)
+        return 0;
+    char line[512];
+    int in = 0, found = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = lo <= (unsigned long)(uintptr_t)p && (unsigned long)(uintptr_t)p < hi;
+        } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            for (const char *s = strstr(line + 8, flag); s != NULL; s = strstr(s + 1, flag))
+                if (s[-1] == ' ' && (s[2] == ' ' || s[2] == '\n' || s[2] == '\0'))
+                    found = 1;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 /** splitmix64: the next value of the deterministic sequence kept in *state. */
 static inline uint64_t tu_rng_next(uint64_t *state)
 {
