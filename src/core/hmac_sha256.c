@@ -22,6 +22,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #define NES_SHA_X86 1
+#include <cpuid.h>
 #include <immintrin.h>
 #else
 #define NES_SHA_X86 0
@@ -32,9 +33,11 @@
 bool nes_hmac_sha256_available(void)
 {
 #if NES_SHA_X86
+    /* CPUID leaf 7 EBX bit 29 (clang 14's __builtin_cpu_supports has no "sha"). */
+    unsigned a = 0, b = 0, c = 0, d = 0;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") &&
-           __builtin_cpu_supports("ssse3");
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) != 0 &&
+           __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
 #else
     return false;
 #endif
