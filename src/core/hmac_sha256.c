@@ -80,63 +80,77 @@ static const uint32_t IV256[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a
     _mm_sha256msg2_epu32(                                                                          \
         _mm_add_epi32(_mm_sha256msg1_epu32((w0), (w1)), _mm_alignr_epi8((w3), (w2), 4)), (w3))
 
-/* Runs the compression over `n` 64-byte blocks. */
-NES_SHA_TARGET static void compress(uint32_t state[8], const uint8_t *p, size_t n)
+/* The 64 rounds of one block, message words w0..w3 (native order), on the state in SHA-NI's
+ * register layout (*s0 = ABEF, *s1 = CDGH); adds the block's input state at the end. */
+NES_SHA_TARGET static inline void block64(__m128i *s0p, __m128i *s1p, __m128i w0, __m128i w1,
+                                          __m128i w2, __m128i w3)
 {
-    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
-    __m128i dcba = _mm_loadu_si128((const __m128i *)(const void *)state);
-    __m128i hgfe = _mm_loadu_si128((const __m128i *)(const void *)(state + 4));
-    __m128i cdab = _mm_shuffle_epi32(dcba, 0xb1);
-    __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1b);
-    __m128i s0 = _mm_alignr_epi8(cdab, efgh, 8);    /* ABEF */
-    __m128i s1 = _mm_blend_epi16(efgh, cdab, 0xf0); /* CDGH */
-    for (; n > 0; n--, p += BLOCK) {
-        const __m128i save0 = s0, save1 = s1;
-        __m128i w0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), bswap);
-        __m128i w1 =
-            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), bswap);
-        __m128i w2 =
-            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 32)), bswap);
-        __m128i w3 =
-            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 48)), bswap);
-        ROUNDS4(s0, s1, w0, 0);
-        ROUNDS4(s0, s1, w1, 1);
-        ROUNDS4(s0, s1, w2, 2);
-        ROUNDS4(s0, s1, w3, 3);
-        for (int i = 4; i < 16; i += 4) {
-            w0 = SCHED(w0, w1, w2, w3);
-            ROUNDS4(s0, s1, w0, i);
-            w1 = SCHED(w1, w2, w3, w0);
-            ROUNDS4(s0, s1, w1, i + 1);
-            w2 = SCHED(w2, w3, w0, w1);
-            ROUNDS4(s0, s1, w2, i + 2);
-            w3 = SCHED(w3, w0, w1, w2);
-            ROUNDS4(s0, s1, w3, i + 3);
-        }
-        s0 = _mm_add_epi32(s0, save0);
-        s1 = _mm_add_epi32(s1, save1);
+    __m128i s0 = *s0p, s1 = *s1p;
+    ROUNDS4(s0, s1, w0, 0);
+    ROUNDS4(s0, s1, w1, 1);
+    ROUNDS4(s0, s1, w2, 2);
+    ROUNDS4(s0, s1, w3, 3);
+    for (int i = 4; i < 16; i += 4) {
+        w0 = SCHED(w0, w1, w2, w3);
+        ROUNDS4(s0, s1, w0, i);
+        w1 = SCHED(w1, w2, w3, w0);
+        ROUNDS4(s0, s1, w1, i + 1);
+        w2 = SCHED(w2, w3, w0, w1);
+        ROUNDS4(s0, s1, w2, i + 2);
+        w3 = SCHED(w3, w0, w1, w2);
+        ROUNDS4(s0, s1, w3, i + 3);
     }
-    __m128i feba = _mm_shuffle_epi32(s0, 0x1b);
-    __m128i dchg = _mm_shuffle_epi32(s1, 0xb1);
-    _mm_storeu_si128((__m128i *)(void *)state, _mm_blend_epi16(feba, dchg, 0xf0));    /* DCBA */
-    _mm_storeu_si128((__m128i *)(void *)(state + 4), _mm_alignr_epi8(dchg, feba, 8)); /* HGFE */
+    *s0p = _mm_add_epi32(s0, *s0p);
+    *s1p = _mm_add_epi32(s1, *s1p);
 }
 
-static void store32_be(uint8_t *p, uint32_t v)
+/* Chaining values in ordinary order (A..H) <-> the register layout. */
+NES_SHA_TARGET static inline void state_load(const uint32_t st[8], __m128i *s0, __m128i *s1)
 {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    const __m128i cdab =
+        _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)st), 0xb1);
+    const __m128i efgh =
+        _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)(st + 4)), 0x1b);
+    *s0 = _mm_alignr_epi8(cdab, efgh, 8);    /* ABEF */
+    *s1 = _mm_blend_epi16(efgh, cdab, 0xf0); /* CDGH */
 }
 
-static void pad_state(uint32_t st[8], const uint8_t *key, size_t key_len, uint8_t pad)
+/* The register layout back to words in ordinary order: *lo = A..D, *hi = E..H (lane 0 first). */
+NES_SHA_TARGET static inline void state_words(__m128i s0, __m128i s1, __m128i *lo, __m128i *hi)
+{
+    const __m128i feba = _mm_shuffle_epi32(s0, 0x1b);
+    const __m128i dchg = _mm_shuffle_epi32(s1, 0xb1);
+    *lo = _mm_blend_epi16(feba, dchg, 0xf0);
+    *hi = _mm_alignr_epi8(dchg, feba, 8);
+}
+
+/* Big-endian message words <-> native order. */
+#define BSWAP32X4 _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL)
+
+/* Runs the compression over `n` 64-byte blocks. */
+NES_SHA_TARGET static inline void compress_blocks(__m128i *s0, __m128i *s1, const uint8_t *p,
+                                                  size_t n)
+{
+    const __m128i *q = (const __m128i *)(const void *)p;
+    for (; n > 0; n--, q += 4)
+        block64(s0, s1, _mm_shuffle_epi8(_mm_loadu_si128(q), BSWAP32X4),
+                _mm_shuffle_epi8(_mm_loadu_si128(q + 1), BSWAP32X4),
+                _mm_shuffle_epi8(_mm_loadu_si128(q + 2), BSWAP32X4),
+                _mm_shuffle_epi8(_mm_loadu_si128(q + 3), BSWAP32X4));
+}
+
+NES_SHA_TARGET static void pad_state(uint32_t st[8], const uint8_t *key, size_t key_len,
+                                     uint8_t pad)
 {
     uint8_t block[BLOCK];
     for (size_t i = 0; i < BLOCK; i++)
         block[i] = (uint8_t)((i < key_len ? key[i] : 0) ^ pad);
-    memcpy(st, IV256, sizeof IV256);
-    compress(st, block, 1);
+    __m128i s0, s1, lo, hi;
+    state_load(IV256, &s0, &s1);
+    compress_blocks(&s0, &s1, block, 1);
+    state_words(s0, s1, &lo, &hi);
+    _mm_storeu_si128((__m128i *)(void *)st, lo);
+    _mm_storeu_si128((__m128i *)(void *)(st + 4), hi);
     explicit_bzero(block, sizeof block);
 }
 
@@ -146,9 +160,10 @@ void nes_hmac_sha256_init(nes_hmac_sha256_key *k, const uint8_t *key, size_t key
     pad_state(k->outer, key, key_len, 0x5c);
 }
 
-/* Absorbs `len` bytes into (st, buf, *fill): whole blocks straight from the input, the rest
- * through buf. */
-static void absorb(uint32_t st[8], uint8_t buf[BLOCK], size_t *fill, const uint8_t *p, size_t len)
+/* Absorbs `len` bytes: whole blocks straight from the input, the rest through buf (*fill bytes
+ * used). */
+NES_SHA_TARGET static inline void absorb(__m128i *s0, __m128i *s1, uint8_t buf[BLOCK], size_t *fill,
+                                         const uint8_t *p, size_t len)
 {
     if (len == 0)
         return;
@@ -160,11 +175,11 @@ static void absorb(uint32_t st[8], uint8_t buf[BLOCK], size_t *fill, const uint8
         len -= take;
         if (*fill < BLOCK)
             return;
-        compress(st, buf, 1);
+        compress_blocks(s0, s1, buf, 1);
         *fill = 0;
     }
     if (len >= BLOCK) {
-        compress(st, p, len / BLOCK);
+        compress_blocks(s0, s1, p, len / BLOCK);
         p += len / BLOCK * BLOCK;
         len %= BLOCK;
     }
@@ -172,39 +187,34 @@ static void absorb(uint32_t st[8], uint8_t buf[BLOCK], size_t *fill, const uint8
     *fill = len;
 }
 
-void nes_hmac_sha256_3(const nes_hmac_sha256_key *k, const uint8_t *a, size_t a_len,
-                       const uint8_t *b, size_t b_len, const uint8_t *c, size_t c_len,
-                       uint8_t out[NES_HMAC_SHA256_LEN])
+NES_SHA_TARGET void nes_hmac_sha256_3(const nes_hmac_sha256_key *k, const uint8_t *a, size_t a_len,
+                                      const uint8_t *b, size_t b_len, const uint8_t *c,
+                                      size_t c_len, uint8_t out[NES_HMAC_SHA256_LEN])
 {
-    uint32_t st[8];
     uint8_t buf[2 * BLOCK]; /* the tail and its padding take at most two blocks */
     size_t fill = 0;
-    memcpy(st, k->inner, sizeof st);
-    absorb(st, buf, &fill, a, a_len);
-    absorb(st, buf, &fill, b, b_len);
-    absorb(st, buf, &fill, c, c_len);
+    __m128i s0, s1, lo, hi;
+    state_load(k->inner, &s0, &s1);
+    absorb(&s0, &s1, buf, &fill, a, a_len);
+    absorb(&s0, &s1, buf, &fill, b, b_len);
+    absorb(&s0, &s1, buf, &fill, c, c_len);
     /* Padding: 0x80, zeros, the bit length of pad block + message as a 64-bit big-endian. */
-    const uint64_t bits = ((uint64_t)BLOCK + a_len + b_len + c_len) * 8;
-    const size_t used = fill;
-    const size_t nb = used + 9 <= BLOCK ? 1 : 2;
-    buf[used] = 0x80;
-    memset(buf + used + 1, 0, nb * BLOCK - used - 9);
-    store32_be(buf + nb * BLOCK - 8, (uint32_t)(bits >> 32));
-    store32_be(buf + nb * BLOCK - 4, (uint32_t)bits);
-    compress(st, buf, nb);
-    /* Outer: the inner hash (32 bytes) and its padding make exactly one block. */
-    for (int i = 0; i < 8; i++)
-        store32_be(buf + 4 * i, st[i]);
-    buf[32] = 0x80;
-    memset(buf + 33, 0, BLOCK - 33 - 8);
-    store32_be(buf + BLOCK - 8, 0);
-    store32_be(buf + BLOCK - 4, (BLOCK + NES_HMAC_SHA256_LEN) * 8);
-    memcpy(st, k->outer, sizeof st);
-    compress(st, buf, 1);
-    for (int i = 0; i < 8; i++)
-        store32_be(out + 4 * i, st[i]);
-    explicit_bzero(buf, sizeof buf);
-    explicit_bzero(st, sizeof st);
+    const uint64_t bits = __builtin_bswap64(((uint64_t)BLOCK + a_len + b_len + c_len) * 8);
+    const size_t nb = fill + 9 <= BLOCK ? 1 : 2;
+    buf[fill] = 0x80;
+    memset(buf + fill + 1, 0, nb * BLOCK - fill - 9);
+    memcpy(buf + nb * BLOCK - 8, &bits, 8);
+    compress_blocks(&s0, &s1, buf, nb);
+    explicit_bzero(buf, nb * BLOCK);
+    /* Outer: the inner hash as message words (already in native order: no byte swaps), then its
+     * padding, 0x80 and the bit length 8 * (64 + 32), make exactly one block. */
+    state_words(s0, s1, &lo, &hi);
+    state_load(k->outer, &s0, &s1);
+    block64(&s0, &s1, lo, hi, _mm_set_epi32(0, 0, 0, (int)0x80000000u),
+            _mm_set_epi32((BLOCK + NES_HMAC_SHA256_LEN) * 8, 0, 0, 0));
+    state_words(s0, s1, &lo, &hi);
+    _mm_storeu_si128((__m128i *)(void *)out, _mm_shuffle_epi8(lo, BSWAP32X4));
+    _mm_storeu_si128((__m128i *)(void *)(out + 16), _mm_shuffle_epi8(hi, BSWAP32X4));
 }
 
 #else /* !NES_SHA_X86: never called (nes_hmac_sha256_available() is false) */
