@@ -203,27 +203,29 @@ NES_B64_TARGET static size_t decode_url_ssse3(const char *in, size_t n, uint8_t 
                                               bool *bad)
 {
     __m128i invalid = _mm_setzero_si128();
+    const __m128i lo_bad = _mm_setr_epi8(0x25, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21,
+                                         0x23, 0x3b, 0x3b, 0x3a, 0x3b, 0x33);
+    const __m128i hi_class = _mm_setr_epi8(0x20, 0x20, 0x01, 0x02, 0x04, 0x08, 0x04, 0x10, 0x20,
+                                           0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20);
+    const __m128i offset = _mm_setr_epi8(0, 0, 17, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m128i pack = _mm_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
     size_t i = 0;
     for (; n - i >= 16; i += 16, *o += 12) {
         const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
-        /* Signed compares: bytes >= 0x80 are negative and fall in no range. */
-        const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('A' - 1)),
-                                            _mm_cmpgt_epi8(_mm_set1_epi8('Z' + 1), c));
-        const __m128i lower = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('a' - 1)),
-                                            _mm_cmpgt_epi8(_mm_set1_epi8('z' + 1), c));
-        const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('0' - 1)),
-                                            _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), c));
-        const __m128i dash = _mm_cmpeq_epi8(c, _mm_set1_epi8('-'));
-        const __m128i under = _mm_cmpeq_epi8(c, _mm_set1_epi8('_'));
-        __m128i add = _mm_and_si128(upper, _mm_set1_epi8(-65));
-        add = _mm_or_si128(add, _mm_and_si128(lower, _mm_set1_epi8(-71)));
-        add = _mm_or_si128(add, _mm_and_si128(digit, _mm_set1_epi8(4)));
-        add = _mm_or_si128(add, _mm_and_si128(dash, _mm_set1_epi8(62 - '-')));
-        add = _mm_or_si128(add, _mm_and_si128(under, _mm_set1_epi8(63 - '_')));
-        const __m128i ok = _mm_or_si128(_mm_or_si128(upper, lower),
-                                        _mm_or_si128(digit, _mm_or_si128(dash, under)));
-        invalid = _mm_or_si128(invalid, _mm_andnot_si128(ok, _mm_set1_epi8(-1)));
+        /* Validation by nibbles: lo_bad[lo] has a bit for each class of high nibble (2, 3, 4 or
+         * 6, 5, 7, anything else) with which this low nibble is not in the alphabet; hi_class
+         * gives the class bit. Bytes >= 0x80 have high nibbles 8..15: class "anything else",
+         * which every low nibble rejects. */
+        const __m128i hi = _mm_and_si128(_mm_srli_epi32(c, 4), _mm_set1_epi8(0x0f));
+        const __m128i lo = _mm_and_si128(c, _mm_set1_epi8(0x0f));
+        const __m128i badc =
+            _mm_and_si128(_mm_shuffle_epi8(lo_bad, lo), _mm_shuffle_epi8(hi_class, hi));
+        invalid = _mm_or_si128(invalid, badc);
+        /* Value = character + offset by high nibble ('-' 17, digits 4, upper -65, lower -71),
+         * '_' (0x5f, among the upper-case offsets) corrected to -32. */
+        __m128i add = _mm_shuffle_epi8(offset, hi);
+        add = _mm_add_epi8(add,
+                           _mm_and_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('_')), _mm_set1_epi8(33)));
         const __m128i v = _mm_add_epi8(c, add);
         /* Pairs of 6-bit values into 12 bits, pairs of those into 24 bits per lane, then the
          * three bytes of each lane in big-endian order. */
@@ -234,7 +236,7 @@ NES_B64_TARGET static size_t decode_url_ssse3(const char *in, size_t n, uint8_t 
         const uint32_t last = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(bytes, 8));
         memcpy(out + *o + 8, &last, 4);
     }
-    *bad = _mm_movemask_epi8(invalid) != 0;
+    *bad = _mm_movemask_epi8(_mm_cmpeq_epi8(invalid, _mm_setzero_si128())) != 0xffff;
     return i;
 }
 
