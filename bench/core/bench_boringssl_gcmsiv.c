@@ -47,9 +47,9 @@ int main(int argc, char **argv)
 {
     size_t lens[] = {16, 64, 1024};
     size_t nlens = sizeof lens / sizeof lens[0];
-    const long fixed_iters = argc > 1 ? atol(argv[1]) : 0;
+    const long fixed_iters = argc > 1 ? strtol(argv[1], NULL, 10) : 0;
     if (argc > 2) {
-        lens[0] = (size_t)atol(argv[2]);
+        lens[0] = (size_t)strtol(argv[2], NULL, 10);
         nlens = 1;
     }
     if (argc > 1 && fixed_iters <= 0)

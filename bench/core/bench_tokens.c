@@ -12,7 +12,7 @@
 
 int main(int argc, char **argv)
 {
-    long iters = argc > 1 ? atol(argv[1]) : 200000;
+    long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 200000;
     if (iters <= 0)
         return 2;
     uint8_t dek[NES_DEK_LEN];
@@ -26,7 +26,7 @@ int main(int argc, char **argv)
     size_t sizes[] = {16, 64, 1024};
     size_t nsizes = sizeof sizes / sizeof sizes[0];
     if (argc > 2) {
-        sizes[0] = (size_t)atol(argv[2]);
+        sizes[0] = (size_t)strtol(argv[2], NULL, 10);
         nsizes = 1;
     }
     const uint8_t *ctx = (const uint8_t *)"card-number";

@@ -60,10 +60,11 @@ NES_AES_TARGET static inline __m128i sub_only(__m128i k)
 /* Round keys 2i+2 and 2i+3 from 2i and 2i+1. */
 #define EXPAND2(rk, i, rcon)                                                                       \
     do {                                                                                           \
-        (rk)[2 * (i) + 2] = _mm_xor_si128(xor_shifted((rk)[2 * (i)]),                              \
-                                          sub_rot((rk)[2 * (i) + 1], _mm_set1_epi32(rcon)));       \
-        (rk)[2 * (i) + 3] =                                                                        \
-            _mm_xor_si128(xor_shifted((rk)[2 * (i) + 1]), sub_only((rk)[2 * (i) + 2]));            \
+        (rk)[2 * (size_t)(i) + 2] =                                                                \
+            _mm_xor_si128(xor_shifted((rk)[2 * (size_t)(i)]),                                      \
+                          sub_rot((rk)[2 * (size_t)(i) + 1], _mm_set1_epi32(rcon)));               \
+        (rk)[2 * (size_t)(i) + 3] = _mm_xor_si128(xor_shifted((rk)[2 * (size_t)(i) + 1]),          \
+                                                  sub_only((rk)[2 * (size_t)(i) + 2]));            \
     } while (0)
 
 NES_AES_TARGET void nes_aesni_expand(nes_aes256_ks *ks, const uint8_t key[32])
@@ -146,8 +147,8 @@ NES_AES_TARGET void nes_aesni_expand_encrypt(nes_aes256_ks *ks, const uint8_t ke
      * under the key schedule's. */
 #define STEP(i, rcon)                                                                              \
     EXPAND2(rk, i, rcon);                                                                          \
-    x = _mm_aesenc_si128(x, rk[2 * (i) + 2]);                                                      \
-    x = _mm_aesenc_si128(x, rk[2 * (i) + 3])
+    x = _mm_aesenc_si128(x, rk[2 * (size_t)(i) + 2]);                                              \
+    x = _mm_aesenc_si128(x, rk[2 * (size_t)(i) + 3])
     STEP(0, 0x01);
     STEP(1, 0x02);
     STEP(2, 0x04);
@@ -188,9 +189,9 @@ NES_AES_TARGET void nes_aesni_encrypt_blocks(const nes_aes256_ks *ks, const uint
         }                                                                                          \
         ENC_N(ks, b_, N);                                                                          \
         _Pragma("GCC unroll 8") for (int j_ = 0; j_ < (N); j_++) _mm_storeu_si128(                 \
-            (__m128i *)(void *)((out) + 16 * j_),                                                  \
-            _mm_xor_si128(b_[j_],                                                                  \
-                          _mm_loadu_si128((const __m128i *)(const void *)((in) + 16 * j_))));      \
+            (__m128i *)(void *)((out) + 16 * (size_t)j_),                                          \
+            _mm_xor_si128(b_[j_], _mm_loadu_si128(                                                 \
+                                      (const __m128i *)(const void *)((in) + 16 * (size_t)j_))));  \
     } while (0)
 
 NES_AES_TARGET void nes_aesni_ctr32le(const nes_aes256_ks *ks, const uint8_t ctr0[16],

@@ -69,8 +69,8 @@ static const uint32_t IV256[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a
 /* Four rounds with message words w (native order) and round constants K256[4i..4i+3]. */
 #define ROUNDS4(s0, s1, w, i)                                                                      \
     do {                                                                                           \
-        __m128i m_ =                                                                               \
-            _mm_add_epi32((w), _mm_load_si128((const __m128i *)(const void *)&K256[4 * (i)]));     \
+        __m128i m_ = _mm_add_epi32(                                                                \
+            (w), _mm_load_si128((const __m128i *)(const void *)&K256[4 * (size_t)(i)]));           \
         (s1) = _mm_sha256rnds2_epu32((s1), (s0), m_);                                              \
         (s0) = _mm_sha256rnds2_epu32((s0), (s1), _mm_shuffle_epi32(m_, 0x0e));                     \
     } while (0)

@@ -264,8 +264,8 @@ NES_CLMUL_TARGET static void polyval_clmul_aead(const uint8_t h[16], const uint8
         s = clmul_absorb(s, &p, aad, aad_len);
     if (msg_len > 0)
         s = clmul_absorb(s, &p, msg, msg_len);
-    const __m128i lens =
-        _mm_set_epi64x((long long)((uint64_t)msg_len * 8), (long long)((uint64_t)aad_len * 8));
+    const uint64_t msg_bits = (uint64_t)msg_len * 8, aad_bits = (uint64_t)aad_len * 8;
+    const __m128i lens = _mm_set_epi64x((long long)msg_bits, (long long)aad_bits);
     _mm_storeu_si128((__m128i *)(void *)out, clmul_dot(_mm_xor_si128(s, lens), p.hp[0]));
 }
 
