@@ -35,8 +35,8 @@ typedef struct nes_fieldkey nes_fieldkey;
  * On a CPU without one of these, that part falls back: the HMAC to two pre-keyed OpenSSL
  * EVP_MD_CTX states, AES to OpenSSL's EVP, POLYVAL to portable code. OpenSSL allocates its states
  * on the ordinary heap (cleansed when freed); its EVP API offers no way to place them elsewhere.
- * Every choice gives the same tokens. Costs ~15 us (two HKDFs, cipher setup, mmaps): create field
- * keys once per thread and DEK, not per request. */
+ * Every choice gives the same tokens. Costs ~50-100 us (two HKDFs, two locked mappings): create
+ * field keys once per thread and DEK, not per request. */
 nes_fieldkey *nes_fieldkey_new(const uint8_t dek[NES_DEK_LEN]);
 
 /** Fallback selectors for nes_fieldkey_new_impl and nes_fieldkey_fallbacks (bit flags). */
