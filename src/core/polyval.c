@@ -43,14 +43,43 @@ static void store64_le(uint8_t *p, uint64_t v)
 }
 
 /* A final partial block (0 < len < 16) as zero-padded little-endian words, built in registers
- * (a copy into a zeroed stack block followed by a 16-byte load stalls store forwarding). */
+ * (a copy into a zeroed stack block followed by a 16-byte load stalls store forwarding): two
+ * overlapping loads of 8 (or 4) bytes, the second shifted so that only the bytes beyond the first
+ * remain; reads stay within p[0 .. len). */
+static uint64_t load_n_le(const uint8_t *p, size_t n) /* n = 4 or 8 */
+{
+    uint64_t v = 0;
+    if (n == 8) {
+        memcpy(&v, p, 8);
+    } else {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        v = w;
+    }
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = n == 8 ? __builtin_bswap64(v) : __builtin_bswap32((uint32_t)v);
+#endif
+    return v;
+}
+
 static void load_partial(const uint8_t *p, size_t len, uint64_t *lo, uint64_t *hi)
 {
-    uint64_t w[2] = {0, 0};
-    for (size_t i = len; i-- > 0;)
-        w[i / 8] |= (uint64_t)p[i] << (8 * (i % 8));
-    *lo = w[0];
-    *hi = w[1];
+    if (len > 8) {
+        *lo = load_n_le(p, 8);
+        *hi = load_n_le(p + len - 8, 8) >> (8 * (16 - len));
+    } else if (len == 8) {
+        *lo = load_n_le(p, 8);
+        *hi = 0;
+    } else if (len >= 4) {
+        *lo = load_n_le(p, 4) | load_n_le(p + len - 4, 4) << (8 * (len - 4));
+        *hi = 0;
+    } else {
+        uint64_t w = 0;
+        for (size_t i = len; i-- > 0;)
+            w = (w << 8) | p[i];
+        *lo = w;
+        *hi = 0;
+    }
 }
 
 /* ---- portable back end ---------------------------------------------------------------------- */
