@@ -162,7 +162,9 @@ static inline __attribute__((always_inline)) long decode(const char *in, size_t 
 
 static bool have_ssse3(void)
 {
-    __builtin_cpu_init();
+    /* No __builtin_cpu_init(): libgcc fills the CPU model in a constructor, so this is one load
+     * (it runs per call). Before constructors run it would answer false: the portable code,
+     * same results. */
     return __builtin_cpu_supports("ssse3");
 }
 

@@ -305,7 +305,9 @@ NES_CLMUL_TARGET static void polyval_clmul_aead(const uint8_t h[16], const uint8
 bool nes_polyval_clmul_available(void)
 {
 #if NES_POLYVAL_X86
-    __builtin_cpu_init();
+    /* No __builtin_cpu_init(): libgcc fills the CPU model in a constructor, so this is one load
+     * (it runs per message). Before constructors run it would answer false: the portable code,
+     * same results. */
     return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2") &&
            __builtin_cpu_supports("ssse3");
 #else
