@@ -276,9 +276,10 @@ static void url_matches_scalar_std_every_length(void **state)
 }
 
 /* Every byte value at every position of a 60-character text (on x86: 32 characters through the
- * AVX2 decoder where the CPU has it, 16 through SSSE3, 12 through the scalar code): accepted exactly when it is in the alphabet, with its value in
- * the right place; a rejection wipes everything written (what was never written keeps the 0xaa
- * fill, which no byte of the source text decodes to). */
+ * AVX2 decoder where the CPU has it, 16 through SSSE3, 12 through the scalar code): accepted
+ * exactly when it is in the alphabet, with its value in the right place; a rejection wipes
+ * everything written (what was never written keeps the 0xaa fill, which no byte of the source text
+ * decodes to). */
 static void url_decode_every_character_everywhere(void **state)
 {
     (void)state;
