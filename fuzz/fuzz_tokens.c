@@ -5,7 +5,9 @@
  *     input back byte for byte;
  *   - nes_token_parse accepts only canonical tokens: rebuilding the token from its parts gives
  *     the input back; a random token never authenticates;
- *   - the input as a plaintext (first byte: context length) round-trips through a token;
+ *   - the input as a plaintext (first byte: context length) round-trips through a token, and the
+ *     fast path (SHA-NI, AES-NI, PCLMULQDQ where the CPU has them) and the all-fallback path
+ *     (OpenSSL HMAC and AES, portable POLYVAL) write the same token and open each other's;
  *   - the key-file parser never crashes and accepts only what it should. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,28 +19,36 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static nes_fieldkey *k;
+static nes_fieldkey *k, *k_fallback;
 
-/* The field key lives in mmap'd secure memory, which LeakSanitizer does not scan for pointers:
- * free it before the leak check runs. */
-static void free_key(void)
+/* The field keys live in mmap'd secure memory, which LeakSanitizer does not scan for pointers:
+ * free them before the leak check runs. */
+static void free_keys(void)
 {
     nes_fieldkey_free(k);
-    k = NULL;
+    nes_fieldkey_free(k_fallback);
+    k = k_fallback = NULL;
 }
 
-static nes_fieldkey *key(void)
+/* The same DEK on the fastest path (fallback = 0) or on every fallback (1). */
+static nes_fieldkey *key_on(int fallback)
 {
     if (k == NULL) {
         uint8_t dek[NES_DEK_LEN];
         /* not the DEK of the seed tokens (0, 1, ..., 31), which do open under their key */
         memset(dek, 0xa5, sizeof dek);
         k = nes_fieldkey_new(dek);
-        if (k == NULL)
+        k_fallback = nes_fieldkey_new_impl(dek, NES_FALLBACK_ALL);
+        if (k == NULL || k_fallback == NULL)
             abort();
-        atexit(free_key);
+        atexit(free_keys);
     }
-    return k;
+    return fallback ? k_fallback : k;
+}
+
+static nes_fieldkey *key(void)
+{
+    return key_on(0);
 }
 
 static void check_b64(const char *in, size_t n)
@@ -77,8 +87,9 @@ static void check_token(const char *tok, size_t len)
             abort();
     }
     size_t out_len;
-    /* A fuzzer does not forge GCM-SIV tags. */
-    if (nes_token_decrypt(key(), NULL, 0, tok, len, ct, &out_len) == NES_OK)
+    /* A fuzzer does not forge GCM-SIV tags, on either path. */
+    if (nes_token_decrypt(key(), NULL, 0, tok, len, ct, &out_len) == NES_OK ||
+        nes_token_decrypt(key_on(1), NULL, 0, tok, len, ct, &out_len) == NES_OK)
         abort();
     free(ct);
     free(re);
@@ -93,16 +104,23 @@ static void check_roundtrip(const uint8_t *data, size_t size)
     const uint8_t *pt = ctx + ctx_len;
     size_t pt_len = size - (size_t)(pt - data);
     size_t tl = nes_token_len(pt_len);
-    char *tok = malloc(tl);
+    char *tok = malloc(tl), *tok2 = malloc(tl);
     uint8_t *out = malloc(tl);
-    if (tok == NULL || out == NULL)
+    if (tok == NULL || tok2 == NULL || out == NULL)
         abort();
     size_t out_len;
     if (nes_token_encrypt(key(), ctx, ctx_len, pt, pt_len, tok) != 0 ||
         nes_token_decrypt(key(), ctx, ctx_len, tok, tl, out, &out_len) != NES_OK ||
         out_len != pt_len || memcmp(out, pt, pt_len) != 0)
         abort();
+    /* the fallback path: the same token, and each path opens the other's */
+    if (nes_token_encrypt(key_on(1), ctx, ctx_len, pt, pt_len, tok2) != 0 ||
+        memcmp(tok, tok2, tl) != 0 ||
+        nes_token_decrypt(key_on(1), ctx, ctx_len, tok, tl, out, &out_len) != NES_OK ||
+        out_len != pt_len || memcmp(out, pt, pt_len) != 0)
+        abort();
     free(tok);
+    free(tok2);
     free(out);
 }
 

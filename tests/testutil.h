@@ -58,6 +58,55 @@ static inline void tu_put_hex(FILE *f, const uint8_t *p, size_t n)
     }
 }
 
+/** The NES_FALLBACK_* flags (core/fieldcrypt.h) named by `spec`, a comma-separated list of
+ * "hmac", "aes", "polyval" or "all" ("" or NULL: none) — the value of the NES_CRYPTO_FALLBACK
+ * environment variable that the test drivers and benchmarks read. Returns -1 for an unknown
+ * name. */
+static inline int tu_fallbacks(const char *spec)
+{
+    int flags = 0;
+    while (spec != NULL && *spec != '\0') {
+        size_t n = strcspn(spec, ",");
+        if (n == 4 && memcmp(spec, "hmac", 4) == 0)
+            flags |= 1;
+        else if (n == 3 && memcmp(spec, "aes", 3) == 0)
+            flags |= 2;
+        else if (n == 7 && memcmp(spec, "polyval", 7) == 0)
+            flags |= 4;
+        else if (n == 3 && memcmp(spec, "all", 3) == 0)
+            flags |= 7;
+        else if (n > 0)
+            return -1;
+        spec += n + (spec[n] == ',');
+    }
+    return flags;
+}
+
+/** True when the mapping that holds `p` carries VmFlags `flag` (two letters, e.g. "dd" for
+ * MADV_DONTDUMP, "lo" for mlock) in /proc/self/smaps; false when no mapping holds `p`. (The kernel
+ * merges neighbouring mappings with equal flags, so `p` need not start one.) */
+static inline int tu_mapping_has_flag(const void *p, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (f == NULL)
+        return 0;
+    char line[512];
+    int in = 0, found = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = lo <= (unsigned long)(uintptr_t)p && (unsigned long)(uintptr_t)p < hi;
+        } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            for (const char *s = strstr(line + 8, flag); s != NULL; s = strstr(s + 1, flag))
+                if (s[-1] == ' ' && (s[2] == ' ' || s[2] == '\n' || s[2] == '\0'))
+                    found = 1;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 /** splitmix64: the next value of the deterministic sequence kept in *state. */
 static inline uint64_t tu_rng_next(uint64_t *state)
 {

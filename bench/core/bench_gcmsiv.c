@@ -41,7 +41,7 @@ int main(int argc, char **argv)
     uint8_t key[32];
     bench_key(key, sizeof key);
     memset(buf_in, 0x41, sizeof buf_in);
-    printf("%-28s %10s %10s\n", "nes_gcmsiv (OpenSSL EVP)", "seal ns/op", "open ns/op");
+    printf("%-28s %10s %10s\n", "nes_gcmsiv (AES-NI or EVP)", "seal ns/op", "open ns/op");
     for (int p = 0; p < 2; p++) {
         if (only >= 0 && p != only)
             continue;

@@ -1,26 +1,37 @@
 /* bench_tokens - ns per nes_token_encrypt / nes_token_decrypt for a few field sizes, one thread.
- * Usage: bench_tokens [iterations-per-size] */
+ * Usage: bench_tokens [iterations-per-size [size]] (a size runs only that size: the callgrind
+ * script, scripts/callgrind-core.sh, counts instructions per call that way). NES_CRYPTO_FALLBACK
+ * (tests/testutil.h: "hmac,aes,polyval" or "all") forces those parts onto their fallback. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../tests/testutil.h"
 #include "bench_common.h"
 #include "core/fieldcrypt.h"
 
 int main(int argc, char **argv)
 {
-    long iters = argc > 1 ? atol(argv[1]) : 200000;
+    long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 200000;
     if (iters <= 0)
         return 2;
     uint8_t dek[NES_DEK_LEN];
     bench_key(dek, sizeof dek);
-    nes_fieldkey *k = nes_fieldkey_new(dek);
+    const int fallbacks = tu_fallbacks(getenv("NES_CRYPTO_FALLBACK"));
+    if (fallbacks < 0)
+        return 2;
+    nes_fieldkey *k = nes_fieldkey_new_impl(dek, (unsigned)fallbacks);
     if (k == NULL)
         return 1;
-    const size_t sizes[] = {16, 64, 1024};
+    size_t sizes[] = {16, 64, 1024};
+    size_t nsizes = sizeof sizes / sizeof sizes[0];
+    if (argc > 2) {
+        sizes[0] = (size_t)strtol(argv[2], NULL, 10);
+        nsizes = 1;
+    }
     const uint8_t *ctx = (const uint8_t *)"card-number";
     printf("%-8s %14s %14s\n", "bytes", "encrypt ns/op", "decrypt ns/op");
-    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    for (size_t s = 0; s < nsizes; s++) {
         size_t n = sizes[s], tl = nes_token_len(n);
         uint8_t *pt = malloc(n), *out = malloc(tl);
         char *tok = malloc(tl);

@@ -28,10 +28,32 @@ typedef struct nes_fieldkey nes_fieldkey;
 /** Derives the subkeys of `dek` (32 bytes) and prepares the cipher and the nonce HMAC. NULL on
  * failure. The caller keeps ownership of `dek`. The field key lives in secure memory; the subkeys
  * are derived there and wiped once the GCM-SIV context and the pre-keyed SHA-256 states exist.
- * Those states are allocated by OpenSSL / gcmsiv.c on the ordinary heap (cleansed when freed):
- * OpenSSL's EVP API offers no way to place them elsewhere. Costs ~15 us (two HKDFs, cipher setup,
- * an mmap): create field keys once per thread and DEK, not per request. */
+ *
+ * Each part picks its implementation here, from the CPU (cpuid), once: the HMAC's pad states are
+ * SHA-256 chaining values kept inside the field key (locked memory) and run with SHA-NI
+ * (hmac_sha256.h); the GCM-SIV context (gcmsiv.h, also locked memory) uses AES-NI and PCLMULQDQ.
+ * On a CPU without one of these, that part falls back: the HMAC to two pre-keyed OpenSSL
+ * EVP_MD_CTX states, AES to OpenSSL's EVP, POLYVAL to portable code. OpenSSL allocates its states
+ * on the ordinary heap (cleansed when freed); its EVP API offers no way to place them elsewhere.
+ * Every choice gives the same tokens. Costs ~50-100 us (two HKDFs, two locked mappings): create
+ * field keys once per thread and DEK, not per request. */
 nes_fieldkey *nes_fieldkey_new(const uint8_t dek[NES_DEK_LEN]);
+
+/** Fallback selectors for nes_fieldkey_new_impl and nes_fieldkey_fallbacks (bit flags). */
+enum {
+    NES_FALLBACK_HMAC = 1,    /**< HMAC through OpenSSL's EVP instead of SHA-NI */
+    NES_FALLBACK_AES = 2,     /**< AES through OpenSSL's EVP instead of AES-NI */
+    NES_FALLBACK_POLYVAL = 4, /**< portable POLYVAL instead of PCLMULQDQ */
+    NES_FALLBACK_ALL = 7,
+};
+
+/** Test hook: as nes_fieldkey_new, but the parts named in `fallbacks` (NES_FALLBACK_* flags) use
+ * their fallback even where the CPU could do better, so that tests run every path on one machine.
+ * Production code calls nes_fieldkey_new (fallbacks = 0: the best each CPU offers). */
+nes_fieldkey *nes_fieldkey_new_impl(const uint8_t dek[NES_DEK_LEN], unsigned fallbacks);
+
+/** The NES_FALLBACK_* flags in effect for `k`: those asked for plus those the CPU forced. */
+unsigned nes_fieldkey_fallbacks(const nes_fieldkey *k);
 
 /** Wipes and frees a field key (NULL is fine). */
 void nes_fieldkey_free(nes_fieldkey *k);

@@ -1,4 +1,4 @@
-/* gcmsiv.c - AES-256-GCM-SIV (RFC 8452) on OpenSSL's AES-256 block cipher (EVP, ECB mode) and
+/* gcmsiv.c - AES-256-GCM-SIV (RFC 8452) on AES-256 (AES-NI, or OpenSSL's EVP in ECB mode) and
  * POLYVAL.
  *
  * Per message (RFC 8452 section 4):
@@ -9,23 +9,32 @@
  *      tag = AES_enc(S ^ (N || 0^32) with bit 127 cleared).
  *   3. CTR: block i = tag with bit 127 set and its first 4 bytes replaced by
  *      LE32(LE32(tag[0..3]) + i mod 2^32). OpenSSL's CTR mode counts big-endian over the whole
- *      block, so the keystream comes from ECB over batches of counter blocks instead.
- * The encryption-key context is re-keyed per message without a cipher fetch. */
+ *      block, so with OpenSSL the keystream comes from ECB over batches of counter blocks; the
+ *      AES-NI back end has this counter mode itself (nes_aesni_ctr32le).
+ * With OpenSSL the encryption-key context is re-keyed per message without a cipher fetch; with
+ * AES-NI the message key is expanded into ctx->enc_ks (no library call per message). */
 #include "core/gcmsiv.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "core/aesni.h"
 #include "core/polyval.h"
+#include "core/secmem.h"
 
 /* Counter blocks per ECB call: 64 blocks (1 KiB of keystream on the stack), so fields up to 1 KiB
  * take one call. */
 #define CTR_BATCH 64
 
 struct nes_gcmsiv {
+    /* AES-NI back end (aes == NES_AES_NI) */
+    nes_aes256_ks kgk_ks; /* key-generating key */
+    nes_aes256_ks enc_ks; /* the last message's encryption key, expanded */
+    uint8_t enc_key[32];  /* ... and as derived (kept here, in locked memory, until the next) */
+    nes_aes_impl aes;     /* resolved: NES_AES_OPENSSL or NES_AES_NI */
+    /* OpenSSL back end (aes == NES_AES_OPENSSL; both NULL otherwise) */
     EVP_CIPHER_CTX *kgk; /* AES-256-ECB keyed with the key-generating key */
     /* AES-256-ECB re-keyed with each message's encryption key. Unlike kgk it keeps OpenSSL's
      * default padding flag on purpose: OpenSSL 3.0 re-applies a "no padding" setting through an
@@ -49,12 +58,6 @@ static uint32_t load32_le(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void store64_le(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* ECB-encrypts `len` bytes (a multiple of 16, at most INT_MAX); in == out is allowed. */
 static int ecb(EVP_CIPHER_CTX *c, const uint8_t *in, size_t len, uint8_t *out)
 {
@@ -64,10 +67,21 @@ static int ecb(EVP_CIPHER_CTX *c, const uint8_t *in, size_t len, uint8_t *out)
 
 nes_gcmsiv *nes_gcmsiv_new(const uint8_t key[NES_GCMSIV_KEY_LEN])
 {
-    nes_gcmsiv *ctx = calloc(1, sizeof *ctx);
+    return nes_gcmsiv_new_impl(key, NES_AES_AUTO);
+}
+
+nes_gcmsiv *nes_gcmsiv_new_impl(const uint8_t key[NES_GCMSIV_KEY_LEN], nes_aes_impl impl)
+{
+    nes_gcmsiv *ctx = nes_secure_alloc(sizeof *ctx);
     if (ctx == NULL)
         return NULL;
     ctx->polyval = NES_POLYVAL_AUTO;
+    if (impl != NES_AES_OPENSSL && nes_aesni_available()) {
+        ctx->aes = NES_AES_NI;
+        nes_aesni_expand(&ctx->kgk_ks, key);
+        return ctx;
+    }
+    ctx->aes = NES_AES_OPENSSL;
     ctx->kgk = EVP_CIPHER_CTX_new();
     ctx->enc = EVP_CIPHER_CTX_new();
     if (ctx->kgk == NULL || ctx->enc == NULL ||
@@ -86,8 +100,12 @@ void nes_gcmsiv_free(nes_gcmsiv *ctx)
         return;
     EVP_CIPHER_CTX_free(ctx->kgk); /* EVP cleanses its key schedules */
     EVP_CIPHER_CTX_free(ctx->enc);
-    OPENSSL_cleanse(ctx, sizeof *ctx);
-    free(ctx);
+    nes_secure_free(ctx, sizeof *ctx); /* wipes the AES-NI key schedules */
+}
+
+nes_aes_impl nes_gcmsiv_aes_impl(const nes_gcmsiv *ctx)
+{
+    return ctx->aes;
 }
 
 void nes_gcmsiv_set_polyval_impl(nes_gcmsiv *ctx, nes_polyval_impl impl)
@@ -95,10 +113,14 @@ void nes_gcmsiv_set_polyval_impl(nes_gcmsiv *ctx, nes_polyval_impl impl)
     ctx->polyval = impl;
 }
 
-/* Derives the message's POLYVAL key and keys ctx->enc with its encryption key. */
+/* Derives the message's POLYVAL key and keys the encryption back end with its encryption key. */
 static int derive_keys(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN],
                        uint8_t auth_key[16])
 {
+    if (ctx->aes == NES_AES_NI) {
+        nes_aesni_gcmsiv_derive(&ctx->kgk_ks, nonce, auth_key, ctx->enc_key);
+        return 0; /* the key is expanded together with the tag's encryption (compute_tag) */
+    }
     uint8_t blocks[6 * 16];
     uint8_t enc_key[32];
     for (size_t i = 0; i < 6; i++) {
@@ -118,26 +140,26 @@ static int derive_keys(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN
     return rc;
 }
 
-/* tag = AES_enc(POLYVAL(...) ^ nonce, bit 127 cleared) with the message keys. */
-static int compute_tag(nes_gcmsiv *ctx, const uint8_t auth_key[16],
+/* tag = AES_enc(POLYVAL(...) ^ nonce, bit 127 cleared) with the message keys. With AES-NI the
+ * message key is expanded here, together with the tag's encryption, unless `expanded` says that
+ * open() already did (its counter mode runs before the tag). */
+static int compute_tag(nes_gcmsiv *ctx, int expanded, const uint8_t auth_key[16],
                        const uint8_t nonce[NES_GCMSIV_NONCE_LEN], const uint8_t *aad,
                        size_t aad_len, const uint8_t *msg, size_t msg_len, uint8_t tag[16])
 {
-    nes_polyval pv;
-    uint8_t lens[16];
     uint8_t s[16];
-    store64_le(lens, (uint64_t)aad_len * 8);
-    store64_le(lens + 8, (uint64_t)msg_len * 8);
-    nes_polyval_init(&pv, auth_key, ctx->polyval);
-    nes_polyval_update(&pv, aad, aad_len);
-    nes_polyval_update(&pv, msg, msg_len);
-    nes_polyval_update(&pv, lens, sizeof lens);
-    nes_polyval_final(&pv, s);
+    nes_polyval_aead(auth_key, ctx->polyval, aad, aad_len, msg, msg_len, s);
     for (int i = 0; i < NES_GCMSIV_NONCE_LEN; i++)
         s[i] ^= nonce[i];
     s[15] &= 0x7f;
-    int rc = ecb(ctx->enc, s, sizeof s, tag);
-    OPENSSL_cleanse(s, sizeof s);
+    int rc = 0;
+    if (ctx->aes == NES_AES_NI && !expanded)
+        nes_aesni_expand_encrypt(&ctx->enc_ks, ctx->enc_key, s, tag);
+    else if (ctx->aes == NES_AES_NI)
+        nes_aesni_encrypt_block(&ctx->enc_ks, s, tag);
+    else
+        rc = ecb(ctx->enc, s, sizeof s, tag);
+    explicit_bzero(s, sizeof s);
     return rc;
 }
 
@@ -171,6 +193,11 @@ static int ctr_xor(nes_gcmsiv *ctx, const uint8_t tag[16], const uint8_t *in, si
     int rc = 0;
     memcpy(block, tag, sizeof block);
     block[15] |= 0x80;
+    if (ctx->aes == NES_AES_NI) {
+        if (len > 0)
+            nes_aesni_ctr32le(&ctx->enc_ks, block, in, out, len);
+        return 0;
+    }
     while (len > 0) {
         const size_t n = len < sizeof ks ? len : sizeof ks;
         size_t filled = 0; /* whole counter blocks, covering the n bytes used below */
@@ -193,6 +220,26 @@ static int ctr_xor(nes_gcmsiv *ctx, const uint8_t tag[16], const uint8_t *in, si
     return rc;
 }
 
+/* open() with AES-NI: expands the message key while encrypting the first counter block (the
+ * counter starts from the tag, known before any key work), then runs the rest of the counter
+ * mode. */
+static void ctr_xor_ni_first(nes_gcmsiv *ctx, const uint8_t tag[16], const uint8_t *in, size_t len,
+                             uint8_t *out)
+{
+    uint8_t block[16];
+    uint8_t ks[16];
+    memcpy(block, tag, sizeof block);
+    block[15] |= 0x80;
+    nes_aesni_expand_encrypt(&ctx->enc_ks, ctx->enc_key, block, ks);
+    const size_t n = len < 16 ? len : 16;
+    xor_bytes(out, in, ks, n);
+    if (len > 16) {
+        store32_le(block, load32_le(block) + 1);
+        nes_aesni_ctr32le(&ctx->enc_ks, block, in + 16, out + 16, len - 16);
+    }
+    explicit_bzero(ks, sizeof ks);
+}
+
 int nes_gcmsiv_seal(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN], const uint8_t *aad,
                     size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *out)
 {
@@ -204,12 +251,12 @@ int nes_gcmsiv_seal(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN], 
     uint8_t tag[16];
     int rc = derive_keys(ctx, nonce, auth_key);
     if (rc == 0)
-        rc = compute_tag(ctx, auth_key, nonce, aad, aad_len, pt, pt_len, tag);
+        rc = compute_tag(ctx, 0, auth_key, nonce, aad, aad_len, pt, pt_len, tag);
     if (rc == 0)
         rc = ctr_xor(ctx, tag, pt, pt_len, out);
     if (rc == 0)
         memcpy(out + pt_len, tag, sizeof tag);
-    OPENSSL_cleanse(auth_key, sizeof auth_key);
+    explicit_bzero(auth_key, sizeof auth_key);
     return rc;
 }
 
@@ -227,15 +274,17 @@ int nes_gcmsiv_open(nes_gcmsiv *ctx, const uint8_t nonce[NES_GCMSIV_NONCE_LEN], 
     uint8_t expect[16];
     memcpy(tag, ct + pt_len, sizeof tag); /* before out (which may be ct) is written */
     int rc = derive_keys(ctx, nonce, auth_key);
-    if (rc == 0)
+    if (rc == 0 && ctx->aes == NES_AES_NI)
+        ctr_xor_ni_first(ctx, tag, ct, pt_len, out);
+    else if (rc == 0)
         rc = ctr_xor(ctx, tag, ct, pt_len, out);
     if (rc == 0)
-        rc = compute_tag(ctx, auth_key, nonce, aad, aad_len, out, pt_len, expect);
+        rc = compute_tag(ctx, 1, auth_key, nonce, aad, aad_len, out, pt_len, expect);
     if (rc == 0 && CRYPTO_memcmp(tag, expect, sizeof tag) != 0)
         rc = -1;
     if (rc != 0 && pt_len > 0)
         OPENSSL_cleanse(out, pt_len);
-    OPENSSL_cleanse(auth_key, sizeof auth_key);
-    OPENSSL_cleanse(expect, sizeof expect);
+    explicit_bzero(auth_key, sizeof auth_key);
+    explicit_bzero(expect, sizeof expect);
     return rc;
 }

@@ -1,7 +1,13 @@
-/* gcmsiv.h - AES-256-GCM-SIV (RFC 8452) on OpenSSL's AES-256 block cipher and POLYVAL.
+/* gcmsiv.h - AES-256-GCM-SIV (RFC 8452) on AES-256 and POLYVAL.
  *
- * A context holds one key-generating key plus the cipher state needed per message. It is not
- * thread-safe: each thread makes its own context from the key bytes. */
+ * AES comes from one of two back ends, chosen when a context is created: AES-NI instructions
+ * (aesni.c) where the CPU has them, else OpenSSL's EVP (ECB mode). Both are always built and both
+ * are tested; they give identical results. POLYVAL has its own choice (polyval.h).
+ *
+ * A context holds one key-generating key plus the cipher state needed per message. It lives in
+ * locked memory (nes_secure_alloc): the AES-NI key schedules of the key-generating key and of the
+ * last message key are there; the OpenSSL back end's EVP contexts are on OpenSSL's heap (cleansed
+ * when freed). It is not thread-safe: each thread makes its own context from the key bytes. */
 #ifndef NES_GCMSIV_H
 #define NES_GCMSIV_H
 
@@ -18,8 +24,25 @@
 
 typedef struct nes_gcmsiv nes_gcmsiv;
 
-/** Creates a context for `key` (32 bytes). Returns NULL when allocation or OpenSSL fails. */
+/** Which AES back end a context uses. */
+typedef enum nes_aes_impl {
+    NES_AES_AUTO = 0, /**< AES-NI when available, else OpenSSL */
+    NES_AES_OPENSSL,  /**< OpenSSL's EVP AES-256-ECB (the fallback) */
+    NES_AES_NI,       /**< AES-NI instructions (aesni.h) */
+} nes_aes_impl;
+
+/** Creates a context for `key` (32 bytes) with the automatic AES back end. Returns NULL when
+ * allocation or OpenSSL fails. Costs an mmap (locked memory): create contexts per key and
+ * thread, not per message. */
 nes_gcmsiv *nes_gcmsiv_new(const uint8_t key[NES_GCMSIV_KEY_LEN]);
+
+/** As nes_gcmsiv_new with a chosen AES back end: the tests run every vector through each one.
+ * Asking for NES_AES_NI on a CPU without AES-NI gives the OpenSSL back end (see
+ * nes_gcmsiv_aes_impl). */
+nes_gcmsiv *nes_gcmsiv_new_impl(const uint8_t key[NES_GCMSIV_KEY_LEN], nes_aes_impl impl);
+
+/** The back end this context uses: NES_AES_OPENSSL or NES_AES_NI (never AUTO). */
+nes_aes_impl nes_gcmsiv_aes_impl(const nes_gcmsiv *ctx);
 
 /** Wipes and frees a context (NULL is fine). */
 void nes_gcmsiv_free(nes_gcmsiv *ctx);

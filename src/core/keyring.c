@@ -180,12 +180,17 @@ void nes_key_line(const uint8_t dek[NES_DEK_LEN], char line[NES_KEY_LINE_LEN + 1
 
 nes_crypter *nes_crypter_new(const nes_keyring *kr)
 {
+    return nes_crypter_new_impl(kr, 0);
+}
+
+nes_crypter *nes_crypter_new_impl(const nes_keyring *kr, unsigned fallbacks)
+{
     nes_crypter *c = nes_secure_alloc(sizeof *c);
     if (c == NULL)
         return NULL;
     c->kr = kr;
     for (size_t i = 0; i < kr->n; i++) {
-        c->fk[i] = nes_fieldkey_new(kr->keys[i]);
+        c->fk[i] = nes_fieldkey_new_impl(kr->keys[i], fallbacks);
         if (c->fk[i] == NULL) {
             nes_crypter_free(c);
             return NULL;

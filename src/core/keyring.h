@@ -65,6 +65,10 @@ void nes_key_line(const uint8_t dek[NES_DEK_LEN], char line[NES_KEY_LINE_LEN + 1
  * so the request path never derives. Not thread-safe: one crypter per thread. NULL on failure. */
 nes_crypter *nes_crypter_new(const nes_keyring *kr);
 
+/** Test hook: as nes_crypter_new, with every field key made by nes_fieldkey_new_impl(dek,
+ * fallbacks) so the key-file tests can run each implementation path. */
+nes_crypter *nes_crypter_new_impl(const nes_keyring *kr, unsigned fallbacks);
+
 /** Wipes and frees a crypter (NULL is fine). */
 void nes_crypter_free(nes_crypter *c);
 

@@ -43,14 +43,43 @@ static void store64_le(uint8_t *p, uint64_t v)
 }
 
 /* A final partial block (0 < len < 16) as zero-padded little-endian words, built in registers
- * (a copy into a zeroed stack block followed by a 16-byte load stalls store forwarding). */
+ * (a copy into a zeroed stack block followed by a 16-byte load stalls store forwarding): two
+ * overlapping loads of 8 (or 4) bytes, the second shifted so that only the bytes beyond the first
+ * remain; reads stay within p[0 .. len). */
+static uint64_t load_n_le(const uint8_t *p, size_t n) /* n = 4 or 8 */
+{
+    uint64_t v = 0;
+    if (n == 8) {
+        memcpy(&v, p, 8);
+    } else {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        v = w;
+    }
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = n == 8 ? __builtin_bswap64(v) : __builtin_bswap32((uint32_t)v);
+#endif
+    return v;
+}
+
 static void load_partial(const uint8_t *p, size_t len, uint64_t *lo, uint64_t *hi)
 {
-    uint64_t w[2] = {0, 0};
-    for (size_t i = len; i-- > 0;)
-        w[i / 8] |= (uint64_t)p[i] << (8 * (i % 8));
-    *lo = w[0];
-    *hi = w[1];
+    if (len > 8) {
+        *lo = load_n_le(p, 8);
+        *hi = load_n_le(p + len - 8, 8) >> (8 * (16 - len));
+    } else if (len == 8) {
+        *lo = load_n_le(p, 8);
+        *hi = 0;
+    } else if (len >= 4) {
+        *lo = load_n_le(p, 4) | load_n_le(p + len - 4, 4) << (8 * (len - 4));
+        *hi = 0;
+    } else {
+        uint64_t w = 0;
+        for (size_t i = len; i-- > 0;)
+            w = (w << 8) | p[i];
+        *lo = w;
+        *hi = 0;
+    }
 }
 
 /* ---- portable back end ---------------------------------------------------------------------- */
@@ -192,43 +221,81 @@ NES_CLMUL_TARGET static inline __m128i clmul_blocks(__m128i s, const uint8_t *da
     return clmul_reduce(lo, mid, hi);
 }
 
-/* Eight blocks per reduction while at least eight remain, then four, then one at a time. The
- * powers of H cost a few multiplications per call, so they are computed only as far as the input
- * needs them. */
-NES_CLMUL_TARGET static void polyval_clmul_update(nes_polyval *pv, const uint8_t *data, size_t len)
-{
+/* Powers of H for clmul_absorb, computed only as far as the input needs them (they cost a few
+ * multiplications each). hp[j - 1] = H_j, hk[j - 1] = Karatsuba helper of H_j; n = how many are
+ * ready (>= 1). */
+typedef struct clmul_powers {
     __m128i hp[8], hk[8];
-    hp[0] = _mm_loadu_si128((const __m128i *)(const void *)pv->h);
-    __m128i s = _mm_loadu_si128((const __m128i *)(const void *)pv->s);
+    int n;
+} clmul_powers;
+
+NES_CLMUL_TARGET static void clmul_powers_upto(clmul_powers *p, int want)
+{
+    if (p->n >= want)
+        return;
+    p->hp[1] = clmul_dot(p->hp[0], p->hp[0]);
+    p->hp[2] = clmul_dot(p->hp[1], p->hp[0]);
+    p->hp[3] = clmul_dot(p->hp[1], p->hp[1]);
+    if (want == 8) {
+        p->hp[4] = clmul_dot(p->hp[3], p->hp[0]);
+        p->hp[5] = clmul_dot(p->hp[3], p->hp[1]);
+        p->hp[6] = clmul_dot(p->hp[3], p->hp[2]);
+        p->hp[7] = clmul_dot(p->hp[3], p->hp[3]);
+    }
+    for (int j = 0; j < want; j++)
+        p->hk[j] = _mm_xor_si128(p->hp[j], _mm_shuffle_epi32(p->hp[j], 0x4e));
+    p->n = want;
+}
+
+/* Absorbs `len` bytes (the final partial block zero-padded): eight blocks per reduction while at
+ * least eight remain, then four, then one at a time. */
+NES_CLMUL_TARGET static inline __m128i clmul_absorb(__m128i s, clmul_powers *p, const uint8_t *data,
+                                                    size_t len)
+{
     size_t nblocks = len / 16;
     if (nblocks >= 4) {
-        int npow = nblocks >= 8 ? 8 : 4;
-        hp[1] = clmul_dot(hp[0], hp[0]);
-        hp[2] = clmul_dot(hp[1], hp[0]);
-        hp[3] = clmul_dot(hp[1], hp[1]);
-        if (npow == 8) {
-            hp[4] = clmul_dot(hp[3], hp[0]);
-            hp[5] = clmul_dot(hp[3], hp[1]);
-            hp[6] = clmul_dot(hp[3], hp[2]);
-            hp[7] = clmul_dot(hp[3], hp[3]);
-        }
-        for (int j = 0; j < npow; j++)
-            hk[j] = _mm_xor_si128(hp[j], _mm_shuffle_epi32(hp[j], 0x4e));
+        clmul_powers_upto(p, nblocks >= 8 ? 8 : 4);
         for (; nblocks >= 8; nblocks -= 8, data += 128)
-            s = clmul_blocks(s, data, 8, hp, hk);
+            s = clmul_blocks(s, data, 8, p->hp, p->hk);
         for (; nblocks >= 4; nblocks -= 4, data += 64)
-            s = clmul_blocks(s, data, 4, hp, hk);
+            s = clmul_blocks(s, data, 4, p->hp, p->hk);
     }
     for (; nblocks > 0; nblocks--, data += 16)
         s = clmul_dot(_mm_xor_si128(s, _mm_loadu_si128((const __m128i *)(const void *)data)),
-                      hp[0]);
+                      p->hp[0]);
     len %= 16;
     if (len > 0) {
         uint64_t lo, hi;
         load_partial(data, len, &lo, &hi);
-        s = clmul_dot(_mm_xor_si128(s, _mm_set_epi64x((long long)hi, (long long)lo)), hp[0]);
+        s = clmul_dot(_mm_xor_si128(s, _mm_set_epi64x((long long)hi, (long long)lo)), p->hp[0]);
     }
-    _mm_storeu_si128((__m128i *)(void *)pv->s, s);
+    return s;
+}
+
+NES_CLMUL_TARGET static void polyval_clmul_update(nes_polyval *pv, const uint8_t *data, size_t len)
+{
+    clmul_powers p;
+    p.hp[0] = _mm_loadu_si128((const __m128i *)(const void *)pv->h);
+    p.n = 1;
+    __m128i s = _mm_loadu_si128((const __m128i *)(const void *)pv->s);
+    _mm_storeu_si128((__m128i *)(void *)pv->s, clmul_absorb(s, &p, data, len));
+}
+
+NES_CLMUL_TARGET static void polyval_clmul_aead(const uint8_t h[16], const uint8_t *aad,
+                                                size_t aad_len, const uint8_t *msg, size_t msg_len,
+                                                uint8_t out[16])
+{
+    clmul_powers p;
+    p.hp[0] = _mm_loadu_si128((const __m128i *)(const void *)h);
+    p.n = 1;
+    __m128i s = _mm_setzero_si128();
+    if (aad_len > 0)
+        s = clmul_absorb(s, &p, aad, aad_len);
+    if (msg_len > 0)
+        s = clmul_absorb(s, &p, msg, msg_len);
+    const uint64_t msg_bits = (uint64_t)msg_len * 8, aad_bits = (uint64_t)aad_len * 8;
+    const __m128i lens = _mm_set_epi64x((long long)msg_bits, (long long)aad_bits);
+    _mm_storeu_si128((__m128i *)(void *)out, clmul_dot(_mm_xor_si128(s, lens), p.hp[0]));
 }
 
 #endif /* NES_POLYVAL_X86 */
@@ -238,7 +305,9 @@ NES_CLMUL_TARGET static void polyval_clmul_update(nes_polyval *pv, const uint8_t
 bool nes_polyval_clmul_available(void)
 {
 #if NES_POLYVAL_X86
-    __builtin_cpu_init();
+    /* No __builtin_cpu_init(): libgcc fills the CPU model in a constructor, so this is one load
+     * (it runs per message). Before constructors run it would answer false: the portable code,
+     * same results. */
     return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2") &&
            __builtin_cpu_supports("ssse3");
 #else
@@ -267,6 +336,26 @@ void nes_polyval_update(nes_polyval *pv, const uint8_t *data, size_t len)
     }
 #endif
     polyval_portable_update(pv, data, len);
+}
+
+void nes_polyval_aead(const uint8_t h[16], nes_polyval_impl impl, const uint8_t *aad,
+                      size_t aad_len, const uint8_t *msg, size_t msg_len, uint8_t out[16])
+{
+#if NES_POLYVAL_X86
+    if (impl != NES_POLYVAL_PORTABLE && nes_polyval_clmul_available()) {
+        polyval_clmul_aead(h, aad, aad_len, msg, msg_len, out);
+        return;
+    }
+#endif
+    nes_polyval pv;
+    uint8_t lens[16];
+    store64_le(lens, (uint64_t)aad_len * 8);
+    store64_le(lens + 8, (uint64_t)msg_len * 8);
+    nes_polyval_init(&pv, h, NES_POLYVAL_PORTABLE);
+    nes_polyval_update(&pv, aad, aad_len);
+    nes_polyval_update(&pv, msg, msg_len);
+    nes_polyval_update(&pv, lens, sizeof lens);
+    nes_polyval_final(&pv, out);
 }
 
 void nes_polyval_final(nes_polyval *pv, uint8_t out[16])

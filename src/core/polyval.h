@@ -35,6 +35,13 @@ void nes_polyval_init(nes_polyval *pv, const uint8_t h[16], nes_polyval_impl imp
  * the last covers whole 16-byte blocks. */
 void nes_polyval_update(nes_polyval *pv, const uint8_t *data, size_t len);
 
+/** The whole of GCM-SIV's POLYVAL in one call (RFC 8452 section 4): POLYVAL(h, pad(aad) ||
+ * pad(msg) || LE64(8 * aad_len) || LE64(8 * msg_len)) into `out`. Same result as init, three
+ * updates and final, without the state round trips through memory (the hot path of a field
+ * token). `aad` / `msg` may be NULL when their length is 0; `impl` as for nes_polyval_init. */
+void nes_polyval_aead(const uint8_t h[16], nes_polyval_impl impl, const uint8_t *aad,
+                      size_t aad_len, const uint8_t *msg, size_t msg_len, uint8_t out[16]);
+
 /** Writes the 16-byte result and wipes the state (pv needs nes_polyval_init before reuse). */
 void nes_polyval_final(nes_polyval *pv, uint8_t out[16]);
 

@@ -4,8 +4,10 @@
 recover the plaintext from cryptography's ciphertext, cryptography must open ours, and tampered
 inputs (ciphertext/tag bit flips, changed AAD or nonce, truncation) must FAIL on our side (and on
 cryptography's, as a check of the tampering itself). All lines go through one process per
-POLYVAL implementation.
+implementation path: AES-NI or OpenSSL AES, each with PCLMULQDQ or portable POLYVAL (chosen with
+NES_CRYPTO_FALLBACK; the tool's "impl" line confirms the path really in use).
 """
+import os
 import random
 import subprocess
 
@@ -62,10 +64,35 @@ def _cases():
     return rng, cases
 
 
-@pytest.mark.parametrize("impl_args", [[], ["--portable"]], ids=["auto", "portable"])
-def test_gcmsiv_matches_cryptography(bin_dir, impl_args):
+def _cpu_flags() -> set[str]:
+    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+# (NES_CRYPTO_FALLBACK, tool arguments, AES back end, POLYVAL back end when the CPU allows)
+PATHS = [
+    ("", [], "aesni", "clmul"),
+    ("", ["--portable"], "aesni", "portable"),
+    ("aes", [], "openssl", "clmul"),
+    ("all", [], "openssl", "portable"),
+]
+
+
+@pytest.mark.parametrize("fallback,impl_args,aes,polyval", PATHS,
+                         ids=["aesni+clmul", "aesni+portable", "openssl+clmul", "openssl+portable"])
+def test_gcmsiv_matches_cryptography(bin_dir, fallback, impl_args, aes, polyval):
     tool = bin_dir / "gcmsiv_tool"
     assert tool.is_file(), f"{tool} not built"
+    env = dict(os.environ, NES_CRYPTO_FALLBACK=fallback)
+    flags = _cpu_flags()
+    want_aes = aes if "aes" in flags else "openssl"
+    want_polyval = polyval if "pclmulqdq" in flags else "portable"
+    got = subprocess.run([str(tool), *impl_args], input="impl\n", capture_output=True, text=True,
+                         env=env, timeout=60, check=True).stdout.strip()
+    assert got == f"aes={want_aes} polyval={want_polyval}"
     rng, cases = _cases()
 
     lines = []  # (kind, index or payload)
@@ -89,6 +116,7 @@ def test_gcmsiv_matches_cryptography(bin_dir, impl_args):
     proc = subprocess.run(
         [str(tool), *impl_args],
         input="\n".join(lines) + "\n",
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
@@ -111,7 +139,7 @@ def test_gcmsiv_matches_cryptography(bin_dir, impl_args):
                 assert AESGCMSIV(key).decrypt(nonce, _unhex(got), aad) == msg
         counts[kind] += 1
 
-    print(f"gcmsiv vs cryptography ({impl_args or 'auto'}): {counts}")
+    print(f"gcmsiv vs cryptography ({got}): {counts}")
     assert counts["seal"] == N_CASES
     assert counts["open"] == N_CASES
     assert counts["tampered"] == N_CASES // 4

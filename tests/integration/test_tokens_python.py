@@ -1,6 +1,8 @@
 """Cross-checks the C token code (through build/bin/token_tool) against tokenref.py, an
 independent Python reference on `cryptography`: byte-for-byte equal tokens, decryption in both
-directions, agreement on which malformed tokens are rejected, and key files end to end."""
+directions, agreement on which malformed tokens are rejected, and key files end to end. Every test
+runs once per implementation path (NES_CRYPTO_FALLBACK: SHA-NI or OpenSSL HMAC, AES-NI or OpenSSL
+AES, PCLMULQDQ or portable POLYVAL), and the tool's "I" line confirms the path in use."""
 from __future__ import annotations
 
 import os
@@ -14,14 +16,39 @@ import tokenref
 SEED = int(os.environ.get("NES_TOKEN_SEED", "20261125"))
 
 
-@pytest.fixture(scope="module")
-def tool(bin_dir):
+def _cpu_flags() -> set[str]:
+    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+# NES_CRYPTO_FALLBACK values: the fastest path, each part's fallback alone, and all fallbacks.
+PATHS = ["", "hmac", "aes", "polyval", "all"]
+
+
+@pytest.fixture(scope="module", params=PATHS, ids=["native", "hmac-fb", "aes-fb", "polyval-fb",
+                                                     "all-fb"])
+def tool(bin_dir, request):
     path = bin_dir / "token_tool"
     assert path.exists(), f"{path} not built (run make)"
+    env = dict(os.environ, NES_CRYPTO_FALLBACK=request.param)
+    forced = set(request.param.split(",")) if request.param else set()
+    if "all" in forced:
+        forced = {"hmac", "aes", "polyval"}
+    flags = _cpu_flags()
+    fast = {"hmac": ("sha_ni", "shani"), "aes": ("aes", "aesni"), "polyval": ("pclmulqdq", "clmul")}
+    slow = {"hmac": "openssl", "aes": "openssl", "polyval": "portable"}
+    want = " ".join(f"{part}={fast[part][1] if part not in forced and fast[part][0] in flags else slow[part]}"
+                    for part in ("hmac", "aes", "polyval"))
+    got = subprocess.run([str(path)], input="I\n", capture_output=True, text=True, env=env,
+                         timeout=60, check=True).stdout.strip()
+    assert got == want
 
     def run(lines: list[str]) -> list[str]:
         proc = subprocess.run([str(path)], input="".join(l + "\n" for l in lines),
-                              capture_output=True, text=True, timeout=300, check=True)
+                              capture_output=True, text=True, timeout=300, check=True, env=env)
         out = proc.stdout.split("\n")
         assert out[-1] == ""
         assert len(out) - 1 == len(lines)

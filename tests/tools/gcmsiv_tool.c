@@ -2,14 +2,18 @@
  *
  * Reads lines "seal|open <key hex> <nonce hex> <aad hex> <data hex>" from stdin ("-" stands for
  * empty hex) and prints one line per input line: the result in lowercase hex ("-" when empty),
- * "FAIL" when open rejects the input, or "ERROR" for a malformed line. Options:
+ * "FAIL" when open rejects the input, or "ERROR" for a malformed line. The line "impl" prints the
+ * implementation path in use, "aes=openssl|aesni polyval=portable|clmul". Options:
  *   --portable   use the portable POLYVAL implementation instead of the automatic choice.
+ * NES_CRYPTO_FALLBACK (tests/testutil.h: "aes", "polyval", "all", ...) forces those parts onto
+ * their fallback (OpenSSL AES, portable POLYVAL).
  * Exit status: 0, or 1 when any line was malformed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../testutil.h"
+#include "core/fieldcrypt.h"
 #include "core/gcmsiv.h"
 
 /* Decodes the hex field `s` ("-" = empty) into a new buffer; returns -1 on bad hex. */
@@ -31,7 +35,7 @@ static void print_hex(const uint8_t *b, size_t n)
 }
 
 /* Handles one line; returns 0, or -1 when it is malformed. */
-static int run_line(char *line, nes_polyval_impl impl)
+static int run_line(char *line, nes_aes_impl aes, nes_polyval_impl impl)
 {
     char *save = NULL;
     char *tok[6];
@@ -42,6 +46,17 @@ static int run_line(char *line, nes_polyval_impl impl)
             tok[ntok++] = t;
         else
             return -1;
+    if (ntok == 1 && strcmp(tok[0], "impl") == 0) {
+        static const uint8_t key[NES_GCMSIV_KEY_LEN];
+        nes_gcmsiv *ctx = nes_gcmsiv_new_impl(key, aes);
+        if (ctx == NULL)
+            return -1;
+        printf("aes=%s polyval=%s\n", nes_gcmsiv_aes_impl(ctx) == NES_AES_NI ? "aesni" : "openssl",
+               impl != NES_POLYVAL_PORTABLE && nes_polyval_clmul_available() ? "clmul"
+                                                                             : "portable");
+        nes_gcmsiv_free(ctx);
+        return 0;
+    }
     if (ntok != 5)
         return -1;
     const int seal = strcmp(tok[0], "seal") == 0;
@@ -54,7 +69,7 @@ static int run_line(char *line, nes_polyval_impl impl)
         rc = unhex(tok[i + 1], &f[i], &len[i]);
     if (rc == 0 && (len[0] != NES_GCMSIV_KEY_LEN || len[1] != NES_GCMSIV_NONCE_LEN))
         rc = -1;
-    nes_gcmsiv *ctx = rc == 0 ? nes_gcmsiv_new(f[0]) : NULL;
+    nes_gcmsiv *ctx = rc == 0 ? nes_gcmsiv_new_impl(f[0], aes) : NULL;
     uint8_t *out = rc == 0 ? malloc(len[3] + NES_GCMSIV_TAG_LEN) : NULL;
     if (ctx == NULL || out == NULL) {
         rc = -1;
@@ -82,6 +97,14 @@ static int run_line(char *line, nes_polyval_impl impl)
 int main(int argc, char **argv)
 {
     nes_polyval_impl impl = NES_POLYVAL_AUTO;
+    const int fb = tu_fallbacks(getenv("NES_CRYPTO_FALLBACK"));
+    if (fb < 0) {
+        fprintf(stderr, "%s: bad NES_CRYPTO_FALLBACK\n", argv[0]);
+        return 2;
+    }
+    const nes_aes_impl aes = (fb & NES_FALLBACK_AES) ? NES_AES_OPENSSL : NES_AES_AUTO;
+    if (fb & NES_FALLBACK_POLYVAL)
+        impl = NES_POLYVAL_PORTABLE;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--portable") == 0) {
             impl = NES_POLYVAL_PORTABLE;
@@ -94,7 +117,7 @@ int main(int argc, char **argv)
     size_t cap = 0;
     int status = 0;
     while (getline(&line, &cap, stdin) >= 0) {
-        if (run_line(line, impl) != 0) {
+        if (run_line(line, aes, impl) != 0) {
             puts("ERROR");
             status = 1;
         }

@@ -8,6 +8,11 @@
  *   KL <key-file>                        -> OK <n> | ERR <status> <message>
  *   KE <key-file> <ctx-hex> <pt-hex>    -> <token> | ERR            nes_crypter_encrypt
  *   KD <key-file> <ctx-hex> <token>     -> <key-index> <pt-hex> | ERR <status>
+ *   I                                    -> hmac=shani|openssl aes=aesni|openssl
+ *                                           polyval=clmul|portable   (the path in use)
+ *
+ * NES_CRYPTO_FALLBACK (tests/testutil.h: "hmac", "aes", "polyval", "all" or a comma list) forces
+ * those parts of every field key, including the crypter's, onto their fallback.
  *
  * This is a test driver: it prints tokens and plaintexts because that is its job. */
 #include <stdio.h>
@@ -24,13 +29,14 @@ static nes_fieldkey *cur_key;
 static char *cur_path;
 static nes_keyring *cur_ring;
 static nes_crypter *cur_crypter;
+static unsigned fallbacks; /* from NES_CRYPTO_FALLBACK */
 
 static nes_fieldkey *key_for(const uint8_t dek[NES_DEK_LEN])
 {
     if (cur_key == NULL || memcmp(dek, cur_dek, NES_DEK_LEN) != 0) {
         nes_fieldkey_free(cur_key);
         memcpy(cur_dek, dek, NES_DEK_LEN);
-        cur_key = nes_fieldkey_new(dek);
+        cur_key = nes_fieldkey_new_impl(dek, fallbacks);
     }
     return cur_key;
 }
@@ -47,7 +53,7 @@ static nes_crypter *crypter_for(const char *path, nes_err *err)
     cur_path = NULL;
     if (nes_keyring_load_file(path, &cur_ring, err) != NES_OK)
         return NULL;
-    cur_crypter = nes_crypter_new(cur_ring);
+    cur_crypter = nes_crypter_new_impl(cur_ring, fallbacks);
     cur_path = strdup(path);
     return cur_crypter;
 }
@@ -64,6 +70,17 @@ static void run(char *line, uint8_t *a, uint8_t *b, uint8_t *c)
     nes_err_clear(&err);
     if (cmd == NULL) {
         puts("ERR");
+    } else if (strcmp(cmd, "I") == 0) {
+        static const uint8_t dek[NES_DEK_LEN];
+        nes_fieldkey *k = nes_fieldkey_new_impl(dek, fallbacks);
+        unsigned fb = k != NULL ? nes_fieldkey_fallbacks(k) : 0;
+        if (k == NULL)
+            puts("ERR");
+        else
+            printf("hmac=%s aes=%s polyval=%s\n", fb & NES_FALLBACK_HMAC ? "openssl" : "shani",
+                   fb & NES_FALLBACK_AES ? "openssl" : "aesni",
+                   fb & NES_FALLBACK_POLYVAL ? "portable" : "clmul");
+        nes_fieldkey_free(k);
     } else if (strcmp(cmd, "L") == 0 && f1 != NULL) {
         printf("%zu\n", nes_token_len(strtoull(f1, NULL, 10)));
     } else if (strcmp(cmd, "E") == 0 && f3 != NULL && tu_unhex_field(f1, a, &na) == 0 &&
@@ -128,6 +145,12 @@ static void run(char *line, uint8_t *a, uint8_t *b, uint8_t *c)
 
 int main(void)
 {
+    const int fb = tu_fallbacks(getenv("NES_CRYPTO_FALLBACK"));
+    if (fb < 0) {
+        fputs("token_tool: bad NES_CRYPTO_FALLBACK\n", stderr);
+        return 2;
+    }
+    fallbacks = (unsigned)fb;
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;

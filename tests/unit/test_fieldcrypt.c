@@ -10,9 +10,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sys/mman.h>
 
+#include "../testutil.h"
+#include "core/aesni.h"
 #include "core/b64url.h"
 #include "core/fieldcrypt.h"
+#include "core/gcmsiv.h"
+#include "core/hmac_sha256.h"
+#include "core/polyval.h"
 
 static const uint8_t DEK_SEQ[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
                                     16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
@@ -345,6 +351,102 @@ static void open_parsed_parts(void **state)
     nes_fieldkey_free(other);
 }
 
+/* ---- implementation paths (fieldcrypt.h: NES_FALLBACK_*) --------------------------------------
+ */
+
+/* The flags the CPU itself forces: parts whose fast implementation it cannot run. */
+static unsigned cpu_fallbacks(void)
+{
+    return (nes_hmac_sha256_available() ? 0u : (unsigned)NES_FALLBACK_HMAC) |
+           (nes_aesni_available() ? 0u : (unsigned)NES_FALLBACK_AES) |
+           (nes_polyval_clmul_available() ? 0u : (unsigned)NES_FALLBACK_POLYVAL);
+}
+
+/* Every combination of fallbacks gives the known-answer tokens, and reports what it uses. */
+static void known_answers_on_every_path(void **state)
+{
+    (void)state;
+    for (unsigned fb = 0; fb <= NES_FALLBACK_ALL; fb++) {
+        for (size_t i = 0; i < NKATS; i++) {
+            nes_fieldkey *k = nes_fieldkey_new_impl(KATS[i].dek, fb);
+            assert_non_null(k);
+            assert_int_equal(nes_fieldkey_fallbacks(k), fb | cpu_fallbacks());
+            char *t = enc(k, KATS[i].ctx, KATS[i].pt, KATS[i].pt_len);
+            if (strcmp(t, KATS[i].token) != 0)
+                fail_msg("path %u, KAT %zu: %s", fb, i, t);
+            uint8_t *pt;
+            size_t pt_len = 99999;
+            assert_int_equal(dec(k, KATS[i].ctx, KATS[i].token, &pt, &pt_len), NES_OK);
+            assert_int_equal(pt_len, KATS[i].pt_len);
+            assert_memory_equal(pt, KATS[i].pt, pt_len);
+            free(pt);
+            free(t);
+            nes_fieldkey_free(k);
+        }
+    }
+    nes_fieldkey *k = nes_fieldkey_new(DEK_SEQ); /* production: the best the CPU has */
+    assert_int_equal(nes_fieldkey_fallbacks(k), cpu_fallbacks());
+    nes_fieldkey_free(k);
+}
+
+/* Seeded random tokens (contexts up to 70 bytes, plaintexts up to 2 KiB): every path writes the
+ * same token as the all-fallback path, and opens it. */
+static void paths_agree_on_random_tokens(void **state)
+{
+    (void)state;
+    uint64_t rng = 0x70cc;
+    static uint8_t pt[2048], out[4096];
+    static char ref_tok[4096], tok[4096];
+    uint8_t dek[32], ctx[70];
+    for (int iter = 0; iter < 120; iter++) {
+        tu_rng_fill(&rng, dek, sizeof dek);
+        size_t cl = (size_t)(tu_rng_next(&rng) % sizeof ctx);
+        size_t n = iter % 10 == 0 ? (size_t)(tu_rng_next(&rng) % sizeof pt)
+                                  : (size_t)(tu_rng_next(&rng) % 130);
+        tu_rng_fill(&rng, ctx, cl);
+        tu_rng_fill(&rng, pt, n);
+        nes_fieldkey *ref = nes_fieldkey_new_impl(dek, NES_FALLBACK_ALL);
+        assert_non_null(ref);
+        assert_int_equal(nes_token_encrypt(ref, ctx, cl, pt, n, ref_tok), 0);
+        for (unsigned fb = 0; fb < NES_FALLBACK_ALL; fb++) {
+            nes_fieldkey *k = nes_fieldkey_new_impl(dek, fb);
+            assert_non_null(k);
+            assert_int_equal(nes_token_encrypt(k, ctx, cl, pt, n, tok), 0);
+            if (memcmp(tok, ref_tok, nes_token_len(n)) != 0)
+                fail_msg("iteration %d, path %u: token differs (%zu bytes)", iter, fb, n);
+            size_t got = 0;
+            assert_int_equal(nes_token_decrypt(k, ctx, cl, ref_tok, nes_token_len(n), out, &got),
+                             NES_OK);
+            assert_int_equal(got, n);
+            assert_memory_equal(out, pt, n);
+            nes_fieldkey_free(k);
+        }
+        nes_fieldkey_free(ref);
+    }
+}
+
+/* The field key, which holds the HMAC pad states, is a locked, do-not-dump mapping of its own
+ * that is gone (wiped, unmapped) once freed; likewise the GCM-SIV context with the AES-NI key
+ * schedules. (What nes_secure_free does before unmapping is test_secmem's business.) */
+static void key_state_lives_in_secure_memory(void **state)
+{
+    (void)state;
+    for (unsigned fb = 0; fb <= NES_FALLBACK_ALL; fb += NES_FALLBACK_ALL) {
+        nes_fieldkey *k = nes_fieldkey_new_impl(DEK_SEQ, fb);
+        assert_non_null(k);
+        assert_true(tu_mapping_has_flag(k, "dd"));
+        nes_fieldkey_free(k);
+        unsigned char vec[1];
+        assert_int_equal(mincore((void *)k, 1, vec), -1); /* unmapped */
+    }
+    nes_gcmsiv *g = nes_gcmsiv_new(DEK_SEQ);
+    assert_non_null(g);
+    assert_true(tu_mapping_has_flag(g, "dd"));
+    nes_gcmsiv_free(g);
+    unsigned char vec[1];
+    assert_int_equal(mincore((void *)g, 1, vec), -1);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof BYTES100; i++)
@@ -361,6 +463,9 @@ int main(void)
         cmocka_unit_test(any_changed_character_fails),
         cmocka_unit_test(zero_tag_for_empty_plaintext_rejected),
         cmocka_unit_test(open_parsed_parts),
+        cmocka_unit_test(known_answers_on_every_path),
+        cmocka_unit_test(paths_agree_on_random_tokens),
+        cmocka_unit_test(key_state_lives_in_secure_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

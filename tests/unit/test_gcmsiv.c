@@ -13,6 +13,7 @@
 #include <libfyaml.h>
 
 #include "../testutil.h"
+#include "core/aesni.h"
 #include "core/gcmsiv.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -86,33 +87,55 @@ static struct fy_document *load_json(const char *rel)
     return doc;
 }
 
-/* The implementations to run every vector under: PORTABLE, and CLMUL when the CPU has it. */
-static int impls(nes_polyval_impl out[2])
+/* One implementation path of the AEAD: the AES back end and the POLYVAL back end. */
+typedef struct path {
+    nes_aes_impl aes;
+    nes_polyval_impl polyval;
+} path;
+
+static const path AUTO_PATH = {NES_AES_AUTO, NES_POLYVAL_AUTO};
+
+/* The paths to run every vector under: each AES back end (OpenSSL, and AES-NI when the CPU has
+ * it) with each POLYVAL back end (portable, and PCLMULQDQ when the CPU has it). */
+static int impls(path out[4])
 {
     int n = 0;
-    out[n++] = NES_POLYVAL_PORTABLE;
-    if (nes_polyval_clmul_available())
-        out[n++] = NES_POLYVAL_CLMUL;
+    for (int a = 0; a < 2; a++) {
+        if (a == 1 && !nes_aesni_available())
+            continue;
+        for (int p = 0; p < 2; p++) {
+            if (p == 1 && !nes_polyval_clmul_available())
+                continue;
+            out[n].aes = a == 1 ? NES_AES_NI : NES_AES_OPENSSL;
+            out[n++].polyval = p == 1 ? NES_POLYVAL_CLMUL : NES_POLYVAL_PORTABLE;
+        }
+    }
     return n;
 }
 
-static const char *impl_name(nes_polyval_impl impl)
+static const char *impl_name(path p)
 {
-    return impl == NES_POLYVAL_CLMUL ? "clmul" : impl == NES_POLYVAL_PORTABLE ? "portable" : "auto";
+    static const char *names[3][3] = {{"auto", "auto+portable", "auto+clmul"},
+                                      {"openssl+auto", "openssl+portable", "openssl+clmul"},
+                                      {"aesni+auto", "aesni+portable", "aesni+clmul"}};
+    return names[p.aes][p.polyval];
 }
 
-static nes_gcmsiv *new_ctx(const uint8_t *key, nes_polyval_impl impl)
+/* A context on path p; a forced AES back end must really be the one in use. */
+static nes_gcmsiv *new_ctx(const uint8_t *key, path p)
 {
-    nes_gcmsiv *ctx = nes_gcmsiv_new(key);
+    nes_gcmsiv *ctx = nes_gcmsiv_new_impl(key, p.aes);
     assert_non_null(ctx);
-    nes_gcmsiv_set_polyval_impl(ctx, impl);
+    if (p.aes != NES_AES_AUTO)
+        assert_int_equal(nes_gcmsiv_aes_impl(ctx), p.aes);
+    nes_gcmsiv_set_polyval_impl(ctx, p.polyval);
     return ctx;
 }
 
 /* A valid vector: seal gives exactly ct||tag (also in place) and open gives the plaintext back
  * (also in place). */
-static void check_valid(const char *id, nes_polyval_impl impl, bytes key, bytes nonce, bytes aad,
-                        bytes pt, bytes ct_tag)
+static void check_valid(const char *id, path impl, bytes key, bytes nonce, bytes aad, bytes pt,
+                        bytes ct_tag)
 {
     assert_int_equal(key.len, NES_GCMSIV_KEY_LEN);
     assert_int_equal(nonce.len, NES_GCMSIV_NONCE_LEN);
@@ -143,7 +166,7 @@ static void check_valid(const char *id, nes_polyval_impl impl, bytes key, bytes 
 }
 
 /* An invalid vector: open fails and leaves the output zeroed. */
-static void check_invalid(const char *id, nes_polyval_impl impl, bytes key, bytes nonce, bytes aad,
+static void check_invalid(const char *id, path impl, bytes key, bytes nonce, bytes aad,
                           bytes ct_tag)
 {
     nes_gcmsiv *ctx = new_ctx(key.data, impl);
@@ -175,7 +198,7 @@ static void rfc8452_vectors(void **state)
         fy_node_by_path(fy_document_root(doc), "/vectors", FY_NT, FYNWF_DONT_FOLLOW);
     assert_non_null(vectors);
     const int in_file = fy_node_sequence_item_count(vectors);
-    nes_polyval_impl list[2];
+    path list[4];
     const int nimpl = impls(list);
     for (int k = 0; k < nimpl; k++) {
         int ran = 0, c2 = 0, c3 = 0;
@@ -220,7 +243,7 @@ static void wycheproof_vectors(void **state)
     const long declared = field_long(root, "numberOfTests");
     struct fy_node *groups = fy_node_by_path(root, "/testGroups", FY_NT, FYNWF_DONT_FOLLOW);
     assert_non_null(groups);
-    nes_polyval_impl list[2];
+    path list[4];
     const int nimpl = impls(list);
     for (int k = 0; k < nimpl; k++) {
         long valid = 0, invalid = 0, acceptable = 0, other_sizes = 0;
@@ -291,7 +314,7 @@ typedef struct sample {
     uint8_t ct[37 + 16];
 } sample;
 
-static void make_sample(sample *s, nes_polyval_impl impl)
+static void make_sample(sample *s, path impl)
 {
     tu_rng_fill(&rng_state, s->key, sizeof s->key);
     tu_rng_fill(&rng_state, s->nonce, sizeof s->nonce);
@@ -306,7 +329,7 @@ static void make_sample(sample *s, nes_polyval_impl impl)
 /* Opens s->ct (after the caller's changes) and returns the result; out is checked zeroed on
  * failure. */
 static int try_open(const sample *s, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
-                    size_t aad_len, const uint8_t *ct, size_t ct_len, nes_polyval_impl impl)
+                    size_t aad_len, const uint8_t *ct, size_t ct_len, path impl)
 {
     nes_gcmsiv *ctx = new_ctx(key, impl);
     uint8_t out[sizeof s->pt + 1];
@@ -325,7 +348,7 @@ static int try_open(const sample *s, const uint8_t *key, const uint8_t *nonce, c
 static void tampering_fails(void **state)
 {
     (void)state;
-    nes_polyval_impl list[2];
+    path list[4];
     const int nimpl = impls(list);
     for (int k = 0; k < nimpl; k++) {
         sample s;
@@ -379,7 +402,7 @@ static void empty_message_and_aad(void **state)
     tu_rng_fill(&rng_state, nonce, sizeof nonce);
     tu_rng_fill(&rng_state, aad, sizeof aad);
     tu_rng_fill(&rng_state, pt, sizeof pt);
-    nes_gcmsiv *ctx = new_ctx(key, NES_POLYVAL_AUTO);
+    nes_gcmsiv *ctx = new_ctx(key, AUTO_PATH);
     uint8_t both[16], no_pt[16], no_aad[3 + 16], out[3];
     assert_int_equal(nes_gcmsiv_seal(ctx, nonce, NULL, 0, NULL, 0, both), 0);
     assert_int_equal(nes_gcmsiv_seal(ctx, nonce, aad, sizeof aad, NULL, 0, no_pt), 0);
@@ -400,7 +423,7 @@ static void length_limits_and_arguments(void **state)
 {
     (void)state;
     uint8_t key[32] = {1}, nonce[12] = {2}, small[32] = {3}, out[64];
-    nes_gcmsiv *ctx = new_ctx(key, NES_POLYVAL_AUTO);
+    nes_gcmsiv *ctx = new_ctx(key, AUTO_PATH);
     const size_t over = (size_t)NES_GCMSIV_MAX_LEN + 1;
     memset(out, 0xee, sizeof out);
     assert_int_equal(nes_gcmsiv_seal(ctx, nonce, small, 0, small, over, out), -1);
@@ -426,55 +449,61 @@ static void length_limits_and_arguments(void **state)
     nes_gcmsiv_free(NULL);
 }
 
-/* Messages across the keystream batch size (and the 4-block POLYVAL path), in place and not:
- * both POLYVAL implementations give the same bytes, and everything round-trips. */
+/* Messages across the keystream batch sizes (8, 4, 1 blocks and a partial one) and the
+ * 8/4-block POLYVAL paths, in place and not: every implementation path gives the bytes of the
+ * all-fallback path (OpenSSL AES, portable POLYVAL), and everything round-trips. */
 static void long_messages_in_place(void **state)
 {
     (void)state;
-    static const size_t lens[] = {0, 1, 15, 16, 17, 63, 64, 65, 511, 512, 513, 1024, 3000, 8193};
+    static const size_t lens[] = {0,   1,   15,  16,  17,  63,   64,   65,  127,
+                                  128, 129, 511, 512, 513, 1024, 3000, 8193};
+    const path ref_path = {NES_AES_OPENSSL, NES_POLYVAL_PORTABLE};
+    path list[4];
+    const int nimpl = impls(list);
     uint8_t key[32], nonce[12], aad[70];
     tu_rng_fill(&rng_state, key, sizeof key);
-    nes_gcmsiv *portable = new_ctx(key, NES_POLYVAL_PORTABLE);
-    nes_gcmsiv *autoimpl = new_ctx(key, NES_POLYVAL_AUTO);
-    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-        const size_t len = lens[i], aad_len = (size_t)(tu_rng_next(&rng_state) % sizeof aad);
-        tu_rng_fill(&rng_state, nonce, sizeof nonce);
-        tu_rng_fill(&rng_state, aad, aad_len);
-        uint8_t *pt = malloc(len + 1), *a = malloc(len + 16), *b = malloc(len + 16);
-        assert_true(pt != NULL && a != NULL && b != NULL);
-        tu_rng_fill(&rng_state, pt, len);
-        assert_int_equal(nes_gcmsiv_seal(portable, nonce, aad, aad_len, pt, len, a), 0);
-        memcpy(b, pt, len);
-        assert_int_equal(nes_gcmsiv_seal(autoimpl, nonce, aad, aad_len, b, len, b), 0);
-        assert_memory_equal(a, b, len + 16);
-        if (len > 0)
-            assert_memory_not_equal(a, pt, len);
-        assert_int_equal(nes_gcmsiv_open(portable, nonce, aad, aad_len, b, len + 16, b), 0);
-        assert_memory_equal(b, pt, len);
-        assert_int_equal(nes_gcmsiv_open(autoimpl, nonce, aad, aad_len, a, len + 16, a), 0);
-        assert_memory_equal(a, pt, len);
-        free(pt);
-        free(a);
-        free(b);
+    nes_gcmsiv *ref = new_ctx(key, ref_path);
+    for (int k = 0; k < nimpl; k++) {
+        nes_gcmsiv *other = new_ctx(key, list[k]);
+        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+            const size_t len = lens[i], aad_len = (size_t)(tu_rng_next(&rng_state) % sizeof aad);
+            tu_rng_fill(&rng_state, nonce, sizeof nonce);
+            tu_rng_fill(&rng_state, aad, aad_len);
+            uint8_t *pt = malloc(len + 1), *a = malloc(len + 16), *b = malloc(len + 16);
+            assert_true(pt != NULL && a != NULL && b != NULL);
+            tu_rng_fill(&rng_state, pt, len);
+            assert_int_equal(nes_gcmsiv_seal(ref, nonce, aad, aad_len, pt, len, a), 0);
+            memcpy(b, pt, len);
+            assert_int_equal(nes_gcmsiv_seal(other, nonce, aad, aad_len, b, len, b), 0);
+            if (memcmp(a, b, len + 16) != 0)
+                fail_msg("%s: %zu bytes differ from the fallback path", impl_name(list[k]), len);
+            if (len > 0)
+                assert_memory_not_equal(a, pt, len);
+            assert_int_equal(nes_gcmsiv_open(ref, nonce, aad, aad_len, b, len + 16, b), 0);
+            assert_memory_equal(b, pt, len);
+            assert_int_equal(nes_gcmsiv_open(other, nonce, aad, aad_len, a, len + 16, a), 0);
+            assert_memory_equal(a, pt, len);
+            free(pt);
+            free(a);
+            free(b);
+        }
+        nes_gcmsiv_free(other);
     }
-    nes_gcmsiv_free(portable);
-    nes_gcmsiv_free(autoimpl);
+    nes_gcmsiv_free(ref);
 }
 
 /* A context reused for many messages (different nonces, interleaved seal/open) gives the same
  * bytes as a fresh context per message: the per-message re-keying leaves no state behind. */
-static void context_reuse_matches_fresh(void **state)
+static void reuse_on_path(const uint8_t key[32], path p)
 {
-    (void)state;
-    uint8_t key[32], nonce[12], pt[100], a[116], b[116];
-    tu_rng_fill(&rng_state, key, sizeof key);
-    nes_gcmsiv *reused = new_ctx(key, NES_POLYVAL_AUTO);
+    uint8_t nonce[12], pt[100], a[116], b[116];
+    nes_gcmsiv *reused = new_ctx(key, p);
     for (int i = 0; i < 50; i++) {
         const size_t len = (size_t)(tu_rng_next(&rng_state) % sizeof pt);
         tu_rng_fill(&rng_state, nonce, sizeof nonce);
         tu_rng_fill(&rng_state, pt, len);
         assert_int_equal(nes_gcmsiv_seal(reused, nonce, pt, len / 3, pt, len, a), 0);
-        nes_gcmsiv *fresh = new_ctx(key, NES_POLYVAL_AUTO);
+        nes_gcmsiv *fresh = new_ctx(key, p);
         assert_int_equal(nes_gcmsiv_seal(fresh, nonce, pt, len / 3, pt, len, b), 0);
         nes_gcmsiv_free(fresh);
         assert_memory_equal(a, b, len + 16);
@@ -484,6 +513,17 @@ static void context_reuse_matches_fresh(void **state)
         }
     }
     nes_gcmsiv_free(reused);
+}
+
+static void context_reuse_matches_fresh(void **state)
+{
+    (void)state;
+    uint8_t key[32];
+    tu_rng_fill(&rng_state, key, sizeof key);
+    path list[4];
+    const int nimpl = impls(list);
+    for (int k = 0; k < nimpl; k++)
+        reuse_on_path(key, list[k]);
 }
 
 int main(void)

@@ -300,6 +300,41 @@ static void crypter_encrypts_with_current_key(void **state)
     nes_keyring_free(kr);
 }
 
+/* A crypter on the fallback path (nes_crypter_new_impl) writes the same tokens and opens tokens
+ * of every key of the ring. */
+static void crypter_fallback_path_agrees(void **state)
+{
+    (void)state;
+    nes_keyring *kr = ring(0, 3);
+    nes_crypter *fast = nes_crypter_new(kr), *slow = nes_crypter_new_impl(kr, NES_FALLBACK_ALL);
+    assert_true(fast != NULL && slow != NULL);
+    const uint8_t *ctx = (const uint8_t *)"email";
+    const uint8_t *pt = (const uint8_t *)"alice@example.com";
+    nes_buf a = {0}, b = {0}, out = {0};
+    assert_int_equal(nes_crypter_encrypt(fast, ctx, 5, pt, 17, &a), 0);
+    assert_int_equal(nes_crypter_encrypt(slow, ctx, 5, pt, 17, &b), 0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    for (size_t i = 0; i < 3; i++) {
+        nes_fieldkey *k = nes_fieldkey_new(DEKS[i]);
+        char tok[128];
+        assert_int_equal(nes_token_encrypt(k, ctx, 5, pt, 17, tok), 0);
+        size_t idx = 99;
+        out.len = 0;
+        assert_int_equal(nes_crypter_decrypt(slow, ctx, 5, tok, nes_token_len(17), &out, &idx),
+                         NES_OK);
+        assert_int_equal(idx, i);
+        assert_memory_equal(out.data, pt, 17);
+        nes_fieldkey_free(k);
+    }
+    nes_buf_free(&a);
+    nes_buf_free(&b);
+    nes_buf_free(&out);
+    nes_crypter_free(fast);
+    nes_crypter_free(slow);
+    nes_keyring_free(kr);
+}
+
 static void crypter_decrypts_with_previous_keys(void **state)
 {
     (void)state;
@@ -428,6 +463,7 @@ int main(void)
         cmocka_unit_test(load_file),
         cmocka_unit_test(keygen_and_key_line),
         cmocka_unit_test(crypter_encrypts_with_current_key),
+        cmocka_unit_test(crypter_fallback_path_agrees),
         cmocka_unit_test(crypter_decrypts_with_previous_keys),
         cmocka_unit_test(crypter_rejects_unknown_key_and_malformed),
         cmocka_unit_test(crypter_respects_buffer_cap),
