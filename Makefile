@@ -10,7 +10,7 @@ CMAKE_FLAGS := -G Ninja $(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNC
 BIN := $(BUILD_DIR)/bin
 PY := $(VENV)/bin/python
 
-.PHONY: all build deps run test unit asan integration fuzz-build fuzz-regress fuzz bench bench-http \
+.PHONY: all build deps run test unit asan integration fuzz-build fuzz-regress fuzz bench bench-http bench-spec \
         lint tidy format clean
 
 all: build
@@ -73,3 +73,7 @@ format: deps
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Spec loading against spec size: seconds and peak RSS for 5k/20k/40k/100k component schemas.
+bench-spec: build
+	@python3 bench/spec/bench.py $(abspath $(BIN))

@@ -47,6 +47,12 @@
 #define NES_SPEC_MAX_BYTES (64u << 20)
 /** Upper bound on `$ref` hops followed in a row (a chain of references to references). */
 #define NES_SPEC_MAX_REF_DEPTH 64
+/** Upper bound on the nodes YAML aliases and merge keys may add to a document when expanded
+ * (each alias counts the subtree it names): bounds alias and merge-key bombs. */
+#define NES_SPEC_MAX_ALIAS_NODES 4000000u
+/** Default bound on the documents of a spec (the spec plus the sibling files its `$ref`s name);
+ * large split specs (DigitalOcean's has 471 files) fit. */
+#define NES_SPEC_DEFAULT_MAX_DOCS 1024
 /** Upper bound on automaton nodes per spec (one per distinct set of schemas reached). */
 #define NES_SPEC_MAX_NODES 100000
 
@@ -77,9 +83,25 @@ typedef nes_status (*nes_doc_reader)(void *ud, const char *name, char **data, si
 nes_status nes_spec_load(const char *name, const char *data, size_t len, nes_doc_reader reader,
                          void *reader_ud, nes_spec **out, nes_err *err);
 
-/** Loads a spec file; sibling references are read from the same directory (never above it).
- * NES_ERR_IO when the file cannot be read, else as nes_spec_load. */
+/** Limits of one load (zero fields take the defaults). */
+typedef struct nes_spec_limits {
+    size_t max_docs; /**< documents per spec, the spec included (NES_SPEC_DEFAULT_MAX_DOCS); the
+                          service's SPEC_MAX_DOCUMENTS setting */
+} nes_spec_limits;
+
+/** nes_spec_load with limits (`lim` may be NULL: defaults). */
+nes_status nes_spec_load_limits(const char *name, const char *data, size_t len,
+                                nes_doc_reader reader, void *reader_ud,
+                                const nes_spec_limits *lim, nes_spec **out, nes_err *err);
+
+/** Loads a spec file; sibling references are read from the same directory (never above it, and
+ * never through a symbolic link that leaves it). NES_ERR_IO when the file cannot be read, else as
+ * nes_spec_load. */
 nes_status nes_spec_load_file(const char *path, nes_spec **out, nes_err *err);
+
+/** nes_spec_load_file with limits (`lim` may be NULL: defaults). */
+nes_status nes_spec_load_file_limits(const char *path, const nes_spec_limits *lim, nes_spec **out,
+                                     nes_err *err);
 
 /** Frees a spec and its automaton (NULL is fine). */
 void nes_spec_free(nes_spec *spec);

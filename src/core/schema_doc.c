@@ -249,7 +249,7 @@ static struct fy_document *build(const char *data, size_t len, bool json, char *
         return NULL;
     fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg pc = {
-        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
+        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_DISABLE_ACCELERATORS | (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
         .diag = diag,
     };
     struct fy_document *fyd = fy_document_build_from_string(&pc, data, len);
@@ -294,22 +294,37 @@ static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, si
         d->fyd = build(data, len, false, msg, sizeof msg, &line);
     if (d->fyd == NULL && msg[0] == '\0') /* libfyaml builds nothing, silently, from no content */
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s: empty document", d->shown);
+    if (d->fyd == NULL && strstr(msg, "depth limit") != NULL)
+        return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
+                           "%s:%d: nested deeper than %d levels, the YAML parser's limit: move "
+                           "deeply nested inline schemas into components/schemas and $ref them",
+                           d->shown, line, FYPCF_GUARANTEED_MINIMUM_DEPTH_LIMIT);
     if (d->fyd == NULL)
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid YAML: %s", d->shown, line,
                            msg);
     d->root = nes_sd_deref(fy_document_root(d->fyd));
-    (void)ds;
-    return NES_OK;
+    return nes_sd_check(ds, (uint32_t)(d - ds->docs), err);
 }
 
 static nes_status add_doc(nes_sd_docs *ds, const char *rel, char *owned, const char *data,
                           size_t len, uint32_t *index, nes_err *err)
 {
-    if (ds->n == NES_SD_MAX_DOCS) {
+    if (ds->n == ds->max_docs) {
         free(owned);
         return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
-                           "%s: too many referenced documents (limit %d)", ds->docs[0].shown,
-                           NES_SD_MAX_DOCS);
+                           "%s: too many referenced documents (limit %zu, the spec included; "
+                           "raise SPEC_MAX_DOCUMENTS)",
+                           ds->n ? ds->docs[0].shown : rel, ds->max_docs);
+    }
+    if (ds->n == ds->cap_docs) {
+        size_t cap = ds->cap_docs ? 2 * ds->cap_docs : 8;
+        nes_sd_doc *docs = realloc(ds->docs, cap * sizeof *docs);
+        if (docs == NULL) {
+            free(owned);
+            return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+        }
+        ds->docs = docs;
+        ds->cap_docs = cap;
     }
     if (len > NES_SPEC_MAX_BYTES - ds->bytes) {
         free(owned);
@@ -334,9 +349,10 @@ static nes_status add_doc(nes_sd_docs *ds, const char *rel, char *owned, const c
 }
 
 nes_status nes_sd_open(nes_sd_docs *ds, const char *name, const char *data, size_t len,
-                       nes_doc_reader reader, void *reader_ud, nes_err *err)
+                       nes_doc_reader reader, void *reader_ud, size_t max_docs, nes_err *err)
 {
     memset(ds, 0, sizeof *ds);
+    ds->max_docs = max_docs ? max_docs : NES_SPEC_DEFAULT_MAX_DOCS;
     ds->reader = reader;
     ds->reader_ud = reader_ud;
     const char *slash = strrchr(name, '/');
@@ -359,6 +375,8 @@ void nes_sd_close(nes_sd_docs *ds)
         free(d->rel);
         free(d->shown);
     }
+    free(ds->docs);
+    nes_sd_index_free(ds->index);
     free(ds->prefix);
     memset(ds, 0, sizeof *ds);
 }
@@ -487,7 +505,8 @@ static nes_status find_doc(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
 }
 
 /* Walks the decoded JSON pointer `ptr` ("" or "/a/b") from `node`. NULL when absent. */
-static struct fy_node *walk_pointer(struct fy_node *node, const char *ptr, char *tok)
+static struct fy_node *walk_pointer(nes_sd_docs *ds, struct fy_node *node, const char *ptr,
+                                    char *tok)
 {
     const char *p = ptr;
     while (node != NULL && *p == '/') {
@@ -505,7 +524,7 @@ static struct fy_node *walk_pointer(struct fy_node *node, const char *ptr, char 
         }
         tok[t] = '\0';
         if (fy_node_is_mapping(node)) {
-            node = nes_sd_deref(fy_node_mapping_lookup_value_by_simple_key(node, tok, t));
+            node = nes_sd_lookup(ds, node, tok, t);
         } else if (fy_node_is_sequence(node)) {
             if (t == 0 || t > 9 || (t > 1 && tok[0] == '0') || strspn(tok, "0123456789") != t)
                 return NULL;
@@ -553,7 +572,7 @@ nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
                          "$ref \"%s\": only JSON pointer fragments (\"#/...\") are supported",
                          shown);
     if (st == NES_OK) {
-        struct fy_node *target = walk_pointer(ds->docs[doc].root, dec, tok);
+        struct fy_node *target = walk_pointer(ds, ds->docs[doc].root, dec, tok);
         if (target == NULL)
             st = nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,
                              "$ref target \"%s\" not found", shown);
