@@ -74,8 +74,9 @@ int cli_schema(int argc, char **argv)
             if (prc == NES_PII_PATHS_TOO_MANY)
                 why = "too many PII paths to list (more than " NES_STR(NES_PII_MAX_PATHS) ")";
             else if (prc == NES_PII_PATHS_TOO_LONG)
-                why = "a PII path is longer than " NES_STR(NES_PII_MAX_PATH_LEN) " characters "
-                      "(the schema nests too deeply to list its paths)";
+                why = "a PII path is longer than " NES_STR(
+                    NES_PII_MAX_PATH_LEN) " characters "
+                                          "(the schema nests too deeply to list its paths)";
             else if (prc < 0)
                 why = "out of memory";
             nes_err_set(&err, NES_ERR_LIMIT, (size_t)-1, "%s", why);

@@ -296,8 +296,8 @@ nes_status nes_spec_load(const char *name, const char *data, size_t len, nes_doc
 }
 
 nes_status nes_spec_load_limits(const char *name, const char *data, size_t len,
-                                nes_doc_reader reader, void *reader_ud,
-                                const nes_spec_limits *lim, nes_spec **out, nes_err *err)
+                                nes_doc_reader reader, void *reader_ud, const nes_spec_limits *lim,
+                                nes_spec **out, nes_err *err)
 {
     *out = NULL;
     nes_err_clear(err);
@@ -395,9 +395,9 @@ static nes_status dir_reader(void *ud, const char *name, char **data, size_t *le
     if (real == NULL)
         return nes_read_file(path, NES_SPEC_MAX_BYTES, data, len, err); /* names the error */
     size_t rl = sd->real ? strlen(sd->real) : 0;
-    bool inside = sd->real != NULL &&
-                  (strcmp(sd->real, "/") == 0 ? real[0] == '/'
-                                               : strncmp(real, sd->real, rl) == 0 && real[rl] == '/');
+    bool inside = sd->real != NULL && (strcmp(sd->real, "/") == 0
+                                           ? real[0] == '/'
+                                           : strncmp(real, sd->real, rl) == 0 && real[rl] == '/');
     nes_status st = inside ? nes_read_file(real, NES_SPEC_MAX_BYTES, data, len, err)
                            : nes_err_set(err, NES_ERR_IO, (size_t)-1,
                                          "refusing to follow a symbolic link that leaves the "

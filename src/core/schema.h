@@ -91,8 +91,8 @@ typedef struct nes_spec_limits {
 
 /** nes_spec_load with limits (`lim` may be NULL: defaults). */
 nes_status nes_spec_load_limits(const char *name, const char *data, size_t len,
-                                nes_doc_reader reader, void *reader_ud,
-                                const nes_spec_limits *lim, nes_spec **out, nes_err *err);
+                                nes_doc_reader reader, void *reader_ud, const nes_spec_limits *lim,
+                                nes_spec **out, nes_err *err);
 
 /** Loads a spec file; sibling references are read from the same directory (never above it, and
  * never through a symbolic link that leaves it). NES_ERR_IO when the file cannot be read, else as

@@ -249,7 +249,8 @@ static struct fy_document *build(const char *data, size_t len, bool json, char *
         return NULL;
     fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg pc = {
-        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_DISABLE_ACCELERATORS | (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
+        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS |
+                 (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
         .diag = diag,
     };
     struct fy_document *fyd = fy_document_build_from_string(&pc, data, len);
@@ -294,7 +295,7 @@ static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, si
         d->fyd = build(data, len, false, msg, sizeof msg, &line);
     if (d->fyd == NULL && msg[0] == '\0') /* libfyaml builds nothing, silently, from no content */
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s: empty document", d->shown);
-    if (d->fyd == NULL && strstr(msg, "depth limit") != NULL)
+    if (d->fyd == NULL && (strstr(msg, "depth limit") != NULL || strstr(msg, "Max depth") != NULL))
         return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
                            "%s:%d: nested deeper than %d levels, the YAML parser's limit: move "
                            "deeply nested inline schemas into components/schemas and $ref them",

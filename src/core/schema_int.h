@@ -33,10 +33,10 @@ typedef struct nes_sd_index nes_sd_index;
 typedef struct nes_sd_docs {
     nes_sd_doc *docs; /* cap_docs entries, grown as siblings load */
     size_t n, cap_docs;
-    size_t max_docs; /* the spec itself plus at most max_docs - 1 siblings */
+    size_t max_docs;     /* the spec itself plus at most max_docs - 1 siblings */
     nes_sd_index *index; /* hash index of large mappings (schema_scan.c), NULL until needed */
-    size_t bytes; /* total input bytes, bounded by NES_SPEC_MAX_BYTES */
-    char *prefix; /* directory part of the spec's name ("" or "dir/"), for messages */
+    size_t bytes;        /* total input bytes, bounded by NES_SPEC_MAX_BYTES */
+    char *prefix;        /* directory part of the spec's name ("" or "dir/"), for messages */
     nes_doc_reader reader;
     void *reader_ud;
 } nes_sd_docs;

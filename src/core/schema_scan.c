@@ -54,8 +54,8 @@ static size_t pow2_at_least(size_t n)
 /* ---- the mapping index ------------------------------------------------------------------- */
 
 typedef struct ix_entry {
-    struct fy_node *map;   /* NULL: free slot */
-    const char *key;       /* NULL: the "this mapping is indexed" marker */
+    struct fy_node *map; /* NULL: free slot */
+    const char *key;     /* NULL: the "this mapping is indexed" marker */
     size_t len;
     struct fy_node *value; /* aliases resolved */
     uint64_t hash;
@@ -242,10 +242,9 @@ static nes_status check_keys(checker *c, struct fy_node *map)
         for (; c->keys[h].key != NULL; h = (h + 1) & mask) {
             const key_slot *s = &c->keys[h];
             if (s->hash == hash && s->len == len && memcmp(s->key, k, len) == 0)
-                return nes_err_set(c->err, NES_ERR_SPEC, (size_t)-1,
-                                   "%s:%d: invalid YAML: duplicate key \"%.*s\"",
-                                   c->ds->docs[c->doc].shown, nes_sd_line(kn),
-                                   len > 64 ? 64 : (int)len, k);
+                return nes_err_set(
+                    c->err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid YAML: duplicate key \"%.*s\"",
+                    c->ds->docs[c->doc].shown, nes_sd_line(kn), len > 64 ? 64 : (int)len, k);
         }
         c->keys[h] = (key_slot){k, len, hash};
     }
@@ -305,8 +304,7 @@ static nes_status too_big(checker *c)
 }
 
 /* Pushes a collection (after checking its keys) or returns the size of a leaf in *leaf. */
-static nes_status visit(checker *c, frame *stack, size_t *depth, struct fy_node *n,
-                        uint64_t *leaf)
+static nes_status visit(checker *c, frame *stack, size_t *depth, struct fy_node *n, uint64_t *leaf)
 {
     *leaf = 0;
     if (n == NULL) {
@@ -372,7 +370,8 @@ nes_status nes_sd_check(const nes_sd_docs *ds, uint32_t doc, nes_err *err)
             if (st == NES_OK && leaf != 0)
                 stack[depth - 1].size = add_sat(stack[depth - 1].size, leaf);
             /* stop at once when this collection alone stands for too much */
-            if (st == NES_OK && stack[depth - 1].size > (uint64_t)NES_SPEC_MAX_ALIAS_NODES + own + 1)
+            if (st == NES_OK &&
+                stack[depth - 1].size > (uint64_t)NES_SPEC_MAX_ALIAS_NODES + own + 1)
                 st = too_big(&c);
             continue;
         }

@@ -864,9 +864,9 @@ static void too_many_documents(void **state)
                      NES_OK);
     nes_spec_free(spec);
     nes_spec_limits lim = {.max_docs = 64};
-    assert_int_equal(nes_spec_load_limits("many.yaml", text, strlen(text), gen_reader, NULL, &lim,
-                                          &spec, &err),
-                     NES_ERR_LIMIT);
+    assert_int_equal(
+        nes_spec_load_limits("many.yaml", text, strlen(text), gen_reader, NULL, &lim, &spec, &err),
+        NES_ERR_LIMIT);
     assert_non_null(strstr(err.msg, "too many referenced documents (limit 64"));
     assert_non_null(strstr(err.msg, "SPEC_MAX_DOCUMENTS"));
 }
