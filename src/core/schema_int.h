@@ -23,6 +23,8 @@ typedef struct nes_sd_doc {
     char *rel;   /* name relative to the spec's directory: what the reader is asked for */
     char *shown; /* name for messages: the spec's directory prefix + rel */
     char *owned; /* the reader's buffer (the YAML tree points into it), or NULL */
+    char *split; /* the input with one line break added after a one-line JSON document's first
+                    bracket (schema_doc.c: parse_doc), which the tree points into; or NULL */
     struct fy_document *fyd;
     struct fy_node *root;
 } nes_sd_doc;

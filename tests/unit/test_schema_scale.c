@@ -286,6 +286,29 @@ static void overlong_paths_report_their_length(void **state)
     free(t.s);
 }
 
+/* A one-line (minified) JSON spec is parsed from a copy with one added line break; messages
+ * still give the lines of the original. */
+static void minified_json_keeps_its_line_numbers(void **state)
+{
+    (void)state;
+    text t = {0};
+    add(&t, "{\"openapi\":\"3.0.3\",\"x-pii-root\":\"#/components/schemas/R\",\"components\":"
+            "{\"schemas\":{");
+    for (int i = 0; i < 400; i++)
+        add(&t, "\"F%d\":{\"type\":\"string\"},", i);
+    add(&t, "\"R\":{\"properties\":{\"a\":{\"x-pii\":\"yes\"}}}}}}");
+    assert_true(t.len > 8192);
+    nes_spec *spec;
+    nes_err err;
+    assert_int_equal(nes_spec_load("min.json", t.s, t.len, NULL, NULL, &spec, &err), NES_ERR_SPEC);
+    assert_non_null(strstr(err.msg, "min.json:1: #/components/schemas/R/properties/a: "));
+    t.len -= 4; /* "...\"yes\"}}}}}}" -> a syntax error on line 3 */
+    add(&t, "}}}\n\n:}");
+    assert_int_equal(nes_spec_load("min.json", t.s, t.len, NULL, NULL, &spec, &err), NES_ERR_SPEC);
+    assert_non_null(strstr(err.msg, "min.json:3: invalid JSON"));
+    free(t.s);
+}
+
 /* ---- files: symbolic links ------------------------------------------------------------------- */
 
 static void write_file(const char *path, const char *s)
@@ -347,6 +370,7 @@ int main(void)
         cmocka_unit_test(alias_bombs_are_refused_at_once),
         cmocka_unit_test(nesting_beyond_the_parser_limit_says_why),
         cmocka_unit_test(overlong_paths_report_their_length),
+        cmocka_unit_test(minified_json_keeps_its_line_numbers),
         cmocka_unit_test(symlinks_leaving_the_directory_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
