@@ -205,6 +205,10 @@ static void put_escaped(nes_logline *l, const char *s, size_t n)
     if (l->truncated)
         return;
     size_t room = sizeof(l->buf) - l->len - reserve;
+    if (room == 0) {
+        l->truncated = true;
+        return;
+    }
     size_t w = nes_json_escape(l->buf + l->len, room, s, n);
     if (w == (size_t)-1) {
         l->len += strlen(l->buf + l->len);
@@ -219,6 +223,20 @@ static void put_key(nes_logline *l, const char *key)
     put_raw(l, ",\"", 2);
     put_escaped(l, key, strlen(key));
     put_raw(l, "\":", 2);
+}
+
+/* A line stays valid JSON when it is cut: a field that did not fit is removed whole (back to
+ * `mark`, the length before it), except a string value whose opening quote made it in, which
+ * keeps its prefix (cut at a whole escape) and gets its closing quote. put_raw keeps room for
+ * that quote, the truncation marker and the closing "}\n". */
+static void cut_field(nes_logline *l, bool was_truncated, size_t mark, size_t value_start)
+{
+    if (was_truncated || !l->truncated)
+        return;
+    if (value_start != 0 && l->len >= value_start)
+        l->buf[l->len++] = '"';
+    else
+        l->len = mark;
 }
 
 /* {"ts":"YYYY-MM-DDTHH:MM:SS of the thread's last line: formatted once per second (gmtime_r
@@ -250,15 +268,20 @@ void nes_logline_begin(nes_logline *l, nes_log_level level, const char *msg)
     put_raw(l, ",\"level\":\"", 10);
     put_raw(l, nes_log_level_name(level), strlen(nes_log_level_name(level)));
     put_raw(l, "\",\"msg\":\"", 9);
+    size_t value_start = l->len;
     put_escaped(l, msg, strlen(msg));
     put_raw(l, "\"", 1);
+    cut_field(l, false, value_start, value_start);
 }
 
 void nes_logline_str(nes_logline *l, const char *key, const char *value)
 {
     if (value == NULL) {
+        bool was = l->truncated;
+        size_t mark = l->len;
         put_key(l, key);
         put_raw(l, "null", 4);
+        cut_field(l, was, mark, 0);
         return;
     }
     nes_logline_strn(l, key, value, strlen(value));
@@ -266,10 +289,14 @@ void nes_logline_str(nes_logline *l, const char *key, const char *value)
 
 void nes_logline_strn(nes_logline *l, const char *key, const char *value, size_t n)
 {
+    bool was = l->truncated;
+    size_t mark = l->len;
     put_key(l, key);
     put_raw(l, "\"", 1);
+    size_t value_start = l->truncated ? 0 : l->len;
     put_escaped(l, value, n);
     put_raw(l, "\"", 1);
+    cut_field(l, was, mark, value_start);
 }
 
 void nes_logline_int(nes_logline *l, const char *key, long long value)
@@ -283,14 +310,20 @@ void nes_logline_int(nes_logline *l, const char *key, long long value)
     } while (u != 0);
     if (value < 0)
         num[--i] = '-';
+    bool was = l->truncated;
+    size_t mark = l->len;
     put_key(l, key);
     put_raw(l, num + i, sizeof(num) - i);
+    cut_field(l, was, mark, 0);
 }
 
 void nes_logline_bool(nes_logline *l, const char *key, bool value)
 {
+    bool was = l->truncated;
+    size_t mark = l->len;
     put_key(l, key);
     put_raw(l, value ? "true" : "false", value ? 4 : 5);
+    cut_field(l, was, mark, 0);
 }
 
 void nes_logline_end(nes_logline *l)
