@@ -316,7 +316,9 @@ nes_status nes_spec_load_limits(const char *name, const char *data, size_t len,
     l->spec = spec;
     l->err = err;
     nes_status st = NES_OK;
-    if ((spec->name = nes_dup_bytes(name, strlen(name))) == NULL ||
+    /* messages name the spec by its file name, never a path of the machine */
+    const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    if ((spec->name = nes_dup_bytes(base, strlen(base))) == NULL ||
         (spec->g = nes_pii_graph_new()) == NULL)
         st = oom(err);
     if (st == NES_OK)

@@ -111,7 +111,9 @@ void nes_spec_free(nes_spec *spec);
  * `operation_id` (when not NULL or empty); else the only JSON requestBody in the spec.
  * NES_ERR_ROOT when there is no single answer (the message names the operationIds to choose
  * from, or "method /path" for operations without one; long lists are cut), the operation is
- * unknown (the message names it, made printable and bounded) or has no JSON request body.
+ * unknown (the message names it, made printable and bounded) or has no JSON request body. These
+ * messages go to API clients: they name the spec by its file name ("payments.yaml"), never by
+ * the directory it was loaded from.
  * Read-only: safe from any number of threads. */
 nes_status nes_spec_root(const nes_spec *spec, const char *operation_id, const nes_pii_node **root,
                          nes_err *err);

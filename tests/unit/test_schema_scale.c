@@ -361,6 +361,28 @@ static void symlinks_leaving_the_directory_are_refused(void **state)
     rmdir(top);
 }
 
+/* ---- messages for API clients ---------------------------------------------------------------- */
+
+static void root_errors_name_the_spec_not_its_path(void **state)
+{
+    (void)state;
+    const char *src = getenv("NES_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/integration/data/specs/twoops.yaml", src ? src : ".");
+    nes_spec *spec;
+    nes_err err;
+    assert_int_equal(nes_spec_load_file(path, &spec, &err), NES_OK);
+    const nes_pii_node *root;
+    static const char *const ops[] = {"Y", NULL, "\x01/etc/passwd"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        assert_int_equal(nes_spec_root(spec, ops[i], &root, &err), NES_ERR_ROOT);
+        assert_int_equal(strncmp(err.msg, "twoops.yaml: ", 13), 0);
+        assert_null(strstr(err.msg, "/tests/"));
+    }
+    assert_non_null(strstr(err.msg, "unknown operationId \"?/etc/passwd\""));
+    nes_spec_free(spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +394,7 @@ int main(void)
         cmocka_unit_test(overlong_paths_report_their_length),
         cmocka_unit_test(minified_json_keeps_its_line_numbers),
         cmocka_unit_test(symlinks_leaving_the_directory_are_refused),
+        cmocka_unit_test(root_errors_name_the_spec_not_its_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
