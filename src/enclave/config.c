@@ -56,6 +56,8 @@ static const opt opts[] = {
     {"SCHEMA_HEADER_NAME", T_STR, OFF(schema_header), "X-Schema-Name", 0, 0, 0, ""},
     {"MAX_BODY_BYTES", T_SIZE, OFF(max_body_bytes), "1048576", 1024, 256 * MIB, 0, ""},
     {"MAX_DEPTH", T_UINT, OFF(max_depth), "128", 1, 4096, 0, ""},
+    {"SPEC_MAX_DOCUMENTS", T_UINT, OFF(spec_max_documents), "1024", 1, 100000, 0,
+     "documents per spec: the spec and the sibling files its $refs name"},
     {"WORKER_THREADS", T_UINT, OFF(worker_threads), NULL, 1, 256, 0, ""},
     {"MAX_CONNECTIONS", T_UINT, OFF(max_connections), "8192", 1, 1000000, 0, ""},
     {"HEADER_TIMEOUT_SECS", T_UINT, OFF(header_timeout_secs), "10", 1, 3600, 0, ""},

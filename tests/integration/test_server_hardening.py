@@ -7,6 +7,7 @@ import ipaddress
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
 from cryptography import x509
@@ -164,3 +165,35 @@ def test_hostile_requests_leave_json_log_lines(svc):
     lines = [ln for ln in svc.logs().splitlines() if ln.strip()]
     for line in lines:
         assert isinstance(json.loads(line), dict), line
+
+
+# ---- spec loading limits -------------------------------------------------------------------
+
+def test_spec_max_documents_is_a_setting(tmp_path):
+    """SPEC_MAX_DOCUMENTS bounds the documents of one spec; the log names the setting."""
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    refs = "\n".join(f"        f{i}: {{$ref: 'd{i}.yaml#/S'}}" for i in range(3))
+    (schemas / "split.yaml").write_text(
+        "openapi: 3.0.3\nx-pii-root: '#/components/schemas/R'\ncomponents:\n  schemas:\n"
+        f"    R:\n      properties:\n{refs}\n")
+    for i in range(3):
+        (schemas / f"d{i}.yaml").write_text("S: {type: string, x-pii: true}\n")
+    s = Service(tmp_path, specs=None, wait_ready=False, env={"SPEC_MAX_DOCUMENTS": "3"})
+    try:
+        end = time.monotonic() + 10
+        while time.monotonic() < end and "spec failed to load" not in s.logs():
+            time.sleep(0.05)
+        errors = [ln for ln in s.log_lines() if ln.get("spec") == "split"]
+        assert errors and "too many referenced documents (limit 3" in errors[0]["reason"]
+        assert "SPEC_MAX_DOCUMENTS" in errors[0]["reason"]
+    finally:
+        s.stop()
+    s = Service(tmp_path / "again", specs=None, wait_ready=False,
+                env={"SPEC_MAX_DOCUMENTS": "4", "LOCAL_SCHEMA_DIR": str(schemas)})
+    try:
+        s.wait_ready()
+        status, _, body = s.encrypt({"f0": "a", "f1": "b", "f2": "c"}, schema="split")
+        assert status == 200 and json.loads(body)["f2"].startswith("v1."), body
+    finally:
+        s.stop()
