@@ -73,9 +73,10 @@ int nes_pii_node_set_prop(nes_pii_graph *g, nes_pii_node *parent, const char *ke
     (void)g;
     /* Keys that arrive in edge order (as the compiler adds them) cannot exist yet: no scan, so
      * a node with many properties is built in linear time. */
-    const nes_pii_edge *last = parent->nprops ? &parent->props[parent->nprops - 1] : NULL;
-    bool after_last = last == NULL || edge_cmp(key, key_len, last->key, last->key_len) > 0;
-    for (size_t i = 0; !after_last && i < parent->nprops; i++) {
+    size_t np = parent->nprops;
+    bool after_last = np == 0 || edge_cmp(key, key_len, parent->props[np - 1].key,
+                                          parent->props[np - 1].key_len) > 0;
+    for (size_t i = 0; !after_last && i < np; i++) {
         nes_pii_edge *e = &parent->props[i];
         if (e->key_len == key_len && memcmp(e->key, key, key_len) == 0) {
             e->node = child;

@@ -66,9 +66,9 @@ int nes_sd_bool(struct fy_node *n)
 
 /* ---- locations ----------------------------------------------------------------------------- */
 
-/* Marks (as the parse configuration's userdata) a document parsed from a split copy of its
- * input: one line break was added on the first line, so lines after the first shift by one. */
-static const char split_marker = 's';
+/* A document parsed from a split copy of its input (parse_doc) has that copy as its parse
+ * configuration's userdata: one line break was added on the first line, so lines after the
+ * first shift by one. */
 
 static int scalar_line(struct fy_node *n)
 {
@@ -80,7 +80,7 @@ static int scalar_line(struct fy_node *n)
         return 0;
     struct fy_document *fyd = fy_node_document(n);
     const struct fy_parse_cfg *cfg = fyd ? fy_document_get_cfg(fyd) : NULL;
-    bool split = cfg != NULL && cfg->userdata == &split_marker;
+    bool split = cfg != NULL && cfg->userdata != NULL;
     return split && m->line > 0 ? m->line : m->line + 1;
 }
 
@@ -249,7 +249,7 @@ static bool looks_like_json(const char *data, size_t len)
 }
 
 /* Parses one document; on failure fills msg/line from libfyaml's first collected error. */
-static struct fy_document *build(const char *data, size_t len, bool json, bool split, char *msg,
+static struct fy_document *build(const char *data, size_t len, bool json, char *split, char *msg,
                                  size_t cap, int *line)
 {
     struct fy_diag_cfg dc;
@@ -269,7 +269,7 @@ static struct fy_document *build(const char *data, size_t len, bool json, bool s
         .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS |
                  (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
         .diag = diag,
-        .userdata = split ? (void *)(uintptr_t)&split_marker : NULL,
+        .userdata = split,
     };
     struct fy_document *fyd = fy_document_build_from_string(&pc, data, len);
     if (fyd == NULL) {
@@ -319,13 +319,13 @@ static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, si
             data = d->split;
             len++;
         }
-        d->fyd = build(data, len, true, d->split != NULL, msg, sizeof msg, &line);
+        d->fyd = build(data, len, true, d->split, msg, sizeof msg, &line);
         if (d->fyd == NULL && json_name && msg[0] != '\0')
             return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid JSON: %s", d->shown,
                                line, msg);
     }
     if (d->fyd == NULL)
-        d->fyd = build(data, len, false, d->split != NULL, msg, sizeof msg, &line);
+        d->fyd = build(data, len, false, d->split, msg, sizeof msg, &line);
     if (d->fyd == NULL && msg[0] == '\0') /* libfyaml builds nothing, silently, from no content */
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s: empty document", d->shown);
     if (d->fyd == NULL && (strstr(msg, "depth limit") != NULL || strstr(msg, "Max depth") != NULL))
