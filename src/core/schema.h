@@ -50,6 +50,12 @@
 /** Upper bound on the nodes YAML aliases and merge keys may add to a document when expanded
  * (each alias counts the subtree it names): bounds alias and merge-key bombs. */
 #define NES_SPEC_MAX_ALIAS_NODES 4000000u
+/** Deepest YAML/JSON nesting a spec document may have: a body MAX_DEPTH levels deep needs a
+ * schema about 2 x MAX_DEPTH + 10 levels deep when written inline (`properties: {a: ...}` is two
+ * levels per body level), so 512 covers MAX_DEPTH up to ~250. Documents whose nesting cannot be
+ * bounded below this by a linear pre-scan (schema_doc.c) keep the YAML parser's own limit of 64
+ * levels; deeper ones are refused with a message that says so. */
+#define NES_SPEC_MAX_NESTING 512
 /** Default bound on the documents of a spec (the spec plus the sibling files its `$ref`s name);
  * large split specs (DigitalOcean's has 471 files) fit. */
 #define NES_SPEC_DEFAULT_MAX_DOCS 1024

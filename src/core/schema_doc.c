@@ -248,9 +248,8 @@ static bool looks_like_json(const char *data, size_t len)
     return first_bracket(data, len) < len;
 }
 
-/* Parses one document; on failure fills msg/line from libfyaml's first collected error. */
-static struct fy_document *build(const char *data, size_t len, bool json, char *split, char *msg,
-                                 size_t cap, int *line)
+/* A diagnostics sink that collects errors and prints nothing. */
+static struct fy_diag *quiet_diag(void)
 {
     struct fy_diag_cfg dc;
     fy_diag_cfg_default(&dc);
@@ -260,14 +259,54 @@ static struct fy_document *build(const char *data, size_t len, bool json, char *
     dc.level = FYET_ERROR;
     dc.colorize = false;
     struct fy_diag *diag = fy_diag_create(&dc);
+    if (diag != NULL)
+        fy_diag_set_collect_errors(diag, true);
+    return diag;
+}
+
+/* The deepest nesting of the text, from libfyaml's event parser: no tree, no recursion, so it is
+ * safe at any depth (it stops counting past `limit`). libfyaml's tree builder refuses documents
+ * deeper than 64 levels unless its limit is lifted, and lifting it is only safe for a document
+ * known to be shallow enough: the tree is freed recursively. */
+static size_t event_depth(const char *data, size_t len, bool json, size_t limit)
+{
+    struct fy_diag *diag = quiet_diag();
+    struct fy_parse_cfg pc = {
+        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
+        .diag = diag,
+    };
+    struct fy_parser *fyp = diag ? fy_parser_create(&pc) : NULL;
+    size_t depth = 0, max = SIZE_MAX;
+    if (fyp != NULL && fy_parser_set_string(fyp, data, len) == 0) {
+        struct fy_event *ev;
+        max = 0;
+        while (max <= limit && (ev = fy_parser_parse(fyp)) != NULL) {
+            if (ev->type == FYET_SEQUENCE_START || ev->type == FYET_MAPPING_START)
+                max = ++depth > max ? depth : max;
+            else if ((ev->type == FYET_SEQUENCE_END || ev->type == FYET_MAPPING_END) && depth > 0)
+                depth--;
+            fy_parser_event_free(fyp, ev);
+        }
+    }
+    fy_parser_destroy(fyp);
+    fy_diag_destroy(diag);
+    return max;
+}
+
+/* Parses one document; on failure fills msg/line from libfyaml's first collected error. `deep`
+ * lifts libfyaml's depth limit (only for documents event_depth found shallow enough). */
+static struct fy_document *build(const char *data, size_t len, bool json, bool deep, char *split,
+                                 char *msg, size_t cap, int *line)
+{
+    struct fy_diag *diag = quiet_diag();
     snprintf(msg, cap, "%s", "");
     *line = 0;
     if (diag == NULL)
         return NULL;
-    fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg pc = {
         .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS |
-                 (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
+                 (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE) |
+                 (deep ? FYPCF_DISABLE_DEPTH_LIMIT : 0),
         .diag = diag,
         .userdata = split,
     };
@@ -281,6 +320,23 @@ static struct fy_document *build(const char *data, size_t len, bool json, char *
         }
     }
     fy_diag_destroy(diag);
+    return fyd;
+}
+
+static bool is_depth_error(const char *msg)
+{
+    return strstr(msg, "depth limit") != NULL || strstr(msg, "Max depth") != NULL;
+}
+
+/* build() within libfyaml's 64 levels; a document that fails on that limit is built again
+ * without it when the event parser finds it at most NES_SPEC_MAX_NESTING deep. */
+static struct fy_document *build_deep(const char *data, size_t len, bool json, char *split,
+                                      char *msg, size_t cap, int *line)
+{
+    struct fy_document *fyd = build(data, len, json, false, split, msg, cap, line);
+    if (fyd == NULL && is_depth_error(msg) &&
+        event_depth(data, len, json, NES_SPEC_MAX_NESTING) <= NES_SPEC_MAX_NESTING)
+        fyd = build(data, len, json, true, split, msg, cap, line);
     return fyd;
 }
 
@@ -319,20 +375,20 @@ static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, si
             data = d->split;
             len++;
         }
-        d->fyd = build(data, len, true, d->split, msg, sizeof msg, &line);
-        if (d->fyd == NULL && json_name && msg[0] != '\0')
+        d->fyd = build_deep(data, len, true, d->split, msg, sizeof msg, &line);
+        if (d->fyd == NULL && json_name && msg[0] != '\0' && !is_depth_error(msg))
             return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid JSON: %s", d->shown,
                                line, msg);
     }
     if (d->fyd == NULL)
-        d->fyd = build(data, len, false, d->split, msg, sizeof msg, &line);
+        d->fyd = build_deep(data, len, false, d->split, msg, sizeof msg, &line);
     if (d->fyd == NULL && msg[0] == '\0') /* libfyaml builds nothing, silently, from no content */
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s: empty document", d->shown);
-    if (d->fyd == NULL && (strstr(msg, "depth limit") != NULL || strstr(msg, "Max depth") != NULL))
+    if (d->fyd == NULL && is_depth_error(msg))
         return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
-                           "%s:%d: nested deeper than %d levels, the YAML parser's limit: move "
-                           "deeply nested inline schemas into components/schemas and $ref them",
-                           d->shown, line, FYPCF_GUARANTEED_MINIMUM_DEPTH_LIMIT);
+                           "%s:%d: nested deeper than %d levels: move deeply nested inline schemas "
+                           "into components/schemas and $ref them",
+                           d->shown, line, NES_SPEC_MAX_NESTING);
     if (d->fyd == NULL)
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid YAML: %s", d->shown, line,
                            msg);

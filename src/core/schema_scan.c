@@ -7,8 +7,9 @@
  *   stands for once every alias is expanded (an alias counts the whole subtree it names) and
  *   refuses documents whose aliases expand beyond NES_SPEC_MAX_ALIAS_NODES: a 1.4 KB file of
  *   merge keys (`<<: [*m7, *m7, ...]`) or "billion laughs" aliases stands for 10^8+ nodes and is
- *   refused before the compiler sees it. The walk needs no recursion: libfyaml refuses documents
- *   nested deeper than FYPCF_GUARANTEED_MINIMUM_DEPTH_LIMIT, so a fixed stack suffices.
+ *   refused before the compiler sees it. The walk needs no recursion: documents are at most
+ *   NES_SPEC_MAX_NESTING deep (schema_doc.c lifts libfyaml's limit only below that bound), so a
+ *   fixed stack suffices.
  * - The mapping index: `$ref` resolution looks keys up in large mappings (`#/components/schemas/X`
  *   for every reference); libfyaml looks keys up by a linear scan. Mappings with more than
  *   SC_INDEX_MIN entries are indexed in one hash table on first lookup.
@@ -23,7 +24,7 @@
 /** Mappings up to this many entries are searched by libfyaml directly. */
 #define SC_INDEX_MIN 16
 /** Walk stack: deeper than libfyaml's own limit, so it never fills on a document libfyaml built. */
-#define SC_MAX_STACK (FYPCF_GUARANTEED_MINIMUM_DEPTH_LIMIT + 16)
+#define SC_MAX_STACK (NES_SPEC_MAX_NESTING + 16)
 
 static uint64_t hash_bytes(uint64_t seed, const char *s, size_t n)
 {
@@ -338,7 +339,9 @@ nes_status nes_sd_check(const nes_sd_docs *ds, uint32_t doc, nes_err *err)
     if (root == NULL)
         return NES_OK;
     checker c = {.ds = ds, .doc = doc, .err = err};
-    frame stack[SC_MAX_STACK];
+    frame *stack = malloc(SC_MAX_STACK * sizeof *stack);
+    if (stack == NULL)
+        return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
     size_t depth = 0;
     uint64_t own = 0, leaf;
     nes_status st = visit(&c, stack, &depth, root, &leaf);
@@ -392,5 +395,6 @@ nes_status nes_sd_check(const nes_sd_docs *ds, uint32_t doc, nes_err *err)
         st = too_big(&c);
     free(c.keys);
     free(c.sizes);
+    free(stack);
     return st;
 }

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <libfyaml.h>
 
 #include "core/pii.h"
 #include "core/schema.h"
@@ -241,27 +240,72 @@ static void alias_bombs_are_refused_at_once(void **state)
     }
 }
 
-static void nesting_beyond_the_parser_limit_says_why(void **state)
+/* Inline schemas nested deeper than libfyaml's 64 levels load (up to NES_SPEC_MAX_NESTING, the
+ * depth an event pass measures first); deeper documents are refused with the reason, hostile
+ * ones without a crash or a wait. */
+static void deep_specs_load_up_to_the_nesting_limit(void **state)
 {
     (void)state;
-    text t = {0};
-    add(&t, "openapi: 3.0.3\nx-pii-root: '#/components/schemas/D'\ncomponents:\n  schemas:\n"
-            "    D: ");
-    for (int i = 0; i < 40; i++)
-        add(&t, "{properties: {a: ");
-    add(&t, "{x-pii: true}");
-    for (int i = 0; i < 40; i++)
-        add(&t, "}}");
-    add(&t, "\n");
     nes_spec *spec;
     nes_err err;
-    assert_int_equal(load("deep.yaml", &t, &spec, &err), NES_ERR_LIMIT);
-    char want[96];
-    snprintf(want, sizeof want, "nested deeper than %d levels",
-             FYPCF_GUARANTEED_MINIMUM_DEPTH_LIMIT);
-    assert_non_null(strstr(err.msg, want));
-    assert_non_null(strstr(err.msg, "$ref"));
-    free(t.s);
+    for (int levels = 40; levels <= 300; levels += 260) {
+        text t = {0};
+        add(&t, "openapi: 3.0.3\nx-pii-root: '#/components/schemas/D'\ncomponents:\n  schemas:\n"
+                "    D: ");
+        for (int i = 0; i < levels; i++)
+            add(&t, "{properties: {a: ");
+        add(&t, "{x-pii: true}");
+        for (int i = 0; i < levels; i++)
+            add(&t, "}}");
+        add(&t, "\n");
+        nes_status st = load("deep.yaml", &t, &spec, &err);
+        if (levels == 40) { /* 84 YAML levels */
+            assert_int_equal(st, NES_OK);
+            const nes_pii_node *n;
+            assert_int_equal(nes_spec_root(spec, NULL, &n, &err), NES_OK);
+            for (int i = 0; i < levels; i++)
+                n = nes_pii_child(n, "a", 1);
+            assert_non_null(n);
+            assert_true(n->pii);
+            nes_spec_free(spec);
+        } else { /* 604 levels */
+            assert_int_equal(st, NES_ERR_LIMIT);
+            char want[96];
+            snprintf(want, sizeof want, "deep.yaml:5: nested deeper than %d levels",
+                     NES_SPEC_MAX_NESTING);
+            assert_non_null(strstr(err.msg, want));
+            assert_non_null(strstr(err.msg, "$ref"));
+        }
+        free(t.s);
+    }
+    /* block style, 100 properties deep (204 levels, 400 columns of indentation) */
+    text b = {0};
+    add(&b, "openapi: 3.0.3\nx-pii-root: '#/components/schemas/D'\ncomponents:\n  schemas:\n"
+            "    D:\n");
+    int ind = 6;
+    for (int i = 0; i < 100; i++, ind += 4)
+        add(&b, "%*sproperties:\n%*sa:\n", ind, "", ind + 2, "");
+    add(&b, "%*sx-pii: true\n", ind, "");
+    assert_int_equal(load("block.yaml", &b, &spec, &err), NES_OK);
+    nes_spec_free(spec);
+    free(b.s);
+    /* hostile: 100k open brackets, some behind quotes that are not quoted scalars */
+    static const char *const heads[] = {"x: ", "x: [a'b, ", "x: [a:'b, \"c\", "};
+    for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
+        text d = {0};
+        add(&d, "openapi: 3.0.3\npaths: {}\n%s", heads[h]);
+        for (int i = 0; i < 100000; i++)
+            add(&d, "[");
+        for (int i = 0; i < 100000; i++)
+            add(&d, "]");
+        add(&d, "%s\n", h ? ", c'd]" : "");
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(load("hostile.yaml", &d, &spec, &err), NES_ERR_LIMIT);
+        assert_true(secs_since(&t0) < 20.0);
+        assert_non_null(strstr(err.msg, "nested deeper than"));
+        free(d.s);
+    }
 }
 
 /* A chain of $refs whose PII path is longer than nes_pii_paths lists: the reason is the length. */
@@ -390,7 +434,7 @@ int main(void)
         cmocka_unit_test(duplicate_keys_are_found_in_large_maps),
         cmocka_unit_test(indexed_lookups_match_the_scan),
         cmocka_unit_test(alias_bombs_are_refused_at_once),
-        cmocka_unit_test(nesting_beyond_the_parser_limit_says_why),
+        cmocka_unit_test(deep_specs_load_up_to_the_nesting_limit),
         cmocka_unit_test(overlong_paths_report_their_length),
         cmocka_unit_test(minified_json_keeps_its_line_numbers),
         cmocka_unit_test(symlinks_leaving_the_directory_are_refused),
