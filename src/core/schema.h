@@ -31,7 +31,10 @@
  * - Only what the roots (every operation's JSON body and `x-pii-root`) reach is compiled and
  *   checked; a broken schema that nothing references does not fail the load.
  * - Documents are UTF-8 (checked before parsing; NUL bytes refused), YAML or JSON (names ending
- *   in .json, or content starting with '{' or '['). Aliases are followed, never expanded.
+ *   in .json, or content starting with '{' or '['). Aliases are followed, never expanded; a
+ *   document whose aliases and merge keys would expand to more than NES_SPEC_MAX_ALIAS_NODES
+ *   nodes, one with duplicate keys, or one nested deeper than NES_SPEC_MAX_NESTING is refused.
+ *   Loading is linear in the spec's size (schema_scan.c).
  *   Sibling names are resolved relative to the referring document and normalised; a name that
  *   leaves the spec's directory, an absolute path or a URL is a load error. */
 #ifndef NES_SCHEMA_H
