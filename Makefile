@@ -11,7 +11,7 @@ BIN := $(BUILD_DIR)/bin
 PY := $(VENV)/bin/python
 
 .PHONY: all build deps run test unit asan integration fuzz-build fuzz-regress fuzz bench bench-http \
-        lint tidy format clean bench-proxy
+        bench-spec bench-proxy lint tidy format clean
 
 all: build
 
@@ -77,3 +77,7 @@ format: deps
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Spec loading against spec size: seconds and peak RSS for 5k/20k/40k/100k component schemas.
+bench-spec: build
+	@python3 bench/spec/bench.py $(abspath $(BIN))

@@ -6,6 +6,9 @@
 #include "cli/cli.h"
 #include "core/schema.h"
 
+#define NES_STR_(x) #x
+#define NES_STR(x) NES_STR_(x)
+
 static const char usage[] =
     "usage: nitro-enc schema lint FILE [--operation ID]\n"
     "       nitro-enc schema push FILE... --bucket BUCKET [--prefix PREFIX]  (push --help)\n"
@@ -70,8 +73,16 @@ int cli_schema(int argc, char **argv)
         if (prc == 0 && fflush(stdout) == 0) {
             rc = CLI_OK;
         } else {
-            nes_err_set(&err, NES_ERR_LIMIT, (size_t)-1,
-                        prc < 0 ? "too many PII paths to list" : "cannot write the output");
+            const char *why = "cannot write the output";
+            if (prc == NES_PII_PATHS_TOO_MANY)
+                why = "too many PII paths to list (more than " NES_STR(NES_PII_MAX_PATHS) ")";
+            else if (prc == NES_PII_PATHS_TOO_LONG)
+                why = "a PII path is longer than " NES_STR(
+                    NES_PII_MAX_PATH_LEN) " characters "
+                                          "(the schema nests too deeply to list its paths)";
+            else if (prc < 0)
+                why = "out of memory";
+            nes_err_set(&err, NES_ERR_LIMIT, (size_t)-1, "%s", why);
             rc = cli_fail(&err);
         }
     }

@@ -6,10 +6,8 @@
 
 #include "core/buf.h"
 
-/** Upper bound on enumerated paths (a dense graph has exponentially many). */
-#define PII_MAX_PATHS 100000
-/** Upper bound on one path's length in characters. */
-#define PII_MAX_PATH_LEN 4096
+#define PII_MAX_PATHS NES_PII_MAX_PATHS
+#define PII_MAX_PATH_LEN NES_PII_MAX_PATH_LEN
 
 struct nes_pii_graph {
     nes_pii_node **nodes;
@@ -62,11 +60,23 @@ nes_pii_node *nes_pii_node_new(nes_pii_graph *g, const char *name)
     return n;
 }
 
+static int edge_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen)
+        return alen < blen ? -1 : 1;
+    return memcmp(a, b, alen);
+}
+
 int nes_pii_node_set_prop(nes_pii_graph *g, nes_pii_node *parent, const char *key, size_t key_len,
                           nes_pii_node *child)
 {
     (void)g;
-    for (size_t i = 0; i < parent->nprops; i++) {
+    /* Keys that arrive in edge order (as the compiler adds them) cannot exist yet: no scan, so
+     * a node with many properties is built in linear time. */
+    size_t np = parent->nprops;
+    bool after_last = np == 0 || edge_cmp(key, key_len, parent->props[np - 1].key,
+                                          parent->props[np - 1].key_len) > 0;
+    for (size_t i = 0; !after_last && i < np; i++) {
         nes_pii_edge *e = &parent->props[i];
         if (e->key_len == key_len && memcmp(e->key, key, key_len) == 0) {
             e->node = child;
@@ -106,13 +116,6 @@ int nes_pii_node_mark(nes_pii_graph *g, nes_pii_node *n, nes_value_type type, co
     n->context = ctx;
     n->context_len = ctx ? context_len : 0;
     return 0;
-}
-
-static int edge_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-    if (alen != blen)
-        return alen < blen ? -1 : 1;
-    return memcmp(a, b, alen);
 }
 
 static int edge_qsort_cmp(const void *x, const void *y)
@@ -188,7 +191,7 @@ typedef struct path_walk {
 static int emit(path_walk *w, const char *suffix)
 {
     if (w->nout == PII_MAX_PATHS)
-        return -1;
+        return NES_PII_PATHS_TOO_MANY;
     if (w->nout == w->out_cap) {
         size_t cap = w->out_cap ? w->out_cap * 2 : 32;
         char **p = realloc(w->out, cap * sizeof *p);
@@ -228,7 +231,7 @@ static int step(path_walk *w, const char *seg, size_t seg_len, bool brackets,
     size_t saved = w->len;
     size_t need = seg_len + (brackets ? 0 : 1);
     if (w->len + need > PII_MAX_PATH_LEN)
-        return -1;
+        return NES_PII_PATHS_TOO_LONG;
     if (!brackets && w->len > 0)
         w->path[w->len++] = '.';
     memcpy(w->path + w->len, seg, seg_len);

@@ -79,8 +79,19 @@ typedef int (*nes_pii_path_fn)(void *ud, const char *path);
 /** Enumerates the PII paths below `root` in sorted order, in the brief's notation: `.` between
  * keys, `[]` for array items, `*` for any key of a map. A path that re-enters a node already on
  * the path stops there; paths that reach PII after passing through such a re-entry are reported
- * once, up to the re-entry, suffixed " (recursive)". Returns 0, -1 on allocation failure, or the
- * callback's non-zero value. */
+ * once, up to the re-entry, suffixed " (recursive)". Returns 0, NES_PII_PATHS_NOMEM,
+ * NES_PII_PATHS_TOO_MANY (more than NES_PII_MAX_PATHS), NES_PII_PATHS_TOO_LONG (a path longer
+ * than NES_PII_MAX_PATH_LEN characters), or the callback's non-zero value (callbacks return
+ * positive values). */
 int nes_pii_paths(const nes_pii_node *root, nes_pii_path_fn fn, void *ud);
+
+/** Upper bound on enumerated paths (a dense graph has exponentially many). */
+#define NES_PII_MAX_PATHS 100000
+/** Upper bound on one path's length in characters. */
+#define NES_PII_MAX_PATH_LEN 4096
+/** nes_pii_paths results. */
+#define NES_PII_PATHS_NOMEM (-1)
+#define NES_PII_PATHS_TOO_MANY (-2)
+#define NES_PII_PATHS_TOO_LONG (-3)
 
 #endif

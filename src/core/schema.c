@@ -292,6 +292,13 @@ static nes_status load_pii_root(loader *l)
 nes_status nes_spec_load(const char *name, const char *data, size_t len, nes_doc_reader reader,
                          void *reader_ud, nes_spec **out, nes_err *err)
 {
+    return nes_spec_load_limits(name, data, len, reader, reader_ud, NULL, out, err);
+}
+
+nes_status nes_spec_load_limits(const char *name, const char *data, size_t len,
+                                nes_doc_reader reader, void *reader_ud, const nes_spec_limits *lim,
+                                nes_spec **out, nes_err *err)
+{
     *out = NULL;
     nes_err_clear(err);
     if (name == NULL || (data == NULL && len > 0))
@@ -309,11 +316,14 @@ nes_status nes_spec_load(const char *name, const char *data, size_t len, nes_doc
     l->spec = spec;
     l->err = err;
     nes_status st = NES_OK;
-    if ((spec->name = nes_dup_bytes(name, strlen(name))) == NULL ||
+    /* messages name the spec by its file name, never a path of the machine */
+    const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    if ((spec->name = nes_dup_bytes(base, strlen(base))) == NULL ||
         (spec->g = nes_pii_graph_new()) == NULL)
         st = oom(err);
     if (st == NES_OK)
-        st = nes_sd_open(&l->ds, name, data ? data : "", len, reader, reader_ud, err);
+        st = nes_sd_open(&l->ds, name, data ? data : "", len, reader, reader_ud,
+                         lim ? lim->max_docs : 0, err);
     if (st == NES_OK && (l->sc = nes_sc_new(&l->ds, spec->g)) == NULL)
         st = oom(err);
     if (st == NES_OK)
@@ -359,10 +369,17 @@ void nes_spec_free(nes_spec *spec)
 
 /* ---- files --------------------------------------------------------------------------------- */
 
-/* Reads sibling documents from the spec's directory; refuses absolute names and "..". */
+/* The spec's directory, as given and resolved (symbolic links followed). */
+typedef struct spec_dir {
+    const char *dir;
+    char *real; /* NULL when the directory cannot be resolved */
+} spec_dir;
+
+/* Reads sibling documents from the spec's directory; refuses absolute names, "..", and names
+ * whose resolved path (symbolic links followed) is not inside the resolved directory. */
 static nes_status dir_reader(void *ud, const char *name, char **data, size_t *len, nes_err *err)
 {
-    const char *dir = ud;
+    const spec_dir *sd = ud;
     bool dotdot = false;
     for (const char *s = name; *s;) {
         size_t n = strcspn(s, "/");
@@ -373,13 +390,31 @@ static nes_status dir_reader(void *ud, const char *name, char **data, size_t *le
         return nes_err_set(err, NES_ERR_IO, (size_t)-1,
                            "refusing to read a document outside the spec's directory");
     char path[4096];
-    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    int n = snprintf(path, sizeof path, "%s/%s", sd->dir, name);
     if (n < 0 || (size_t)n >= sizeof path)
         return nes_err_set(err, NES_ERR_IO, (size_t)-1, "path too long");
-    return nes_read_file(path, NES_SPEC_MAX_BYTES, data, len, err);
+    char *real = realpath(path, NULL);
+    if (real == NULL)
+        return nes_read_file(path, NES_SPEC_MAX_BYTES, data, len, err); /* names the error */
+    size_t rl = sd->real ? strlen(sd->real) : 0;
+    bool inside = sd->real != NULL && (strcmp(sd->real, "/") == 0
+                                           ? real[0] == '/'
+                                           : strncmp(real, sd->real, rl) == 0 && real[rl] == '/');
+    nes_status st = inside ? nes_read_file(real, NES_SPEC_MAX_BYTES, data, len, err)
+                           : nes_err_set(err, NES_ERR_IO, (size_t)-1,
+                                         "refusing to follow a symbolic link that leaves the "
+                                         "spec's directory");
+    free(real);
+    return st;
 }
 
 nes_status nes_spec_load_file(const char *path, nes_spec **out, nes_err *err)
+{
+    return nes_spec_load_file_limits(path, NULL, out, err);
+}
+
+nes_status nes_spec_load_file_limits(const char *path, const nes_spec_limits *lim, nes_spec **out,
+                                     nes_err *err)
 {
     *out = NULL;
     nes_err_clear(err);
@@ -391,10 +426,13 @@ nes_status nes_spec_load_file(const char *path, nes_spec **out, nes_err *err)
     const char *slash = strrchr(path, '/');
     char *dir = slash ? nes_dup_bytes(path, slash == path ? 1 : (size_t)(slash - path))
                       : nes_dup_bytes(".", 1);
-    if (dir == NULL)
+    if (dir == NULL) {
         st = oom(err);
-    else
-        st = nes_spec_load(path, data, len, dir_reader, dir, out, err);
+    } else {
+        spec_dir sd = {.dir = dir, .real = realpath(dir, NULL)};
+        st = nes_spec_load_limits(path, data, len, dir_reader, &sd, lim, out, err);
+        free(sd.real);
+    }
     free(dir);
     free(data);
     return st;

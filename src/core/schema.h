@@ -31,7 +31,10 @@
  * - Only what the roots (every operation's JSON body and `x-pii-root`) reach is compiled and
  *   checked; a broken schema that nothing references does not fail the load.
  * - Documents are UTF-8 (checked before parsing; NUL bytes refused), YAML or JSON (names ending
- *   in .json, or content starting with '{' or '['). Aliases are followed, never expanded.
+ *   in .json, or content starting with '{' or '['). Aliases are followed, never expanded; a
+ *   document whose aliases and merge keys would expand to more than NES_SPEC_MAX_ALIAS_NODES
+ *   nodes, one with duplicate keys, or one nested deeper than NES_SPEC_MAX_NESTING is refused.
+ *   Loading is linear in the spec's size (schema_scan.c).
  *   Sibling names are resolved relative to the referring document and normalised; a name that
  *   leaves the spec's directory, an absolute path or a URL is a load error. */
 #ifndef NES_SCHEMA_H
@@ -47,6 +50,18 @@
 #define NES_SPEC_MAX_BYTES (64u << 20)
 /** Upper bound on `$ref` hops followed in a row (a chain of references to references). */
 #define NES_SPEC_MAX_REF_DEPTH 64
+/** Upper bound on the nodes YAML aliases and merge keys may add to a document when expanded
+ * (each alias counts the subtree it names): bounds alias and merge-key bombs. */
+#define NES_SPEC_MAX_ALIAS_NODES 4000000u
+/** Deepest YAML/JSON nesting a spec document may have: a body MAX_DEPTH levels deep needs a
+ * schema about 2 x MAX_DEPTH + 10 levels deep when written inline (`properties: {a: ...}` is two
+ * levels per body level), so 512 covers MAX_DEPTH up to ~250. Documents whose nesting cannot be
+ * bounded below this by a linear pre-scan (schema_doc.c) keep the YAML parser's own limit of 64
+ * levels; deeper ones are refused with a message that says so. */
+#define NES_SPEC_MAX_NESTING 512
+/** Default bound on the documents of a spec (the spec plus the sibling files its `$ref`s name);
+ * large split specs (DigitalOcean's has 471 files) fit. */
+#define NES_SPEC_DEFAULT_MAX_DOCS 1024
 /** Upper bound on automaton nodes per spec (one per distinct set of schemas reached). */
 #define NES_SPEC_MAX_NODES 100000
 
@@ -77,9 +92,25 @@ typedef nes_status (*nes_doc_reader)(void *ud, const char *name, char **data, si
 nes_status nes_spec_load(const char *name, const char *data, size_t len, nes_doc_reader reader,
                          void *reader_ud, nes_spec **out, nes_err *err);
 
-/** Loads a spec file; sibling references are read from the same directory (never above it).
- * NES_ERR_IO when the file cannot be read, else as nes_spec_load. */
+/** Limits of one load (zero fields take the defaults). */
+typedef struct nes_spec_limits {
+    size_t max_docs; /**< documents per spec, the spec included (NES_SPEC_DEFAULT_MAX_DOCS); the
+                          service's SPEC_MAX_DOCUMENTS setting */
+} nes_spec_limits;
+
+/** nes_spec_load with limits (`lim` may be NULL: defaults). */
+nes_status nes_spec_load_limits(const char *name, const char *data, size_t len,
+                                nes_doc_reader reader, void *reader_ud, const nes_spec_limits *lim,
+                                nes_spec **out, nes_err *err);
+
+/** Loads a spec file; sibling references are read from the same directory (never above it, and
+ * never through a symbolic link that leaves it). NES_ERR_IO when the file cannot be read, else as
+ * nes_spec_load. */
 nes_status nes_spec_load_file(const char *path, nes_spec **out, nes_err *err);
+
+/** nes_spec_load_file with limits (`lim` may be NULL: defaults). */
+nes_status nes_spec_load_file_limits(const char *path, const nes_spec_limits *lim, nes_spec **out,
+                                     nes_err *err);
 
 /** Frees a spec and its automaton (NULL is fine). */
 void nes_spec_free(nes_spec *spec);
@@ -89,7 +120,9 @@ void nes_spec_free(nes_spec *spec);
  * `operation_id` (when not NULL or empty); else the only JSON requestBody in the spec.
  * NES_ERR_ROOT when there is no single answer (the message names the operationIds to choose
  * from, or "method /path" for operations without one; long lists are cut), the operation is
- * unknown (the message names it, made printable and bounded) or has no JSON request body.
+ * unknown (the message names it, made printable and bounded) or has no JSON request body. These
+ * messages go to API clients: they name the spec by its file name ("payments.yaml"), never by
+ * the directory it was loaded from.
  * Read-only: safe from any number of threads. */
 nes_status nes_spec_root(const nes_spec *spec, const char *operation_id, const nes_pii_node **root,
                          nes_err *err);

@@ -13,6 +13,8 @@
 
 /** Longest JSON pointer shown in a message (longer ones lose their middle). */
 #define SD_SHOWN_POINTER 150
+/** A JSON document whose first line is longer than this gets a line break (parse_doc). */
+#define SD_SPLIT_LINE 4096
 /** Deepest ancestor chain walked to build a pointer. */
 #define SD_MAX_ANCESTORS 512
 
@@ -64,13 +66,22 @@ int nes_sd_bool(struct fy_node *n)
 
 /* ---- locations ----------------------------------------------------------------------------- */
 
+/* A document parsed from a split copy of its input (parse_doc) has that copy as its parse
+ * configuration's userdata: one line break was added on the first line, so lines after the
+ * first shift by one. */
+
 static int scalar_line(struct fy_node *n)
 {
     if (n == NULL || !fy_node_is_scalar(n))
         return 0;
     struct fy_token *t = fy_node_get_scalar_token(n);
     const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-    return m ? m->line + 1 : 0;
+    if (m == NULL)
+        return 0;
+    struct fy_document *fyd = fy_node_document(n);
+    const struct fy_parse_cfg *cfg = fyd ? fy_document_get_cfg(fyd) : NULL;
+    bool split = cfg != NULL && cfg->userdata != NULL;
+    return split && m->line > 0 ? m->line : m->line + 1;
 }
 
 /* The key of the pair in mapping `parent` whose value is `child`. */
@@ -221,19 +232,24 @@ static bool ends_with_ci(const char *s, const char *suffix)
     return n >= m && strncasecmp(s + n - m, suffix, m) == 0;
 }
 
-static bool looks_like_json(const char *data, size_t len)
+/* The offset of the document's first '{' or '[' (after a BOM and white space), or len. */
+static size_t first_bracket(const char *data, size_t len)
 {
     size_t i = 0;
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
         i = 3;
     while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
         i++;
-    return i < len && (data[i] == '{' || data[i] == '[');
+    return i < len && (data[i] == '{' || data[i] == '[') ? i : len;
 }
 
-/* Parses one document; on failure fills msg/line from libfyaml's first collected error. */
-static struct fy_document *build(const char *data, size_t len, bool json, char *msg, size_t cap,
-                                 int *line)
+static bool looks_like_json(const char *data, size_t len)
+{
+    return first_bracket(data, len) < len;
+}
+
+/* A diagnostics sink that collects errors and prints nothing. */
+static struct fy_diag *quiet_diag(void)
 {
     struct fy_diag_cfg dc;
     fy_diag_cfg_default(&dc);
@@ -243,14 +259,56 @@ static struct fy_document *build(const char *data, size_t len, bool json, char *
     dc.level = FYET_ERROR;
     dc.colorize = false;
     struct fy_diag *diag = fy_diag_create(&dc);
+    if (diag != NULL)
+        fy_diag_set_collect_errors(diag, true);
+    return diag;
+}
+
+/* The deepest nesting of the text, from libfyaml's event parser: no tree, no recursion, so it is
+ * safe at any depth (it stops counting past `limit`). libfyaml's tree builder refuses documents
+ * deeper than 64 levels unless its limit is lifted, and lifting it is only safe for a document
+ * known to be shallow enough: the tree is freed recursively. */
+static size_t event_depth(const char *data, size_t len, bool json, size_t limit)
+{
+    struct fy_diag *diag = quiet_diag();
+    struct fy_parse_cfg pc = {
+        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
+        .diag = diag,
+    };
+    struct fy_parser *fyp = diag ? fy_parser_create(&pc) : NULL;
+    size_t depth = 0, max = SIZE_MAX;
+    if (fyp != NULL && fy_parser_set_string(fyp, data, len) == 0) {
+        struct fy_event *ev;
+        max = 0;
+        while (max <= limit && (ev = fy_parser_parse(fyp)) != NULL) {
+            if (ev->type == FYET_SEQUENCE_START || ev->type == FYET_MAPPING_START)
+                max = ++depth > max ? depth : max;
+            else if ((ev->type == FYET_SEQUENCE_END || ev->type == FYET_MAPPING_END) && depth > 0)
+                depth--;
+            fy_parser_event_free(fyp, ev);
+        }
+    }
+    fy_parser_destroy(fyp);
+    fy_diag_destroy(diag);
+    return max;
+}
+
+/* Parses one document; on failure fills msg/line from libfyaml's first collected error. `deep`
+ * lifts libfyaml's depth limit (only for documents event_depth found shallow enough). */
+static struct fy_document *build(const char *data, size_t len, bool json, bool deep, char *split,
+                                 char *msg, size_t cap, int *line)
+{
+    struct fy_diag *diag = quiet_diag();
     snprintf(msg, cap, "%s", "");
     *line = 0;
     if (diag == NULL)
         return NULL;
-    fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg pc = {
-        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
+        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS |
+                 (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE) |
+                 (deep ? FYPCF_DISABLE_DEPTH_LIMIT : 0),
         .diag = diag,
+        .userdata = split,
     };
     struct fy_document *fyd = fy_document_build_from_string(&pc, data, len);
     if (fyd == NULL) {
@@ -258,10 +316,27 @@ static struct fy_document *build(const char *data, size_t len, bool json, char *
         struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
         if (e != NULL && e->msg != NULL) {
             snprintf(msg, cap, "%s", e->msg);
-            *line = e->line;
+            *line = split && e->line > 1 ? e->line - 1 : e->line;
         }
     }
     fy_diag_destroy(diag);
+    return fyd;
+}
+
+static bool is_depth_error(const char *msg)
+{
+    return strstr(msg, "depth limit") != NULL || strstr(msg, "Max depth") != NULL;
+}
+
+/* build() within libfyaml's 64 levels; a document that fails on that limit is built again
+ * without it when the event parser finds it at most NES_SPEC_MAX_NESTING deep. */
+static struct fy_document *build_deep(const char *data, size_t len, bool json, char *split,
+                                      char *msg, size_t cap, int *line)
+{
+    struct fy_document *fyd = build(data, len, json, false, split, msg, cap, line);
+    if (fyd == NULL && is_depth_error(msg) &&
+        event_depth(data, len, json, NES_SPEC_MAX_NESTING) <= NES_SPEC_MAX_NESTING)
+        fyd = build(data, len, json, true, split, msg, cap, line);
     return fyd;
 }
 
@@ -285,31 +360,61 @@ static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, si
     int line = 0;
     bool json_name = ends_with_ci(d->rel, ".json");
     if (json_name || looks_like_json(data, len)) {
-        d->fyd = build(data, len, true, msg, sizeof msg, &line);
-        if (d->fyd == NULL && json_name && msg[0] != '\0')
+        /* libfyaml holds every token of a line while the flow collection that opens it may
+         * still turn out to be a key: a minified 8 MB JSON spec was tokenized whole before any
+         * node was built (3x the memory, 5x the time). Keys never span lines, so one line break
+         * after the first bracket lets the scanner release tokens as it goes; messages take the
+         * line back (scalar_line). */
+        size_t b = first_bracket(data, len);
+        const char *nl = b < len ? memchr(data + b, '\n', len - b) : NULL;
+        if (b < len && (nl ? (size_t)(nl - data) : len) - b > SD_SPLIT_LINE &&
+            (d->split = malloc(len + 1)) != NULL) {
+            memcpy(d->split, data, b + 1);
+            d->split[b + 1] = '\n';
+            memcpy(d->split + b + 2, data + b + 1, len - b - 1);
+            data = d->split;
+            len++;
+        }
+        d->fyd = build_deep(data, len, true, d->split, msg, sizeof msg, &line);
+        if (d->fyd == NULL && json_name && msg[0] != '\0' && !is_depth_error(msg))
             return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid JSON: %s", d->shown,
                                line, msg);
     }
     if (d->fyd == NULL)
-        d->fyd = build(data, len, false, msg, sizeof msg, &line);
+        d->fyd = build_deep(data, len, false, d->split, msg, sizeof msg, &line);
     if (d->fyd == NULL && msg[0] == '\0') /* libfyaml builds nothing, silently, from no content */
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s: empty document", d->shown);
+    if (d->fyd == NULL && is_depth_error(msg))
+        return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
+                           "%s:%d: nested deeper than %d levels: move deeply nested inline schemas "
+                           "into components/schemas and $ref them",
+                           d->shown, line, NES_SPEC_MAX_NESTING);
     if (d->fyd == NULL)
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid YAML: %s", d->shown, line,
                            msg);
     d->root = nes_sd_deref(fy_document_root(d->fyd));
-    (void)ds;
-    return NES_OK;
+    return nes_sd_check(ds, (uint32_t)(d - ds->docs), err);
 }
 
 static nes_status add_doc(nes_sd_docs *ds, const char *rel, char *owned, const char *data,
                           size_t len, uint32_t *index, nes_err *err)
 {
-    if (ds->n == NES_SD_MAX_DOCS) {
+    if (ds->n == ds->max_docs) {
         free(owned);
         return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
-                           "%s: too many referenced documents (limit %d)", ds->docs[0].shown,
-                           NES_SD_MAX_DOCS);
+                           "%s: too many referenced documents (limit %zu, the spec included; "
+                           "raise SPEC_MAX_DOCUMENTS)",
+                           ds->n ? ds->docs[0].shown : rel, ds->max_docs);
+    }
+    if (ds->n == ds->cap_docs) {
+        size_t cap = ds->cap_docs ? 2 * ds->cap_docs : 8;
+        nes_sd_doc *docs = realloc(ds->docs, cap * sizeof *docs);
+        if (docs == NULL) {
+            free(owned);
+            return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+        }
+        ds->docs = docs;
+        ds->cap_docs = cap;
     }
     if (len > NES_SPEC_MAX_BYTES - ds->bytes) {
         free(owned);
@@ -334,9 +439,10 @@ static nes_status add_doc(nes_sd_docs *ds, const char *rel, char *owned, const c
 }
 
 nes_status nes_sd_open(nes_sd_docs *ds, const char *name, const char *data, size_t len,
-                       nes_doc_reader reader, void *reader_ud, nes_err *err)
+                       nes_doc_reader reader, void *reader_ud, size_t max_docs, nes_err *err)
 {
     memset(ds, 0, sizeof *ds);
+    ds->max_docs = max_docs ? max_docs : NES_SPEC_DEFAULT_MAX_DOCS;
     ds->reader = reader;
     ds->reader_ud = reader_ud;
     const char *slash = strrchr(name, '/');
@@ -356,9 +462,12 @@ void nes_sd_close(nes_sd_docs *ds)
         nes_sd_doc *d = &ds->docs[i];
         fy_document_destroy(d->fyd);
         free(d->owned);
+        free(d->split);
         free(d->rel);
         free(d->shown);
     }
+    free(ds->docs);
+    nes_sd_index_free(ds->index);
     free(ds->prefix);
     memset(ds, 0, sizeof *ds);
 }
@@ -487,7 +596,8 @@ static nes_status find_doc(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
 }
 
 /* Walks the decoded JSON pointer `ptr` ("" or "/a/b") from `node`. NULL when absent. */
-static struct fy_node *walk_pointer(struct fy_node *node, const char *ptr, char *tok)
+static struct fy_node *walk_pointer(nes_sd_docs *ds, struct fy_node *node, const char *ptr,
+                                    char *tok)
 {
     const char *p = ptr;
     while (node != NULL && *p == '/') {
@@ -505,7 +615,7 @@ static struct fy_node *walk_pointer(struct fy_node *node, const char *ptr, char 
         }
         tok[t] = '\0';
         if (fy_node_is_mapping(node)) {
-            node = nes_sd_deref(fy_node_mapping_lookup_value_by_simple_key(node, tok, t));
+            node = nes_sd_lookup(ds, node, tok, t);
         } else if (fy_node_is_sequence(node)) {
             if (t == 0 || t > 9 || (t > 1 && tok[0] == '0') || strspn(tok, "0123456789") != t)
                 return NULL;
@@ -553,7 +663,7 @@ nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
                          "$ref \"%s\": only JSON pointer fragments (\"#/...\") are supported",
                          shown);
     if (st == NES_OK) {
-        struct fy_node *target = walk_pointer(ds->docs[doc].root, dec, tok);
+        struct fy_node *target = walk_pointer(ds, ds->docs[doc].root, dec, tok);
         if (target == NULL)
             st = nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,
                              "$ref target \"%s\" not found", shown);

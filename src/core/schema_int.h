@@ -2,6 +2,8 @@
  *
  * schema_doc.c      documents (parsing with captured diagnostics), YAML helpers, $ref resolution,
  *                   error locations (document:line: JSON pointer)
+ * schema_scan.c     post-parse document check (duplicate keys, alias expansion bound) and the
+ *                   hash index of large mappings used by `$ref` resolution
  * schema_compile.c  schema sets -> PII automaton nodes (memoized by set, worklist, no recursion)
  * schema.c          the public API: load, operations, roots, proxy matching */
 #ifndef NES_SCHEMA_INT_H
@@ -13,8 +15,6 @@
 
 #include "core/schema.h"
 
-/** Documents per spec (the spec itself plus the siblings its references name). */
-#define NES_SD_MAX_DOCS 64
 /** Characters in a document name after normalisation. */
 #define NES_SD_MAX_NAME 512
 
@@ -23,16 +23,22 @@ typedef struct nes_sd_doc {
     char *rel;   /* name relative to the spec's directory: what the reader is asked for */
     char *shown; /* name for messages: the spec's directory prefix + rel */
     char *owned; /* the reader's buffer (the YAML tree points into it), or NULL */
+    char *split; /* the input with one line break added after a one-line JSON document's first
+                    bracket (schema_doc.c: parse_doc), which the tree points into; or NULL */
     struct fy_document *fyd;
     struct fy_node *root;
 } nes_sd_doc;
 
+typedef struct nes_sd_index nes_sd_index;
+
 /** The documents of one spec being loaded. Document 0 is the spec itself. */
 typedef struct nes_sd_docs {
-    nes_sd_doc docs[NES_SD_MAX_DOCS];
-    size_t n;
-    size_t bytes; /* total input bytes, bounded by NES_SPEC_MAX_BYTES */
-    char *prefix; /* directory part of the spec's name ("" or "dir/"), for messages */
+    nes_sd_doc *docs; /* cap_docs entries, grown as siblings load */
+    size_t n, cap_docs;
+    size_t max_docs;     /* the spec itself plus at most max_docs - 1 siblings */
+    nes_sd_index *index; /* hash index of large mappings (schema_scan.c), NULL until needed */
+    size_t bytes;        /* total input bytes, bounded by NES_SPEC_MAX_BYTES */
+    char *prefix;        /* directory part of the spec's name ("" or "dir/"), for messages */
     nes_doc_reader reader;
     void *reader_ud;
 } nes_sd_docs;
@@ -45,9 +51,10 @@ typedef struct nes_sd_ref {
 
 /* ---- schema_doc.c ------------------------------------------------------------------------ */
 
-/** Starts a document set whose first document is `name` (`data` must outlive the set). */
+/** Starts a document set whose first document is `name` (`data` must outlive the set); at most
+ * `max_docs` documents (0: NES_SPEC_DEFAULT_MAX_DOCS). */
 nes_status nes_sd_open(nes_sd_docs *ds, const char *name, const char *data, size_t len,
-                       nes_doc_reader reader, void *reader_ud, nes_err *err);
+                       nes_doc_reader reader, void *reader_ud, size_t max_docs, nes_err *err);
 
 /** Frees every document of the set. */
 void nes_sd_close(nes_sd_docs *ds);
@@ -83,6 +90,20 @@ nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
 /** Follows `$ref` entries from `in` until a mapping without `$ref` (at most
  * NES_SPEC_MAX_REF_DEPTH hops); used for requestBodies and path items. */
 nes_status nes_sd_follow(nes_sd_docs *ds, nes_sd_ref in, nes_sd_ref *out, nes_err *err);
+
+/* ---- schema_scan.c ----------------------------------------------------------------------- */
+
+/** Checks document `doc` just parsed: no mapping has two equal scalar keys (libfyaml's own check
+ * is quadratic and off), and its aliases expand to at most NES_SPEC_MAX_ALIAS_NODES nodes more
+ * than the document holds. NES_ERR_SPEC / NES_ERR_LIMIT with the document's name. */
+nes_status nes_sd_check(const nes_sd_docs *ds, uint32_t doc, nes_err *err);
+
+/** The value for `key` (len bytes) in mapping `map`, aliases resolved, NULL when absent; large
+ * mappings are indexed in ds->index on first use (constant time afterwards). */
+struct fy_node *nes_sd_lookup(nes_sd_docs *ds, struct fy_node *map, const char *key, size_t len);
+
+/** Frees an index (NULL is fine). */
+void nes_sd_index_free(nes_sd_index *ix);
 
 /* ---- schema_compile.c -------------------------------------------------------------------- */
 

@@ -57,6 +57,8 @@ static const opt opts[] = {
     {"SCHEMA_HEADER_NAME", T_STR, OFF(schema_header), "X-Schema-Name", 0, 0, 0, ""},
     {"MAX_BODY_BYTES", T_SIZE, OFF(max_body_bytes), "1048576", 1024, 256 * MIB, 0, ""},
     {"MAX_DEPTH", T_UINT, OFF(max_depth), "128", 1, 4096, 0, ""},
+    {"SPEC_MAX_DOCUMENTS", T_UINT, OFF(spec_max_documents), "1024", 1, 100000, 0,
+     "documents per spec: the spec and the sibling files its $refs name"},
     {"WORKER_THREADS", T_UINT, OFF(worker_threads), NULL, 1, 256, 0, ""},
     {"MAX_CONNECTIONS", T_UINT, OFF(max_connections), "8192", 1, 1000000, 0, ""},
     {"HEADER_TIMEOUT_SECS", T_UINT, OFF(header_timeout_secs), "10", 1, 3600, 0, ""},
@@ -67,7 +69,8 @@ static const opt opts[] = {
     {"TLS_KEY", T_STR, OFF(tls_key), NULL, 0, 0, F_EMPTY_UNSET | F_REDACT_URI, ""},
     {"TLS_PRIORITIES", T_STR, OFF(tls_priorities),
      "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
-     "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE",
+     "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:"
+     "+GROUP-SECP256R1:+GROUP-SECP384R1:%SERVER_PRECEDENCE",
      0, 0, 0, ""},
     {"TLS_RELOAD_CHECK_SECS", T_UINT, OFF(tls_reload_check_secs), "5", 0, 86400, 0, ""},
     {"PKCS11_MODULE", T_STR, OFF(pkcs11_module), NULL, 0, 0, F_EMPTY_UNSET, ""},

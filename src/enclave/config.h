@@ -55,6 +55,7 @@ typedef struct nes_config {
     char *schema_header;
     size_t max_body_bytes;
     unsigned max_depth;
+    unsigned spec_max_documents; /* documents per spec: the spec and its sibling files */
     unsigned worker_threads;
     unsigned max_connections;
     unsigned header_timeout_secs, idle_timeout_secs, request_timeout_secs, shutdown_grace_secs;

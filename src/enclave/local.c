@@ -28,6 +28,12 @@ static entry *g_entries;
 static size_t g_nentries;
 static nes_file_stamp g_key_stamp;
 static bool g_specs_published;
+static nes_spec_limits g_spec_limits;
+
+void nes_local_set_spec_limits(const nes_spec_limits *lim)
+{
+    g_spec_limits = *lim;
+}
 
 int nes_local_mkdirs(const char *dir)
 {
@@ -205,7 +211,7 @@ int nes_local_specs_refresh(const char *dir, bool force)
         nes_spec *spec = NULL;
         nes_err err;
         nes_err_clear(&err);
-        if (nes_spec_load_file(path, &spec, &err) != NES_OK) {
+        if (nes_spec_load_file_limits(path, &g_spec_limits, &spec, &err) != NES_OK) {
             failed++;
             nes_logline l;
             nes_logline_begin(&l, NES_LOG_ERROR,

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/schema.h"
+
 /** Creates `dir` (and its parents) with mode 0700 when missing. 0 or -1. */
 int nes_local_mkdirs(const char *dir);
 
@@ -20,6 +22,9 @@ int nes_local_keys_refresh(const char *key_file, bool force);
  * drops those whose files went away, and publishes the set when anything changed. A spec that
  * fails to load keeps its last good version. Returns the number of specs that failed. */
 int nes_local_specs_refresh(const char *dir, bool force);
+
+/** Sets the limits every later spec load uses (SPEC_MAX_DOCUMENTS); defaults until called. */
+void nes_local_set_spec_limits(const nes_spec_limits *lim);
 
 /** Frees what the providers keep (at exit). */
 void nes_local_free(void);

@@ -167,6 +167,7 @@ int main(int argc, char **argv)
     nes_log_start();
 
     nes_local_keys_refresh(cfg.local_key_file, true);
+    nes_local_set_spec_limits(&(nes_spec_limits){.max_docs = cfg.spec_max_documents});
     int failed = nes_local_specs_refresh(cfg.local_schema_dir, true);
     atomic_fetch_add(&srv.schema_refresh_errors, (uint64_t)failed);
 

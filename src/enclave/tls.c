@@ -366,44 +366,80 @@ static int write_file(const char *path, const gnutls_datum_t *d, mode_t mode)
     return rc;
 }
 
+/* A fresh P-256 key and a certificate skeleton (serial, validity, subject, key, key id). */
+static int cert_start(gnutls_x509_privkey_t *key, gnutls_x509_crt_t *crt, const char *dn,
+                      time_t now)
+{
+    unsigned char serial[16], id[64];
+    size_t idlen = sizeof(id);
+    int g;
+    if ((g = gnutls_x509_privkey_init(key)) < 0 ||
+        (g = gnutls_x509_privkey_generate(
+             *key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
+        (g = gnutls_x509_crt_init(crt)) < 0 || (g = gnutls_x509_crt_set_version(*crt, 3)) < 0 ||
+        (g = gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial))) < 0)
+        return g;
+    serial[0] &= 0x7f;
+    serial[0] |= 0x01; /* positive, 16 bytes */
+    if ((g = gnutls_x509_crt_set_serial(*crt, serial, sizeof(serial))) < 0 ||
+        (g = gnutls_x509_crt_set_activation_time(*crt, now - 3600)) < 0 ||
+        (g = gnutls_x509_crt_set_expiration_time(*crt, now + (time_t)365 * 86400)) < 0 ||
+        (g = gnutls_x509_crt_set_dn(*crt, dn, NULL)) < 0 ||
+        (g = gnutls_x509_crt_set_key(*crt, *key)) < 0 ||
+        (g = gnutls_x509_privkey_get_key_id(*key, GNUTLS_KEYID_USE_SHA1, id, &idlen)) < 0 ||
+        (g = gnutls_x509_crt_set_subject_key_id(*crt, id, idlen)) < 0)
+        return g;
+    return 0;
+}
+
 int nes_tls_selfsigned(const char *cert_path, const char *key_path, char *why, size_t why_len)
 {
-    gnutls_x509_privkey_t key = NULL;
-    gnutls_x509_crt_t crt = NULL;
-    gnutls_datum_t kpem = {0}, cpem = {0};
+    gnutls_x509_privkey_t ca_key = NULL, key = NULL;
+    gnutls_x509_crt_t ca = NULL, crt = NULL;
+    gnutls_datum_t kpem = {0}, cpem = {0}, capem = {0}, chain = {0};
     int rc = -1, g;
-    unsigned char serial[16];
+    unsigned char ca_id[64];
+    size_t ca_idlen = sizeof(ca_id);
     static const unsigned char ip4[4] = {127, 0, 0, 1};
     static const unsigned char ip6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     time_t now = time(NULL);
 
-    if ((g = gnutls_x509_privkey_init(&key)) < 0 ||
-        (g = gnutls_x509_privkey_generate(
-             key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
-        (g = gnutls_x509_crt_init(&crt)) < 0 || (g = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
-        (g = gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial))) < 0)
+    /* The local CA: signs this one leaf, then its key is dropped (never written anywhere). */
+    if ((g = cert_start(&ca_key, &ca, "CN=nitro-enc-svc local CA,O=nitro-enc-svc local mode",
+                        now)) < 0 ||
+        (g = gnutls_x509_crt_set_basic_constraints(ca, 1, 0)) < 0 ||
+        (g = gnutls_x509_crt_set_key_usage(ca, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN)) <
+            0 ||
+        (g = gnutls_x509_crt_sign2(ca, ca, ca_key, GNUTLS_DIG_SHA256, 0)) < 0 ||
+        (g = gnutls_x509_crt_get_subject_key_id(ca, ca_id, &ca_idlen, NULL)) < 0)
         goto out;
-    serial[0] &= 0x7f;
-    if ((g = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
-        (g = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0 ||
-        (g = gnutls_x509_crt_set_expiration_time(crt, now + (time_t)365 * 86400)) < 0 ||
-        (g = gnutls_x509_crt_set_dn(crt, "CN=localhost,O=nitro-enc-svc local mode", NULL)) < 0 ||
-        (g = gnutls_x509_crt_set_key(crt, key)) < 0 ||
+    /* The leaf the service presents: CA:FALSE, digitalSignature, serverAuth, localhost. */
+    if ((g = cert_start(&key, &crt, "CN=localhost,O=nitro-enc-svc local mode", now)) < 0 ||
         (g = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, "localhost", 9,
                                                   GNUTLS_FSAN_SET)) < 0 ||
         (g = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip4, 4,
                                                   GNUTLS_FSAN_APPEND)) < 0 ||
         (g = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip6, 16,
                                                   GNUTLS_FSAN_APPEND)) < 0 ||
-        (g = gnutls_x509_crt_set_basic_constraints(crt, 1, 0)) < 0 ||
-        (g = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
-                                                    GNUTLS_KEY_KEY_CERT_SIGN)) < 0 ||
+        (g = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
+        (g = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
         (g = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0 ||
-        (g = gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0)) < 0 ||
+        (g = gnutls_x509_crt_set_authority_key_id(crt, ca_id, ca_idlen)) < 0 ||
+        (g = gnutls_x509_crt_sign2(crt, ca, ca_key, GNUTLS_DIG_SHA256, 0)) < 0 ||
         (g = gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &kpem)) < 0 ||
-        (g = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &cpem)) < 0)
+        (g = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &cpem)) < 0 ||
+        (g = gnutls_x509_crt_export2(ca, GNUTLS_X509_FMT_PEM, &capem)) < 0)
         goto out;
-    if (write_file(key_path, &kpem, 0600) != 0 || write_file(cert_path, &cpem, 0644) != 0) {
+    /* TLS_CERT holds the chain: the leaf, then the CA (what clients trust). */
+    chain.size = cpem.size + capem.size;
+    chain.data = gnutls_malloc(chain.size);
+    if (chain.data == NULL) {
+        g = GNUTLS_E_MEMORY_ERROR;
+        goto out;
+    }
+    memcpy(chain.data, cpem.data, cpem.size);
+    memcpy(chain.data + cpem.size, capem.data, capem.size);
+    if (write_file(key_path, &kpem, 0600) != 0 || write_file(cert_path, &chain, 0644) != 0) {
         nes_msgf(why, why_len, "cannot write %s / %s", cert_path, key_path);
         goto done;
     }
@@ -417,10 +453,16 @@ done:
         gnutls_free(kpem.data);
     }
     gnutls_free(cpem.data);
+    gnutls_free(capem.data);
+    gnutls_free(chain.data);
     if (crt != NULL)
         gnutls_x509_crt_deinit(crt);
+    if (ca != NULL)
+        gnutls_x509_crt_deinit(ca);
     if (key != NULL)
         gnutls_x509_privkey_deinit(key);
+    if (ca_key != NULL)
+        gnutls_x509_privkey_deinit(ca_key);
     return rc;
 }
 

@@ -68,8 +68,12 @@ void nes_file_stamp_get(const char *path, nes_file_stamp *st);
 /** True when the two stamps differ. */
 bool nes_file_stamp_changed(const nes_file_stamp *a, const nes_file_stamp *b);
 
-/** Creates a self-signed ECDSA P-256 certificate for localhost / 127.0.0.1 / ::1 (one year)
- * and its key, written to `cert_path` (0644) and `key_path` (0600). 0 or -1. */
+/** Creates a local CA and a leaf certificate it signs, both ECDSA P-256 for one year: the leaf
+ * is a proper end-entity certificate (CA:FALSE, keyUsage digitalSignature, extendedKeyUsage
+ * serverAuth, SAN DNS:localhost, IP:127.0.0.1 and ::1) that strict verifiers (pyca/cryptography,
+ * rustls) accept. `cert_path` (0644) gets the chain, leaf then CA (clients trust the file or its
+ * last certificate); `key_path` (0600) the leaf's key. The CA's key is never written: it signs
+ * this leaf and is dropped. 0 or -1. */
 int nes_tls_selfsigned(const char *cert_path, const char *key_path, char *why, size_t why_len);
 
 /** Generates the process' session-ticket key (TLS resumption). 0 or -1. */

@@ -1,6 +1,7 @@
 """Checks over the whole run (this file sorts last): no plaintext value sent to any service
-appears in any service log, and every (method, route, status) the suite saw is documented in
-docs/openapi.yaml."""
+appears in any service log, every line of every service log is one JSON object, and every
+(method, route, status) the suite saw is documented in docs/openapi.yaml."""
+import json
 import pathlib
 
 import pytest
@@ -20,6 +21,24 @@ def test_logs_hold_no_plaintext():
         text = path.read_text(errors="replace")
         for value in PLAINTEXTS:
             assert value not in text, f"{value!r} found in {path}"
+
+
+def test_every_log_line_is_json():
+    if not LOG_FILES:
+        pytest.skip("no service ran in this session")
+    bad, lines = [], 0
+    for path in LOG_FILES:
+        if not path.exists():
+            continue
+        for n, line in enumerate(path.read_bytes().splitlines(), 1):
+            lines += 1
+            try:
+                if not isinstance(json.loads(line), dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                bad.append(f"{path}:{n}: {line[:200]!r}")
+    assert lines > 0
+    assert not bad, f"{len(bad)} of {lines} log lines are not JSON objects:\n" + "\n".join(bad[:20])
 
 
 def test_openapi_documents_every_observed_status():

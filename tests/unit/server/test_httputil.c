@@ -37,6 +37,14 @@ static void content_types(void **state)
     assert_true(nes_content_type_is_json("application/merge-patch+json"));
     assert_true(nes_content_type_is_json(" application/json ; foo=bar"));
     assert_false(nes_content_type_is_json("application/json; charset=latin1"));
+    /* bodies are UTF-8: any other charset, an empty one, or a second one is refused (415) */
+    assert_false(nes_content_type_is_json("application/json; charset=latin-1"));
+    assert_false(nes_content_type_is_json("application/json;charset=ISO-8859-1"));
+    assert_false(nes_content_type_is_json("application/json; charset=utf-16"));
+    assert_false(nes_content_type_is_json("application/json; charset="));
+    assert_false(nes_content_type_is_json("application/json; charset=utf-8; charset=latin-1"));
+    assert_false(nes_content_type_is_json("application/problem+json; charset=\"latin-1\""));
+    assert_true(nes_content_type_is_json("application/json; charset=utf8"));
     assert_false(nes_content_type_is_json("text/plain"));
     assert_false(nes_content_type_is_json("application/jsonx"));
     assert_false(nes_content_type_is_json("application/+json"));

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "core/transform.h"
 #include "enclave/log.h"
 
 static void escapes_json(void **state)
@@ -89,6 +90,103 @@ static void truncates_long_lines(void **state)
     assert_non_null(strstr(l.buf, ",\"truncated\":true}"));
 }
 
+/* A finished line (l->len bytes, "\n"-terminated) is one valid JSON object. */
+static void assert_json_line(const nes_logline *l)
+{
+    assert_true(l->len >= 3 && l->len <= NES_LOGLINE_MAX);
+    assert_int_equal(l->buf[l->len - 1], '\n');
+    assert_int_equal(l->buf[l->len - 2], '}');
+    nes_err err;
+    if (nes_json_validate((const uint8_t *)l->buf, l->len - 1, 8, &err) != NES_OK)
+        fail_msg("invalid JSON at %zu (%s): %.*s", err.offset, err.msg, (int)(l->len - 1), l->buf);
+}
+
+/* Hostile values of every length around the line's capacity, in every field position: each line
+ * stays valid JSON, and a cut line says so. */
+static void lines_stay_json_whatever_the_input(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *unit; /* repeated to the length under test */
+        size_t len;
+    } units[] = {
+        {"A", 1},
+        {"\"", 1},
+        {"\\", 1},
+        {"\x01", 1},
+        {"\n", 1},
+        {"\xc3\xa9", 2},
+        {"\xf0\x9f\x98\x80", 4},
+        {"\xff", 1},
+        {"\xe2\x82", 2},
+        {"a\"\\\x7f\xc3", 5},
+    };
+    static char value[3000];
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        for (size_t n = 0; n < 2200; n += (n < 700 || n > 1100) ? 97 : 1) {
+            size_t len = 0;
+            while (len + units[u].len <= n && len + units[u].len < sizeof value) {
+                memcpy(value + len, units[u].unit, units[u].len);
+                len += units[u].len;
+            }
+            for (int where = 0; where < 3; where++) {
+                nes_logline l;
+                nes_logline_begin(&l, NES_LOG_INFO, "request");
+                if (where == 0)
+                    nes_logline_strn(&l, "method", value, len);
+                nes_logline_str(&l, "route", "encrypt");
+                if (where == 1)
+                    nes_logline_strn(&l, "schema", value, len);
+                nes_logline_int(&l, "status", 400);
+                nes_logline_bool(&l, "ok", false);
+                nes_logline_str(&l, "none", NULL);
+                if (where == 2)
+                    nes_logline_strn(&l, "last", value, len);
+                nes_logline_int(&l, "bytes_in", 123456789);
+                nes_logline_end(&l);
+                assert_json_line(&l);
+                if (l.truncated) {
+                    assert_true(l.len > 20);
+                    assert_memory_equal(l.buf + l.len - 19, ",\"truncated\":true}\n", 19);
+                }
+            }
+        }
+        /* the message itself */
+        for (size_t n = 900; n < 1100; n++) {
+            size_t len = 0;
+            while (len + units[u].len <= n) {
+                memcpy(value + len, units[u].unit, units[u].len);
+                len += units[u].len;
+            }
+            value[len] = '\0';
+            nes_logline l;
+            nes_logline_begin(&l, NES_LOG_WARN, value);
+            nes_logline_int(&l, "after", 1);
+            nes_logline_end(&l);
+            assert_json_line(&l);
+        }
+    }
+}
+
+static void a_2000_byte_method_gives_a_json_line(void **state)
+{
+    (void)state;
+    char method[2001];
+    memset(method, 'A', 2000);
+    method[2000] = '\0';
+    nes_logline l;
+    nes_logline_begin(&l, NES_LOG_INFO, "request");
+    nes_logline_str(&l, "route", "other");
+    nes_logline_str(&l, "method", method);
+    nes_logline_int(&l, "status", 400);
+    nes_logline_end(&l);
+    assert_json_line(&l);
+    assert_true(l.truncated);
+    l.buf[l.len] = '\0';
+    assert_non_null(strstr(l.buf, "AAAA\",\"truncated\":true}\n"));
+    assert_null(strstr(l.buf, "\"status\"")); /* a field that did not fit is left out whole */
+}
+
 static void emits_through_the_writer(void **state)
 {
     (void)state;
@@ -123,6 +221,8 @@ int main(void)
         cmocka_unit_test(parses_levels),
         cmocka_unit_test(builds_lines),
         cmocka_unit_test(truncates_long_lines),
+        cmocka_unit_test(lines_stay_json_whatever_the_input),
+        cmocka_unit_test(a_2000_byte_method_gives_a_json_line),
         cmocka_unit_test(emits_through_the_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <gnutls/x509.h>
 
 #include "enclave/tls.h"
 
@@ -55,8 +56,29 @@ static void selfsigned_loads_and_matches(void **state)
     unsigned n;
     gnutls_privkey_t key;
     nes_creds_get(c, &certs, &n, &key);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2); /* the leaf, then the local CA */
     assert_non_null(key);
+    gnutls_x509_crt_t leaf, ca;
+    assert_int_equal(gnutls_x509_crt_init(&leaf), 0);
+    assert_int_equal(gnutls_x509_crt_init(&ca), 0);
+    assert_int_equal(gnutls_x509_crt_import(leaf, &certs[0].cert, GNUTLS_X509_FMT_DER), 0);
+    assert_int_equal(gnutls_x509_crt_import(ca, &certs[1].cert, GNUTLS_X509_FMT_DER), 0);
+    unsigned crit = 0, usage = 0;
+    assert_int_equal(gnutls_x509_crt_get_ca_status(leaf, &crit), 0);
+    assert_true(gnutls_x509_crt_get_ca_status(ca, &crit) > 0);
+    assert_true(gnutls_x509_crt_get_key_usage(leaf, &usage, &crit) >= 0);
+    assert_int_equal(usage, GNUTLS_KEY_DIGITAL_SIGNATURE);
+    char oid[128];
+    size_t oidlen = sizeof(oid);
+    assert_int_equal(gnutls_x509_crt_get_key_purpose_oid(leaf, 0, oid, &oidlen, &crit), 0);
+    assert_string_equal(oid, GNUTLS_KP_TLS_WWW_SERVER);
+    assert_true(gnutls_x509_crt_check_hostname(leaf, "localhost"));
+    assert_true(gnutls_x509_crt_check_ip(leaf, (const unsigned char *)"\x7f\0\0\x01", 4, 0));
+    unsigned status = 1;
+    assert_int_equal(gnutls_x509_crt_list_verify(&leaf, 1, &ca, 1, NULL, 0, 0, &status), 0);
+    assert_int_equal(status, 0);
+    gnutls_x509_crt_deinit(leaf);
+    gnutls_x509_crt_deinit(ca);
 
     assert_null(nes_creds_load(c1, k2, why, sizeof(why))); /* mismatched pair */
     assert_non_null(strstr(why, "do not match"));
