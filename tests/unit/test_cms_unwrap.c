@@ -1,0 +1,241 @@
+/* Unit tests: cms_unwrap.c. Each case builds a CMS EnvelopedData at test time with OpenSSL's
+ * CMS API in the shape KMS (and `openssl cms -encrypt -keyopt rsa_padding_mode:oaep ...`)
+ * produces, then unwraps it with the recipient: a table of variants (recipient info v0 and v2,
+ * DER and indefinite-length BER, content sizes, key transport padding, wrong recipient, damage)
+ * and the status each must give. The pytest suite does the same with the `openssl cms` command. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "core/buf.h"
+#include "core/cms_unwrap.h"
+
+typedef enum damage {
+    D_NONE,
+    D_TRUNCATE_HALF,
+    D_TRUNCATE_LAST,
+    D_TRAILING,
+    D_FLIP_LAST, /* last byte of the encrypted content */
+    D_GARBAGE,
+    D_EMPTY,
+    D_OVERSIZE,
+} damage;
+
+typedef struct ccase {
+    const char *name;
+    int keyid;    /* recipient info v2 (subject key identifier) */
+    int stream;   /* indefinite-length BER */
+    int pkcs1;    /* PKCS#1 v1.5 key transport instead of OAEP */
+    int other;    /* encrypted to another key */
+    int not_env;  /* a plain id-data ContentInfo */
+    size_t ptlen; /* content length */
+    damage dmg;
+    nes_status want;
+} ccase;
+
+static const ccase cases[] = {
+    {"v0 DER", 0, 0, 0, 0, 0, 32, D_NONE, NES_OK},
+    {"v2 DER (-keyid)", 1, 0, 0, 0, 0, 32, D_NONE, NES_OK},
+    {"v0 BER (-stream)", 0, 1, 0, 0, 0, 32, D_NONE, NES_OK},
+    {"v2 BER", 1, 1, 0, 0, 0, 32, D_NONE, NES_OK},
+    {"16-byte DEK", 0, 0, 0, 0, 0, 16, D_NONE, NES_ERR_KEY},
+    {"64-byte DEK", 0, 0, 0, 0, 0, 64, D_NONE, NES_ERR_KEY},
+    {"empty content", 0, 0, 0, 0, 0, 0, D_NONE, NES_ERR_KEY},
+    {"33-byte DEK", 1, 1, 0, 0, 0, 33, D_NONE, NES_ERR_KEY},
+    {"wrong recipient", 0, 0, 0, 1, 0, 32, D_NONE, NES_ERR_KEY},
+    {"wrong recipient v2 BER", 1, 1, 0, 1, 0, 32, D_NONE, NES_ERR_KEY},
+    {"PKCS#1 v1.5 key transport", 0, 0, 1, 0, 0, 32, D_NONE, NES_ERR_KEY},
+    {"truncated to half", 0, 0, 0, 0, 0, 32, D_TRUNCATE_HALF, NES_ERR_KEY},
+    {"truncated by one byte", 0, 0, 0, 0, 0, 32, D_TRUNCATE_LAST, NES_ERR_KEY},
+    {"BER truncated by one byte", 0, 1, 0, 0, 0, 32, D_TRUNCATE_LAST, NES_ERR_KEY},
+    {"trailing byte", 0, 0, 0, 0, 0, 32, D_TRAILING, NES_ERR_KEY},
+    {"content corrupted", 0, 0, 0, 0, 0, 32, D_FLIP_LAST, NES_ERR_KEY},
+    {"garbage", 0, 0, 0, 0, 0, 32, D_GARBAGE, NES_ERR_KEY},
+    {"empty input", 0, 0, 0, 0, 0, 32, D_EMPTY, NES_ERR_LIMIT},
+    {"oversized input", 0, 0, 0, 0, 0, 32, D_OVERSIZE, NES_ERR_LIMIT},
+    {"not envelopedData", 0, 0, 0, 0, 1, 32, D_NONE, NES_ERR_KEY},
+};
+
+/* A throwaway certificate carrying `spki`'s key, signed by a throwaway P-256 key (CMS_encrypt
+ * wants a certificate for the recipient; KMS takes the bare key from the attestation). */
+static X509 *cert_for(const uint8_t *spki, size_t len)
+{
+    const unsigned char *p = spki;
+    EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, (long)len);
+    assert_non_null(pub);
+    EVP_PKEY *signer = EVP_EC_gen("P-256");
+    assert_non_null(signer);
+    X509 *x = X509_new();
+    assert_non_null(x);
+    assert_int_equal(X509_set_version(x, 2), 1);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"recipient", -1,
+                               -1, 0);
+    X509_set_issuer_name(x, name);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pub);
+    /* a subject key identifier, for recipient info v2 (-keyid) */
+    ASN1_OCTET_STRING *skid = ASN1_OCTET_STRING_new();
+    assert_non_null(skid);
+    ASN1_OCTET_STRING_set(skid, (const unsigned char *)"0123456789abcdefghij", 20);
+    assert_int_equal(X509_add1_ext_i2d(x, NID_subject_key_identifier, skid, 0, 0), 1);
+    ASN1_OCTET_STRING_free(skid);
+    assert_true(X509_sign(x, signer, EVP_sha256()) > 0);
+    EVP_PKEY_free(signer);
+    EVP_PKEY_free(pub);
+    return x;
+}
+
+static void encrypt_cms(const ccase *c, const uint8_t *spki, size_t spki_len, nes_buf *out)
+{
+    uint8_t pt[128];
+    for (size_t i = 0; i < sizeof(pt); i++)
+        pt[i] = (uint8_t)(i * 7 + 1);
+    BIO *in = BIO_new_mem_buf(pt, (int)c->ptlen);
+    BIO *o = BIO_new(BIO_s_mem());
+    assert_non_null(in);
+    assert_non_null(o);
+    if (c->not_env) {
+        CMS_ContentInfo *d = CMS_data_create(in, CMS_BINARY);
+        assert_non_null(d);
+        assert_int_equal(i2d_CMS_bio(o, d), 1);
+        CMS_ContentInfo_free(d);
+    } else {
+        X509 *x = cert_for(spki, spki_len);
+        unsigned flags = CMS_BINARY | CMS_PARTIAL | (c->stream ? CMS_STREAM : 0);
+        CMS_ContentInfo *cms = CMS_encrypt(NULL, NULL, EVP_aes_256_cbc(), flags);
+        assert_non_null(cms);
+        CMS_RecipientInfo *ri = CMS_add1_recipient_cert(
+            cms, x, CMS_KEY_PARAM | (c->keyid ? CMS_USE_KEYID : 0));
+        assert_non_null(ri);
+        EVP_PKEY_CTX *pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
+        assert_non_null(pctx);
+        if (!c->pkcs1) {
+            assert_true(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) > 0);
+            assert_true(EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) > 0);
+            assert_true(EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) > 0);
+        }
+        if (c->stream) {
+            assert_int_equal(i2d_CMS_bio_stream(o, cms, in, (int)flags), 1);
+        } else {
+            assert_int_equal(CMS_final(cms, in, NULL, (unsigned)flags), 1);
+            assert_int_equal(i2d_CMS_bio(o, cms), 1);
+        }
+        CMS_ContentInfo_free(cms);
+        X509_free(x);
+    }
+    char *data = NULL;
+    long n = BIO_get_mem_data(o, &data);
+    assert_true(n > 0);
+    assert_int_equal(nes_buf_append(out, data, (size_t)n), 0);
+    BIO_free(in);
+    BIO_free(o);
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    nes_recipient *r = NULL, *other = NULL;
+    assert_int_equal(nes_recipient_new(&r, NULL), NES_OK);
+    assert_int_equal(nes_recipient_new(&other, NULL), NES_OK);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const ccase *c = &cases[i];
+        size_t sl;
+        const uint8_t *spki = nes_recipient_spki(c->other ? other : r, &sl);
+        nes_buf b = {0};
+        encrypt_cms(c, spki, sl, &b);
+        size_t len = b.len;
+        switch (c->dmg) {
+        case D_NONE:
+            break;
+        case D_TRUNCATE_HALF:
+            len /= 2;
+            break;
+        case D_TRUNCATE_LAST:
+            len -= 1;
+            break;
+        case D_TRAILING:
+            assert_int_equal(nes_buf_append(&b, "\0", 1), 0);
+            len = b.len;
+            break;
+        case D_FLIP_LAST:
+            b.data[b.len - 1] ^= 0x01;
+            break;
+        case D_GARBAGE:
+            memset(b.data, 0x30, b.len);
+            break;
+        case D_EMPTY:
+            len = 0;
+            break;
+        case D_OVERSIZE:
+            assert_int_equal(nes_buf_reserve(&b, NES_CMS_MAX_LEN), 0);
+            memset(b.data + b.len, 0, NES_CMS_MAX_LEN);
+            len = b.len + NES_CMS_MAX_LEN;
+            break;
+        }
+        if (c->stream && c->dmg == D_NONE)
+            assert_int_equal(b.data[1], 0x80); /* indefinite length */
+        uint8_t dek[NES_DEK_LEN];
+        memset(dek, 0xee, sizeof(dek));
+        nes_err err;
+        nes_err_clear(&err);
+        nes_status st = nes_cms_unwrap(r, b.data, len, dek, &err);
+        if (st != c->want)
+            fail_msg("case '%s': status %d, want %d (%s)", c->name, st, c->want, err.msg);
+        if (st == NES_OK) {
+            for (size_t k = 0; k < NES_DEK_LEN; k++)
+                assert_int_equal(dek[k], (uint8_t)(k * 7 + 1));
+        } else {
+            assert_true(err.msg[0] != '\0');
+            for (size_t k = 0; k < NES_DEK_LEN; k++)
+                assert_int_equal(dek[k], 0xee); /* untouched */
+        }
+        nes_buf_free(&b);
+    }
+    nes_recipient_free(r);
+    nes_recipient_free(other);
+}
+
+/* Each key is fresh, and its SPKI is a 2048-bit RSA public key. */
+static void test_recipient_fresh(void **state)
+{
+    (void)state;
+    nes_recipient *a = NULL, *b = NULL;
+    assert_int_equal(nes_recipient_new(&a, NULL), NES_OK);
+    assert_int_equal(nes_recipient_new(&b, NULL), NES_OK);
+    size_t la, lb;
+    const uint8_t *sa = nes_recipient_spki(a, &la), *sb = nes_recipient_spki(b, &lb);
+    assert_int_equal(la, 294); /* DER SPKI of RSA-2048 with e = 65537 */
+    assert_int_equal(lb, 294);
+    assert_memory_not_equal(sa, sb, la);
+    const unsigned char *p = sa;
+    EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)la);
+    assert_non_null(pk);
+    assert_int_equal(EVP_PKEY_get_bits(pk), NES_RECIPIENT_BITS);
+    assert_int_equal(EVP_PKEY_get_base_id(pk), EVP_PKEY_RSA);
+    EVP_PKEY_free(pk);
+    nes_recipient_free(a);
+    nes_recipient_free(b);
+    nes_recipient_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_recipient_fresh),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
