@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -19,18 +20,21 @@ struct nes_recipient {
     size_t spki_len;
 };
 
-nes_status nes_recipient_new(nes_recipient **out, nes_err *err)
+/* Takes ownership of pkey (NULL: generation or parsing failed, reported as `why`). */
+static nes_status wrap(EVP_PKEY *pkey, nes_status fail, const char *why, nes_recipient **out,
+                       nes_err *err)
 {
     *out = NULL;
-    nes_recipient *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
-    r->pkey = EVP_RSA_gen(NES_RECIPIENT_BITS);
-    if (r->pkey == NULL) {
+    if (pkey == NULL) {
         ERR_clear_error();
-        nes_recipient_free(r);
-        return nes_err_set(err, NES_ERR_CRYPTO, (size_t)-1, "RSA key generation failed");
+        return nes_err_set(err, fail, (size_t)-1, "%s", why);
     }
+    nes_recipient *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        EVP_PKEY_free(pkey);
+        return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+    }
+    r->pkey = pkey;
     unsigned char *der = NULL;
     int n = i2d_PUBKEY(r->pkey, &der);
     if (n <= 0) {
@@ -42,6 +46,27 @@ nes_status nes_recipient_new(nes_recipient **out, nes_err *err)
     r->spki_len = (size_t)n;
     *out = r;
     return NES_OK;
+}
+
+nes_status nes_recipient_new(nes_recipient **out, nes_err *err)
+{
+    return wrap(EVP_RSA_gen(NES_RECIPIENT_BITS), NES_ERR_CRYPTO, "RSA key generation failed", out,
+                err);
+}
+
+nes_status nes_recipient_from_pem(const char *pem, size_t len, nes_recipient **out, nes_err *err)
+{
+    EVP_PKEY *pk = NULL;
+    BIO *b = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+    if (b != NULL)
+        pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    BIO_free(b);
+    if (pk != NULL &&
+        (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA || EVP_PKEY_get_bits(pk) < NES_RECIPIENT_BITS)) {
+        EVP_PKEY_free(pk);
+        pk = NULL;
+    }
+    return wrap(pk, NES_ERR_KEY, "not an RSA private key of at least 2048 bits", out, err);
 }
 
 const uint8_t *nes_recipient_spki(const nes_recipient *r, size_t *len)
@@ -88,8 +113,8 @@ nes_status nes_cms_unwrap(const nes_recipient *r, const uint8_t *cms, size_t len
                           uint8_t dek[NES_DEK_LEN], nes_err *err)
 {
     if (len == 0 || len > NES_CMS_MAX_LEN)
-        return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
-                           "CMS: %zu bytes (expected 1 to %d)", len, NES_CMS_MAX_LEN);
+        return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1, "CMS: %zu bytes (expected 1 to %d)", len,
+                           NES_CMS_MAX_LEN);
     const unsigned char *p = cms;
     CMS_ContentInfo *ci = d2i_CMS_ContentInfo(NULL, &p, (long)len);
     nes_status st = NES_OK;

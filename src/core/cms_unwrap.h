@@ -40,6 +40,11 @@ typedef struct nes_recipient nes_recipient;
 /** Generates a fresh RSA-2048 key pair. NES_OK, or NES_ERR_CRYPTO / NES_ERR_NOMEM (*out NULL). */
 nes_status nes_recipient_new(nes_recipient **out, nes_err *err);
 
+/** A recipient over a fixed RSA private key given as PEM text (`len` bytes), for fuzzing and
+ * tests that need reproducible inputs; the service always uses nes_recipient_new. NES_OK, or
+ * NES_ERR_KEY when the text is not an RSA private key of at least 2048 bits. */
+nes_status nes_recipient_from_pem(const char *pem, size_t len, nes_recipient **out, nes_err *err);
+
 /** The public key as DER SubjectPublicKeyInfo: a pointer into `r` (valid while it lives) and
  * its length. */
 const uint8_t *nes_recipient_spki(const nes_recipient *r, size_t *len);

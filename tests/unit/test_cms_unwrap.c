@@ -14,6 +14,7 @@
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -80,8 +81,8 @@ static X509 *cert_for(const uint8_t *spki, size_t len)
     assert_int_equal(X509_set_version(x, 2), 1);
     ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"recipient", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"recipient", -1, -1,
+                               0);
     X509_set_issuer_name(x, name);
     X509_gmtime_adj(X509_getm_notBefore(x), 0);
     X509_gmtime_adj(X509_getm_notAfter(x), 3600);
@@ -117,8 +118,8 @@ static void encrypt_cms(const ccase *c, const uint8_t *spki, size_t spki_len, ne
         unsigned flags = CMS_BINARY | CMS_PARTIAL | (c->stream ? CMS_STREAM : 0);
         CMS_ContentInfo *cms = CMS_encrypt(NULL, NULL, EVP_aes_256_cbc(), flags);
         assert_non_null(cms);
-        CMS_RecipientInfo *ri = CMS_add1_recipient_cert(
-            cms, x, CMS_KEY_PARAM | (c->keyid ? CMS_USE_KEYID : 0));
+        CMS_RecipientInfo *ri =
+            CMS_add1_recipient_cert(cms, x, CMS_KEY_PARAM | (c->keyid ? CMS_USE_KEYID : 0));
         assert_non_null(ri);
         EVP_PKEY_CTX *pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
         assert_non_null(pctx);
@@ -231,11 +232,59 @@ static void test_recipient_fresh(void **state)
     nes_recipient_free(NULL);
 }
 
+static char *pem_of(EVP_PKEY *pk, size_t *len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_non_null(b);
+    assert_int_equal(PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL), 1);
+    char *data = NULL;
+    long n = BIO_get_mem_data(b, &data);
+    char *copy = malloc((size_t)n);
+    assert_non_null(copy);
+    memcpy(copy, data, (size_t)n);
+    *len = (size_t)n;
+    BIO_free(b);
+    EVP_PKEY_free(pk);
+    return copy;
+}
+
+/* A fixed key from PEM opens what is encrypted to it; other keys and text are refused. */
+static void test_from_pem(void **state)
+{
+    (void)state;
+    size_t len;
+    char *pem = pem_of(EVP_RSA_gen(2048), &len);
+    nes_recipient *r = NULL;
+    assert_int_equal(nes_recipient_from_pem(pem, len, &r, NULL), NES_OK);
+    size_t sl;
+    const uint8_t *spki = nes_recipient_spki(r, &sl);
+    nes_buf b = {0};
+    encrypt_cms(&cases[0], spki, sl, &b);
+    uint8_t dek[NES_DEK_LEN];
+    assert_int_equal(nes_cms_unwrap(r, b.data, b.len, dek, NULL), NES_OK);
+    assert_int_equal(dek[1], 8);
+    nes_buf_free(&b);
+    nes_recipient_free(r);
+    free(pem);
+
+    nes_err err;
+    pem = pem_of(EVP_RSA_gen(1024), &len);
+    assert_int_equal(nes_recipient_from_pem(pem, len, &r, &err), NES_ERR_KEY);
+    assert_null(r);
+    free(pem);
+    pem = pem_of(EVP_EC_gen("P-384"), &len);
+    assert_int_equal(nes_recipient_from_pem(pem, len, &r, &err), NES_ERR_KEY);
+    free(pem);
+    assert_int_equal(nes_recipient_from_pem("not a key", 9, &r, &err), NES_ERR_KEY);
+    assert_null(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_recipient_fresh),
+        cmocka_unit_test(test_from_pem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
