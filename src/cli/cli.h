@@ -2,6 +2,7 @@
 #ifndef NES_CLI_H
 #define NES_CLI_H
 
+#include "aws/aws.h"
 #include "core/error.h"
 
 /** Exit codes: success, failure on input (bad JSON, spec, key, token), usage error. */
@@ -18,6 +19,29 @@ int cli_crypt(int argc, char **argv);
 
 /** `nitro-enc schema lint`: argv[0] is "schema". Returns an exit code. */
 int cli_schema(int argc, char **argv);
+
+/** `nitro-enc dek create|rotate`: argv[0] is "dek". Returns an exit code. */
+int cli_dek(int argc, char **argv);
+
+/** `nitro-enc schema push`: argv[0] is "push" (called by cli_schema). Returns an exit code. */
+int cli_schema_push(int argc, char **argv);
+
+/** An AWS client set up from the environment for one command. */
+typedef struct cli_aws {
+    nes_aws_config cfg;
+    nes_aws_credsrc *creds;
+    nes_aws_client *client;
+} cli_aws;
+
+/** Sets up `a` from the environment (aws.h rules); AWS warnings and errors go to stderr.
+ * Returns CLI_OK, CLI_USAGE (bad setting, printed) or CLI_FAIL. */
+int cli_aws_open(const char *cmd, cli_aws *a);
+
+/** Frees what cli_aws_open made. */
+void cli_aws_close(cli_aws *a);
+
+/** Prints "nitro-enc: error: <what> failed: <code>: <message>"; returns CLI_FAIL. */
+int cli_aws_fail(const char *what, const nes_aws_error *err);
 
 /** Prints "nitro-enc: error: <msg>" (with the byte offset when set) on stderr; returns
  * CLI_FAIL. */

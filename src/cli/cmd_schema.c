@@ -8,6 +8,7 @@
 
 static const char usage[] =
     "usage: nitro-enc schema lint FILE [--operation ID]\n"
+    "       nitro-enc schema push FILE... --bucket BUCKET [--prefix PREFIX]  (push --help)\n"
     "\n"
     "Loads the OpenAPI spec FILE and prints, one per line and sorted, the paths of the fields\n"
     "its x-pii marks select in the request body: `user.address.ssn`, `orders[].card_number`\n"
@@ -34,8 +35,10 @@ int cli_schema(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
+    if (strcmp(argv[1], "push") == 0)
+        return cli_schema_push(argc - 1, argv + 1);
     if (strcmp(argv[1], "lint") != 0)
-        return cli_usage_error("schema", "the only subcommand is 'lint'");
+        return cli_usage_error("schema", "the subcommands are 'lint' and 'push'");
     argc--;
     argv++;
     const char *operation = NULL;

@@ -14,6 +14,9 @@ static const char usage[] =
     "  encrypt       replace the PII fields of a JSON document with tokens\n"
     "  decrypt       restore the PII fields of a JSON document from their tokens\n"
     "  schema lint   print the PII paths an OpenAPI spec marks\n"
+    "  schema push   lint specs and upload them to the service's S3 bucket\n"
+    "  dek create    generate a data key with KMS and store it wrapped in Secrets Manager\n"
+    "  dek rotate    add a new data key version (the old one stays as AWSPREVIOUS)\n"
     "\n"
     "`nitro-enc <command> --help` describes each command.\n"
     "exit codes: 0 success, 1 invalid input (JSON, spec, key, token), 2 usage error\n";
@@ -54,6 +57,8 @@ int main(int argc, char **argv)
         return cli_crypt(argc - 1, argv + 1);
     if (strcmp(cmd, "schema") == 0)
         return cli_schema(argc - 1, argv + 1);
+    if (strcmp(cmd, "dek") == 0)
+        return cli_dek(argc - 1, argv + 1);
     fprintf(stderr, "nitro-enc: unknown command '%s'\n\n%s", cmd, usage);
     return CLI_USAGE;
 }

@@ -22,3 +22,15 @@ def testdata() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def root_dir() -> pathlib.Path:
     return ROOT
+
+
+@pytest.fixture
+def moto():
+    """A fresh moto server (KMS, Secrets Manager, S3) behind a gate on free loopback ports: see
+    awspeer.py (peer.env() for our programs, peer.client() for boto3, down()/up()/stop())."""
+    from awspeer import MotoPeer  # pylint: disable=import-outside-toplevel
+    peer = MotoPeer().start()
+    try:
+        yield peer
+    finally:
+        peer.close()
