@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "enclave/providers/dek_rules.h"
+#include "aws/awsjson.h"
 #include "nsm/nsm.h"
 
 typedef enum otype {
@@ -338,8 +338,8 @@ static void validate(nes_config *cfg, nes_config_problems *p)
     if (cfg->nsm_device == NULL || cfg->nsm_device[0] == '\0' ||
         strcmp(cfg->nsm_device, NES_NSM_TEST_PREFIX) == 0)
         problem(p, "NSM_DEVICE: a device path (/dev/nsm) or test:DIR");
-    if (nes_dek_context_check(cfg->dek_context, why, sizeof(why)) != 0)
-        problem(p, "DEK_ENCRYPTION_CONTEXT: %s", why);
+    if (cfg->dek_context != NULL && !nes_awsjson_is_string_map(cfg->dek_context))
+        problem(p, "DEK_ENCRYPTION_CONTEXT: must be a JSON object of string values");
     if (cfg->local_mode && (cfg->local_schema_dir == NULL || *cfg->local_schema_dir == '\0'))
         problem(p, "LOCAL_SCHEMA_DIR: must name a directory");
 }
@@ -420,6 +420,12 @@ void nes_config_free(nes_config *cfg)
     free(cfg->raw);
     free(cfg->source);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *nes_config_raw(const nes_config *cfg, const char *name)
+{
+    int i = find_opt(name, strlen(name));
+    return (i >= 0 && cfg->raw != NULL) ? cfg->raw[i] : NULL;
 }
 
 void nes_config_redact_uri(const char *uri, char *out, size_t out_len)

@@ -90,6 +90,10 @@ void nes_config_free(nes_config *cfg);
  * (PKCS11_PIN, a pin-value in a pkcs11: URI) as <redacted>. */
 void nes_config_print(const nes_config *cfg, FILE *out);
 
+/** The raw value of setting `name` as loaded (environment or --config file, else its default),
+ * or NULL when unset or not a setting of this table. */
+const char *nes_config_raw(const nes_config *cfg, const char *name);
+
 /** Parses a size: digits with an optional K, KiB, M, MiB, G or GiB suffix (binary units).
  * 0 or -1. */
 int nes_config_parse_size(const char *s, size_t *out);

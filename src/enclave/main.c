@@ -12,6 +12,7 @@
 #include "enclave/conns.h"
 #include "enclave/local.h"
 #include "enclave/log.h"
+#include "enclave/providers/enclave_mode.h"
 #include "enclave/server.h"
 #include "enclave/state.h"
 #include "enclave/tls.h"
@@ -126,12 +127,6 @@ int main(int argc, char **argv)
         return 0;
     }
     nes_log_configure(cfg.log_level, 2);
-    if (!local) {
-        fprintf(stderr, "nitro-enc-svc: enclave mode needs the AWS key and spec providers, which "
-                        "this build does not include yet; run with --local-mode\n");
-        nes_config_free(&cfg);
-        return 2;
-    }
     if (nes_secure_process() != 0)
         nes_log(NES_LOG_WARN, "could not make the process non-dumpable");
 
@@ -166,9 +161,16 @@ int main(int argc, char **argv)
     nes_tls_install(creds);
     nes_log_start();
 
-    nes_local_keys_refresh(cfg.local_key_file, true);
-    int failed = nes_local_specs_refresh(cfg.local_schema_dir, true);
-    atomic_fetch_add(&srv.schema_refresh_errors, (uint64_t)failed);
+    if (local) { /* keys and specs from files */
+        nes_local_keys_refresh(cfg.local_key_file, true);
+        int failed = nes_local_specs_refresh(cfg.local_schema_dir, true);
+        atomic_fetch_add(&srv.schema_refresh_errors, (uint64_t)failed);
+    } else if (nes_enclave_providers_start(&cfg, why, sizeof(why)) != 0) { /* AWS, attested */
+        nes_log(NES_LOG_ERROR, "cannot start enclave mode: %s", why);
+        fprintf(stderr, "nitro-enc-svc: enclave mode: %s\n", why);
+        rc = 2;
+        goto out_state;
+    }
 
     uint64_t errs = atomic_load(&srv.schema_refresh_errors);
     if (nes_server_start(&srv, &cfg, why, sizeof(why)) != 0) {
@@ -183,7 +185,7 @@ int main(int argc, char **argv)
         nes_logline_str(&l, "listen", nes_endpoint_format(&cfg.listen_ep, uri, sizeof(uri)));
         nes_logline_int(&l, "port", srv.bound_port);
         nes_logline_int(&l, "workers", cfg.worker_threads);
-        nes_logline_bool(&l, "local_mode", true);
+        nes_logline_bool(&l, "local_mode", local);
         nes_logline_int(&l, "startup_ms", (long long)((nes_now_us() - t0) / 1000));
         nes_logline_emit(&l);
     }
@@ -210,9 +212,13 @@ int main(int argc, char **argv)
             reload_tls(&srv, cert, key);
             nes_file_stamp_get(cert, &cert_st);
             nes_file_stamp_get(key, &key_st);
-            nes_local_keys_refresh(cfg.local_key_file, false);
-            atomic_fetch_add(&srv.schema_refresh_errors,
-                             (uint64_t)nes_local_specs_refresh(cfg.local_schema_dir, false));
+            if (local) {
+                nes_local_keys_refresh(cfg.local_key_file, false);
+                atomic_fetch_add(&srv.schema_refresh_errors,
+                                 (uint64_t)nes_local_specs_refresh(cfg.local_schema_dir, false));
+            } else {
+                nes_enclave_providers_reload();
+            }
         }
         nes_conns_reap(now);
         nes_tls_tick();
@@ -227,9 +233,10 @@ int main(int argc, char **argv)
                 key_st = k2;
                 reload_tls(&srv, cert, key);
             }
-            nes_local_keys_refresh(cfg.local_key_file, false);
+            if (local)
+                nes_local_keys_refresh(cfg.local_key_file, false);
         }
-        if (now >= next_specs) {
+        if (local && now >= next_specs) {
             next_specs = now + (int64_t)cfg.schema_refresh_secs * 1000;
             atomic_fetch_add(&srv.schema_refresh_errors,
                              (uint64_t)nes_local_specs_refresh(cfg.local_schema_dir, false));
@@ -242,6 +249,7 @@ int main(int argc, char **argv)
             left);
     rc = 0;
 out_state:
+    nes_enclave_providers_stop();
     nes_state_shutdown();
     nes_local_free();
     nes_tls_shutdown();

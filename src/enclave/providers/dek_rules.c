@@ -4,14 +4,13 @@
 #include <string.h>
 
 #include "core/b64url.h"
-#include "core/json_scan.h"
 
 int nes_dek_secret_blob(const uint8_t *value, size_t len, bool is_string, nes_buf *blob, char *why,
                         size_t why_len)
 {
     if (is_string) {
-        while (len > 0 && (value[0] == ' ' || value[0] == '\n' || value[0] == '\r' ||
-                           value[0] == '\t')) {
+        while (len > 0 &&
+               (value[0] == ' ' || value[0] == '\n' || value[0] == '\r' || value[0] == '\t')) {
             value++;
             len--;
         }
@@ -38,59 +37,18 @@ int nes_dek_secret_blob(const uint8_t *value, size_t len, bool is_string, nes_bu
     }
     long n = nes_b64_decode((const char *)value, len, blob->data + blob->len);
     if (n <= 0) {
-        nes_msgf(why, why_len, "secret: SecretString is not canonical standard base64 of the KMS "
-                               "ciphertext blob");
+        nes_msgf(why, why_len,
+                 "secret: SecretString is not canonical standard base64 of the KMS "
+                 "ciphertext blob");
         return -1;
     }
     blob->len += (size_t)n;
     return 0;
 }
 
-int nes_dek_context_check(const char *json, char *why, size_t why_len)
-{
-    if (json == NULL || *json == '\0')
-        return 0;
-    nes_err err;
-    nes_err_clear(&err);
-    nes_json_scanner s;
-    if (nes_json_scanner_init(&s, (const uint8_t *)json, strlen(json), 1, &err) != NES_OK) {
-        nes_msgf(why, why_len, "out of memory");
-        return -1;
-    }
-    nes_json_token t;
-    int rc = -1, pairs = 0;
-    if (nes_json_next(&s, &t) != NES_JSON_OBJECT) {
-        nes_msgf(why, why_len, "must be a JSON object of string values");
-        goto out;
-    }
-    for (;;) {
-        nes_json_type k = nes_json_next(&s, &t);
-        if (k == NES_JSON_OBJECT_END)
-            break;
-        if (k != NES_JSON_KEY || nes_json_next(&s, &t) != NES_JSON_STRING) {
-            nes_msgf(why, why_len, "must be a JSON object of string values%s%s",
-                     err.msg[0] ? ": " : "", err.msg);
-            goto out;
-        }
-        if (++pairs > 64) {
-            nes_msgf(why, why_len, "more than 64 pairs");
-            goto out;
-        }
-    }
-    if (nes_json_next(&s, &t) != NES_JSON_END) {
-        nes_msgf(why, why_len, "not valid JSON: %s", err.msg);
-        goto out;
-    }
-    rc = 0;
-out:
-    nes_json_scanner_free(&s);
-    return rc;
-}
-
 int nes_dek_from_answer(const nes_recipient *r, const uint8_t *cfr, size_t cfr_len,
                         const uint8_t *plaintext, size_t pt_len, bool allow_plaintext,
-                        uint8_t dek[NES_DEK_LEN], nes_dek_origin *origin, char *why,
-                        size_t why_len)
+                        uint8_t dek[NES_DEK_LEN], nes_dek_origin *origin, char *why, size_t why_len)
 {
     if (cfr != NULL) {
         nes_err err;

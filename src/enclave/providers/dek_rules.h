@@ -5,7 +5,6 @@
  *
  *   nes_dek_secret_blob     a Secrets Manager value -> the KMS ciphertext blob: SecretBinary is
  *                           the blob itself, SecretString is its standard base64;
- *   nes_dek_context_check   DEK_ENCRYPTION_CONTEXT must be a JSON object of string values;
  *   nes_dek_from_answer     a KMS Decrypt answer -> the DEK: CiphertextForRecipient is unwrapped
  *                           (cms_unwrap.h); a bare Plaintext is refused unless allowed;
  *   nes_dek_ring            current + previous keys -> the ordered, de-duplicated key list;
@@ -34,10 +33,6 @@
  * NES_DEK_MAX_BLOB). */
 int nes_dek_secret_blob(const uint8_t *value, size_t len, bool is_string, nes_buf *blob, char *why,
                         size_t why_len);
-
-/** Checks DEK_ENCRYPTION_CONTEXT: a JSON object whose values are all strings (KMS's encryption
- * context), at most 64 pairs. NULL or "" is fine (no context). 0, or -1 with `why`. */
-int nes_dek_context_check(const char *json, char *why, size_t why_len);
 
 /** How a DEK was obtained. */
 typedef enum nes_dek_origin {
