@@ -16,7 +16,7 @@
 #include "core/keyring.h"
 #include "core/secmem.h"
 #include "enclave/log.h"
-#include "enclave/providers/awslog.h"
+#include "enclave/providers/aws_log.h"
 #include "enclave/providers/dek_rules.h"
 #include "enclave/state.h"
 #include "nsm/nsm.h"
@@ -321,7 +321,7 @@ int nes_dek_start(const nes_dek_settings *s, char *why, size_t why_len)
     g.retry_max_secs = s->retry_max_secs;
     g.allow_plaintext = s->allow_plaintext;
     g.aws = *s->aws;
-    g.aws.log = nes_awslog_event;
+    g.aws.log = nes_aws_log_to_service;
     g.aws.log_ud = NULL;
     g.creds = s->creds;
     if (nes_nsm_is_test(g.nsm))

@@ -8,7 +8,7 @@
 #include "aws/aws.h"
 #include "core/error.h"
 #include "enclave/log.h"
-#include "enclave/providers/awslog.h"
+#include "enclave/providers/aws_log.h"
 #include "enclave/providers/dek.h"
 
 static nes_aws_config g_aws;
@@ -42,7 +42,7 @@ int nes_enclave_providers_start(const nes_config *cfg, char *why, size_t why_len
             "does not include yet; set AWS_EGRESS=tcp://HOST:PORT (a CONNECT proxy) or direct");
         return -1;
     }
-    g_aws.log = nes_awslog_event;
+    g_aws.log = nes_aws_log_to_service;
     if (nes_aws_global_init() != 0) {
         nes_msgf(why, why_len, "libcurl cannot be initialised");
         return -1;
