@@ -25,7 +25,7 @@ if(NES_AWS_SRC)
     file(GLOB NES_AWS_TOOLS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/tools/aws_*.c)
     foreach(src ${NES_AWS_TOOLS})
       get_filename_component(name ${src} NAME_WE)
-      target_link_libraries(${name} PRIVATE nesaws)
+      target_link_libraries(${name} PRIVATE nesaws nessvc) # nessvc: the spec provider
     endforeach()
     if(TARGET nitro-enc)
       target_link_libraries(nitro-enc PRIVATE nesaws)

@@ -29,20 +29,18 @@ const size_t nes_openapi_yaml_len = ${NES_OPENAPI_LEN};
 " @ONLY)
 
 # ---- libnessvc: the service minus main() ------------------------------------------------------
-file(GLOB NES_SVC_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/enclave/*.c)
+file(GLOB NES_SVC_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/enclave/*.c
+     ${CMAKE_SOURCE_DIR}/src/enclave/providers/*.c)
 list(REMOVE_ITEM NES_SVC_SRC ${CMAKE_SOURCE_DIR}/src/enclave/main.c)
-# key and spec providers (local, AWS) live in their own sub-folder
-file(GLOB NES_SVC_PROVIDERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/enclave/providers/*.c)
-list(APPEND NES_SVC_SRC ${NES_SVC_PROVIDERS})
 add_library(nessvc STATIC ${NES_SVC_SRC} ${NES_OPENAPI_C})
 target_include_directories(nessvc PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(nessvc PUBLIC nes nesnet PkgConfig::MHD PkgConfig::GNUTLS
                       PkgConfig::FYAML Threads::Threads)
+if(TARGET nesaws)
+  target_link_libraries(nessvc PUBLIC nesaws) # AWS providers (cmake/aws.cmake)
+endif()
 if(TARGET nesnsm)
   target_link_libraries(nessvc PUBLIC nesnsm) # cmake/nsm.cmake
-endif()
-if(TARGET nesaws)
-  target_link_libraries(nessvc PUBLIC nesaws) # cmake/aws.cmake
 endif()
 
 if(NOT NES_FUZZ)

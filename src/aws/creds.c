@@ -52,8 +52,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 }
 
 /* One IMDS request; the body goes to `out` (bounded). 0 on a 200 answer. */
-static int imds(const nes_aws_config *cfg, CURL *h, const char *method, const char *path,
-                const char *hdr, nes_buf *out, long *status)
+static int imds(nes_aws_config *cfg, CURL *h, const char *method, const char *path, const char *hdr,
+                nes_buf *out, long *status)
 {
     char url[700];
     snprintf(url, sizeof(url), "%s%s", cfg->imds_endpoint, path);

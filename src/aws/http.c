@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "aws/awsjson.h"
@@ -100,7 +102,40 @@ void nes_aws_log(const nes_aws_config *cfg, nes_aws_loglevel level, const char *
     cfg->log(cfg->log_ud, &ev);
 }
 
-void nes_aws_curl_egress(CURL *h, const nes_aws_config *cfg)
+/* Opens the connection to the placeholder proxy as a Unix socket to the bridge. libcurl's
+ * address storage behind `addr` is large enough for a sockaddr_un (Curl_sockaddr_storage). */
+static curl_socket_t open_bridge(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    const char *path = ud;
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        return CURL_SOCKET_BAD;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    memcpy(un.sun_path, path, n);
+    if (path[0] == '@')
+        un.sun_path[0] = '\0'; /* abstract namespace */
+    a->family = AF_UNIX;
+    a->protocol = 0;
+    a->addrlen =
+        (unsigned int)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '@' ? 0 : 1));
+    memcpy(&a->addr, &un, a->addrlen);
+    return fd;
+}
+
+static int no_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)ud;
+    (void)fd;
+    (void)purpose;
+    return CURL_SOCKOPT_OK;
+}
+
+void nes_aws_curl_egress(CURL *h, nes_aws_config *cfg)
 {
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -124,15 +159,21 @@ void nes_aws_curl_egress(CURL *h, const nes_aws_config *cfg)
         curl_easy_setopt(h, CURLOPT_PROXY, "");
     }
     if (cfg->egress == NES_EGRESS_VSOCK && cfg->bridge_path[0] != '\0') {
-        /* libcurl reaches the vsock egress through the bridge's Unix socket. In connect mode the
-         * far end is a CONNECT proxy: the tunnel is asked for over that socket. */
-        if (cfg->bridge_path[0] == '@')
-            curl_easy_setopt(h, CURLOPT_ABSTRACT_UNIX_SOCKET, cfg->bridge_path + 1);
-        else
-            curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, cfg->bridge_path);
-        if (!cfg->egress_forward) {
-            curl_easy_setopt(h, CURLOPT_PROXY, "http://127.0.0.1:1");
+        if (cfg->egress_forward) {
+            /* A fixed port forward: every request goes over the bridge's Unix socket. */
+            if (cfg->bridge_path[0] == '@')
+                curl_easy_setopt(h, CURLOPT_ABSTRACT_UNIX_SOCKET, cfg->bridge_path + 1);
+            else
+                curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, cfg->bridge_path);
+        } else {
+            /* A CONNECT proxy behind the bridge. libcurl 7.88 ignores proxies on a Unix socket,
+             * so it is given a placeholder TCP proxy whose socket is opened on the bridge
+             * instead (the address rewrite in open_bridge). */
+            curl_easy_setopt(h, CURLOPT_PROXY, "http://127.0.0.1:9");
             curl_easy_setopt(h, CURLOPT_HTTPPROXYTUNNEL, 1L);
+            curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_bridge);
+            curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, cfg->bridge_path);
+            curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, no_sockopt);
         }
     }
 }

@@ -44,7 +44,7 @@ int nes_aws_send(nes_aws_client *c, const nes_aws_req *req, nes_aws_resp *resp, 
 
 /** Applies the configuration's egress, TLS and timeout settings to a libcurl handle (also used
  * by the IMDS client). */
-void nes_aws_curl_egress(CURL *h, const nes_aws_config *cfg);
+void nes_aws_curl_egress(CURL *h, nes_aws_config *cfg);
 
 /** The configuration a client was made with. */
 const nes_aws_config *nes_aws_client_config(const nes_aws_client *c);

@@ -1,0 +1,28 @@
+/* aws_log.c - AWS client events as JSON log lines (see aws_log.h). */
+#include "enclave/providers/aws_log.h"
+
+#include "enclave/log.h"
+
+void nes_aws_log_to_service(void *ud, const nes_aws_event *ev)
+{
+    (void)ud;
+    static const nes_log_level levels[] = {NES_LOG_DEBUG, NES_LOG_INFO, NES_LOG_WARN,
+                                           NES_LOG_ERROR};
+    nes_log_level lvl = (unsigned)ev->level < 4 ? levels[ev->level] : NES_LOG_ERROR;
+    if (!nes_log_enabled(lvl))
+        return;
+    nes_logline l;
+    nes_logline_begin(&l, lvl, ev->msg);
+    nes_logline_str(&l, "aws_service", ev->service);
+    nes_logline_str(&l, "aws_operation", ev->operation);
+    if (ev->http_status != 0)
+        nes_logline_int(&l, "http_status", ev->http_status);
+    if (ev->code != NULL && ev->code[0] != '\0')
+        nes_logline_str(&l, "aws_code", ev->code);
+    if (ev->message != NULL && ev->message[0] != '\0')
+        nes_logline_str(&l, "aws_message", ev->message);
+    nes_logline_int(&l, "attempt", ev->attempt);
+    if (ev->skew_secs != 0)
+        nes_logline_int(&l, "clock_offset_secs", ev->skew_secs);
+    nes_logline_emit(&l);
+}
