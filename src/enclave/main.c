@@ -165,11 +165,6 @@ int main(int argc, char **argv)
         nes_local_keys_refresh(cfg.local_key_file, true);
         int failed = nes_local_specs_refresh(cfg.local_schema_dir, true);
         atomic_fetch_add(&srv.schema_refresh_errors, (uint64_t)failed);
-    } else if (nes_enclave_providers_start(&cfg, why, sizeof(why)) != 0) { /* AWS, attested */
-        nes_log(NES_LOG_ERROR, "cannot start enclave mode: %s", why);
-        fprintf(stderr, "nitro-enc-svc: enclave mode: %s\n", why);
-        rc = 2;
-        goto out_state;
     }
 
     uint64_t errs = atomic_load(&srv.schema_refresh_errors);
@@ -178,6 +173,14 @@ int main(int argc, char **argv)
         goto out_state;
     }
     atomic_store(&srv.schema_refresh_errors, errs);
+    /* enclave mode: keys (attested KMS) and specs (S3) arrive from the providers' threads */
+    if (!local && nes_enclave_providers_start(&cfg, &srv.schema_refresh_errors, why, sizeof(why))) {
+        nes_log(NES_LOG_ERROR, "cannot start enclave mode: %s", why);
+        fprintf(stderr, "nitro-enc-svc: enclave mode: %s\n", why);
+        nes_server_stop(&srv);
+        rc = 2;
+        goto out_state;
+    }
     {
         char uri[400];
         nes_logline l;

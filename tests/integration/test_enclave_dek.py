@@ -240,7 +240,8 @@ def test_hostile_cms_refused(enclave, mode, reason):
 
 def test_secret_string_base64_and_encryption_context(moto, tmp_path, pki, root_dir):
     """A secret written by other tooling: SecretString holding base64, with an encryption
-    context that must match DEK_ENCRYPTION_CONTEXT."""
+    context that must match DEK_ENCRYPTION_CONTEXT (AWSPREVIOUS, made without one, is left out
+    with DEK_KEEP_PREVIOUS=0: a version that does not unwrap fails the whole fetch)."""
     e = Enclave(moto, tmp_path, pki)
     try:
         e.push_specs(root_dir / "tests" / "integration" / "data" / "specs")
@@ -250,9 +251,10 @@ def test_secret_string_base64_and_encryption_context(moto, tmp_path, pki, root_d
         remember(base64.b64encode(dk["Plaintext"]).decode())
         moto.client("secretsmanager").put_secret_value(
             SecretId=SECRET, SecretString=base64.b64encode(dk["CiphertextBlob"]).decode())
-        s = e.service(DEK_ENCRYPTION_CONTEXT=json.dumps(ctx))
+        s = e.service(DEK_ENCRYPTION_CONTEXT=json.dumps(ctx), DEK_KEEP_PREVIOUS=0)
         try:
             tokens_open_with(s.encrypt(PAYMENT)[2], dk["Plaintext"])
+            assert s.metric("nes_dek_keys") == 1
         finally:
             s.stop()
     finally:

@@ -10,10 +10,12 @@
 #include "enclave/log.h"
 #include "enclave/providers/aws_log.h"
 #include "enclave/providers/dek.h"
+#include "enclave/providers/s3specs.h"
 
 static nes_aws_config g_aws;
 static nes_aws_credsrc *g_creds;
 static bool g_curl;
+static nes_s3specs *g_specs;
 static const nes_config *g_cfg; /* for lookup: the callback's user pointer is not const */
 
 /* Service settings first (they may come from --config), then the process environment. */
@@ -26,7 +28,8 @@ static const char *lookup(void *ud, const char *name)
     return getenv(name);
 }
 
-int nes_enclave_providers_start(const nes_config *cfg, char *why, size_t why_len)
+int nes_enclave_providers_start(const nes_config *cfg, _Atomic uint64_t *schema_errors, char *why,
+                                size_t why_len)
 {
     char awhy[300];
     g_cfg = cfg;
@@ -67,17 +70,41 @@ int nes_enclave_providers_start(const nes_config *cfg, char *why, size_t why_len
     };
     if (nes_dek_start(&ds, why, why_len) != 0)
         return -1;
-    /* S3 spec provider: started here (aws branch) */
+    size_t max_bytes = 8u << 20; /* SCHEMA_MAX_BYTES, default 8 MiB */
+    const char *mb = lookup(NULL, "SCHEMA_MAX_BYTES");
+    if (mb != NULL && nes_config_parse_size(mb, &max_bytes) != 0) {
+        nes_msgf(why, why_len, "SCHEMA_MAX_BYTES: must be a size (K, M, G suffixes allowed)");
+        return -1;
+    }
+    nes_s3specs_config sc = {
+        .aws = &g_aws,
+        .creds = g_creds,
+        .bucket = cfg->s3_bucket,
+        .prefix = cfg->s3_prefix ? cfg->s3_prefix : "",
+        .refresh_secs = cfg->schema_refresh_secs,
+        .max_bytes = max_bytes,
+        .errors = schema_errors,
+    };
+    g_specs = nes_s3specs_new(&sc, why, why_len);
+    if (g_specs == NULL || nes_s3specs_start(g_specs) != 0) {
+        if (g_specs != NULL)
+            nes_msgf(why, why_len, "cannot start the S3 spec provider");
+        return -1;
+    }
     return 0;
 }
 
 void nes_enclave_providers_reload(void)
 {
     nes_dek_refresh_soon();
+    if (g_specs != NULL)
+        (void)nes_s3specs_refresh(g_specs); /* on the signal thread; requests never wait */
 }
 
 void nes_enclave_providers_stop(void)
 {
+    nes_s3specs_free(g_specs);
+    g_specs = NULL;
     nes_dek_stop();
     nes_aws_credsrc_free(g_creds);
     g_creds = NULL;

@@ -5,15 +5,19 @@
 #ifndef NES_ENCLAVE_MODE_H
 #define NES_ENCLAVE_MODE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "enclave/config.h"
 
 /** Builds the AWS configuration from `cfg` (its values first, then the environment, for the
  * AWS SDK variables that are not service settings) and starts the providers; the service
- * answers /readyz 503 until they have published keys and specs. 0, or -1 with `why` (a bad AWS
- * setting, the NSM cannot be opened, an egress this build cannot reach). */
-int nes_enclave_providers_start(const nes_config *cfg, char *why, size_t why_len);
+ * answers /readyz 503 until they have published keys and specs. Spec refresh failures are
+ * added to `schema_errors` (/metrics). 0, or -1 with `why` (a bad AWS setting, the NSM cannot
+ * be opened, an egress this build cannot reach). */
+int nes_enclave_providers_start(const nes_config *cfg, _Atomic uint64_t *schema_errors, char *why,
+                                size_t why_len);
 
 /** SIGHUP: fetch keys and specs now. */
 void nes_enclave_providers_reload(void);
