@@ -122,6 +122,7 @@ class KmsFront:
         self.delay = 0.0
         self._n = 0
         self._server = None
+        self.port = 0
 
     @property
     def url(self) -> str:
@@ -141,7 +142,7 @@ class KmsFront:
 
             do_GET = do_PUT = do_DELETE = do_HEAD = do_POST
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -233,3 +234,27 @@ class KmsFront:
         answer["CiphertextForRecipient"] = base64.b64encode(cms).decode()
         self._reply(h, 200, [("Content-Type", "application/x-amz-json-1.1")],
                     json.dumps(answer).encode())
+
+
+def main():
+    """`python tests/integration/kmsfront.py --backend URL --ca DIR/ca.crt --port N`: the front as
+    a stand-alone process, for trying enclave mode by hand (README, "Enclave mode")."""
+    import argparse  # pylint: disable=import-outside-toplevel
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--backend", required=True, help="moto's URL, e.g. http://127.0.0.1:5000")
+    ap.add_argument("--ca", required=True, help="the test NSM's CA certificate (DIR/ca.crt)")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--mode", default="recipient")
+    a = ap.parse_args()
+    front = KmsFront(a.backend, a.ca, a.mode)
+    front.port = a.port
+    front.start()
+    print(f"KMS front on {front.url} -> {a.backend} (CA {a.ca})", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        front.close()
+
+
+if __name__ == "__main__":
+    main()
