@@ -11,7 +11,7 @@ BIN := $(BUILD_DIR)/bin
 PY := $(VENV)/bin/python
 
 .PHONY: all build deps run test unit asan integration fuzz-build fuzz-regress fuzz bench bench-http \
-        lint tidy format clean
+        lint tidy format clean bench-enclave
 
 all: build
 
@@ -60,6 +60,10 @@ bench: build
 # nitro-enc-svc POST /encrypt against nginx over TLS with wrk (about 90 s; one table).
 bench-http: build
 	@python3 bench/http/bench.py $(abspath $(BIN))
+
+# nitro-enc-svc enclave mode: cold start to ready against moto (one table; a figure, not a test).
+bench-enclave: build
+	@$(PY) bench/enclave/bench.py $(abspath $(BIN))
 
 lint: deps
 	@scripts/lint.sh
