@@ -13,6 +13,7 @@
 
 #define COSE_ALG_ES384 35 /* -35, encoded as a negative integer 1 + 34 */
 #define ES384_HALF 48
+#define ES384_SIG_LEN ((size_t)2 * ES384_HALF)
 
 /* The protected header bytes: a bstr-wrapped {1: -35}. */
 static const uint8_t prot_hdr[] = {0xa1, 0x01, 0x38, 0x22};
@@ -42,7 +43,7 @@ int nes_cose_sign1_es384(EVP_PKEY *key, const uint8_t *payload, size_t len, nes_
     nes_buf tbs = {0};
     unsigned char der[160];
     size_t dlen = sizeof(der);
-    uint8_t rs[2 * ES384_HALF];
+    uint8_t rs[ES384_SIG_LEN];
     int rc = -1;
     ECDSA_SIG *sig = NULL;
     cbor_item_t *a = NULL;
@@ -128,7 +129,7 @@ int nes_cose_sign1_verify_es384(EVP_PKEY *pub, const uint8_t *doc, size_t len, n
                  definite_bytes(it[3]);
     bool alg = shape && cbor_bytestring_length(it[0]) == sizeof(prot_hdr) &&
                memcmp(cbor_bytestring_handle(it[0]), prot_hdr, sizeof(prot_hdr)) == 0;
-    bool siglen = shape && cbor_bytestring_length(it[3]) == 2 * ES384_HALF;
+    bool siglen = shape && cbor_bytestring_length(it[3]) == ES384_SIG_LEN;
     if (!shape || !alg || !siglen) {
         nes_msgf(why, why_len, "COSE: %s",
                  !shape ? "COSE_Sign1 members have the wrong types"

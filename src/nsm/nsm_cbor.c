@@ -420,6 +420,8 @@ int nes_nsm_decode_describe_pcr_ans(const uint8_t *msg, size_t len, uint8_t *pcr
                bytes(f[1], NES_NSM_MAX_PCR, false, &d, "data", why, why_len) == 0) {
         if (!is_bool(f[0])) {
             nes_msgf(why, why_len, "NSM PCR: lock is not a boolean");
+        } else if (d.p == NULL || d.len == 0) {
+            nes_msgf(why, why_len, "NSM PCR: empty data");
         } else {
             *locked = cbor_get_bool(f[0]);
             memcpy(pcr, d.p, d.len);

@@ -279,9 +279,9 @@ static int payload(const tnsm *t, const nes_nsm_request *req, X509 *leaf, nes_bu
 static int attest(tnsm *t, const nes_nsm_request *req, nes_buf *ans, char *why, size_t why_len)
 {
     EVP_PKEY *leaf_key = EVP_EC_gen("P-384");
-    X509 *leaf =
-        leaf_key ? make_cert("test-nsm " MODULE_ID, leaf_key, t->ca, t->ca_key, false, 60, 3 * 3600)
-                 : NULL;
+    X509 *leaf = leaf_key ? make_cert("test-nsm " MODULE_ID, leaf_key, t->ca, t->ca_key, false, 60,
+                                      3L * 3600)
+                          : NULL;
     nes_buf body = {0}, doc = {0};
     int rc = -1;
     if (leaf == NULL || payload(t, req, leaf, &body) != 0)

@@ -73,8 +73,10 @@ static size_t unhex(const char *hex, uint8_t *out, size_t cap)
     size_t n = strlen(hex) / 2;
     assert_true(n <= cap);
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        char two[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
+        char *end;
+        unsigned long v = strtoul(two, &end, 16);
+        assert_true(end == two + 2);
         out[i] = (uint8_t)v;
     }
     return n;
