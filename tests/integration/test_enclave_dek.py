@@ -123,6 +123,8 @@ def test_enclave_mode_end_to_end(enclave):
         assert s.metric("nes_dek_refreshes_total") >= 1
         warn = [l for l in s.log_lines() if "TEST NSM" in l.get("msg", "")]
         assert warn and warn[0]["level"] == "warn"
+        pcrs = [l for l in s.log_lines() if l.get("msg") == "NSM measurements"]
+        assert pcrs and len(pcrs[0]["pcr0"]) == 96 and pcrs[0]["pcr0"] != "0" * 96
         logs = s.logs()
         for secret in (base64.b64encode(dek).decode(), dek.hex()):
             assert secret not in logs
@@ -188,6 +190,31 @@ def test_peer_down_keeps_serving_then_recovers(enclave):
         time.sleep(2.5)
         assert s.metric("nes_dek_refresh_errors_total") == errs  # healthy again
         assert s.encrypt(PAYMENT)[2] == before
+    finally:
+        s.stop()
+
+
+def test_slow_kms_times_out_without_blocking_requests(enclave):
+    s = enclave.service()
+    try:
+        _, _, before = s.encrypt(PAYMENT)
+        enclave.front.delay = 5.0  # beyond AWS_TIMEOUT_MS=3000
+        nitro_enc(enclave.moto, "dek", "rotate", "--kms-key-id", enclave.key_id,
+                  "--secret-id", SECRET)
+        errors0 = s.metric("nes_dek_refresh_errors_total")
+        end = time.monotonic() + 7
+        while time.monotonic() < end:  # requests answer at once while the fetch waits on KMS
+            t0 = time.monotonic()
+            status, _, body = s.encrypt(PAYMENT)
+            assert status == 200 and body == before
+            assert time.monotonic() - t0 < 1.0
+            time.sleep(0.2)
+        assert s.metric("nes_dek_refresh_errors_total") > errors0
+        timeouts = [l for l in s.log_lines() if l.get("step") == "KMS Decrypt"]
+        assert timeouts and timeouts[-1]["error"] == "network"
+        enclave.front.delay = 0
+        wait_for(lambda: s.encrypt(PAYMENT)[2] != before, what="the rotated key", svc=s)
+        tokens_open_with(s.encrypt(PAYMENT)[2], current_dek(enclave.moto))
     finally:
         s.stop()
 

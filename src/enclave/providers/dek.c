@@ -2,6 +2,7 @@
 #include "enclave/providers/dek.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -307,6 +308,30 @@ static void warn(const char *msg, const char *key, const char *val)
     nes_logline_emit(&l);
 }
 
+/* PCR0..2 (image, kernel, application) in the log: what a KMS key policy's PCR conditions name. */
+static void log_pcrs(void)
+{
+    nes_logline l;
+    nes_logline_begin(&l, NES_LOG_INFO, "NSM measurements");
+    nes_logline_str(&l, "nsm", nes_nsm_name(g.nsm));
+    for (unsigned i = 0; i <= 2; i++) {
+        uint8_t pcr[NES_NSM_MAX_PCR];
+        size_t len = 0;
+        bool locked = false;
+        char why[200], hex[2 * NES_NSM_MAX_PCR + 1], key[8];
+        snprintf(key, sizeof(key), "pcr%u", i);
+        if (nes_nsm_describe_pcr(g.nsm, i, pcr, &len, &locked, why, sizeof(why)) != 0) {
+            nes_logline_str(&l, key, why);
+            continue;
+        }
+        for (size_t k = 0; k < len; k++)
+            snprintf(hex + 2 * k, 3, "%02x", pcr[k]);
+        hex[2 * len] = '\0';
+        nes_logline_str(&l, key, hex);
+    }
+    nes_logline_emit(&l);
+}
+
 int nes_dek_start(const nes_dek_settings *s, char *why, size_t why_len)
 {
     g.nsm = nes_nsm_open(s->nsm_device, why, why_len);
@@ -328,6 +353,7 @@ int nes_dek_start(const nes_dek_settings *s, char *why, size_t why_len)
         warn(TEST_NSM_WARNING, "nsm", nes_nsm_name(g.nsm));
     if (g.allow_plaintext)
         warn(PLAINTEXT_WARNING, NULL, NULL);
+    log_pcrs();
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

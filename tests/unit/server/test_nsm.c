@@ -376,6 +376,20 @@ static void test_open_errors(void **state)
     assert_null(nes_nsm_open(dev, why, sizeof(why)));
     assert_non_null(strstr(why, "not a matching P-384"));
     nes_nsm_close(NULL);
+
+    /* the device path up to the ioctl: a file that is not the NSM refuses it */
+    nes_nsm *n = nes_nsm_open("/dev/null", why, sizeof(why));
+    assert_non_null(n);
+    assert_false(nes_nsm_is_test(n));
+    assert_string_equal(nes_nsm_name(n), "/dev/null");
+    nes_buf doc = {0};
+    uint8_t spki[8] = {0};
+    assert_int_equal(nes_nsm_attest(n, (nes_nsm_bytes){spki, sizeof(spki)}, (nes_nsm_bytes){0},
+                                    (nes_nsm_bytes){0}, &doc, why, sizeof(why)),
+                     -1);
+    assert_non_null(strstr(why, "NSM: ioctl failed"));
+    assert_int_equal(doc.len, 0);
+    nes_nsm_close(n);
 }
 
 int main(void)
