@@ -334,6 +334,12 @@ static void log_pcrs(void)
 
 int nes_dek_start(const nes_dek_settings *s, char *why, size_t why_len)
 {
+    g.stop = g.wake = g.have_keys = false;
+    atomic_store(&g.refreshes, 0);
+    atomic_store(&g.errors, 0);
+    atomic_store(&g.keys, 0);
+    atomic_store(&g.attested, 0);
+    atomic_store(&g.plaintext_accepted, 0);
     g.nsm = nes_nsm_open(s->nsm_device, why, why_len);
     if (g.nsm == NULL)
         return -1;
