@@ -48,7 +48,7 @@ def main():
         front = KmsFront(moto.url, str(tmp / "nsm" / "ca.crt")).start()
         senv = moto.env(AWS_ENDPOINT_URL_KMS=front.url, AWS_EGRESS="direct", SECRET_ARN="nes/dek",
                         KMS_KEY_ID=key, S3_BUCKET="nes-specs", S3_PREFIX="schemas/",
-                        VSOCK_PROXY_CID="3", OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:4318",
+                        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:4318",
                         NSM_DEVICE=f"test:{tmp / 'nsm'}", TLS_CERT=cert, TLS_KEY=tkey)
         times = []
         try:

@@ -143,7 +143,9 @@ int nes_aws_config_load(nes_aws_config *cfg, nes_aws_lookup_fn lookup, void *ud,
                         size_t why_len);
 
 /** Sets the Unix socket that the vsock egress is bridged to (for NES_EGRESS_VSOCK; with
- * AWS_EGRESS_MODE=forward or connect as configured). 0, or -1 when the path is too long. */
+ * AWS_EGRESS_MODE=forward or connect as configured). Call it before nes_aws_credsrc_new and
+ * nes_aws_client_new (they copy the configuration): with vsock egress and no bridge every call
+ * fails with NES_AWS_ERR_CONFIG "NoEgressBridge". 0, or -1 when the path is too long. */
 int nes_aws_config_set_bridge(nes_aws_config *cfg, const char *path);
 
 /** Wipes the credentials held in `cfg`. */

@@ -36,7 +36,7 @@ static int find(const uint8_t *json, size_t len, const char *name, nes_json_toke
     for (;;) {
         nes_json_type k = nes_json_next(&s, &t);
         if (k == NES_JSON_OBJECT_END) {
-            rc = 0;
+            rc = nes_json_next(&s, &t) == NES_JSON_END ? 0 : -1;
             break;
         }
         if (k != NES_JSON_KEY)
@@ -72,7 +72,7 @@ int nes_awsjson_string(const uint8_t *json, size_t len, const char *name, nes_bu
 {
     nes_json_token v;
     int rc = find(json, len, name, &v);
-    if (rc != 1)
+    if (rc != 1 || out == NULL)
         return rc;
     if (nes_json_unescape(json + v.start + 1, v.end - v.start - 2, out) != NES_OK)
         return -1;

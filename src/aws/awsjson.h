@@ -11,7 +11,8 @@
 
 /** Appends the unescaped string value of the top-level member `name` of the JSON object `json`
  * (len bytes) to `out`. 1 when found, 0 when absent (or null), -1 when the text is not a JSON
- * object, the member is not a string, or `out` is full. */
+ * object, the member is not a string, or `out` is full. `out` may be NULL to only check (the
+ * whole text is validated either way). */
 int nes_awsjson_string(const uint8_t *json, size_t len, const char *name, nes_buf *out);
 
 /** As nes_awsjson_string for a member holding standard base64: appends the decoded bytes. The

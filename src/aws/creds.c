@@ -94,8 +94,22 @@ static int copy_member(const nes_buf *doc, const char *name, char *out, size_t o
     return rc == 1 ? 0 : -1;
 }
 
+/* "2026-11-30T20:00:00Z" (IMDS Expiration) as Unix seconds; -1 when malformed. */
+static time_t parse_iso8601(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == NULL || (*end != 'Z' && *end != '\0'))
+        return -1;
+    return timegm(&tm);
+}
+
 static int fetch_imds(nes_aws_credsrc *s, nes_aws_creds *out, nes_aws_error *err)
 {
+    if (s->cfg.egress == NES_EGRESS_VSOCK && s->cfg.bridge_path[0] == '\0')
+        return nes_aws_fail(err, NES_AWS_ERR_CREDS, "NoEgressBridge",
+                            "IMDS over vsock egress needs its Unix socket bridge");
     CURL *h = curl_easy_init();
     if (h == NULL)
         return nes_aws_fail(err, NES_AWS_ERR_CREDS, "ImdsUnavailable", "libcurl init failed");
@@ -148,7 +162,7 @@ static int fetch_imds(nes_aws_credsrc *s, nes_aws_creds *out, nes_aws_error *err
         goto out;
     }
     copy_member(&body, "Expiration", expiration, sizeof(expiration));
-    time_t exp = expiration[0] ? curl_getdate(expiration, NULL) : -1;
+    time_t exp = parse_iso8601(expiration);
     out->expires = exp > 0 ? (int64_t)exp : (int64_t)time(NULL) + 900;
     rc = 0;
     nes_aws_log(&s->cfg, NES_AWS_LOG_INFO, "instance role credentials loaded from IMDS", "imds",

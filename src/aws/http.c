@@ -77,7 +77,10 @@ void nes_aws_sanitise(const char *in, size_t n, char *out, size_t out_len)
         return;
     for (size_t i = 0; i < n && o + 1 < out_len; i++) {
         unsigned char ch = (unsigned char)in[i];
-        out[o++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+        char c = in[i];
+        if (ch < 0x20 || ch >= 0x7f)
+            c = '?';
+        out[o++] = c;
     }
     out[o] = '\0';
 }
@@ -192,20 +195,20 @@ void nes_aws_parse_error(const uint8_t *body, size_t len, long status, nes_aws_e
     size_t i = 0;
     while (i < len && isspace(body[i]))
         i++;
-    if (i < len && body[i] == '{') {
+    if (i < len && body[i] == '{' && nes_awsjson_string(body, len, "\x01", NULL) == 0) {
         nes_buf t = {0};
         t.max = 1024;
         if (nes_awsjson_string(body, len, "__type", &t) == 1 ||
             (t.len = 0, nes_awsjson_string(body, len, "code", &t) == 1) ||
             (t.len = 0, nes_awsjson_string(body, len, "Code", &t) == 1)) {
-            /* "com.amazonaws.kms#NotFoundException" -> "NotFoundException" */
-            size_t s = 0;
-            for (size_t k = 0; k < t.len; k++)
-                if (t.data[k] == '#' || t.data[k] == ':')
-                    s = k + 1;
-            size_t e = s;
+            /* "com.amazonaws.kms#NotFoundException" and "X:http://..." -> the name */
+            size_t e = 0;
             while (e < t.len && t.data[e] != ':')
                 e++;
+            size_t s = 0;
+            for (size_t k = 0; k < e; k++)
+                if (t.data[k] == '#')
+                    s = k + 1;
             nes_aws_sanitise((const char *)t.data + s, e - s, err->code, sizeof(err->code));
         }
         t.len = 0;
@@ -503,6 +506,13 @@ int nes_aws_send(nes_aws_client *c, const nes_aws_req *req, nes_aws_resp *resp, 
 {
     memset(err, 0, sizeof(*err));
     const char *svc = nes_aws_service_name(req->svc);
+    if (c->cfg.egress == NES_EGRESS_VSOCK && c->cfg.bridge_path[0] == '\0') {
+        nes_aws_fail(err, NES_AWS_ERR_CONFIG, "NoEgressBridge",
+                     "vsock egress %u:%u needs its Unix socket bridge (nes_aws_config_set_bridge)",
+                     c->cfg.vsock_cid, c->cfg.vsock_port);
+        nes_aws_log(&c->cfg, NES_AWS_LOG_ERROR, "AWS call failed", svc, req->operation, err, 0, 0);
+        return -1;
+    }
     xfer x = {.resp = resp, .cap = req->max_body ? req->max_body : c->cfg.max_response_bytes};
     bool skew_fixed = false;
     int attempt = 0;

@@ -24,7 +24,7 @@ static int call(nes_aws_client *c, const char *op, const nes_buf *body, nes_aws_
         .nheaders = 2,
         .body = body->data,
         .body_len = body->len,
-        .max_body = 4 * NES_SECRET_MAX_BYTES,
+        .max_body = (size_t)4 * NES_SECRET_MAX_BYTES,
     };
     return nes_aws_send(c, &req, resp, err);
 }

@@ -212,8 +212,11 @@ static int add_hdr(hdr *h, size_t *n, const char *name, const char *value)
     if (*n >= NES_SIGV4_MAX_HEADERS + 4 || len == 0 || len >= sizeof(h[0].name) || value == NULL)
         return -1;
     for (size_t i = 0; i < len; i++) {
+        static const char lower[] = "abcdefghijklmnopqrstuvwxyz";
         char c = name[i];
-        h[*n].name[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+        if (c >= 'A' && c <= 'Z')
+            c = lower[c - 'A'];
+        h[*n].name[i] = c;
         if (!token_char((unsigned char)h[*n].name[i]))
             return -1;
     }

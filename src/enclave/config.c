@@ -25,6 +25,7 @@ enum {
     F_AWS = 2,         /* required outside local mode */
     F_REDACT_URI = 4,  /* may hold a pkcs11: URI with a pin-value */
     F_EMPTY_UNSET = 8, /* an empty value means unset */
+    F_RAW_ONLY = 16,   /* kept as text only: validated and used by another module (aws.h) */
 };
 
 /* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding): a small constant table */
@@ -50,7 +51,7 @@ static const opt opts[] = {
     {"S3_BUCKET", T_STR, OFF(s3_bucket), NULL, 0, 0, F_AWS, "spec bucket"},
     {"S3_PREFIX", T_STR, OFF(s3_prefix), "schemas/", 0, 0, 0, "spec key prefix"},
     {"AWS_REGION", T_STR, OFF(aws_region), NULL, 0, 0, F_EMPTY_UNSET, "AWS region"},
-    {"VSOCK_PROXY_CID", T_U32, OFF(vsock_proxy_cid), NULL, 0, 0xFFFFFFFFul, F_AWS, "egress CID"},
+    {"VSOCK_PROXY_CID", T_U32, OFF(vsock_proxy_cid), NULL, 0, 0xFFFFFFFFul, 0, "egress CID"},
     {"VSOCK_PROXY_PORT", T_UINT, OFF(vsock_proxy_port), "8000", 1, 0xFFFFFFFFul, 0, "egress port"},
     {"OTEL_EXPORTER_OTLP_ENDPOINT", T_STR, OFF(otel_endpoint), NULL, 0, 0, F_AWS, "OTLP endpoint"},
     {"DEK_ROTATION_INTERVAL_SECS", T_UINT, OFF(dek_rotation_secs), "3600", 1, 2592000, 0, ""},
@@ -86,6 +87,23 @@ static const opt opts[] = {
     {"LOCAL_STATE_DIR", T_STR, OFF(local_state_dir), "./.nitro-enc", 0, 0, 0, ""},
     {"LOCAL_KEY_FILE", T_STR, OFF(local_key_file), NULL, 0, 0, 0, ""},
     {"LOG_LEVEL", T_LEVEL, OFF(log_level), "info", 0, 0, 0, ""},
+    /* AWS client layer and S3 specs (src/aws/aws.h reads these through nes_config_aws) */
+    {"SCHEMA_MAX_BYTES", T_SIZE, OFF(schema_max_bytes), "8388608", 1024, 64 * MIB, 0, ""},
+    {"AWS_DEFAULT_REGION", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_ENDPOINT_URL", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_ENDPOINT_URL_KMS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_ENDPOINT_URL_SECRETS_MANAGER", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_ENDPOINT_URL_S3", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_EGRESS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_EGRESS_MODE", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_EC2_METADATA_SERVICE_ENDPOINT", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_ACCESS_KEY_ID", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_SECRET_ACCESS_KEY", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY | F_SECRET, ""},
+    {"AWS_SESSION_TOKEN", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY | F_SECRET, ""},
+    {"AWS_CONNECT_TIMEOUT_MS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_TIMEOUT_MS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_MAX_ATTEMPTS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"AWS_CA_BUNDLE", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
 };
 #define NOPT (sizeof(opts) / sizeof(opts[0]))
 
@@ -256,7 +274,7 @@ static void typed(nes_config *cfg, nes_config_problems *p)
         const opt *o = &opts[i];
         const char *v = cfg->raw[i];
         char *field = (char *)cfg + o->off;
-        if (v == NULL)
+        if (v == NULL || (o->flags & F_RAW_ONLY))
             continue;
         unsigned long u;
         size_t sz;
@@ -308,6 +326,13 @@ static void validate(nes_config *cfg, nes_config_problems *p)
             problem(p, "TLS_CERT: required (a PEM file or a pkcs11: URI)");
         if (cfg->tls_key == NULL)
             problem(p, "TLS_KEY: required (a PEM file or a pkcs11: URI)");
+        const char *egress = nes_config_raw(cfg, "AWS_EGRESS");
+        if (cfg->raw[find_opt("VSOCK_PROXY_CID", 15)] == NULL && (egress == NULL || !*egress))
+            problem(p, "VSOCK_PROXY_CID: required (or set AWS_EGRESS; run with --local-mode)");
+        nes_aws_config aws;
+        if (nes_config_aws(cfg, &aws, why, sizeof(why)) != 0)
+            problem(p, "%s", why);
+        nes_aws_config_clear(&aws);
         if (cfg->otel_endpoint != NULL &&
             nes_endpoint_parse(cfg->otel_endpoint, &(nes_endpoint){0}, why, sizeof(why)) != 0 &&
             strncmp(cfg->otel_endpoint, "http", 4) != 0)
@@ -425,7 +450,44 @@ void nes_config_free(nes_config *cfg)
 const char *nes_config_raw(const nes_config *cfg, const char *name)
 {
     int i = find_opt(name, strlen(name));
-    return (i >= 0 && cfg->raw != NULL) ? cfg->raw[i] : NULL;
+    return (i < 0 || cfg->raw == NULL) ? NULL : cfg->raw[i];
+}
+
+/* AWS settings by name for nes_aws_config_load; AWS_REGION falls back to the region of an ARN
+ * in SECRET_ARN or KMS_KEY_ID ("arn:aws:kms:REGION:..."). */
+static const char *aws_lookup(void *ud, const char *name)
+{
+    const nes_config *cfg = ud;
+    const char *v = nes_config_raw(cfg, name);
+    if (v != NULL || strcmp(name, "AWS_REGION") != 0)
+        return v;
+    static _Thread_local char region[64];
+    const char *arns[] = {cfg->secret_arn, cfg->kms_key_id};
+    for (size_t i = 0; i < 2; i++) {
+        const char *a = arns[i];
+        if (a == NULL || strncmp(a, "arn:", 4) != 0)
+            continue;
+        const char *r = a;
+        for (int colons = 0; colons < 3 && r != NULL; colons++)
+            r = strchr(r, ':') ? strchr(r, ':') + 1 : NULL;
+        const char *e = r ? strchr(r, ':') : NULL;
+        if (e != NULL && e > r && (size_t)(e - r) < sizeof(region)) {
+            memcpy(region, r, (size_t)(e - r));
+            region[e - r] = '\0';
+            return region;
+        }
+    }
+    return NULL;
+}
+
+int nes_config_aws(const nes_config *cfg, nes_aws_config *out, char *why, size_t why_len)
+{
+    /* nes_aws_config_load takes a mutable user pointer; the lookup only reads. */
+    union {
+        const nes_config *c;
+        void *v;
+    } u = {.c = cfg};
+    return nes_aws_config_load(out, aws_lookup, u.v, why, why_len);
 }
 
 void nes_config_redact_uri(const char *uri, char *out, size_t out_len)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "aws/aws.h"
 #include "enclave/log.h"
 #include "net/endpoint.h"
 
@@ -71,6 +72,9 @@ typedef struct nes_config {
     char *local_schema_dir, *local_key_file, *local_state_dir;
     /* logs */
     nes_log_level log_level;
+    /* AWS client layer and S3 specs (the AWS_* variables stay text: see nes_config_aws) */
+    size_t schema_max_bytes;
+    char *aws_raw_unused; /**< never set: target of the text-only AWS_* table entries */
 
     /* raw values as loaded, for --check-config (index = option number) */
     char **raw;
@@ -90,9 +94,14 @@ void nes_config_free(nes_config *cfg);
  * (PKCS11_PIN, a pin-value in a pkcs11: URI) as <redacted>. */
 void nes_config_print(const nes_config *cfg, FILE *out);
 
-/** The raw value of setting `name` as loaded (environment or --config file, else its default),
- * or NULL when unset or not a setting of this table. */
+/** The effective text of setting `name` (default, environment or file), or NULL when unset. */
 const char *nes_config_raw(const nes_config *cfg, const char *name);
+
+/** The AWS client configuration (aws.h) from the settings: AWS_REGION (else AWS_DEFAULT_REGION,
+ * else the region of an ARN in SECRET_ARN or KMS_KEY_ID), endpoints, egress (AWS_EGRESS, or
+ * VSOCK_PROXY_CID/VSOCK_PROXY_PORT), credentials, timeouts. 0, or -1 with one line in `why`.
+ * Wipe `out` with nes_aws_config_clear. Validated at load outside local mode. */
+int nes_config_aws(const nes_config *cfg, nes_aws_config *out, char *why, size_t why_len);
 
 /** Parses a size: digits with an optional K, KiB, M, MiB, G or GiB suffix (binary units).
  * 0 or -1. */

@@ -21,7 +21,8 @@ class Request:
 class FakeAws:
     """handler(req) -> (status, headers dict, body bytes) or None after writing via req.wfile."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        """tls: (certfile, keyfile) to serve HTTPS instead of HTTP."""
         self.requests = []
         self.handler = lambda req: (200, {}, b"{}")
         self.bytes_sent = 0
@@ -63,6 +64,12 @@ class FakeAws:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if tls is not None:
+            import ssl  # pylint: disable=import-outside-toplevel
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):

@@ -21,7 +21,7 @@ for _k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
 
 def tool(*args, env=None, stdin=None, timeout=60):
     e = dict(BASE_ENV)
-    e.update(env or {})
+    e.update({k: str(v) for k, v in (env or {}).items()})
     p = subprocess.run([str(BIN / "aws_tool"), *map(str, args)], env=e, input=stdin,
                        capture_output=True, text=True, timeout=timeout)
     logs = [json.loads(line) for line in p.stderr.splitlines() if line.startswith("{")]
@@ -291,6 +291,38 @@ def test_imds_v2_credentials():
         assert "imds/secret" not in p.stderr and "imds-session-token" not in p.stderr
 
 
+def imds_handler(expires_in, log):
+    def h(req):
+        log.append(req.path)
+        if req.method == "PUT":
+            return 200, {}, b"TOK"
+        if req.path.endswith("/security-credentials/"):
+            return 200, {}, b"role"
+        exp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + expires_in))
+        return 200, {}, json.dumps({"AccessKeyId": f"ASIA{len(log)}", "SecretAccessKey": "s",
+                                    "Token": "t", "Expiration": exp}).encode()
+    return h
+
+
+def test_imds_credentials_refreshed_before_expiry():
+    """Three S3 calls in one process: credentials that expire within five minutes are fetched
+    again before each call; credentials valid for hours are fetched once."""
+    for expires_in, fetches in ((120, 3), (7200, 1)):
+        with FakeAws() as imds, FakeAws() as s3:
+            log = []
+            imds.handler = imds_handler(expires_in, log)
+            s3.handler = lambda req: (200, {}, listing([]))
+            env = {k: v for k, v in BASE_ENV.items() if not k.startswith("AWS_ACCESS")
+                   and not k.startswith("AWS_SECRET")}
+            env.update({"AWS_ENDPOINT_URL": s3.url, "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url})
+            p = subprocess.run([str(BIN / "aws_tool"), "specs", "bkt", "", "1000"], env=env,
+                               input="refresh\nrefresh\nrefresh\n", capture_output=True,
+                               text=True, timeout=60)
+            assert p.stdout.count("refresh rc=0") == 3, p.stdout + p.stderr
+            assert sum(path.endswith("/role") for path in log) == fetches
+            assert len(s3.requests) == 3
+
+
 def test_no_credentials_is_a_clear_error():
     with FakeAws() as imds:
         imds.handler = lambda req: (404, {}, b"")
@@ -334,6 +366,41 @@ def test_egress_through_a_unix_socket_bridge(moto, tmp_path, mode):
         assert proxy.targets == ([f"127.0.0.1:{moto.port}"] if mode == "connect" else ["forward"])
     finally:
         proxy.close()
+
+
+def test_https_endpoint_verified_against_the_ca_bundle(tmp_path):
+    from tlsutil import CA  # pylint: disable=import-outside-toplevel
+    ca = CA()
+    (tmp_path / "ca.pem").write_bytes(ca.pem())
+    cert, key, _ = ca.write(tmp_path, "kms", "localhost")
+    with FakeAws(tls=(cert, key)) as fake:
+        fake.handler = lambda req: kms_ok()
+        rc, out, _ = tool("kms-generate", "alias/k",
+                          env={"AWS_ENDPOINT_URL": fake.url, "AWS_CA_BUNDLE": tmp_path / "ca.pem"})
+        assert rc == 0 and "ok blob=4" in out, out
+        # through a CONNECT proxy: TLS runs end to end and is still verified
+        proxy = ConnectProxy()
+        try:
+            rc, out, _ = tool("kms-generate", "alias/k",
+                              env={"AWS_ENDPOINT_URL": fake.url,
+                                   "AWS_CA_BUNDLE": tmp_path / "ca.pem",
+                                   "AWS_EGRESS": f"tcp://127.0.0.1:{proxy.port}"})
+            assert rc == 0 and proxy.targets == [f"127.0.0.1:{fake.port}"], out
+        finally:
+            proxy.close()
+        # an unknown CA: refused, not retried
+        other = CA()
+        (tmp_path / "other.pem").write_bytes(other.pem())
+        n = len(fake.requests)
+        rc, out, _ = tool("kms-generate", "alias/k",
+                          env={"AWS_ENDPOINT_URL": fake.url, "AWS_CA_BUNDLE": tmp_path / "other.pem"})
+        assert rc == 1 and "kind=network" in out and "attempts=1" in out, out
+        assert len(fake.requests) == n
+
+
+def test_vsock_egress_without_its_bridge_is_refused():
+    rc, out, logs = tool("kms-generate", "alias/k", env={"AWS_EGRESS": "vsock://3:8000"})
+    assert rc == 1 and "code=NoEgressBridge" in out and "kind=config" in out
 
 
 def test_peer_down_then_up(moto):

@@ -26,8 +26,13 @@ class Provider:
                                   env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
 
-    def refresh(self):
-        self.p.stdin.write("refresh\n")
+    def command(self, cmd):
+        self.p.stdin.write(cmd + "\n")
+        self.p.stdin.flush()
+        return self.p.stdout.readline().strip()
+
+    def refresh(self, cmd="refresh"):
+        self.p.stdin.write(cmd + "\n")
         self.p.stdin.flush()
         line = self.p.stdout.readline().strip()
         assert line.startswith("refresh "), line
@@ -139,3 +144,20 @@ def test_oversized_object_is_refused_and_others_load(moto):
     finally:
         logs = prov.close()
     assert any(r.get("aws_code") == "ResponseTooLarge" for r in logs)
+
+
+def test_background_refresh(moto):
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="specs")
+    put(s3, "schemas/payments.yaml", SPECS / "payments.yaml")
+    prov = Provider({**moto.env(), "AWS_TEST_REFRESH_SECS": "1"})
+    try:
+        assert prov.command("start") == "start rc=0 ready=1"
+        assert set(prov.refresh("show")["specs"]) == {"payments"}
+        put(s3, "schemas/twoops.yml", (SPECS / "twoops.yaml").read_bytes())
+        deadline = time.monotonic() + 15
+        while "twoops" not in prov.refresh("show")["specs"]:
+            assert time.monotonic() < deadline, "the background refresh did not pick it up"
+            time.sleep(0.2)
+    finally:
+        prov.close()

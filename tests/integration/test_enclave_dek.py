@@ -65,7 +65,6 @@ class Enclave:
         e = self.moto.env(
             AWS_ENDPOINT_URL_KMS=self.front.url, AWS_EGRESS="direct", SECRET_ARN=SECRET,
             KMS_KEY_ID=self.key_id, S3_BUCKET=BUCKET, S3_PREFIX="schemas/",
-            VSOCK_PROXY_CID="3",  # required by the config, unused with AWS_EGRESS=direct
             OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:4318",
             NSM_DEVICE=f"test:{self.nsm_dir}", TLS_CERT=cert, TLS_KEY=key,
             DEK_ROTATION_INTERVAL_SECS="1", DEK_RETRY_MAX_SECS="1",
@@ -291,7 +290,7 @@ def test_secret_string_base64_and_encryption_context(moto, tmp_path, pki, root_d
 def test_enclave_config_errors(tmp_path, pki):
     """Bad enclave settings are one line each and exit 2, before any AWS call."""
     env = {"PATH": "/usr/bin:/bin", "SECRET_ARN": "s", "KMS_KEY_ID": "k", "S3_BUCKET": "b",
-           "VSOCK_PROXY_CID": "3", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+           "AWS_EGRESS": "direct", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
            "TLS_CERT": pki[0], "TLS_KEY": pki[1], "AWS_REGION": "us-east-1",
            "DEK_ENCRYPTION_CONTEXT": '{"a": 1}', "NSM_DEVICE": "test:"}
     r = subprocess.run([str(BIN / "nitro-enc-svc"), "--check-config"], env=env,

@@ -8,6 +8,9 @@
  *   aws_tool s3-get BUCKET KEY MAX [ETAG]    prints "ok len=<n> etag=<e>" or "not-modified"
  *   aws_tool specs BUCKET PREFIX MAXBYTES    the spec provider; stdin commands:
  *        refresh  -> "refresh rc=<r> specs=<name:ops:nodes,...> errors=<n> not_modified=<n>"
+ *        show     -> the same line without refreshing (rc=0)
+ *        start    -> starts the background thread (AWS_TEST_REFRESH_SECS), waits for the first
+ *                    set: "start rc=<r> ready=<0|1>"
  * Failures print "error kind=<kind> code=<code> status=<http> attempts=<n> message=<msg>" and
  * exit 1; usage errors exit 2. AWS events are logged as the service logs them (stderr). */
 #include <stdio.h>
@@ -39,11 +42,12 @@ static int fail(const nes_aws_error *e)
 static int specs(nes_aws_config *cfg, nes_aws_credsrc *cr, char **argv)
 {
     _Atomic uint64_t errors = 0;
+    const char *every = getenv("AWS_TEST_REFRESH_SECS");
     nes_s3specs_config sc = {.aws = cfg,
                              .creds = cr,
                              .bucket = argv[0],
                              .prefix = argv[1],
-                             .refresh_secs = 3600,
+                             .refresh_secs = every ? (unsigned)strtoul(every, NULL, 10) : 3600,
                              .max_bytes = (size_t)strtoull(argv[2], NULL, 10),
                              .errors = &errors};
     char why[256];
@@ -54,9 +58,17 @@ static int specs(nes_aws_config *cfg, nes_aws_credsrc *cr, char **argv)
     }
     char line[256];
     while (fgets(line, sizeof(line), stdin) != NULL) {
-        if (strncmp(line, "refresh", 7) != 0)
+        int rc = 0;
+        if (strncmp(line, "start", 5) == 0) {
+            rc = nes_s3specs_start(p);
+            printf("start rc=%d ready=%d\n", rc, nes_s3specs_wait_ready(p, 10000));
+            fflush(stdout);
             continue;
-        int rc = nes_s3specs_refresh(p);
+        }
+        if (strncmp(line, "refresh", 7) == 0)
+            rc = nes_s3specs_refresh(p);
+        else if (strncmp(line, "show", 4) != 0)
+            continue;
         nes_s3specs_stats st;
         nes_s3specs_get_stats(p, &st);
         printf("refresh rc=%d specs=", rc);

@@ -2,7 +2,6 @@
 #include "enclave/providers/enclave_mode.h"
 
 #include <stdbool.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "aws/aws.h"
@@ -16,24 +15,12 @@ static nes_aws_config g_aws;
 static nes_aws_credsrc *g_creds;
 static bool g_curl;
 static nes_s3specs *g_specs;
-static const nes_config *g_cfg; /* for lookup: the callback's user pointer is not const */
-
-/* Service settings first (they may come from --config), then the process environment. */
-static const char *lookup(void *ud, const char *name)
-{
-    (void)ud;
-    const char *v = nes_config_raw(g_cfg, name);
-    if (v != NULL && *v != '\0')
-        return v;
-    return getenv(name);
-}
 
 int nes_enclave_providers_start(const nes_config *cfg, _Atomic uint64_t *schema_errors, char *why,
                                 size_t why_len)
 {
     char awhy[300];
-    g_cfg = cfg;
-    if (nes_aws_config_load(&g_aws, lookup, NULL, awhy, sizeof(awhy)) != 0) {
+    if (nes_config_aws(cfg, &g_aws, awhy, sizeof(awhy)) != 0) {
         nes_msgf(why, why_len, "AWS settings: %s", awhy);
         return -1;
     }
@@ -70,19 +57,13 @@ int nes_enclave_providers_start(const nes_config *cfg, _Atomic uint64_t *schema_
     };
     if (nes_dek_start(&ds, why, why_len) != 0)
         return -1;
-    size_t max_bytes = 8u << 20; /* SCHEMA_MAX_BYTES, default 8 MiB */
-    const char *mb = lookup(NULL, "SCHEMA_MAX_BYTES");
-    if (mb != NULL && nes_config_parse_size(mb, &max_bytes) != 0) {
-        nes_msgf(why, why_len, "SCHEMA_MAX_BYTES: must be a size (K, M, G suffixes allowed)");
-        return -1;
-    }
     nes_s3specs_config sc = {
         .aws = &g_aws,
         .creds = g_creds,
         .bucket = cfg->s3_bucket,
         .prefix = cfg->s3_prefix ? cfg->s3_prefix : "",
         .refresh_secs = cfg->schema_refresh_secs,
-        .max_bytes = max_bytes,
+        .max_bytes = cfg->schema_max_bytes,
         .errors = schema_errors,
     };
     g_specs = nes_s3specs_new(&sc, why, why_len);

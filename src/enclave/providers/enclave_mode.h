@@ -11,8 +11,7 @@
 
 #include "enclave/config.h"
 
-/** Builds the AWS configuration from `cfg` (its values first, then the environment, for the
- * AWS SDK variables that are not service settings) and starts the providers; the service
+/** Builds the AWS configuration from `cfg` (nes_config_aws) and starts the providers; the service
  * answers /readyz 503 until they have published keys and specs. Spec refresh failures are
  * added to `schema_errors` (/metrics). 0, or -1 with `why` (a bad AWS setting, the NSM cannot
  * be opened, an egress this build cannot reach). */

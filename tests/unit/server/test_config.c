@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -120,6 +121,7 @@ static void enclave_mode_requires_aws(void **state)
                     "TLS_CERT=/dev/null",
                     "TLS_KEY=pkcs11:token=t;object=k;pin-value=9999",
                     "TLS_PORT=8443",
+                    "AWS_REGION=eu-west-1",
                     NULL};
     assert_int_equal(nes_config_load(&c, false, env2, NULL, 2, &p), 0);
     assert_string_equal(c.listen, "vsock://any:8443");
@@ -133,6 +135,80 @@ static void enclave_mode_requires_aws(void **state)
     assert_non_null(strstr(buf, "TLS_KEY=pkcs11:token=t;object=k;pin-value=<redacted>"));
     assert_non_null(strstr(buf, "SECRET_ARN=arn:x  # environment"));
     assert_non_null(strstr(buf, "MAX_BODY_BYTES=1048576  # default"));
+    free(buf);
+    nes_config_free(&c);
+}
+
+/* The AWS block: validated through aws.h outside local mode, secrets redacted, region taken
+ * from an ARN when AWS_REGION is unset, AWS_EGRESS standing in for VSOCK_PROXY_CID. */
+static void aws_settings(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *extra[3];
+        const char *problem; /* NULL: valid */
+    } cases[] = {
+        {{"AWS_REGION=us-east-1", "VSOCK_PROXY_CID=3", NULL}, NULL},
+        {{"VSOCK_PROXY_CID=3", NULL}, NULL}, /* region from SECRET_ARN */
+        {{"AWS_EGRESS=tcp://10.0.0.1:3128", NULL}, NULL},
+        {{"AWS_EGRESS=vsock://3:8000", "AWS_EGRESS_MODE=forward", NULL}, NULL},
+        {{NULL}, "VSOCK_PROXY_CID: required (or set AWS_EGRESS"},
+        {{"AWS_EGRESS=unix:///x", NULL}, "AWS_EGRESS: must be direct"},
+        {{"VSOCK_PROXY_CID=3", "AWS_ENDPOINT_URL=ftp://h", NULL}, "AWS_ENDPOINT_URL: must be"},
+        {{"VSOCK_PROXY_CID=3", "AWS_TIMEOUT_MS=x", NULL}, "AWS_TIMEOUT_MS: must be"},
+        {{"VSOCK_PROXY_CID=3", "AWS_SECRET_ACCESS_KEY=s3cr3t", NULL}, "set both or neither"},
+        {{"VSOCK_PROXY_CID=3", "SCHEMA_MAX_BYTES=1", NULL}, "SCHEMA_MAX_BYTES: must be a size"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *env[16] = {"SECRET_ARN=arn:aws:secretsmanager:ap-south-1:1:secret:x",
+                         "KMS_KEY_ID=k",
+                         "S3_BUCKET=b",
+                         "OTEL_EXPORTER_OTLP_ENDPOINT=vsock://3:4318",
+                         "TLS_CERT=/dev/null",
+                         "TLS_KEY=/dev/null"};
+        size_t n = 6;
+        for (size_t k = 0; k < 3 && cases[i].extra[k] != NULL; k++)
+            env[n++] = (char *)(uintptr_t)cases[i].extra[k];
+        env[n] = NULL;
+        nes_config c;
+        nes_config_problems p;
+        int rc = nes_config_load(&c, false, env, NULL, 2, &p);
+        if (cases[i].problem == NULL) {
+            if (rc != 0)
+                fail_msg("case %zu: %s", i, p.n ? p.line[0] : "?");
+            nes_aws_config aws;
+            char why[256];
+            assert_int_equal(nes_config_aws(&c, &aws, why, sizeof(why)), 0);
+            assert_string_equal(aws.region, i == 0 ? "us-east-1" : "ap-south-1");
+            assert_int_equal(c.schema_max_bytes, 8u << 20);
+            nes_aws_config_clear(&aws);
+        } else {
+            assert_int_equal(rc, -1);
+            if (!has_problem(&p, cases[i].problem))
+                fail_msg("case %zu: wanted '%s', got '%s'", i, cases[i].problem,
+                         p.n ? p.line[0] : "");
+            for (int k = 0; k < p.n; k++)
+                assert_null(strstr(p.line[k], "s3cr3t"));
+        }
+        nes_config_free(&c);
+    }
+    char *env[] = {"AWS_SECRET_ACCESS_KEY=s3cr3t", "AWS_ACCESS_KEY_ID=AKID",
+                   "AWS_SESSION_TOKEN=t0k3n", NULL};
+    nes_config c;
+    nes_config_problems p;
+    assert_int_equal(nes_config_load(&c, true, env, NULL, 2, &p), 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    nes_config_print(&c, f);
+    fclose(f);
+    assert_null(strstr(buf, "s3cr3t"));
+    assert_null(strstr(buf, "t0k3n"));
+    assert_non_null(strstr(buf, "AWS_SECRET_ACCESS_KEY=<redacted>  # environment"));
+    assert_non_null(strstr(buf, "AWS_ACCESS_KEY_ID=AKID  # environment"));
+    assert_non_null(strstr(buf, "SCHEMA_MAX_BYTES=8388608  # default"));
+    assert_string_equal(nes_config_raw(&c, "AWS_ACCESS_KEY_ID"), "AKID");
+    assert_null(nes_config_raw(&c, "AWS_EGRESS"));
     free(buf);
     nes_config_free(&c);
 }
@@ -259,7 +335,7 @@ int main(void)
         cmocka_unit_test(local_defaults),       cmocka_unit_test(environment_wins_over_defaults),
         cmocka_unit_test(one_line_per_problem), cmocka_unit_test(enclave_mode_requires_aws),
         cmocka_unit_test(yaml_overlay),         cmocka_unit_test(sizes_and_redaction),
-        cmocka_unit_test(dek_settings),
+        cmocka_unit_test(dek_settings),         cmocka_unit_test(aws_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
