@@ -138,14 +138,19 @@ def test_rotation_new_tokens_use_new_key_and_old_ones_still_open(enclave, pki):
         _, _, old = s.encrypt(PAYMENT)
         old_dek = current_dek(enclave.moto)
         tokens_open_with(old, old_dek)
+        ctx = s.context(client[0], client[1])
+        hdrs = {"Content-Type": "application/json", "X-Schema-Name": "payments"}
         # two rotations: the front cycles v0, v2 (-keyid) and BER (-stream) CMS answers
-        for _ in range(2):
+        for rotation in (1, 2):
             before = enclave.front.verified
             nitro_enc(enclave.moto, "dek", "rotate", "--kms-key-id", enclave.key_id,
                       "--secret-id", SECRET)
             wait_for(lambda b=before: enclave.front.verified > b, what="a rotation fetch", svc=s)
             wait_for(lambda: json.loads(s.encrypt(PAYMENT)[2])["name"] !=
                      json.loads(old)["name"], what="new tokens", svc=s)
+            if rotation == 1:  # the key before the rotation is AWSPREVIOUS: old tokens open
+                status, _, dec = s.request("POST", "/decrypt", old, hdrs, ctx=ctx)
+                assert status == 200 and json.loads(dec) == PAYMENT
         new_dek = current_dek(enclave.moto)
         assert new_dek != old_dek
         _, _, new = s.encrypt(PAYMENT)
@@ -153,8 +158,6 @@ def test_rotation_new_tokens_use_new_key_and_old_ones_still_open(enclave, pki):
         assert set(enclave.front.variants_used) == {"v0", "v2", "ber"}
         # DEK_KEEP_PREVIOUS=1 (default): current + AWSPREVIOUS; the first key is gone
         assert s.metric("nes_dek_keys") == 2
-        ctx = s.context(client[0], client[1])
-        hdrs = {"Content-Type": "application/json", "X-Schema-Name": "payments"}
         status, _, dec = s.request("POST", "/decrypt", new, hdrs, ctx=ctx)
         assert status == 200 and json.loads(dec) == PAYMENT
         prev_dek = current_dek(enclave.moto, "AWSPREVIOUS")
