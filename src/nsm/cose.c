@@ -104,6 +104,10 @@ int nes_cose_sign1_verify_es384(EVP_PKEY *pub, const uint8_t *doc, size_t len, n
     }
     if (nes_nsm_cbor_check(doc, len, why, why_len) != 0)
         return -1;
+    if (doc[0] == 0xd2) { /* tag 18 (COSE_Sign1): libcbor 0.8 cannot load a tagged root item */
+        doc++;
+        len--;
+    }
     struct cbor_load_result res;
     cbor_item_t *root = cbor_load(doc, len, &res);
     int rc = -1;
@@ -116,11 +120,7 @@ int nes_cose_sign1_verify_es384(EVP_PKEY *pub, const uint8_t *doc, size_t len, n
         goto out;
     }
     cbor_item_t *arr = root;
-    if (cbor_isa_tag(arr) && cbor_tag_value(arr) == 18) /* tagged COSE_Sign1 is fine too */
-        arr = cbor_tag_item(root);                      /* a new reference, dropped below */
     if (!cbor_isa_array(arr) || !cbor_array_is_definite(arr) || cbor_array_size(arr) != 4) {
-        if (arr != root)
-            cbor_decref(&arr);
         nes_msgf(why, why_len, "COSE: not a COSE_Sign1 array");
         goto out;
     }
@@ -162,8 +162,6 @@ int nes_cose_sign1_verify_es384(EVP_PKEY *pub, const uint8_t *doc, size_t len, n
             rc = 0;
         }
     }
-    if (arr != root)
-        cbor_decref(&arr);
 out:
     if (root != NULL)
         cbor_decref(&root);

@@ -6,10 +6,10 @@
  * where the signature is ECDSA P-384 over SHA-384 of the CBOR Sig_structure
  *   ["Signature1", protected, h'', payload], as r || s (48 bytes each, big-endian).
  * nes_cose_sign1_es384 builds that (the test NSM signs with it); nes_cose_sign1_verify_es384
- * checks one and returns its payload (the unit tests and the test NSM's self-check use it; KMS
- * does this on the real path). Input to the verifier is bounded by NES_NSM_MAX_MSG and parsed
- * strictly (one item, no trailing bytes, definite lengths, protected header exactly {1: -35}).
- * Errors are 0/-1 with a reason in the caller's buffer. */
+ * checks one (untagged, or with tag 18) and returns its payload (the unit tests and the test NSM's
+ * self-check use it; KMS does this on the real path). Input to the verifier is bounded by
+ * NES_NSM_MAX_MSG and parsed strictly (one item, no trailing bytes, definite lengths, protected
+ * header exactly {1: -35}). Errors are 0/-1 with a reason in the caller's buffer. */
 #ifndef NES_NSM_COSE_H
 #define NES_NSM_COSE_H
 

@@ -322,6 +322,22 @@ static void test_test_nsm(void **state)
     assert_int_equal(
         nes_cose_sign1_verify_es384(leaf_pub, doc.data, doc.len - 1, &junk, why, sizeof(why)), -1);
     assert_int_equal(junk.len, 0);
+    /* tagged (COSE_Sign1 tag 18) verifies too; another algorithm in the protected header not */
+    nes_buf tagged = {0};
+    assert_int_equal(nes_buf_append(&tagged, "\xd2", 1), 0);
+    assert_int_equal(nes_buf_append(&tagged, doc.data, doc.len), 0);
+    assert_int_equal(
+        nes_cose_sign1_verify_es384(leaf_pub, tagged.data, tagged.len, &junk, why, sizeof(why)) == 0
+            ? 0
+            : (fprintf(stderr, "%s\n", why), -1),
+        0);
+    nes_buf_free(&junk);
+    tagged.data[5] = 0x26; /* {1: -35} -> {1: -7} (ES256) */
+    assert_int_equal(
+        nes_cose_sign1_verify_es384(leaf_pub, tagged.data, tagged.len, &junk, why, sizeof(why)),
+        -1);
+    assert_non_null(strstr(why, "protected header"));
+    nes_buf_free(&tagged);
 
     /* a second open reuses the CA */
     nes_nsm *n2 = nes_nsm_open(dev, why, sizeof(why));
