@@ -196,8 +196,11 @@ static int fetch(nes_aws_client *c)
     uint8_t(*keys)[NES_DEK_LEN] = nes_secure_alloc(ring_bytes);
     int rc = -1;
     int have_prev = 0;
-    if (keys == NULL)
+    if (keys == NULL) {
+        log_fail("DEK fetch failed; the last good keyring stays in use", "memory",
+                 "cannot allocate locked memory");
         goto out;
+    }
     if (get_blob(c, "AWSCURRENT", &cur) != 1)
         goto out;
     if (g.keep_previous >= 1 && (have_prev = get_blob(c, "AWSPREVIOUS", &prev)) < 0)
