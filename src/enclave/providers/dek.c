@@ -203,8 +203,13 @@ static int fetch(nes_aws_client *c)
     }
     if (get_blob(c, "AWSCURRENT", &cur) != 1)
         goto out;
-    if (g.keep_previous >= 1 && (have_prev = get_blob(c, "AWSPREVIOUS", &prev)) < 0)
+    if (g.keep_previous >= 1 && g.last != NULL && same(&cur, &g.seen.current)) {
+        /* stages move together: AWSCURRENT unchanged means AWSPREVIOUS is too */
+        copy_buf(&prev, &g.seen.previous);
+        have_prev = prev.len > 0;
+    } else if (g.keep_previous >= 1 && (have_prev = get_blob(c, "AWSPREVIOUS", &prev)) < 0) {
         goto out;
+    }
     if (g.last != NULL && same(&cur, &g.seen.current) && same(&prev, &g.seen.previous)) {
         rc = 0; /* nothing changed: no KMS call, no new keyring */
         atomic_fetch_add(&g.refreshes, 1);

@@ -2,7 +2,8 @@
  * Nitro attestation (DESIGN section 5), published into the state (state.h) like local.c's keys.
  *
  * One fetch, on the provider's own thread:
- *   1. GetSecretValue(SECRET_ARN, AWSCURRENT), and AWSPREVIOUS when DEK_KEEP_PREVIOUS >= 1 (a
+ *   1. GetSecretValue(SECRET_ARN, AWSCURRENT), and AWSPREVIOUS when DEK_KEEP_PREVIOUS >= 1 and
+ *      AWSCURRENT changed since the last good fetch (PutSecretValue moves both stages at once; a
  *      secret without a previous version is fine); each value is the KMS ciphertext blob
  *      (SecretBinary, or base64 SecretString: dek_rules.h).
  *   2. For each blob that is new since the last good fetch: a fresh RSA-2048 key pair
