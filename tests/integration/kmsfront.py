@@ -119,7 +119,8 @@ class KmsFront:
         self.refused = 0
         self.decrypts = 0
         self.variants_used = []
-        self.delay = 0.0
+        self.delay = 0.0  # seconds before answering an attested Decrypt
+        self.delay_all = 0.0  # seconds before answering anything
         self._n = 0
         self._server = None
         self.port = 0
@@ -183,6 +184,8 @@ class KmsFront:
 
     def handle(self, h):
         body = h.rfile.read(int(h.headers.get("Content-Length", "0") or 0))
+        if self.delay_all:
+            time.sleep(self.delay_all)
         headers = dict(h.headers.items())
         target = h.headers.get("X-Amz-Target", "")
         try:

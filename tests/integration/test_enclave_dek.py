@@ -7,6 +7,8 @@ answers CiphertextForRecipient made by `openssl cms`. Provisioning uses the real
 is fetched back from moto with boto3, never from the service."""
 import base64
 import json
+import signal
+import socket
 import subprocess
 import time
 
@@ -193,6 +195,42 @@ def test_peer_down_keeps_serving_then_recovers(enclave):
         assert s.metric("nes_dek_refresh_errors_total") == errs  # healthy again
         assert s.encrypt(PAYMENT)[2] == before
     finally:
+        s.stop()
+
+
+def test_sighup_fetches_now_and_never_holds_up_sigterm(enclave):
+    # S3 goes through the front too, so the test can make it slow
+    s = enclave.service(DEK_ROTATION_INTERVAL_SECS=3600, SCHEMA_REFRESH_INTERVAL_SECS=3600,
+                        AWS_MAX_ATTEMPTS=3, AWS_ENDPOINT_URL_S3=enclave.front.url)
+    try:
+        _, _, before = s.encrypt(PAYMENT)
+        nitro_enc(enclave.moto, "dek", "rotate", "--kms-key-id", enclave.key_id,
+                  "--secret-id", SECRET)
+        time.sleep(1)
+        assert s.encrypt(PAYMENT)[2] == before  # the next scheduled fetch is an hour away
+        s.signal(signal.SIGHUP)
+        wait_for(lambda: s.encrypt(PAYMENT)[2] != before, timeout=10, what="SIGHUP fetch", svc=s)
+        tokens_open_with(s.encrypt(PAYMENT)[2], current_dek(enclave.moto))
+        # S3 slow beyond AWS_TIMEOUT_MS: a SIGHUP's spec refresh takes three timeouts, and
+        # SIGTERM still closes the listener at once
+        enclave.front.delay_all = 5.0
+        s.signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert s.encrypt(PAYMENT)[0] == 200
+        t0 = time.monotonic()
+        s.signal(signal.SIGTERM)
+
+        def refused():
+            try:
+                socket.create_connection(("127.0.0.1", s.port), timeout=1).close()
+                return False
+            except OSError:
+                return True
+        wait_for(refused, timeout=5, what="the listener to close", svc=s)
+        assert time.monotonic() - t0 < 3
+        s.proc.wait(timeout=30)
+    finally:
+        enclave.front.delay_all = 0
         s.stop()
 
 

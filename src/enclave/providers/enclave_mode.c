@@ -1,6 +1,8 @@
 /* enclave_mode.c - the AWS configuration and the enclave-mode providers (see enclave_mode.h). */
 #include "enclave/providers/enclave_mode.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -15,6 +17,19 @@ static nes_aws_config g_aws;
 static nes_aws_credsrc *g_creds;
 static bool g_curl;
 static nes_s3specs *g_specs;
+/* SIGHUP's spec refresh runs on its own thread: with S3 away it can take the AWS timeouts and
+ * retries, and the signal thread must stay free for SIGTERM. */
+static pthread_t g_reload;
+static bool g_reload_started;
+static atomic_bool g_reload_busy;
+
+static void *reload_specs(void *arg)
+{
+    (void)arg;
+    (void)nes_s3specs_refresh(g_specs);
+    atomic_store(&g_reload_busy, false);
+    return NULL;
+}
 
 int nes_enclave_providers_start(const nes_config *cfg, _Atomic uint64_t *schema_errors, char *why,
                                 size_t why_len)
@@ -78,12 +93,21 @@ int nes_enclave_providers_start(const nes_config *cfg, _Atomic uint64_t *schema_
 void nes_enclave_providers_reload(void)
 {
     nes_dek_refresh_soon();
-    if (g_specs != NULL)
-        (void)nes_s3specs_refresh(g_specs); /* on the signal thread; requests never wait */
+    if (g_specs == NULL || atomic_load(&g_reload_busy))
+        return; /* a refresh is under way already */
+    if (g_reload_started)
+        pthread_join(g_reload, NULL);
+    atomic_store(&g_reload_busy, true);
+    g_reload_started = pthread_create(&g_reload, NULL, reload_specs, NULL) == 0;
+    if (!g_reload_started)
+        atomic_store(&g_reload_busy, false);
 }
 
 void nes_enclave_providers_stop(void)
 {
+    if (g_reload_started)
+        pthread_join(g_reload, NULL);
+    g_reload_started = false;
     nes_s3specs_free(g_specs);
     g_specs = NULL;
     nes_dek_stop();
