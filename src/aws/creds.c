@@ -135,9 +135,9 @@ static int fetch_imds(nes_aws_credsrc *s, nes_aws_creds *out, nes_aws_error *err
                      st);
         goto out;
     }
-    size_t rl = strcspn((const char *)body.data, "\r\n");
-    if (rl > body.len)
-        rl = body.len;
+    size_t rl = 0; /* the first line: the role name */
+    while (rl < body.len && body.data[rl] != '\r' && body.data[rl] != '\n')
+        rl++;
     memcpy(role, body.data, rl);
     role[rl] = '\0';
     if (rl == 0 || strpbrk(role, "/?#% ") != NULL) {

@@ -39,6 +39,7 @@ class FakeAws:
                 body = self.rfile.read(n) if n else b""
                 req = Request(self.command, self.path, dict(self.headers), body)
                 req.wfile = self.wfile
+                req.client = self.client_address
                 req.handler = self
                 fake.requests.append(req)
                 ans = fake.handler(req)

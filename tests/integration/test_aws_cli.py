@@ -14,9 +14,11 @@ def cli(*args, env=None):
     for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
         if k in os.environ:
             e[k] = os.environ[k]
+    # A loaded machine can make moto slow: no attempt may time out and be retried here.
+    e["AWS_TIMEOUT_MS"] = "60000"
     e.update(env or {})
     return subprocess.run([str(BIN / "nitro-enc"), *map(str, args)], env=e, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=180)
 
 
 def test_dek_create_rotate_and_stages(moto):

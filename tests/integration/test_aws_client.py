@@ -12,14 +12,16 @@ from awsfake import ConnectProxy, FakeAws, http_date
 from awspeer import ACCESS_KEY, SECRET_KEY
 from conftest import BIN
 
+# AWS_TIMEOUT_MS: a loaded machine can make moto slow; tests that want timeouts set their own.
 BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_TIMEOUT_MS": "60000"}
 for _k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
     if _k in os.environ:
         BASE_ENV[_k] = os.environ[_k]
 
 
-def tool(*args, env=None, stdin=None, timeout=60):
+def tool(*args, env=None, stdin=None, timeout=180):
     e = dict(BASE_ENV)
     e.update({k: str(v) for k, v in (env or {}).items()})
     p = subprocess.run([str(BIN / "aws_tool"), *map(str, args)], env=e, input=stdin,
@@ -128,6 +130,8 @@ def test_listing_follows_continuation_tokens():
         assert out.splitlines()[:4] == ["ok n=3", 's/a.yaml "e0" 1', 's/b.yaml "e0" 1',
                                         's/c.yaml "e0" 1']
         assert all(r.path.startswith("/bkt?") and "list-type=2" in r.path for r in fake.requests)
+        # the three pages went over one kept-alive connection
+        assert len({r.client for r in fake.requests}) == 1
 
 
 def test_xml_bomb_refused():
@@ -221,14 +225,15 @@ def test_slow_kms_is_retried_after_the_timeout():
         def h(req):
             calls.append(time.monotonic())
             if len(calls) == 1:
-                time.sleep(3)  # beyond AWS_TIMEOUT_MS
+                time.sleep(10)  # far beyond AWS_TIMEOUT_MS
             return kms_ok()
         fake.handler = h
         t0 = time.monotonic()
         rc, out, logs = tool("kms-generate", "alias/k",
                              env=s3_env(fake, AWS_TIMEOUT_MS=700, AWS_MAX_ATTEMPTS=3))
         assert rc == 0, out
-        assert len(calls) == 2 and time.monotonic() - t0 < 3
+        # answered by the retry, long before the first attempt's answer would have come
+        assert len(calls) == 2 and time.monotonic() - t0 < 8
         retried = [r for r in logs if r["msg"] == "AWS call retried"]
         assert len(retried) == 1 and retried[0]["aws_code"] == "NetworkError"
 

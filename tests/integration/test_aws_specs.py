@@ -17,7 +17,7 @@ class Provider:
     """aws_tool specs BUCKET PREFIX MAXBYTES, driven line by line."""
 
     def __init__(self, env, bucket="specs", prefix="schemas/", max_bytes=8 << 20):
-        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_TIMEOUT_MS": "60000"}
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
             if k in os.environ:
                 e[k] = os.environ[k]
