@@ -2,7 +2,8 @@
  * CMS API in the shape KMS (and `openssl cms -encrypt -keyopt rsa_padding_mode:oaep ...`)
  * produces, then unwraps it with the recipient: a table of variants (recipient info v0 and v2,
  * DER and indefinite-length BER, content sizes, key transport padding, wrong recipient, damage)
- * and the status each must give. The pytest suite does the same with the `openssl cms` command. */
+ * and the status each must give (envelopes from ../cmsutil.h). The pytest suite does the same
+ * with the `openssl cms` command. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "../cmsutil.h"
 #include "core/buf.h"
 #include "core/cms_unwrap.h"
 
@@ -67,82 +69,26 @@ static const ccase cases[] = {
     {"not envelopedData", 0, 0, 0, 0, 1, 32, D_NONE, NES_ERR_KEY},
 };
 
-/* A throwaway certificate carrying `spki`'s key, signed by a throwaway P-256 key (CMS_encrypt
- * wants a certificate for the recipient; KMS takes the bare key from the attestation). */
-static X509 *cert_for(const uint8_t *spki, size_t len)
-{
-    const unsigned char *p = spki;
-    EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, (long)len);
-    assert_non_null(pub);
-    EVP_PKEY *signer = EVP_EC_gen("P-256");
-    assert_non_null(signer);
-    X509 *x = X509_new();
-    assert_non_null(x);
-    assert_int_equal(X509_set_version(x, 2), 1);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"recipient", -1, -1,
-                               0);
-    X509_set_issuer_name(x, name);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, pub);
-    /* a subject key identifier, for recipient info v2 (-keyid) */
-    ASN1_OCTET_STRING *skid = ASN1_OCTET_STRING_new();
-    assert_non_null(skid);
-    ASN1_OCTET_STRING_set(skid, (const unsigned char *)"0123456789abcdefghij", 20);
-    assert_int_equal(X509_add1_ext_i2d(x, NID_subject_key_identifier, skid, 0, 0), 1);
-    ASN1_OCTET_STRING_free(skid);
-    assert_true(X509_sign(x, signer, EVP_sha256()) > 0);
-    EVP_PKEY_free(signer);
-    EVP_PKEY_free(pub);
-    return x;
-}
-
 static void encrypt_cms(const ccase *c, const uint8_t *spki, size_t spki_len, nes_buf *out)
 {
     uint8_t pt[128];
     for (size_t i = 0; i < sizeof(pt); i++)
         pt[i] = (uint8_t)(i * 7 + 1);
-    BIO *in = BIO_new_mem_buf(pt, (int)c->ptlen);
-    BIO *o = BIO_new(BIO_s_mem());
-    assert_non_null(in);
-    assert_non_null(o);
     if (c->not_env) {
+        BIO *in = BIO_new_mem_buf(pt, (int)c->ptlen), *o = BIO_new(BIO_s_mem());
         CMS_ContentInfo *d = CMS_data_create(in, CMS_BINARY);
         assert_non_null(d);
         assert_int_equal(i2d_CMS_bio(o, d), 1);
+        char *data = NULL;
+        long n = BIO_get_mem_data(o, &data);
+        assert_int_equal(nes_buf_append(out, data, (size_t)n), 0);
         CMS_ContentInfo_free(d);
-    } else {
-        X509 *x = cert_for(spki, spki_len);
-        unsigned flags = CMS_BINARY | CMS_PARTIAL | (c->stream ? CMS_STREAM : 0);
-        CMS_ContentInfo *cms = CMS_encrypt(NULL, NULL, EVP_aes_256_cbc(), flags);
-        assert_non_null(cms);
-        CMS_RecipientInfo *ri =
-            CMS_add1_recipient_cert(cms, x, CMS_KEY_PARAM | (c->keyid ? CMS_USE_KEYID : 0));
-        assert_non_null(ri);
-        EVP_PKEY_CTX *pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
-        assert_non_null(pctx);
-        if (!c->pkcs1) {
-            assert_true(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) > 0);
-            assert_true(EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) > 0);
-            assert_true(EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) > 0);
-        }
-        if (c->stream) {
-            assert_int_equal(i2d_CMS_bio_stream(o, cms, in, (int)flags), 1);
-        } else {
-            assert_int_equal(CMS_final(cms, in, NULL, (unsigned)flags), 1);
-            assert_int_equal(i2d_CMS_bio(o, cms), 1);
-        }
-        CMS_ContentInfo_free(cms);
-        X509_free(x);
+        BIO_free(in);
+        BIO_free(o);
+        return;
     }
-    char *data = NULL;
-    long n = BIO_get_mem_data(o, &data);
-    assert_true(n > 0);
-    assert_int_equal(nes_buf_append(out, data, (size_t)n), 0);
-    BIO_free(in);
-    BIO_free(o);
+    tu_cms_opts o = {.keyid = c->keyid, .stream = c->stream, .pkcs1 = c->pkcs1};
+    assert_int_equal(tu_cms_encrypt(spki, spki_len, pt, c->ptlen, o, out), 0);
 }
 
 static void test_table(void **state)

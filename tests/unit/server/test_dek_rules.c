@@ -9,12 +9,8 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <openssl/bio.h>
-#include <openssl/cms.h>
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
 
+#include "../../cmsutil.h"
 #include "enclave/providers/dek_rules.h"
 
 static void test_secret_blob(void **state)
@@ -67,39 +63,7 @@ static void cfr_for(const nes_recipient *r, const uint8_t *pt, size_t len, nes_b
 {
     size_t sl;
     const uint8_t *spki = nes_recipient_spki(r, &sl);
-    const unsigned char *p = spki;
-    EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, (long)sl);
-    EVP_PKEY *signer = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    assert_non_null(pub);
-    assert_non_null(signer);
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)"r", -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(x));
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 60);
-    X509_set_pubkey(x, pub);
-    assert_true(X509_sign(x, signer, EVP_sha256()) > 0);
-    BIO *in = BIO_new_mem_buf(pt, (int)len), *o = BIO_new(BIO_s_mem());
-    unsigned flags = CMS_BINARY | CMS_PARTIAL;
-    CMS_ContentInfo *cms = CMS_encrypt(NULL, NULL, EVP_aes_256_cbc(), flags);
-    CMS_RecipientInfo *ri = CMS_add1_recipient_cert(cms, x, CMS_KEY_PARAM);
-    EVP_PKEY_CTX *pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
-    assert_true(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) > 0);
-    assert_true(EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) > 0);
-    assert_int_equal(CMS_final(cms, in, NULL, flags), 1);
-    assert_int_equal(i2d_CMS_bio(o, cms), 1);
-    char *data;
-    long n = BIO_get_mem_data(o, &data);
-    assert_int_equal(nes_buf_append(out, data, (size_t)n), 0);
-    CMS_ContentInfo_free(cms);
-    BIO_free(in);
-    BIO_free(o);
-    X509_free(x);
-    EVP_PKEY_free(pub);
-    EVP_PKEY_free(signer);
+    assert_int_equal(tu_cms_encrypt(spki, sl, pt, len, (tu_cms_opts){0}, out), 0);
 }
 
 static void test_from_answer(void **state)

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../testutil.h"
 #include "nsm/cose.h"
 #include "nsm/nsm.h"
 #include "nsm/nsm_cbor.h"
@@ -72,13 +73,7 @@ static size_t unhex(const char *hex, uint8_t *out, size_t cap)
 {
     size_t n = strlen(hex) / 2;
     assert_true(n <= cap);
-    for (size_t i = 0; i < n; i++) {
-        char two[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
-        char *end;
-        unsigned long v = strtoul(two, &end, 16);
-        assert_true(end == two + 2);
-        out[i] = (uint8_t)v;
-    }
+    assert_int_equal(tu_unhex(hex, 2 * n, out), 0);
     return n;
 }
 
