@@ -254,7 +254,7 @@ static enum MHD_Result route_readyz(nes_server *s, struct MHD_Connection *conn, 
     if (!ready)
         return queue_error(s, conn, r, 503, "not_ready", "keys or specs are not loaded yet",
                            (size_t)-1, o);
-    char body[320];
+    char body[512];                          /* the longest warning (both) is 239 bytes */
     const char *warning = nes_dek_warning(); /* test NSM or a Plaintext DEK: say so */
     int len =
         warning ? snprintf(body, sizeof(body),

@@ -274,6 +274,8 @@ def test_plaintext_answer_refused_in_attested_mode(enclave):
     try:
         assert s.metric("nes_dek_attested") == 0
         tokens_open_with(s.encrypt(PAYMENT)[2], current_dek(enclave.moto))
+        warning = json.loads(s.request("GET", "/readyz")[2])["warning"]
+        assert "TEST NSM" in warning and "ALLOW_PLAINTEXT_DEK=1" in warning
         assert any("ALLOW_PLAINTEXT_DEK=1" in l.get("msg", "") and l["level"] == "warn"
                    for l in s.log_lines())
     finally:

@@ -448,9 +448,9 @@ void nes_dek_fill_gauges(nes_metrics_gauges *m)
 
 const char *nes_dek_warning(void)
 {
-    if (g.nsm != NULL && nes_nsm_is_test(g.nsm))
-        return TEST_NSM_WARNING;
-    if (atomic_load(&g.plaintext_accepted))
-        return PLAINTEXT_WARNING;
-    return NULL;
+    bool test = g.nsm != NULL && nes_nsm_is_test(g.nsm);
+    bool plain = atomic_load(&g.plaintext_accepted) != 0;
+    if (test && plain)
+        return TEST_NSM_WARNING "; " PLAINTEXT_WARNING;
+    return test ? TEST_NSM_WARNING : plain ? PLAINTEXT_WARNING : NULL;
 }
