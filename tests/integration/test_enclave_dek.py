@@ -75,8 +75,15 @@ class Enclave:
         return e
 
     def service(self, name="svc", wait_ready=True, **extra):
-        return Service(self.dir / name, env=self.env(**extra), args=(), specs=None,
-                       wait_ready=wait_ready, cafile=self.pki[3])
+        s = Service(self.dir / name, env=self.env(**extra), args=(), specs=None,
+                    wait_ready=False, cafile=self.pki[3])
+        if wait_ready:
+            try:
+                s.wait_ready(timeout=20)
+            except Exception:
+                s.stop()  # never leave a service behind a failed start
+                raise
+        return s
 
     def close(self):
         self.front.close()
