@@ -11,7 +11,7 @@ BIN := $(BUILD_DIR)/bin
 PY := $(VENV)/bin/python
 
 .PHONY: all build deps run test unit asan integration fuzz-build fuzz-regress fuzz bench bench-http \
-        bench-spec bench-proxy lint tidy format clean
+        bench-spec bench-proxy bench-enclave lint tidy format clean
 
 all: build
 
@@ -64,6 +64,10 @@ bench-http: build
 # nitro-enc-proxy relaying TCP->TCP beside socat: bulk MB/s and 64-connection p50/p99 (one table).
 bench-proxy: build
 	@python3 bench/proxy/bench.py $(abspath $(BIN))
+
+# nitro-enc-svc enclave mode: cold start to ready against moto (one table; a figure, not a test).
+bench-enclave: build
+	@$(PY) bench/enclave/bench.py $(abspath $(BIN))
 
 lint: deps
 	@scripts/lint.sh

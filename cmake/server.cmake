@@ -39,6 +39,9 @@ target_link_libraries(nessvc PUBLIC nes nesnet PkgConfig::MHD PkgConfig::GNUTLS
 if(TARGET nesaws)
   target_link_libraries(nessvc PUBLIC nesaws) # AWS providers (cmake/aws.cmake)
 endif()
+if(TARGET nesnsm)
+  target_link_libraries(nessvc PUBLIC nesnsm) # cmake/nsm.cmake
+endif()
 
 if(NOT NES_FUZZ)
   add_executable(nitro-enc-svc ${CMAKE_SOURCE_DIR}/src/enclave/main.c)

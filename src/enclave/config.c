@@ -9,6 +9,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "aws/awsjson.h"
+#include "nsm/nsm.h"
+
 typedef enum otype {
     T_STR,
     T_UINT,
@@ -53,6 +56,11 @@ static const opt opts[] = {
     {"OTEL_EXPORTER_OTLP_ENDPOINT", T_STR, OFF(otel_endpoint), NULL, 0, 0, F_AWS, "OTLP endpoint"},
     {"DEK_ROTATION_INTERVAL_SECS", T_UINT, OFF(dek_rotation_secs), "3600", 1, 2592000, 0, ""},
     {"DEK_KEEP_PREVIOUS", T_UINT, OFF(dek_keep_previous), "1", 0, 15, 0, ""},
+    /* DEK provider and NSM (enclave mode: providers/dek.h, nsm/nsm.h) */
+    {"NSM_DEVICE", T_STR, OFF(nsm_device), "/dev/nsm", 0, 0, 0, "/dev/nsm, or test:DIR"},
+    {"DEK_ENCRYPTION_CONTEXT", T_STR, OFF(dek_context), NULL, 0, 0, F_EMPTY_UNSET, "JSON object"},
+    {"ALLOW_PLAINTEXT_DEK", T_UINT, OFF(allow_plaintext_dek), "0", 0, 1, 0, "emulators only"},
+    {"DEK_RETRY_MAX_SECS", T_UINT, OFF(dek_retry_max_secs), "60", 1, 3600, 0, "backoff cap"},
     {"SCHEMA_REFRESH_INTERVAL_SECS", T_UINT, OFF(schema_refresh_secs), "300", 1, 86400, 0, ""},
     {"SCHEMA_HEADER_NAME", T_STR, OFF(schema_header), "X-Schema-Name", 0, 0, 0, ""},
     {"MAX_BODY_BYTES", T_SIZE, OFF(max_body_bytes), "1048576", 1024, 256 * MIB, 0, ""},
@@ -355,6 +363,11 @@ static void validate(nes_config *cfg, nes_config_problems *p)
     split_clients(cfg, p);
     if (cfg->n_allowed_clients > 0 && cfg->tls_client_ca == NULL)
         problem(p, "TLS_CLIENT_CA: required when DECRYPT_ALLOWED_CLIENTS is set");
+    if (cfg->nsm_device == NULL || cfg->nsm_device[0] == '\0' ||
+        strcmp(cfg->nsm_device, NES_NSM_TEST_PREFIX) == 0)
+        problem(p, "NSM_DEVICE: a device path (/dev/nsm) or test:DIR");
+    if (cfg->dek_context != NULL && !nes_awsjson_is_string_map(cfg->dek_context))
+        problem(p, "DEK_ENCRYPTION_CONTEXT: must be a JSON object of string values");
     if (cfg->local_mode && (cfg->local_schema_dir == NULL || *cfg->local_schema_dir == '\0'))
         problem(p, "LOCAL_SCHEMA_DIR: must name a directory");
 }

@@ -51,6 +51,9 @@ typedef struct nes_config {
     unsigned vsock_proxy_port;
     char *otel_endpoint;
     unsigned dek_rotation_secs, dek_keep_previous, schema_refresh_secs;
+    /* DEK provider and NSM */
+    char *nsm_device, *dek_context;
+    unsigned allow_plaintext_dek, dek_retry_max_secs;
     /* requests */
     char *schema_header;
     size_t max_body_bytes;

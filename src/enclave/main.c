@@ -12,6 +12,7 @@
 #include "enclave/conns.h"
 #include "enclave/local.h"
 #include "enclave/log.h"
+#include "enclave/providers/enclave_mode.h"
 #include "enclave/server.h"
 #include "enclave/state.h"
 #include "enclave/tls.h"
@@ -126,12 +127,6 @@ int main(int argc, char **argv)
         return 0;
     }
     nes_log_configure(cfg.log_level, 2);
-    if (!local) {
-        fprintf(stderr, "nitro-enc-svc: enclave mode needs the AWS key and spec providers, which "
-                        "this build does not include yet; run with --local-mode\n");
-        nes_config_free(&cfg);
-        return 2;
-    }
     if (nes_secure_process() != 0)
         nes_log(NES_LOG_WARN, "could not make the process non-dumpable");
 
@@ -166,10 +161,12 @@ int main(int argc, char **argv)
     nes_tls_install(creds);
     nes_log_start();
 
-    nes_local_keys_refresh(cfg.local_key_file, true);
-    nes_local_set_spec_limits(&(nes_spec_limits){.max_docs = cfg.spec_max_documents});
-    int failed = nes_local_specs_refresh(cfg.local_schema_dir, true);
-    atomic_fetch_add(&srv.schema_refresh_errors, (uint64_t)failed);
+    if (local) { /* keys and specs from files */
+        nes_local_keys_refresh(cfg.local_key_file, true);
+        nes_local_set_spec_limits(&(nes_spec_limits){.max_docs = cfg.spec_max_documents});
+        int failed = nes_local_specs_refresh(cfg.local_schema_dir, true);
+        atomic_fetch_add(&srv.schema_refresh_errors, (uint64_t)failed);
+    }
 
     uint64_t errs = atomic_load(&srv.schema_refresh_errors);
     if (nes_server_start(&srv, &cfg, why, sizeof(why)) != 0) {
@@ -177,6 +174,14 @@ int main(int argc, char **argv)
         goto out_state;
     }
     atomic_store(&srv.schema_refresh_errors, errs);
+    /* enclave mode: keys (attested KMS) and specs (S3) arrive from the providers' threads */
+    if (!local && nes_enclave_providers_start(&cfg, &srv.schema_refresh_errors, why, sizeof(why))) {
+        nes_log(NES_LOG_ERROR, "cannot start enclave mode: %s", why);
+        fprintf(stderr, "nitro-enc-svc: enclave mode: %s\n", why);
+        nes_server_stop(&srv);
+        rc = 2;
+        goto out_state;
+    }
     {
         char uri[400];
         nes_logline l;
@@ -184,7 +189,7 @@ int main(int argc, char **argv)
         nes_logline_str(&l, "listen", nes_endpoint_format(&cfg.listen_ep, uri, sizeof(uri)));
         nes_logline_int(&l, "port", srv.bound_port);
         nes_logline_int(&l, "workers", cfg.worker_threads);
-        nes_logline_bool(&l, "local_mode", true);
+        nes_logline_bool(&l, "local_mode", local);
         nes_logline_int(&l, "startup_ms", (long long)((nes_now_us() - t0) / 1000));
         nes_logline_emit(&l);
     }
@@ -211,9 +216,13 @@ int main(int argc, char **argv)
             reload_tls(&srv, cert, key);
             nes_file_stamp_get(cert, &cert_st);
             nes_file_stamp_get(key, &key_st);
-            nes_local_keys_refresh(cfg.local_key_file, false);
-            atomic_fetch_add(&srv.schema_refresh_errors,
-                             (uint64_t)nes_local_specs_refresh(cfg.local_schema_dir, false));
+            if (local) {
+                nes_local_keys_refresh(cfg.local_key_file, false);
+                atomic_fetch_add(&srv.schema_refresh_errors,
+                                 (uint64_t)nes_local_specs_refresh(cfg.local_schema_dir, false));
+            } else {
+                nes_enclave_providers_reload();
+            }
         }
         nes_conns_reap(now);
         nes_tls_tick();
@@ -228,9 +237,10 @@ int main(int argc, char **argv)
                 key_st = k2;
                 reload_tls(&srv, cert, key);
             }
-            nes_local_keys_refresh(cfg.local_key_file, false);
+            if (local)
+                nes_local_keys_refresh(cfg.local_key_file, false);
         }
-        if (now >= next_specs) {
+        if (local && now >= next_specs) {
             next_specs = now + (int64_t)cfg.schema_refresh_secs * 1000;
             atomic_fetch_add(&srv.schema_refresh_errors,
                              (uint64_t)nes_local_specs_refresh(cfg.local_schema_dir, false));
@@ -243,6 +253,7 @@ int main(int argc, char **argv)
             left);
     rc = 0;
 out_state:
+    nes_enclave_providers_stop();
     nes_state_shutdown();
     nes_local_free();
     nes_tls_shutdown();

@@ -224,5 +224,19 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
     if (g->dek_age_seconds >= 0)
         rc |= gauge(out, "nes_dek_age_seconds", "Seconds since the current key was loaded.",
                     g->dek_age_seconds);
+    if (g->dek_provider) { /* enclave mode: the DEK provider's fetches (providers/dek.h) */
+        rc |= counter(out, "nes_dek_refreshes_total", "DEK fetches that succeeded.",
+                      g->dek_refreshes);
+        rc |= counter(out, "nes_dek_refresh_errors_total",
+                      "DEK fetches that failed (the last good keyring stays).",
+                      g->dek_refresh_errors);
+        rc |= gauge(out, "nes_dek_keys", "Keys in the keyring (current and previous).",
+                    (double)g->dek_keys);
+        rc |= gauge(out, "nes_dek_attested",
+                    "1 when the DEK came through an attested KMS Decrypt, 0 otherwise.",
+                    (double)g->dek_attested);
+        rc |= gauge(out, "nes_nsm_test", "1 when the test NSM (not AWS) signs attestations.",
+                    (double)g->nsm_test);
+    }
     return rc == 0 ? 0 : -1;
 }

@@ -60,6 +60,11 @@ typedef struct nes_metrics_gauges {
     uint64_t tls_reload_errors;
     uint64_t connections_rejected;
     uint64_t log_lines_dropped;
+    /* enclave mode's DEK provider (printed only when dek_provider is 1) */
+    int dek_provider;
+    uint64_t dek_refreshes, dek_refresh_errors;
+    uint64_t dek_keys;
+    int dek_attested, nsm_test;
 } nes_metrics_gauges;
 
 /** The route's label value ("encrypt", "decrypt", "healthz", ...). */

@@ -12,6 +12,7 @@
 #include "enclave/httputil.h"
 #include "enclave/log.h"
 #include "enclave/metrics.h"
+#include "enclave/providers/dek.h"
 #include "enclave/server.h"
 #include "enclave/state.h"
 #include "enclave/tls.h"
@@ -253,8 +254,12 @@ static enum MHD_Result route_readyz(nes_server *s, struct MHD_Connection *conn, 
     if (!ready)
         return queue_error(s, conn, r, 503, "not_ready", "keys or specs are not loaded yet",
                            (size_t)-1, o);
-    char body[96];
-    int len = snprintf(body, sizeof(body), "{\"status\":\"ready\",\"specs\":%zu}\n", n);
+    char body[512];                          /* the longest warning (both) is 239 bytes */
+    const char *warning = nes_dek_warning(); /* test NSM or a Plaintext DEK: say so */
+    int len =
+        warning ? snprintf(body, sizeof(body),
+                           "{\"status\":\"ready\",\"specs\":%zu,\"warning\":\"%s\"}\n", n, warning)
+                : snprintf(body, sizeof(body), "{\"status\":\"ready\",\"specs\":%zu}\n", n);
     return route_text(s, conn, r, body, (size_t)len, "application/json", o);
 }
 
@@ -275,6 +280,7 @@ static enum MHD_Result route_metrics(nes_server *s, struct MHD_Connection *conn,
     g.tls_reload_errors = atomic_load(&s->tls_reload_errors);
     g.connections_rejected = atomic_load(&s->rejected);
     g.log_lines_dropped = nes_log_dropped();
+    nes_dek_fill_gauges(&g);
     nes_buf b = {0};
     if (nes_metrics_format(&t, &g, &b) != 0) {
         nes_buf_free(&b);

@@ -291,13 +291,51 @@ static void sizes_and_redaction(void **state)
     assert_string_equal(out, "pkcs11:pin-");
 }
 
+/* The DEK provider and NSM block: defaults, checks, and nes_config_raw. */
+static void dek_settings(void **state)
+{
+    (void)state;
+    char *env[] = {"PATH=/bin", NULL};
+    nes_config c;
+    nes_config_problems p;
+    assert_int_equal(nes_config_load(&c, true, env, NULL, 2, &p), 0);
+    assert_string_equal(c.nsm_device, "/dev/nsm");
+    assert_null(c.dek_context);
+    assert_int_equal(c.allow_plaintext_dek, 0);
+    assert_int_equal(c.dek_retry_max_secs, 60);
+    assert_int_equal(c.dek_keep_previous, 1);
+    assert_string_equal(nes_config_raw(&c, "NSM_DEVICE"), "/dev/nsm");
+    assert_null(nes_config_raw(&c, "DEK_ENCRYPTION_CONTEXT"));
+    assert_null(nes_config_raw(&c, "NOT_A_SETTING"));
+    nes_config_free(&c);
+
+    char *good[] = {"NSM_DEVICE=test:/tmp/ca", "DEK_ENCRYPTION_CONTEXT={\"app\": \"nes\"}",
+                    "ALLOW_PLAINTEXT_DEK=1", "DEK_RETRY_MAX_SECS=5", NULL};
+    assert_int_equal(nes_config_load(&c, true, good, NULL, 2, &p), 0);
+    assert_string_equal(c.nsm_device, "test:/tmp/ca");
+    assert_string_equal(c.dek_context, "{\"app\": \"nes\"}");
+    assert_int_equal(c.allow_plaintext_dek, 1);
+    assert_int_equal(c.dek_retry_max_secs, 5);
+    nes_config_free(&c);
+
+    char *bad[] = {"NSM_DEVICE=test:", "DEK_ENCRYPTION_CONTEXT={\"n\": 1}", "ALLOW_PLAINTEXT_DEK=2",
+                   "DEK_RETRY_MAX_SECS=0", NULL};
+    assert_int_equal(nes_config_load(&c, true, bad, NULL, 2, &p), -1);
+    assert_int_equal(p.n, 4);
+    assert_true(has_problem(&p, "NSM_DEVICE: a device path (/dev/nsm) or test:DIR"));
+    assert_true(has_problem(&p, "DEK_ENCRYPTION_CONTEXT: must be a JSON object of string values"));
+    assert_true(has_problem(&p, "ALLOW_PLAINTEXT_DEK: must be a whole number from 0 to 1"));
+    assert_true(has_problem(&p, "DEK_RETRY_MAX_SECS: must be a whole number from 1 to 3600"));
+    nes_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(local_defaults),       cmocka_unit_test(environment_wins_over_defaults),
         cmocka_unit_test(one_line_per_problem), cmocka_unit_test(enclave_mode_requires_aws),
         cmocka_unit_test(yaml_overlay),         cmocka_unit_test(sizes_and_redaction),
-        cmocka_unit_test(aws_settings),
+        cmocka_unit_test(dek_settings),         cmocka_unit_test(aws_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

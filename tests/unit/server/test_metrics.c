@@ -83,6 +83,23 @@ static void formats_text(void **state)
     assert_int_equal(nes_metrics_format(&t, &g, &b), 0);
     assert_int_equal(nes_buf_append(&b, "", 1), 0);
     assert_null(strstr((const char *)b.data, "nes_dek_age_seconds"));
+    assert_null(strstr((const char *)b.data, "nes_dek_refresh")); /* local mode: no provider */
+    nes_buf_free(&b);
+
+    g.dek_provider = 1;
+    g.dek_refreshes = 4;
+    g.dek_refresh_errors = 2;
+    g.dek_keys = 2;
+    g.dek_attested = 1;
+    g.nsm_test = 1;
+    assert_int_equal(nes_metrics_format(&t, &g, &b), 0);
+    assert_int_equal(nes_buf_append(&b, "", 1), 0);
+    s = (const char *)b.data;
+    assert_non_null(strstr(s, "nes_dek_refreshes_total 4\n"));
+    assert_non_null(strstr(s, "nes_dek_refresh_errors_total 2\n"));
+    assert_non_null(strstr(s, "nes_dek_keys 2\n"));
+    assert_non_null(strstr(s, "nes_dek_attested 1\n"));
+    assert_non_null(strstr(s, "nes_nsm_test 1\n"));
     nes_buf_free(&b);
 }
 
