@@ -12,11 +12,13 @@
 #include "enclave/providers/aws_log.h"
 #include "enclave/providers/dek.h"
 #include "enclave/providers/s3specs.h"
+#include "net/bridge.h"
 
 static nes_aws_config g_aws;
 static nes_aws_credsrc *g_creds;
 static bool g_curl;
 static nes_s3specs *g_specs;
+static nes_bridge *g_bridge; /* vsock egress only */
 /* SIGHUP's spec refresh runs on its own thread: with S3 away it can take the AWS timeouts and
  * retries, and the signal thread must stay free for SIGTERM. */
 static pthread_t g_reload;
@@ -40,12 +42,17 @@ int nes_enclave_providers_start(const nes_config *cfg, _Atomic uint64_t *schema_
         return -1;
     }
     if (g_aws.egress == NES_EGRESS_VSOCK && g_aws.bridge_path[0] == '\0') {
-        /* the relay bridge (src/net, nitro-enc-proxy's engine) is wired here once it exists */
-        nes_msgf(
-            why, why_len,
-            "AWS egress over vsock needs the in-process relay bridge, which this build "
-            "does not include yet; set AWS_EGRESS=tcp://HOST:PORT (a CONNECT proxy) or direct");
-        return -1;
+        /* libcurl cannot reach vsock: an in-process Unix socket relayed to the parent's egress
+         * proxy by the relay engine (src/net/bridge.h) stands in for it. */
+        nes_endpoint ep = {.kind = NES_EP_VSOCK, .cid = g_aws.vsock_cid, .vport = g_aws.vsock_port};
+        char bwhy[200];
+        g_bridge = nes_bridge_start(&ep, NULL, bwhy, sizeof(bwhy));
+        if (g_bridge == NULL || nes_aws_config_set_bridge(&g_aws, nes_bridge_path(g_bridge)) != 0) {
+            nes_msgf(why, why_len, "AWS egress bridge to vsock://%u:%u: %s",
+                     (unsigned)g_aws.vsock_cid, g_aws.vsock_port,
+                     g_bridge == NULL ? bwhy : "bridge name too long");
+            return -1;
+        }
     }
     g_aws.log = nes_aws_log_to_service;
     if (nes_aws_global_init() != 0) {
@@ -114,6 +121,8 @@ void nes_enclave_providers_stop(void)
     nes_aws_credsrc_free(g_creds);
     g_creds = NULL;
     nes_aws_config_clear(&g_aws);
+    nes_bridge_stop(g_bridge, 1000);
+    g_bridge = NULL;
     if (g_curl)
         nes_aws_global_cleanup();
     g_curl = false;
