@@ -357,3 +357,18 @@ def test_enclave_config_errors(tmp_path, pki):
                        timeout=30)
     assert r.returncode == 2
     assert "cannot open" in r.stderr and "no-nsm" in r.stderr
+
+
+def test_vsock_egress_goes_through_the_bridge_and_fails_closed(enclave):
+    # No vsock loopback here: the bridge starts, its vsock connect to the parent fails, and the
+    # service stays up but never becomes ready (no key, no spec) instead of refusing to start.
+    s = enclave.service(wait_ready=False, AWS_EGRESS="vsock://3:8000")
+    try:
+        wait_for(lambda: any(l.get("msg", "").startswith("DEK fetch failed")
+                             for l in s.log_lines()), what="a failed DEK fetch", svc=s)
+        assert s.alive()
+        assert s.request("GET", "/healthz")[0] == 200
+        assert s.request("GET", "/readyz")[0] == 503
+        assert s.metric("nes_dek_refresh_errors_total") >= 1
+    finally:
+        assert s.stop() == 0
