@@ -11,9 +11,10 @@
 # libraries `ldd` lists for it plus the dynamic loader, /etc/ssl/certs/ca-certificates.crt, and
 # the empty mount points the enclave's init fills (dev proc sys tmp run). Entries are sorted,
 # owned by 0:0, modes normalised, every mtime is SOURCE_DATE_EPOCH (default: the last commit's
-# time). The compiler maps the source directory to "." (-ffile-prefix-map) and the build has no
-# debug info, so neither the clone's nor the build directory's path reaches the binary; the same
-# commit and the same Debian packages give the same bytes, hence the same PCR0.
+# time). -Wdate-time (an error under -Werror) keeps __DATE__/__TIME__ out; the compiler maps the
+# source directory to "." (-ffile-prefix-map) and the build has no debug info, so neither the
+# clone's nor the build directory's path reaches the binary; the same commit and the same Debian
+# packages give the same bytes, hence the same PCR0 (for the same settings file).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 [[ $# -eq 2 ]] || { echo "usage: $0 BUILD_DIR OUT_DIR" >&2; exit 2; }
@@ -31,7 +32,7 @@ command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccach
 # Release without -g: the same -O2 as the tested RelWithDebInfo build, no DWARF (and ccache can
 # share objects between build directories because no path is in the command line but the map).
 cmake -S "$src" -B "$bdir" -G Ninja "${launcher[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_C_FLAGS="-ffile-prefix-map=$src=." \
+  -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_C_FLAGS="-ffile-prefix-map=$src=. -Wdate-time" \
   -DNES_BENCH=OFF >/dev/null
 cmake --build "$bdir" --target nitro-enc-svc >/dev/null
 bin=$bdir/bin/nitro-enc-svc
