@@ -11,7 +11,7 @@ BIN := $(BUILD_DIR)/bin
 PY := $(VENV)/bin/python
 
 .PHONY: all build deps run test unit asan integration fuzz-build fuzz-regress fuzz bench bench-http \
-        lint tidy format clean enclave-rootfs eif k8s-manifests
+        lint tidy format clean
 
 all: build
 
@@ -75,6 +75,7 @@ format: deps
 # may live outside the clone; the EIF and its PCRs where Docker's engine and nitro-cli exist.
 ENCLAVE_BUILD_DIR ?= $(BUILD_DIR)/enclave
 ENCLAVE_CONFIG ?= deploy/enclave/config.example.yaml
+.PHONY: enclave-rootfs eif k8s-manifests
 enclave-rootfs: deps
 	@scripts/enclave-rootfs.sh $(ENCLAVE_BUILD_DIR) $(ENCLAVE_BUILD_DIR)/out
 
