@@ -8,12 +8,16 @@ Extracted alone, the binary runs under chroot: --version, and --check-config wit
 settings (from the environment, and from deploy/enclave/config.example.yaml as the image uses it).
 """
 import hashlib
+import http.client
 import os
 import pathlib
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import tarfile
+import time
 
 import pytest
 import yaml
@@ -170,6 +174,48 @@ def test_the_image_settings_example_is_accepted(extracted):
     assert r.returncode == 0, r.stderr
     for k, v in yaml.safe_load(example.read_text()).items():
         assert f"{k}={v}  # config file" in r.stdout, k
+
+
+def test_service_answers_from_the_rootfs(extracted):
+    """Beyond --version: TLS (GnuTLS), crypto (OpenSSL), specs (libfyaml) all work with only
+    what the rootfs holds, so no library is loaded at run time that ldd did not list. Local
+    mode (no AWS here), started under chroot, asked from outside over TLS."""
+    shutil.copytree(ROOT / "schemas", extracted / "tmp" / "schemas")
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    env = {"LISTEN": f"tcp://127.0.0.1:{port}", "LOCAL_SCHEMA_DIR": "/tmp/schemas",
+           "LOCAL_STATE_DIR": "/tmp/state", "WORKER_THREADS": "1"}
+    p = subprocess.Popen(chroot_cmd(extracted) + ["/usr/bin/nitro-enc-svc", "--local-mode"],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        crt = extracted / "tmp" / "state" / "tls.crt"
+        status, deadline = None, time.monotonic() + 30
+        while time.monotonic() < deadline and p.poll() is None:
+            if crt.exists():
+                try:
+                    ctx = ssl.create_default_context(cafile=str(crt))
+                    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
+                    c.request("GET", "/readyz")
+                    status = c.getresponse().status
+                    c.close()
+                    if status == 200:
+                        break
+                except (OSError, ssl.SSLError):
+                    pass
+            time.sleep(0.1)
+        assert status == 200, p.stderr.read1().decode() if p.poll() is not None else status
+        body = (ROOT / "examples" / "payments" / "payment.json").read_bytes()
+        c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+        c.request("POST", "/encrypt", body, {"Content-Type": "application/json",
+                                              "X-Schema-Name": "payments"})
+        r = c.getresponse()
+        out = r.read()
+        assert r.status == 200, out
+        assert b'"v1.' in out and len(out) > len(body)
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
 
 
 def test_dockerfile_uses_the_tarball_and_the_settings():
