@@ -71,7 +71,7 @@ mv "$tar.tmp" "$tar"
     p=${f#.}
     case $p in
       /usr/bin/nitro-enc-svc) pkg="(this build)" ;;
-      $ca) pkg=ca-certificates ;;
+      "$ca") pkg="ca-certificates" ;;
       *) pkg=$( (dpkg -S "$p" || dpkg -S "$(readlink -f "$p")") 2>/dev/null | head -1 | cut -d: -f1) ;;
     esac
     [[ -z $pkg || $pkg == "(this build)" ]] ||
@@ -80,4 +80,4 @@ mv "$tar.tmp" "$tar"
   done
 } >"$out/enclave-rootfs.manifest"
 rm -rf "$stage"
-echo "$(cat "$out/enclave-rootfs.tar.sha256" | cut -d' ' -f1)  $tar"
+echo "$(cut -d" " -f1 "$out/enclave-rootfs.tar.sha256")  $tar"

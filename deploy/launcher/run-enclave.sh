@@ -31,7 +31,7 @@ trap stop TERM INT
 running() {
   # describe-enclaves prints a JSON list; an enclave of ours is RUNNING with our CID.
   "$NITRO_CLI" describe-enclaves 2>/dev/null | tr -d ' \n' |
-    grep -q "\"EnclaveCID\":$ENCLAVE_CID,[^}]*\"State\":\"RUNNING\"\|\"State\":\"RUNNING\"[^}]*\"EnclaveCID\":$ENCLAVE_CID[,}]"
+    grep -q "\"EnclaveCID\":$ENCLAVE_CID,[^}]*\"State\":\"RUNNING\"\|\"State\":\"RUNNING\"[^}]*\"EnclaveCID\":${ENCLAVE_CID}[,}]"
 }
 
 start() {
