@@ -79,6 +79,21 @@ tidy: build
 format: deps
 	@git ls-files '*.c' '*.h' | xargs -r clang-format -i
 
+# The enclave image (docs/operations.md): a reproducible rootfs tarball from a release build that
+# may live outside the clone; the EIF and its PCRs where Docker's engine and nitro-cli exist.
+ENCLAVE_BUILD_DIR ?= $(BUILD_DIR)/enclave
+ENCLAVE_CONFIG ?= deploy/enclave/config.example.yaml
+.PHONY: enclave-rootfs eif k8s-manifests
+enclave-rootfs: deps
+	@scripts/enclave-rootfs.sh $(ENCLAVE_BUILD_DIR) $(ENCLAVE_BUILD_DIR)/out
+
+eif: enclave-rootfs
+	@scripts/eif.sh $(ENCLAVE_BUILD_DIR)/out $(ENCLAVE_CONFIG)
+
+# deploy/k8s/ is the Helm chart rendered with its defaults (a test checks they agree).
+k8s-manifests:
+	@scripts/k8s-manifests.sh
+
 clean:
 	rm -rf $(BUILD_DIR)
 
