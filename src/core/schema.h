@@ -58,6 +58,7 @@ typedef struct nes_spec_op {
     const char *method;       /**< lower case: "get", "post", ... */
     const char *path;         /**< path template, e.g. "/users/{id}" */
     const nes_pii_node *root; /**< root of its JSON request body; NULL when it has none */
+    bool webhook;             /**< a 3.1 `webhooks` entry: `path` is its name, never matched */
 } nes_spec_op;
 
 /** Reads a document that a `$ref` names relative to the spec's directory (e.g. "common.yaml",
@@ -120,5 +121,25 @@ const char *nes_spec_pii_root(const nes_spec *spec);
 
 /** Automaton nodes the spec compiled to (for statistics and tests). */
 size_t nes_spec_node_count(const nes_spec *spec);
+
+/** What the compiler does with a schema keyword (docs/openapi-support.md shows the table). */
+typedef enum nes_kw_decision {
+    NES_KW_HONOURED = 0, /**< followed as JSON Schema / OpenAPI define it */
+    NES_KW_OVER,         /**< over-approximated: its schemas join the union (encrypt more) */
+    NES_KW_ANNOTATION,   /**< holds no schema: nothing to follow */
+    NES_KW_REFUSED,      /**< a spec whose reached schemas use it does not load */
+} nes_kw_decision;
+
+/** One row of the keyword table. */
+typedef struct nes_schema_keyword {
+    const char *name;
+    nes_kw_decision decision;
+    const char *how; /**< one line, Markdown */
+} nes_schema_keyword;
+
+/** The keyword table the compiler uses, sorted by name; *n gets its length. A keyword that is
+ * not in it, not an `x-` extension, and whose value is a mapping or a list (it could hold a
+ * schema) refuses the spec. */
+const nes_schema_keyword *nes_schema_keywords(size_t *n);
 
 #endif

@@ -312,7 +312,7 @@ static void escaped_keys_and_values(void **state)
 static void duplicate_keys_all_transformed(void **state)
 {
     const nes_pii_node *root = root_of(state);
-    expect_enc(root, "{\"ssn\":\"1\",\"name\":\"n\",\"ssn\":\"2\",\"ssn\":3}",
+    expect_enc(root, "{\"ssn\":\"1\",\"name\":\"n\",\"ssn\":\"2\",\"ssn\":\"3\"}",
                "{\"ssn\":<<ssn:1>>,\"name\":\"n\",\"ssn\":<<ssn:2>>,\"ssn\":<<ssn:3>>}", 3);
 }
 
@@ -320,7 +320,9 @@ static void pii_root_and_no_root(void **state)
 {
     const schema *s = *state;
     expect_enc(s->any_root, " {\"a\": [1, 2]} ", " <<:{\"a\":[1,2]}>> ", 1);
-    expect_enc(s->any_root, "\"x\"", "<<:x>>", 1);
+    /* NES_VT_ANY: a string encrypts as JSON text, with its quotes (escaped canonically) */
+    expect_enc(s->any_root, "\"x\"", "<<:\"x\">>", 1);
+    expect_enc(s->any_root, "\"\\u0041\\/\"", "<<:\"A/\">>", 1);
     expect_enc(s->any_root, "null", "null", 0);
     /* NULL root: validation and a verbatim copy */
     const char *doc = "{ \"ssn\" : \"1\", \"a\":[1,2,{\"b\":null}] }";
@@ -357,6 +359,14 @@ static void decrypt_restores_types(void **state)
     free(d.out);
 }
 
+/* Asserts that decrypting the expansion of `tmpl` fails with NES_ERR_TOKEN at `offset`. */
+static void expect_dec_err(const nes_pii_node *root, const char *tmpl, size_t offset)
+{
+    char *in = expand(tmpl);
+    expect_err(NES_DECRYPT, root, in, NES_ERR_TOKEN, offset);
+    free(in);
+}
+
 static void decrypt_by_value_type(void **state)
 {
     const nes_pii_node *root = root_of(state);
@@ -364,22 +374,25 @@ static void decrypt_by_value_type(void **state)
     expect_dec(root, "{\"ssn\":<<ssn:5>>}", "{\"ssn\":\"5\"}", 1);
     expect_dec(root, "{\"ssn\":<<ssn:{\"a\":1}>>}", "{\"ssn\":\"{\\\"a\\\":1}\"}", 1);
     expect_dec(root, "{\"ssn\":<<ssn:a\tb\x01>>}", "{\"ssn\":\"a\\tb\\u0001\"}", 1);
-    /* NES_VT_ANY / NES_VT_JSON: minified non-string JSON comes back raw, anything else a string */
+    /* NES_VT_ANY: minified JSON of any type comes back as it is, anything else is refused */
     expect_dec(root, "{\"flag\":<<:5>>}", "{\"flag\":5}", 1);
     expect_dec(root, "{\"flag\":<<:false>>}", "{\"flag\":false}", 1);
-    expect_dec(root, "{\"flag\":<<:abc>>}", "{\"flag\":\"abc\"}", 1);
-    expect_dec(root, "{\"flag\":<<: 1>>}", "{\"flag\":\" 1\"}", 1);
-    expect_dec(root, "{\"flag\":<<:1 >>}", "{\"flag\":\"1 \"}", 1);
-    expect_dec(root, "{\"flag\":<<:null>>}", "{\"flag\":\"null\"}", 1);
-    expect_dec(root, "{\"flag\":<<:>>}", "{\"flag\":\"\"}", 1);
-    expect_dec(root, "{\"flag\":<<:01>>}", "{\"flag\":\"01\"}", 1);
-    expect_dec(root, "{\"tags\":<<:\"q\">>}", "{\"tags\":\"\\\"q\\\"\"}", 1);
-    expect_dec(root, "{\"tags\":<<:[1, 2]>>}", "{\"tags\":\"[1, 2]\"}", 1);
+    expect_dec(root, "{\"flag\":<<:\"abc\">>}", "{\"flag\":\"abc\"}", 1);
+    expect_dec(root, "{\"flag\":<<:\"12345\">>}", "{\"flag\":\"12345\"}", 1);
+    expect_dec_err(root, "{\"flag\":<<:abc>>}", 8);
+    expect_dec_err(root, "{\"flag\":<<: 1>>}", 8);
+    expect_dec_err(root, "{\"flag\":<<:1 >>}", 8);
+    expect_dec_err(root, "{\"flag\":<<:null>>}", 8);
+    expect_dec_err(root, "{\"flag\":<<:>>}", 8);
+    expect_dec_err(root, "{\"flag\":<<:01>>}", 8);
+    /* NES_VT_JSON: minified non-string JSON only */
+    expect_dec_err(root, "{\"tags\":<<:\"q\">>}", 8);
+    expect_dec_err(root, "{\"tags\":<<:[1, 2]>>}", 8);
     expect_dec(root, "{\"tags\":<<:[1,2]>>}", "{\"tags\":[1,2]}", 1);
     expect_dec(root, "{\"tags\":<<:{\"a\":[1,{}],\"b\":\"x y\"}>>}",
                "{\"tags\":{\"a\":[1,{}],\"b\":\"x y\"}}", 1);
-    expect_dec(root, "{\"tags\":<<:{\"a\" :1}>>}", "{\"tags\":\"{\\\"a\\\" :1}\"}", 1);
-    expect_dec(root, "{\"tags\":<<:[1,2]x>>}", "{\"tags\":\"[1,2]x\"}", 1);
+    expect_dec_err(root, "{\"tags\":<<:{\"a\" :1}>>}", 8);
+    expect_dec_err(root, "{\"tags\":<<:[1,2]x>>}", 8);
     /* null stays null; escaped token text is unescaped first */
     expect_dec(root, "{\"ssn\":null,\"flag\":null}", "{\"ssn\":null,\"flag\":null}", 0);
     expect_dec(root, "{\"ssn\":\"\\u0054\\u0033\\u0031~ssn\"}", "{\"ssn\":\"1\"}", 1);
@@ -485,11 +498,10 @@ static void decrypted_json_respects_remaining_depth(void **state)
 {
     const nes_pii_node *root = root_of(state);
     char *in = expand("{\"tags\":<<:[[1]]>>,\"flag\":<<:[1]>>}");
+    /* deeper than the limit allows there: refused rather than turned into a string */
     result r = run_n(NES_DECRYPT, root, in, strlen(in), 2, 0);
-    assert_int_equal(r.st, NES_OK);
-    assert_string_equal(r.out, "{\"tags\":\"[[1]]\",\"flag\":[1]}");
-    assert_int_equal(nes_json_validate((const uint8_t *)r.out, r.len, 2, NULL), NES_OK);
-    free(r.out);
+    assert_int_equal(r.st, NES_ERR_TOKEN);
+    assert_int_equal(r.err.offset, 8);
     r = run_n(NES_DECRYPT, root, in, strlen(in), 3, 0);
     assert_int_equal(r.st, NES_OK);
     assert_string_equal(r.out, "{\"tags\":[[1]],\"flag\":[1]}");
@@ -567,6 +579,7 @@ static void non_pii_bytes_are_verbatim(void **state)
         "  \"matrix\" : [ [ \"P5\" ] , [ \"P6\", \"P7\" ] ] ,\n"
         "  \"profile\" : { \"email\" : \"P8\" , \"phone\" : \"555\" } , \"ssn\" : \"P9\"\n}  \n";
     static const char *ctx_of[10] = {"ssn", "card", "card", "", "ssn", "", "", "", "", "ssn"};
+    static const bool quoted[10] = {[5] = true, [6] = true, [7] = true}; /* NES_VT_ANY */
     size_t cap = strlen(doc) * 2 + 256, n = 0;
     char *want = malloc(cap);
     assert_non_null(want);
@@ -578,7 +591,8 @@ static void non_pii_bytes_are_verbatim(void **state)
         assert_non_null(at);
         memcpy(want + n, p, (size_t)(at - p));
         n += (size_t)(at - p);
-        n += (size_t)snprintf(want + n, cap - n, "\"T50%02x~%s\"", '0' + i, ctx_of[i]);
+        n += (size_t)snprintf(want + n, cap - n, quoted[i] ? "\"T2250%02x22~%s\"" : "\"T50%02x~%s\"",
+                              '0' + i, ctx_of[i]);
         p = at + strlen(mark);
     }
     n += (size_t)snprintf(want + n, cap - n, "%s", p);
