@@ -68,6 +68,9 @@ typedef struct nes_config {
     char *local_schema_dir, *local_key_file, *local_state_dir;
     /* logs */
     nes_log_level log_level;
+    /* fail closed (DESIGN section 6): UNKNOWN_FIELDS=pass lets undeclared members pass */
+    char *unknown_fields;
+    bool unknown_fields_pass;
 
     /* raw values as loaded, for --check-config (index = option number) */
     char **raw;
