@@ -648,12 +648,15 @@ static int open_edge(bfs *b, open_list *l, const char *path, const char *seg, si
     return bfs_push(b, child, p);
 }
 
+/* Open places of one node. A node that declares no member is not an object schema (or a leaf for
+ * what arrives where it does not belong): its passing members are its parent's story. */
 static int open_node(bfs *b, open_list *l, const nes_pii_node *n, const char *path)
 {
     int rc = 0;
+    bool declares = n->nprops > 0 || n->npatterns > 0;
     if (n->members == NES_MEMBERS_ANY && n->wildcard == NULL)
         rc = open_add(l, join(path, "*", 1, false), NES_OPEN_ANY_MEMBER);
-    else if (n->members == NES_MEMBERS_PASS && n->wildcard == NULL)
+    else if (n->members == NES_MEMBERS_PASS && n->wildcard == NULL && declares)
         rc = open_add(l, join(path, "*", 1, false), NES_OPEN_PASS);
     for (size_t i = 0; rc == 0 && i < n->nprops; i++)
         rc = open_edge(b, l, path, n->props[i].key, n->props[i].key_len, false, n->props[i].node);
