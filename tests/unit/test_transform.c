@@ -417,6 +417,123 @@ static void decrypt_rejects_non_tokens(void **state)
     expect_err(NES_DECRYPT, root, "{\"ssn\":\"T31~ssn\",}", NES_ERR_JSON, 17);
 }
 
+
+/* ---- fail closed and value types ---------------------------------------------------------- */
+
+/* closed: {ssn (string), "a/b~c": {x (integer, closed leaf)}, list: [closed {n}], num (number PII),
+ *          any (any value)} */
+static const nes_pii_node *closed_schema(nes_pii_graph *g)
+{
+    nes_pii_node *root = nes_pii_node_new(g, "Closed");
+    nes_pii_node *obj = nes_pii_node_new(g, NULL), *leaf = nes_pii_node_new(g, NULL);
+    nes_pii_node *list = nes_pii_node_new(g, NULL), *item = nes_pii_node_new(g, NULL);
+    root->members = obj->members = leaf->members = list->members = item->members =
+        NES_MEMBERS_CLOSED;
+    leaf->items = leaf;
+    prop(g, root, "ssn", pii_node(g, NES_VT_STRING, "ssn"));
+    prop(g, root, "a/b~c", obj);
+    prop(g, obj, "x", leaf);
+    prop(g, root, "list", list);
+    list->items = item;
+    prop(g, item, "n", leaf);
+    nes_pii_node *num = pii_node(g, NES_VT_JSON, NULL);
+    num->types = NES_JT_NUMBER;
+    prop(g, root, "num", num);
+    prop(g, root, "any", NULL);
+    assert_int_equal(nes_pii_graph_finish(g), 0);
+    return root;
+}
+
+static void unknown_members_are_refused_with_their_pointer(void **state)
+{
+    schema *s = *state;
+    const nes_pii_node *root = closed_schema(s->g);
+    static const struct {
+        const char *in;
+        size_t offset;
+        const char *pointer;
+    } bad[] = {
+        {"{\"Ssn\":\"SECRET\"}", 1, "\"/Ssn\""},
+        {"{\"a/b~c\":{\"x\":1,\"y\":\"SECRET\"}}", 16, "\"/a~1b~0c/y\""},
+        {"{\"a/b~c\":{\"x\":{\"k\":\"SECRET\"}}}", 15, "\"/a~1b~0c/x/k\""},
+        {"{\"list\":[{\"n\":1},{\"n\":[{\"q\":\"SECRET\"}]}]}", 24, "\"/list/1/n/0/q\""},
+        {"{\"any\":{\"free\":1},\"\\u0001\\/\":\"SECRET\"}", 18, "\"/\\u0001~1\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (int dir = 0; dir < 2; dir++) {
+            result r = run(dir ? NES_DECRYPT : NES_ENCRYPT, root, bad[i].in);
+            if (r.st != NES_ERR_UNKNOWN_MEMBER || r.err.offset != bad[i].offset ||
+                strstr(r.err.msg, bad[i].pointer) == NULL)
+                fail_msg("%s: got %s at %zu: %s", bad[i].in, nes_status_name(r.st), r.err.offset,
+                         r.err.msg);
+            assert_null(strstr(r.err.msg, "SECRET"));
+        }
+    }
+    /* a long pointer is cut, never overflowing the message */
+    char big[2048];
+    size_t n = (size_t)snprintf(big, sizeof big, "{\"");
+    memset(big + n, 'k', 1000);
+    n += 1000;
+    snprintf(big + n, sizeof big - n, "\":1}");
+    result r = run(NES_ENCRYPT, root, big);
+    assert_int_equal(r.st, NES_ERR_UNKNOWN_MEMBER);
+    assert_non_null(strstr(r.err.msg, "...\""));
+}
+
+static void unknown_members_pass_when_told_and_are_counted(void **state)
+{
+    schema *s = *state;
+    const nes_pii_node *root = closed_schema(s->g);
+    const char *in = "{\"ssn\":\"1\",\"Ssn\":{\"deep\":[1]},\"a/b~c\":{\"y\":2},\"list\":[{\"m\":3}]}";
+    nes_transform_opts o = {.dir = NES_ENCRYPT, .root = root, .codec = &g_codec,
+                            .unknown = NES_UNKNOWN_PASS};
+    nes_buf b = {0};
+    nes_transform_stats st;
+    nes_err err;
+    assert_int_equal(nes_transform(&o, (const uint8_t *)in, strlen(in), &b, &st, &err), NES_OK);
+    assert_int_equal(st.fields, 1);
+    assert_int_equal(st.unknown_passed, 3);
+    nes_buf_free(&b);
+    /* the hand-built nodes of the other tests let undeclared members pass, counted */
+    o.root = root_of(state);
+    o.unknown = NES_UNKNOWN_REJECT;
+    assert_int_equal(nes_transform(&o, (const uint8_t *)"{\"zz\":1,\"yy\":{}}", 16, &b, &st, &err),
+                     NES_OK);
+    assert_int_equal(st.unknown_passed, 2);
+    nes_buf_free(&b);
+}
+
+static void pii_values_of_a_forbidden_type_are_refused(void **state)
+{
+    schema *s = *state;
+    const nes_pii_node *root = closed_schema(s->g);
+    expect_enc(root, "{\"num\":12.5,\"ssn\":null,\"num\":null}", "{\"num\":<<:12.5>>,\"ssn\":null,\"num\":null}", 1);
+    static const struct {
+        const char *in;
+        size_t offset;
+        const char *pointer;
+    } bad[] = {
+        {"{\"ssn\":12345}", 7, "\"/ssn\""},
+        {"{\"ssn\":{\"a\":\"SECRET\"}}", 7, "\"/ssn\""},
+        {"{\"num\":\"SECRET\"}", 7, "\"/num\""},
+        {"{\"num\":true}", 7, "\"/num\""},
+        {"{\"num\":[1]}", 7, "\"/num\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        result r = run(NES_ENCRYPT, root, bad[i].in);
+        if (r.st != NES_ERR_TYPE || r.err.offset != bad[i].offset ||
+            strstr(r.err.msg, bad[i].pointer) == NULL)
+            fail_msg("%s: got %s at %zu: %s", bad[i].in, nes_status_name(r.st), r.err.offset,
+                     r.err.msg);
+        assert_null(strstr(r.err.msg, "SECRET"));
+        assert_null(strstr(r.err.msg, "12345"));
+    }
+    /* decrypt: a token whose plaintext has another type does not come back */
+    expect_dec_err(root, "{\"num\":<<:\"5\">>}", 7);
+    expect_dec_err(root, "{\"num\":<<:true>>}", 7);
+    expect_dec(root, "{\"num\":<<:5>>}", "{\"num\":5}", 1);
+}
+
 /* ---- limits and errors ----------------------------------------------------------------------- */
 
 static char *nested(unsigned levels, const char *open, const char *mid, const char *close)
@@ -667,6 +784,9 @@ int main(void)
         T(pii_root_and_no_root),
         T(decrypt_restores_types),
         T(decrypt_by_value_type),
+        T(unknown_members_are_refused_with_their_pointer),
+        T(unknown_members_pass_when_told_and_are_counted),
+        T(pii_values_of_a_forbidden_type_are_refused),
         T(decrypt_rejects_non_tokens),
         T(depth_limit_exact),
         T(decrypted_json_respects_remaining_depth),
