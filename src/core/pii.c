@@ -207,12 +207,23 @@ static regex_t *compile_pattern(const char *pattern, size_t len, bool *oom)
     return re;
 }
 
+/* regexec wants a NUL-terminated string (sanitizers read it so even with REG_STARTEND): the key
+ * is copied, and REG_STARTEND keeps a NUL byte inside it from ending the match early. */
 static bool pattern_hit(const regex_t *re, const char *key, size_t key_len)
 {
     if (re == NULL)
         return true;
+    char small[256];
+    char *copy = key_len < sizeof small ? small : malloc(key_len + 1);
+    if (copy == NULL)
+        return true; /* out of memory: the safe side, as for an untranslatable pattern */
+    memcpy(copy, key, key_len);
+    copy[key_len] = '\0';
     regmatch_t m[1] = {{.rm_so = 0, .rm_eo = (regoff_t)key_len}};
-    return regexec(re, key, 1, m, REG_STARTEND) == 0;
+    bool hit = regexec(re, copy, 1, m, REG_STARTEND) == 0;
+    if (copy != small)
+        free(copy);
+    return hit;
 }
 
 int nes_pii_node_add_pattern(nes_pii_graph *g, nes_pii_node *n, const char *pattern, size_t len,
