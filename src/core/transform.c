@@ -95,24 +95,28 @@ static bool put_token(char *out, size_t *o, size_t cap, const uint8_t *k, size_t
     return true;
 }
 
-/* The JSON pointer of the value being read (every open frame's member or index). */
+/* The JSON pointer of the value being read (every open frame's member or index), cut with
+ * "..." when it does not fit in cap - 4 bytes. */
 static void pointer_of(tx *t, char *out, size_t cap)
 {
-    size_t o = 0;
+    size_t o = 0, lim = cap - 4; /* room kept for "..." and the NUL */
     bool full = false;
     for (size_t i = 0; i < t->nframes && !full; i++) {
         const frame *f = &t->frames[i];
-        if (o + 2 >= cap) {
+        if (o + 1 >= lim) {
             full = true;
             break;
         }
         out[o++] = '/';
         if (f->array) {
-            int n = snprintf(out + o, cap - o, "%zu", f->index);
-            if (n < 0 || (size_t)n >= cap - o)
+            char num[24];
+            int n = snprintf(num, sizeof num, "%zu", f->index);
+            if (n < 0 || o + (size_t)n >= lim) {
                 full = true;
-            else
+            } else {
+                memcpy(out + o, num, (size_t)n);
                 o += (size_t)n;
+            }
             continue;
         }
         const uint8_t *k = t->in + f->key_start + 1;
@@ -126,7 +130,7 @@ static void pointer_of(tx *t, char *out, size_t cap)
             k = t->key.data;
             klen = t->key.len;
         }
-        full = !put_token(out, &o, cap - 4, k, klen);
+        full = !put_token(out, &o, lim, k, klen);
     }
     if (full) {
         /* cut at a UTF-8 boundary, then mark the cut */
