@@ -130,7 +130,7 @@ static bool translate(const char *p, size_t len, char *out, size_t cap)
     static const struct {
         char c;
         const char *ere;
-    } classes[] = {{'d', "[0-9]"},       {'D', "[^0-9]"},        {'w', "[A-Za-z0-9_]"},
+    } classes[] = {{'d', "[0-9]"},         {'D', "[^0-9]"},      {'w', "[A-Za-z0-9_]"},
                    {'W', "[^A-Za-z0-9_]"}, {'s', "[[:space:]]"}, {'S', "[^[:space:]]"}};
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {

@@ -91,9 +91,9 @@ struct nes_pii_node {
     nes_pii_node *pattern_any; /**< child for a key that matches several patterns, or NULL */
     nes_pii_node *wildcard;    /**< child for a key no prop or pattern declares, or NULL */
     nes_pii_node *items;       /**< child for every array element, or NULL (any value) */
-    nes_pii_node *content; /**< a string value's JSON content; PII below it marks this node */
-    bool pii;              /**< replace this value with a token */
-    bool has_pii_below;    /**< some path from here reaches a pii node (set by finish) */
+    nes_pii_node *content;     /**< a string value's JSON content; PII below it marks this node */
+    bool pii;                  /**< replace this value with a token */
+    bool has_pii_below;        /**< some path from here reaches a pii node (set by finish) */
     bool walk;       /**< the transform must look inside: PII below or members to check (finish) */
     uint8_t members; /**< nes_members: an undeclared member passes, is any value, or is refused */
     uint8_t types;   /**< NES_JT_* bits a PII value may have (set by nes_pii_node_mark) */

@@ -298,8 +298,8 @@ static nes_status load_ops(loader *l)
         if (paths == NULL)
             continue;
         if (!fy_node_is_mapping(paths))
-            return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err,
-                               "%s must be a mapping", sections[sec]);
+            return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err, "%s must be a mapping",
+                               sections[sec]);
         void *it = NULL;
         struct fy_node_pair *p;
         while ((p = fy_node_mapping_iterate(paths, &it)) != NULL) {
@@ -677,8 +677,7 @@ static const spec_op *match_in(const nes_spec *spec, const char *method, const c
     const spec_op *best = NULL;
     for (size_t i = 0; i < spec->nops; i++) {
         const spec_op *op = &spec->ops[i];
-        if (op->webhook || strcasecmp(op->method, method) != 0 ||
-            !path_match(op->path, path, plen))
+        if (op->webhook || strcasecmp(op->method, method) != 0 || !path_match(op->path, path, plen))
             continue;
         if (best == NULL || specificity(op->path, best->path) > 0)
             best = op;

@@ -299,7 +299,8 @@ static const nes_schema_keyword keywords[] = {
      "local, sibling documents and `#name` anchors; siblings beside it join the set (3.1)"},
     {"$schema", NES_KW_ANNOTATION, "no subschema"},
     {"$vocabulary", NES_KW_ANNOTATION, "no subschema"},
-    {"<<", NES_KW_OVER, "YAML merge key: the merged mapping joins the set (united, not overridden)"},
+    {"<<", NES_KW_OVER,
+     "YAML merge key: the merged mapping joins the set (united, not overridden)"},
     {"additionalItems", NES_KW_OVER, "joins the items child"},
     {"additionalProperties", NES_KW_HONOURED,
      "every name its member does not list or match; `true` or `{}` declares any member"},
@@ -358,7 +359,8 @@ static const nes_schema_keyword keywords[] = {
     {"required", NES_KW_ANNOTATION, "no subschema"},
     {"then", NES_KW_OVER, "joins the set"},
     {"title", NES_KW_ANNOTATION, "no subschema"},
-    {"type", NES_KW_HONOURED, "the JSON types a PII value may have; object and array shape fail-closed"},
+    {"type", NES_KW_HONOURED,
+     "the JSON types a PII value may have; object and array shape fail-closed"},
     {"unevaluatedItems", NES_KW_OVER, "joins the items child"},
     {"unevaluatedProperties", NES_KW_OVER, "treated as additionalProperties"},
     {"uniqueItems", NES_KW_ANNOTATION, "no subschema"},
@@ -420,7 +422,8 @@ static nes_status check_keywords(nes_sc *c, const nes_sd_ref *m, nes_err *err)
     return NES_OK;
 }
 
-/* ---- document indexes: anchors and subtypes --------------------------------------------------- */
+/* ---- document indexes: anchors and subtypes ---------------------------------------------------
+ */
 
 /* Indexes every `$anchor` / `$dynamicAnchor` of document `doc` (aliases are not followed). */
 static nes_status index_anchors(nes_sc *c, uint32_t doc, nes_err *err)
@@ -507,8 +510,8 @@ static nes_status index_subtypes(nes_sc *c, uint32_t doc, nes_err *err)
     if (c->subtypes_done[doc])
         return NES_OK;
     c->subtypes_done[doc] = true;
-    struct fy_node *schemas = nes_sd_get(nes_sd_get(c->ds->docs[doc].root, "components"),
-                                         "schemas");
+    struct fy_node *schemas =
+        nes_sd_get(nes_sd_get(c->ds->docs[doc].root, "components"), "schemas");
     if (schemas == NULL || !fy_node_is_mapping(schemas))
         return NES_OK;
     void *it = NULL;
@@ -572,7 +575,10 @@ static nes_status push_discriminator(nes_sc *c, const nes_sd_ref *m, struct fy_n
         } else {
             rl = (size_t)snprintf(ref, sizeof ref, "#/components/schemas/");
             for (size_t i = 0; i < len; i++) {
-                const char *esc = s[i] == '~' ? "~0" : s[i] == '/' ? "~1" : s[i] == '%' ? "%25" : NULL;
+                const char *esc = s[i] == '~'   ? "~0"
+                                  : s[i] == '/' ? "~1"
+                                  : s[i] == '%' ? "%25"
+                                                : NULL;
                 if (esc != NULL) {
                     memcpy(ref + rl, esc, strlen(esc));
                     rl += strlen(esc);
@@ -922,13 +928,12 @@ static nes_status get_node(nes_sc *c, const nes_sd_ref *set, size_t n, bool pass
     if (node == NULL)
         return oom(err);
     sc_entry *e = &c->ents[c->nents];
-    *e = (sc_entry){
-        .hash = hash,
-        .key_off = c->nkeys,
-        .mem_off = c->nmems,
-        .n = c->nclo,
-        .pass = pass,
-        .node = node};
+    *e = (sc_entry){.hash = hash,
+                    .key_off = c->nkeys,
+                    .mem_off = c->nmems,
+                    .n = c->nclo,
+                    .pass = pass,
+                    .node = node};
     memcpy(c->keys + c->nkeys, c->sorted, c->nclo * sizeof *c->sorted);
     memcpy(c->mems + c->nmems, c->clo, c->nclo * sizeof *c->clo);
     c->nkeys += c->nclo;
@@ -947,8 +952,12 @@ static unsigned type_word(const char *s, size_t len)
     static const struct {
         const char *name;
         unsigned bits;
-    } words[] = {{"string", NES_JT_STRING}, {"integer", NES_JT_NUMBER}, {"number", NES_JT_NUMBER},
-                 {"boolean", NES_JT_BOOLEAN}, {"object", NES_JT_OBJECT}, {"array", NES_JT_ARRAY},
+    } words[] = {{"string", NES_JT_STRING},
+                 {"integer", NES_JT_NUMBER},
+                 {"number", NES_JT_NUMBER},
+                 {"boolean", NES_JT_BOOLEAN},
+                 {"object", NES_JT_OBJECT},
+                 {"array", NES_JT_ARRAY},
                  {"null", 0}};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (len == strlen(words[i].name) && memcmp(s, words[i].name, len) == 0)
@@ -1165,8 +1174,8 @@ static nes_status gather_members(nes_sc *c, const sc_entry *e, bool *declares, b
         *mi = (mem_info){.pat_off = c->npats, .stamp = (size_t)-1};
         skw k;
         scan(m.node, &k);
-        *arrays = *arrays || k.items || k.prefix_items || k.uneval_items || k.addl_items ||
-                  k.contains;
+        *arrays =
+            *arrays || k.items || k.prefix_items || k.uneval_items || k.addl_items || k.contains;
         if (k.properties != NULL) {
             *declares = true;
             st = gather_props(c, &m, i, k.properties, 0, err);
@@ -1229,7 +1238,7 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
     bool declares, any_member, arrays;
     if ((st = gather_members(c, &e, &declares, &any_member, &arrays, err)) != NES_OK)
         return st;
-    /* c->mems moves when get_node grows it: always index it afresh */
+        /* c->mems moves when get_node grows it: always index it afresh */
 #define MEM(i) (c->mems[e.mem_off + (i)])
 
     /* properties, merged across the members by name; each member judges the name on its own */
@@ -1260,11 +1269,11 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
             }
             if (inf->stamp == group_no || matched)
                 continue;
-            if (inf->addl != NULL && (st = group_add(c, (nes_sd_ref){inf->addl, MEM(mi).doc},
-                                                     err)) != NES_OK)
+            if (inf->addl != NULL &&
+                (st = group_add(c, (nes_sd_ref){inf->addl, MEM(mi).doc}, err)) != NES_OK)
                 return st;
-            if (inf->uneval != NULL && (st = group_add(c, (nes_sd_ref){inf->uneval, MEM(mi).doc},
-                                                       err)) != NES_OK)
+            if (inf->uneval != NULL &&
+                (st = group_add(c, (nes_sd_ref){inf->uneval, MEM(mi).doc}, err)) != NES_OK)
                 return st;
         }
         nes_pii_node *child;

@@ -218,8 +218,8 @@ static nes_status lookup(tx *t, const nes_json_token *tk)
         t->cur = obj->wildcard;
         if (obj->wildcard != NULL || obj->members == NES_MEMBERS_ANY)
             return NES_OK;
-        return undeclared(t, tk,
-                          obj->members == NES_MEMBERS_CLOSED ? NES_MEMBER_UNKNOWN : NES_MEMBER_PASS);
+        return undeclared(
+            t, tk, obj->members == NES_MEMBERS_CLOSED ? NES_MEMBER_UNKNOWN : NES_MEMBER_PASS);
     }
     const uint8_t *k = t->in + tk->start + 1;
     size_t klen = tk->end - tk->start - 2;

@@ -314,7 +314,8 @@ static void validate(nes_config *cfg, nes_config_problems *p)
     if (cfg->upstream != NULL &&
         nes_endpoint_parse(cfg->upstream, &cfg->upstream_ep, why, sizeof(why)) != 0)
         problem(p, "UPSTREAM: %s", why);
-    cfg->unknown_fields_pass = cfg->unknown_fields != NULL && strcmp(cfg->unknown_fields, "pass") == 0;
+    cfg->unknown_fields_pass =
+        cfg->unknown_fields != NULL && strcmp(cfg->unknown_fields, "pass") == 0;
     if (cfg->unknown_fields == NULL ||
         (strcmp(cfg->unknown_fields, "reject") != 0 && strcmp(cfg->unknown_fields, "pass") != 0))
         problem(p, "UNKNOWN_FIELDS: must be reject or pass");

@@ -183,10 +183,10 @@ static int format_specs(nes_buf *out)
         }
         if (other && rej == 0 && pass == 0)
             continue;
-        rc |= put(out, "nes_unknown_members_total{schema=\"%s\",outcome=\"rejected\"} %llu\n",
-                  name, (unsigned long long)rej);
-        rc |= put(out, "nes_unknown_members_total{schema=\"%s\",outcome=\"passed\"} %llu\n",
-                  name, (unsigned long long)pass);
+        rc |= put(out, "nes_unknown_members_total{schema=\"%s\",outcome=\"rejected\"} %llu\n", name,
+                  (unsigned long long)rej);
+        rc |= put(out, "nes_unknown_members_total{schema=\"%s\",outcome=\"passed\"} %llu\n", name,
+                  (unsigned long long)pass);
     }
     return rc;
 }

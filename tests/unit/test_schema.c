@@ -1046,25 +1046,25 @@ static void public_specs_load_and_mark_nothing(void **state)
     }
 }
 
-
 /* ---- fail closed, keywords, webhooks -------------------------------------------------------- */
 
 static void membership_of_compiled_nodes(void **state)
 {
     (void)state;
-    const char *text = "openapi: 3.1.0\n"
-                       "x-pii-root: '#/$defs/A'\n"
-                       "$defs:\n"
-                       "  A:\n"
-                       "    type: object\n"
-                       "    properties:\n"
-                       "      s: {type: string}\n"
-                       "      free: {type: object}\n"
-                       "      open: {additionalProperties: true, properties: {a: {type: integer}}}\n"
-                       "      anything: {}\n"
-                       "      loose: {x-pii-unknown-fields: pass, properties: {b: {type: object,"
-                       " properties: {c: {type: string}}}}}\n"
-                       "      list: {type: array, items: {type: string}}\n";
+    const char *text =
+        "openapi: 3.1.0\n"
+        "x-pii-root: '#/$defs/A'\n"
+        "$defs:\n"
+        "  A:\n"
+        "    type: object\n"
+        "    properties:\n"
+        "      s: {type: string}\n"
+        "      free: {type: object}\n"
+        "      open: {additionalProperties: true, properties: {a: {type: integer}}}\n"
+        "      anything: {}\n"
+        "      loose: {x-pii-unknown-fields: pass, properties: {b: {type: object,"
+        " properties: {c: {type: string}}}}}\n"
+        "      list: {type: array, items: {type: string}}\n";
     nes_spec *spec;
     nes_err err;
     assert_int_equal(load_text("m.yaml", text, NULL, &spec, &err), NES_OK);
@@ -1073,7 +1073,7 @@ static void membership_of_compiled_nodes(void **state)
     assert_int_equal(nes_pii_lookup(root, "zz", 2, &c), NES_MEMBER_UNKNOWN);
     const nes_pii_node *str = child(root, "s");
     assert_int_equal(str->members, NES_MEMBERS_CLOSED); /* a string holds no member */
-    assert_non_null(str->items);                       /* nor do its "items" */
+    assert_non_null(str->items);                        /* nor do its "items" */
     assert_int_equal(str->items->members, NES_MEMBERS_CLOSED);
     assert_int_equal(child(root, "free")->members, NES_MEMBERS_ANY);
     assert_int_equal(child(root, "open")->members, NES_MEMBERS_ANY);
@@ -1125,8 +1125,7 @@ static void webhooks_are_roots_but_never_matched(void **state)
 static void keyword_table_matches_the_docs(void **state)
 {
     (void)state;
-    static const char *const names[] = {"honoured", "over-approximated", "no subschema",
-                                        "refused"};
+    static const char *const names[] = {"honoured", "over-approximated", "no subschema", "refused"};
     size_t n;
     const nes_schema_keyword *kw = nes_schema_keywords(&n);
     assert_true(n >= 60);
@@ -1169,8 +1168,8 @@ static void unknown_keywords_with_schemas_are_refused(void **state)
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         char text[512];
-        snprintf(text, sizeof text,
-                 "openapi: 3.1.0\nx-pii-root: '#/$defs/A'\n$defs:\n  A: %s\n", table[i].schema);
+        snprintf(text, sizeof text, "openapi: 3.1.0\nx-pii-root: '#/$defs/A'\n$defs:\n  A: %s\n",
+                 table[i].schema);
         nes_spec *spec = NULL;
         nes_err err;
         assert_int_equal(load_text("k.yaml", text, NULL, &spec, &err), NES_ERR_SPEC);

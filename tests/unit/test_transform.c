@@ -417,7 +417,6 @@ static void decrypt_rejects_non_tokens(void **state)
     expect_err(NES_DECRYPT, root, "{\"ssn\":\"T31~ssn\",}", NES_ERR_JSON, 17);
 }
 
-
 /* ---- fail closed and value types ---------------------------------------------------------- */
 
 /* closed: {ssn (string), "a/b~c": {x (integer, closed leaf)}, list: [closed {n}], num (number PII),
@@ -484,9 +483,10 @@ static void unknown_members_pass_when_told_and_are_counted(void **state)
 {
     schema *s = *state;
     const nes_pii_node *root = closed_schema(s->g);
-    const char *in = "{\"ssn\":\"1\",\"Ssn\":{\"deep\":[1]},\"a/b~c\":{\"y\":2},\"list\":[{\"m\":3}]}";
-    nes_transform_opts o = {.dir = NES_ENCRYPT, .root = root, .codec = &g_codec,
-                            .unknown = NES_UNKNOWN_PASS};
+    const char *in =
+        "{\"ssn\":\"1\",\"Ssn\":{\"deep\":[1]},\"a/b~c\":{\"y\":2},\"list\":[{\"m\":3}]}";
+    nes_transform_opts o = {
+        .dir = NES_ENCRYPT, .root = root, .codec = &g_codec, .unknown = NES_UNKNOWN_PASS};
     nes_buf b = {0};
     nes_transform_stats st;
     nes_err err;
@@ -507,16 +507,15 @@ static void pii_values_of_a_forbidden_type_are_refused(void **state)
 {
     schema *s = *state;
     const nes_pii_node *root = closed_schema(s->g);
-    expect_enc(root, "{\"num\":12.5,\"ssn\":null,\"num\":null}", "{\"num\":<<:12.5>>,\"ssn\":null,\"num\":null}", 1);
+    expect_enc(root, "{\"num\":12.5,\"ssn\":null,\"num\":null}",
+               "{\"num\":<<:12.5>>,\"ssn\":null,\"num\":null}", 1);
     static const struct {
         const char *in;
         size_t offset;
         const char *pointer;
     } bad[] = {
-        {"{\"ssn\":12345}", 7, "\"/ssn\""},
-        {"{\"ssn\":{\"a\":\"SECRET\"}}", 7, "\"/ssn\""},
-        {"{\"num\":\"SECRET\"}", 7, "\"/num\""},
-        {"{\"num\":true}", 7, "\"/num\""},
+        {"{\"ssn\":12345}", 7, "\"/ssn\""},      {"{\"ssn\":{\"a\":\"SECRET\"}}", 7, "\"/ssn\""},
+        {"{\"num\":\"SECRET\"}", 7, "\"/num\""}, {"{\"num\":true}", 7, "\"/num\""},
         {"{\"num\":[1]}", 7, "\"/num\""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -708,8 +707,9 @@ static void non_pii_bytes_are_verbatim(void **state)
         assert_non_null(at);
         memcpy(want + n, p, (size_t)(at - p));
         n += (size_t)(at - p);
-        n += (size_t)snprintf(want + n, cap - n, quoted[i] ? "\"T2250%02x22~%s\"" : "\"T50%02x~%s\"",
-                              '0' + i, ctx_of[i]);
+        n +=
+            (size_t)snprintf(want + n, cap - n, quoted[i] ? "\"T2250%02x22~%s\"" : "\"T50%02x~%s\"",
+                             '0' + i, ctx_of[i]);
         p = at + strlen(mark);
     }
     n += (size_t)snprintf(want + n, cap - n, "%s", p);

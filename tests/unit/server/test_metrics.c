@@ -95,7 +95,6 @@ static void names_routes_and_statuses(void **state)
     assert_int_equal(nes_metrics_status_index(599), NES_METRICS_NSTATUS - 1);
 }
 
-
 static void counts_unknown_members_per_spec(void **state)
 {
     (void)state;
