@@ -580,8 +580,8 @@ static nes_status push_discriminator(nes_sc *c, const nes_sd_ref *m, struct fy_n
                                   : s[i] == '%' ? "%25"
                                                 : NULL;
                 if (esc != NULL) {
-                    memcpy(ref + rl, esc, strlen(esc));
-                    rl += strlen(esc);
+                    for (; *esc != '\0'; esc++)
+                        ref[rl++] = *esc;
                 } else {
                     ref[rl++] = s[i];
                 }

@@ -82,7 +82,10 @@ static bool put_token(char *out, size_t *o, size_t cap, const uint8_t *k, size_t
             tl = 2;
         } else if (k[i] < 0x20 || k[i] == 0x7f) {
             static const char hex[] = "0123456789abcdef";
-            memcpy(tmp, "\\u00", 4);
+            tmp[0] = '\\';
+            tmp[1] = 'u';
+            tmp[2] = '0';
+            tmp[3] = '0';
             tmp[4] = hex[k[i] >> 4];
             tmp[5] = hex[k[i] & 15];
             tl = 6;
@@ -173,7 +176,7 @@ static nes_status flush(tx *t, size_t upto)
 static nes_status push(tx *t, const nes_pii_node *n, bool array)
 {
     if (t->nframes == t->frames_cap) {
-        size_t cap = t->frames_cap * 2;
+        size_t cap = t->frames_cap > 0 ? t->frames_cap * 2 : INLINE_FRAMES;
         frame *p = malloc(cap * sizeof *p);
         if (p == NULL)
             return fail(t, NES_ERR_NOMEM, (size_t)-1, "out of memory");

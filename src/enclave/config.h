@@ -38,6 +38,7 @@ typedef enum nes_config_source {
  * unset. */
 typedef struct nes_config {
     bool local_mode;
+    bool unknown_fields_pass; /* UNKNOWN_FIELDS=pass */
     /* network */
     char *listen;
     nes_endpoint listen_ep;
@@ -70,7 +71,6 @@ typedef struct nes_config {
     nes_log_level log_level;
     /* fail closed (DESIGN section 6): UNKNOWN_FIELDS=pass lets undeclared members pass */
     char *unknown_fields;
-    bool unknown_fields_pass;
 
     /* raw values as loaded, for --check-config (index = option number) */
     char **raw;
