@@ -1276,9 +1276,14 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
                 (st = group_add(c, (nes_sd_ref){inf->uneval, MEM(mi).doc}, err)) != NES_OK)
                 return st;
         }
+        bool never = true; /* every schema of the name is `false`: no value is valid */
+        for (size_t q = 0; q < c->ngroup && never; q++)
+            never = nes_sd_bool(nes_sd_deref(c->group[q].node)) == 0;
         nes_pii_node *child;
         if ((st = get_node(c, c->group, c->ngroup, e.pass, &child, err)) != NES_OK)
             return st;
+        if (child == NULL && never && (child = leaf(c, e.pass)) == NULL)
+            return oom(err);
         if (nes_pii_node_set_prop(c->g, e.node, key, klen, child) != 0)
             return oom(err);
         i = j;

@@ -377,8 +377,11 @@ static void openapi_31(void **state)
     const nes_pii_node *card = child(root, "card");
     assert_int_equal(card->type, NES_VT_JSON);
     assert_memory_equal(card->context, "pan", 3);
-    assert_null(child(root, "anything"));
-    assert_null(child(root, "nothing"));
+    assert_null(child(root, "anything"));                 /* true: any value */
+    const nes_pii_node *nothing = child(root, "nothing"); /* false: no member may pass in it */
+    assert_non_null(nothing);
+    assert_false(nothing->pii);
+    assert_int_equal(nothing->members, NES_MEMBERS_CLOSED);
     nes_spec_free(spec);
 }
 
