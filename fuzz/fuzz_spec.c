@@ -61,10 +61,19 @@ static int count_path(void *ud, const char *path)
     return path[0] == '\0'; /* never: paths are not empty */
 }
 
+static int count_open(void *ud, const char *path, nes_open_kind kind)
+{
+    (void)path;
+    (void)kind;
+    ++*(size_t *)ud;
+    return 0;
+}
+
 static void lint(const nes_pii_node *root)
 {
     size_t n = 0;
     (void)nes_pii_paths(root, count_path, &n);
+    (void)nes_pii_open(root, count_open, &n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

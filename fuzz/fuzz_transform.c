@@ -79,6 +79,31 @@ static const nes_pii_node *schema(void)
     return root;
 }
 
+/* The automaton above with every non-PII node closed (undeclared members refused). */
+static const nes_pii_node *closed_schema(void)
+{
+    static nes_pii_graph *g;
+    static nes_pii_node *root;
+    if (g != NULL)
+        return root;
+    g = nes_pii_graph_new();
+    root = nes_pii_node_new(g, "Closed");
+    nes_pii_node *leaf = nes_pii_node_new(g, NULL), *orders = nes_pii_node_new(g, NULL);
+    nes_pii_node *order = nes_pii_node_new(g, NULL);
+    root->members = leaf->members = orders->members = order->members = NES_MEMBERS_CLOSED;
+    root->items = root;
+    leaf->items = leaf;
+    prop(g, root, "ssn", pii(g, NES_VT_STRING, "ssn"));
+    prop(g, root, "name", leaf);
+    prop(g, root, "orders", orders);
+    orders->items = order;
+    prop(g, order, "card", pii(g, NES_VT_STRING, "card"));
+    prop(g, order, "note", NULL);
+    if (nes_pii_graph_finish(g) != 0)
+        abort();
+    return root;
+}
+
 static nes_status xform(nes_direction dir, const nes_pii_node *root, unsigned depth,
                         const uint8_t *in, size_t len, nes_buf *out, size_t *fields)
 {
@@ -129,7 +154,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check(nes_json_validate(a.data, a.len, depth, NULL) == NES_OK);
     } else {
         nes_status s = xform(NES_ENCRYPT, root, depth, in, len, &a, &fa);
-        check(s == valid);
+        /* a PII value of a type its node forbids stops the pass where it stands */
+        check(s == valid || s == NES_ERR_TYPE);
+        /* fail closed: the same shapes with every node closed refuse undeclared members */
+        nes_status sc = xform(NES_ENCRYPT, closed_schema(), depth, in, len, &c, NULL);
+        check(sc == valid || sc == NES_ERR_TYPE || sc == NES_ERR_UNKNOWN_MEMBER);
         if (s == NES_OK) {
             check(nes_json_validate(a.data, a.len, depth, NULL) == NES_OK);
             check(xform(NES_DECRYPT, root, depth, a.data, a.len, &b, &fb) == NES_OK);

@@ -2,7 +2,9 @@
  * 64 KiB and 1 MiB with sparse PII (3 PII fields per record of about 1 KiB), beside memcpy of
  * the same bytes and plain validation. Two codecs: the real one (nes_crypter: HMAC nonce,
  * AES-256-GCM-SIV, base64url) and the tests' fake one (tests/fake_codec.h: token = "T" + hex +
- * "~" + context) that isolates the JSON work.
+ * "~" + context) that isolates the JSON work. "closed" runs the fake codec with the automaton of a
+ * spec that declares every member of the record (fail closed: every member is looked up and
+ * checked, DESIGN section 6), against the hand-built automaton that only knows the PII paths.
  * Usage: bench_transform [seconds-per-case] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +13,58 @@
 #include "../../tests/fake_codec.h"
 #include "bench_common.h"
 #include "core/keyring.h"
+#include "core/schema.h"
 #include "core/transform.h"
+
+/* The record's schema with every member declared (the service refuses undeclared ones). */
+static const char record_spec[] = "openapi: 3.1.0\n"
+                                  "x-pii-root: '#/$defs/Body'\n"
+                                  "$defs:\n"
+                                  "  Body: {type: array, items: {$ref: '#/$defs/Record'}}\n"
+                                  "  Record:\n"
+                                  "    type: object\n"
+                                  "    properties:\n"
+                                  "      id: {type: integer}\n"
+                                  "      name: {type: string}\n"
+                                  "      email: {type: string, x-pii: true}\n"
+                                  "      ssn: {type: string, x-pii: true, x-pii-context: ssn}\n"
+                                  "      active: {type: boolean}\n"
+                                  "      balance: {type: number}\n"
+                                  "      address:\n"
+                                  "        type: object\n"
+                                  "        properties:\n"
+                                  "          street: {type: string}\n"
+                                  "          city: {type: string}\n"
+                                  "          zip: {type: string, x-pii: true}\n"
+                                  "      tags: {type: array, items: {type: string}}\n"
+                                  "      notes: {type: string}\n"
+                                  "      history:\n"
+                                  "        type: array\n"
+                                  "        items:\n"
+                                  "          type: object\n"
+                                  "          properties:\n"
+                                  "            ts: {type: string}\n"
+                                  "            event: {type: string}\n"
+                                  "            ok: {type: boolean}\n"
+                                  "            score: {type: number}\n"
+                                  "            items: {type: array, items: {type: integer}}\n"
+                                  "            meta:\n"
+                                  "              type: object\n"
+                                  "              properties:\n"
+                                  "                ip: {type: string}\n"
+                                  "                agent: {type: string}\n"
+                                  "                lang: {type: string}\n"
+                                  "                tz: {type: [string, 'null']}\n"
+                                  "      preferences:\n"
+                                  "        type: object\n"
+                                  "        properties:\n"
+                                  "          theme: {type: string}\n"
+                                  "          font: {type: string}\n"
+                                  "          size: {type: integer}\n"
+                                  "          alerts:\n"
+                                  "            type: object\n"
+                                  "            properties: {email: {type: boolean}, sms: {type: "
+                                  "boolean}, push: {type: boolean}}\n";
 
 /* One record of about 1 KiB: ssn, email and address.zip are PII; history has none. */
 static int record(char *p, size_t cap, unsigned i)
@@ -104,6 +157,17 @@ int main(int argc, char **argv)
     nes_pii_node_mark(g, zip, NES_VT_ANY, NULL, 0);
     nes_pii_graph_finish(g);
     nes_codec fake = {.encrypt = fake_encrypt, .decrypt = fake_decrypt};
+    nes_spec *spec = NULL;
+    const nes_pii_node *closed = NULL;
+    nes_err serr;
+    if (nes_spec_load("record.yaml", record_spec, sizeof record_spec - 1, NULL, NULL, &spec,
+                      &serr) != NES_OK ||
+        nes_spec_root(spec, NULL, &closed, &serr) != NES_OK) {
+        fprintf(stderr, "record spec: %s\n", serr.msg);
+        return 1;
+    }
+    nes_transform_opts fclosed = {.dir = NES_ENCRYPT, .root = closed, .codec = &fake};
+    nes_transform_opts rclosed = fclosed;
     nes_transform_opts fenc = {.dir = NES_ENCRYPT, .root = root, .codec = &fake};
     nes_transform_opts fdec = {.dir = NES_DECRYPT, .root = root, .codec = &fake};
     uint8_t dek[1][NES_DEK_LEN];
@@ -113,12 +177,14 @@ int main(int argc, char **argv)
     if (crypter == NULL)
         return 1;
     nes_codec real = nes_crypter_codec(crypter);
+    rclosed.codec = &real;
     nes_transform_opts enc = {.dir = NES_ENCRYPT, .root = root, .codec = &real};
     nes_transform_opts dec = {.dir = NES_DECRYPT, .root = root, .codec = &real};
 
     const size_t sizes[] = {1024, 64 * 1024, 1024 * 1024};
-    printf("%-8s %8s %7s | %9s %9s | %9s %9s | %9s %9s  (MB/s)\n", "body", "bytes", "fields",
-           "memcpy", "validate", "enc(fake)", "dec(fake)", "encrypt", "decrypt");
+    printf("%-8s %8s %7s | %9s %9s | %9s %9s %9s | %9s %9s %9s  (MB/s)\n", "body", "bytes",
+           "fields", "memcpy", "validate", "enc(fake)", "dec(fake)", "closed", "encrypt", "decrypt",
+           "closed");
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t len;
         char *body = make_body(sizes[i], &len);
@@ -132,13 +198,15 @@ int main(int argc, char **argv)
         double v = run(K_VALIDATE, &enc, in, len, secs);
         double fe = run(K_ENCRYPT, &fenc, in, len, secs);
         double fd = run(K_DECRYPT, &fdec, ftokens.data, ftokens.len, secs);
+        double fc = run(K_ENCRYPT, &fclosed, in, len, secs);
         double e = run(K_ENCRYPT, &enc, in, len, secs);
         double d = run(K_DECRYPT, &dec, tokens.data, tokens.len, secs);
-        printf("%-8s %8zu %7zu | %9.0f %9.0f | %9.0f %9.0f | %9.0f %9.0f\n",
+        double ec = run(K_ENCRYPT, &rclosed, in, len, secs);
+        printf("%-8s %8zu %7zu | %9.0f %9.0f | %9.0f %9.0f %9.0f | %9.0f %9.0f %9.0f\n",
                i == 0   ? "1 KiB"
                : i == 1 ? "64 KiB"
                         : "1 MiB",
-               len, stats.fields, m, v, fe, fd, e, d);
+               len, stats.fields, m, v, fe, fd, fc, e, d, ec);
         nes_buf_free(&tokens);
         nes_buf_free(&ftokens);
         free(body);
@@ -146,5 +214,6 @@ int main(int argc, char **argv)
     nes_crypter_free(crypter);
     nes_keyring_free(kr);
     nes_pii_graph_free(g);
+    nes_spec_free(spec);
     return 0;
 }

@@ -12,7 +12,8 @@
 #include "core/transform.h"
 
 static const char usage_fmt[] =
-    "usage: nitro-enc %s --spec FILE --key KEYFILE [--operation ID] [--max-depth N] [INPUT]\n"
+    "usage: nitro-enc %s --spec FILE --key KEYFILE [--operation ID] [--max-depth N]\n"
+    "                 [--unknown-fields reject|pass] [INPUT]\n"
     "\n"
     "%s\n"
     "Reads JSON from INPUT (or standard input when INPUT is absent or '-') and writes the\n"
@@ -23,13 +24,19 @@ static const char usage_fmt[] =
     "  --operation ID    operationId whose request body is the document's schema (needed when\n"
     "                    the spec has several JSON request bodies and no x-pii-root)\n"
     "  --max-depth N     nesting limit (default %d)\n"
+    "  --unknown-fields reject|pass\n"
+    "                    a member that no schema of the spec declares at its place: refused\n"
+    "                    (reject, the default; the error names its JSON pointer) or passed\n"
+    "                    unchanged and counted on standard error (pass)\n"
     "\n"
-    "exit codes: 0 success, 1 invalid JSON, spec, key or token, 2 usage error\n";
+    "exit codes: 0 success, 1 invalid JSON, spec, key or token, a member the spec does not\n"
+    "declare or a PII value of a type its schema does not allow, 2 usage error\n";
 
 typedef struct crypt_args {
     nes_direction dir;
     const char *spec, *key, *operation, *input;
     unsigned max_depth;
+    nes_unknown_policy unknown;
 } crypt_args;
 
 /* parse_args' result besides the exit codes: --help was printed, exit with CLI_OK. */
@@ -43,13 +50,14 @@ static int parse_args(int argc, char **argv, crypt_args *a)
         {"key", required_argument, NULL, 'k'},
         {"operation", required_argument, NULL, 'o'},
         {"max-depth", required_argument, NULL, 'd'},
+        {"unknown-fields", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = argv[0];
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "s:k:o:d:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:k:o:d:u:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             a->spec = optarg;
@@ -68,6 +76,14 @@ static int parse_args(int argc, char **argv, crypt_args *a)
             a->max_depth = (unsigned)v;
             break;
         }
+        case 'u':
+            if (strcmp(optarg, "reject") == 0)
+                a->unknown = NES_UNKNOWN_REJECT;
+            else if (strcmp(optarg, "pass") == 0)
+                a->unknown = NES_UNKNOWN_PASS;
+            else
+                return cli_usage_error(cmd, "--unknown-fields takes reject or pass");
+            break;
         case 'h':
             if (a->dir == NES_ENCRYPT)
                 printf(usage_fmt, cmd,
@@ -128,12 +144,19 @@ static int run(const crypt_args *a)
         goto done;
     }
     nes_codec codec = nes_crypter_codec(crypter);
-    nes_transform_opts opts = {
-        .dir = a->dir, .root = root, .codec = &codec, .max_depth = a->max_depth};
-    if (nes_transform(&opts, (const uint8_t *)in, in_len, &out, NULL, &err) != NES_OK) {
+    nes_transform_opts opts = {.dir = a->dir,
+                               .root = root,
+                               .codec = &codec,
+                               .max_depth = a->max_depth,
+                               .unknown = a->unknown};
+    nes_transform_stats stats;
+    if (nes_transform(&opts, (const uint8_t *)in, in_len, &out, &stats, &err) != NES_OK) {
         rc = cli_fail(&err);
         goto done;
     }
+    if (stats.unknown_passed > 0)
+        fprintf(stderr, "nitro-enc: %zu member%s that the spec does not declare passed unchanged\n",
+                stats.unknown_passed, stats.unknown_passed == 1 ? "" : "s");
     if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
         fputs("nitro-enc: error: cannot write the output\n", stderr);
         goto done;

@@ -18,6 +18,13 @@ static const char usage[] =
     "(`[]`: every array element), `labels.*` (`*`: every value of a map). A recursive schema\n"
     "prints each path up to its first re-entry, marked ' (recursive)'; `$` is the whole body.\n"
     "\n"
+    "Then it lists, sorted, the open places of the body: where a member that the spec does not\n"
+    "declare passes instead of being refused (fail closed). Each is one line\n"
+    "  open: PATH (REASON)\n"
+    "where PATH ends in `.*` for an object whose undeclared members pass, and REASON is\n"
+    "`any value` ({} or true), `free-form object` (additionalProperties: true, {}, or an object\n"
+    "schema that declares no member) or `x-pii-unknown-fields: pass`.\n"
+    "\n"
     "  --operation ID    operationId whose request body is the root (needed when the spec has\n"
     "                    several JSON request bodies and no x-pii-root)\n"
     "\n"
@@ -27,6 +34,14 @@ static int print_path(void *ud, const char *path)
 {
     (void)ud;
     return puts(path) < 0 ? 1 : 0;
+}
+
+static int print_open(void *ud, const char *path, nes_open_kind kind)
+{
+    (void)ud;
+    static const char *const why[] = {"any value", "free-form object",
+                                      "x-pii-unknown-fields: pass"};
+    return printf("open: %s (%s)\n", path, why[kind]) < 0 ? 1 : 0;
 }
 
 int cli_schema(int argc, char **argv)
@@ -70,6 +85,8 @@ int cli_schema(int argc, char **argv)
         rc = cli_fail(&err);
     } else {
         int prc = nes_pii_paths(root, print_path, NULL);
+        if (prc == 0)
+            prc = nes_pii_open(root, print_open, NULL);
         if (prc == 0 && fflush(stdout) == 0) {
             rc = CLI_OK;
         } else {

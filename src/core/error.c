@@ -63,6 +63,10 @@ const char *nes_status_name(nes_status status)
         return "io_error";
     case NES_ERR_CRYPTO:
         return "crypto_error";
+    case NES_ERR_UNKNOWN_MEMBER:
+        return "unknown_member";
+    case NES_ERR_TYPE:
+        return "pii_type";
     }
     return "unknown";
 }

@@ -20,6 +20,8 @@ typedef enum nes_status {
     NES_ERR_NOMEM,  /**< allocation failed */
     NES_ERR_IO,     /**< a file could not be read */
     NES_ERR_CRYPTO, /**< the crypto library failed */
+    NES_ERR_UNKNOWN_MEMBER, /**< a body member no schema declares at its place (pointer in msg) */
+    NES_ERR_TYPE, /**< a PII value of a JSON type its schema does not allow (pointer in msg) */
 } nes_status;
 
 /** An error: class, byte offset into the input where it applies (or (size_t)-1), message. */

@@ -18,6 +18,7 @@ typedef struct spec_op {
     char method[8];
     char *path;
     nes_pii_node *root; /* NULL without a JSON request body */
+    bool webhook;       /* from `webhooks`: path is its name, never matched */
 } spec_op;
 
 struct nes_spec {
@@ -48,7 +49,24 @@ typedef struct loader {
     nes_sd_docs ds;
     nes_sc *sc;
     nes_err *err;
+    bool pass; /* x-pii-unknown-fields: pass at the spec root */
 } loader;
+
+/* The spec root's x-pii-unknown-fields ("pass" or "reject"). */
+static nes_status load_unknown_fields(loader *l)
+{
+    struct fy_node *v = nes_sd_get(l->ds.docs[0].root, "x-pii-unknown-fields");
+    const char *s;
+    size_t len;
+    if (v == NULL)
+        return NES_OK;
+    if (nes_sd_str(v, &s, &len) && len == 4 && memcmp(s, "pass", 4) == 0)
+        l->pass = true;
+    else if (!nes_sd_str(v, &s, &len) || len != 6 || memcmp(s, "reject", 6) != 0)
+        return nes_sd_fail(&l->ds, 0, v, NULL, NES_ERR_SPEC, l->err,
+                           "x-pii-unknown-fields must be \"pass\" or \"reject\"");
+    return NES_OK;
+}
 
 static nes_status check_version(loader *l)
 {
@@ -140,8 +158,11 @@ static bool json_media(const char *s, size_t len)
 
 static nes_status empty_node(loader *l, nes_pii_node **out)
 {
-    if (l->spec->empty == NULL && (l->spec->empty = nes_pii_node_new(l->spec->g, NULL)) == NULL)
-        return oom(l->err);
+    if (l->spec->empty == NULL) {
+        if ((l->spec->empty = nes_pii_node_new(l->spec->g, NULL)) == NULL)
+            return oom(l->err);
+        l->spec->empty->members = NES_MEMBERS_ANY; /* a body that constrains nothing */
+    }
     *out = l->spec->empty;
     return NES_OK;
 }
@@ -183,7 +204,7 @@ static nes_status body_root(loader *l, uint32_t doc, struct fy_node *op, nes_pii
             set[n++] = (nes_sd_ref){schema, body.doc};
     }
     if (json && n > 0)
-        st = nes_sc_compile(l->sc, set, n, out, l->err);
+        st = nes_sc_compile(l->sc, set, n, l->pass, out, l->err);
     free(set);
     if (!json || st != NES_OK)
         return st;
@@ -191,7 +212,7 @@ static nes_status body_root(loader *l, uint32_t doc, struct fy_node *op, nes_pii
 }
 
 static nes_status add_op(loader *l, const char *method, const char *path, size_t plen,
-                         struct fy_node *op, uint32_t doc)
+                         struct fy_node *op, uint32_t doc, bool webhook)
 {
     nes_spec *spec = l->spec;
     struct fy_node *idn = nes_sd_get(op, "operationId");
@@ -218,6 +239,7 @@ static nes_status add_op(loader *l, const char *method, const char *path, size_t
     snprintf(o->method, sizeof o->method, "%s", method);
     o->path = nes_dup_bytes(path, plen);
     o->operation_id = id ? nes_dup_bytes(id, idlen) : NULL;
+    o->webhook = webhook;
     spec->nops++; /* from here on nes_spec_free frees it */
     if (o->path == NULL || (id != NULL && o->operation_id == NULL))
         return oom(l->err);
@@ -227,40 +249,70 @@ static nes_status add_op(loader *l, const char *method, const char *path, size_t
     return st;
 }
 
-static nes_status load_ops(loader *l)
+/* Adds the operations of one path item: its own, then those of the item its `$ref` names (and
+ * so on along the chain) for methods it does not define itself (3.1 allows both). */
+static nes_status add_item_ops(loader *l, struct fy_node *value, const char *path, size_t plen,
+                               bool webhook)
 {
-    struct fy_node *paths = nes_sd_get(l->ds.docs[0].root, "paths");
-    if (paths == NULL)
-        return NES_OK;
-    if (!fy_node_is_mapping(paths))
-        return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err, "paths must be a mapping");
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(paths, &it)) != NULL) {
-        const char *path;
-        size_t plen;
-        struct fy_node *key = nes_sd_deref(fy_node_pair_key(p));
-        if (!nes_sd_str(key, &path, &plen))
-            return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err,
-                               "path keys must be strings");
-        if (fy_node_pair_value(p) == NULL)
-            continue;
-        nes_sd_ref item;
-        nes_status st =
-            nes_sd_follow(&l->ds, (nes_sd_ref){fy_node_pair_value(p), 0}, &item, l->err);
-        if (st != NES_OK)
-            return st;
-        if (item.node == NULL || !fy_node_is_mapping(item.node))
-            return nes_sd_fail(&l->ds, 0, fy_node_pair_value(p), NULL, NES_ERR_SPEC, l->err,
-                               "a path item must be a mapping");
+    nes_sd_ref cur = {nes_sd_deref(value), 0};
+    bool done[sizeof methods / sizeof methods[0]] = {false};
+    for (int hops = 0;; hops++) {
+        if (cur.node == NULL || !fy_node_is_mapping(cur.node))
+            return nes_sd_fail(&l->ds, cur.doc, cur.node ? cur.node : value, NULL, NES_ERR_SPEC,
+                               l->err, "a path item must be a mapping");
         for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
-            struct fy_node *op = nes_sd_get(item.node, methods[m]);
-            if (op == NULL)
+            struct fy_node *op = nes_sd_get(cur.node, methods[m]);
+            if (op == NULL || done[m])
                 continue;
             if (!fy_node_is_mapping(op))
-                return nes_sd_fail(&l->ds, item.doc, op, NULL, NES_ERR_SPEC, l->err,
+                return nes_sd_fail(&l->ds, cur.doc, op, NULL, NES_ERR_SPEC, l->err,
                                    "an operation must be a mapping");
-            if ((st = add_op(l, methods[m], path, plen, op, item.doc)) != NES_OK)
+            done[m] = true;
+            nes_status st = add_op(l, methods[m], path, plen, op, cur.doc, webhook);
+            if (st != NES_OK)
+                return st;
+        }
+        struct fy_node *ref = nes_sd_get(cur.node, "$ref");
+        if (ref == NULL)
+            return NES_OK;
+        const char *s;
+        size_t len;
+        if (hops == NES_SPEC_MAX_REF_DEPTH)
+            return nes_sd_fail(&l->ds, cur.doc, cur.node, ref, NES_ERR_SPEC, l->err,
+                               "$ref chain longer than %d", NES_SPEC_MAX_REF_DEPTH);
+        if (!nes_sd_str(ref, &s, &len))
+            return nes_sd_fail(&l->ds, cur.doc, cur.node, ref, NES_ERR_SPEC, l->err,
+                               "$ref must be a string");
+        nes_status st = nes_sd_resolve(&l->ds, cur.doc, cur.node, ref, s, len, &cur, l->err);
+        if (st != NES_OK)
+            return st;
+    }
+}
+
+/* Operations under `paths` and, for 3.1, `webhooks` (by name: selectable by operationId). */
+static nes_status load_ops(loader *l)
+{
+    static const char *const sections[] = {"paths", "webhooks"};
+    for (size_t sec = 0; sec < 2; sec++) {
+        struct fy_node *paths = nes_sd_get(l->ds.docs[0].root, sections[sec]);
+        if (paths == NULL)
+            continue;
+        if (!fy_node_is_mapping(paths))
+            return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err, "%s must be a mapping",
+                               sections[sec]);
+        void *it = NULL;
+        struct fy_node_pair *p;
+        while ((p = fy_node_mapping_iterate(paths, &it)) != NULL) {
+            const char *path;
+            size_t plen;
+            struct fy_node *key = nes_sd_deref(fy_node_pair_key(p));
+            if (!nes_sd_str(key, &path, &plen))
+                return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err,
+                                   "%s keys must be strings", sections[sec]);
+            if (fy_node_pair_value(p) == NULL)
+                continue;
+            nes_status st = add_item_ops(l, fy_node_pair_value(p), path, plen, sec == 1);
+            if (st != NES_OK)
                 return st;
         }
     }
@@ -281,7 +333,7 @@ static nes_status load_pii_root(loader *l)
     nes_sd_ref target;
     nes_status st = nes_sd_resolve(&l->ds, 0, xr, NULL, s, len, &target, l->err);
     if (st == NES_OK)
-        st = nes_sc_compile(l->sc, &target, 1, &l->spec->pii_root, l->err);
+        st = nes_sc_compile(l->sc, &target, 1, l->pass, &l->spec->pii_root, l->err);
     if (st == NES_OK && l->spec->pii_root == NULL)
         st = empty_node(l, &l->spec->pii_root);
     if (st == NES_OK && (l->spec->pii_root_ref = nes_dup_bytes(s, len)) == NULL)
@@ -328,6 +380,8 @@ nes_status nes_spec_load_limits(const char *name, const char *data, size_t len,
         st = oom(err);
     if (st == NES_OK)
         st = check_version(l);
+    if (st == NES_OK)
+        st = load_unknown_fields(l);
     if (st == NES_OK)
         st = load_servers(l);
     if (st == NES_OK)
@@ -565,6 +619,7 @@ static void fill_op(const spec_op *op, nes_spec_op *out)
     out->method = op->method;
     out->path = op->path;
     out->root = op->root;
+    out->webhook = op->webhook;
 }
 
 bool nes_spec_operation(const nes_spec *spec, size_t i, nes_spec_op *out)
@@ -660,7 +715,7 @@ static const spec_op *match_in(const nes_spec *spec, const char *method, const c
     const spec_op *best = NULL;
     for (size_t i = 0; i < spec->nops; i++) {
         const spec_op *op = &spec->ops[i];
-        if (strcasecmp(op->method, method) != 0 || !path_match(op->path, path, plen))
+        if (op->webhook || strcasecmp(op->method, method) != 0 || !path_match(op->path, path, plen))
             continue;
         if (best == NULL || specificity(op->path, best->path) > 0)
             best = op;

@@ -8,19 +8,25 @@
  * `additionalProperties` (a schema or `true`), `items` and recursive schemas are followed. A spec
  * is compiled once, at load; lookups afterwards are read-only and thread-safe.
  *
- * Decisions (DESIGN section 6 leaves them open):
+ * Decisions (DESIGN section 6 leaves them open; docs/openapi-support.md has the whole table,
+ * nes_schema_keywords the same one in code):
  * - A node stands for the union of every schema that may describe a value: `allOf`, `oneOf`,
  *   `anyOf` and `$ref` (with its siblings, as in 3.1) all contribute, and `x-pii: true` on any of
- *   them marks the value; so do 3.1 `then`/`else`/`dependentSchemas` and YAML merge keys
- *   (`<<: *base`, united rather than overridden). `prefixItems`, tuple-form `items`,
- *   `additionalItems`, `unevaluatedItems` and `contains` unite into the items child;
- *   `patternProperties` and `unevaluatedProperties` into the wildcard (encrypting too much is the
- *   safe side). `not` and `if` are ignored.
- * - `additionalProperties: true` (or absent, or false) gives no wildcard child: for PII purposes
- *   "any value, none of it PII" and "no wildcard" are the same.
- * - Value type of a PII node: `type: string` -> NES_VT_STRING; integer, number, boolean, object,
- *   array -> NES_VT_JSON; 3.1 type lists ignore "null"; mixed or absent -> NES_VT_ANY (no `type`
- *   but properties/items -> NES_VT_JSON).
+ *   them marks the value; so do 3.1 `if`/`then`/`else`/`dependentSchemas`, a discriminator's
+ *   subtypes (mapping and the schemas that `allOf` the base), `$dynamicRef` to same-document
+ *   anchors, and YAML merge keys (`<<: *base`, united rather than overridden). Each member
+ *   judges a property name on its own: properties, matching patternProperties, and the
+ *   additionalProperties of the members that neither list nor match it. `prefixItems`,
+ *   tuple-form `items`, `additionalItems`, `unevaluatedItems` and `contains` unite into the items
+ *   child; `unevaluatedProperties` counts as additionalProperties (encrypting too much is the
+ *   safe side). `not` and `propertyNames` declare nothing. A string whose `contentSchema` can
+ *   hold PII is encrypted whole. Unknown keywords whose value could hold a schema refuse the spec.
+ * - Fail closed (pii.h): `additionalProperties: true` or `{}`, and an object schema that declares
+ *   no member, accept any member; otherwise a member nothing declares is refused, unless
+ *   `x-pii-unknown-fields: pass` (spec root or any schema; `reject` closes again) is in force.
+ * - Value type of a PII node from its `type` (3.1 lists; "null" ignored): only `string` ->
+ *   NES_VT_STRING; no `string` -> NES_VT_JSON; both or absent -> NES_VT_ANY; `types` keeps the
+ *   allowed JSON types (DESIGN section 4).
  * - `x-pii-context` needs `x-pii: true` in the same set; two different labels for one value, a
  *   non-boolean `x-pii` or a non-string label are load errors.
  * - Only JSON request bodies are roots: media types application/json, application/<x>+json and
@@ -28,8 +34,9 @@
  *   types of one body unite. A body with only non-JSON media types (forms, text, octet-stream)
  *   is not a root, even with a single media type: the service accepts JSON only, and counting
  *   form bodies would make specs such as Stripe's ambiguous for nothing.
- * - Only what the roots (every operation's JSON body and `x-pii-root`) reach is compiled and
- *   checked; a broken schema that nothing references does not fail the load.
+ * - Only what the roots (every operation's JSON body, 3.1 `webhooks` operations and `x-pii-root`)
+ *   reach is compiled and checked; a broken schema that nothing references does not fail the
+ *   load. A Path Item `$ref` beside operations is merged (the item's own operations win).
  * - Documents are UTF-8 (checked before parsing; NUL bytes refused), YAML or JSON (names ending
  *   in .json, or content starting with '{' or '['). Aliases are followed, never expanded; a
  *   document whose aliases and merge keys would expand to more than NES_SPEC_MAX_ALIAS_NODES
@@ -73,6 +80,7 @@ typedef struct nes_spec_op {
     const char *method;       /**< lower case: "get", "post", ... */
     const char *path;         /**< path template, e.g. "/users/{id}" */
     const nes_pii_node *root; /**< root of its JSON request body; NULL when it has none */
+    bool webhook;             /**< a 3.1 `webhooks` entry: `path` is its name, never matched */
 } nes_spec_op;
 
 /** Reads a document that a `$ref` names relative to the spec's directory (e.g. "common.yaml",
@@ -153,5 +161,25 @@ const char *nes_spec_pii_root(const nes_spec *spec);
 
 /** Automaton nodes the spec compiled to (for statistics and tests). */
 size_t nes_spec_node_count(const nes_spec *spec);
+
+/** What the compiler does with a schema keyword (docs/openapi-support.md shows the table). */
+typedef enum nes_kw_decision {
+    NES_KW_HONOURED = 0, /**< followed as JSON Schema / OpenAPI define it */
+    NES_KW_OVER,         /**< over-approximated: its schemas join the union (encrypt more) */
+    NES_KW_ANNOTATION,   /**< holds no schema: nothing to follow */
+    NES_KW_REFUSED,      /**< a spec whose reached schemas use it does not load */
+} nes_kw_decision;
+
+/** One row of the keyword table. */
+typedef struct nes_schema_keyword {
+    const char *name;
+    nes_kw_decision decision;
+    const char *how; /**< one line, Markdown */
+} nes_schema_keyword;
+
+/** The keyword table the compiler uses, sorted by name; *n gets its length. A keyword that is
+ * not in it, not an `x-` extension, and whose value is a mapping or a list (it could hold a
+ * schema) refuses the spec. */
+const nes_schema_keyword *nes_schema_keywords(size_t *n);
 
 #endif

@@ -1,25 +1,41 @@
 /* schema_compile.c - compiles sets of OpenAPI schemas into PII automaton nodes.
  *
- * A node stands for a SET of schema objects that may all describe the same JSON value. The set is
- * closed under `$ref`, `allOf`, `oneOf` and `anyOf` (for PII purposes merging and uniting are the
- * same: a property, wildcard or items schema from any member applies, and `x-pii` on any member
+ * A node stands for a SET of schema objects that may all describe the same JSON value, plus
+ * whether `x-pii-unknown-fields: pass` is in force there. The set is closed under `$ref`,
+ * `$dynamicRef` (to the same document's anchors), `allOf`, `oneOf`, `anyOf`, a discriminator's
+ * subtypes (its mapping and the schemas that `allOf` the base), `if`/`then`/`else`,
+ * `dependentSchemas` and YAML merge keys (for PII purposes merging and uniting are the same: a
+ * property, pattern, wildcard or items schema from any member applies, and `x-pii` on any member
  * marks the value). Nodes are memoized by their closed set, so a recursive or shared schema
  * becomes one node and cycles cost nothing. Children are compiled from a worklist, never by
  * recursion, so neither deep nor recursive specs touch the C stack.
  *
- * The 3.1 conditionals `then`, `else` and `dependentSchemas` values join the set the same way, and
- * so do YAML merge keys (`<<: *base`), which libfyaml leaves unapplied.
+ * Children of a set. Each member judges an object on its own (JSON Schema's rule): the child for
+ * a property name unites every member's `properties` entry for it, every `patternProperties`
+ * schema whose pattern matches it, and the `additionalProperties` (and `unevaluatedProperties`)
+ * schema of every member that neither lists it nor matches it by a pattern. Names no member
+ * lists go to the pattern edges (matched by the transform; a pattern that cannot be translated
+ * to POSIX matches every name) or else to the wildcard. Items unite `items` (a schema, or a
+ * list in old tuple form), `prefixItems`, `additionalItems`, `unevaluatedItems` and `contains`.
+ * `contentSchema` becomes the content edge: a string whose JSON content can hold PII is
+ * encrypted whole.
  *
- * Children of a set: `properties` (one child per key, merged across members, `<<` merges inside
- * it applied), a wildcard child from `additionalProperties`, 3.1 `unevaluatedProperties` and
- * `patternProperties` schemas (every extra key; a pattern cannot be checked by the automaton, so
- * its values count for every key: encrypting too much is the safe side), and an items child from
- * `items` (a schema, or a list in old tuple form), `prefixItems`, `additionalItems`,
- * `unevaluatedItems` and `contains`. `additionalProperties: true` adds no wildcard: "anything,
- * nothing PII" and "no wildcard" are the same for the transform (nes_pii_child returns NULL). */
+ * Membership (fail closed, pii.h). An object member is declared by a property, a pattern or an
+ * `additionalProperties` / `unevaluatedProperties` schema of any member (`true` or `{}` declares
+ * every name: NES_MEMBERS_ANY). A set that declares no member at all and allows objects
+ * (`type: object` alone, or no type) is a free-form object: NES_MEMBERS_ANY. Anything else is
+ * NES_MEMBERS_CLOSED, or NES_MEMBERS_PASS where `x-pii-unknown-fields: pass` is in force (it
+ * applies to the schema that says it and everything below; `reject` closes again). A set that
+ * does not allow arrays gets a closed (or passing) leaf as its items child, so objects inside an
+ * array that arrives where, say, a string is declared are refused too.
+ *
+ * Every keyword of a schema object is one of the table nes_schema_keywords returns (what the
+ * compiler does with it, also checked against docs/openapi-support.md), an `x-` extension, or a
+ * keyword with a scalar value; an unknown keyword whose value could hold a schema is refused. */
 #include "core/schema_int.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,13 +46,17 @@
 /** Longest node name kept for diagnostics. */
 #define SC_MAX_NAME 200
 
+/** Upper bound on YAML nodes walked to index one document's anchors. */
+#define SC_MAX_INDEX_NODES (1u << 24)
+
 /* The keywords of one schema object that the compiler reads (aliases resolved). */
 typedef struct skw {
     struct fy_node *ref_key, *ref, *all_of, *one_of, *any_of;
     struct fy_node *properties, *addl, *pattern, *items, *prefix_items;
-    struct fy_node *type, *x_pii, *x_ctx;
-    struct fy_node *merge, *then_, *else_, *dep_schemas;                 /* more members */
-    struct fy_node *uneval_props, *uneval_items, *addl_items, *contains; /* more children */
+    struct fy_node *type, *x_pii, *x_ctx, *x_unknown;
+    struct fy_node *merge, *if_, *then_, *else_, *dep_schemas, *dependencies; /* more members */
+    struct fy_node *uneval_props, *uneval_items, *addl_items, *contains;      /* more children */
+    struct fy_node *dyn_ref, *discriminator, *content_schema;
 } skw;
 
 typedef struct sc_entry {
@@ -44,8 +64,36 @@ typedef struct sc_entry {
     size_t key_off; /* sorted node pointers in keys[] */
     size_t mem_off; /* the members in discovery order in mems[] */
     size_t n;
+    bool pass; /* x-pii-unknown-fields: pass in force */
     nes_pii_node *node;
 } sc_entry;
+
+/* An anchor ($anchor or $dynamicAnchor) of an indexed document. */
+typedef struct anchor {
+    const char *name;
+    size_t len;
+    nes_sd_ref at;
+} anchor;
+
+/* A schema that `allOf`s a base (the inheritance pattern of discriminators). */
+typedef struct subtype {
+    struct fy_node *base;
+    nes_sd_ref sub;
+} subtype;
+
+/* Per member of the node being compiled: its wildcard schemas and its patterns. */
+typedef struct mem_info {
+    struct fy_node *addl, *uneval; /* mappings, or NULL */
+    size_t pat_off, npat;          /* its patterns in pats[] */
+    size_t stamp;                  /* last property group that it lists */
+} mem_info;
+
+typedef struct pat_item {
+    const char *re;
+    size_t len;
+    nes_sd_ref schema;
+    size_t member;
+} pat_item;
 
 typedef struct stack_item {
     nes_sd_ref r;
@@ -58,6 +106,7 @@ typedef struct prop_item {
     const char *key;
     size_t len;
     size_t seq;
+    size_t member;
     nes_sd_ref val;
 } prop_item;
 
@@ -90,7 +139,22 @@ struct nes_sc {
     size_t nprops, cap_props;
     nes_sd_ref *group;
     size_t ngroup, cap_group;
+    mem_info *minfo;
+    size_t cap_minfo;
+    pat_item *pats;
+    size_t npats, cap_pats;
+    bool pass; /* the closure's x-pii-unknown-fields outcome */
     char name[SC_MAX_NAME + 1];
+    /* document indexes, built on first use */
+    unsigned char *done; /* per document: DONE_ANCHORS | DONE_SUBTYPES */
+    size_t cap_done;
+    anchor *anchors;
+    size_t nanchors, cap_anchors;
+    subtype *subtypes;
+    size_t nsubtypes, cap_subtypes;
+    struct fy_node **walk;
+    size_t cap_walk;
+    nes_pii_node *leaf[2]; /* items of non-array schemas: closed, passing */
 };
 
 static bool grow_array(void **p, size_t *cap, size_t need, size_t elem)
@@ -109,6 +173,24 @@ static bool grow_array(void **p, size_t *cap, size_t need, size_t elem)
 }
 
 #define GROW(arr, cap, need) grow_array((void **)&(arr), &(cap), (need), sizeof *(arr))
+
+enum { DONE_ANCHORS = 1, DONE_SUBTYPES = 2 };
+
+/* Marks index `bit` of document `doc` built: 1 when it already was, 0 when newly marked, -1 when
+ * out of memory. */
+static int doc_once(nes_sc *c, uint32_t doc, unsigned char bit)
+{
+    if (doc >= c->cap_done) {
+        size_t old = c->cap_done;
+        if (!GROW(c->done, c->cap_done, (size_t)doc + 1))
+            return -1;
+        memset(c->done + old, 0, c->cap_done - old);
+    }
+    if (c->done[doc] & bit)
+        return 1;
+    c->done[doc] |= bit;
+    return 0;
+}
 
 static nes_status oom(nes_err *err)
 {
@@ -147,6 +229,12 @@ void nes_sc_free(nes_sc *c)
     free(c->sorted);
     free(c->props);
     free(c->group);
+    free(c->minfo);
+    free(c->pats);
+    free(c->anchors);
+    free(c->subtypes);
+    free(c->done);
+    free(c->walk);
     free(c);
 }
 
@@ -175,14 +263,20 @@ static void scan(struct fy_node *m, skw *k)
         {"type", offsetof(skw, type)},
         {"x-pii", offsetof(skw, x_pii)},
         {"x-pii-context", offsetof(skw, x_ctx)},
+        {"x-pii-unknown-fields", offsetof(skw, x_unknown)},
         {"<<", offsetof(skw, merge)},
+        {"if", offsetof(skw, if_)},
         {"then", offsetof(skw, then_)},
         {"else", offsetof(skw, else_)},
         {"dependentSchemas", offsetof(skw, dep_schemas)},
+        {"dependencies", offsetof(skw, dependencies)},
         {"unevaluatedProperties", offsetof(skw, uneval_props)},
         {"unevaluatedItems", offsetof(skw, uneval_items)},
         {"additionalItems", offsetof(skw, addl_items)},
         {"contains", offsetof(skw, contains)},
+        {"$dynamicRef", offsetof(skw, dyn_ref)},
+        {"discriminator", offsetof(skw, discriminator)},
+        {"contentSchema", offsetof(skw, content_schema)},
     };
     memset(k, 0, sizeof *k);
     void *it = NULL;
@@ -203,6 +297,327 @@ static void scan(struct fy_node *m, skw *k)
             }
         }
     }
+}
+
+/* ---- the keyword table ------------------------------------------------------------------- */
+
+/* What the compiler does with every keyword a schema object may hold; docs/openapi-support.md
+ * shows the same table (a unit test compares them). Sorted by name (bsearch). */
+static const nes_schema_keyword keywords[] = {
+    {"$anchor", NES_KW_ANNOTATION, "names the schema for `$ref: '#name'` and `$dynamicRef`"},
+    {"$comment", NES_KW_ANNOTATION, "no subschema"},
+    {"$defs", NES_KW_HONOURED, "a container: its schemas count where a reference reaches them"},
+    {"$dynamicAnchor", NES_KW_ANNOTATION, "the target of `$dynamicRef`"},
+    {"$dynamicRef", NES_KW_HONOURED,
+     "`#name` resolves to every schema of the same document with `$dynamicAnchor: name` (or "
+     "`$anchor`), united: a superset of any dynamic scope; `#/pointer` as `$ref`; another "
+     "document refuses the spec"},
+    {"$id", NES_KW_ANNOTATION, "references resolve against the document; `$id` does not move them"},
+    {"$recursiveAnchor", NES_KW_REFUSED, "draft 2019-09: refuses the spec (use $dynamicAnchor)"},
+    {"$recursiveRef", NES_KW_REFUSED, "draft 2019-09: refuses the spec (use $dynamicRef)"},
+    {"$ref", NES_KW_HONOURED,
+     "local, sibling documents and `#name` anchors; siblings beside it join the set (3.1)"},
+    {"$schema", NES_KW_ANNOTATION, "no subschema"},
+    {"$vocabulary", NES_KW_ANNOTATION, "no subschema"},
+    {"<<", NES_KW_OVER,
+     "YAML merge key: the merged mapping joins the set (united, not overridden)"},
+    {"additionalItems", NES_KW_OVER, "joins the items child"},
+    {"additionalProperties", NES_KW_HONOURED,
+     "every name its member does not list or match; `true` or `{}` declares any member"},
+    {"allOf", NES_KW_HONOURED, "merged: every member joins the set"},
+    {"anyOf", NES_KW_HONOURED, "united: PII in any branch is PII"},
+    {"const", NES_KW_ANNOTATION, "a value, not a schema"},
+    {"contains", NES_KW_OVER, "joins the items child: every element is judged by it"},
+    {"contentEncoding", NES_KW_ANNOTATION, "no subschema"},
+    {"contentMediaType", NES_KW_ANNOTATION, "no subschema"},
+    {"contentSchema", NES_KW_HONOURED,
+     "when the content can hold PII, the whole string is encrypted as one token"},
+    {"default", NES_KW_ANNOTATION, "a value, not a schema"},
+    {"definitions", NES_KW_HONOURED, "a container, as $defs"},
+    {"dependencies", NES_KW_OVER, "its schema values join the set (draft 7)"},
+    {"dependentRequired", NES_KW_ANNOTATION, "no subschema"},
+    {"dependentSchemas", NES_KW_OVER, "every value joins the set"},
+    {"deprecated", NES_KW_ANNOTATION, "no subschema"},
+    {"description", NES_KW_ANNOTATION, "no subschema"},
+    {"discriminator", NES_KW_OVER,
+     "the mapping's schemas and every schema of the document's components that allOf the base "
+     "join the set (a union over the subtypes)"},
+    {"else", NES_KW_OVER, "joins the set"},
+    {"enum", NES_KW_ANNOTATION, "values, not schemas"},
+    {"example", NES_KW_ANNOTATION, "a value, not a schema"},
+    {"examples", NES_KW_ANNOTATION, "values, not schemas"},
+    {"exclusiveMaximum", NES_KW_ANNOTATION, "no subschema"},
+    {"exclusiveMinimum", NES_KW_ANNOTATION, "no subschema"},
+    {"externalDocs", NES_KW_ANNOTATION, "no subschema"},
+    {"format", NES_KW_ANNOTATION, "no subschema"},
+    {"if", NES_KW_OVER, "joins the set (its properties declare members, its x-pii marks)"},
+    {"items", NES_KW_HONOURED, "the items child; the old tuple form unites its schemas"},
+    {"maxContains", NES_KW_ANNOTATION, "no subschema"},
+    {"maxItems", NES_KW_ANNOTATION, "no subschema"},
+    {"maxLength", NES_KW_ANNOTATION, "no subschema"},
+    {"maxProperties", NES_KW_ANNOTATION, "no subschema"},
+    {"maximum", NES_KW_ANNOTATION, "no subschema"},
+    {"minContains", NES_KW_ANNOTATION, "no subschema"},
+    {"minItems", NES_KW_ANNOTATION, "no subschema"},
+    {"minLength", NES_KW_ANNOTATION, "no subschema"},
+    {"minProperties", NES_KW_ANNOTATION, "no subschema"},
+    {"minimum", NES_KW_ANNOTATION, "no subschema"},
+    {"multipleOf", NES_KW_ANNOTATION, "no subschema"},
+    {"not", NES_KW_HONOURED,
+     "describes values that are invalid: it declares no member and marks no PII"},
+    {"nullable", NES_KW_ANNOTATION, "no subschema (null is always allowed and stays null)"},
+    {"oneOf", NES_KW_HONOURED, "united: PII in any branch is PII"},
+    {"pattern", NES_KW_ANNOTATION, "no subschema"},
+    {"patternProperties", NES_KW_HONOURED,
+     "applied with properties; ECMA-262 patterns run as POSIX ERE (\\d \\w \\s translated); one "
+     "that cannot be translated matches every name"},
+    {"prefixItems", NES_KW_OVER, "joins the items child"},
+    {"properties", NES_KW_HONOURED, "merged by name across the set"},
+    {"propertyNames", NES_KW_HONOURED,
+     "constrains member names, which are never encrypted: declares nothing"},
+    {"readOnly", NES_KW_ANNOTATION, "no subschema"},
+    {"required", NES_KW_ANNOTATION, "no subschema"},
+    {"then", NES_KW_OVER, "joins the set"},
+    {"title", NES_KW_ANNOTATION, "no subschema"},
+    {"type", NES_KW_HONOURED,
+     "the JSON types a PII value may have; object and array shape fail-closed"},
+    {"unevaluatedItems", NES_KW_OVER, "joins the items child"},
+    {"unevaluatedProperties", NES_KW_OVER, "treated as additionalProperties"},
+    {"uniqueItems", NES_KW_ANNOTATION, "no subschema"},
+    {"writeOnly", NES_KW_ANNOTATION, "no subschema"},
+    {"x-pii", NES_KW_HONOURED, "marks the value as PII"},
+    {"x-pii-context", NES_KW_HONOURED, "the token's context label"},
+    {"x-pii-unknown-fields", NES_KW_HONOURED,
+     "`pass` lets undeclared members pass (counted) here and below; `reject` closes again"},
+    {"xml", NES_KW_ANNOTATION, "no subschema"},
+};
+
+const nes_schema_keyword *nes_schema_keywords(size_t *n)
+{
+    *n = sizeof keywords / sizeof keywords[0];
+    return keywords;
+}
+
+static const nes_schema_keyword *keyword(const char *s, size_t len)
+{
+    size_t lo = 0, hi = sizeof keywords / sizeof keywords[0];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *k = keywords[mid].name;
+        int d = strncmp(s, k, len);
+        if (d == 0 && k[len] != '\0')
+            d = -1;
+        if (d == 0)
+            return &keywords[mid];
+        if (d < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+/* Refuses keywords the table refuses, and unknown ones whose value could hold a schema. */
+static nes_status check_keywords(nes_sc *c, const nes_sd_ref *m, nes_err *err)
+{
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(m->node, &it)) != NULL) {
+        const char *s;
+        size_t len;
+        struct fy_node *key = fy_node_pair_key(p);
+        if (!nes_sd_str(key, &s, &len) || (len >= 2 && s[0] == 'x' && s[1] == '-'))
+            continue;
+        const nes_schema_keyword *k = memchr(s, '\0', len) ? NULL : keyword(s, len);
+        if (k != NULL && k->decision == NES_KW_REFUSED)
+            return nes_sd_fail(c->ds, m->doc, m->node, key, NES_ERR_SPEC, err,
+                               "keyword %s is not supported: %s", k->name, k->how);
+        struct fy_node *v = nes_sd_deref(fy_node_pair_value(p));
+        if (k == NULL && v != NULL && (fy_node_is_mapping(v) || fy_node_is_sequence(v)))
+            return nes_sd_fail(c->ds, m->doc, m->node, key, NES_ERR_SPEC, err,
+                               "unknown keyword \"%.*s\" holds a mapping or a list: it may hold a "
+                               "schema that marks PII (see docs/openapi-support.md)",
+                               len > 64 ? 64 : (int)len, s);
+    }
+    return NES_OK;
+}
+
+/* ---- document indexes: anchors and subtypes ---------------------------------------------------
+ */
+
+/* Indexes every `$anchor` / `$dynamicAnchor` of document `doc` (aliases are not followed). */
+static nes_status index_anchors(nes_sc *c, uint32_t doc, nes_err *err)
+{
+    int once = doc_once(c, doc, DONE_ANCHORS);
+    if (once != 0)
+        return once < 0 ? oom(err) : NES_OK;
+    size_t n = 0, visited = 0;
+    struct fy_node *root = c->ds->docs[doc].root;
+    if (root == NULL)
+        return NES_OK;
+    if (!GROW(c->walk, c->cap_walk, 1))
+        return oom(err);
+    c->walk[n++] = root;
+    while (n > 0) {
+        struct fy_node *node = c->walk[--n];
+        if (++visited > SC_MAX_INDEX_NODES)
+            return nes_sd_fail(c->ds, doc, root, NULL, NES_ERR_LIMIT, err,
+                               "document too large to index its anchors");
+        if (fy_node_is_sequence(node)) {
+            void *it = NULL;
+            struct fy_node *item;
+            while ((item = fy_node_sequence_iterate(node, &it)) != NULL) {
+                if (fy_node_is_alias(item) || fy_node_is_scalar(item))
+                    continue;
+                if (!GROW(c->walk, c->cap_walk, n + 1))
+                    return oom(err);
+                c->walk[n++] = item;
+            }
+            continue;
+        }
+        if (!fy_node_is_mapping(node))
+            continue;
+        void *it = NULL;
+        struct fy_node_pair *p;
+        while ((p = fy_node_mapping_iterate(node, &it)) != NULL) {
+            const char *k, *v;
+            size_t kl, vl;
+            struct fy_node *val = fy_node_pair_value(p);
+            if (nes_sd_str(fy_node_pair_key(p), &k, &kl) &&
+                ((kl == 7 && memcmp(k, "$anchor", 7) == 0) ||
+                 (kl == 14 && memcmp(k, "$dynamicAnchor", 14) == 0)) &&
+                nes_sd_str(val, &v, &vl)) {
+                if (!GROW(c->anchors, c->cap_anchors, c->nanchors + 1))
+                    return oom(err);
+                c->anchors[c->nanchors++] = (anchor){v, vl, {node, doc}};
+            }
+            if (val == NULL || fy_node_is_alias(val) || fy_node_is_scalar(val))
+                continue;
+            if (!GROW(c->walk, c->cap_walk, n + 1))
+                return oom(err);
+            c->walk[n++] = val;
+        }
+    }
+    return NES_OK;
+}
+
+/* Pushes every schema of document `doc` anchored as `name` (len bytes). */
+static nes_status push(nes_sc *c, nes_sd_ref r, struct fy_node *from, uint32_t from_doc,
+                       unsigned depth, nes_err *err);
+
+static nes_status push_anchor(nes_sc *c, const nes_sd_ref *m, struct fy_node *at, const char *name,
+                              size_t len, unsigned depth, nes_err *err)
+{
+    nes_status st = index_anchors(c, m->doc, err);
+    size_t found = 0;
+    for (size_t i = 0; st == NES_OK && i < c->nanchors; i++) {
+        const anchor *a = &c->anchors[i];
+        if (a->at.doc != m->doc || a->len != len || memcmp(a->name, name, len) != 0)
+            continue;
+        found++;
+        st = push(c, a->at, m->node, m->doc, depth + 1, err);
+    }
+    if (st == NES_OK && found == 0)
+        return nes_sd_fail(c->ds, m->doc, m->node, at, NES_ERR_SPEC, err,
+                           "no $anchor or $dynamicAnchor \"%.*s\" in this document",
+                           len > 64 ? 64 : (int)len, name);
+    return st;
+}
+
+/* Indexes the schemas under components/schemas of `doc` whose allOf has a local $ref. */
+static nes_status index_subtypes(nes_sc *c, uint32_t doc, nes_err *err)
+{
+    int once = doc_once(c, doc, DONE_SUBTYPES);
+    if (once != 0)
+        return once < 0 ? oom(err) : NES_OK;
+    struct fy_node *schemas =
+        nes_sd_get(nes_sd_get(c->ds->docs[doc].root, "components"), "schemas");
+    if (schemas == NULL || !fy_node_is_mapping(schemas))
+        return NES_OK;
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(schemas, &it)) != NULL) {
+        struct fy_node *sub = nes_sd_deref(fy_node_pair_value(p));
+        struct fy_node *all = nes_sd_get(sub, "allOf");
+        if (all == NULL || !fy_node_is_sequence(all))
+            continue;
+        void *jt = NULL;
+        struct fy_node *item;
+        while ((item = fy_node_sequence_iterate(all, &jt)) != NULL) {
+            const char *s;
+            size_t len;
+            if (!nes_sd_str(nes_sd_get(nes_sd_deref(item), "$ref"), &s, &len) || len < 2 ||
+                s[0] != '#' || s[1] != '/')
+                continue;
+            nes_err scratch;
+            nes_sd_ref target;
+            if (nes_sd_resolve(c->ds, doc, sub, NULL, s, len, &target, &scratch) != NES_OK)
+                continue; /* a broken schema nothing reaches does not fail the load */
+            if (!GROW(c->subtypes, c->cap_subtypes, c->nsubtypes + 1))
+                return oom(err);
+            c->subtypes[c->nsubtypes++] = (subtype){target.node, {sub, doc}};
+        }
+    }
+    return NES_OK;
+}
+
+/* Pushes a discriminator's subtypes: its mapping's targets (schema names or references) and
+ * every schema of the document's components that allOf the base `m`. */
+static nes_status push_discriminator(nes_sc *c, const nes_sd_ref *m, struct fy_node *d,
+                                     unsigned depth, nes_err *err)
+{
+    if (!fy_node_is_mapping(d))
+        return nes_sd_fail(c->ds, m->doc, m->node, d, NES_ERR_SPEC, err,
+                           "discriminator must be a mapping");
+    nes_status st = NES_OK;
+    struct fy_node *mapping = nes_sd_get(d, "mapping");
+    if (mapping != NULL && !fy_node_is_mapping(mapping))
+        return nes_sd_fail(c->ds, m->doc, m->node, mapping, NES_ERR_SPEC, err,
+                           "discriminator mapping must be a mapping");
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while (st == NES_OK && mapping != NULL && (p = fy_node_mapping_iterate(mapping, &it)) != NULL) {
+        struct fy_node *v = nes_sd_deref(fy_node_pair_value(p));
+        const char *s;
+        size_t len;
+        if (!nes_sd_str(v, &s, &len) || len == 0 || len > 400)
+            return nes_sd_fail(c->ds, m->doc, m->node, v, NES_ERR_SPEC, err,
+                               "discriminator mapping values must be schema names or references");
+        char ref[1400];
+        bool is_ref = memchr(s, '#', len) != NULL || memchr(s, '/', len) != NULL ||
+                      (len > 5 && (memcmp(s + len - 5, ".yaml", 5) == 0 ||
+                                   memcmp(s + len - 5, ".json", 5) == 0)) ||
+                      (len > 4 && memcmp(s + len - 4, ".yml", 4) == 0);
+        size_t rl = 0;
+        if (is_ref) {
+            memcpy(ref, s, len);
+            rl = len;
+        } else {
+            rl = (size_t)snprintf(ref, sizeof ref, "#/components/schemas/");
+            for (size_t i = 0; i < len; i++) {
+                const char *esc = s[i] == '~'   ? "~0"
+                                  : s[i] == '/' ? "~1"
+                                  : s[i] == '%' ? "%25"
+                                                : NULL;
+                if (esc != NULL) {
+                    for (; *esc != '\0'; esc++)
+                        ref[rl++] = *esc;
+                } else {
+                    ref[rl++] = s[i];
+                }
+            }
+        }
+        nes_sd_ref target;
+        st = nes_sd_resolve(c->ds, m->doc, m->node, v, ref, rl, &target, err);
+        if (st == NES_OK)
+            st = push(c, target, m->node, m->doc, depth + 1, err);
+    }
+    if (st == NES_OK)
+        st = index_subtypes(c, m->doc, err);
+    for (size_t i = 0; st == NES_OK && i < c->nsubtypes; i++)
+        if (c->subtypes[i].base == m->node)
+            st = push(c, c->subtypes[i].sub, m->node, m->doc, depth + 1, err);
+    return st;
 }
 
 /* ---- closure ------------------------------------------------------------------------------- */
@@ -287,7 +702,9 @@ static nes_status push_more(nes_sc *c, const nes_sd_ref *m, const skw *k, unsign
                             nes_err *err)
 {
     nes_status st = NES_OK;
-    if (k->then_ != NULL)
+    if (k->if_ != NULL)
+        st = push(c, (nes_sd_ref){k->if_, m->doc}, m->node, m->doc, depth, err);
+    if (st == NES_OK && k->then_ != NULL)
         st = push(c, (nes_sd_ref){k->then_, m->doc}, m->node, m->doc, depth, err);
     if (st == NES_OK && k->else_ != NULL)
         st = push(c, (nes_sd_ref){k->else_, m->doc}, m->node, m->doc, depth, err);
@@ -305,16 +722,89 @@ static nes_status push_more(nes_sc *c, const nes_sd_ref *m, const skw *k, unsign
             st = push(c, (nes_sd_ref){nes_sd_deref(fy_node_pair_value(p)), m->doc}, m->node, m->doc,
                       depth, err);
     }
+    if (st == NES_OK && k->dependencies != NULL && fy_node_is_mapping(k->dependencies)) {
+        void *it = NULL;
+        struct fy_node_pair *p;
+        while (st == NES_OK && (p = fy_node_mapping_iterate(k->dependencies, &it)) != NULL) {
+            struct fy_node *v = nes_sd_deref(fy_node_pair_value(p));
+            if (v != NULL && fy_node_is_mapping(v)) /* lists name required properties */
+                st = push(c, (nes_sd_ref){v, m->doc}, m->node, m->doc, depth, err);
+        }
+    }
+    if (st == NES_OK && k->discriminator != NULL)
+        st = push_discriminator(c, m, k->discriminator, depth, err);
     return st;
 }
 
-/* Closes `in` under $ref/allOf/oneOf/anyOf into c->clo (discovery order, members with keywords of
- * their own only); names the set after the first reference followed. */
-static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, nes_err *err)
+/* Reads x-pii-unknown-fields: 1 pass, 0 reject, -1 absent; NES_ERR_SPEC for other values. */
+static nes_status unknown_fields(nes_sc *c, const nes_sd_ref *m, struct fy_node *v, int *out,
+                                 nes_err *err)
+{
+    const char *s;
+    size_t len;
+    *out = -1;
+    if (v == NULL)
+        return NES_OK;
+    if (nes_sd_str(v, &s, &len) && len == 4 && memcmp(s, "pass", 4) == 0)
+        *out = 1;
+    else if (nes_sd_str(v, &s, &len) && len == 6 && memcmp(s, "reject", 6) == 0)
+        *out = 0;
+    else
+        return nes_sd_fail(c->ds, m->doc, m->node, v, NES_ERR_SPEC, err,
+                           "x-pii-unknown-fields must be \"pass\" or \"reject\"");
+    return NES_OK;
+}
+
+/* Follows a `$ref` (or a `$dynamicRef` when `dynamic`): JSON pointers and sibling documents
+ * through nes_sd_resolve, `#name` to the document's anchors. */
+static nes_status follow_ref(nes_sc *c, const nes_sd_ref *m, struct fy_node *key,
+                             struct fy_node *val, bool dynamic, unsigned depth, nes_err *err)
+{
+    const char *kw = dynamic ? "$dynamicRef" : "$ref";
+    const char *s;
+    size_t len;
+    if (!nes_sd_str(val, &s, &len))
+        return nes_sd_fail(c->ds, m->doc, m->node, key, NES_ERR_SPEC, err, "%s must be a string",
+                           kw);
+    if (depth >= NES_SPEC_MAX_REF_DEPTH)
+        return nes_sd_fail(c->ds, m->doc, m->node, val, NES_ERR_SPEC, err,
+                           "$ref chain longer than %d", NES_SPEC_MAX_REF_DEPTH);
+    const char *hash = memchr(s, '#', len);
+    bool anchor_form = hash != NULL && (size_t)(hash - s) + 1 < len && hash[1] != '/';
+    nes_status st;
+    if (anchor_form && hash != s)
+        return nes_sd_fail(c->ds, m->doc, m->node, val, NES_ERR_SPEC, err,
+                           "%s \"%.*s\": anchors in other documents are not supported", kw,
+                           len > 80 ? 80 : (int)len, s);
+    if (dynamic && !anchor_form && (hash != s))
+        return nes_sd_fail(c->ds, m->doc, m->node, val, NES_ERR_SPEC, err,
+                           "$dynamicRef \"%.*s\": only same-document references are supported",
+                           len > 80 ? 80 : (int)len, s);
+    if (anchor_form) {
+        st = push_anchor(c, m, val, s + 1, len - 1, depth, err);
+    } else {
+        nes_sd_ref target;
+        st = nes_sd_resolve(c->ds, m->doc, m->node, val, s, len, &target, err);
+        if (st == NES_OK)
+            st = push(c, target, m->node, m->doc, depth + 1, err);
+    }
+    if (st == NES_OK && c->name[0] == '\0') {
+        size_t nl = len < SC_MAX_NAME ? len : SC_MAX_NAME;
+        memcpy(c->name, s, nl);
+        c->name[nl] = '\0';
+    }
+    return st;
+}
+
+/* Closes `in` under the applicators that join a set (file comment) into c->clo (discovery
+ * order, members with keywords of their own only); names the set after the first reference
+ * followed; sets c->pass: `pass_in` unless a member says x-pii-unknown-fields (reject wins). */
+static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, bool pass_in, nes_err *err)
 {
     c->nclo = 0;
     c->nstack = 0;
     c->name[0] = '\0';
+    int said = -1;
     if (++c->gen == 0) { /* wrapped: forget every stamp */
         if (c->vgen != NULL)
             memset(c->vgen, 0, c->vcap * sizeof *c->vgen);
@@ -349,13 +839,21 @@ static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, nes_err *er
         nes_sd_ref m = {node, it.r.doc};
         skw k;
         scan(node, &k);
+        nes_status st = check_keywords(c, &m, err);
+        int says = -1;
+        if (st == NES_OK)
+            st = unknown_fields(c, &m, k.x_unknown, &says, err);
+        if (st != NES_OK)
+            return st;
+        if (says == 0 || (says == 1 && said < 0))
+            said = says;
         /* Only members with keywords of their own define the node: a wrapper such as
          * `{$ref: X, description: ...}` adds nothing beyond X, and leaving it out of the set makes
          * `items: {$ref: X}` here and there the same node (so recursion closes at once). */
         if (k.properties || k.addl || k.pattern || k.items || k.prefix_items || k.type || k.x_pii ||
-            k.x_ctx || k.uneval_props || k.uneval_items || k.addl_items || k.contains)
+            k.x_ctx || k.uneval_props || k.uneval_items || k.addl_items || k.contains ||
+            k.content_schema)
             c->clo[c->nclo++] = m;
-        nes_status st = NES_OK;
         if (k.any_of != NULL)
             st = push_list(c, &m, k.any_of, "anyOf", it.depth, err);
         if (st == NES_OK && k.one_of != NULL)
@@ -364,28 +862,14 @@ static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, nes_err *er
             st = push_list(c, &m, k.all_of, "allOf", it.depth, err);
         if (st == NES_OK)
             st = push_more(c, &m, &k, it.depth, err);
-        if (st == NES_OK && k.ref_key != NULL) {
-            const char *s;
-            size_t len;
-            nes_sd_ref target;
-            if (!nes_sd_str(k.ref, &s, &len))
-                return nes_sd_fail(c->ds, m.doc, node, k.ref_key, NES_ERR_SPEC, err,
-                                   "$ref must be a string");
-            if (it.depth >= NES_SPEC_MAX_REF_DEPTH)
-                return nes_sd_fail(c->ds, m.doc, node, k.ref, NES_ERR_SPEC, err,
-                                   "$ref chain longer than %d", NES_SPEC_MAX_REF_DEPTH);
-            st = nes_sd_resolve(c->ds, m.doc, node, k.ref, s, len, &target, err);
-            if (st == NES_OK)
-                st = push(c, target, node, m.doc, it.depth + 1, err);
-            if (st == NES_OK && c->name[0] == '\0') {
-                size_t nl = len < SC_MAX_NAME ? len : SC_MAX_NAME;
-                memcpy(c->name, s, nl);
-                c->name[nl] = '\0';
-            }
-        }
+        if (st == NES_OK && k.ref_key != NULL)
+            st = follow_ref(c, &m, k.ref_key, k.ref, false, it.depth, err);
+        if (st == NES_OK && k.dyn_ref != NULL)
+            st = follow_ref(c, &m, k.dyn_ref, k.dyn_ref, true, it.depth, err);
         if (st != NES_OK)
             return st;
     }
+    c->pass = said < 0 ? pass_in : said == 1;
     return NES_OK;
 }
 
@@ -426,26 +910,27 @@ static bool table_insert(nes_sc *c, size_t index)
 
 /* The node for the union of `set`: an existing one with the same closed set, or a new one queued
  * for compilation. NULL when the set constrains nothing. */
-static nes_status get_node(nes_sc *c, const nes_sd_ref *set, size_t n, nes_pii_node **out,
-                           nes_err *err)
+static nes_status get_node(nes_sc *c, const nes_sd_ref *set, size_t n, bool pass,
+                           nes_pii_node **out, nes_err *err)
 {
     *out = NULL;
-    nes_status st = closure(c, set, n, err);
+    nes_status st = closure(c, set, n, pass, err);
     if (st != NES_OK || c->nclo == 0)
         return st;
+    pass = c->pass;
     if (!GROW(c->sorted, c->cap_sorted, c->nclo))
         return oom(err);
     for (size_t i = 0; i < c->nclo; i++)
         c->sorted[i] = c->clo[i].node;
     qsort(c->sorted, c->nclo, sizeof *c->sorted, ptr_cmp);
-    uint64_t hash = c->nclo;
+    uint64_t hash = c->nclo * 2 + pass;
     for (size_t i = 0; i < c->nclo; i++)
         hash = mix(hash, (uintptr_t)c->sorted[i]);
     if (c->tcap > 0) {
         for (size_t h = (size_t)hash & (c->tcap - 1); c->table[h] != 0;
              h = (h + 1) & (c->tcap - 1)) {
             const sc_entry *e = &c->ents[c->table[h] - 1];
-            if (e->hash == hash && e->n == c->nclo &&
+            if (e->hash == hash && e->n == c->nclo && e->pass == pass &&
                 memcmp(c->keys + e->key_off, c->sorted, c->nclo * sizeof *c->sorted) == 0) {
                 *out = e->node;
                 return NES_OK;
@@ -463,8 +948,12 @@ static nes_status get_node(nes_sc *c, const nes_sd_ref *set, size_t n, nes_pii_n
     if (node == NULL)
         return oom(err);
     sc_entry *e = &c->ents[c->nents];
-    *e = (sc_entry){
-        .hash = hash, .key_off = c->nkeys, .mem_off = c->nmems, .n = c->nclo, .node = node};
+    *e = (sc_entry){.hash = hash,
+                    .key_off = c->nkeys,
+                    .mem_off = c->nmems,
+                    .n = c->nclo,
+                    .pass = pass,
+                    .node = node};
     memcpy(c->keys + c->nkeys, c->sorted, c->nclo * sizeof *c->sorted);
     memcpy(c->mems + c->nmems, c->clo, c->nclo * sizeof *c->clo);
     c->nkeys += c->nclo;
@@ -480,18 +969,23 @@ static nes_status get_node(nes_sc *c, const nes_sd_ref *set, size_t n, nes_pii_n
 
 static unsigned type_word(const char *s, size_t len)
 {
-    static const char *const json[] = {"integer", "number", "boolean", "object", "array"};
-    if (len == 6 && memcmp(s, "string", 6) == 0)
-        return 1;
-    if (len == 4 && memcmp(s, "null", 4) == 0)
-        return 0;
-    for (size_t i = 0; i < sizeof json / sizeof json[0]; i++)
-        if (len == strlen(json[i]) && memcmp(s, json[i], len) == 0)
-            return 2;
-    return 4;
+    static const struct {
+        const char *name;
+        unsigned bits;
+    } words[] = {{"string", NES_JT_STRING},
+                 {"integer", NES_JT_NUMBER},
+                 {"number", NES_JT_NUMBER},
+                 {"boolean", NES_JT_BOOLEAN},
+                 {"object", NES_JT_OBJECT},
+                 {"array", NES_JT_ARRAY},
+                 {"null", 0}};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (len == strlen(words[i].name) && memcmp(s, words[i].name, len) == 0)
+            return words[i].bits;
+    return NES_JT_ALL; /* an unknown type word: anything */
 }
 
-/* Bits: 1 string, 2 other JSON, 4 unknown. */
+/* NES_JT_* bits of a `type` value (a word or a 3.1 list); "null" adds nothing. */
 static unsigned type_bits(struct fy_node *t)
 {
     const char *s;
@@ -499,12 +993,12 @@ static unsigned type_bits(struct fy_node *t)
     if (nes_sd_str(t, &s, &len))
         return type_word(s, len);
     if (t == NULL || !fy_node_is_sequence(t))
-        return 4;
+        return NES_JT_ALL;
     unsigned bits = 0;
     void *it = NULL;
     struct fy_node *item;
     while ((item = fy_node_sequence_iterate(t, &it)) != NULL)
-        bits |= nes_sd_str(nes_sd_deref(item), &s, &len) ? type_word(s, len) : 4;
+        bits |= nes_sd_str(nes_sd_deref(item), &s, &len) ? type_word(s, len) : NES_JT_ALL;
     return bits;
 }
 
@@ -552,10 +1046,10 @@ static int prop_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Adds the pairs of a `properties` mapping; `<<: *common` inside it merges (unites) the aliased
- * mapping(s), up to a few levels deep. */
-static nes_status gather_props(nes_sc *c, const nes_sd_ref *m, struct fy_node *props, int depth,
-                               nes_err *err)
+/* Adds the pairs of a `properties` mapping of member `mi`; `<<: *common` inside it merges
+ * (unites) the aliased mapping(s), up to a few levels deep. */
+static nes_status gather_props(nes_sc *c, const nes_sd_ref *m, size_t mi, struct fy_node *props,
+                               int depth, nes_err *err)
 {
     if (!fy_node_is_mapping(props))
         return nes_sd_fail(c->ds, m->doc, m->node, props, NES_ERR_SPEC, err,
@@ -580,12 +1074,12 @@ static nes_status gather_props(nes_sc *c, const nes_sd_ref *m, struct fy_node *p
                                    "merge keys nested too deeply");
             nes_status st = NES_OK;
             if (fy_node_is_mapping(v)) {
-                st = gather_props(c, m, v, depth + 1, err);
+                st = gather_props(c, m, mi, v, depth + 1, err);
             } else {
                 void *jt = NULL;
                 struct fy_node *item;
                 while (st == NES_OK && (item = fy_node_sequence_iterate(v, &jt)) != NULL)
-                    st = gather_props(c, m, nes_sd_deref(item), depth + 1, err);
+                    st = gather_props(c, m, mi, nes_sd_deref(item), depth + 1, err);
             }
             if (st != NES_OK)
                 return st;
@@ -593,22 +1087,23 @@ static nes_status gather_props(nes_sc *c, const nes_sd_ref *m, struct fy_node *p
         }
         if (!GROW(c->props, c->cap_props, c->nprops + 1))
             return oom(err);
-        c->props[c->nprops] = (prop_item){key, len, c->nprops, {v, m->doc}};
+        c->props[c->nprops] = (prop_item){key, len, c->nprops, mi, {v, m->doc}};
         c->nprops++;
     }
     return NES_OK;
 }
 
-/* Reads x-pii, x-pii-context and type over the members; marks the node when PII. */
-static nes_status classify(nes_sc *c, const sc_entry *e, bool *pii, nes_err *err)
+/* Reads x-pii, x-pii-context and type over the members; marks the node when PII. Sets *bits to
+ * the NES_JT_* types the members name (0: no `type` at all). */
+static nes_status classify(nes_sc *c, const sc_entry *e, bool *pii, unsigned *bits, nes_err *err)
 {
     *pii = false;
+    *bits = 0;
     const char *ctx = NULL;
     size_t ctxlen = 0;
     nes_sd_ref ctx_at = {0};
     struct fy_node *ctx_node = NULL;
-    unsigned bits = 0;
-    bool structural = false;
+    bool typed = false;
     for (size_t i = 0; i < e->n; i++) {
         nes_sd_ref m = c->mems[e->mem_off + i];
         skw k;
@@ -642,93 +1137,241 @@ static nes_status classify(nes_sc *c, const sc_entry *e, bool *pii, nes_err *err
                 ctx_node = k.x_ctx;
             }
         }
-        if (k.type != NULL)
-            bits |= type_bits(k.type);
-        structural = structural || k.properties || k.addl || k.items || k.prefix_items ||
-                     k.uneval_props || k.uneval_items || k.addl_items || k.contains;
+        if (k.type != NULL) {
+            *bits |= type_bits(k.type);
+            typed = true;
+        }
     }
     if (ctx != NULL && !*pii)
         return nes_sd_fail(c->ds, ctx_at.doc, ctx_at.node, ctx_node, NES_ERR_SPEC, err,
                            "x-pii-context without x-pii: true");
+    if (typed && *bits == 0)
+        *bits = NES_JT_ALL; /* type: "null" alone: nothing else to go by */
     if (!*pii)
         return NES_OK;
+    unsigned allowed = *bits != 0 ? *bits : NES_JT_ALL;
     nes_value_type vt = NES_VT_ANY;
-    if (bits == 1)
+    if (allowed == NES_JT_STRING)
         vt = NES_VT_STRING;
-    else if (bits == 2 || (bits == 0 && structural))
+    else if ((allowed & NES_JT_STRING) == 0)
         vt = NES_VT_JSON;
     if (nes_pii_node_mark(c->g, e->node, vt, ctx, ctxlen) != 0)
         return oom(err);
+    e->node->types = (uint8_t)allowed;
     return NES_OK;
+}
+
+/* A leaf for values that must hold no object member: closed, or passing under
+ * x-pii-unknown-fields: pass; its own items are itself. */
+static nes_pii_node *leaf(nes_sc *c, bool pass)
+{
+    if (c->leaf[pass] == NULL) {
+        nes_pii_node *n = nes_pii_node_new(c->g, pass ? "(no members: pass)" : "(no members)");
+        if (n == NULL)
+            return NULL;
+        n->members = pass ? NES_MEMBERS_PASS : NES_MEMBERS_CLOSED;
+        n->items = n;
+        c->leaf[pass] = n;
+    }
+    return c->leaf[pass];
+}
+
+/* Reads each member's wildcard schemas and patterns into c->minfo / c->pats. Sets *declares
+ * (some member declares members) and *any_member (an additionalProperties or
+ * unevaluatedProperties of `true` or a schema). */
+static nes_status gather_members(nes_sc *c, const sc_entry *e, bool *declares, bool *any_member,
+                                 bool *arrays, nes_err *err)
+{
+    *declares = *any_member = *arrays = false;
+    c->nprops = 0;
+    c->npats = 0;
+    if (!GROW(c->minfo, c->cap_minfo, e->n))
+        return oom(err);
+    nes_status st = NES_OK;
+    for (size_t i = 0; st == NES_OK && i < e->n; i++) {
+        nes_sd_ref m = c->mems[e->mem_off + i];
+        mem_info *mi = &c->minfo[i];
+        *mi = (mem_info){.pat_off = c->npats, .stamp = (size_t)-1};
+        skw k;
+        scan(m.node, &k);
+        *arrays =
+            *arrays || k.items || k.prefix_items || k.uneval_items || k.addl_items || k.contains;
+        if (k.properties != NULL) {
+            *declares = true;
+            st = gather_props(c, &m, i, k.properties, 0, err);
+        }
+        struct fy_node *const wild[2] = {k.addl, k.uneval_props};
+        static const char *const wild_kw[2] = {"additionalProperties", "unevaluatedProperties"};
+        for (int w = 0; st == NES_OK && w < 2; w++) {
+            if (wild[w] == NULL)
+                continue;
+            if (wild[w] != NULL && fy_node_is_mapping(wild[w])) {
+                *declares = *any_member = true;
+                if (w == 0)
+                    mi->addl = wild[w];
+                else
+                    mi->uneval = wild[w];
+            } else if (nes_sd_bool(wild[w]) == 1) {
+                *declares = *any_member = true;
+            } else if (nes_sd_bool(wild[w]) == 0) {
+                *declares = true;
+            } else {
+                st = nes_sd_fail(c->ds, m.doc, m.node, wild[w], NES_ERR_SPEC, err,
+                                 "%s must be a schema or a boolean", wild_kw[w]);
+            }
+        }
+        if (st == NES_OK && k.pattern != NULL) {
+            if (!fy_node_is_mapping(k.pattern))
+                return nes_sd_fail(c->ds, m.doc, m.node, k.pattern, NES_ERR_SPEC, err,
+                                   "patternProperties must be a mapping");
+            *declares = true;
+            void *it = NULL;
+            struct fy_node_pair *p;
+            while ((p = fy_node_mapping_iterate(k.pattern, &it)) != NULL) {
+                const char *re;
+                size_t len;
+                struct fy_node *v = nes_sd_deref(fy_node_pair_value(p));
+                if (!nes_sd_str(nes_sd_deref(fy_node_pair_key(p)), &re, &len))
+                    return nes_sd_fail(c->ds, m.doc, m.node, k.pattern, NES_ERR_SPEC, err,
+                                       "patterns must be strings");
+                if (v == NULL || (!fy_node_is_mapping(v) && nes_sd_bool(v) < 0))
+                    return nes_sd_fail(c->ds, m.doc, m.node, v ? v : k.pattern, NES_ERR_SPEC, err,
+                                       "patternProperties values must be schemas");
+                if (!GROW(c->pats, c->cap_pats, c->npats + 1))
+                    return oom(err);
+                c->pats[c->npats++] = (pat_item){re, len, {v, m.doc}, i};
+                mi->npat++;
+            }
+        }
+    }
+    return st;
 }
 
 static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
 {
     sc_entry e = c->ents[index]; /* a copy: get_node may move the array */
     bool pii;
-    nes_status st = classify(c, &e, &pii, err);
+    unsigned bits;
+    nes_status st = classify(c, &e, &pii, &bits, err);
     if (st != NES_OK || pii)
         return st; /* a PII value is one token: nothing below it matters */
-
-    /* properties, merged across the members by key */
-    c->nprops = 0;
-    for (size_t i = 0; st == NES_OK && i < e.n; i++) {
-        nes_sd_ref m = c->mems[e.mem_off + i];
-        skw k;
-        scan(m.node, &k);
-        if (k.properties != NULL)
-            st = gather_props(c, &m, k.properties, 0, err);
-    }
-    if (st != NES_OK)
+    bool declares, any_member, arrays;
+    if ((st = gather_members(c, &e, &declares, &any_member, &arrays, err)) != NES_OK)
         return st;
+        /* c->mems moves when get_node grows it: always index it afresh */
+#define MEM(i) (c->mems[e.mem_off + (i)])
+
+    /* properties, merged across the members by name; each member judges the name on its own */
     if (c->nprops > 1)
         qsort(c->props, c->nprops, sizeof *c->props, prop_cmp);
-    for (size_t i = 0; i < c->nprops;) {
+    for (size_t i = 0, group_no = 0; i < c->nprops; group_no++) {
         size_t j = i;
         c->ngroup = 0;
         while (j < c->nprops && c->props[j].len == c->props[i].len &&
                memcmp(c->props[j].key, c->props[i].key, c->props[i].len) == 0) {
             if ((st = group_add(c, c->props[j].val, err)) != NES_OK)
                 return st;
+            c->minfo[c->props[j].member].stamp = group_no;
             j++;
         }
+        const char *key = c->props[i].key;
+        size_t klen = c->props[i].len;
+        for (size_t mi = 0; mi < e.n; mi++) {
+            const mem_info *inf = &c->minfo[mi];
+            bool matched = false;
+            for (size_t q = inf->pat_off; q < inf->pat_off + inf->npat; q++) {
+                if (!nes_pii_pattern_matches(c->pats[q].re, c->pats[q].len, key, klen))
+                    continue;
+                matched = true;
+                if (fy_node_is_mapping(c->pats[q].schema.node) &&
+                    (st = group_add(c, c->pats[q].schema, err)) != NES_OK)
+                    return st;
+            }
+            if (inf->stamp == group_no || matched)
+                continue;
+            if (inf->addl != NULL &&
+                (st = group_add(c, (nes_sd_ref){inf->addl, MEM(mi).doc}, err)) != NES_OK)
+                return st;
+            if (inf->uneval != NULL &&
+                (st = group_add(c, (nes_sd_ref){inf->uneval, MEM(mi).doc}, err)) != NES_OK)
+                return st;
+        }
+        bool never = true; /* every schema of the name is `false`: no value is valid */
+        for (size_t q = 0; q < c->ngroup && never; q++)
+            never = nes_sd_bool(nes_sd_deref(c->group[q].node)) == 0;
         nes_pii_node *child;
-        if ((st = get_node(c, c->group, c->ngroup, &child, err)) != NES_OK)
+        if ((st = get_node(c, c->group, c->ngroup, e.pass, &child, err)) != NES_OK)
             return st;
-        if (child != NULL &&
-            nes_pii_node_set_prop(c->g, e.node, c->props[i].key, c->props[i].len, child) != 0)
+        if (child == NULL && never && (child = leaf(c, e.pass)) == NULL)
+            return oom(err);
+        if (nes_pii_node_set_prop(c->g, e.node, key, klen, child) != 0)
             return oom(err);
         i = j;
     }
 
-    /* wildcard: additionalProperties and patternProperties schemas */
-    c->ngroup = 0;
-    for (size_t i = 0; st == NES_OK && i < e.n; i++) {
-        nes_sd_ref m = c->mems[e.mem_off + i];
-        skw k;
-        scan(m.node, &k);
-        if (k.addl != NULL)
-            st = group_schema(c, &m, k.addl, "additionalProperties", err);
-        if (st == NES_OK && k.uneval_props != NULL)
-            st = group_schema(c, &m, k.uneval_props, "unevaluatedProperties", err);
-        if (st == NES_OK && k.pattern != NULL) {
-            if (!fy_node_is_mapping(k.pattern))
-                return nes_sd_fail(c->ds, m.doc, m.node, k.pattern, NES_ERR_SPEC, err,
-                                   "patternProperties must be a mapping");
-            void *it = NULL;
-            struct fy_node_pair *p;
-            while (st == NES_OK && (p = fy_node_mapping_iterate(k.pattern, &it)) != NULL)
-                st = group_schema(c, &m, nes_sd_deref(fy_node_pair_value(p)), "patternProperties",
-                                  err);
+    /* name patterns: each with every other member's wildcard; several matching: all of them */
+    for (size_t q = 0; q < c->npats; q++) {
+        c->ngroup = 0;
+        if (fy_node_is_mapping(c->pats[q].schema.node))
+            st = group_add(c, c->pats[q].schema, err);
+        for (size_t mi = 0; st == NES_OK && mi < e.n; mi++) {
+            if (mi == c->pats[q].member)
+                continue;
+            if (c->minfo[mi].addl != NULL)
+                st = group_add(c, (nes_sd_ref){c->minfo[mi].addl, MEM(mi).doc}, err);
+            if (st == NES_OK && c->minfo[mi].uneval != NULL)
+                st = group_add(c, (nes_sd_ref){c->minfo[mi].uneval, MEM(mi).doc}, err);
         }
+        nes_pii_node *child = NULL;
+        if (st == NES_OK)
+            st = get_node(c, c->group, c->ngroup, e.pass, &child, err);
+        if (st == NES_OK &&
+            nes_pii_node_add_pattern(c->g, e.node, c->pats[q].re, c->pats[q].len, child) != 0)
+            st = oom(err);
+        if (st != NES_OK)
+            return st;
+    }
+    if (c->npats > 1) {
+        c->ngroup = 0;
+        for (size_t q = 0; st == NES_OK && q < c->npats; q++)
+            if (fy_node_is_mapping(c->pats[q].schema.node))
+                st = group_add(c, c->pats[q].schema, err);
+        for (size_t mi = 0; st == NES_OK && mi < e.n; mi++) {
+            if (c->minfo[mi].addl != NULL)
+                st = group_add(c, (nes_sd_ref){c->minfo[mi].addl, MEM(mi).doc}, err);
+            if (st == NES_OK && c->minfo[mi].uneval != NULL)
+                st = group_add(c, (nes_sd_ref){c->minfo[mi].uneval, MEM(mi).doc}, err);
+        }
+        if (st == NES_OK)
+            st = get_node(c, c->group, c->ngroup, e.pass, &e.node->pattern_any, err);
+        if (st != NES_OK)
+            return st;
+    }
+
+    /* wildcard: every member's additionalProperties and unevaluatedProperties schemas */
+    c->ngroup = 0;
+    for (size_t mi = 0; st == NES_OK && mi < e.n; mi++) {
+        if (c->minfo[mi].addl != NULL)
+            st = group_add(c, (nes_sd_ref){c->minfo[mi].addl, MEM(mi).doc}, err);
+        if (st == NES_OK && c->minfo[mi].uneval != NULL)
+            st = group_add(c, (nes_sd_ref){c->minfo[mi].uneval, MEM(mi).doc}, err);
     }
     if (st == NES_OK && c->ngroup > 0)
-        st = get_node(c, c->group, c->ngroup, &e.node->wildcard, err);
+        st = get_node(c, c->group, c->ngroup, e.pass, &e.node->wildcard, err);
+    if (st != NES_OK)
+        return st;
 
-    /* items: items (a schema, or a list in tuple form) and prefixItems */
+    /* membership: see the file comment */
+    bool objects = bits == 0 || (bits & NES_JT_OBJECT) != 0;
+    if (any_member || (!declares && objects && !(bits == 0 && arrays)))
+        e.node->members = NES_MEMBERS_ANY;
+    else
+        e.node->members = e.pass ? NES_MEMBERS_PASS : NES_MEMBERS_CLOSED;
+
+    /* items: items (a schema, or a list in tuple form), prefixItems and friends */
     c->ngroup = 0;
     for (size_t i = 0; st == NES_OK && i < e.n; i++) {
-        nes_sd_ref m = c->mems[e.mem_off + i];
+        nes_sd_ref m = MEM(i);
         skw k;
         scan(m.node, &k);
         if (k.items != NULL)
@@ -748,14 +1391,31 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
         }
     }
     if (st == NES_OK && c->ngroup > 0)
-        st = get_node(c, c->group, c->ngroup, &e.node->items, err);
+        st = get_node(c, c->group, c->ngroup, e.pass, &e.node->items, err);
+    if (st != NES_OK)
+        return st;
+    bool array_ok = (bits & NES_JT_ARRAY) != 0 || (bits == 0 && !declares) || arrays;
+    if (c->ngroup == 0 && !array_ok && (e.node->items = leaf(c, e.pass)) == NULL)
+        return oom(err);
+
+    /* contentSchema: a string that carries a JSON document */
+    c->ngroup = 0;
+    for (size_t i = 0; st == NES_OK && i < e.n; i++) {
+        skw k;
+        scan(MEM(i).node, &k);
+        if (k.content_schema != NULL)
+            st = group_schema(c, &MEM(i), k.content_schema, "contentSchema", err);
+    }
+    if (st == NES_OK && c->ngroup > 0)
+        st = get_node(c, c->group, c->ngroup, false, &e.node->content, err);
     return st;
+#undef MEM
 }
 
-nes_status nes_sc_compile(nes_sc *c, const nes_sd_ref *set, size_t n, nes_pii_node **out,
+nes_status nes_sc_compile(nes_sc *c, const nes_sd_ref *set, size_t n, bool pass, nes_pii_node **out,
                           nes_err *err)
 {
-    nes_status st = get_node(c, set, n, out, err);
+    nes_status st = get_node(c, set, n, pass, out, err);
     while (st == NES_OK && c->next < c->nents)
         st = compile_entry(c, c->next++, err);
     return st;

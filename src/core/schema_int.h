@@ -116,8 +116,9 @@ nes_sc *nes_sc_new(nes_sd_docs *ds, nes_pii_graph *g);
 void nes_sc_free(nes_sc *c);
 
 /** The node for the union of the schemas `set` (n entries), compiling everything reachable from
- * it. *out is NULL when the set constrains nothing (only `true` schemas, or empty). */
-nes_status nes_sc_compile(nes_sc *c, const nes_sd_ref *set, size_t n, nes_pii_node **out,
+ * it; `pass` says whether x-pii-unknown-fields: pass is in force there (the spec root's).
+ * *out is NULL when the set constrains nothing (only `true` schemas, or empty). */
+nes_status nes_sc_compile(nes_sc *c, const nes_sd_ref *set, size_t n, bool pass, nes_pii_node **out,
                           nes_err *err);
 
 /** Automaton nodes created so far. */

@@ -107,6 +107,8 @@ static const opt opts[] = {
     {"AWS_TIMEOUT_MS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
     {"AWS_MAX_ATTEMPTS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
     {"AWS_CA_BUNDLE", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
+    {"UNKNOWN_FIELDS", T_STR, OFF(unknown_fields), "reject", 0, 0, 0,
+     "reject or pass: body members no schema declares"},
 };
 #define NOPT (sizeof(opts) / sizeof(opts[0]))
 
@@ -348,6 +350,11 @@ static void validate(nes_config *cfg, nes_config_problems *p)
     if (cfg->upstream != NULL &&
         nes_endpoint_parse(cfg->upstream, &cfg->upstream_ep, why, sizeof(why)) != 0)
         problem(p, "UPSTREAM: %s", why);
+    cfg->unknown_fields_pass =
+        cfg->unknown_fields != NULL && strcmp(cfg->unknown_fields, "pass") == 0;
+    if (cfg->unknown_fields == NULL ||
+        (strcmp(cfg->unknown_fields, "reject") != 0 && strcmp(cfg->unknown_fields, "pass") != 0))
+        problem(p, "UNKNOWN_FIELDS: must be reject or pass");
     if (!valid_header_name(cfg->schema_header))
         problem(p, "SCHEMA_HEADER_NAME: must be an HTTP header name (letters, digits, '-')");
     check_readable("TLS_CERT", cfg->tls_cert, p);

@@ -39,6 +39,7 @@ typedef enum nes_config_source {
  * unset. */
 typedef struct nes_config {
     bool local_mode;
+    bool unknown_fields_pass; /* UNKNOWN_FIELDS=pass */
     /* network */
     char *listen;
     nes_endpoint listen_ep;
@@ -76,6 +77,8 @@ typedef struct nes_config {
     /* AWS client layer and S3 specs (the AWS_* variables stay text: see nes_config_aws) */
     size_t schema_max_bytes;
     char *aws_raw_unused; /**< never set: target of the text-only AWS_* table entries */
+    /* fail closed (DESIGN section 6): UNKNOWN_FIELDS=pass lets undeclared members pass */
+    char *unknown_fields;
 
     /* raw values as loaded, for --check-config (index = option number) */
     char **raw;

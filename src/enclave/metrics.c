@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,104 @@ void nes_metrics_schema_lookup(int hit)
         ADD(s->schema_misses, 1);
 }
 
+static int put(nes_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Per-spec counters of undeclared members: a slot is claimed once per name (0 free, 1 being
+ * written, 2 ready), then only counted into. Two threads may claim two slots for one name;
+ * the scrape adds them up. */
+typedef struct spec_slot {
+    _Atomic int state;
+    char name[65];
+    _Atomic uint64_t rejected, passed;
+} spec_slot;
+
+static spec_slot g_specs[NES_METRICS_MAX_SPECS + 1]; /* the last one is "_other" */
+
+static bool label_safe(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        char c = s[n];
+        if (n == 64 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+static spec_slot *spec_slot_of(const char *name)
+{
+    spec_slot *other = &g_specs[NES_METRICS_MAX_SPECS];
+    if (name == NULL || !label_safe(name))
+        return other;
+    for (int i = 0; i < NES_METRICS_MAX_SPECS; i++) {
+        spec_slot *s = &g_specs[i];
+        int st = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (st == 2 && strcmp(s->name, name) == 0)
+            return s;
+        if (st == 0) {
+            int expect = 0;
+            if (atomic_compare_exchange_strong(&s->state, &expect, 1)) {
+                snprintf(s->name, sizeof s->name, "%s", name);
+                atomic_store_explicit(&s->state, 2, memory_order_release);
+                return s;
+            }
+            if (expect == 2 && strcmp(s->name, name) == 0)
+                return s;
+        }
+    }
+    return other;
+}
+
+void nes_metrics_unknown_members(const char *schema, uint64_t rejected, uint64_t passed)
+{
+    if (rejected == 0 && passed == 0)
+        return;
+    spec_slot *s = spec_slot_of(schema);
+    if (rejected)
+        atomic_fetch_add_explicit(&s->rejected, rejected, memory_order_relaxed);
+    if (passed)
+        atomic_fetch_add_explicit(&s->passed, passed, memory_order_relaxed);
+}
+
 #define GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
+
+/* The per-spec series, one per name (slots of one name added up). */
+static int format_specs(nes_buf *out)
+{
+    int rc = put(out, "# HELP nes_unknown_members_total Body members that no schema of the spec "
+                      "declares: requests rejected for one, members passed (open schemas, "
+                      "UNKNOWN_FIELDS=pass).\n"
+                      "# TYPE nes_unknown_members_total counter\n");
+    for (int i = 0; i <= NES_METRICS_MAX_SPECS; i++) {
+        spec_slot *s = &g_specs[i];
+        bool other = i == NES_METRICS_MAX_SPECS;
+        if (!other && atomic_load_explicit(&s->state, memory_order_acquire) != 2)
+            continue;
+        const char *name = other ? "_other" : s->name;
+        bool dup = false;
+        for (int j = 0; j < i && !other && !dup; j++)
+            dup = atomic_load_explicit(&g_specs[j].state, memory_order_acquire) == 2 &&
+                  strcmp(g_specs[j].name, name) == 0;
+        if (dup)
+            continue;
+        uint64_t rej = GET(s->rejected), pass = GET(s->passed);
+        for (int j = i + 1; j < NES_METRICS_MAX_SPECS && !other; j++) {
+            if (atomic_load_explicit(&g_specs[j].state, memory_order_acquire) == 2 &&
+                strcmp(g_specs[j].name, name) == 0) {
+                rej += GET(g_specs[j].rejected);
+                pass += GET(g_specs[j].passed);
+            }
+        }
+        if (other && rej == 0 && pass == 0)
+            continue;
+        rc |= put(out, "nes_unknown_members_total{schema=\"%s\",outcome=\"rejected\"} %llu\n", name,
+                  (unsigned long long)rej);
+        rc |= put(out, "nes_unknown_members_total{schema=\"%s\",outcome=\"passed\"} %llu\n", name,
+                  (unsigned long long)pass);
+    }
+    return rc;
+}
 
 static void add_shard(nes_metrics_totals *t, shard *s)
 {
@@ -217,6 +315,7 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
                   g->connections_rejected);
     rc |= counter(out, "nes_log_lines_dropped_total", "Log lines dropped on full queues.",
                   g->log_lines_dropped);
+    rc |= format_specs(out);
     rc |=
         gauge(out, "nes_open_connections", "Open client connections.", (double)g->open_connections);
     rc |= gauge(out, "nes_ready", "1 when keys and specs are loaded.", (double)g->ready);

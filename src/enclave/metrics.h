@@ -26,9 +26,9 @@ typedef enum nes_route {
 /** Statuses with their own series; anything else counts as "other". */
 #define NES_METRICS_STATUSES                                                                       \
     {                                                                                              \
-        200, 400, 403, 404, 405, 408, 413, 415, 431, 500, 503                                      \
+        200, 400, 403, 404, 405, 408, 413, 415, 422, 431, 500, 503                                 \
     }
-#define NES_METRICS_NSTATUS 12 /* the list above plus "other" */
+#define NES_METRICS_NSTATUS 13 /* the list above plus "other" */
 /** Latency histogram upper bounds in microseconds (then +Inf). */
 #define NES_METRICS_BUCKETS_US                                                                     \
     {                                                                                              \
@@ -82,6 +82,15 @@ void nes_metrics_fields(int decrypt, uint64_t n);
 
 /** Counts a spec lookup hit (1) or miss (0). */
 void nes_metrics_schema_lookup(int hit);
+
+/** Most specs with their own nes_unknown_members_total series (later names count as "_other"). */
+#define NES_METRICS_MAX_SPECS 128
+
+/** Counts body members that no schema of spec `schema` declares (fail closed, DESIGN section 6):
+ * `rejected` requests refused for one, `passed` members let through (open schemas,
+ * UNKNOWN_FIELDS=pass). Lock-free; a spec name (letters, digits, '.', '_', '-'; at most 64) is a
+ * label value, anything else counts as "_other". */
+void nes_metrics_unknown_members(const char *schema, uint64_t rejected, uint64_t passed);
 
 /** Sums all shards into `t` (relaxed reads: a scrape may miss in-flight increments). */
 void nes_metrics_collect(nes_metrics_totals *t);

@@ -180,6 +180,7 @@ static enum MHD_Result route_transform(nes_server *s, struct MHD_Connection *con
     nes_codec codec = nes_crypter_codec(crypter);
     nes_transform_opts topts = {
         .dir = dir, .root = root, .codec = &codec, .max_depth = cfg->max_depth};
+    topts.unknown = cfg->unknown_fields_pass ? NES_UNKNOWN_PASS : NES_UNKNOWN_REJECT;
     nes_buf out = {0};
     out.max = cfg->max_body_bytes * OUTPUT_FACTOR + 4096;
     /* One allocation for the usual result: a token is ~45 bytes plus a third longer than its
@@ -189,6 +190,7 @@ static enum MHD_Result route_transform(nes_server *s, struct MHD_Connection *con
         (void)nes_buf_reserve(&out, guess);
     nes_transform_stats stats = {0};
     nes_status st = nes_transform(&topts, r->body.data, r->body.len, &out, &stats, &err);
+    nes_metrics_unknown_members(r->schema, st == NES_ERR_UNKNOWN_MEMBER, stats.unknown_passed);
     nes_state_leave();
     nes_buf_free(&r->body); /* plaintext (encrypt) or tokens (decrypt): not kept */
     if (st == NES_OK) {
@@ -217,6 +219,12 @@ static enum MHD_Result route_transform(nes_server *s, struct MHD_Connection *con
         code = "invalid_token";
         snprintf(msg, sizeof(msg), "a PII field does not hold a valid token (byte offset %zu)",
                  offset);
+        break;
+    case NES_ERR_UNKNOWN_MEMBER: /* fail closed: err.msg names the JSON pointer, never a value */
+    case NES_ERR_TYPE:
+        status = 422;
+        code = st == NES_ERR_TYPE ? "pii_type" : "unknown_member";
+        snprintf(msg, sizeof(msg), "%s (byte offset %zu)", err.msg, offset);
         break;
     case NES_ERR_LIMIT:
         status = 413;

@@ -95,8 +95,8 @@ static void status_names_are_distinct(void **state)
     (void)state;
     assert_string_equal(nes_status_name(NES_ERR_JSON), "invalid_json");
     assert_string_equal(nes_status_name(NES_ERR_ROOT), "ambiguous_root");
-    for (int a = NES_OK; a <= NES_ERR_CRYPTO; a++)
-        for (int b = a + 1; b <= NES_ERR_CRYPTO; b++)
+    for (int a = NES_OK; a <= NES_ERR_TYPE; a++)
+        for (int b = a + 1; b <= NES_ERR_TYPE; b++)
             assert_string_not_equal(nes_status_name((nes_status)a), nes_status_name((nes_status)b));
     assert_string_equal(nes_status_name((nes_status)99), "unknown");
 }

@@ -1,6 +1,7 @@
 /* Unit tests: pii.c (automaton building, lookup, PII paths). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -192,6 +193,159 @@ static void cycle_without_pii_is_not_interesting(void **state)
     nes_pii_graph_free(g);
 }
 
+/* ---- membership, patterns, open places ------------------------------------------------------ */
+
+static void lookup_says_declared_pass_or_unknown(void **state)
+{
+    (void)state;
+    nes_pii_graph *g = nes_pii_graph_new();
+    nes_pii_node *obj = nes_pii_node_new(g, NULL);
+    nes_pii_node *leaf = nes_pii_node_new(g, NULL);
+    assert_int_equal(nes_pii_node_set_prop(g, obj, "a", 1, leaf), 0);
+    assert_int_equal(nes_pii_node_set_prop(g, obj, "free", 4, NULL), 0);
+    assert_int_equal(nes_pii_graph_finish(g), 0);
+    const nes_pii_node *c = obj;
+    static const struct {
+        uint8_t members;
+        nes_member_kind other;
+    } table[] = {{NES_MEMBERS_PASS, NES_MEMBER_PASS},
+                 {NES_MEMBERS_ANY, NES_MEMBER_DECLARED},
+                 {NES_MEMBERS_CLOSED, NES_MEMBER_UNKNOWN}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        obj->members = table[i].members;
+        assert_int_equal(nes_pii_lookup(obj, "a", 1, &c), NES_MEMBER_DECLARED);
+        assert_ptr_equal(c, leaf);
+        assert_int_equal(nes_pii_lookup(obj, "free", 4, &c), NES_MEMBER_DECLARED);
+        assert_null(c); /* declared as any value */
+        assert_int_equal(nes_pii_lookup(obj, "b", 1, &c), table[i].other);
+        assert_null(c);
+    }
+    /* a wildcard declares every other name, whatever members says */
+    obj->members = NES_MEMBERS_CLOSED;
+    obj->wildcard = leaf;
+    assert_int_equal(nes_pii_lookup(obj, "b", 1, &c), NES_MEMBER_DECLARED);
+    assert_ptr_equal(c, leaf);
+    /* walk: closed or passing nodes are walked, a free-form node with nothing below is not */
+    nes_pii_node *any = nes_pii_node_new(g, NULL);
+    any->members = NES_MEMBERS_ANY;
+    assert_int_equal(nes_pii_graph_finish(g), 0);
+    assert_true(obj->walk);
+    assert_false(any->walk);
+    nes_pii_graph_free(g);
+}
+
+static void patterns_translate_and_match(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *pattern, *key;
+        bool match;
+    } table[] = {
+        {"^email", "email_work", true}, {"^email", "my_email", false}, {"mail", "my_email", true},
+        {"^x-\\d+$", "x-12", true},     {"^x-\\d+$", "x-1a", false},   {"^\\w+$", "a_b9", true},
+        {"^\\w+$", "a-b", false},       {"^\\S+$", "a b", false},      {"^[a-c]{2}$", "ab", true},
+        {"^[a-c]{2}$", "ad", false},    {"^a\\.b$", "a.b", true},      {"^a\\.b$", "axb", false},
+        {"\\bword", "anything", true}, /* \b: no POSIX equivalent, matches every name */
+        {"(?i)abc", "xyz", true},       {"[\\d]", "x", true},          {"^(ab|cd)$", "cd", true},
+        {"^(ab|cd)$", "abcd", false},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        bool m = nes_pii_pattern_matches(table[i].pattern, strlen(table[i].pattern), table[i].key,
+                                         strlen(table[i].key));
+        if (m != table[i].match)
+            fail_msg("pattern %s on %s: got %d", table[i].pattern, table[i].key, m);
+    }
+    /* lookups: one matching pattern gives its child, several give pattern_any */
+    nes_pii_graph *g = nes_pii_graph_new();
+    nes_pii_node *obj = nes_pii_node_new(g, NULL);
+    nes_pii_node *e = nes_pii_node_new(g, NULL), *x = nes_pii_node_new(g, NULL);
+    nes_pii_node *both = nes_pii_node_new(g, NULL);
+    obj->members = NES_MEMBERS_CLOSED;
+    assert_int_equal(nes_pii_node_add_pattern(g, obj, "^email", 6, e), 0);
+    assert_int_equal(nes_pii_node_add_pattern(g, obj, "_x$", 3, x), 0);
+    obj->pattern_any = both;
+    assert_int_equal(nes_pii_node_mark(g, e, NES_VT_STRING, NULL, 0), 0);
+    assert_int_equal(nes_pii_graph_finish(g), 0);
+    const nes_pii_node *c;
+    assert_int_equal(nes_pii_lookup(obj, "email2", 6, &c), NES_MEMBER_DECLARED);
+    assert_ptr_equal(c, e);
+    assert_int_equal(nes_pii_lookup(obj, "email_x", 7, &c), NES_MEMBER_DECLARED);
+    assert_ptr_equal(c, both);
+    assert_int_equal(nes_pii_lookup(obj, "a_x", 3, &c), NES_MEMBER_DECLARED);
+    assert_ptr_equal(c, x);
+    assert_int_equal(nes_pii_lookup(obj, "zzz", 3, &c), NES_MEMBER_UNKNOWN);
+    assert_ptr_equal(nes_pii_child(obj, "email", 5), e);
+    assert_true(obj->has_pii_below);
+    nes_pii_graph_free(g);
+}
+
+static void content_with_pii_marks_the_string(void **state)
+{
+    (void)state;
+    nes_pii_graph *g = nes_pii_graph_new();
+    nes_pii_node *root = nes_pii_node_new(g, NULL);
+    nes_pii_node *str = nes_pii_node_new(g, NULL), *inner = nes_pii_node_new(g, NULL);
+    nes_pii_node *ssn = nes_pii_node_new(g, NULL);
+    assert_int_equal(nes_pii_node_set_prop(g, root, "payload", 7, str), 0);
+    str->content = inner;
+    assert_int_equal(nes_pii_node_set_prop(g, inner, "ssn", 3, ssn), 0);
+    assert_int_equal(nes_pii_node_mark(g, ssn, NES_VT_STRING, NULL, 0), 0);
+    assert_int_equal(nes_pii_graph_finish(g), 0);
+    assert_true(str->pii);
+    assert_int_equal(str->type, NES_VT_STRING);
+    assert_int_equal(str->types, NES_JT_STRING);
+    assert_true(root->has_pii_below);
+    nes_pii_graph_free(g);
+}
+
+typedef struct open_seen {
+    char lines[16][128];
+    size_t n;
+} open_seen;
+
+static int collect_open(void *ud, const char *path, nes_open_kind kind)
+{
+    open_seen *o = ud;
+    if (o->n == 16)
+        return 1;
+    snprintf(o->lines[o->n++], sizeof o->lines[0], "%s %d", path, (int)kind);
+    return 0;
+}
+
+static void open_places_listed_once_at_their_shortest_path(void **state)
+{
+    (void)state;
+    nes_pii_graph *g = nes_pii_graph_new();
+    nes_pii_node *root = nes_pii_node_new(g, NULL);
+    nes_pii_node *meta = nes_pii_node_new(g, NULL), *loose = nes_pii_node_new(g, NULL);
+    nes_pii_node *list = nes_pii_node_new(g, NULL), *ssn = nes_pii_node_new(g, NULL);
+    root->members = NES_MEMBERS_CLOSED;
+    meta->members = NES_MEMBERS_ANY;
+    loose->members = NES_MEMBERS_PASS;
+    list->members = NES_MEMBERS_CLOSED;
+    assert_int_equal(nes_pii_node_set_prop(g, root, "meta", 4, meta), 0);
+    assert_int_equal(nes_pii_node_set_prop(g, root, "loose", 5, loose), 0);
+    assert_int_equal(nes_pii_node_set_prop(g, loose, "k", 1, list), 0);
+    assert_int_equal(nes_pii_node_set_prop(g, root, "list", 4, list), 0);
+    assert_int_equal(nes_pii_node_set_prop(g, root, "any", 3, NULL), 0);
+    assert_int_equal(nes_pii_node_set_prop(g, root, "ssn", 3, ssn), 0);
+    list->items = root; /* a cycle: listed once */
+    ssn->members = NES_MEMBERS_PASS;
+    assert_int_equal(nes_pii_node_mark(g, ssn, NES_VT_STRING, NULL, 0), 0);
+    assert_int_equal(nes_pii_graph_finish(g), 0);
+    open_seen o = {0};
+    assert_int_equal(nes_pii_open(root, collect_open, &o), 0);
+    assert_int_equal(o.n, 3);
+    assert_string_equal(o.lines[0], "any 0");
+    assert_string_equal(o.lines[1], "loose.* 2");
+    assert_string_equal(o.lines[2], "meta.* 1");
+    memset(&o, 0, sizeof o);
+    assert_int_equal(nes_pii_open(NULL, collect_open, &o), 0);
+    assert_int_equal(o.n, 1);
+    assert_string_equal(o.lines[0], "$ 0");
+    nes_pii_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +355,10 @@ int main(void)
         cmocka_unit_test(paths_sorted_with_recursion_marked),
         cmocka_unit_test(paths_root_pii_and_empty),
         cmocka_unit_test(cycle_without_pii_is_not_interesting),
+        cmocka_unit_test(lookup_says_declared_pass_or_unknown),
+        cmocka_unit_test(patterns_translate_and_match),
+        cmocka_unit_test(content_with_pii_marks_the_string),
+        cmocka_unit_test(open_places_listed_once_at_their_shortest_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -377,8 +377,11 @@ static void openapi_31(void **state)
     const nes_pii_node *card = child(root, "card");
     assert_int_equal(card->type, NES_VT_JSON);
     assert_memory_equal(card->context, "pan", 3);
-    assert_null(child(root, "anything"));
-    assert_null(child(root, "nothing"));
+    assert_null(child(root, "anything"));                 /* true: any value */
+    const nes_pii_node *nothing = child(root, "nothing"); /* false: no member may pass in it */
+    assert_non_null(nothing);
+    assert_false(nothing->pii);
+    assert_int_equal(nothing->members, NES_MEMBERS_CLOSED);
     nes_spec_free(spec);
 }
 
@@ -1055,6 +1058,147 @@ static void public_specs_load_and_mark_nothing(void **state)
     }
 }
 
+/* ---- fail closed, keywords, webhooks -------------------------------------------------------- */
+
+static void membership_of_compiled_nodes(void **state)
+{
+    (void)state;
+    const char *text =
+        "openapi: 3.1.0\n"
+        "x-pii-root: '#/$defs/A'\n"
+        "$defs:\n"
+        "  A:\n"
+        "    type: object\n"
+        "    properties:\n"
+        "      s: {type: string}\n"
+        "      free: {type: object}\n"
+        "      open: {additionalProperties: true, properties: {a: {type: integer}}}\n"
+        "      anything: {}\n"
+        "      loose: {x-pii-unknown-fields: pass, properties: {b: {type: object,"
+        " properties: {c: {type: string}}}}}\n"
+        "      list: {type: array, items: {type: string}}\n";
+    nes_spec *spec;
+    nes_err err;
+    assert_int_equal(load_text("m.yaml", text, NULL, &spec, &err), NES_OK);
+    const nes_pii_node *root = root_of(spec, NULL), *c;
+    assert_int_equal(root->members, NES_MEMBERS_CLOSED);
+    assert_int_equal(nes_pii_lookup(root, "zz", 2, &c), NES_MEMBER_UNKNOWN);
+    const nes_pii_node *str = child(root, "s");
+    assert_int_equal(str->members, NES_MEMBERS_CLOSED); /* a string holds no member */
+    assert_non_null(str->items);                        /* nor do its "items" */
+    assert_int_equal(str->items->members, NES_MEMBERS_CLOSED);
+    assert_int_equal(child(root, "free")->members, NES_MEMBERS_ANY);
+    assert_int_equal(child(root, "open")->members, NES_MEMBERS_ANY);
+    assert_int_equal(nes_pii_lookup(root, "anything", 8, &c), NES_MEMBER_DECLARED);
+    assert_null(c);
+    const nes_pii_node *loose = child(root, "loose");
+    assert_int_equal(loose->members, NES_MEMBERS_PASS);
+    assert_int_equal(child(loose, "b")->members, NES_MEMBERS_PASS); /* applies below */
+    assert_int_equal(child(root, "list")->members, NES_MEMBERS_CLOSED);
+    nes_spec_free(spec);
+
+    /* the spec root's x-pii-unknown-fields, and a bad value */
+    const char *loose_spec = "openapi: 3.1.0\nx-pii-unknown-fields: pass\nx-pii-root: '#/$defs/A'\n"
+                             "$defs: {A: {properties: {a: {type: string}}}}\n";
+    assert_int_equal(load_text("l.yaml", loose_spec, NULL, &spec, &err), NES_OK);
+    assert_int_equal(root_of(spec, NULL)->members, NES_MEMBERS_PASS);
+    nes_spec_free(spec);
+    const char *bad = "openapi: 3.1.0\nx-pii-unknown-fields: maybe\npaths: {}\n";
+    assert_int_equal(load_text("b.yaml", bad, NULL, &spec, &err), NES_ERR_SPEC);
+    assert_non_null(strstr(err.msg, "x-pii-unknown-fields must be"));
+}
+
+static void webhooks_are_roots_but_never_matched(void **state)
+{
+    (void)state;
+    const char *text =
+        "openapi: 3.1.0\n"
+        "webhooks:\n"
+        "  /created:\n"
+        "    post:\n"
+        "      operationId: onCreated\n"
+        "      requestBody: {content: {application/json: {schema: {properties: {e: {x-pii: "
+        "true}}}}}}\n";
+    nes_spec *spec;
+    nes_err err;
+    lines l;
+    assert_int_equal(load_text("w.yaml", text, NULL, &spec, &err), NES_OK);
+    assert_int_equal(nes_spec_operation_count(spec), 1);
+    nes_spec_op op;
+    assert_true(nes_spec_operation(spec, 0, &op));
+    assert_true(op.webhook);
+    assert_string_equal(paths_of(root_of(spec, "onCreated"), &l), "e\n");
+    assert_false(nes_spec_find_op(spec, "post", "/created", 8, &op));
+    nes_spec_free(spec);
+}
+
+/* Every row of docs/openapi-support.md's table names a keyword of nes_schema_keywords with the
+ * same decision, in the same (sorted) order, and none is missing. */
+static void keyword_table_matches_the_docs(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"honoured", "over-approximated", "no subschema", "refused"};
+    size_t n;
+    const nes_schema_keyword *kw = nes_schema_keywords(&n);
+    assert_true(n >= 60);
+    for (size_t i = 1; i < n; i++)
+        assert_true(strcmp(kw[i - 1].name, kw[i].name) < 0);
+    char path[1024];
+    spec_file(path, sizeof path, "docs/openapi-support.md");
+    char *doc = read_text(path);
+    size_t row = 0;
+    for (char *line = strtok(doc, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "| `", 3) != 0)
+            continue;
+        char name[64], decision[64];
+        if (sscanf(line, "| `%63[^`]` | %63[^|]|", name, decision) != 2)
+            fail_msg("bad row: %s", line);
+        size_t dl = strlen(decision);
+        while (dl > 0 && decision[dl - 1] == ' ')
+            decision[--dl] = '\0';
+        if (row >= n)
+            fail_msg("docs list %s, which the code does not", name);
+        assert_string_equal(name, kw[row].name);
+        assert_string_equal(decision, names[kw[row].decision]);
+        row++;
+    }
+    assert_int_equal(row, n);
+    free(doc);
+}
+
+static void unknown_keywords_with_schemas_are_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *schema, *msg;
+    } table[] = {
+        {"{propertiez: {a: {x-pii: true}}}", "unknown keyword \"propertiez\""},
+        {"{myItems: [{x-pii: true}]}", "unknown keyword \"myItems\""},
+        {"{$recursiveRef: '#'}", "keyword $recursiveRef is not supported"},
+        {"{$ref: '#nowhere'}", "no $anchor or $dynamicAnchor \"nowhere\""},
+        {"{discriminator: yes}", "discriminator must be a mapping"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "openapi: 3.1.0\nx-pii-root: '#/$defs/A'\n$defs:\n  A: %s\n",
+                 table[i].schema);
+        nes_spec *spec = NULL;
+        nes_err err;
+        assert_int_equal(load_text("k.yaml", text, NULL, &spec, &err), NES_ERR_SPEC);
+        if (strstr(err.msg, table[i].msg) == NULL)
+            fail_msg("%s: %s", table[i].schema, err.msg);
+    }
+    /* scalar unknown keywords and x- extensions are fine */
+    nes_spec *spec;
+    nes_err err;
+    assert_int_equal(load_text("ok.yaml",
+                               "openapi: 3.1.0\nx-pii-root: '#/$defs/A'\n$defs:\n  A: {foo: 1, "
+                               "x-vendor: {a: [1]}, properties: {s: {x-pii: true}}}\n",
+                               NULL, &spec, &err),
+                     NES_OK);
+    nes_spec_free(spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1082,6 +1226,10 @@ int main(void)
         cmocka_unit_test(too_many_documents),
         cmocka_unit_test(node_limit),
         cmocka_unit_test(public_specs_load_and_mark_nothing),
+        cmocka_unit_test(membership_of_compiled_nodes),
+        cmocka_unit_test(webhooks_are_roots_but_never_matched),
+        cmocka_unit_test(keyword_table_matches_the_docs),
+        cmocka_unit_test(unknown_keywords_with_schemas_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

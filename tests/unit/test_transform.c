@@ -312,7 +312,7 @@ static void escaped_keys_and_values(void **state)
 static void duplicate_keys_all_transformed(void **state)
 {
     const nes_pii_node *root = root_of(state);
-    expect_enc(root, "{\"ssn\":\"1\",\"name\":\"n\",\"ssn\":\"2\",\"ssn\":3}",
+    expect_enc(root, "{\"ssn\":\"1\",\"name\":\"n\",\"ssn\":\"2\",\"ssn\":\"3\"}",
                "{\"ssn\":<<ssn:1>>,\"name\":\"n\",\"ssn\":<<ssn:2>>,\"ssn\":<<ssn:3>>}", 3);
 }
 
@@ -320,7 +320,9 @@ static void pii_root_and_no_root(void **state)
 {
     const schema *s = *state;
     expect_enc(s->any_root, " {\"a\": [1, 2]} ", " <<:{\"a\":[1,2]}>> ", 1);
-    expect_enc(s->any_root, "\"x\"", "<<:x>>", 1);
+    /* NES_VT_ANY: a string encrypts as JSON text, with its quotes (escaped canonically) */
+    expect_enc(s->any_root, "\"x\"", "<<:\"x\">>", 1);
+    expect_enc(s->any_root, "\"\\u0041\\/\"", "<<:\"A/\">>", 1);
     expect_enc(s->any_root, "null", "null", 0);
     /* NULL root: validation and a verbatim copy */
     const char *doc = "{ \"ssn\" : \"1\", \"a\":[1,2,{\"b\":null}] }";
@@ -357,6 +359,14 @@ static void decrypt_restores_types(void **state)
     free(d.out);
 }
 
+/* Asserts that decrypting the expansion of `tmpl` fails with NES_ERR_TOKEN at `offset`. */
+static void expect_dec_err(const nes_pii_node *root, const char *tmpl, size_t offset)
+{
+    char *in = expand(tmpl);
+    expect_err(NES_DECRYPT, root, in, NES_ERR_TOKEN, offset);
+    free(in);
+}
+
 static void decrypt_by_value_type(void **state)
 {
     const nes_pii_node *root = root_of(state);
@@ -364,22 +374,25 @@ static void decrypt_by_value_type(void **state)
     expect_dec(root, "{\"ssn\":<<ssn:5>>}", "{\"ssn\":\"5\"}", 1);
     expect_dec(root, "{\"ssn\":<<ssn:{\"a\":1}>>}", "{\"ssn\":\"{\\\"a\\\":1}\"}", 1);
     expect_dec(root, "{\"ssn\":<<ssn:a\tb\x01>>}", "{\"ssn\":\"a\\tb\\u0001\"}", 1);
-    /* NES_VT_ANY / NES_VT_JSON: minified non-string JSON comes back raw, anything else a string */
+    /* NES_VT_ANY: minified JSON of any type comes back as it is, anything else is refused */
     expect_dec(root, "{\"flag\":<<:5>>}", "{\"flag\":5}", 1);
     expect_dec(root, "{\"flag\":<<:false>>}", "{\"flag\":false}", 1);
-    expect_dec(root, "{\"flag\":<<:abc>>}", "{\"flag\":\"abc\"}", 1);
-    expect_dec(root, "{\"flag\":<<: 1>>}", "{\"flag\":\" 1\"}", 1);
-    expect_dec(root, "{\"flag\":<<:1 >>}", "{\"flag\":\"1 \"}", 1);
-    expect_dec(root, "{\"flag\":<<:null>>}", "{\"flag\":\"null\"}", 1);
-    expect_dec(root, "{\"flag\":<<:>>}", "{\"flag\":\"\"}", 1);
-    expect_dec(root, "{\"flag\":<<:01>>}", "{\"flag\":\"01\"}", 1);
-    expect_dec(root, "{\"tags\":<<:\"q\">>}", "{\"tags\":\"\\\"q\\\"\"}", 1);
-    expect_dec(root, "{\"tags\":<<:[1, 2]>>}", "{\"tags\":\"[1, 2]\"}", 1);
+    expect_dec(root, "{\"flag\":<<:\"abc\">>}", "{\"flag\":\"abc\"}", 1);
+    expect_dec(root, "{\"flag\":<<:\"12345\">>}", "{\"flag\":\"12345\"}", 1);
+    expect_dec_err(root, "{\"flag\":<<:abc>>}", 8);
+    expect_dec_err(root, "{\"flag\":<<: 1>>}", 8);
+    expect_dec_err(root, "{\"flag\":<<:1 >>}", 8);
+    expect_dec_err(root, "{\"flag\":<<:null>>}", 8);
+    expect_dec_err(root, "{\"flag\":<<:>>}", 8);
+    expect_dec_err(root, "{\"flag\":<<:01>>}", 8);
+    /* NES_VT_JSON: minified non-string JSON only */
+    expect_dec_err(root, "{\"tags\":<<:\"q\">>}", 8);
+    expect_dec_err(root, "{\"tags\":<<:[1, 2]>>}", 8);
     expect_dec(root, "{\"tags\":<<:[1,2]>>}", "{\"tags\":[1,2]}", 1);
     expect_dec(root, "{\"tags\":<<:{\"a\":[1,{}],\"b\":\"x y\"}>>}",
                "{\"tags\":{\"a\":[1,{}],\"b\":\"x y\"}}", 1);
-    expect_dec(root, "{\"tags\":<<:{\"a\" :1}>>}", "{\"tags\":\"{\\\"a\\\" :1}\"}", 1);
-    expect_dec(root, "{\"tags\":<<:[1,2]x>>}", "{\"tags\":\"[1,2]x\"}", 1);
+    expect_dec_err(root, "{\"tags\":<<:{\"a\" :1}>>}", 8);
+    expect_dec_err(root, "{\"tags\":<<:[1,2]x>>}", 8);
     /* null stays null; escaped token text is unescaped first */
     expect_dec(root, "{\"ssn\":null,\"flag\":null}", "{\"ssn\":null,\"flag\":null}", 0);
     expect_dec(root, "{\"ssn\":\"\\u0054\\u0033\\u0031~ssn\"}", "{\"ssn\":\"1\"}", 1);
@@ -402,6 +415,122 @@ static void decrypt_rejects_non_tokens(void **state)
     expect_err(NES_DECRYPT, root, "{\"flag\":\"Tc0af~\"}", NES_ERR_TOKEN, 8);
     /* invalid JSON is still a JSON error, not a token error */
     expect_err(NES_DECRYPT, root, "{\"ssn\":\"T31~ssn\",}", NES_ERR_JSON, 17);
+}
+
+/* ---- fail closed and value types ---------------------------------------------------------- */
+
+/* closed: {ssn (string), "a/b~c": {x (integer, closed leaf)}, list: [closed {n}], num (number PII),
+ *          any (any value)} */
+static const nes_pii_node *closed_schema(nes_pii_graph *g)
+{
+    nes_pii_node *root = nes_pii_node_new(g, "Closed");
+    nes_pii_node *obj = nes_pii_node_new(g, NULL), *leaf = nes_pii_node_new(g, NULL);
+    nes_pii_node *list = nes_pii_node_new(g, NULL), *item = nes_pii_node_new(g, NULL);
+    root->members = obj->members = leaf->members = list->members = item->members =
+        NES_MEMBERS_CLOSED;
+    leaf->items = leaf;
+    prop(g, root, "ssn", pii_node(g, NES_VT_STRING, "ssn"));
+    prop(g, root, "a/b~c", obj);
+    prop(g, obj, "x", leaf);
+    prop(g, root, "list", list);
+    list->items = item;
+    prop(g, item, "n", leaf);
+    nes_pii_node *num = pii_node(g, NES_VT_JSON, NULL);
+    num->types = NES_JT_NUMBER;
+    prop(g, root, "num", num);
+    prop(g, root, "any", NULL);
+    assert_int_equal(nes_pii_graph_finish(g), 0);
+    return root;
+}
+
+static void unknown_members_are_refused_with_their_pointer(void **state)
+{
+    schema *s = *state;
+    const nes_pii_node *root = closed_schema(s->g);
+    static const struct {
+        const char *in;
+        size_t offset;
+        const char *pointer;
+    } bad[] = {
+        {"{\"Ssn\":\"SECRET\"}", 1, "\"/Ssn\""},
+        {"{\"a/b~c\":{\"x\":1,\"y\":\"SECRET\"}}", 16, "\"/a~1b~0c/y\""},
+        {"{\"a/b~c\":{\"x\":{\"k\":\"SECRET\"}}}", 15, "\"/a~1b~0c/x/k\""},
+        {"{\"list\":[{\"n\":1},{\"n\":[{\"q\":\"SECRET\"}]}]}", 24, "\"/list/1/n/0/q\""},
+        {"{\"any\":{\"free\":1},\"\\u0001\\/\":\"SECRET\"}", 18, "\"/\\u0001~1\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (int dir = 0; dir < 2; dir++) {
+            result r = run(dir ? NES_DECRYPT : NES_ENCRYPT, root, bad[i].in);
+            if (r.st != NES_ERR_UNKNOWN_MEMBER || r.err.offset != bad[i].offset ||
+                strstr(r.err.msg, bad[i].pointer) == NULL)
+                fail_msg("%s: got %s at %zu: %s", bad[i].in, nes_status_name(r.st), r.err.offset,
+                         r.err.msg);
+            assert_null(strstr(r.err.msg, "SECRET"));
+        }
+    }
+    /* a long pointer is cut, never overflowing the message */
+    char big[2048];
+    size_t n = (size_t)snprintf(big, sizeof big, "{\"");
+    memset(big + n, 'k', 1000);
+    n += 1000;
+    snprintf(big + n, sizeof big - n, "\":1}");
+    result r = run(NES_ENCRYPT, root, big);
+    assert_int_equal(r.st, NES_ERR_UNKNOWN_MEMBER);
+    assert_non_null(strstr(r.err.msg, "...\""));
+}
+
+static void unknown_members_pass_when_told_and_are_counted(void **state)
+{
+    schema *s = *state;
+    const nes_pii_node *root = closed_schema(s->g);
+    const char *in =
+        "{\"ssn\":\"1\",\"Ssn\":{\"deep\":[1]},\"a/b~c\":{\"y\":2},\"list\":[{\"m\":3}]}";
+    nes_transform_opts o = {
+        .dir = NES_ENCRYPT, .root = root, .codec = &g_codec, .unknown = NES_UNKNOWN_PASS};
+    nes_buf b = {0};
+    nes_transform_stats st;
+    nes_err err;
+    assert_int_equal(nes_transform(&o, (const uint8_t *)in, strlen(in), &b, &st, &err), NES_OK);
+    assert_int_equal(st.fields, 1);
+    assert_int_equal(st.unknown_passed, 3);
+    nes_buf_free(&b);
+    /* the hand-built nodes of the other tests let undeclared members pass, counted */
+    o.root = root_of(state);
+    o.unknown = NES_UNKNOWN_REJECT;
+    assert_int_equal(nes_transform(&o, (const uint8_t *)"{\"zz\":1,\"yy\":{}}", 16, &b, &st, &err),
+                     NES_OK);
+    assert_int_equal(st.unknown_passed, 2);
+    nes_buf_free(&b);
+}
+
+static void pii_values_of_a_forbidden_type_are_refused(void **state)
+{
+    schema *s = *state;
+    const nes_pii_node *root = closed_schema(s->g);
+    expect_enc(root, "{\"num\":12.5,\"ssn\":null,\"num\":null}",
+               "{\"num\":<<:12.5>>,\"ssn\":null,\"num\":null}", 1);
+    static const struct {
+        const char *in;
+        size_t offset;
+        const char *pointer;
+    } bad[] = {
+        {"{\"ssn\":12345}", 7, "\"/ssn\""},      {"{\"ssn\":{\"a\":\"SECRET\"}}", 7, "\"/ssn\""},
+        {"{\"num\":\"SECRET\"}", 7, "\"/num\""}, {"{\"num\":true}", 7, "\"/num\""},
+        {"{\"num\":[1]}", 7, "\"/num\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        result r = run(NES_ENCRYPT, root, bad[i].in);
+        if (r.st != NES_ERR_TYPE || r.err.offset != bad[i].offset ||
+            strstr(r.err.msg, bad[i].pointer) == NULL)
+            fail_msg("%s: got %s at %zu: %s", bad[i].in, nes_status_name(r.st), r.err.offset,
+                     r.err.msg);
+        assert_null(strstr(r.err.msg, "SECRET"));
+        assert_null(strstr(r.err.msg, "12345"));
+    }
+    /* decrypt: a token whose plaintext has another type does not come back */
+    expect_dec_err(root, "{\"num\":<<:\"5\">>}", 7);
+    expect_dec_err(root, "{\"num\":<<:true>>}", 7);
+    expect_dec(root, "{\"num\":<<:5>>}", "{\"num\":5}", 1);
 }
 
 /* ---- limits and errors ----------------------------------------------------------------------- */
@@ -485,11 +614,10 @@ static void decrypted_json_respects_remaining_depth(void **state)
 {
     const nes_pii_node *root = root_of(state);
     char *in = expand("{\"tags\":<<:[[1]]>>,\"flag\":<<:[1]>>}");
+    /* deeper than the limit allows there: refused rather than turned into a string */
     result r = run_n(NES_DECRYPT, root, in, strlen(in), 2, 0);
-    assert_int_equal(r.st, NES_OK);
-    assert_string_equal(r.out, "{\"tags\":\"[[1]]\",\"flag\":[1]}");
-    assert_int_equal(nes_json_validate((const uint8_t *)r.out, r.len, 2, NULL), NES_OK);
-    free(r.out);
+    assert_int_equal(r.st, NES_ERR_TOKEN);
+    assert_int_equal(r.err.offset, 8);
     r = run_n(NES_DECRYPT, root, in, strlen(in), 3, 0);
     assert_int_equal(r.st, NES_OK);
     assert_string_equal(r.out, "{\"tags\":[[1]],\"flag\":[1]}");
@@ -567,6 +695,7 @@ static void non_pii_bytes_are_verbatim(void **state)
         "  \"matrix\" : [ [ \"P5\" ] , [ \"P6\", \"P7\" ] ] ,\n"
         "  \"profile\" : { \"email\" : \"P8\" , \"phone\" : \"555\" } , \"ssn\" : \"P9\"\n}  \n";
     static const char *ctx_of[10] = {"ssn", "card", "card", "", "ssn", "", "", "", "", "ssn"};
+    static const bool quoted[10] = {[5] = true, [6] = true, [7] = true}; /* NES_VT_ANY */
     size_t cap = strlen(doc) * 2 + 256, n = 0;
     char *want = malloc(cap);
     assert_non_null(want);
@@ -578,7 +707,9 @@ static void non_pii_bytes_are_verbatim(void **state)
         assert_non_null(at);
         memcpy(want + n, p, (size_t)(at - p));
         n += (size_t)(at - p);
-        n += (size_t)snprintf(want + n, cap - n, "\"T50%02x~%s\"", '0' + i, ctx_of[i]);
+        n +=
+            (size_t)snprintf(want + n, cap - n, quoted[i] ? "\"T2250%02x22~%s\"" : "\"T50%02x~%s\"",
+                             '0' + i, ctx_of[i]);
         p = at + strlen(mark);
     }
     n += (size_t)snprintf(want + n, cap - n, "%s", p);
@@ -653,6 +784,9 @@ int main(void)
         T(pii_root_and_no_root),
         T(decrypt_restores_types),
         T(decrypt_by_value_type),
+        T(unknown_members_are_refused_with_their_pointer),
+        T(unknown_members_pass_when_told_and_are_counted),
+        T(pii_values_of_a_forbidden_type_are_refused),
         T(decrypt_rejects_non_tokens),
         T(depth_limit_exact),
         T(decrypted_json_respects_remaining_depth),

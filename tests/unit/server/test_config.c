@@ -40,6 +40,22 @@ static void local_defaults(void **state)
     assert_int_equal(c.shutdown_grace_secs, 20);
     assert_null(c.tls_cert);
     assert_int_equal(c.n_allowed_clients, 0);
+    assert_false(c.unknown_fields_pass); /* fail closed by default */
+    nes_config_free(&c);
+}
+
+static void unknown_fields_setting(void **state)
+{
+    (void)state;
+    char *pass[] = {"UNKNOWN_FIELDS=pass", NULL};
+    char *bad[] = {"UNKNOWN_FIELDS=sometimes", NULL};
+    nes_config c;
+    nes_config_problems p;
+    assert_int_equal(nes_config_load(&c, true, pass, NULL, 2, &p), 0);
+    assert_true(c.unknown_fields_pass);
+    nes_config_free(&c);
+    assert_int_equal(nes_config_load(&c, true, bad, NULL, 2, &p), -1);
+    assert_true(has_problem(&p, "UNKNOWN_FIELDS: must be reject or pass"));
     nes_config_free(&c);
 }
 
@@ -332,7 +348,8 @@ static void dek_settings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(local_defaults),       cmocka_unit_test(environment_wins_over_defaults),
+        cmocka_unit_test(local_defaults),       cmocka_unit_test(unknown_fields_setting),
+        cmocka_unit_test(environment_wins_over_defaults),
         cmocka_unit_test(one_line_per_problem), cmocka_unit_test(enclave_mode_requires_aws),
         cmocka_unit_test(yaml_overlay),         cmocka_unit_test(sizes_and_redaction),
         cmocka_unit_test(dek_settings),         cmocka_unit_test(aws_settings),

@@ -112,12 +112,42 @@ static void names_routes_and_statuses(void **state)
     assert_int_equal(nes_metrics_status_index(599), NES_METRICS_NSTATUS - 1);
 }
 
+static void counts_unknown_members_per_spec(void **state)
+{
+    (void)state;
+    nes_metrics_unknown_members("payments", 1, 0);
+    nes_metrics_unknown_members("payments", 0, 3);
+    nes_metrics_unknown_members("orders", 0, 2);
+    nes_metrics_unknown_members("bad\"name", 1, 0); /* not a safe label value */
+    nes_metrics_unknown_members("orders", 0, 0);    /* nothing to count: no series */
+    nes_metrics_totals t;
+    memset(&t, 0, sizeof(t));
+    nes_metrics_gauges g = {.dek_age_seconds = -1};
+    nes_buf b = {0};
+    assert_int_equal(nes_metrics_format(&t, &g, &b), 0);
+    assert_int_equal(nes_buf_append(&b, "", 1), 0);
+    const char *s = (const char *)b.data;
+    assert_non_null(strstr(s, "# TYPE nes_unknown_members_total counter\n"));
+    assert_non_null(
+        strstr(s, "nes_unknown_members_total{schema=\"payments\",outcome=\"rejected\"} 1\n"));
+    assert_non_null(
+        strstr(s, "nes_unknown_members_total{schema=\"payments\",outcome=\"passed\"} 3\n"));
+    assert_non_null(
+        strstr(s, "nes_unknown_members_total{schema=\"orders\",outcome=\"passed\"} 2\n"));
+    assert_non_null(
+        strstr(s, "nes_unknown_members_total{schema=\"_other\",outcome=\"rejected\"} 1\n"));
+    assert_null(strstr(s, "bad"));
+    nes_buf_free(&b);
+    assert_int_not_equal(nes_metrics_status_index(422), NES_METRICS_NSTATUS - 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(counts_across_threads),
         cmocka_unit_test(formats_text),
         cmocka_unit_test(names_routes_and_statuses),
+        cmocka_unit_test(counts_unknown_members_per_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
