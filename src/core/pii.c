@@ -269,7 +269,6 @@ bool nes_pii_pattern_matches(const char *pattern, size_t len, const char *key, s
 
 /* ---- finishing and lookup ------------------------------------------------------------------ */
 
-
 static int edge_qsort_cmp(const void *x, const void *y)
 {
     const nes_pii_edge *a = x, *b = y;

@@ -348,11 +348,15 @@ static void dek_settings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(local_defaults),       cmocka_unit_test(unknown_fields_setting),
+        cmocka_unit_test(local_defaults),
+        cmocka_unit_test(unknown_fields_setting),
         cmocka_unit_test(environment_wins_over_defaults),
-        cmocka_unit_test(one_line_per_problem), cmocka_unit_test(enclave_mode_requires_aws),
-        cmocka_unit_test(yaml_overlay),         cmocka_unit_test(sizes_and_redaction),
-        cmocka_unit_test(dek_settings),         cmocka_unit_test(aws_settings),
+        cmocka_unit_test(one_line_per_problem),
+        cmocka_unit_test(enclave_mode_requires_aws),
+        cmocka_unit_test(yaml_overlay),
+        cmocka_unit_test(sizes_and_redaction),
+        cmocka_unit_test(dek_settings),
+        cmocka_unit_test(aws_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
