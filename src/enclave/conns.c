@@ -45,7 +45,7 @@ struct nes_conn {
     bool idle_wait;         /* between requests: the next byte starts the header deadline */
     /* input: [in_off, in_len) not yet consumed; a parsed head stays at [0, head_len) */
     uint8_t *in;
-    size_t in_off, in_len, head_len, scanned;
+    size_t in_off, in_len, head_len;
     /* output: [out_off, out.len) not yet accepted by GnuTLS */
     nes_buf out;
     size_t out_off;
@@ -369,13 +369,14 @@ static io_rc fill_in(nes_conn *c)
     if (c->in == NULL && (c->in = malloc(IN_CAP)) == NULL)
         return IO_CLOSED;
     if (c->in_off > 0 && c->in_off == c->in_len) {
-        c->in_off = c->in_len = c->scanned = 0;
-    } else if (c->in_off > 0 && c->ph == PH_HEAD) {
+        c->in_off = c->in_len = 0;
+        c->head.scan = 0;
+    } else if (c->in_off > 0) {
         /* a pipelined head starts mid-buffer: move it to the front */
         memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
         c->in_len -= c->in_off;
-        c->scanned = c->scanned > c->in_off ? c->scanned - c->in_off : 0;
         c->in_off = 0;
+        c->head.scan = 0;
     }
     if (c->in_len == IN_CAP)
         return IO_OK; /* full: the caller decides (head too large) */
@@ -472,19 +473,12 @@ static step read_head(nes_conn *c)
 {
     if (c->in_off == c->in_len)
         return ST_NEED_IN;
-    /* A head can only complete with a new line feed: skip parsing until one arrived. */
-    if (memchr(c->in + c->scanned, '\n', c->in_len - c->scanned) == NULL &&
-        c->in_len - c->in_off < NES_REQHEAD_MAX) {
-        c->scanned = c->in_len;
-        return ST_NEED_IN;
-    }
-    c->scanned = c->in_len;
     if (c->in_off > 0) {
-        /* a pipelined head: parse it at the front of the buffer (head pointers stay valid) */
+        /* a pipelined head: parse it at the front of the buffer */
         memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
         c->in_len -= c->in_off;
-        c->scanned = c->in_len;
         c->in_off = 0;
+        c->head.scan = 0;
     }
     nes_refusal why;
     long r = nes_reqhead_parse(&c->head, (char *)c->in, c->in_len, &why);
@@ -492,10 +486,6 @@ static step read_head(nes_conn *c)
         return begin_request(c, (size_t)r);
     if (r < 0) {
         refuse(c, why.status, why.reason, why.offset);
-        return ST_ANSWERED;
-    }
-    if (c->in_len >= NES_REQHEAD_MAX) {
-        refuse(c, 431, "the request head is too large", (size_t)-1);
         return ST_ANSWERED;
     }
     return ST_NEED_IN;

@@ -32,6 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <time.h>
 
 #include "net/loop.h"
@@ -52,6 +54,15 @@ typedef struct nes_conn_env {
 /** Takes over the accepted, non-blocking socket `fd`: sets up its TLS session, watches it and
  * arms the handshake deadline. On failure the socket is closed. 0 or -1. */
 int nes_conn_open(nes_conn_env *env, int fd);
+
+/** GnuTLS' certificate callback (gnutls_certificate_set_retrieve_function3) for the server's
+ * credentials: the first call of a session takes a reference to the current credential set
+ * (nes_tls_acquire), which the connection keeps until it closes, so a reload never pulls a chain
+ * or key from under a session (GnuTLS does not copy them). */
+int nes_conn_cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
+                           gnutls_pcert_st **certs, unsigned int *ncerts,
+                           gnutls_ocsp_data_st **ocsp, unsigned int *nocsp,
+                           gnutls_privkey_t *key, unsigned int *flags);
 
 /** Closes the connections that are between requests (draining). */
 void nes_conns_close_idle(nes_conn_env *env);

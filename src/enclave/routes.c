@@ -287,12 +287,12 @@ static void pend(nes_route_ctx *r, unsigned status, const char *code, const char
     }
 }
 
-static bool decrypt_allowed(nes_server *s, const nes_request *req)
+static bool decrypt_allowed(nes_server *s, const nes_request *in)
 {
-    if (s->cfg->n_allowed_clients == 0 || req->tls == NULL)
+    if (s->cfg->n_allowed_clients == 0 || in->tls == NULL)
         return false;
     char who[128];
-    return nes_tls_peer_allowed(req->tls, s->cfg->allowed_client, s->cfg->n_allowed_clients, who,
+    return nes_tls_peer_allowed(in->tls, s->cfg->allowed_client, s->cfg->n_allowed_clients, who,
                                 sizeof(who)) == 1;
 }
 
@@ -370,7 +370,7 @@ void nes_routes_respond(nes_server *s, const nes_request *in, nes_route_ctx *ctx
     atomic_fetch_sub(&s->inflight, 1);
 }
 
-void nes_routes_refused(nes_server *s, const nes_request *req, const nes_route_ctx *rctx,
+void nes_routes_refused(nes_server *s, const nes_request *request, const nes_route_ctx *rctx,
                         unsigned status, const char *reason, size_t offset, nes_response *resp)
 {
     static const struct {
@@ -387,7 +387,7 @@ void nes_routes_refused(nes_server *s, const nes_request *req, const nes_route_c
         if (codes[i].status == status)
             code = codes[i].code;
     nes_request none = {.method = "-", .t0_us = nes_now_us()};
-    const nes_request *in = req != NULL ? req : &none;
+    const nes_request *in = request != NULL ? request : &none;
     req r = {.in = in, .route = rctx != NULL ? rctx->route : NES_ROUTE_OTHER, .close_after = true,
              .schema = rctx != NULL ? rctx->schema : NULL};
     outcome o = {.resp = resp};
@@ -395,7 +395,7 @@ void nes_routes_refused(nes_server *s, const nes_request *req, const nes_route_c
     snprintf(msg, sizeof(msg), "the request is not valid HTTP/1.1: %s", reason);
     queue_error(s, &r, status, code, msg, offset, &o);
     access_log(&r, in->method, &o);
-    if (req != NULL)
+    if (request != NULL)
         atomic_fetch_sub(&s->inflight, 1);
 }
 
