@@ -51,3 +51,8 @@ if(NOT NES_FUZZ)
       "NES_TESTDATA=${NES_TESTDATA_DIR};NES_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
   endforeach()
 endif()
+
+# The TLS load driver of the integration suite (tests/tools/http_load.c) needs GnuTLS.
+if(TARGET http_load)
+  target_link_libraries(http_load PRIVATE PkgConfig::GNUTLS)
+endif()

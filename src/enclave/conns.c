@@ -351,10 +351,14 @@ static void linger(nes_conn *c)
 /* Reads decrypted bytes into `dst`. >0 bytes, or IO_AGAIN / IO_CLOSED as a negative. */
 static ssize_t tls_read(nes_conn *c, uint8_t *dst, size_t cap)
 {
-    for (;;) {
+    for (int spurious = 0;;) {
+        c->tio.drained = false;
         ssize_t r = gnutls_record_recv(c->tls, dst, cap);
         if (r > 0)
             return r;
+        /* AGAIN after a post-handshake message with records still unread: go on reading */
+        if (r == GNUTLS_E_AGAIN && !c->tio.drained && ++spurious < 8)
+            continue;
         if (r == GNUTLS_E_AGAIN)
             return -(ssize_t)IO_AGAIN;
         if (r == GNUTLS_E_INTERRUPTED || (r < 0 && !gnutls_error_is_fatal((int)r)))
@@ -614,10 +618,13 @@ static step advance(nes_conn *c)
 
 static bool handshake(nes_conn *c)
 {
-    int r;
-    do
+    int r, spurious = 0;
+    do {
+        c->tio.drained = false;
         r = gnutls_handshake(c->tls);
-    while (r < 0 && r != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(r));
+    } while (r < 0 && ((r == GNUTLS_E_AGAIN && !c->tio.drained && gnutls_record_get_direction(c->tls) == 0 &&
+                        ++spurious < 8) ||
+                       (r != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(r))));
     if (r == GNUTLS_E_AGAIN)
         return false;
     if (r < 0) {

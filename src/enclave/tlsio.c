@@ -54,6 +54,7 @@ static size_t take(uint8_t *dst, size_t want, const uint8_t *src, size_t *off, s
 ssize_t nes_tlsio_pull(gnutls_transport_ptr_t p, void *data, size_t size)
 {
     nes_tlsio *io = p;
+    io->drained = false;
     if (size == 0)
         return recv(io->fd, data, size, 0);
     if (io->in != NULL) {
@@ -68,12 +69,15 @@ ssize_t nes_tlsio_pull(gnutls_transport_ptr_t p, void *data, size_t size)
     if (t_rd.owner == io && t_rd.off < t_rd.len)
         return (ssize_t)take(data, size, t_rd.buf, &t_rd.off, t_rd.len);
     /* Nothing buffered for this connection: read from the socket. */
-    if (size >= READ_AHEAD)
-        return recv(io->fd, data, size, 0);
-    if (t_rd.owner != io && spill_thread_buffer() != 0)
-        return recv(io->fd, data, size, 0);
-    ssize_t r = recv(io->fd, t_rd.buf, READ_AHEAD, 0);
+    ssize_t r;
+    if (size >= READ_AHEAD || (t_rd.owner != io && spill_thread_buffer() != 0)) {
+        r = recv(io->fd, data, size, 0);
+        io->drained = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        return r;
+    }
+    r = recv(io->fd, t_rd.buf, READ_AHEAD, 0);
     if (r <= 0) {
+        io->drained = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
         t_rd.owner = NULL;
         t_rd.off = t_rd.len = 0;
         return r;

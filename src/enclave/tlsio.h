@@ -6,7 +6,10 @@
  * and body come from one recv. EAGAIN is only reported when nothing is buffered, so a connection
  * that reads until EAGAIN (the edge-triggered rule, net/loop.h) never waits on data that is
  * already read; bytes left over for a connection (pipelined data) move to its own heap buffer
- * when another connection of the thread needs the read buffer. The push function sends GnuTLS'
+ * when another connection of the thread needs the read buffer. GnuTLS also answers
+ * GNUTLS_E_AGAIN after it handled a TLS 1.3 post-handshake message (session ticket, key update)
+ * with more records still unread, so `drained` records whether the socket itself said EAGAIN: an
+ * edge-triggered reader stops only then. The push function sends GnuTLS'
  * queued records with one sendmsg (MSG_NOSIGNAL); a short send is GnuTLS' to resume.
  *
  * Writes are coalesced one level up: the connection assembles a whole response (or several
@@ -26,6 +29,7 @@
 /** Per-connection transport state (part of the connection, zero when unused). */
 typedef struct nes_tlsio {
     int fd;
+    bool drained; /* the last pull found the socket empty (EAGAIN) */
     uint8_t *in; /* bytes read ahead for this connection (moved out of the thread buffer) */
     size_t in_off, in_len;
 } nes_tlsio;
