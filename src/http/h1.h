@@ -72,6 +72,21 @@ typedef enum nes_h1_framing {
     NES_H1_BODY_CLOSE,    /**< responses only: the body runs until the server closes */
 } nes_h1_framing;
 
+/** Well-known methods (RFC 9110 §9 plus PATCH); anything else is NES_H1_M_OTHER with its name in
+ * method_name. Methods are case-sensitive ("get" is OTHER). */
+typedef enum nes_h1_method {
+    NES_H1_M_OTHER = 0,
+    NES_H1_M_GET,
+    NES_H1_M_HEAD,
+    NES_H1_M_POST,
+    NES_H1_M_PUT,
+    NES_H1_M_DELETE,
+    NES_H1_M_CONNECT,
+    NES_H1_M_OPTIONS,
+    NES_H1_M_TRACE,
+    NES_H1_M_PATCH,
+} nes_h1_method;
+
 /** ASCII case-insensitive equality of a slice and a NUL-terminated string. */
 bool nes_h1_str_eq_nocase(nes_h1_str s, const char *lit);
 

@@ -38,21 +38,6 @@
 
 #include "http/h1.h"
 
-/** Well-known methods (RFC 9110 §9 plus PATCH); anything else is NES_H1_M_OTHER with its name in
- * method_name. Methods are case-sensitive ("get" is OTHER). */
-typedef enum nes_h1_method {
-    NES_H1_M_OTHER = 0,
-    NES_H1_M_GET,
-    NES_H1_M_HEAD,
-    NES_H1_M_POST,
-    NES_H1_M_PUT,
-    NES_H1_M_DELETE,
-    NES_H1_M_CONNECT,
-    NES_H1_M_OPTIONS,
-    NES_H1_M_TRACE,
-    NES_H1_M_PATCH,
-} nes_h1_method;
-
 /** The form of the request-target (RFC 9112 §3.2). */
 typedef enum nes_h1_target_form {
     NES_H1_TARGET_ORIGIN = 0, /**< "/path?query" */
