@@ -17,6 +17,7 @@
 #include "enclave/server.h"
 #include "enclave/tls.h"
 #include "enclave/tlsio.h"
+#include "http/writer.h"
 
 #define IN_CAP (2 * NES_REQHEAD_MAX) /* head + room for chunked input behind it */
 #define OUT_KEEP (64 * 1024)         /* an output buffer grown past this is freed when sent */
@@ -80,7 +81,7 @@ const char *nes_conn_date(nes_conn_env *env)
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     if (ts.tv_sec != env->date_sec || env->date[0] == '\0') {
         env->date_sec = ts.tv_sec;
-        nes_http_date(ts.tv_sec, env->date, sizeof(env->date));
+        nes_h1_imf_fixdate((int64_t)ts.tv_sec, env->date);
     }
     return env->date;
 }
@@ -228,46 +229,10 @@ static void timer_cb(nes_loop *loop, nes_timer *t)
 
 /* ---- output ----------------------------------------------------------------------------- */
 
-static const char *reason_phrase(unsigned status)
+static int header(nes_buf *b, const char *name, const char *value)
 {
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 417:
-        return "Expectation Failed";
-    case 422:
-        return "Unprocessable Content";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Unknown";
-    }
+    return nes_h1_write_header(b, (nes_h1_str){name, strlen(name)},
+                               (nes_h1_str){value, strlen(value)});
 }
 
 /* Serialises `resp` behind what is already queued; frees its body. `head_only`: a HEAD request
@@ -276,22 +241,22 @@ static void queue_response(nes_conn *c, nes_response *resp, bool head_only, bool
 {
     nes_server *s = c->env->s;
     bool close = resp->close || !keep_alive || atomic_load(&s->draining);
-    char head[640];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %u %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n%s%s%s%s%s%s%s",
-                     resp->status, reason_phrase(resp->status), nes_conn_date(c->env),
-                     resp->content_type ? resp->content_type : "application/json", resp->body.len,
-                     resp->allow ? "Allow: " : "", resp->allow ? resp->allow : "",
-                     resp->allow ? "\r\n" : "", resp->retry_after ? "Retry-After: " : "",
-                     resp->retry_after ? resp->retry_after : "", resp->retry_after ? "\r\n" : "",
-                     close ? "Connection: close\r\n\r\n" : "\r\n");
+    static const char fixed[] = "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n";
+    const char *ctype = resp->content_type ? resp->content_type : "application/json";
     size_t body = head_only ? 0 : resp->body.len;
-    if (n < 0 || (size_t)n >= sizeof(head) || nes_buf_reserve(&c->out, (size_t)n + body) != 0) {
-        close = true; /* out of memory: the connection goes, nothing half-written */
-    } else {
-        nes_buf_append(&c->out, head, (size_t)n);
-        nes_buf_append(&c->out, resp->body.data, body);
+    nes_buf *b = &c->out;
+    size_t mark = b->len;
+    if (nes_buf_reserve(b, 320 + body) != 0 ||
+        nes_h1_write_status_line(b, 1, (int)resp->status, NULL) != 0 ||
+        header(b, "Date", nes_conn_date(c->env)) != 0 || header(b, "Content-Type", ctype) != 0 ||
+        nes_h1_write_header_u64(b, "Content-Length", resp->body.len) != 0 ||
+        nes_buf_append(b, fixed, sizeof(fixed) - 1) != 0 ||
+        (resp->allow != NULL && header(b, "Allow", resp->allow) != 0) ||
+        (resp->retry_after != NULL && header(b, "Retry-After", resp->retry_after) != 0) ||
+        (close && header(b, "Connection", "close") != 0) || nes_h1_write_end(b) != 0 ||
+        nes_buf_append(b, resp->body.data, body) != 0) {
+        b->len = mark; /* out of memory: the connection goes, nothing half-written */
+        close = true;
     }
     nes_buf_free(&resp->body);
     if (close)
@@ -567,10 +532,9 @@ static step read_chunked_body(nes_conn *c)
     for (;;) {
         if (c->in_off < c->in_len) {
             size_t used = 0, dlen = 0;
-            const uint8_t *data = NULL;
+            uint8_t *data = c->in + c->in_off; /* decoded in place */
             nes_refusal why;
-            int r = nes_chunks_step(&c->chunked, c->in + c->in_off, c->in_len - c->in_off, &used,
-                                    &data, &dlen, &why);
+            int r = nes_chunks_step(&c->chunked, data, c->in_len - c->in_off, &used, &dlen, &why);
             c->in_off += used;
             if (r < 0)
                 return chunks_refused(c, &why);
@@ -580,7 +544,7 @@ static step read_chunked_body(nes_conn *c)
                 answer(c);
                 return ST_ANSWERED;
             }
-            if (used > 0)
+            if (used > 0 && c->in_off < c->in_len)
                 continue;
         }
         /* need more input: keep the head, reuse the rest of the buffer */

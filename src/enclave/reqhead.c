@@ -1,7 +1,6 @@
 /* reqhead.c - the HTTP codec as the connection code uses it (see reqhead.h). */
 #include "enclave/reqhead.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static const nes_h1_limits limits = {.max_head_bytes = NES_REQHEAD_MAX};
@@ -48,150 +47,22 @@ const char *nes_reqhead_header(const void *head, const char *name)
     return f != NULL ? f->value.p : NULL;
 }
 
-/* ---- chunked decoding and the date: interim, until http/chunked.h and http/writer.h land ---- */
-
-enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TR, CH_TR_END, CH_TR_LINE, CH_TR_LF };
+/* ---- chunked bodies --------------------------------------------------------------------- */
 
 void nes_chunks_init(nes_chunks *c)
 {
-    memset(c, 0, sizeof(*c));
+    nes_h1_chunked_init(c, NULL);
 }
 
-static int refuse(nes_refusal *why, unsigned status, const char *reason)
+int nes_chunks_step(nes_chunks *c, uint8_t *in, size_t len, size_t *used, size_t *dlen,
+                    nes_refusal *why)
 {
-    why->status = status;
-    why->reason = reason;
-    why->offset = (size_t)-1;
-    return -1;
-}
-
-static int hexval(uint8_t b)
-{
-    if (b >= '0' && b <= '9')
-        return b - '0';
-    if (b >= 'a' && b <= 'f')
-        return b - 'a' + 10;
-    if (b >= 'A' && b <= 'F')
-        return b - 'A' + 10;
-    return -1;
-}
-
-int nes_chunks_step(nes_chunks *c, const uint8_t *in, size_t len, size_t *used,
-                    const uint8_t **data, size_t *dlen, nes_refusal *why)
-{
-    *data = NULL;
-    *dlen = 0;
-    size_t i = 0;
-    while (i < len) {
-        uint8_t b = in[i];
-        switch (c->state) {
-        case CH_SIZE: {
-            int v = hexval(b);
-            if (v >= 0) {
-                if (++c->digits > 16)
-                    return refuse(why, 400, "chunk size too long");
-                c->left = c->left * 16 + (uint64_t)v;
-                i++;
-                break;
-            }
-            if (c->digits == 0)
-                return refuse(why, 400, "bad chunk size");
-            if (b == ';') {
-                c->state = CH_EXT;
-            } else if (b == '\r') {
-                c->state = CH_SIZE_LF;
-            } else if (b == '\n') {
-                c->state = c->left ? CH_DATA : CH_TR;
-            } else {
-                return refuse(why, 400, "bad chunk size");
-            }
-            i++;
-            break;
-        }
-        case CH_EXT:
-            if (b == '\r' || b == '\n') {
-                c->state = b == '\r' ? CH_SIZE_LF : (c->left ? CH_DATA : CH_TR);
-            } else if (++c->ext > 1024 || b < 0x09 || b == 0x7f) {
-                return refuse(why, 400, "bad chunk extension");
-            }
-            i++;
-            break;
-        case CH_SIZE_LF:
-            if (b != '\n')
-                return refuse(why, 400, "bare CR in chunk line");
-            c->state = c->left ? CH_DATA : CH_TR;
-            i++;
-            break;
-        case CH_DATA: {
-            size_t n = len - i < c->left ? len - i : (size_t)c->left;
-            *data = in + i;
-            *dlen = n;
-            c->left -= n;
-            i += n;
-            if (c->left == 0)
-                c->state = CH_DATA_CR;
-            *used = i;
-            return 0;
-        }
-        case CH_DATA_CR:
-            if (b == '\n') {
-                c->state = CH_SIZE;
-                c->digits = c->ext = 0;
-            } else if (b == '\r') {
-                c->state = CH_DATA_LF;
-            } else {
-                return refuse(why, 400, "chunk data longer than its size");
-            }
-            i++;
-            break;
-        case CH_DATA_LF:
-            if (b != '\n')
-                return refuse(why, 400, "bare CR after chunk data");
-            c->state = CH_SIZE;
-            c->digits = c->ext = 0;
-            i++;
-            break;
-        case CH_TR: /* start of a trailer line or the final empty line */
-            if (b == '\n') {
-                *used = i + 1;
-                return 1;
-            }
-            c->state = b == '\r' ? CH_TR_END : CH_TR_LINE;
-            if (b != '\r' && ++c->trailer > 8192)
-                return refuse(why, 431, "trailers too large");
-            i++;
-            break;
-        case CH_TR_END:
-            if (b != '\n')
-                return refuse(why, 400, "bare CR in trailer");
-            *used = i + 1;
-            return 1;
-        case CH_TR_LINE:
-            if (++c->trailer > 8192)
-                return refuse(why, 431, "trailers too large");
-            if (b == '\n')
-                c->state = CH_TR;
-            else if (b == '\r')
-                c->state = CH_TR_LF;
-            i++;
-            break;
-        case CH_TR_LF:
-            if (b != '\n')
-                return refuse(why, 400, "bare CR in trailer");
-            i++;
-            c->state = CH_TR;
-            break;
-        default:
-            return refuse(why, 400, "bad chunked body");
-        }
+    nes_h1_error err = {0};
+    int r = nes_h1_chunked_decode(c, (const char *)in, len, used, (char *)in, len, dlen, &err);
+    if (r < 0) {
+        why->status = (unsigned)err.status;
+        why->reason = err.reason;
+        why->offset = (size_t)-1; /* the offset counts from the body start: not the head's */
     }
-    *used = i;
-    return 0;
-}
-
-void nes_http_date(time_t t, char *out, size_t cap)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return r;
 }

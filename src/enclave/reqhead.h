@@ -1,6 +1,6 @@
 /* reqhead.h - the HTTP codec (src/http) as the connection code uses it: a parsed request head
  * whose method, target and header values are NUL-terminated in place (routes.h wants C strings),
- * the chunked body decoder, and the Date header value.
+ * and the chunked body decoded in place.
  *
  * The codec returns slices into the connection's input buffer. Once a head is complete nothing
  * parses those bytes again, so the byte after each slice (SP, CR, LF or whitespace) is replaced
@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "http/chunked.h"
 #include "http/request.h"
 
 /** Largest request head accepted (longer: 431). */
@@ -48,22 +49,15 @@ long nes_reqhead_parse(nes_reqhead *h, char *buf, size_t len, nes_refusal *why);
 const char *nes_reqhead_header(const void *head, const char *name);
 
 /** Chunked body decoder state. */
-typedef struct nes_chunks {
-    int state;
-    uint64_t left; /* bytes left in the current chunk */
-    size_t digits, ext, trailer;
-} nes_chunks;
+typedef nes_h1_chunked nes_chunks;
 
-/** Starts decoding a chunked body. */
+/** Starts decoding a chunked body (the codec's default limits). */
 void nes_chunks_init(nes_chunks *c);
 
-/** Decodes from in[0 .. len): sets *used (input consumed) and the data slice *data / *dlen (inside
- * `in`; the caller handles it before the next call). Returns 1 when the body ended (trailers
- * included), 0 when more input is needed or more data follows, -1 when refused (`why` set). */
-int nes_chunks_step(nes_chunks *c, const uint8_t *in, size_t len, size_t *used,
-                    const uint8_t **data, size_t *dlen, nes_refusal *why);
-
-/** Writes the IMF-fixdate of `t` ("Sun, 06 Nov 1994 08:49:37 GMT") to `out`. */
-void nes_http_date(time_t t, char *out, size_t cap);
+/** Decodes in place from in[0 .. len): the chunk data found moves to in[0 .. *dlen), *used is the
+ * input consumed. Returns 1 when the body ended (trailers included; in + *used is the next
+ * request), 0 when more input is needed, -1 when refused (`why` set). */
+int nes_chunks_step(nes_chunks *c, uint8_t *in, size_t len, size_t *used, size_t *dlen,
+                    nes_refusal *why);
 
 #endif
