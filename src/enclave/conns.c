@@ -181,8 +181,8 @@ int nes_conn_open(nes_conn_env *env, int fd)
  * the chain or the key), so a reload never pulls a key from under a session. */
 int nes_conn_cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
                            gnutls_pcert_st **certs, unsigned int *ncerts,
-                           gnutls_ocsp_data_st **ocsp, unsigned int *nocsp,
-                           gnutls_privkey_t *key, unsigned int *flags)
+                           gnutls_ocsp_data_st **ocsp, unsigned int *nocsp, gnutls_privkey_t *key,
+                           unsigned int *flags)
 {
     (void)info;
     *ocsp = NULL;
@@ -201,8 +201,7 @@ int nes_conn_cert_callback(gnutls_session_t session, const struct gnutls_cert_re
 
 static bool idle(const nes_conn *c)
 {
-    return c->ph == PH_HEAD && !c->in_request && c->in_off == c->in_len &&
-           c->out_off == c->out.len;
+    return c->ph == PH_HEAD && !c->in_request && c->in_off == c->in_len && c->out_off == c->out.len;
 }
 
 void nes_conns_close_idle(nes_conn_env *env)
@@ -408,8 +407,7 @@ static step begin_request(nes_conn *c, size_t head_len)
     };
     set_deadline(c, s->cfg->request_timeout_secs);
     nes_response resp = {0};
-    nes_routes_next next =
-        nes_routes_begin(s, &c->req, c->head.expect_continue, &c->rctx, &resp);
+    nes_routes_next next = nes_routes_begin(s, &c->req, c->head.expect_continue, &c->rctx, &resp);
     if (next == NES_ROUTES_ANSWER_NOW) {
         queue_response(c, &resp, c->head.is_head_method, false);
         end_request(c);
@@ -586,8 +584,8 @@ static bool handshake(nes_conn *c)
     do {
         c->tio.drained = false;
         r = gnutls_handshake(c->tls);
-    } while (r < 0 && ((r == GNUTLS_E_AGAIN && !c->tio.drained && gnutls_record_get_direction(c->tls) == 0 &&
-                        ++spurious < 8) ||
+    } while (r < 0 && ((r == GNUTLS_E_AGAIN && !c->tio.drained &&
+                        gnutls_record_get_direction(c->tls) == 0 && ++spurious < 8) ||
                        (r != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(r))));
     if (r == GNUTLS_E_AGAIN)
         return false;

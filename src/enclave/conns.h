@@ -61,8 +61,8 @@ int nes_conn_open(nes_conn_env *env, int fd);
  * or key from under a session (GnuTLS does not copy them). */
 int nes_conn_cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
                            gnutls_pcert_st **certs, unsigned int *ncerts,
-                           gnutls_ocsp_data_st **ocsp, unsigned int *nocsp,
-                           gnutls_privkey_t *key, unsigned int *flags);
+                           gnutls_ocsp_data_st **ocsp, unsigned int *nocsp, gnutls_privkey_t *key,
+                           unsigned int *flags);
 
 /** Closes the connections that are between requests (draining). */
 void nes_conns_close_idle(nes_conn_env *env);

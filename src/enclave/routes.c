@@ -42,7 +42,7 @@ typedef struct outcome {
 } outcome;
 
 static int queue(nes_server *s, req *r, unsigned status, nes_buf *body, const char *ctype,
-                  bool close, const char *allow, const char *retry_after, outcome *o)
+                 bool close, const char *allow, const char *retry_after, outcome *o)
 {
     nes_response *resp = o->resp;
     resp->status = status;
@@ -58,8 +58,8 @@ static int queue(nes_server *s, req *r, unsigned status, nes_buf *body, const ch
     return 0;
 }
 
-static int queue_error(nes_server *s, req *r, unsigned status, const char *code,
-                        const char *msg, size_t offset, outcome *o)
+static int queue_error(nes_server *s, req *r, unsigned status, const char *code, const char *msg,
+                       size_t offset, outcome *o)
 {
     nes_buf b = {0};
     if (nes_error_json(&b, code, msg, offset) != 0)
@@ -109,8 +109,8 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     const nes_snapshot *snap = nes_state_enter();
     if (!nes_snapshot_ready(snap)) {
         nes_state_leave();
-        return queue_error(s, r, 503, "not_ready", "keys or specs are not loaded yet",
-                           (size_t)-1, o);
+        return queue_error(s, r, 503, "not_ready", "keys or specs are not loaded yet", (size_t)-1,
+                           o);
     }
     const nes_spec *spec = nes_snapshot_spec(snap, r->schema);
     nes_metrics_schema_lookup(spec != NULL);
@@ -194,7 +194,7 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
 }
 
 static int route_text(nes_server *s, req *r, const char *text, size_t len, const char *ctype,
-                       outcome *o)
+                      outcome *o)
 {
     nes_buf b = {0};
     if (nes_buf_append(&b, text, len) != 0) {
@@ -211,8 +211,8 @@ static int route_readyz(nes_server *s, req *r, outcome *o)
     size_t n = nes_snapshot_nspecs(snap);
     nes_state_leave();
     if (!ready)
-        return queue_error(s, r, 503, "not_ready", "keys or specs are not loaded yet",
-                           (size_t)-1, o);
+        return queue_error(s, r, 503, "not_ready", "keys or specs are not loaded yet", (size_t)-1,
+                           o);
     char body[96];
     int len = snprintf(body, sizeof(body), "{\"status\":\"ready\",\"specs\":%zu}\n", n);
     return route_text(s, r, body, (size_t)len, "application/json", o);
@@ -240,10 +240,8 @@ static int route_metrics(nes_server *s, req *r, outcome *o)
         nes_buf_free(&b);
         return queue_error(s, r, 500, "internal", "metrics unavailable", (size_t)-1, o);
     }
-    return queue(s, r, 200, &b, "text/plain; version=0.0.4; charset=utf-8", false, NULL, NULL,
-                 o);
+    return queue(s, r, 200, &b, "text/plain; version=0.0.4; charset=utf-8", false, NULL, NULL, o);
 }
-
 
 static void respond(nes_server *s, req *r, outcome *o)
 {
@@ -329,8 +327,7 @@ static nes_routes_next begin(nes_server *s, const nes_request *in, nes_route_ctx
         r->close_after = true;
         pend(r, 413, "body_too_large", "the request body exceeds MAX_BODY_BYTES");
         /* Far over: answer now and close rather than read it all. */
-        if ((uint64_t)in->content_length >
-            (uint64_t)s->cfg->max_body_bytes * EARLY_REJECT_FACTOR)
+        if ((uint64_t)in->content_length > (uint64_t)s->cfg->max_body_bytes * EARLY_REJECT_FACTOR)
             return NES_ROUTES_ANSWER_NOW;
     }
     return r->pending_status != 0 ? NES_ROUTES_DISCARD_BODY : NES_ROUTES_READ_BODY;
@@ -362,7 +359,10 @@ void nes_routes_respond(nes_server *s, const nes_request *in, nes_route_ctx *ctx
         ctx->close_after = true;
         pend(ctx, 413, "body_too_large", "the request body exceeds MAX_BODY_BYTES");
     }
-    req r = {.in = in, .ctx = ctx, .route = ctx->route, .close_after = ctx->close_after,
+    req r = {.in = in,
+             .ctx = ctx,
+             .route = ctx->route,
+             .close_after = ctx->close_after,
              .schema = ctx->schema};
     outcome o = {.resp = resp};
     respond(s, &r, &o);
@@ -377,10 +377,10 @@ void nes_routes_refused(nes_server *s, const nes_request *request, const nes_rou
         unsigned status;
         const char *code;
     } codes[] = {
-        {400, "bad_request"},         {408, "request_timeout"},
-        {413, "body_too_large"},      {414, "uri_too_long"},
-        {417, "expectation_failed"},  {431, "headers_too_large"},
-        {501, "not_implemented"},     {505, "http_version_not_supported"},
+        {400, "bad_request"},        {408, "request_timeout"},
+        {413, "body_too_large"},     {414, "uri_too_long"},
+        {417, "expectation_failed"}, {431, "headers_too_large"},
+        {501, "not_implemented"},    {505, "http_version_not_supported"},
     };
     const char *code = "bad_request";
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
@@ -388,7 +388,9 @@ void nes_routes_refused(nes_server *s, const nes_request *request, const nes_rou
             code = codes[i].code;
     nes_request none = {.method = "-", .t0_us = nes_now_us()};
     const nes_request *in = request != NULL ? request : &none;
-    req r = {.in = in, .route = rctx != NULL ? rctx->route : NES_ROUTE_OTHER, .close_after = true,
+    req r = {.in = in,
+             .route = rctx != NULL ? rctx->route : NES_ROUTE_OTHER,
+             .close_after = true,
              .schema = rctx != NULL ? rctx->schema : NULL};
     outcome o = {.resp = resp};
     char msg[200];

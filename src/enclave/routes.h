@@ -37,9 +37,9 @@ typedef struct nes_request {
     const char *method;
     const char *target; /**< origin-form path with an optional query */
     nes_header_fn header;
-    const void *head;      /**< argument for `header` */
-    gnutls_session_t tls;  /**< the client's TLS session (mTLS identity) */
-    uint64_t t0_us;        /**< when the head was complete (monotonic) */
+    const void *head;       /**< argument for `header` */
+    gnutls_session_t tls;   /**< the client's TLS session (mTLS identity) */
+    uint64_t t0_us;         /**< when the head was complete (monotonic) */
     int64_t content_length; /**< declared length, -1 for a chunked body */
     const uint8_t *body;
     size_t body_len;

@@ -66,8 +66,7 @@ static void accept_cb(nes_loop *loop, nes_io *io, uint32_t events)
                 nes_log(NES_LOG_WARN, "accept: out of descriptors or memory");
             return; /* EAGAIN (another worker took it) or transient */
         }
-        if (atomic_load_explicit(&s->open, memory_order_relaxed) >=
-            (long)s->cfg->max_connections) {
+        if (atomic_load_explicit(&s->open, memory_order_relaxed) >= (long)s->cfg->max_connections) {
             atomic_fetch_add(&s->rejected, 1);
             close(fd);
             continue;

@@ -30,7 +30,7 @@
 typedef struct nes_tlsio {
     int fd;
     bool drained; /* the last pull found the socket empty (EAGAIN) */
-    uint8_t *in; /* bytes read ahead for this connection (moved out of the thread buffer) */
+    uint8_t *in;  /* bytes read ahead for this connection (moved out of the thread buffer) */
     size_t in_off, in_len;
 } nes_tlsio;
 

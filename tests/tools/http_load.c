@@ -2,8 +2,9 @@
  * (tests/integration/test_http_load.py): opens N TLS connections to 127.0.0.1:PORT (at most 256
  * handshakes at a time), waits until all are established, then has every connection send R
  * requests one after another (keep-alive, no pipelining), all connections at once, on one
- * level-triggered epoll loop (interest follows what GnuTLS waits for). It checks that every connection got R complete 200 answers before the deadline: a
- * connection that stalls is a failure, whatever the others did. No timings are judged.
+ * level-triggered epoll loop (interest follows what GnuTLS waits for). It checks that every
+ * connection got R complete 200 answers before the deadline: a connection that stalls is a failure,
+ * whatever the others did. No timings are judged.
  *
  * usage: http_load PORT CAFILE CONNS REQUESTS TIMEOUT_SECS [BODY_FILE SCHEMA]
  *   without BODY_FILE: GET /healthz; with it: POST /encrypt of that body with X-Schema-Name.
@@ -76,8 +77,8 @@ static int start(conn *c, unsigned short port, size_t idx)
         return -1;
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno != EINPROGRESS)
         return -1;
     gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK);

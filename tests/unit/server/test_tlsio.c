@@ -92,7 +92,6 @@ static size_t drain(int fd, uint8_t *out, size_t cap)
     }
 }
 
-
 static void vectors_leave_in_one_send(void **state)
 {
     (void)state;
