@@ -19,9 +19,9 @@
 #include "enclave/tlsio.h"
 #include "http/writer.h"
 
-#define IN_CAP (2 * NES_REQHEAD_MAX) /* head + room for chunked input behind it */
-#define OUT_KEEP (64 * 1024)         /* an output buffer grown past this is freed when sent */
-#define OUT_FLUSH_AT (32 * 1024)     /* pipelined answers are sent once this much is queued */
+#define IN_CAP ((size_t)2 * NES_REQHEAD_MAX) /* head + room for chunked input behind it */
+#define OUT_KEEP ((size_t)64 * 1024)     /* an output buffer grown past this is freed when sent */
+#define OUT_FLUSH_AT ((size_t)32 * 1024) /* pipelined answers are sent once this much is queued */
 #define REQUESTS_PER_WAKEUP 16
 #define LINGER_MS 2000
 
@@ -215,8 +215,10 @@ void nes_conns_close_idle(nes_conn_env *env)
 
 void nes_conns_close_all(nes_conn_env *env)
 {
-    while (env->first != NULL)
-        conn_close(env->first);
+    for (nes_conn *c = env->first, *n; c != NULL; c = n) {
+        n = c->next;
+        conn_close(c);
+    }
 }
 
 static void timer_cb(nes_loop *loop, nes_timer *t)
