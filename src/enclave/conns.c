@@ -670,6 +670,8 @@ static void conn_run(nes_conn *c)
 static void conn_cb(nes_loop *loop, nes_io *io, uint32_t events)
 {
     (void)loop;
-    (void)events;
-    conn_run((nes_conn *)io);
+    nes_conn *c = (nes_conn *)io;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        nes_tlsio_readable(&c->tio);
+    conn_run(c);
 }

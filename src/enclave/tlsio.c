@@ -68,16 +68,24 @@ ssize_t nes_tlsio_pull(gnutls_transport_ptr_t p, void *data, size_t size)
     }
     if (t_rd.owner == io && t_rd.off < t_rd.len)
         return (ssize_t)take(data, size, t_rd.buf, &t_rd.off, t_rd.len);
-    /* Nothing buffered for this connection: read from the socket. */
+    /* Nothing buffered for this connection: read from the socket, unless it is known empty. */
+    if (io->empty) {
+        io->drained = true;
+        errno = EAGAIN;
+        return -1;
+    }
     ssize_t r;
     if (size >= READ_AHEAD || (t_rd.owner != io && spill_thread_buffer() != 0)) {
         r = recv(io->fd, data, size, 0);
         io->drained = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        io->empty = io->drained || (r > 0 && (size_t)r < size);
         return r;
     }
     r = recv(io->fd, t_rd.buf, READ_AHEAD, 0);
+    io->empty = r > 0 && r < READ_AHEAD;
     if (r <= 0) {
         io->drained = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        io->empty = io->drained;
         t_rd.owner = NULL;
         t_rd.off = t_rd.len = 0;
         return r;
@@ -129,6 +137,11 @@ void nes_tlsio_attach(nes_tlsio *io, gnutls_session_t session, int fd)
     gnutls_transport_set_pull_function(session, nes_tlsio_pull);
     gnutls_transport_set_pull_timeout_function(session, nes_tlsio_pull_timeout);
     gnutls_transport_set_vec_push_function(session, nes_tlsio_push);
+}
+
+void nes_tlsio_readable(nes_tlsio *io)
+{
+    io->empty = false;
 }
 
 void nes_tlsio_closed(nes_tlsio *io)

@@ -9,7 +9,13 @@
  * when another connection of the thread needs the read buffer. GnuTLS also answers
  * GNUTLS_E_AGAIN after it handled a TLS 1.3 post-handshake message (session ticket, key update)
  * with more records still unread, so `drained` records whether the socket itself said EAGAIN: an
- * edge-triggered reader stops only then. The push function sends GnuTLS'
+ * edge-triggered reader stops only then.
+ *
+ * A recv that returns fewer bytes than asked for found the socket empty; with edge-triggered
+ * epoll any byte arriving later raises a new event. So after a short recv the pull answers EAGAIN
+ * without a syscall until the connection reports readiness again (nes_tlsio_readable), which
+ * saves the recv that would only say EAGAIN (one syscall per request; nginx does the same).
+ * The push function sends GnuTLS'
  * queued records with one sendmsg (MSG_NOSIGNAL); a short send is GnuTLS' to resume.
  *
  * Writes are coalesced one level up: the connection assembles a whole response (or several
@@ -30,6 +36,7 @@
 typedef struct nes_tlsio {
     int fd;
     bool drained; /* the last pull found the socket empty (EAGAIN) */
+    bool empty;   /* a recv came back short since the last readiness event: the socket is empty */
     uint8_t *in;  /* bytes read ahead for this connection (moved out of the thread buffer) */
     size_t in_off, in_len;
 } nes_tlsio;
@@ -45,6 +52,9 @@ ssize_t nes_tlsio_pull(gnutls_transport_ptr_t io, void *data, size_t size);
 int nes_tlsio_pull_timeout(gnutls_transport_ptr_t io, unsigned int ms);
 /** GnuTLS' vector push function: one sendmsg. */
 ssize_t nes_tlsio_push(gnutls_transport_ptr_t io, const giovec_t *iov, int iovcnt);
+
+/** The socket reported readiness (an epoll event): the next pull reads it again. */
+void nes_tlsio_readable(nes_tlsio *io);
 
 /** The connection closed (its session is gone): drops what it still buffers. */
 void nes_tlsio_closed(nes_tlsio *io);

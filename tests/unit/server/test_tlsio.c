@@ -207,7 +207,8 @@ static void reads_ahead_and_keeps_bytes_with_their_connection(void **state)
     assert_int_equal(pull(&y, buf, 64), 4);
     assert_memory_equal(buf, "yyyy", 4);
 
-    /* nothing buffered and nothing on the socket: EAGAIN (the daemon waits on epoll then) */
+    /* nothing buffered and nothing on the socket: EAGAIN (the loop waits on epoll then) */
+    nes_tlsio_readable(&x.io);
     assert_int_equal(pull(&x, buf, 5), -1);
     assert_int_equal(errno, EAGAIN);
     assert_int_equal(nes_tlsio_pull_timeout(tp(&x), 0), 0);
@@ -217,6 +218,7 @@ static void reads_ahead_and_keeps_bytes_with_their_connection(void **state)
     memset(big, 'z', sizeof(big));
     assert_int_equal(send(x.peer, big, 5000, 0), 5000);
     usleep(10000);
+    nes_tlsio_readable(&x.io); /* the arrival's epoll event */
     size_t got = 0;
     while (got < 5000) {
         ssize_t r = pull(&x, in + got, sizeof(in) - got);
@@ -228,9 +230,36 @@ static void reads_ahead_and_keeps_bytes_with_their_connection(void **state)
     /* a connection closing with bytes read ahead frees them (ASan checks the leak) */
     assert_int_equal(send(y.peer, "leftover", 8, 0), 8);
     usleep(10000);
+    nes_tlsio_readable(&y.io);
     assert_int_equal(pull(&y, buf, 2), 2);
     close_pair(&y);
     close_pair(&x);
+}
+
+static void short_read_means_empty_until_readable(void **state)
+{
+    (void)state;
+    pair p;
+    tcp_pair(&p, 0);
+    uint8_t buf[64];
+    assert_int_equal(send(p.peer, "abc", 3, 0), 3);
+    usleep(10000);
+    assert_int_equal(pull(&p, buf, 64), 3); /* short: the socket is empty now */
+    assert_true(p.io.empty);
+    assert_int_equal(send(p.peer, "defg", 4, 0), 4);
+    usleep(10000);
+    /* no recv until readiness is reported (edge-triggered: the arrival raised an event) */
+    assert_int_equal(pull(&p, buf, 64), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_true(p.io.drained);
+    nes_tlsio_readable(&p.io);
+    assert_int_equal(pull(&p, buf, 64), 4);
+    assert_memory_equal(buf, "defg", 4);
+    /* a real EAGAIN marks it empty as well */
+    nes_tlsio_readable(&p.io);
+    assert_int_equal(pull(&p, buf, 64), -1);
+    assert_true(p.io.empty && p.io.drained);
+    close_pair(&p);
 }
 
 int main(void)
@@ -239,6 +268,7 @@ int main(void)
         cmocka_unit_test(vectors_leave_in_one_send),
         cmocka_unit_test(full_socket_loses_and_reorders_nothing),
         cmocka_unit_test(reads_ahead_and_keeps_bytes_with_their_connection),
+        cmocka_unit_test(short_read_means_empty_until_readable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
