@@ -317,19 +317,18 @@ static void linger(nes_conn *c)
 /* Reads decrypted bytes into `dst`. >0 bytes, or IO_AGAIN / IO_CLOSED as a negative. */
 static ssize_t tls_read(nes_conn *c, uint8_t *dst, size_t cap)
 {
-    for (int spurious = 0;;) {
+    for (int retries = 0;; retries++) {
         c->tio.drained = false;
         ssize_t r = gnutls_record_recv(c->tls, dst, cap);
         if (r > 0)
             return r;
-        /* AGAIN after a post-handshake message with records still unread: go on reading */
-        if (r == GNUTLS_E_AGAIN && !c->tio.drained && ++spurious < 8)
-            continue;
-        if (r == GNUTLS_E_AGAIN)
+        /* AGAIN after a post-handshake message with records still unread: go on reading. The
+         * retries are bounded so a peer cannot keep the worker here. */
+        if (r == GNUTLS_E_AGAIN && (c->tio.drained || retries >= 8))
             return -(ssize_t)IO_AGAIN;
-        if (r == GNUTLS_E_INTERRUPTED || (r < 0 && !gnutls_error_is_fatal((int)r)))
-            continue; /* a warning alert or a post-handshake message */
-        return -(ssize_t)IO_CLOSED;
+        if (r == 0 || gnutls_error_is_fatal((int)r) || retries >= 8)
+            return -(ssize_t)IO_CLOSED;
+        /* interrupted, a warning alert, a refused renegotiation: read on */
     }
 }
 
