@@ -49,6 +49,40 @@ static int accept_preface(int fd, const struct sockaddr_storage *addr, socklen_t
     return 0;
 }
 
+/* A connection accepted by one worker for another (see server.h: balancing). */
+typedef struct handoff {
+    nes_task task;
+    nes_worker *to;
+    int fd;
+} handoff;
+
+static void handoff_task(nes_loop *loop, void *arg)
+{
+    (void)loop;
+    handoff *h = arg;
+    nes_conn_open(&h->to->env, h->fd);
+    free(h);
+}
+
+/* Gives the new connection `fd` to the next worker in turn (itself included). */
+static void place(nes_worker *self, int fd)
+{
+    nes_server *s = self->s;
+    unsigned i = atomic_fetch_add_explicit(&s->next_worker, 1, memory_order_relaxed) % s->nworkers;
+    nes_worker *to = &s->workers[i];
+    if (to == self) {
+        nes_conn_open(&self->env, fd);
+        return;
+    }
+    handoff *h = malloc(sizeof(*h));
+    if (h == NULL) {
+        nes_conn_open(&self->env, fd);
+        return;
+    }
+    *h = (handoff){.task = {.cb = handoff_task, .arg = h}, .to = to, .fd = fd};
+    nes_loop_post(to->env.loop, &h->task);
+}
+
 static void accept_cb(nes_loop *loop, nes_io *io, uint32_t events)
 {
     (void)loop;
@@ -75,7 +109,7 @@ static void accept_cb(nes_loop *loop, nes_io *io, uint32_t events)
             close(fd);
             continue;
         }
-        nes_conn_open(&w->env, fd);
+        place(w, fd);
     }
 }
 

@@ -2,13 +2,15 @@
  * its own event loop (net/loop.h) over its own connections; no thread but the owner ever touches
  * a connection, so the request path takes no lock.
  *
- * Accepting: every worker watches the one listening socket with EPOLLEXCLUSIVE and accepts for
- * itself (per-worker accept). A separate acceptor thread would cost a thread hop, an eventfd write
- * and a wakeup per connection and would have to read the PROXY v2 header with blocking reads;
- * here the kernel wakes one idle worker, a busy worker does not take new connections, and the
- * pre-TLS step (accept_preface in server.c, where proxy mode will read the PROXY v2 header as a
- * phase of the connection with its own deadline) runs in the loop like any other read. Unix and
- * vsock listeners work the same (SO_REUSEPORT would be TCP only).
+ * Accepting: every worker watches the one listening socket with EPOLLEXCLUSIVE and accepts in its
+ * own loop (per-worker accept: no acceptor thread, so the pre-TLS step, accept_preface in
+ * server.c, where proxy mode will read the PROXY v2 header as a connection phase with its own
+ * deadline, runs in a loop like any other read). Balancing: the kernel wakes the same idle
+ * worker again and again (exclusive waiters are woken in queue order), which would put every
+ * keep-alive connection on one core, so the accepting worker places each new connection on the
+ * workers in turn, handing it over with a posted task (one eventfd write per connection, not per
+ * request). Unix and vsock listeners work the same (SO_REUSEPORT would be TCP only and balances
+ * by hash, not by turn).
  *
  * Limits: MAX_CONNECTIONS over all workers (a connection over the cap is closed at once and
  * counted), a deadline per connection phase (TLS handshake + request head: HEADER_TIMEOUT_SECS;
@@ -40,9 +42,10 @@ typedef struct nes_server {
     gnutls_certificate_credentials_t xcred; /* certificate callback + client CA */
     gnutls_priority_t prio;
     _Atomic bool draining;
-    _Atomic long inflight; /* requests between head and answer */
-    _Atomic long open;     /* open connections (all workers) */
-    _Atomic unsigned acks; /* workers that finished a cross-thread step */
+    _Atomic long inflight;        /* requests between head and answer */
+    _Atomic long open;            /* open connections (all workers) */
+    _Atomic unsigned acks;        /* workers that finished a cross-thread step */
+    _Atomic unsigned next_worker; /* round-robin placement of new connections */
     _Atomic uint64_t rejected;
     _Atomic uint64_t tls_reloads, tls_reload_errors, schema_refresh_errors;
 } nes_server;
