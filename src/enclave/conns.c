@@ -237,7 +237,8 @@ static int header(nes_buf *b, const char *name, const char *value)
 }
 
 /* Serialises `resp` behind what is already queued; frees its body. `head_only`: a HEAD request
- * (the length is announced, no body sent). */
+ * (the length is announced, no body sent). An HTTP/1.0 client that asked for keep-alive is told
+ * it got it. */
 static void queue_response(nes_conn *c, nes_response *resp, bool head_only, bool keep_alive)
 {
     nes_server *s = c->env->s;
@@ -254,8 +255,9 @@ static void queue_response(nes_conn *c, nes_response *resp, bool head_only, bool
         nes_buf_append(b, fixed, sizeof(fixed) - 1) != 0 ||
         (resp->allow != NULL && header(b, "Allow", resp->allow) != 0) ||
         (resp->retry_after != NULL && header(b, "Retry-After", resp->retry_after) != 0) ||
-        (close && header(b, "Connection", "close") != 0) || nes_h1_write_end(b) != 0 ||
-        nes_buf_append(b, resp->body.data, body) != 0) {
+        (close && header(b, "Connection", "close") != 0) ||
+        (!close && c->head.h.minor_version == 0 && header(b, "Connection", "keep-alive") != 0) ||
+        nes_h1_write_end(b) != 0 || nes_buf_append(b, resp->body.data, body) != 0) {
         b->len = mark; /* out of memory: the connection goes, nothing half-written */
         close = true;
     }

@@ -188,6 +188,9 @@ ACCEPTED = [
     ("connection-close", b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", [200],
      True),
     ("http10-closes", b"GET /healthz HTTP/1.0\r\n\r\n", [200], True),
+    ("http10-keep-alive",
+     b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /healthz HTTP/1.0\r\n\r\n",
+     [200, 200], "keep-alive,close"),
     ("chunked-with-trailer",
      POST + b"Transfer-Encoding: chunked\r\n\r\n%x;ext=1\r\n" % len(BODY) + BODY
      + b"\r\n0\r\nX-Trailer: t\r\n\r\n", [200], False),
@@ -216,10 +219,12 @@ def test_accepted(svc, case, payload, statuses, closes):
         finally:
             sock.close()
         return
-    got, closed = exchange(svc, payload, len(statuses), close_expected=closes)
+    got, closed = exchange(svc, payload, len(statuses), close_expected=bool(closes))
     assert [int(line.split()[1]) for line, _, _ in got] == statuses
-    for line, headers, _ in got:
-        assert headers.get("connection") == ("close" if closes else None)
+    want = closes.split(",") if isinstance(closes, str) else [
+        "close" if closes else None] * len(got)
+    for (line, headers, _), conn in zip(got, want):
+        assert headers.get("connection") == conn
         assert "date" in headers and headers["date"].endswith(" GMT")
     if closes:
         assert closed
