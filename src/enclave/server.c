@@ -221,18 +221,18 @@ int nes_server_start(nes_server *s, const nes_config *cfg, char *why, size_t why
         nes_log(NES_LOG_WARN, "TLS session tickets unavailable: every connection does a full "
                               "handshake");
     if (tls_setup(s, why, why_len) != 0)
-        return -1;
+        goto fail;
 
     s->listen_fd = nes_endpoint_listen(&cfg->listen_ep, 4096, why, why_len);
     if (s->listen_fd < 0)
-        return -1;
+        goto fail;
     s->bound_port = nes_endpoint_bound_port(s->listen_fd);
 
     s->nworkers = cfg->worker_threads ? cfg->worker_threads : 1;
     s->workers = calloc(s->nworkers, sizeof(*s->workers));
     if (s->workers == NULL) {
         snprintf(why, why_len, "out of memory for the workers");
-        return -1;
+        goto fail;
     }
     for (unsigned i = 0; i < s->nworkers; i++) {
         nes_worker *w = &s->workers[i];
@@ -246,16 +246,19 @@ int nes_server_start(nes_server *s, const nes_config *cfg, char *why, size_t why
         if (w->env.loop == NULL ||
             nes_loop_add(w->env.loop, &w->listen_io, EPOLLIN | EPOLLEXCLUSIVE) != 0) {
             snprintf(why, why_len, "cannot create the event loop of worker %u", i);
-            return -1;
+            goto fail;
         }
         w->listening = true;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             snprintf(why, why_len, "cannot start worker thread %u", i);
-            return -1;
+            goto fail;
         }
         w->started = true;
     }
     return 0;
+fail:
+    nes_server_stop(s); /* undoes whatever was set up */
+    return -1;
 }
 
 void nes_server_stop_accepting(nes_server *s)
