@@ -27,3 +27,8 @@ else()
     target_link_libraries(${name} PRIVATE neshttp)
   endforeach()
 endif()
+
+# bench/core/bench_http_codec.c is built by the top-level bench glob (linked to libnes only).
+if(TARGET bench_http_codec)
+  target_link_libraries(bench_http_codec PRIVATE neshttp)
+endif()

@@ -28,3 +28,6 @@ done
 echo
 echo "JSON transform, sparse PII (3 fields per ~830-byte record), MB/s of input (goal: encrypt >= 1000 MB/s on 1 MiB)"
 "$bin/bench_transform"
+echo
+echo "HTTP/1.1 codec (src/http): head parsing, chunked decoding, response heads"
+"$bin/bench_http_codec"

@@ -38,6 +38,7 @@ typedef struct h1d_opts {
     nes_h1_method req_method; /* responses: the method they answer */
     int gate;       /* 1: parse a head only once nes_h1_head_end finds its end (or the limit) */
     size_t out_cap; /* chunked data room per decode call; 0: decode in place */
+    int zero_copy;  /* 1: nes_h1_chunked_next (data as slices of the input) */
 } h1d_opts;
 
 enum { H1D_HEAD, H1D_LEN, H1D_CHUNKED, H1D_CLOSE, H1D_STOP };
@@ -259,12 +260,19 @@ static inline void h1d_step(h1d_conn *c)
                 return;
             size_t used, out_len;
             nes_h1_error e = {0};
-            char *out = c->o->out_cap ? room : c->buf + c->pos;
-            size_t cap =
-                c->o->out_cap ? (c->o->out_cap < sizeof room ? c->o->out_cap : sizeof room) : n;
-            int r =
-                nes_h1_chunked_decode(&c->ch, c->buf + c->pos, n, &used, out, cap, &out_len, &e);
-            h1d_body_bytes(c, out, out_len);
+            int r;
+            if (c->o->zero_copy) {
+                const char *data;
+                r = nes_h1_chunked_next(&c->ch, c->buf + c->pos, n, &used, &data, &out_len, &e);
+                h1d_body_bytes(c, data, out_len);
+            } else {
+                char *out = c->o->out_cap ? room : c->buf + c->pos;
+                size_t cap =
+                    c->o->out_cap ? (c->o->out_cap < sizeof room ? c->o->out_cap : sizeof room) : n;
+                r = nes_h1_chunked_decode(&c->ch, c->buf + c->pos, n, &used, out, cap, &out_len,
+                                          &e);
+                h1d_body_bytes(c, out, out_len);
+            }
             c->pos += used;
             if (r < 0) {
                 h1d_error(c, &e, c->body_start);
@@ -347,8 +355,8 @@ static inline char *h1d_run_str(const h1d_opts *o, const char *in, size_t len, c
 /** The fuzzers' differential check (fuzz/fuzz_http_request.c, fuzz_http_response.c). Input:
  * byte 0 = flags (bits 0-1 a limits profile, bits 2-4 a chunk output room, bits 6-7 the request
  * method for responses: GET, HEAD, CONNECT, POST), bytes 1-2 = a split point, then the stream.
- * The stream fed whole, split there, gated, through a small chunk buffer and (when short) byte
- * by byte must give the same log; aborts when not. */
+ * The stream fed whole, split there, gated, through a small chunk buffer, with zero-copy chunk
+ * slices and (when short) byte by byte must give the same log; aborts when not. */
 static inline void h1d_fuzz_differential(const uint8_t *data, size_t size, int responses)
 {
     if (size < 3)
@@ -376,8 +384,10 @@ static inline void h1d_fuzz_differential(const uint8_t *data, size_t size, int r
     g.gate = 1;
     h1d_opts small = o;
     small.out_cap = 1 + ((data[0] >> 2) & 7);
-    const h1d_opts *variants[] = {&o, &g, &small};
-    for (size_t v = 0; v < 3; v++) {
+    h1d_opts zc = o;
+    zc.zero_copy = 1;
+    const h1d_opts *variants[] = {&o, &g, &small, &zc};
+    for (size_t v = 0; v < 4; v++) {
         char *s = h1d_run_str(variants[v], in, len, k ? &k : NULL, k ? 1 : 0);
         if (strcmp(s, whole) != 0)
             abort();

@@ -288,3 +288,27 @@ int nes_h1_chunked_decode(nes_h1_chunked *c, const char *in, size_t in_len, size
     *out_len = o;
     return rc;
 }
+
+int nes_h1_chunked_next(nes_h1_chunked *c, const char *in, size_t in_len, size_t *in_used,
+                        const char **data, size_t *data_len, nes_h1_error *err)
+{
+    char none;
+    size_t out_len;
+    *data = NULL;
+    *data_len = 0;
+    /* With no output room the decoder stops at the first chunk data byte. */
+    int rc = nes_h1_chunked_decode(c, in, in_len, in_used, &none, 0, &out_len, err);
+    if (rc != 0 || c->state != CS_DATA || *in_used == in_len)
+        return rc;
+    size_t n = in_len - *in_used;
+    if (c->remaining < n)
+        n = (size_t)c->remaining;
+    *data = in + *in_used;
+    *data_len = n;
+    *in_used += n;
+    c->consumed += n;
+    c->remaining -= n;
+    if (c->remaining == 0)
+        c->state = CS_DATA_END;
+    return 0;
+}

@@ -22,7 +22,9 @@
 /** Decoder state. Initialise with nes_h1_chunked_init(); read body_bytes and consumed freely,
  * the rest is private. */
 typedef struct nes_h1_chunked {
-    uint64_t body_bytes; /**< chunk data bytes decoded so far (for a MAX_BODY_BYTES check) */
+    uint64_t body_bytes; /**< chunk data bytes announced by the chunk sizes so far, the current
+                              chunk's included: a MAX_BODY_BYTES check can refuse (413) before
+                              the data arrives */
     uint64_t consumed;   /**< input bytes used so far (error offsets count from the body start) */
     uint64_t remaining;  /* data bytes left in the current chunk */
     size_t count;        /* digits, extension or trailer bytes counted on the current line */
@@ -43,6 +45,15 @@ void nes_h1_chunked_init(nes_h1_chunked *c, const nes_h1_limits *lim);
  * start; every later call refuses again). */
 int nes_h1_chunked_decode(nes_h1_chunked *c, const char *in, size_t in_len, size_t *in_used,
                           char *out, size_t out_cap, size_t *out_len, nes_h1_error *err);
+
+/** The zero-copy form of nes_h1_chunked_decode: decodes from in[0 .. in_len) up to and including
+ * at most one run of chunk data, which is returned as a slice of the input (*data, *data_len;
+ * NULL and 0 when none). *in_used counts every byte used, the data run included. Returns 1 when
+ * the body is complete, 0 when the caller should call again with in + *in_used (more input is
+ * needed once *in_used == in_len), -1 when refused (as nes_h1_chunked_decode). Both forms may be
+ * mixed on one body. */
+int nes_h1_chunked_next(nes_h1_chunked *c, const char *in, size_t in_len, size_t *in_used,
+                        const char **data, size_t *data_len, nes_h1_error *err);
 
 /** True once the body is complete. */
 bool nes_h1_chunked_done(const nes_h1_chunked *c);

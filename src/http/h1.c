@@ -4,6 +4,7 @@
 
 #include "http/h1_int.h"
 
+#include <limits.h>
 #include <string.h>
 
 const nes_h1_limits nes_h1_limits_default = {
@@ -15,24 +16,24 @@ const nes_h1_limits nes_h1_limits_default = {
     .max_trailer_bytes = 8192,
 };
 
-/* bit 1 tchar, 2 VCHAR, 4 field-value byte, 8 hex digit, 16 digit */
+/* bit 1 tchar, 2 VCHAR, 4 field-value byte, 8 hex digit, 16 digit, 32 uri-host/port byte */
 const uint8_t nes_h1_ctab[256] = {
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  4,  0, 0, 0, 0, 0, 0, /* 00 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, 0, 0, 0, 0, 0, /* 10 */
-    4,  7,  6,  7,  7,  7,  7,  7,  6,  6,  7, 7, 6, 7, 7, 6, /* 20 */
-    31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 6, 6, 6, 6, 6, 6, /* 30 */
-    6,  15, 15, 15, 15, 15, 15, 7,  7,  7,  7, 7, 7, 7, 7, 7, /* 40 */
-    7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7, 6, 6, 6, 7, 7, /* 50 */
-    7,  15, 15, 15, 15, 15, 15, 7,  7,  7,  7, 7, 7, 7, 7, 7, /* 60 */
-    7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7, 6, 7, 6, 7, 0, /* 70 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4, 4, 4, 4, 4, 4, /* 80 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4, 4, 4, 4, 4, 4, /* 90 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4, 4, 4, 4, 4, 4, /* a0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4, 4, 4, 4, 4, 4, /* b0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4, 4, 4, 4, 4, 4, /* c0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4, 4, 4, 4, 4, 4, /* d0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4, 4, 4, 4, 4, 4, /* e0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4, 4, 4, 4, 4, 4, /* f0 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  4,  0,  0,  0,  0,  0,  0,  /* 00 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 10 */
+    4,  39, 6,  7,  39, 39, 39, 39, 38, 38, 39, 39, 38, 39, 39, 6,  /* 20 */
+    63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 38, 38, 6,  38, 6,  6,  /* 30 */
+    6,  47, 47, 47, 47, 47, 47, 39, 39, 39, 39, 39, 39, 39, 39, 39, /* 40 */
+    39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 38, 6,  38, 7,  39, /* 50 */
+    7,  47, 47, 47, 47, 47, 47, 39, 39, 39, 39, 39, 39, 39, 39, 39, /* 60 */
+    39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 6,  7,  6,  39, 0,  /* 70 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 80 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 90 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* a0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* b0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* c0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* d0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* e0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* f0 */
 };
 
 int nes_h1_fail(nes_h1_error *err, int status, const char *reason, size_t offset)
@@ -53,6 +54,8 @@ const nes_h1_limits *nes_h1_limits_or_default(const nes_h1_limits *lim, nes_h1_l
     *tmp = *lim;
     if (tmp->max_head_bytes == 0)
         tmp->max_head_bytes = d->max_head_bytes;
+    if (tmp->max_head_bytes > INT_MAX)
+        tmp->max_head_bytes = INT_MAX; /* the parsers return a head's length as int */
     if (tmp->max_target_bytes == 0)
         tmp->max_target_bytes = d->max_target_bytes;
     if (tmp->max_headers == 0)
@@ -73,6 +76,28 @@ int nes_h1_need_more(size_t len, const nes_h1_limits *lim, nes_h1_error *err)
     if (len >= lim->max_head_bytes)
         return nes_h1_fail(err, 431, "header section too large", lim->max_head_bytes);
     return 0;
+}
+
+/* The end of the field-value bytes (VCHAR, obs-text, SP, HTAB) from b[p], at most n. Eight
+ * bytes at a time while none of them is a CTL (< 0x20, which includes HTAB) or DEL; byte by
+ * byte around those. */
+static size_t scan_value(const unsigned char *b, size_t p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    for (;;) {
+        while (n - p >= 8) {
+            uint64_t x;
+            memcpy(&x, b + p, 8);
+            uint64_t del = x ^ (ones * 0x7f);
+            /* a byte below 0x20, or a zero byte of x ^ 0x7f..7f (a DEL) */
+            if ((((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & high)
+                break;
+            p += 8;
+        }
+        if (p >= n || !h1_is(b[p], H1_FVAL))
+            return p;
+        p++;
+    }
 }
 
 long nes_h1_parse_fields(const char *buf, size_t n, size_t p, size_t max_headers, nes_h1_header *hs,
@@ -117,12 +142,11 @@ long nes_h1_parse_fields(const char *buf, size_t n, size_t p, size_t max_headers
         p++;
         while (p < n && (b[p] == ' ' || b[p] == '\t'))
             p++;
-        size_t vs = p, ve = p;
-        while (p < n && h1_is(b[p], H1_FVAL)) {
-            if (b[p] != ' ' && b[p] != '\t')
-                ve = p + 1;
-            p++;
-        }
+        size_t vs = p;
+        p = scan_value(b, p, n);
+        size_t ve = p;
+        while (ve > vs && (b[ve - 1] == ' ' || b[ve - 1] == '\t'))
+            ve--;
         if (p >= n)
             return 0;
         c = b[p];
@@ -190,7 +214,8 @@ int nes_h1_parse_length(nes_h1_str v, uint64_t *out)
         unsigned char c = (unsigned char)v.p[i];
         if (!h1_is(c, H1_DIGIT))
             return -1;
-        if (x > (UINT64_C(0x7fffffffffffffff) - (c - '0')) / 10)
+        const uint64_t max = UINT64_C(0x7fffffffffffffff);
+        if (x > max / 10 || (x == max / 10 && (uint64_t)(c - '0') > max % 10))
             return -1;
         x = x * 10 + (c - '0');
     }
@@ -209,7 +234,7 @@ int nes_h1_content_length(const nes_h1_header *hs, size_t n, int *found, uint64_
     *found = 0;
     *len = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!nes_h1_str_eq_nocase(hs[i].name, "content-length"))
+        if (!H1_IS(hs[i].name, "content-length"))
             continue;
         uint64_t v;
         if (nes_h1_parse_length(hs[i].value, &v) != 0)
@@ -227,7 +252,7 @@ int nes_h1_transfer_encoding(const nes_h1_header *hs, size_t n, nes_h1_error *er
 {
     int any = 0, chunked = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!nes_h1_str_eq_nocase(hs[i].name, "transfer-encoding"))
+        if (!H1_IS(hs[i].name, "transfer-encoding"))
             continue;
         any = 1;
         size_t pos = 0;
@@ -245,7 +270,7 @@ int nes_h1_transfer_encoding(const nes_h1_header *hs, size_t n, nes_h1_error *er
                 r++;
             if (r < e.len && e.p[r] != ';')
                 return nes_h1_fail(err, 400, "invalid Transfer-Encoding", at);
-            if (!nes_h1_str_eq_nocase(tok, "chunked"))
+            if (!H1_IS(tok, "chunked"))
                 return nes_h1_fail(err, 501, "unsupported transfer coding", at);
             if (k != e.len)
                 return nes_h1_fail(err, 400, "invalid Transfer-Encoding", at);
@@ -256,7 +281,7 @@ int nes_h1_transfer_encoding(const nes_h1_header *hs, size_t n, nes_h1_error *er
     }
     if (any && !chunked) {
         for (size_t i = 0; i < n; i++)
-            if (nes_h1_str_eq_nocase(hs[i].name, "transfer-encoding"))
+            if (H1_IS(hs[i].name, "transfer-encoding"))
                 return nes_h1_fail(err, 400, "empty Transfer-Encoding", off(hs[i].name.p, base));
     }
     return any;
@@ -267,16 +292,16 @@ int nes_h1_connection(const nes_h1_header *hs, size_t n, int *close, int *keep_a
 {
     *close = *keep_alive = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!nes_h1_str_eq_nocase(hs[i].name, "connection"))
+        if (!H1_IS(hs[i].name, "connection"))
             continue;
         size_t pos = 0;
         nes_h1_str e;
         while (nes_h1_list_next(hs[i].value, &pos, &e)) {
             if (!nes_h1_is_token(e))
                 return nes_h1_fail(err, 400, "invalid Connection", off(hs[i].name.p, base));
-            if (nes_h1_str_eq_nocase(e, "close"))
+            if (H1_IS(e, "close"))
                 *close = 1;
-            else if (nes_h1_str_eq_nocase(e, "keep-alive"))
+            else if (H1_IS(e, "keep-alive"))
                 *keep_alive = 1;
         }
     }
@@ -288,21 +313,33 @@ static unsigned char lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
 }
 
+int nes_h1_eq_nocase_n(const char *s, const char *lit, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
+            return 0;
+    return 1;
+}
+
+int nes_h1_eq_lower_n(const char *s, const char *lit, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] | 0x20) != (unsigned char)lit[i])
+            return 0;
+    return 1;
+}
+
 bool nes_h1_str_eq_nocase(nes_h1_str s, const char *lit)
 {
     size_t n = strlen(lit);
-    if (s.len != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)s.p[i]) != lower((unsigned char)lit[i]))
-            return false;
-    return true;
+    return s.len == n && nes_h1_eq_nocase_n(s.p, lit, n);
 }
 
 const nes_h1_header *nes_h1_header_find(const nes_h1_header *headers, size_t n, const char *name)
 {
+    size_t len = strlen(name);
     for (size_t i = 0; i < n; i++)
-        if (nes_h1_str_eq_nocase(headers[i].name, name))
+        if (headers[i].name.len == len && nes_h1_eq_nocase_n(headers[i].name.p, name, len))
             return &headers[i];
     return NULL;
 }
@@ -317,7 +354,7 @@ static int prev_line_empty(const char *buf, size_t i)
 
 size_t nes_h1_head_end(const char *buf, size_t len, size_t *scan)
 {
-    size_t i = *scan; /* always the start of a line */
+    size_t i = *scan <= len ? *scan : 0; /* always the start of a line */
     while (i < len) {
         const char *nl = memchr(buf + i, '\n', len - i);
         if (nl == NULL)

@@ -11,6 +11,17 @@
  *   http/chunked.h   incremental chunked body decoder (both sides)
  *   http/writer.h    status line, request line, header fields, IMF-fixdate into a caller buffer
  *
+ * A server connection, in short (proxy mode's upstream side is the same with
+ * nes_h1_parse_response and NES_H1_BODY_CLOSE):
+ *     on new bytes in buf[0 .. len):
+ *       if (!nes_h1_head_end(buf, len, &scan) && len < lim.max_head_bytes) wait for more;
+ *       n = nes_h1_parse_request(buf, len, &lim, &req, &err);
+ *       n < 0: answer err.status, close, read nothing more;  n == 0: wait for more;
+ *       n > 0: the body starts at buf + n: LENGTH -> req.content_length bytes; CHUNKED ->
+ *              nes_h1_chunked_next() until it returns 1; NONE -> nothing. The next pipelined
+ *              request starts right after it: move on, scan = 0. Answer with writer.h; close
+ *              after the answer unless req.keep_alive.
+ *
  * Refusals: every parser reports the first problem by position (the byte offset where it is
  * found) with the HTTP status a server answers it with and a fixed reason string that never
  * quotes input. Because problems are judged in byte order and each judgement depends only on
@@ -43,7 +54,8 @@ typedef struct nes_h1_header {
 /** Bounds for every input (the refusal status in brackets). Zero in any field means "the
  * default" (nes_h1_limits_default), so `nes_h1_limits lim = {.max_head_bytes = 8192};` works. */
 typedef struct nes_h1_limits {
-    size_t max_head_bytes;        /**< request/response head incl. empty lines [431]; 16384 */
+    size_t max_head_bytes;        /**< request/response head incl. empty lines [431]; 16384
+                                       (at most INT_MAX) */
     size_t max_target_bytes;      /**< request-target [414]; 8192 */
     size_t max_headers;           /**< field lines in a head [431]; 100 (<= NES_H1_MAX_HEADERS) */
     size_t max_chunk_size_digits; /**< hex digits of one chunk-size, leading zeros too [400]; 16 */

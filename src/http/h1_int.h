@@ -13,6 +13,7 @@ enum {
     H1_FVAL = 4,   /* field-value byte: VCHAR, obs-text 0x80..0xff, SP, HTAB */
     H1_HEX = 8,    /* hex digit */
     H1_DIGIT = 16, /* decimal digit */
+    H1_HOST = 32,  /* uri-host [":" port] byte: unreserved, pct-encoded, sub-delims, ":[]" */
 };
 
 /** Character classes of every byte (a constant table). */
@@ -22,6 +23,17 @@ static inline int h1_is(unsigned char c, int cls)
 {
     return (nes_h1_ctab[c] & cls) != 0;
 }
+
+/** ASCII case-insensitive equality of s (of length n) and lit. */
+int nes_h1_eq_nocase_n(const char *s, const char *lit, size_t n);
+
+/** nes_h1_eq_nocase_n for a literal of lowercase letters, digits and '-' only, and s from a
+ * parsed head (no CR, no CTL but HTAB): then s[i] | 0x20 == lit[i] is exact. */
+int nes_h1_eq_lower_n(const char *s, const char *lit, size_t n);
+
+/** Whether slice s (from a parsed head) equals `lit` (a literal of lowercase letters, digits and
+ * '-'), ASCII case-insensitively; the length test comes first and is a constant. */
+#define H1_IS(s, lit) ((s).len == sizeof(lit) - 1 && nes_h1_eq_lower_n((s).p, lit, sizeof(lit) - 1))
 
 /** Records a refusal (when err is not NULL) and returns -1. */
 int nes_h1_fail(nes_h1_error *err, int status, const char *reason, size_t offset);

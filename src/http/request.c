@@ -7,32 +7,44 @@
 
 static nes_h1_method method_of(const char *p, size_t n)
 {
-    static const struct {
-        const char *name;
-        nes_h1_method m;
-    } known[] = {
-        {"GET", NES_H1_M_GET},         {"HEAD", NES_H1_M_HEAD},     {"POST", NES_H1_M_POST},
-        {"PUT", NES_H1_M_PUT},         {"DELETE", NES_H1_M_DELETE}, {"CONNECT", NES_H1_M_CONNECT},
-        {"OPTIONS", NES_H1_M_OPTIONS}, {"TRACE", NES_H1_M_TRACE},   {"PATCH", NES_H1_M_PATCH},
-    };
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strlen(known[i].name) == n && memcmp(known[i].name, p, n) == 0)
-            return known[i].m;
+#define M(lit, m)                                                                                  \
+    if (n == sizeof(lit) - 1 && memcmp(p, lit, n) == 0)                                            \
+    return m
+    switch (p[0]) {
+    case 'G':
+        M("GET", NES_H1_M_GET);
+        break;
+    case 'H':
+        M("HEAD", NES_H1_M_HEAD);
+        break;
+    case 'P':
+        M("POST", NES_H1_M_POST);
+        M("PUT", NES_H1_M_PUT);
+        M("PATCH", NES_H1_M_PATCH);
+        break;
+    case 'D':
+        M("DELETE", NES_H1_M_DELETE);
+        break;
+    case 'C':
+        M("CONNECT", NES_H1_M_CONNECT);
+        break;
+    case 'O':
+        M("OPTIONS", NES_H1_M_OPTIONS);
+        break;
+    case 'T':
+        M("TRACE", NES_H1_M_TRACE);
+        break;
+    default:
+        break;
+    }
+#undef M
     return NES_H1_M_OTHER;
-}
-
-/* uri-host [":" port] characters (RFC 3986: unreserved, pct-encoded, sub-delims, IP-literal). */
-static int host_char(unsigned char c)
-{
-    if (h1_is(c, H1_DIGIT) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return 1;
-    return c != 0 && strchr("-._~%!$&'()*+,;=:[]", c) != NULL;
 }
 
 static int valid_host(nes_h1_str h)
 {
     for (size_t i = 0; i < h.len; i++)
-        if (!host_char((unsigned char)h.p[i]))
+        if (!h1_is((unsigned char)h.p[i], H1_HOST))
             return 0;
     return 1;
 }
@@ -176,7 +188,7 @@ static int semantics(const char *buf, nes_h1_request *r, nes_h1_error *err)
     size_t n = r->nheaders;
     const nes_h1_header *host = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!nes_h1_str_eq_nocase(hs[i].name, "host"))
+        if (!H1_IS(hs[i].name, "host"))
             continue;
         if (host != NULL)
             return nes_h1_fail(err, 400, "more than one Host", (size_t)(hs[i].name.p - buf));
@@ -194,7 +206,7 @@ static int semantics(const char *buf, nes_h1_request *r, nes_h1_error *err)
         return -1;
     int te = 0;
     for (size_t i = 0; i < n && te == 0; i++) {
-        if (!nes_h1_str_eq_nocase(hs[i].name, "transfer-encoding"))
+        if (!H1_IS(hs[i].name, "transfer-encoding"))
             continue;
         if (r->minor_version == 0)
             return nes_h1_fail(err, 400, "Transfer-Encoding in HTTP/1.0",
@@ -214,15 +226,18 @@ static int semantics(const char *buf, nes_h1_request *r, nes_h1_error *err)
     r->keep_alive = !close && (r->minor_version == 1 || keep);
 
     for (size_t i = 0; i < n; i++) {
-        if (!nes_h1_str_eq_nocase(hs[i].name, "expect"))
+        if (!H1_IS(hs[i].name, "expect"))
             continue;
         size_t pos = 0;
         nes_h1_str e;
         while (nes_h1_list_next(hs[i].value, &pos, &e)) {
-            if (!nes_h1_str_eq_nocase(e, "100-continue"))
+            if (!H1_IS(e, "100-continue"))
                 return nes_h1_fail(err, 417, "unsupported expectation",
                                    (size_t)(hs[i].name.p - buf));
-            r->expect_continue = r->minor_version == 1;
+            /* RFC 9110 §10.1.1: ignored in HTTP/1.0; no 100 is owed when no content follows */
+            r->expect_continue = r->minor_version == 1 &&
+                                 (r->framing == NES_H1_BODY_CHUNKED ||
+                                  (r->framing == NES_H1_BODY_LENGTH && r->content_length > 0));
         }
     }
     return 0;

@@ -78,7 +78,9 @@ static int framing(const char *buf, nes_h1_method m, nes_h1_response *r, nes_h1_
     int close, keep;
     if (nes_h1_connection(hs, n, &close, &keep, err, buf) != 0)
         return -1;
-    r->keep_alive = !close && (r->minor_version == 1 || keep) && r->status != 101;
+    /* after a 101 or a 2xx to CONNECT the connection no longer carries HTTP */
+    int tunnel = r->status == 101 || (m == NES_H1_M_CONNECT && r->status / 100 == 2);
+    r->keep_alive = !close && (r->minor_version == 1 || keep) && !tunnel;
     if (m == NES_H1_M_HEAD || r->status < 200 || r->status == 204 || r->status == 304 ||
         (m == NES_H1_M_CONNECT && r->status < 300)) {
         r->framing = NES_H1_BODY_NONE;

@@ -16,8 +16,8 @@
  *   3. Content-Length: digits only, repeated lines must agree -> NES_H1_BODY_LENGTH;
  *   4. otherwise the body runs to the connection's close -> NES_H1_BODY_CLOSE.
  * keep_alive: HTTP/1.1 unless "Connection: close", HTTP/1.0 only with "keep-alive"; never with
- * a close-delimited body or a 101. A 1xx response is interim: the final response follows it
- * (parse again at buf + its length). */
+ * a close-delimited body, a 101 or a 2xx to CONNECT (the connection is no longer HTTP). A 1xx
+ * response is interim: the final response follows it (parse again at buf + its length). */
 #ifndef NES_HTTP_RESPONSE_H
 #define NES_HTTP_RESPONSE_H
 

@@ -29,6 +29,7 @@ static const nes_h1_limits LIM_TRAILER16 = {.max_trailer_bytes = 16};
 
 #define H11 "GET / HTTP/1.1\r\nHost: a\r\n"
 #define OK_GET "req GET / 1.1 host=a none ka=1\nbody 0\n"
+#define TE_HEAD "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
 
 static const h1_case REQUEST_CASES[] = {
     /* ---- accepted ---- */
@@ -85,6 +86,9 @@ static const h1_case REQUEST_CASES[] = {
     {"expect-100-continue",
      IN("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\nhi"),
      "req POST / 1.1 host=a len=2 ka=1 continue\nbody 2 =hi\neof\n", NULL, 0, 0},
+    {"expect-without-content", IN(H11 "Expect: 100-continue\r\n\r\n"), OK_GET "eof\n", NULL, 0, 0},
+    {"expect-chunked", IN(TE_HEAD "Expect: 100-continue\r\n\r\n0\r\n\r\n"),
+     "req POST / 1.1 host=a chunked ka=1 continue\nbody 0\neof\n", NULL, 0, 0},
     {"expect-in-http10-ignored",
      IN("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"),
      "req POST / 1.0 host=- len=2 ka=0\nbody 2 =hi\nclose\n", NULL, 0, 0},

@@ -57,6 +57,26 @@ static void request_fields(void **state)
     assert_null(nes_h1_request_header(&req, "Content-Typ"));
 }
 
+static void lookups(void **state)
+{
+    (void)state;
+    nes_h1_str s = {"Content-LENGTH", 14};
+    assert_true(nes_h1_str_eq_nocase(s, "content-length"));
+    assert_true(nes_h1_str_eq_nocase(s, "CONTENT-length"));
+    assert_false(nes_h1_str_eq_nocase(s, "content-lengt"));
+    assert_false(nes_h1_str_eq_nocase(s, "content_length"));
+    nes_h1_str empty = {"", 0};
+    assert_true(nes_h1_str_eq_nocase(empty, ""));
+    /* '@' and '`' differ from letters only in bit 0x20's neighbours: not equal */
+    nes_h1_str at = {"@", 1};
+    assert_false(nes_h1_str_eq_nocase(at, "`"));
+    nes_h1_header hs[] = {{{"X-A", 3}, {"1", 1}}, {{"x-a", 3}, {"2", 1}}, {{"X-B", 3}, {"3", 1}}};
+    assert_ptr_equal(nes_h1_header_find(hs, 3, "x-A"), &hs[0]);
+    assert_ptr_equal(nes_h1_header_find(hs, 3, "X-b"), &hs[2]);
+    assert_null(nes_h1_header_find(hs, 3, "X"));
+    assert_null(nes_h1_header_find(hs, 0, "X-A"));
+}
+
 static void request_methods_and_forms(void **state)
 {
     (void)state;
@@ -206,6 +226,7 @@ static void response_fields(void **state)
     assert_true(
         nes_h1_parse_response(S("HTTP/1.1 200 OK\r\n\r\n"), NULL, NES_H1_M_CONNECT, &res, &e) > 0);
     assert_int_equal(res.framing, NES_H1_BODY_NONE);
+    assert_false(res.keep_alive);
     assert_true(nes_h1_parse_response(S("HTTP/1.1 200 OK\r\n\r\n"), NULL, NES_H1_M_GET, &res, &e) >
                 0);
     assert_int_equal(res.framing, NES_H1_BODY_CLOSE);
@@ -263,6 +284,83 @@ static void chunked_small_output(void **state)
     assert_int_equal(pos, sizeof in - 1);
 }
 
+/* The issue's 32 KB chunk extension and a 17 KiB head, with the default limits. */
+static void default_limits_big_inputs(void **state)
+{
+    (void)state;
+    size_t n = 32 * 1024;
+    char *ext = malloc(n + 16);
+    assert_non_null(ext);
+    memcpy(ext, "1;", 2);
+    memset(ext + 2, 'a', n);
+    memcpy(ext + 2 + n, "\r\nx\r\n", 6);
+    nes_h1_chunked c;
+    nes_h1_chunked_init(&c, NULL);
+    size_t used, out_len;
+    nes_h1_error e = {0};
+    assert_int_equal(nes_h1_chunked_decode(&c, ext, n + 8, &used, ext, n + 8, &out_len, &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.reason, "chunk extension too long");
+    assert_int_equal(e.offset, 2 + 1023); /* the 1025th extension byte */
+    free(ext);
+
+    size_t hn = 17 * 1024;
+    char *head = malloc(hn);
+    assert_non_null(head);
+    memset(head, 'a', hn);
+    memcpy(head, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ", 32);
+    assert_int_equal(nes_h1_parse_request(head, 16383, NULL, &req, &e), 0);
+    assert_int_equal(nes_h1_parse_request(head, 16384, NULL, &req, &e), -1);
+    assert_int_equal(e.status, 431);
+    assert_int_equal(nes_h1_parse_request(head, hn, NULL, &req, &e), -1);
+    assert_int_equal(e.status, 431);
+    free(head);
+}
+
+static void chunked_zero_copy(void **state)
+{
+    (void)state;
+    static const char in[] = "3\r\nabc\r\n4;e=1\r\ndefg\r\n0\r\n\r\nNEXT";
+    size_t len = sizeof in - 1;
+    nes_h1_chunked c;
+    nes_h1_chunked_init(&c, NULL);
+    char got[16];
+    size_t pos = 0, n = 0;
+    int rc = 0, slices = 0;
+    while (rc == 0) {
+        const char *data;
+        size_t used, dlen;
+        rc = nes_h1_chunked_next(&c, in + pos, len - pos, &used, &data, &dlen, NULL);
+        assert_true(rc >= 0);
+        if (dlen != 0) {
+            /* a slice of the input itself, never a copy */
+            assert_true(data >= in + pos && data + dlen <= in + pos + used);
+            memcpy(got + n, data, dlen);
+            n += dlen;
+            slices++;
+        }
+        pos += used;
+    }
+    assert_int_equal(rc, 1);
+    assert_int_equal(n, 7);
+    assert_memory_equal(got, "abcdefg", 7);
+    assert_int_equal(slices, 2);
+    assert_int_equal(pos, len - 4);
+    assert_int_equal(c.body_bytes, 7);
+    /* a chunk split over two inputs gives two slices; the forms mix on one body */
+    nes_h1_chunked_init(&c, NULL);
+    const char *data;
+    size_t used, dlen;
+    assert_int_equal(nes_h1_chunked_next(&c, "5\r\nab", 5, &used, &data, &dlen, NULL), 0);
+    assert_int_equal(used, 5);
+    assert_int_equal(dlen, 2);
+    char out[8];
+    assert_int_equal(
+        nes_h1_chunked_decode(&c, "cde\r\n0\r\n\r\n", 12, &used, out, sizeof out, &dlen, NULL), 1);
+    assert_int_equal(dlen, 3);
+    assert_memory_equal(out, "cde", 3);
+}
+
 static void chunked_refusal_repeats(void **state)
 {
     (void)state;
@@ -309,6 +407,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_fields),
+        cmocka_unit_test(lookups),
         cmocka_unit_test(request_methods_and_forms),
         cmocka_unit_test(request_error_offsets),
         cmocka_unit_test(request_limits),
@@ -316,6 +415,8 @@ int main(void)
         cmocka_unit_test(response_fields),
         cmocka_unit_test(chunked_in_place_and_after),
         cmocka_unit_test(chunked_small_output),
+        cmocka_unit_test(default_limits_big_inputs),
+        cmocka_unit_test(chunked_zero_copy),
         cmocka_unit_test(chunked_refusal_repeats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,9 @@
 /* Unit tests: the RFC 9112 case tables of h1_cases.h through the simulated connection of
  * tests/http_driver.h. Every case must give its expected events, and the same events (byte for
  * byte, offsets included) when fed split at every byte, byte by byte, gated by nes_h1_head_end,
- * and with a chunk output buffer of 1 and 3 bytes. Also: a pipeline of 100 mixed requests.
- * With NES_HTTP_WRITE_CORPUS=DIR it writes the cases as fuzz seeds into DIR/http_request,
- * DIR/http_response and DIR/http_chunked (the format of fuzz/fuzz_http_*.c). */
+ * with a chunk output buffer of 1 and 3 bytes, and with zero-copy chunk slices. Also: a pipeline of
+ * 100 mixed requests. With NES_HTTP_WRITE_CORPUS=DIR it writes the cases as fuzz seeds into
+ * DIR/http_request, DIR/http_response and DIR/http_chunked (the format of fuzz/fuzz_http_*.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,12 +27,13 @@ static int check_splits(const char *name, const h1d_opts *base, const char *in, 
     assert_non_null(cuts);
     for (size_t i = 0; i + 1 < len; i++)
         cuts[i] = i + 1;
-    const size_t caps[] = {0, 1, 3};
+    const size_t caps[] = {0, 1, 3, 0}; /* the last: zero-copy slices */
     for (int gate = 0; gate <= 1; gate++) {
         for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
             h1d_opts o = *base;
             o.gate = gate;
             o.out_cap = caps[ci];
+            o.zero_copy = ci == 3;
             char *w = h1d_run_str(&o, in, len, NULL, 0);
             if (strcmp(w, whole) != 0) {
                 print_message("%s: gate=%d cap=%zu whole differs:\n%s", name, gate, caps[ci], w);
@@ -199,6 +200,83 @@ static void pipeline_of_100(void **state)
     nes_buf_free(&want);
 }
 
+/* 100 pipelined responses (to GET) of every framing: Content-Length, chunked, 204 and 304
+ * without a body, an interim 100 before some, bare-LF lines; the last closes the connection. */
+static void response_pipeline_of_100(void **state)
+{
+    (void)state;
+    nes_buf in = {0}, want = {0};
+    uint64_t rng = 7;
+    char line[256];
+    for (int i = 0; i < 100; i++) {
+        int kind = (int)(tu_rng_next(&rng) % 4);
+        const char *eol = tu_rng_next(&rng) % 3 == 0 ? "\n" : "\r\n";
+        int ka = i != 99;
+        const char *conn = ka ? "X-Seq: ok" : "Connection: close";
+        if (tu_rng_next(&rng) % 5 == 0) {
+            snprintf(line, sizeof line, "HTTP/1.1 100 Continue%s%s", eol, eol);
+            nes_buf_append(&in, line, strlen(line));
+            nes_buf_append(&want, "res 100 1.1 none ka=1 reason=Continue\n", 38);
+        }
+        if (kind == 2) {
+            int st = tu_rng_next(&rng) % 2 ? 204 : 304;
+            snprintf(line, sizeof line, "HTTP/1.1 %d X%s%s%sContent-Length: 9%s%s", st, eol, conn,
+                     eol, eol, eol);
+            nes_buf_append(&in, line, strlen(line));
+            snprintf(line, sizeof line, "res %d 1.1 none ka=%d reason=X\nbody 0\n%s", st, ka,
+                     ka ? "" : "close\n");
+            nes_buf_append(&want, line, strlen(line));
+            continue;
+        }
+        size_t blen = 1 + (size_t)(tu_rng_next(&rng) % 15);
+        char body[16];
+        for (size_t k = 0; k < blen; k++)
+            body[k] = (char)('A' + tu_rng_next(&rng) % 26);
+        if (kind == 3) {
+            snprintf(line, sizeof line, "HTTP/1.1 200 OK%sTransfer-Encoding: chunked%s%s%s%s", eol,
+                     eol, conn, eol, eol);
+            nes_buf_append(&in, line, strlen(line));
+            for (size_t k = 0; k < blen; k += 4) {
+                size_t c = blen - k < 4 ? blen - k : 4;
+                snprintf(line, sizeof line, "%zx%s", c, eol);
+                nes_buf_append(&in, line, strlen(line));
+                nes_buf_append(&in, body + k, c);
+                nes_buf_append(&in, eol, strlen(eol));
+            }
+            snprintf(line, sizeof line, "0%s%s", eol, eol);
+            nes_buf_append(&in, line, strlen(line));
+            snprintf(line, sizeof line, "res 200 1.1 chunked ka=%d reason=OK\n", ka);
+        } else {
+            snprintf(line, sizeof line, "HTTP/1.%d 200 OK%sContent-Length: %zu%s%s%s%s", 1, eol,
+                     blen, eol, conn, eol, eol);
+            nes_buf_append(&in, line, strlen(line));
+            nes_buf_append(&in, body, blen);
+            snprintf(line, sizeof line, "res 200 1.1 len=%zu ka=%d reason=OK\n", blen, ka);
+        }
+        nes_buf_append(&want, line, strlen(line));
+        snprintf(line, sizeof line, "body %zu =%.*s\n%s", blen, (int)blen, body,
+                 ka ? "" : "close\n");
+        nes_buf_append(&want, line, strlen(line));
+    }
+    nes_buf_append(&in, "HTTP/1.1 200 OK\r\n\r\nnever", 25);
+    nes_buf_append(&want, "", 1);
+
+    h1d_opts o = {.responses = 1, .req_method = NES_H1_M_GET};
+    char *whole = h1d_run_str(&o, (const char *)in.data, in.len, NULL, 0);
+    nes_buf tmp = {0};
+    nes_buf_append(&tmp, whole, strlen(whole));
+    char *norm = h1d_normalize(&tmp, 0);
+    nes_buf_free(&tmp);
+    if (strcmp(norm, (const char *)want.data) != 0)
+        fail_msg("response pipeline:\n--- got\n%s--- want\n%s", norm, (const char *)want.data);
+    assert_int_equal(check_splits("response pipeline", &o, (const char *)in.data, in.len, whole, 5),
+                     0);
+    free(norm);
+    free(whole);
+    nes_buf_free(&in);
+    nes_buf_free(&want);
+}
+
 /* Seeds for the fuzzers: a 3-byte prefix (flags, split point) and the stream; for http_chunked
  * the bodies of the chunked request cases. */
 static void write_seed(const char *dir, const char *sub, const char *name, unsigned char flags,
@@ -240,9 +318,9 @@ static void write_corpus(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(case_names_unique), cmocka_unit_test(request_cases),
-        cmocka_unit_test(response_cases),    cmocka_unit_test(pipeline_of_100),
-        cmocka_unit_test(write_corpus),
+        cmocka_unit_test(case_names_unique),        cmocka_unit_test(request_cases),
+        cmocka_unit_test(response_cases),           cmocka_unit_test(pipeline_of_100),
+        cmocka_unit_test(response_pipeline_of_100), cmocka_unit_test(write_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
