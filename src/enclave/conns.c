@@ -539,8 +539,13 @@ static step read_chunked_body(nes_conn *c)
             c->in_off += used;
             if (r < 0)
                 return chunks_refused(c, &why);
-            if (dlen > 0 && !take_body(c, data, dlen))
-                return ST_CLOSE; /* far over the limit: dropped */
+            if (dlen > 0 && !take_body(c, data, dlen)) {
+                /* far over the limit: the known answer (or 413) now, then close */
+                c->head.keep_alive = false;
+                answer(c);
+                c->close_after_write = true;
+                return ST_ANSWERED;
+            }
             if (r == 1) {
                 answer(c);
                 return ST_ANSWERED;

@@ -341,6 +341,10 @@ nes_routes_next nes_routes_begin(nes_server *s, const nes_request *in, bool expe
     atomic_fetch_add(&s->inflight, 1);
     nes_routes_next next = begin(s, in, ctx);
     bool has_body = in->content_length != 0;
+    /* Nor is a declared body far over the cap read only to be dropped. */
+    if (next == NES_ROUTES_DISCARD_BODY && in->content_length >= 0 &&
+        (uint64_t)in->content_length > (uint64_t)s->cfg->max_body_bytes * EARLY_REJECT_FACTOR)
+        next = NES_ROUTES_ANSWER_NOW;
     /* A client waiting for 100 Continue gets the known answer instead, and the connection
      * closes (it may or may not send the body after all). */
     if (next == NES_ROUTES_DISCARD_BODY && expect_continue && has_body)

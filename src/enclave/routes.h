@@ -6,7 +6,7 @@
  *      body cannot change (404, 405, 403 for /decrypt, 415, 413 from Content-Length). It says
  *      whether the connection should read the body, read and discard it (the answer is already
  *      known; reading it keeps the connection usable), or answer at once and close (a declared
- *      length far over MAX_BODY_BYTES, or a client waiting for 100-continue).
+ *      length over 4 x MAX_BODY_BYTES, or a client waiting for 100-continue).
  *   2. nes_routes_respond, when the body is complete (or discarded): fills the response.
  * Every answer is counted in the metrics and logged as one access line (route, status, schema,
  * sizes, latency; never a value). nes_routes_refused answers a request the HTTP codec refused,
@@ -25,7 +25,7 @@
 struct nes_server;
 
 /** A body being discarded (the answer is known) is read up to this many MAX_BODY_BYTES; past
- * that the connection is dropped. */
+ * that the answer goes out at once and the connection closes. */
 #define NES_ROUTES_DISCARD_FACTOR 16
 
 /** Looks a header up by name (case-insensitive); NULL when absent. */

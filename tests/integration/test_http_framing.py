@@ -283,3 +283,42 @@ def test_refusal_is_logged_without_content(svc):
     logs = svc.logs()
     assert "hunter2" not in logs
     assert any(l.get("status") == 400 and l.get("msg") == "request" for l in svc.log_lines())
+
+
+def codec_refusals():
+    """Every request case of the codec's own table (tests/unit/http/h1_cases.h, via
+    h1_cases_dump) that it refuses with the service's limits: (name, bytes, status)."""
+    import subprocess
+    from svc import BIN
+    try:
+        out = subprocess.run([str(BIN / "h1_cases_dump")], check=True, capture_output=True,
+                             text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = [json.loads(line) for line in out.splitlines()]
+    return [(r["name"], bytes.fromhex(r["input_hex"]), int(r["outcome"])) for r in rows
+            if r["side"] == "request" and r["default_limits"] and r["outcome"] != "accept"]
+
+
+CODEC_REFUSED = codec_refusals()
+
+
+@pytest.mark.parametrize("case,request_bytes,status", CODEC_REFUSED,
+                         ids=[c[0] for c in CODEC_REFUSED])
+def test_codec_refusals_on_the_wire(svc, case, request_bytes, status):
+    # The same cases the codec's unit tests judge, now through TLS, the loop and the routes.
+    sock = svc.raw_tls()
+    try:
+        send_all(sock, request_bytes + SMUGGLED)
+        data = read_until_eof(sock)
+    finally:
+        sock.close()
+    line, headers, body, rest = split_response(data)
+    assert line == STATUS_LINES[status], (case, data[:300])
+    assert headers["connection"] == "close"
+    assert json.loads(body)["error"]["code"] == CODES[status]
+    assert rest == b"", f"{case}: bytes after the one answer: {rest[:200]!r}"
+
+
+def test_codec_cases_present():
+    assert len(CODEC_REFUSED) > 50

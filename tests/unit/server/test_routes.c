@@ -85,6 +85,10 @@ static const row table[] = {
     {"POST", "/nope", J, NULL, 5, true, NES_ROUTES_ANSWER_NOW, 404, "not_found", true, NULL},
     {"POST", "/encrypt", J, "p", 2048, true, NES_ROUTES_ANSWER_NOW, 413, "body_too_large", true,
      NULL},
+    /* a known answer does not read a declared body far over the cap either */
+    {"POST", "/nope", J, NULL, 4097, false, NES_ROUTES_ANSWER_NOW, 404, "not_found", true, NULL},
+    {"POST", "/healthz", J, NULL, INT64_MAX, false, NES_ROUTES_ANSWER_NOW, 405,
+     "method_not_allowed", true, "GET"},
     /* ... unless there is no body to wait for */
     {"GET", "/nope", NULL, NULL, 0, true, NES_ROUTES_DISCARD_BODY, 404, "not_found", false, NULL},
 };
