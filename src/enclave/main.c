@@ -224,7 +224,6 @@ int main(int argc, char **argv)
                 nes_enclave_providers_reload();
             }
         }
-        nes_conns_reap(now);
         nes_tls_tick();
         nes_state_reclaim();
         if (cfg.tls_reload_check_secs > 0 && now >= next_tls) {
