@@ -21,6 +21,7 @@
 
 #include "core/buf.h"
 #include "enclave/metrics.h"
+#include "enclave/otel/trace.h"
 
 struct nes_server;
 
@@ -64,6 +65,8 @@ typedef struct nes_route_ctx {
     const char *pending_msg;
     bool close_after;
     const char *schema; /**< the schema header's value */
+    nes_span span;      /**< the request's server span (child of an incoming traceparent);
+                             proxy mode's upstream span is its child (otel/trace.h) */
 } nes_route_ctx;
 
 /** What the connection does after nes_routes_begin. */
