@@ -30,7 +30,7 @@ const size_t nes_openapi_yaml_len = ${NES_OPENAPI_LEN};
 
 # ---- libnessvc: the service minus main() ------------------------------------------------------
 file(GLOB NES_SVC_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/enclave/*.c
-     ${CMAKE_SOURCE_DIR}/src/enclave/providers/*.c)
+     ${CMAKE_SOURCE_DIR}/src/enclave/providers/*.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/*.c)
 list(REMOVE_ITEM NES_SVC_SRC ${CMAKE_SOURCE_DIR}/src/enclave/main.c)
 add_library(nessvc STATIC ${NES_SVC_SRC} ${NES_OPENAPI_C})
 target_include_directories(nessvc PUBLIC ${CMAKE_SOURCE_DIR}/src)

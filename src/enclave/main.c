@@ -12,6 +12,8 @@
 #include "enclave/conns.h"
 #include "enclave/local.h"
 #include "enclave/log.h"
+#include "enclave/otel/export.h"
+#include "enclave/routes.h"
 #include "enclave/server.h"
 #include "enclave/state.h"
 #include "enclave/tls.h"
@@ -52,6 +54,17 @@ static void reload_tls(nes_server *srv, const char *cert, const char *key)
     log_tls("TLS certificate reloaded", cert, 1, nes_creds_describe(c));
     nes_tls_install(c);
     atomic_fetch_add(&srv->tls_reloads, 1);
+}
+
+static const char *env_lookup(void *ud, const char *name)
+{
+    (void)ud;
+    return getenv(name);
+}
+
+static void otel_gauges(void *ud, nes_metrics_gauges *g)
+{
+    nes_routes_gauges(ud, g);
 }
 
 static int local_tls_paths(const nes_config *cfg, const char **cert, const char **key, char *cbuf,
@@ -126,6 +139,16 @@ int main(int argc, char **argv)
         return 0;
     }
     nes_log_configure(cfg.log_level, 2);
+    nes_otel_config otel;
+    {
+        char owhy[256];
+        if (nes_otel_config_load(&otel, "nitro-enc-svc", env_lookup, NULL, owhy, sizeof(owhy)) !=
+            0) {
+            fprintf(stderr, "nitro-enc-svc: config: %s\n", owhy);
+            nes_config_free(&cfg);
+            return 2;
+        }
+    }
     if (!local) {
         fprintf(stderr, "nitro-enc-svc: enclave mode needs the AWS key and spec providers, which "
                         "this build does not include yet; run with --local-mode\n");
@@ -177,6 +200,11 @@ int main(int argc, char **argv)
         goto out_state;
     }
     atomic_store(&srv.schema_refresh_errors, errs);
+    /* TODO(nsm-dek): with an NSM present, nes_otel_config_set_attr(&otel, "aws.nitro.pcr0", hex)
+     * before this start; in enclave mode pass the AWS layer's egress configuration instead of
+     * NULL so the export takes the egress path. */
+    if (nes_otel_start(&otel, NULL, otel_gauges, &srv, why, sizeof(why)) != 0)
+        nes_log(NES_LOG_WARN, "telemetry export not started: %s", why);
     {
         char uri[400];
         nes_logline l;
@@ -238,6 +266,7 @@ int main(int argc, char **argv)
     nes_server_stop_accepting(&srv);
     long left = nes_server_drain(&srv, (int64_t)cfg.shutdown_grace_secs * 1000);
     nes_server_stop(&srv);
+    nes_otel_stop();
     nes_log(left ? NES_LOG_WARN : NES_LOG_INFO, "stopped (%ld requests cut at the grace limit)",
             left);
     rc = 0;

@@ -15,6 +15,9 @@ typedef struct shard {
     _Atomic uint64_t latency_sum_us[NES_ROUTE_COUNT];
     _Atomic uint64_t fields_encrypted, fields_decrypted, bytes_in, bytes_out;
     _Atomic uint64_t schema_hits, schema_misses;
+    _Atomic uint64_t aws_calls[NES_METRICS_NAWS], aws_errors[NES_METRICS_NAWS];
+    _Atomic uint64_t aws_latency_bucket[NES_METRICS_NAWS][NES_METRICS_NBUCKET];
+    _Atomic uint64_t aws_latency_sum_us[NES_METRICS_NAWS];
 } shard;
 
 static shard *g_shards[MAX_SHARDS];
@@ -24,6 +27,7 @@ static _Thread_local shard *t_shard;
 
 static const unsigned statuses[] = NES_METRICS_STATUSES;
 static const uint64_t buckets_us[] = NES_METRICS_BUCKETS_US;
+static const char *const aws_names[NES_METRICS_NAWS] = {"kms", "secretsmanager", "s3"};
 static const char *const route_names[NES_ROUTE_COUNT] = {"encrypt", "decrypt", "healthz", "readyz",
                                                          "metrics", "openapi", "other"};
 
@@ -64,13 +68,40 @@ void nes_metrics_request(nes_route route, unsigned status, uint64_t latency_us, 
         route = NES_ROUTE_OTHER;
     shard *s = my_shard();
     ADD(s->requests[route][nes_metrics_status_index(status)], 1);
-    int b = 0;
-    while (b < NES_METRICS_NBUCKET - 1 && latency_us > buckets_us[b])
-        b++;
-    ADD(s->latency_bucket[route][b], 1);
+    ADD(s->latency_bucket[route][nes_metrics_bucket_of(latency_us)], 1);
     ADD(s->latency_sum_us[route], latency_us);
     ADD(s->bytes_in, bytes_in);
     ADD(s->bytes_out, bytes_out);
+}
+
+int nes_metrics_bucket_of(uint64_t us)
+{
+    int lo = 0, hi = NES_METRICS_NBUCKET - 1; /* first bucket whose bound is >= us */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (us <= buckets_us[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+uint64_t nes_metrics_bucket_bound_us(int b)
+{
+    return b >= 0 && b < NES_METRICS_NBUCKET - 1 ? buckets_us[b] : UINT64_MAX;
+}
+
+void nes_metrics_aws_call(int svc, uint64_t latency_us, int error)
+{
+    if (svc < 0 || svc >= NES_METRICS_NAWS)
+        return;
+    shard *s = my_shard();
+    ADD(s->aws_calls[svc], 1);
+    if (error)
+        ADD(s->aws_errors[svc], 1);
+    ADD(s->aws_latency_bucket[svc][nes_metrics_bucket_of(latency_us)], 1);
+    ADD(s->aws_latency_sum_us[svc], latency_us);
 }
 
 void nes_metrics_fields(int decrypt, uint64_t n)
@@ -108,6 +139,13 @@ static void add_shard(nes_metrics_totals *t, shard *s)
     t->bytes_out += GET(s->bytes_out);
     t->schema_hits += GET(s->schema_hits);
     t->schema_misses += GET(s->schema_misses);
+    for (int a = 0; a < NES_METRICS_NAWS; a++) {
+        t->aws_calls[a] += GET(s->aws_calls[a]);
+        t->aws_errors[a] += GET(s->aws_errors[a]);
+        for (int b = 0; b < NES_METRICS_NBUCKET; b++)
+            t->aws_latency_bucket[a][b] += GET(s->aws_latency_bucket[a][b]);
+        t->aws_latency_sum_us[a] += GET(s->aws_latency_sum_us[a]);
+    }
 }
 
 void nes_metrics_collect(nes_metrics_totals *t)
@@ -158,6 +196,31 @@ static void status_label(int i, char lbl[8])
         snprintf(lbl, 8, "%u", statuses[i]);
 }
 
+/* One labelled series of a histogram (nothing when it has no observations). */
+static int histogram(nes_buf *out, const char *name, const char *label, const char *value,
+                     const uint64_t *bucket, uint64_t sum_us)
+{
+    uint64_t cum = 0;
+    for (int b = 0; b < NES_METRICS_NBUCKET; b++)
+        cum += bucket[b];
+    if (cum == 0)
+        return 0;
+    int rc = 0;
+    cum = 0;
+    for (int b = 0; b < NES_METRICS_NBUCKET; b++) {
+        cum += bucket[b];
+        if (b < NES_METRICS_NBUCKET - 1)
+            rc |= put(out, "%s_bucket{%s=\"%s\",le=\"%g\"} %llu\n", name, label, value,
+                      (double)buckets_us[b] / 1e6, (unsigned long long)cum);
+        else
+            rc |= put(out, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n", name, label, value,
+                      (unsigned long long)cum);
+    }
+    rc |= put(out, "%s_sum{%s=\"%s\"} %.6f\n", name, label, value, (double)sum_us / 1e6);
+    rc |= put(out, "%s_count{%s=\"%s\"} %llu\n", name, label, value, (unsigned long long)cum);
+    return rc;
+}
+
 int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g, nes_buf *out)
 {
     int rc = 0;
@@ -176,30 +239,19 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
     rc |= put(out, "# HELP nes_http_request_duration_seconds Request latency, first byte of the "
                    "request handler to the queued response.\n"
                    "# TYPE nes_http_request_duration_seconds histogram\n");
-    for (int r = 0; r < NES_ROUTE_COUNT; r++) {
-        uint64_t cum = 0;
-        for (int b = 0; b < NES_METRICS_NBUCKET; b++)
-            cum += t->latency_bucket[r][b];
-        if (cum == 0)
-            continue;
-        cum = 0;
-        for (int b = 0; b < NES_METRICS_NBUCKET; b++) {
-            cum += t->latency_bucket[r][b];
-            if (b < NES_METRICS_NBUCKET - 1)
-                rc |= put(out,
-                          "nes_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                          route_names[r], (double)buckets_us[b] / 1e6, (unsigned long long)cum);
-            else
-                rc |= put(out,
-                          "nes_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
-                          "%llu\n",
-                          route_names[r], (unsigned long long)cum);
-        }
-        rc |= put(out, "nes_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route_names[r],
-                  (double)t->latency_sum_us[r] / 1e6);
-        rc |= put(out, "nes_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                  route_names[r], (unsigned long long)cum);
-    }
+    for (int r = 0; r < NES_ROUTE_COUNT; r++)
+        rc |= histogram(out, "nes_http_request_duration_seconds", "route", route_names[r],
+                        t->latency_bucket[r], t->latency_sum_us[r]);
+    rc |= put(out, "# HELP nes_aws_call_duration_seconds AWS calls (all attempts) by service.\n"
+                   "# TYPE nes_aws_call_duration_seconds histogram\n");
+    for (int a = 0; a < NES_METRICS_NAWS; a++)
+        rc |= histogram(out, "nes_aws_call_duration_seconds", "service", aws_names[a],
+                        t->aws_latency_bucket[a], t->aws_latency_sum_us[a]);
+    rc |= put(out, "# HELP nes_aws_call_errors_total AWS calls that failed after every retry.\n"
+                   "# TYPE nes_aws_call_errors_total counter\n");
+    for (int a = 0; a < NES_METRICS_NAWS; a++)
+        rc |= put(out, "nes_aws_call_errors_total{service=\"%s\"} %llu\n", aws_names[a],
+                  (unsigned long long)t->aws_errors[a]);
     rc |= counter(out, "nes_fields_encrypted_total", "PII fields encrypted.", t->fields_encrypted);
     rc |= counter(out, "nes_fields_decrypted_total", "PII fields decrypted.", t->fields_decrypted);
     rc |= counter(out, "nes_http_request_bytes_total", "Request body bytes received.", t->bytes_in);
@@ -221,6 +273,20 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
         gauge(out, "nes_open_connections", "Open client connections.", (double)g->open_connections);
     rc |= gauge(out, "nes_ready", "1 when keys and specs are loaded.", (double)g->ready);
     rc |= gauge(out, "nes_specs_loaded", "Specs loaded.", (double)g->specs_loaded);
+    rc |= counter(out, "nes_otel_spans_dropped_total", "Spans dropped on a full export queue.",
+                  g->otel_spans_dropped);
+    rc |= counter(out, "nes_otel_log_records_dropped_total",
+                  "Log records dropped on a full export queue.", g->otel_logs_dropped);
+    rc |= counter(out, "nes_otel_export_failures_total",
+                  "OTLP export requests that failed (their items are lost).",
+                  g->otel_export_failures);
+    rc |=
+        counter(out, "nes_otel_spans_exported_total", "Spans sent over OTLP.", g->otel_exported[0]);
+    rc |= counter(out, "nes_otel_log_records_exported_total", "Log records sent over OTLP.",
+                  g->otel_exported[2]);
+    if (g->keyring_size >= 0)
+        rc |= gauge(out, "nes_keyring_keys", "Keys in the keyring (current and previous).",
+                    (double)g->keyring_size);
     if (g->dek_age_seconds >= 0)
         rc |= gauge(out, "nes_dek_age_seconds", "Seconds since the current key was loaded.",
                     g->dek_age_seconds);

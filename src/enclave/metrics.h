@@ -29,12 +29,18 @@ typedef enum nes_route {
         200, 400, 403, 404, 405, 408, 413, 415, 431, 500, 503                                      \
     }
 #define NES_METRICS_NSTATUS 12 /* the list above plus "other" */
-/** Latency histogram upper bounds in microseconds (then +Inf). */
+/** Latency histogram upper bounds in microseconds (then +Inf): 50 us to 5 s in steps of at most
+ * 1.5x, so a quantile read from the buckets (histogram_quantile) is within half a step. */
 #define NES_METRICS_BUCKETS_US                                                                     \
     {                                                                                              \
-        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000                             \
+        50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7500,       \
+            10000, 15000, 20000, 30000, 50000, 75000, 100000, 150000, 200000, 300000, 500000,      \
+            750000, 1000000, 1500000, 2000000, 3000000, 5000000                                    \
     }
-#define NES_METRICS_NBUCKET 11 /* the list above plus +Inf */
+#define NES_METRICS_NBUCKET 34 /* the list above plus +Inf */
+
+/** AWS services timed (index = nes_aws_service of src/aws/aws.h: kms, secretsmanager, s3). */
+#define NES_METRICS_NAWS 3
 
 /** Summed counters of all threads. */
 typedef struct nes_metrics_totals {
@@ -47,6 +53,10 @@ typedef struct nes_metrics_totals {
     uint64_t bytes_out;
     uint64_t schema_hits;
     uint64_t schema_misses;
+    uint64_t aws_calls[NES_METRICS_NAWS];
+    uint64_t aws_errors[NES_METRICS_NAWS];
+    uint64_t aws_latency_bucket[NES_METRICS_NAWS][NES_METRICS_NBUCKET]; /**< not cumulative */
+    uint64_t aws_latency_sum_us[NES_METRICS_NAWS];
 } nes_metrics_totals;
 
 /** Gauges and service-level counters supplied by the caller at scrape time. */
@@ -60,6 +70,11 @@ typedef struct nes_metrics_gauges {
     uint64_t tls_reload_errors;
     uint64_t connections_rejected;
     uint64_t log_lines_dropped;
+    int64_t keyring_size;          /**< keys in the keyring (current + previous); < 0: unknown */
+    uint64_t otel_spans_dropped;   /**< spans dropped on a full export queue */
+    uint64_t otel_logs_dropped;    /**< log records dropped on a full export queue */
+    uint64_t otel_export_failures; /**< OTLP requests that failed (their items are lost) */
+    uint64_t otel_exported[3];     /**< spans, metric points, log records sent */
 } nes_metrics_gauges;
 
 /** The route's label value ("encrypt", "decrypt", "healthz", ...). */
@@ -77,6 +92,16 @@ void nes_metrics_fields(int decrypt, uint64_t n);
 
 /** Counts a spec lookup hit (1) or miss (0). */
 void nes_metrics_schema_lookup(int hit);
+
+/** Counts one AWS call (`svc` < NES_METRICS_NAWS; others are ignored) that took `latency_us`
+ * over all its attempts and failed (`error`) or not. */
+void nes_metrics_aws_call(int svc, uint64_t latency_us, int error);
+
+/** The latency bucket index for `us`. */
+int nes_metrics_bucket_of(uint64_t us);
+
+/** The upper bound of bucket `b` in microseconds (UINT64_MAX for +Inf). */
+uint64_t nes_metrics_bucket_bound_us(int b);
 
 /** Sums all shards into `t` (relaxed reads: a scrape may miss in-flight increments). */
 void nes_metrics_collect(nes_metrics_totals *t);

@@ -92,6 +92,9 @@ void nes_routes_respond(struct nes_server *s, const nes_request *req, nes_route_
 void nes_routes_refused(struct nes_server *s, const nes_request *req, const nes_route_ctx *ctx,
                         unsigned status, const char *reason, size_t offset, nes_response *resp);
 
+/** Fills the scrape-time gauges (readiness, keys, connections, drops) of the metrics. */
+void nes_routes_gauges(struct nes_server *s, nes_metrics_gauges *g);
+
 /** Logs (status 0, error "aborted") a request whose client went away before its answer. */
 void nes_routes_aborted(struct nes_server *s, const nes_request *req, const nes_route_ctx *ctx);
 
