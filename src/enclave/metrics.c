@@ -1,6 +1,7 @@
 /* metrics.c - per-thread counter shards and the Prometheus text format (see metrics.h). */
 #include "enclave/metrics.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,7 +19,19 @@ typedef struct shard {
     _Atomic uint64_t aws_calls[NES_METRICS_NAWS], aws_errors[NES_METRICS_NAWS];
     _Atomic uint64_t aws_latency_bucket[NES_METRICS_NAWS][NES_METRICS_NBUCKET];
     _Atomic uint64_t aws_latency_sum_us[NES_METRICS_NAWS];
+    _Atomic uint64_t spec_hits[NES_METRICS_MAX_SPECS];
 } shard;
+
+/* Spec names: an append-only open-addressing table (written under a mutex on the background
+ * path, read without one on the request path: a slot's index is stored before its name is
+ * published with release order). */
+#define SPEC_TAB 128
+static _Atomic(const char *) g_spec_tab[SPEC_TAB];
+static int g_spec_idx[SPEC_TAB];
+static char g_spec_names[NES_METRICS_MAX_SPECS][64];
+static _Atomic size_t g_nspecs;
+static _Atomic uint64_t g_spec_errors[NES_METRICS_MAX_SPECS];
+static pthread_mutex_t g_spec_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static shard *g_shards[MAX_SHARDS];
 static _Atomic int g_nshards;
@@ -104,6 +117,68 @@ void nes_metrics_aws_call(int svc, uint64_t latency_us, int error)
     ADD(s->aws_latency_sum_us[svc], latency_us);
 }
 
+static unsigned spec_hash(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; name[i] != '\0' && i < 63; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    return h;
+}
+
+/* The spec's index, or -1 when it has none. */
+static int spec_find(const char *name)
+{
+    for (unsigned i = spec_hash(name), n = 0; n < SPEC_TAB; i++, n++) {
+        const char *s = atomic_load_explicit(&g_spec_tab[i % SPEC_TAB], memory_order_acquire);
+        if (s == NULL)
+            return -1;
+        if (strncmp(s, name, 63) == 0)
+            return g_spec_idx[i % SPEC_TAB];
+    }
+    return -1;
+}
+
+static int spec_register(const char *name)
+{
+    pthread_mutex_lock(&g_spec_mu);
+    int idx = spec_find(name);
+    size_t n = atomic_load(&g_nspecs);
+    if (idx < 0 && n < NES_METRICS_MAX_SPECS) {
+        for (unsigned i = spec_hash(name);; i++) {
+            if (atomic_load(&g_spec_tab[i % SPEC_TAB]) == NULL) {
+                snprintf(g_spec_names[n], sizeof(g_spec_names[n]), "%s", name);
+                g_spec_idx[i % SPEC_TAB] = (int)n;
+                atomic_store_explicit(&g_spec_tab[i % SPEC_TAB], g_spec_names[n],
+                                      memory_order_release);
+                atomic_store(&g_nspecs, n + 1);
+                idx = (int)n;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_spec_mu);
+    return idx;
+}
+
+void nes_metrics_spec_register(const char *name)
+{
+    (void)spec_register(name);
+}
+
+void nes_metrics_spec_hit(const char *name)
+{
+    int idx = spec_find(name);
+    if (idx >= 0)
+        ADD(my_shard()->spec_hits[idx], 1);
+}
+
+void nes_metrics_spec_refresh_error(const char *name)
+{
+    int idx = spec_register(name);
+    if (idx >= 0)
+        atomic_fetch_add(&g_spec_errors[idx], 1);
+}
+
 void nes_metrics_fields(int decrypt, uint64_t n)
 {
     shard *s = my_shard();
@@ -146,6 +221,8 @@ static void add_shard(nes_metrics_totals *t, shard *s)
             t->aws_latency_bucket[a][b] += GET(s->aws_latency_bucket[a][b]);
         t->aws_latency_sum_us[a] += GET(s->aws_latency_sum_us[a]);
     }
+    for (int i = 0; i < NES_METRICS_MAX_SPECS; i++)
+        t->spec_hits[i] += GET(s->spec_hits[i]);
 }
 
 void nes_metrics_collect(nes_metrics_totals *t)
@@ -158,6 +235,11 @@ void nes_metrics_collect(nes_metrics_totals *t)
         if (g_shards[i] != NULL)
             add_shard(t, g_shards[i]);
     add_shard(t, &g_overflow);
+    t->nspecs = atomic_load(&g_nspecs);
+    for (size_t i = 0; i < t->nspecs; i++) {
+        memcpy(t->spec_name[i], g_spec_names[i], sizeof(t->spec_name[i]));
+        t->spec_refresh_errors[i] = atomic_load(&g_spec_errors[i]);
+    }
 }
 
 static int put(nes_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -194,6 +276,21 @@ static void status_label(int i, char lbl[8])
         memcpy(lbl, "other", 6);
     else
         snprintf(lbl, 8, "%u", statuses[i]);
+}
+
+/* A label value: backslash, quote and newline escaped (Prometheus text format). */
+static void label_escape(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; in[i] != '\0' && o + 3 < cap; i++) {
+        char c = in[i];
+        if (c == '\\' || c == '"' || c == '\n') {
+            out[o++] = '\\';
+            c = c == '\n' ? 'n' : c;
+        }
+        out[o++] = c;
+    }
+    out[o] = '\0';
 }
 
 /* One labelled series of a histogram (nothing when it has no observations). */
@@ -262,6 +359,22 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
                   t->schema_misses);
     rc |= counter(out, "nes_schema_refresh_errors_total", "Spec loads that failed.",
                   g->schema_refresh_errors);
+    rc |= put(out, "# HELP nes_schema_spec_hits_total Spec lookups that found the spec, by spec.\n"
+                   "# TYPE nes_schema_spec_hits_total counter\n");
+    for (size_t i = 0; i < t->nspecs; i++) {
+        char lbl[140];
+        label_escape(t->spec_name[i], lbl, sizeof(lbl));
+        rc |= put(out, "nes_schema_spec_hits_total{spec=\"%s\"} %llu\n", lbl,
+                  (unsigned long long)t->spec_hits[i]);
+    }
+    rc |= put(out, "# HELP nes_schema_spec_refresh_errors_total Failed loads, by spec.\n"
+                   "# TYPE nes_schema_spec_refresh_errors_total counter\n");
+    for (size_t i = 0; i < t->nspecs; i++) {
+        char lbl[140];
+        label_escape(t->spec_name[i], lbl, sizeof(lbl));
+        rc |= put(out, "nes_schema_spec_refresh_errors_total{spec=\"%s\"} %llu\n", lbl,
+                  (unsigned long long)t->spec_refresh_errors[i]);
+    }
     rc |= counter(out, "nes_tls_reloads_total", "Certificate and key reloads.", g->tls_reloads);
     rc |= counter(out, "nes_tls_reload_errors_total", "Certificate reloads that failed.",
                   g->tls_reload_errors);

@@ -34,13 +34,16 @@ typedef enum nes_route {
 #define NES_METRICS_BUCKETS_US                                                                     \
     {                                                                                              \
         50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7500,       \
-            10000, 15000, 20000, 30000, 50000, 75000, 100000, 150000, 200000, 300000, 500000,      \
-            750000, 1000000, 1500000, 2000000, 3000000, 5000000                                    \
+            10000, 15000, 20000, 30000, 40000, 50000, 75000, 100000, 150000, 200000, 300000,       \
+            400000, 500000, 750000, 1000000, 1500000, 2000000, 3000000, 4000000, 5000000           \
     }
-#define NES_METRICS_NBUCKET 34 /* the list above plus +Inf */
+#define NES_METRICS_NBUCKET 37 /* the list above plus +Inf */
 
 /** AWS services timed (index = nes_aws_service of src/aws/aws.h: kms, secretsmanager, s3). */
 #define NES_METRICS_NAWS 3
+
+/** Specs with their own series (registered names; lookups of others count as "other"). */
+#define NES_METRICS_MAX_SPECS 64
 
 /** Summed counters of all threads. */
 typedef struct nes_metrics_totals {
@@ -57,6 +60,10 @@ typedef struct nes_metrics_totals {
     uint64_t aws_errors[NES_METRICS_NAWS];
     uint64_t aws_latency_bucket[NES_METRICS_NAWS][NES_METRICS_NBUCKET]; /**< not cumulative */
     uint64_t aws_latency_sum_us[NES_METRICS_NAWS];
+    size_t nspecs;                                       /**< registered spec names */
+    char spec_name[NES_METRICS_MAX_SPECS][64];           /**< their names (cut at 63) */
+    uint64_t spec_hits[NES_METRICS_MAX_SPECS];           /**< lookups that found the spec */
+    uint64_t spec_refresh_errors[NES_METRICS_MAX_SPECS]; /**< loads of the spec that failed */
 } nes_metrics_totals;
 
 /** Gauges and service-level counters supplied by the caller at scrape time. */
@@ -102,6 +109,16 @@ int nes_metrics_bucket_of(uint64_t us);
 
 /** The upper bound of bucket `b` in microseconds (UINT64_MAX for +Inf). */
 uint64_t nes_metrics_bucket_bound_us(int b);
+
+/** Registers a spec name for per-spec series (background path: on load; idempotent). The first
+ * NES_METRICS_MAX_SPECS names get series; later ones do not. Names are never removed. */
+void nes_metrics_spec_register(const char *name);
+
+/** Counts a lookup that found spec `name` (request path: a hash probe, no lock). */
+void nes_metrics_spec_hit(const char *name);
+
+/** Counts a failed load of spec `name` (registers it). */
+void nes_metrics_spec_refresh_error(const char *name);
 
 /** Sums all shards into `t` (relaxed reads: a scrape may miss in-flight increments). */
 void nes_metrics_collect(nes_metrics_totals *t);

@@ -118,6 +118,8 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     }
     const nes_spec *spec = nes_snapshot_spec(snap, r->schema);
     nes_metrics_schema_lookup(spec != NULL);
+    if (spec != NULL)
+        nes_metrics_spec_hit(r->schema);
     nes_trace_span_attr_int(&sp, "nes.schema.found", spec != NULL);
     if (spec == NULL) {
         char msg[160];

@@ -281,6 +281,21 @@ int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metri
     }
     m.rc |= put(out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
 
+    static const char *const spec_metric[2] = {"nes_schema_spec_hits",
+                                               "nes_schema_spec_refresh_errors"};
+    for (int k = 0; k < 2; k++) {
+        metric_open(&m, spec_metric[k], k ? "Failed loads, by spec." : "Spec lookups, by spec.",
+                    "1", "sum");
+        for (size_t i = 0; i < t->nspecs; i++) {
+            m.rc |= put(out, "%s{\"attributes\":[", i ? "," : "");
+            m.rc |= kv_str(out, "spec", t->spec_name[i]);
+            m.rc |= put(out, "],");
+            point_times(&m);
+            m.rc |= put(out, ",\"asInt\":\"%llu\"}",
+                        (unsigned long long)(k ? t->spec_refresh_errors[i] : t->spec_hits[i]));
+        }
+        m.rc |= put(out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
+    }
     sum1(&m, "nes_fields_encrypted", "PII fields encrypted.", "1", t->fields_encrypted);
     sum1(&m, "nes_fields_decrypted", "PII fields decrypted.", "1", t->fields_decrypted);
     sum1(&m, "nes_http_request_bytes", "Request body bytes received.", "By", t->bytes_in);
