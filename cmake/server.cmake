@@ -60,3 +60,8 @@ endif()
 if(TARGET http_load)
   target_link_libraries(http_load PRIVATE PkgConfig::GNUTLS)
 endif()
+
+# The traceparent / OTEL_* fuzzer links the service library.
+if(NES_FUZZ AND TARGET fuzz_traceparent)
+  target_link_libraries(fuzz_traceparent PRIVATE nessvc)
+endif()

@@ -397,6 +397,10 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
         counter(out, "nes_otel_spans_exported_total", "Spans sent over OTLP.", g->otel_exported[0]);
     rc |= counter(out, "nes_otel_log_records_exported_total", "Log records sent over OTLP.",
                   g->otel_exported[2]);
+    if (g->dek_rotation_secs > 0)
+        rc |= gauge(out, "nes_dek_rotation_interval_seconds",
+                    "DEK_ROTATION_INTERVAL_SECS: how often the key is fetched again.",
+                    g->dek_rotation_secs);
     if (g->keyring_size >= 0)
         rc |= gauge(out, "nes_keyring_keys", "Keys in the keyring (current and previous).",
                     (double)g->keyring_size);

@@ -252,6 +252,7 @@ void nes_routes_gauges(nes_server *s, nes_metrics_gauges *g)
     g->tls_reload_errors = atomic_load(&s->tls_reload_errors);
     g->connections_rejected = atomic_load(&s->rejected);
     g->log_lines_dropped = nes_log_dropped();
+    g->dek_rotation_secs = (double)s->cfg->dek_rotation_secs;
     nes_otel_counters(g);
 }
 

@@ -318,6 +318,9 @@ int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metri
            (double)g->open_connections);
     gauge1(&m, "nes_ready", "1 when keys and specs are loaded.", "1", (double)g->ready);
     gauge1(&m, "nes_specs_loaded", "Specs loaded.", "1", (double)g->specs_loaded);
+    if (g->dek_rotation_secs > 0)
+        gauge1(&m, "nes_dek_rotation_interval_seconds", "DEK_ROTATION_INTERVAL_SECS.", "s",
+               g->dek_rotation_secs);
     if (g->keyring_size >= 0)
         gauge1(&m, "nes_keyring_keys", "Keys in the keyring.", "1", (double)g->keyring_size);
     if (g->dek_age_seconds >= 0)
