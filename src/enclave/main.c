@@ -56,15 +56,46 @@ static void reload_tls(nes_server *srv, const char *cert, const char *key)
     atomic_fetch_add(&srv->tls_reloads, 1);
 }
 
-static const char *env_lookup(void *ud, const char *name)
+/* OTEL_* settings: the configuration (file overlay included) first, then the environment. */
+static const char *otel_lookup(void *ud, const char *name)
 {
-    (void)ud;
-    return getenv(name);
+    const char *v = nes_config_raw(ud, name);
+    return v != NULL ? v : getenv(name);
 }
 
-static void otel_gauges(void *ud, nes_metrics_gauges *g)
+/* The egress path of the telemetry export: the AWS layer's (AWS_EGRESS: a CONNECT proxy) when
+ * one is configured, else NULL (straight to the endpoint). 1: use `aws`; 0: direct; -1: egress
+ * configured but unusable here (nothing is exported rather than bypassing it). */
+static int otel_egress(const nes_config *cfg, nes_aws_config *aws)
 {
-    nes_routes_gauges(ud, g);
+    const char *e = nes_config_raw(cfg, "AWS_EGRESS");
+    if (e == NULL || *e == '\0' || strcmp(e, "direct") == 0)
+        return 0;
+    char why[256];
+    if (nes_config_aws(cfg, aws, why, sizeof(why)) != 0) {
+        nes_log(NES_LOG_WARN, "telemetry export not started: %s", why);
+        return -1;
+    }
+    if (aws->egress == NES_EGRESS_VSOCK) {
+        /* TODO(nsm-dek): enclave mode starts the vsock bridge for the AWS clients; pass that
+         * configuration (nes_aws_config_set_bridge done) to nes_otel_start instead. */
+        nes_log(NES_LOG_WARN, "telemetry export not started: vsock egress needs the enclave "
+                              "mode's bridge");
+        nes_aws_config_clear(aws);
+        return -1;
+    }
+    return 1;
+}
+
+/* The metrics export: the same numbers as /metrics. */
+static int otel_metrics(void *ud, nes_buf *out, const nes_otlp_resource *res, uint64_t start_ns,
+                        uint64_t now_ns)
+{
+    nes_metrics_totals t;
+    nes_metrics_collect(&t);
+    nes_metrics_gauges g;
+    nes_routes_gauges(ud, &g);
+    return nes_otlp_metrics(out, res, &t, &g, start_ns, now_ns);
 }
 
 static int local_tls_paths(const nes_config *cfg, const char **cert, const char **key, char *cbuf,
@@ -142,7 +173,7 @@ int main(int argc, char **argv)
     nes_otel_config otel;
     {
         char owhy[256];
-        if (nes_otel_config_load(&otel, "nitro-enc-svc", env_lookup, NULL, owhy, sizeof(owhy)) !=
+        if (nes_otel_config_load(&otel, "nitro-enc-svc", otel_lookup, &cfg, owhy, sizeof(owhy)) !=
             0) {
             fprintf(stderr, "nitro-enc-svc: config: %s\n", owhy);
             nes_config_free(&cfg);
@@ -203,8 +234,15 @@ int main(int argc, char **argv)
     /* TODO(nsm-dek): with an NSM present, nes_otel_config_set_attr(&otel, "aws.nitro.pcr0", hex)
      * before this start; in enclave mode pass the AWS layer's egress configuration instead of
      * NULL so the export takes the egress path. */
-    if (nes_otel_start(&otel, NULL, otel_gauges, &srv, why, sizeof(why)) != 0)
-        nes_log(NES_LOG_WARN, "telemetry export not started: %s", why);
+    if (otel.enabled) {
+        nes_aws_config aws;
+        int eg = otel_egress(&cfg, &aws);
+        if (eg >= 0 && nes_otel_start(&otel, eg ? &aws : NULL, otel_metrics, &srv, why,
+                                      sizeof(why)) != 0)
+            nes_log(NES_LOG_WARN, "telemetry export not started: %s", why);
+        if (eg > 0)
+            nes_aws_config_clear(&aws);
+    }
     {
         char uri[400];
         nes_logline l;

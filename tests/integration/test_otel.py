@@ -240,3 +240,59 @@ def test_metrics_endpoint_parses(tmp_path):
             assert name in fams, name
     finally:
         svc.stop()
+
+
+def test_export_through_the_egress_proxy_and_the_proxy_exports_too(tmp_path, receiver):
+    """As in production: the service's OTLP requests leave through nitro-enc-proxy egress
+    (CONNECT, allowlisted collector), and the proxy exports its own relay counters."""
+    from proxyutil import Proxy  # pylint: disable=import-outside-toplevel
+    (tmp_path / "allow.yaml").write_text(
+        f"allowlist:\n- {{address: \"127.0.0.1\", port: {receiver.port}}}\n")
+    proxy = Proxy(tmp_path / "proxy", "egress", {
+        "LISTEN": "tcp://127.0.0.1:0", "ALLOWLIST": str(tmp_path / "allow.yaml"),
+        "METRICS_ADDR": "tcp://127.0.0.1:0",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_METRIC_EXPORT_INTERVAL": "200",
+        "OTEL_BSP_SCHEDULE_DELAY": "100"})
+    svc = None
+    try:
+        svc = Service(tmp_path / "svc", env=otel_env(
+            receiver, AWS_EGRESS=f"tcp://127.0.0.1:{proxy.port()}", AWS_REGION="eu-west-1"))
+        for _ in range(3):
+            assert svc.encrypt(PAYMENT)[0] == 200
+        assert receiver.wait(lambda: len([s for r, s in receiver.spans()
+                                          if attrs(r.attributes)["service.name"] == "nes-test"
+                                          and s.name == "POST /encrypt"]) == 3)
+        # the requests went through the tunnel: the proxy logged CONNECTs to the receiver
+        proxy.wait_log(lambda l: l.get("msg") == "connect" and l.get("port") == receiver.port)
+
+        # the proxy's own counters, as OTLP metrics under its own service name
+        def proxy_metrics():
+            with receiver.lock:
+                reqs = list(receiver.requests["/v1/metrics"])
+            for req in reversed(reqs):
+                for rm in req.resource_metrics:
+                    a = attrs(rm.resource.attributes)
+                    if a.get("service.name") == "nitro-enc-proxy":
+                        return a, {m.name: m for sm in rm.scope_metrics for m in sm.metrics}
+            return None, {}
+        assert receiver.wait(lambda: proxy_metrics()[1].get("nes_proxy_connections")
+                             and proxy_metrics()[1]["nes_proxy_connections"]
+                             .sum.data_points[0].as_int >= 1)
+        res, m = proxy_metrics()
+        assert res["nes.proxy.mode"] == "egress"
+        assert m["nes_proxy_connections"].sum.is_monotonic
+        up = {attrs(p.attributes)["direction"]: p.as_int
+              for p in m["nes_proxy_bytes"].sum.data_points}
+        assert up["up"] > 0 and up["down"] > 0
+        assert "nes_proxy_connections_open" in m
+        kinds = {attrs(p.attributes)["kind"] for p in m["nes_proxy_errors"].sum.data_points}
+        assert kinds
+        # and the proxy's log lines as log records
+        assert receiver.wait(lambda: any('"msg":"connect"' in r.body.string_value
+                                         for r in receiver.logs()))
+        assert receiver.errors == []
+    finally:
+        if svc is not None:
+            assert svc.stop() == 0
+        assert proxy.stop() == 0
+

@@ -228,8 +228,8 @@ typedef struct exporter {
     nes_otel_config cfg;
     nes_aws_config egress;
     bool has_egress;
-    nes_otel_gauges_fn gauges;
-    void *gauges_ud;
+    nes_otel_metrics_fn metrics;
+    void *metrics_ud;
     nes_otq *spans, *logs;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -324,19 +324,12 @@ static void export_queue(exporter *e, int sig, nes_otq *q, size_t item)
 
 static void export_metrics(exporter *e)
 {
-    if (e->cfg.url[SIG_METRICS][0] == '\0')
+    if (e->cfg.url[SIG_METRICS][0] == '\0' || e->metrics == NULL)
         return;
-    nes_metrics_totals t;
-    nes_metrics_collect(&t);
-    nes_metrics_gauges g;
-    memset(&g, 0, sizeof(g));
-    g.keyring_size = -1;
-    g.dek_age_seconds = -1;
-    if (e->gauges != NULL)
-        e->gauges(e->gauges_ud, &g);
     nes_otlp_resource res = {.attrs = e->cfg.attrs, .nattrs = e->cfg.nattrs};
     nes_buf b = {0};
-    if (nes_otlp_metrics(&b, &res, &t, &g, e->start_ns, nes_trace_now_ns()) == 0 &&
+    b.max = (size_t)16 << 20;
+    if (e->metrics(e->metrics_ud, &b, &res, e->start_ns, nes_trace_now_ns()) == 0 &&
         nes_buf_append(&b, "", 1) == 0) {
         b.len--;
         if (post(e, SIG_METRICS, &b))
@@ -406,7 +399,7 @@ static void free_exporter(exporter *e)
 }
 
 int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
-                   nes_otel_gauges_fn gauges, void *ud, char *why, size_t why_len)
+                   nes_otel_metrics_fn metrics, void *ud, char *why, size_t why_len)
 {
     if (!cfg->enabled || g_exp != NULL)
         return 0;
@@ -416,8 +409,8 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
     e->cfg = *cfg;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
-    e->gauges = gauges;
-    e->gauges_ud = ud;
+    e->metrics = metrics;
+    e->metrics_ud = ud;
     e->start_ns = nes_trace_now_ns();
     if (cfg->url[SIG_TRACES][0] != '\0')
         e->spans = nes_otq_new(cfg->max_queue, sizeof(nes_span));

@@ -69,14 +69,17 @@ int nes_otel_config_load(nes_otel_config *cfg, const char *service, nes_otel_loo
  * read from the NSM: call before nes_otel_start. 0, or -1 when full. */
 int nes_otel_config_set_attr(nes_otel_config *cfg, const char *key, const char *value);
 
-/** Fills the scrape-time gauges for a metrics export. */
-typedef void (*nes_otel_gauges_fn)(void *ud, nes_metrics_gauges *g);
+/** Writes one metrics export body (an ExportMetricsServiceRequest, e.g. with nes_otlp_metrics or
+ * nes_otlp_from_prometheus) for `res`, cumulative since `start_ns`. 0 or -1. */
+typedef int (*nes_otel_metrics_fn)(void *ud, nes_buf *out, const nes_otlp_resource *res,
+                                   uint64_t start_ns, uint64_t now_ns);
 
 /** Starts exporting (a no-op returning 0 when `cfg->enabled` is false). `egress` (copied; NULL:
- * direct) routes requests like the AWS clients. Installs the span sink and the log tap. 0, or -1
- * with a reason. */
+ * direct) routes requests like the AWS clients. `metrics` (NULL: none) writes the metrics body
+ * every OTEL_METRIC_EXPORT_INTERVAL. Installs the span sink and the log tap. Call nes_otel_stop
+ * only after the threads that end spans or log have stopped. 0, or -1 with a reason. */
 int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
-                   nes_otel_gauges_fn gauges, void *ud, char *why, size_t why_len);
+                   nes_otel_metrics_fn metrics, void *ud, char *why, size_t why_len);
 
 /** Sends what is queued, one metrics export, and stops the thread. Safe without a start. */
 void nes_otel_stop(void);

@@ -1,13 +1,15 @@
 /* otlp.c - OTLP/HTTP JSON encoding (see otlp.h). */
 #include "enclave/otel/otlp.h"
 
+#include "enclave/otel/otlp_int.h"
+
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static int put(nes_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int put(nes_buf *out, const char *fmt, ...)
+int nes_otlp_put(nes_buf *out, const char *fmt, ...)
 {
     char tmp[512];
     va_list ap;
@@ -21,7 +23,7 @@ static int put(nes_buf *out, const char *fmt, ...)
 }
 
 /* A JSON string (quoted, escaped). */
-static int str(nes_buf *out, const char *s, size_t n)
+int nes_otlp_str(nes_buf *out, const char *s, size_t n)
 {
     char tmp[6 * NES_LOGLINE_MAX + 8];
     if (n > NES_LOGLINE_MAX)
@@ -48,67 +50,67 @@ static int hex(nes_buf *out, const uint8_t *id, size_t n)
     return nes_buf_append(out, tmp, 2 + 2 * n);
 }
 
-static int kv_str(nes_buf *out, const char *key, const char *value)
+int nes_otlp_kv_str(nes_buf *out, const char *key, const char *value)
 {
-    int rc = put(out, "{\"key\":");
-    rc |= str(out, key, strlen(key));
-    rc |= put(out, ",\"value\":{\"stringValue\":");
-    rc |= str(out, value, strlen(value));
-    rc |= put(out, "}}");
+    int rc = nes_otlp_put(out, "{\"key\":");
+    rc |= nes_otlp_str(out, key, strlen(key));
+    rc |= nes_otlp_put(out, ",\"value\":{\"stringValue\":");
+    rc |= nes_otlp_str(out, value, strlen(value));
+    rc |= nes_otlp_put(out, "}}");
     return rc;
 }
 
-static int resource_scope(nes_buf *out, const nes_otlp_resource *res, const char *list)
+int nes_otlp_resource_scope(nes_buf *out, const nes_otlp_resource *res, const char *list)
 {
-    int rc = put(out, "{\"resource\":{\"attributes\":[");
+    int rc = nes_otlp_put(out, "{\"resource\":{\"attributes\":[");
     for (size_t i = 0; i < res->nattrs; i++) {
         if (i > 0)
-            rc |= put(out, ",");
-        rc |= kv_str(out, res->attrs[i].key, res->attrs[i].value);
+            rc |= nes_otlp_put(out, ",");
+        rc |= nes_otlp_kv_str(out, res->attrs[i].key, res->attrs[i].value);
     }
-    rc |= put(out, "]},\"%s\":[{\"scope\":{\"name\":\"%s\",\"version\":\"%s\"},", list,
-              NES_OTLP_SCOPE, NES_VERSION);
+    rc |= nes_otlp_put(out, "]},\"%s\":[{\"scope\":{\"name\":\"%s\",\"version\":\"%s\"},", list,
+                       NES_OTLP_SCOPE, NES_VERSION);
     return rc;
 }
 
 int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n)
 {
-    int rc = put(out, "{\"resourceSpans\":[");
-    rc |= resource_scope(out, res, "scopeSpans");
-    rc |= put(out, "\"spans\":[");
+    int rc = nes_otlp_put(out, "{\"resourceSpans\":[");
+    rc |= nes_otlp_resource_scope(out, res, "scopeSpans");
+    rc |= nes_otlp_put(out, "\"spans\":[");
     static const uint8_t zero[8] = {0};
     for (size_t i = 0; i < n; i++) {
         const nes_span *s = &spans[i];
-        rc |= put(out, "%s{\"traceId\":", i ? "," : "");
+        rc |= nes_otlp_put(out, "%s{\"traceId\":", i ? "," : "");
         rc |= hex(out, s->trace_id, 16);
-        rc |= put(out, ",\"spanId\":");
+        rc |= nes_otlp_put(out, ",\"spanId\":");
         rc |= hex(out, s->span_id, 8);
         if (memcmp(s->parent_id, zero, 8) != 0) {
-            rc |= put(out, ",\"parentSpanId\":");
+            rc |= nes_otlp_put(out, ",\"parentSpanId\":");
             rc |= hex(out, s->parent_id, 8);
         }
-        rc |= put(out, ",\"name\":");
-        rc |= str(out, s->name, strlen(s->name));
-        rc |=
-            put(out,
-                ",\"kind\":%u,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\","
-                "\"attributes\":[",
-                (unsigned)s->kind, (unsigned long long)s->start_ns, (unsigned long long)s->end_ns);
+        rc |= nes_otlp_put(out, ",\"name\":");
+        rc |= nes_otlp_str(out, s->name, strlen(s->name));
+        rc |= nes_otlp_put(
+            out,
+            ",\"kind\":%u,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\","
+            "\"attributes\":[",
+            (unsigned)s->kind, (unsigned long long)s->start_ns, (unsigned long long)s->end_ns);
         for (unsigned a = 0; a < s->nattr && a < NES_SPAN_MAX_ATTRS; a++) {
             const nes_span_attr *at = &s->attr[a];
             if (a > 0)
-                rc |= put(out, ",");
+                rc |= nes_otlp_put(out, ",");
             if (at->is_int) {
-                rc |= put(out, "{\"key\":");
-                rc |= str(out, at->key, strlen(at->key));
-                rc |= put(out, ",\"value\":{\"intValue\":\"%lld\"}}", (long long)at->i);
+                rc |= nes_otlp_put(out, "{\"key\":");
+                rc |= nes_otlp_str(out, at->key, strlen(at->key));
+                rc |= nes_otlp_put(out, ",\"value\":{\"intValue\":\"%lld\"}}", (long long)at->i);
             } else {
-                rc |= kv_str(out, at->key, at->s);
+                rc |= nes_otlp_kv_str(out, at->key, at->s);
             }
         }
-        rc |= put(out, "],\"status\":{\"code\":%d}}", s->error ? 2 : 0);
+        rc |= nes_otlp_put(out, "],\"status\":{\"code\":%d}}", s->error ? 2 : 0);
     }
-    rc |= put(out, "]}]}]}");
+    rc |= nes_otlp_put(out, "]}]}]}");
     return rc == 0 ? 0 : -1;
 }
 
@@ -135,197 +137,149 @@ uint8_t nes_otlp_severity_of(const char *line, size_t len)
 
 int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n)
 {
-    int rc = put(out, "{\"resourceLogs\":[");
-    rc |= resource_scope(out, res, "scopeLogs");
-    rc |= put(out, "\"logRecords\":[");
+    int rc = nes_otlp_put(out, "{\"resourceLogs\":[");
+    rc |= nes_otlp_resource_scope(out, res, "scopeLogs");
+    rc |= nes_otlp_put(out, "\"logRecords\":[");
     for (size_t i = 0; i < n; i++) {
         const nes_otlp_log *l = &logs[i];
         size_t len = l->len;
         while (len > 0 && (l->line[len - 1] == '\n' || l->line[len - 1] == '\r'))
             len--;
-        rc |= put(out,
-                  "%s{\"timeUnixNano\":\"%llu\",\"observedTimeUnixNano\":\"%llu\","
-                  "\"severityNumber\":%u,\"severityText\":\"%s\",\"body\":{\"stringValue\":",
-                  i ? "," : "", (unsigned long long)l->time_ns, (unsigned long long)l->time_ns,
-                  (unsigned)l->severity, severity_text(l->severity));
-        rc |= str(out, l->line, len);
-        rc |= put(out, "}");
+        rc |= nes_otlp_put(
+            out,
+            "%s{\"timeUnixNano\":\"%llu\",\"observedTimeUnixNano\":\"%llu\","
+            "\"severityNumber\":%u,\"severityText\":\"%s\",\"body\":{\"stringValue\":",
+            i ? "," : "", (unsigned long long)l->time_ns, (unsigned long long)l->time_ns,
+            (unsigned)l->severity, severity_text(l->severity));
+        rc |= nes_otlp_str(out, l->line, len);
+        rc |= nes_otlp_put(out, "}");
         if (l->has_span) {
-            rc |= put(out, ",\"traceId\":");
+            rc |= nes_otlp_put(out, ",\"traceId\":");
             rc |= hex(out, l->trace_id, 16);
-            rc |= put(out, ",\"spanId\":");
+            rc |= nes_otlp_put(out, ",\"spanId\":");
             rc |= hex(out, l->span_id, 8);
         }
-        rc |= put(out, "}");
+        rc |= nes_otlp_put(out, "}");
     }
-    rc |= put(out, "]}]}]}");
+    rc |= nes_otlp_put(out, "]}]}]}");
     return rc == 0 ? 0 : -1;
 }
 
-/* ---- metrics ------------------------------------------------------------------------------ */
+/* ---- Prometheus text to OTLP ------------------------------------------------------------- */
 
-typedef struct mctx {
-    nes_buf *out;
-    uint64_t start_ns, now_ns;
-    int n; /* metrics written */
-    int rc;
-} mctx;
-
-static void metric_open(mctx *m, const char *name, const char *desc, const char *unit,
-                        const char *kind)
+/* Appends one point's attributes from a label set `{a="x",b="y"}` (escapes kept simple: \\,
+ * \", \n). Returns the position after the closing brace, or NULL when malformed. */
+static const char *labels(nes_buf *out, const char *p, const char *end, int *rc)
 {
-    m->rc |= put(m->out, "%s{\"name\":\"%s\",\"description\":", m->n++ ? "," : "", name);
-    m->rc |= str(m->out, desc, strlen(desc));
-    m->rc |= put(m->out, ",\"unit\":\"%s\",\"%s\":{\"dataPoints\":[", unit, kind);
+    int n = 0;
+    p++; /* '{' */
+    while (p < end && *p != '}') {
+        const char *k = p;
+        while (p < end && *p != '=')
+            p++;
+        if (p + 1 >= end || p[1] != '"')
+            return NULL;
+        char key[64], val[256];
+        size_t kl = (size_t)(p - k), vl = 0;
+        if (kl == 0 || kl >= sizeof(key))
+            return NULL;
+        memcpy(key, k, kl);
+        key[kl] = '\0';
+        p += 2;
+        while (p < end && *p != '"') {
+            char c = *p++;
+            if (c == '\\' && p < end) {
+                c = *p++;
+                c = c == 'n' ? '\n' : c;
+            }
+            if (vl + 1 < sizeof(val))
+                val[vl++] = c;
+        }
+        if (p >= end)
+            return NULL;
+        val[vl] = '\0';
+        p++; /* closing quote */
+        *rc |= nes_otlp_put(out, "%s", n++ ? "," : "");
+        *rc |= nes_otlp_kv_str(out, key, val);
+        if (p < end && *p == ',')
+            p++;
+    }
+    return p < end ? p + 1 : NULL;
 }
 
-static void point_times(mctx *m)
+int nes_otlp_from_prometheus(nes_buf *out, const nes_otlp_resource *res, const char *text,
+                             size_t len, uint64_t start_ns, uint64_t now_ns)
 {
-    m->rc |= put(m->out, "\"startTimeUnixNano\":\"%llu\",\"timeUnixNano\":\"%llu\"",
-                 (unsigned long long)m->start_ns, (unsigned long long)m->now_ns);
-}
-
-/* A monotonic cumulative sum with one unlabelled point. */
-static void sum1(mctx *m, const char *name, const char *desc, const char *unit, uint64_t v)
-{
-    metric_open(m, name, desc, unit, "sum");
-    m->rc |= put(m->out, "{");
-    point_times(m);
-    m->rc |=
-        put(m->out, ",\"asInt\":\"%llu\"}],\"aggregationTemporality\":2,\"isMonotonic\":true}}",
-            (unsigned long long)v);
-}
-
-static void gauge1(mctx *m, const char *name, const char *desc, const char *unit, double v)
-{
-    metric_open(m, name, desc, unit, "gauge");
-    m->rc |= put(m->out, "{");
-    point_times(m);
-    m->rc |= put(m->out, ",\"asDouble\":%.17g}]}}", v);
-}
-
-static void hist_point(mctx *m, int *np, const char *label, const char *value,
-                       const uint64_t *bucket, uint64_t sum_us)
-{
-    uint64_t count = 0;
-    for (int b = 0; b < NES_METRICS_NBUCKET; b++)
-        count += bucket[b];
-    if (count == 0)
-        return;
-    m->rc |= put(m->out, "%s{\"attributes\":[", (*np)++ ? "," : "");
-    m->rc |= kv_str(m->out, label, value);
-    m->rc |= put(m->out, "],");
-    point_times(m);
-    m->rc |= put(m->out, ",\"count\":\"%llu\",\"sum\":%.6f,\"bucketCounts\":[",
-                 (unsigned long long)count, (double)sum_us / 1e6);
-    for (int b = 0; b < NES_METRICS_NBUCKET; b++)
-        m->rc |= put(m->out, "%s\"%llu\"", b ? "," : "", (unsigned long long)bucket[b]);
-    m->rc |= put(m->out, "],\"explicitBounds\":[");
-    for (int b = 0; b < NES_METRICS_NBUCKET - 1; b++)
-        m->rc |= put(m->out, "%s%g", b ? "," : "", (double)nes_metrics_bucket_bound_us(b) / 1e6);
-    m->rc |= put(m->out, "]}");
-}
-
-int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metrics_totals *t,
-                     const nes_metrics_gauges *g, uint64_t start_ns, uint64_t now_ns)
-{
-    static const unsigned statuses[] = NES_METRICS_STATUSES;
-    static const char *const aws[NES_METRICS_NAWS] = {"kms", "secretsmanager", "s3"};
-    mctx m = {.out = out, .start_ns = start_ns, .now_ns = now_ns};
-    m.rc |= put(out, "{\"resourceMetrics\":[");
-    m.rc |= resource_scope(out, res, "scopeMetrics");
-    m.rc |= put(out, "\"metrics\":[");
-
-    metric_open(&m, "nes_http_requests", "Requests by route and status.", "1", "sum");
-    int np = 0;
-    for (int r = 0; r < NES_ROUTE_COUNT; r++) {
-        for (int i = 0; i < NES_METRICS_NSTATUS; i++) {
-            if (t->requests[r][i] == 0)
-                continue;
-            char st[8];
-            if (i == NES_METRICS_NSTATUS - 1)
-                memcpy(st, "other", 6);
+    int rc = nes_otlp_put(out, "{\"resourceMetrics\":[");
+    rc |= nes_otlp_resource_scope(out, res, "scopeMetrics");
+    rc |= nes_otlp_put(out, "\"metrics\":[");
+    const char *p = text, *end = text + len;
+    char type[16] = "", fam[128] = "";
+    bool open = false, counter = false;
+    int nmetrics = 0, npoints = 0;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL)
+            eol = end;
+        if (eol - p > 7 && memcmp(p, "# TYPE ", 7) == 0) {
+            if (open)
+                rc |= nes_otlp_put(out, counter ? "],\"aggregationTemporality\":2,"
+                                                  "\"isMonotonic\":true}}"
+                                                : "]}}");
+            open = false;
+            if (sscanf(p + 7, "%127s %15s", fam, type) != 2)
+                return -1;
+            counter = strcmp(type, "counter") == 0;
+            if (counter || strcmp(type, "gauge") == 0 || strcmp(type, "untyped") == 0) {
+                char name[128];
+                size_t fl = strlen(fam);
+                /* OTLP names a counter without Prometheus' _total */
+                if (counter && fl > 6 && strcmp(fam + fl - 6, "_total") == 0)
+                    fl -= 6;
+                snprintf(name, sizeof(name), "%.*s", (int)fl, fam);
+                rc |= nes_otlp_put(out, "%s{\"name\":", nmetrics++ ? "," : "");
+                rc |= nes_otlp_str(out, name, strlen(name));
+                rc |= nes_otlp_put(out, ",\"%s\":{\"dataPoints\":[", counter ? "sum" : "gauge");
+                open = true;
+                npoints = 0;
+            }
+        } else if (open && *p != '#' && eol > p) {
+            size_t fl = strlen(fam);
+            const char *q = p;
+            if ((size_t)(eol - p) <= fl || memcmp(p, fam, fl) != 0)
+                return -1;
+            q += fl;
+            rc |= nes_otlp_put(out, "%s{\"attributes\":[", npoints++ ? "," : "");
+            if (q < eol && *q == '{') {
+                q = labels(out, q, eol, &rc);
+                if (q == NULL)
+                    return -1;
+            }
+            rc |= nes_otlp_put(out, "],");
+            while (q < eol && *q == ' ')
+                q++;
+            char num[64];
+            size_t nl = (size_t)(eol - q);
+            if (nl == 0 || nl >= sizeof(num))
+                return -1;
+            memcpy(num, q, nl);
+            num[nl] = '\0';
+            char *e;
+            double v = strtod(num, &e);
+            if (e == num || (*e != '\0' && *e != ' '))
+                return -1;
+            rc |= nes_otlp_put(out, "\"startTimeUnixNano\":\"%llu\",\"timeUnixNano\":\"%llu\",",
+                               (unsigned long long)start_ns, (unsigned long long)now_ns);
+            if (counter)
+                rc |= nes_otlp_put(out, "\"asInt\":\"%llu\"}", (unsigned long long)v);
             else
-                snprintf(st, sizeof(st), "%u", statuses[i]);
-            m.rc |= put(out, "%s{\"attributes\":[", np++ ? "," : "");
-            m.rc |= kv_str(out, "route", nes_route_name((nes_route)r));
-            m.rc |= put(out, ",");
-            m.rc |= kv_str(out, "status", st);
-            m.rc |= put(out, "],");
-            point_times(&m);
-            m.rc |= put(out, ",\"asInt\":\"%llu\"}", (unsigned long long)t->requests[r][i]);
+                rc |= nes_otlp_put(out, "\"asDouble\":%.17g}", v);
         }
+        p = eol + 1;
     }
-    m.rc |= put(out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
-
-    metric_open(&m, "nes_http_request_duration_seconds", "Request latency.", "s", "histogram");
-    np = 0;
-    for (int r = 0; r < NES_ROUTE_COUNT; r++)
-        hist_point(&m, &np, "route", nes_route_name((nes_route)r), t->latency_bucket[r],
-                   t->latency_sum_us[r]);
-    m.rc |= put(out, "],\"aggregationTemporality\":2}}");
-
-    metric_open(&m, "nes_aws_call_duration_seconds", "AWS calls by service.", "s", "histogram");
-    np = 0;
-    for (int a = 0; a < NES_METRICS_NAWS; a++)
-        hist_point(&m, &np, "service", aws[a], t->aws_latency_bucket[a], t->aws_latency_sum_us[a]);
-    m.rc |= put(out, "],\"aggregationTemporality\":2}}");
-
-    metric_open(&m, "nes_aws_call_errors", "AWS calls that failed after every retry.", "1", "sum");
-    for (int a = 0; a < NES_METRICS_NAWS; a++) {
-        m.rc |= put(out, "%s{\"attributes\":[", a ? "," : "");
-        m.rc |= kv_str(out, "service", aws[a]);
-        m.rc |= put(out, "],");
-        point_times(&m);
-        m.rc |= put(out, ",\"asInt\":\"%llu\"}", (unsigned long long)t->aws_errors[a]);
-    }
-    m.rc |= put(out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
-
-    static const char *const spec_metric[2] = {"nes_schema_spec_hits",
-                                               "nes_schema_spec_refresh_errors"};
-    for (int k = 0; k < 2; k++) {
-        metric_open(&m, spec_metric[k], k ? "Failed loads, by spec." : "Spec lookups, by spec.",
-                    "1", "sum");
-        for (size_t i = 0; i < t->nspecs; i++) {
-            m.rc |= put(out, "%s{\"attributes\":[", i ? "," : "");
-            m.rc |= kv_str(out, "spec", t->spec_name[i]);
-            m.rc |= put(out, "],");
-            point_times(&m);
-            m.rc |= put(out, ",\"asInt\":\"%llu\"}",
-                        (unsigned long long)(k ? t->spec_refresh_errors[i] : t->spec_hits[i]));
-        }
-        m.rc |= put(out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
-    }
-    sum1(&m, "nes_fields_encrypted", "PII fields encrypted.", "1", t->fields_encrypted);
-    sum1(&m, "nes_fields_decrypted", "PII fields decrypted.", "1", t->fields_decrypted);
-    sum1(&m, "nes_http_request_bytes", "Request body bytes received.", "By", t->bytes_in);
-    sum1(&m, "nes_http_response_bytes", "Response body bytes sent.", "By", t->bytes_out);
-    sum1(&m, "nes_schema_cache_hits", "Spec lookups that found the spec.", "1", t->schema_hits);
-    sum1(&m, "nes_schema_cache_misses", "Spec lookups for an unknown spec name.", "1",
-         t->schema_misses);
-    sum1(&m, "nes_schema_refresh_errors", "Spec loads that failed.", "1", g->schema_refresh_errors);
-    sum1(&m, "nes_connections_rejected", "Connections closed at the cap.", "1",
-         g->connections_rejected);
-    sum1(&m, "nes_log_lines_dropped", "Log lines dropped on full queues.", "1",
-         g->log_lines_dropped);
-    sum1(&m, "nes_otel_spans_dropped", "Spans dropped on a full export queue.", "1",
-         g->otel_spans_dropped);
-    sum1(&m, "nes_otel_log_records_dropped", "Log records dropped on a full export queue.", "1",
-         g->otel_logs_dropped);
-    sum1(&m, "nes_otel_export_failures", "OTLP export requests that failed.", "1",
-         g->otel_export_failures);
-    gauge1(&m, "nes_open_connections", "Open client connections.", "1",
-           (double)g->open_connections);
-    gauge1(&m, "nes_ready", "1 when keys and specs are loaded.", "1", (double)g->ready);
-    gauge1(&m, "nes_specs_loaded", "Specs loaded.", "1", (double)g->specs_loaded);
-    if (g->dek_rotation_secs > 0)
-        gauge1(&m, "nes_dek_rotation_interval_seconds", "DEK_ROTATION_INTERVAL_SECS.", "s",
-               g->dek_rotation_secs);
-    if (g->keyring_size >= 0)
-        gauge1(&m, "nes_keyring_keys", "Keys in the keyring.", "1", (double)g->keyring_size);
-    if (g->dek_age_seconds >= 0)
-        gauge1(&m, "nes_dek_age_seconds", "Seconds since the current key was loaded.", "s",
-               g->dek_age_seconds);
-    m.rc |= put(out, "]}]}]}");
-    return m.rc == 0 ? 0 : -1;
+    if (open)
+        rc |= nes_otlp_put(out, counter ? "],\"aggregationTemporality\":2,\"isMonotonic\":true}}"
+                                        : "]}}");
+    rc |= nes_otlp_put(out, "]}]}]}");
+    return rc == 0 ? 0 : -1;
 }

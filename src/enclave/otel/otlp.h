@@ -58,6 +58,14 @@ int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log
 int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metrics_totals *t,
                      const nes_metrics_gauges *g, uint64_t start_ns, uint64_t now_ns);
 
+/** ExportMetricsServiceRequest from a Prometheus text exposition (`text`, `len` bytes): each
+ * counter family becomes a monotonic cumulative sum (named without `_total`), each gauge or
+ * untyped family a gauge, labels become attributes; histograms and summaries are left out.
+ * nitro-enc-proxy exports its relay counters this way. 0, or -1 when the text is malformed or
+ * the buffer refuses to grow. */
+int nes_otlp_from_prometheus(nes_buf *out, const nes_otlp_resource *res, const char *text,
+                             size_t len, uint64_t start_ns, uint64_t now_ns);
+
 /** The OTLP severity number of a JSON log line's "level" (9, info, when absent). */
 uint8_t nes_otlp_severity_of(const char *line, size_t len);
 
