@@ -69,6 +69,11 @@ bench: build
 bench-http: build
 	@python3 bench/http/bench.py $(abspath $(BIN))
 
+# nitro-enc-svc with telemetry off and on (OTLP export of every span, log record, metrics).
+.PHONY: bench-otel
+bench-otel: build
+	@python3 bench/http/otel.py $(abspath $(BIN))
+
 # nitro-enc-proxy relaying TCP->TCP beside socat: bulk MB/s and 64-connection p50/p99 (one table).
 bench-proxy: build
 	@python3 bench/proxy/bench.py $(abspath $(BIN))
