@@ -1,5 +1,6 @@
-/* fuzz_traceparent.c - the W3C traceparent parser and the OTEL_* list parsers on arbitrary
- * bytes: no crash, and an accepted traceparent round-trips through a child span's header. */
+/* fuzz_traceparent.c - the telemetry parsers on arbitrary bytes: the W3C traceparent parser (an
+ * accepted value round-trips through a child span's header), the OTEL_* list parsers and the
+ * Prometheus-text-to-OTLP converter. No crash, no leak. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (back.flags & 1) != (c.flags & 1))
             abort();
     }
+    nes_otlp_kv kv[1] = {{"service.name", "f"}};
+    nes_otlp_resource res = {.attrs = kv, .nattrs = 1};
+    nes_buf b = {0};
+    b.max = 1 << 20;
+    (void)nes_otlp_from_prometheus(&b, &res, s, size, 1, 2);
+    nes_buf_free(&b);
     g_value = s;
     nes_otel_config cfg;
     char why[256];

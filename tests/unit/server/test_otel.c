@@ -273,6 +273,54 @@ static void otlp_json_shapes(void **state)
     nes_buf_free(&b);
 }
 
+/* Prometheus text to OTLP: each case's text, whether it converts, and pieces of the result. */
+static void prometheus_to_otlp_cases(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int rc;
+        const char *want[3];
+    } cases[] = {
+        {"# TYPE p_total counter\np_total 5\n",
+         0,
+         {"{\"name\":\"p\",\"sum\":{\"dataPoints\":[{\"attributes\":[],", "\"asInt\":\"5\"}",
+          "\"aggregationTemporality\":2,\"isMonotonic\":true}"}},
+        {"# HELP g Open.\n# TYPE g gauge\ng 2.5\n",
+         0,
+         {"{\"name\":\"g\",\"gauge\":{\"dataPoints\":[", "\"asDouble\":2.5}]}}", NULL}},
+        {"# TYPE b_total counter\nb_total{direction=\"up\"} "
+         "7\nb_total{direction=\"down\",x=\"a\\\"b\"} 9\n",
+         0,
+         {"{\"key\":\"direction\",\"value\":{\"stringValue\":\"up\"}}],",
+          "{\"key\":\"x\",\"value\":{\"stringValue\":\"a\\\"b\"}}", "\"asInt\":\"9\""}},
+        {"# TYPE h histogram\nh_bucket{le=\"1\"} 1\n# TYPE c_total counter\nc_total 1\n",
+         0,
+         {"\"name\":\"c\"", NULL, NULL}},                           /* histograms are left out */
+        {"# TYPE c_total counter\nc_total{a=\"x} 1\n", -1, {NULL}}, /* unterminated label */
+        {"# TYPE c_total counter\nother 1\n", -1, {NULL}},          /* not the family */
+        {"# TYPE c_total counter\nc_total abc\n", -1, {NULL}},      /* not a number */
+        {"# TYPE c_total\n", -1, {NULL}},                           /* no type */
+        {"", 0, {"\"metrics\":[]", NULL, NULL}},
+    };
+    nes_otlp_kv kv[1] = {{"service.name", "p"}};
+    nes_otlp_resource res = {.attrs = kv, .nattrs = 1};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nes_buf b = {0};
+        int rc = nes_otlp_from_prometheus(&b, &res, cases[i].text, strlen(cases[i].text), 1, 2);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu: rc %d", i, rc);
+        if (rc == 0) {
+            assert_int_equal(nes_buf_append(&b, "", 1), 0);
+            for (int w = 0; w < 3 && cases[i].want[w] != NULL; w++)
+                if (strstr((const char *)b.data, cases[i].want[w]) == NULL)
+                    fail_msg("case %zu: no %s in %s", i, cases[i].want[w], (char *)b.data);
+            assert_null(strstr((const char *)b.data, "\"name\":\"h\""));
+        }
+        nes_buf_free(&b);
+    }
+}
+
 typedef struct env {
     const char *const *kv; /* name, value, ..., NULL */
 } env;
@@ -379,7 +427,7 @@ int main(void)
         cmocka_unit_test(traceparent_cases),    cmocka_unit_test(spans_parent_and_format),
         cmocka_unit_test(ratio_sampling),       cmocka_unit_test(queue_drops_when_full),
         cmocka_unit_test(queue_many_producers), cmocka_unit_test(otlp_json_shapes),
-        cmocka_unit_test(config_cases),
+        cmocka_unit_test(config_cases),         cmocka_unit_test(prometheus_to_otlp_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
