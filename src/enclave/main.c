@@ -237,8 +237,8 @@ int main(int argc, char **argv)
     if (otel.enabled) {
         nes_aws_config aws;
         int eg = otel_egress(&cfg, &aws);
-        if (eg >= 0 && nes_otel_start(&otel, eg ? &aws : NULL, otel_metrics, &srv, why,
-                                      sizeof(why)) != 0)
+        if (eg >= 0 &&
+            nes_otel_start(&otel, eg ? &aws : NULL, otel_metrics, &srv, why, sizeof(why)) != 0)
             nes_log(NES_LOG_WARN, "telemetry export not started: %s", why);
         if (eg > 0)
             nes_aws_config_clear(&aws);

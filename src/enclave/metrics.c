@@ -120,7 +120,7 @@ void nes_metrics_aws_call(int svc, uint64_t latency_us, int error)
 static unsigned spec_hash(const char *name)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; name[i] != '\0' && i < 63; i++)
+    for (size_t i = 0; i < 63 && name[i] != '\0'; i++)
         h = (h ^ (unsigned char)name[i]) * 16777619u;
     return h;
 }
@@ -286,7 +286,8 @@ static void label_escape(const char *in, char *out, size_t cap)
         char c = in[i];
         if (c == '\\' || c == '"' || c == '\n') {
             out[o++] = '\\';
-            c = c == '\n' ? 'n' : c;
+            if (c == '\n')
+                c = 'n';
         }
         out[o++] = c;
     }

@@ -77,7 +77,7 @@ typedef struct nes_metrics_gauges {
     uint64_t tls_reload_errors;
     uint64_t connections_rejected;
     uint64_t log_lines_dropped;
-    double dek_rotation_secs; /**< DEK_ROTATION_INTERVAL_SECS (0: not configured) */
+    double dek_rotation_secs;      /**< DEK_ROTATION_INTERVAL_SECS (0: not configured) */
     int64_t keyring_size;          /**< keys in the keyring (current + previous); < 0: unknown */
     uint64_t otel_spans_dropped;   /**< spans dropped on a full export queue */
     uint64_t otel_logs_dropped;    /**< log records dropped on a full export queue */

@@ -185,7 +185,8 @@ static nes_relay_verdict egress_head(void *ctx, int peer, const uint8_t *buf, si
     return NES_RELAY_GO;
 }
 
-/* ---- OTLP export: the relay counters (as on METRICS_ADDR) and the log lines ------------------- */
+/* ---- OTLP export: the relay counters (as on METRICS_ADDR) and the log lines -------------------
+ */
 
 static const char *otel_env(void *ud, const char *name)
 {
@@ -201,8 +202,8 @@ static int otel_metrics(void *ud, nes_buf *out, const nes_otlp_resource *res, ui
     nes_buf text = {0};
     int rc = nes_relay_format_metrics(&st, "nes_proxy", &text);
     if (rc == 0)
-        rc = nes_otlp_from_prometheus(out, res, (const char *)text.data, text.len, start_ns,
-                                      now_ns);
+        rc =
+            nes_otlp_from_prometheus(out, res, (const char *)text.data, text.len, start_ns, now_ns);
     nes_buf_free(&text);
     return rc;
 }

@@ -52,13 +52,25 @@ static int parse_size(const char *v, size_t *out, size_t max)
 }
 
 /* %-decodes in place (W3C Baggage octets, as OTEL_*_HEADERS and attributes use). */
+static int hexdig(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static void pct_decode(char *s)
 {
     char *w = s;
     for (char *r = s; *r; r++) {
-        unsigned v;
-        if (r[0] == '%' && r[1] && r[2] && sscanf(r + 1, "%2x", &v) == 1) {
-            *w++ = (char)v;
+        int hi = r[0] == '%' && r[1] ? hexdig(r[1]) : -1;
+        int lo = hi >= 0 && r[2] ? hexdig(r[2]) : -1;
+        if (lo >= 0) {
+            *w++ = (char)(unsigned char)(hi << 4 | lo);
             r += 2;
         } else {
             *w++ = *r;

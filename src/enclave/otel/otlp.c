@@ -190,7 +190,8 @@ static const char *labels(nes_buf *out, const char *p, const char *end, int *rc)
             char c = *p++;
             if (c == '\\' && p < end) {
                 c = *p++;
-                c = c == 'n' ? '\n' : c;
+                if (c == 'n')
+                    c = '\n';
             }
             if (vl + 1 < sizeof(val))
                 val[vl++] = c;
