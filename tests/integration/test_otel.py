@@ -275,15 +275,22 @@ def test_export_through_the_egress_proxy_and_the_proxy_exports_too(tmp_path, rec
                     if a.get("service.name") == "nitro-enc-proxy":
                         return a, {m.name: m for sm in rm.scope_metrics for m in sm.metrics}
             return None, {}
-        assert receiver.wait(lambda: proxy_metrics()[1].get("nes_proxy_connections")
-                             and proxy_metrics()[1]["nes_proxy_connections"]
-                             .sum.data_points[0].as_int >= 1)
+        # the relay counts a tunnel's bytes when it closes: stop the service first
+        assert svc.stop() == 0
+        svc = None
+
+        def bytes_moved():
+            m = proxy_metrics()[1]
+            if "nes_proxy_bytes" not in m:
+                return {}
+            return {attrs(p.attributes)["direction"]: p.as_int
+                    for p in m["nes_proxy_bytes"].sum.data_points}
+        assert receiver.wait(lambda: bytes_moved().get("up", 0) > 0
+                             and bytes_moved().get("down", 0) > 0), bytes_moved()
         res, m = proxy_metrics()
         assert res["nes.proxy.mode"] == "egress"
         assert m["nes_proxy_connections"].sum.is_monotonic
-        up = {attrs(p.attributes)["direction"]: p.as_int
-              for p in m["nes_proxy_bytes"].sum.data_points}
-        assert up["up"] > 0 and up["down"] > 0
+        assert m["nes_proxy_connections"].sum.data_points[0].as_int >= 1
         assert "nes_proxy_connections_open" in m
         kinds = {attrs(p.attributes)["kind"] for p in m["nes_proxy_errors"].sum.data_points}
         assert kinds
