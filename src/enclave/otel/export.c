@@ -325,10 +325,17 @@ static void export_queue(exporter *e, int sig, nes_otq *q, size_t item)
         nes_buf b = {0};
         int rc = sig == SIG_TRACES ? nes_otlp_traces(&b, &res, items, n)
                                    : nes_otlp_logs(&b, &res, items, n);
-        if (rc == 0 && nes_buf_append(&b, "", 1) == 0 && (b.len--, post(e, sig, &b)))
-            atomic_fetch_add(&e->exported[sig], n);
+        bool sent = false;
+        if (rc == 0 && nes_buf_append(&b, "", 1) == 0) {
+            b.len--;
+            sent = post(e, sig, &b);
+        }
         nes_buf_free(&b);
-        if (n < e->cfg.max_batch)
+        if (sent)
+            atomic_fetch_add(&e->exported[sig], n);
+        /* a failed batch is lost (counted); the rest waits for the next period, so a receiver
+         * that is down costs one timeout per period, also at shutdown */
+        if (!sent || n < e->cfg.max_batch)
             break;
     }
     free(items);

@@ -6,7 +6,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define RAND_BUF 512
+#define RAND_BUF 4096 /* one getrandom(2) per ~170 span ids */
 
 static _Thread_local uint8_t t_rand[RAND_BUF];
 static _Thread_local size_t t_rand_left;
