@@ -22,6 +22,32 @@ int nes_otlp_put(nes_buf *out, const char *fmt, ...)
     return nes_buf_append(out, tmp, (size_t)n);
 }
 
+/* The hot encoders (spans, log records) append literals and numbers without printf. */
+#define LIT(out, s) nes_buf_append((out), (s), sizeof(s) - 1)
+
+/* A decimal number, in quotes when `quoted` (proto3 JSON writes 64-bit integers as strings). */
+static int num(nes_buf *out, uint64_t v, bool neg, bool quoted)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    if (quoted)
+        tmp[--i] = '"';
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    if (neg)
+        tmp[--i] = '-';
+    if (quoted)
+        tmp[--i] = '"';
+    return nes_buf_append(out, tmp + i, sizeof(tmp) - i);
+}
+
+static int snum(nes_buf *out, int64_t v, bool quoted)
+{
+    return num(out, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0, quoted);
+}
+
 /* A JSON string (quoted, escaped). */
 int nes_otlp_str(nes_buf *out, const char *s, size_t n)
 {
@@ -52,11 +78,11 @@ static int hex(nes_buf *out, const uint8_t *id, size_t n)
 
 int nes_otlp_kv_str(nes_buf *out, const char *key, const char *value)
 {
-    int rc = nes_otlp_put(out, "{\"key\":");
+    int rc = LIT(out, "{\"key\":");
     rc |= nes_otlp_str(out, key, strlen(key));
-    rc |= nes_otlp_put(out, ",\"value\":{\"stringValue\":");
+    rc |= LIT(out, ",\"value\":{\"stringValue\":");
     rc |= nes_otlp_str(out, value, strlen(value));
-    rc |= nes_otlp_put(out, "}}");
+    rc |= LIT(out, "}}");
     return rc;
 }
 
@@ -81,34 +107,39 @@ int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *
     static const uint8_t zero[8] = {0};
     for (size_t i = 0; i < n; i++) {
         const nes_span *s = &spans[i];
-        rc |= nes_otlp_put(out, "%s{\"traceId\":", i ? "," : "");
+        rc |= i ? LIT(out, ",{\"traceId\":") : LIT(out, "{\"traceId\":");
         rc |= hex(out, s->trace_id, 16);
-        rc |= nes_otlp_put(out, ",\"spanId\":");
+        rc |= LIT(out, ",\"spanId\":");
         rc |= hex(out, s->span_id, 8);
         if (memcmp(s->parent_id, zero, 8) != 0) {
-            rc |= nes_otlp_put(out, ",\"parentSpanId\":");
+            rc |= LIT(out, ",\"parentSpanId\":");
             rc |= hex(out, s->parent_id, 8);
         }
-        rc |= nes_otlp_put(out, ",\"name\":");
+        rc |= LIT(out, ",\"name\":");
         rc |= nes_otlp_str(out, s->name, strlen(s->name));
-        rc |= nes_otlp_put(
-            out,
-            ",\"kind\":%u,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\","
-            "\"attributes\":[",
-            (unsigned)s->kind, (unsigned long long)s->start_ns, (unsigned long long)s->end_ns);
-        for (unsigned a = 0; a < s->nattr && a < NES_SPAN_MAX_ATTRS; a++) {
-            const nes_span_attr *at = &s->attr[a];
-            if (a > 0)
-                rc |= nes_otlp_put(out, ",");
+        rc |= LIT(out, ",\"kind\":");
+        rc |= num(out, s->kind, false, false);
+        rc |= LIT(out, ",\"startTimeUnixNano\":");
+        rc |= num(out, s->start_ns, false, true);
+        rc |= LIT(out, ",\"endTimeUnixNano\":");
+        rc |= num(out, s->end_ns, false, true);
+        rc |= LIT(out, ",\"attributes\":[");
+        for (unsigned at_i = 0; at_i < s->nattr && at_i < NES_SPAN_MAX_ATTRS; at_i++) {
+            const nes_span_attr *at = &s->attr[at_i];
+            if (at_i > 0)
+                rc |= LIT(out, ",");
             if (at->is_int) {
-                rc |= nes_otlp_put(out, "{\"key\":");
+                rc |= LIT(out, "{\"key\":");
                 rc |= nes_otlp_str(out, at->key, strlen(at->key));
-                rc |= nes_otlp_put(out, ",\"value\":{\"intValue\":\"%lld\"}}", (long long)at->i);
+                rc |= LIT(out, ",\"value\":{\"intValue\":");
+                rc |= snum(out, at->i, true);
+                rc |= LIT(out, "}}");
             } else {
                 rc |= nes_otlp_kv_str(out, at->key, at->s);
             }
         }
-        rc |= nes_otlp_put(out, "],\"status\":{\"code\":%d}}", s->error ? 2 : 0);
+        rc |= s->error ? LIT(out, "],\"status\":{\"code\":2}}")
+                       : LIT(out, "],\"status\":{\"code\":0}}");
     }
     rc |= nes_otlp_put(out, "]}]}]}");
     return rc == 0 ? 0 : -1;
@@ -145,21 +176,25 @@ int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log
         size_t len = l->len;
         while (len > 0 && (l->line[len - 1] == '\n' || l->line[len - 1] == '\r'))
             len--;
-        rc |= nes_otlp_put(
-            out,
-            "%s{\"timeUnixNano\":\"%llu\",\"observedTimeUnixNano\":\"%llu\","
-            "\"severityNumber\":%u,\"severityText\":\"%s\",\"body\":{\"stringValue\":",
-            i ? "," : "", (unsigned long long)l->time_ns, (unsigned long long)l->time_ns,
-            (unsigned)l->severity, severity_text(l->severity));
+        rc |= i ? LIT(out, ",{\"timeUnixNano\":") : LIT(out, "{\"timeUnixNano\":");
+        rc |= num(out, l->time_ns, false, true);
+        rc |= LIT(out, ",\"observedTimeUnixNano\":");
+        rc |= num(out, l->time_ns, false, true);
+        rc |= LIT(out, ",\"severityNumber\":");
+        rc |= num(out, l->severity, false, false);
+        rc |= LIT(out, ",\"severityText\":\"");
+        const char *st = severity_text(l->severity);
+        rc |= nes_buf_append(out, st, strlen(st));
+        rc |= LIT(out, "\",\"body\":{\"stringValue\":");
         rc |= nes_otlp_str(out, l->line, len);
-        rc |= nes_otlp_put(out, "}");
+        rc |= LIT(out, "}");
         if (l->has_span) {
-            rc |= nes_otlp_put(out, ",\"traceId\":");
+            rc |= LIT(out, ",\"traceId\":");
             rc |= hex(out, l->trace_id, 16);
-            rc |= nes_otlp_put(out, ",\"spanId\":");
+            rc |= LIT(out, ",\"spanId\":");
             rc |= hex(out, l->span_id, 8);
         }
-        rc |= nes_otlp_put(out, "}");
+        rc |= LIT(out, "}");
     }
     rc |= nes_otlp_put(out, "]}]}]}");
     return rc == 0 ? 0 : -1;

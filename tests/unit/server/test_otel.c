@@ -223,6 +223,7 @@ static void otlp_json_shapes(void **state)
     nes_trace_span_begin(&s, "POST /encrypt", NES_SPAN_SERVER, NULL, NULL);
     nes_trace_span_attr_str(&s, "http.route", "encrypt");
     nes_trace_span_attr_int(&s, "http.response.status_code", 200);
+    nes_trace_span_attr_int(&s, "neg", INT64_MIN);
     nes_trace_span_error(&s);
     nes_trace_span_end(&s);
     nes_buf b = {0};
@@ -235,6 +236,11 @@ static void otlp_json_shapes(void **state)
     assert_non_null(strstr(j, "{\"key\":\"http.response.status_code\",\"value\":{\"intValue\":"
                               "\"200\"}}"));
     assert_non_null(strstr(j, "\"status\":{\"code\":2}"));
+    assert_non_null(strstr(j, "{\"intValue\":\"-9223372036854775808\"}"));
+    char start[40];
+    snprintf(start, sizeof(start), "\"startTimeUnixNano\":\"%llu\"",
+             (unsigned long long)s.start_ns);
+    assert_non_null(strstr(j, start));
     assert_null(strstr(j, "parentSpanId")); /* a root span */
     nes_buf_free(&b);
 
