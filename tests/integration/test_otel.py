@@ -304,3 +304,21 @@ def test_export_through_the_egress_proxy_and_the_proxy_exports_too(tmp_path, rec
             assert svc.stop() == 0
         assert proxy.stop() == 0
 
+
+
+def test_idle_exporter_sleeps(tmp_path, receiver):
+    """The exporter thread waits for its next period instead of spinning (a wait on the wrong
+    clock once made it busy-loop: a whole core while the service was idle)."""
+    svc = Service(tmp_path, env=otel_env(receiver, OTEL_BSP_SCHEDULE_DELAY="5000",
+                                         OTEL_METRIC_EXPORT_INTERVAL="60000"))
+    try:
+        def cpu_secs():
+            with open(f"/proc/{svc.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        time.sleep(0.3)
+        c0 = cpu_secs()
+        time.sleep(2.0)
+        assert cpu_secs() - c0 < 0.3
+    finally:
+        assert svc.stop() == 0

@@ -427,7 +427,11 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
         return fail(why, why_len, NULL, "out of memory");
     e->cfg = *cfg;
     pthread_mutex_init(&e->mu, NULL);
-    pthread_cond_init(&e->cv, NULL);
+    pthread_condattr_t ca; /* the waits below are on CLOCK_MONOTONIC deadlines */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->cv, &ca);
+    pthread_condattr_destroy(&ca);
     e->metrics = metrics;
     e->metrics_ud = ud;
     e->start_ns = nes_trace_now_ns();
