@@ -14,7 +14,9 @@
 
 #include <cmocka.h>
 
+#include "enclave/log.h"
 #include "enclave/otel/export.h"
+#include "enclave/providers/aws_log.h"
 #include "enclave/otel/otlp.h"
 #include "enclave/otel/queue.h"
 #include "enclave/otel/trace.h"
@@ -327,6 +329,68 @@ static void prometheus_to_otlp_cases(void **state)
     }
 }
 
+static nes_span g_sunk[4];
+static int g_nsunk;
+static void test_sink(const nes_span *sp)
+{
+    if (g_nsunk < 4)
+        g_sunk[g_nsunk++] = *sp;
+}
+
+static char g_tapped[NES_LOGLINE_MAX];
+static void test_tap(const char *line, size_t len)
+{
+    snprintf(g_tapped, sizeof(g_tapped), "%.*s", (int)len, line);
+}
+
+/* The sink gets sampled spans only; the AWS observer counts and records a child of the current
+ * span; the log tap sees every emitted line; ids come from the CSPRNG buffer. */
+static void sink_aws_observer_and_tap(void **state)
+{
+    (void)state;
+    g_nsunk = 0;
+    nes_trace_set_sink(test_sink);
+    nes_span bg;
+    nes_trace_span_begin(&bg, "dek.refresh", NES_SPAN_INTERNAL, NULL, NULL);
+    nes_trace_set_current(&bg);
+    assert_ptr_equal(nes_trace_current(), &bg);
+    nes_aws_call_to_service(NULL, NES_AWS_KMS, "Decrypt", 1500, false);
+    nes_trace_set_current(NULL);
+    assert_null(nes_trace_current());
+    nes_trace_span_end(&bg);
+    nes_trace_ctx unsampled;
+    assert_int_equal(nes_traceparent_parse("00-" TP_TRACE "-" TP_SPAN "-00", &unsampled), 0);
+    nes_span off;
+    nes_trace_span_begin(&off, "off", NES_SPAN_SERVER, NULL, &unsampled);
+    nes_trace_span_end(&off); /* not sampled: not sunk */
+    nes_trace_set_sink(NULL);
+    assert_int_equal(g_nsunk, 2);
+    assert_string_equal(g_sunk[0].name, "aws.kms");
+    assert_int_equal(g_sunk[0].kind, NES_SPAN_CLIENT);
+    assert_true(g_sunk[0].error);
+    assert_memory_equal(g_sunk[0].parent_id, bg.span_id, 8);
+    assert_true(g_sunk[0].end_ns - g_sunk[0].start_ns >= 1500000);
+    assert_string_equal(g_sunk[0].attr[1].s, "Decrypt");
+    assert_string_equal(g_sunk[1].name, "dek.refresh");
+    nes_metrics_totals t;
+    nes_metrics_collect(&t);
+    assert_int_equal(t.aws_calls[NES_AWS_KMS], 1);
+    assert_int_equal(t.aws_errors[NES_AWS_KMS], 1);
+
+    nes_log_set_tap(test_tap);
+    nes_log(NES_LOG_ERROR, "tapped %d", 7);
+    nes_log_set_tap(NULL);
+    assert_non_null(strstr(g_tapped, "\"msg\":\"tapped 7\""));
+    nes_log(NES_LOG_ERROR, "not tapped");
+    assert_null(strstr(g_tapped, "not tapped"));
+
+    uint8_t a[32] = {0}, b[32] = {0};
+    nes_trace_random(a, sizeof(a));
+    nes_trace_random(b, sizeof(b));
+    assert_memory_not_equal(a, b, sizeof(a));
+    assert_true(nes_trace_now_ns() > 1600000000ull * 1000000000ull);
+}
+
 typedef struct env {
     const char *const *kv; /* name, value, ..., NULL */
 } env;
@@ -430,10 +494,15 @@ static void config_cases(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(traceparent_cases),    cmocka_unit_test(spans_parent_and_format),
-        cmocka_unit_test(ratio_sampling),       cmocka_unit_test(queue_drops_when_full),
-        cmocka_unit_test(queue_many_producers), cmocka_unit_test(otlp_json_shapes),
-        cmocka_unit_test(config_cases),         cmocka_unit_test(prometheus_to_otlp_cases),
+        cmocka_unit_test(traceparent_cases),
+        cmocka_unit_test(spans_parent_and_format),
+        cmocka_unit_test(ratio_sampling),
+        cmocka_unit_test(queue_drops_when_full),
+        cmocka_unit_test(queue_many_producers),
+        cmocka_unit_test(otlp_json_shapes),
+        cmocka_unit_test(config_cases),
+        cmocka_unit_test(prometheus_to_otlp_cases),
+        cmocka_unit_test(sink_aws_observer_and_tap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
