@@ -12,6 +12,7 @@
 #include "enclave/httputil.h"
 #include "enclave/log.h"
 #include "enclave/metrics.h"
+#include "enclave/otel/codec_span.h"
 #include "enclave/otel/export.h"
 #include "enclave/otel/trace.h"
 #include "enclave/routes.h"
@@ -151,6 +152,13 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     nes_codec codec = nes_crypter_codec(crypter);
     nes_transform_opts topts = {
         .dir = dir, .root = root, .codec = &codec, .max_depth = cfg->max_depth};
+    /* a sampled request that will be exported times its fields for the crypto span */
+    nes_timed_codec timed;
+    bool timing = r->ctx->span.sampled && nes_otel_running();
+    if (timing) {
+        nes_timed_codec_init(&timed, &codec);
+        topts.codec = &timed.codec;
+    }
     nes_buf out = {0};
     out.max = cfg->max_body_bytes * OUTPUT_FACTOR + 4096;
     /* One allocation for the usual result: a token is ~45 bytes plus a third longer than its
@@ -163,6 +171,8 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
                          NES_SPAN_INTERNAL, &r->ctx->span, NULL);
     nes_status st = nes_transform(&topts, r->in->body, r->in->body_len, &out, &stats, &err);
     nes_state_leave();
+    if (timing)
+        nes_timed_codec_span(&timed, &sp, dir == NES_DECRYPT);
     nes_trace_span_attr_int(&sp, "nes.fields", (int64_t)stats.fields);
     nes_trace_span_attr_int(&sp, "nes.body.bytes", (int64_t)r->in->body_len);
     if (st != NES_OK)

@@ -57,7 +57,7 @@ def test_spans_metrics_logs_reach_the_receiver(tmp_path, receiver):
         # the propagated trace: the server span is the remote parent's child, the steps its own
         def propagated():
             return [s for _, s in receiver.spans() if s.trace_id.hex() == TRACE]
-        assert receiver.wait(lambda: len(propagated()) >= 3), receiver.errors
+        assert receiver.wait(lambda: len(propagated()) >= 4), receiver.errors
         spans = propagated()
         server = [s for s in spans if s.name == "POST /encrypt"]
         assert len(server) == 1
@@ -69,6 +69,15 @@ def test_spans_metrics_logs_reach_the_receiver(tmp_path, receiver):
         children = {s.name: s for s in spans if s.parent_span_id == root.span_id}
         assert set(children) == {"schema.resolve", "body.encrypt"}
         assert attrs(children["body.encrypt"].attributes)["nes.fields"] == 6
+        body = children["body.encrypt"]
+        crypto = [s for s in spans if s.parent_span_id == body.span_id]
+        assert [c.name for c in crypto] == ["crypto.encrypt"]
+        ca = attrs(crypto[0].attributes)
+        assert ca["nes.fields"] == 6
+        assert 0 < ca["nes.crypto.busy_ns"] <= (crypto[0].end_time_unix_nano
+                                                 - crypto[0].start_time_unix_nano)
+        assert body.start_time_unix_nano <= crypto[0].start_time_unix_nano
+        assert crypto[0].end_time_unix_nano <= body.end_time_unix_nano
         for c in children.values():
             assert root.start_time_unix_nano <= c.start_time_unix_nano
             assert c.end_time_unix_nano <= root.end_time_unix_nano

@@ -220,7 +220,12 @@ void nes_trace_span_error(nes_span *s)
 
 void nes_trace_span_end(nes_span *s)
 {
-    s->end_ns = nes_trace_now_ns();
+    nes_trace_span_end_at(s, nes_trace_now_ns());
+}
+
+void nes_trace_span_end_at(nes_span *s, uint64_t end_ns)
+{
+    s->end_ns = end_ns;
     if (!s->sampled)
         return;
     nes_trace_sink_fn fn = atomic_load_explicit(&g_sink, memory_order_acquire);

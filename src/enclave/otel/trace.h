@@ -110,6 +110,9 @@ void nes_trace_span_error(nes_span *s);
 /** Ends `s` and hands it to the exporter when sampled and one runs. */
 void nes_trace_span_end(nes_span *s);
 
+/** Ends `s` at `end_ns` (Unix ns) instead of now: for a span measured after the fact. */
+void nes_trace_span_end_at(nes_span *s, uint64_t end_ns);
+
 /** Sets the calling thread's current span (NULL: none); log lines carry its ids. */
 void nes_trace_set_current(const nes_span *s);
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "enclave/log.h"
+#include "enclave/otel/codec_span.h"
 #include "enclave/otel/export.h"
 #include "enclave/providers/aws_log.h"
 #include "enclave/otel/otlp.h"
@@ -391,6 +392,43 @@ static void sink_aws_observer_and_tap(void **state)
     assert_true(nes_trace_now_ns() > 1600000000ull * 1000000000ull);
 }
 
+static int fake_encrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,
+                        size_t pt_len, nes_buf *out)
+{
+    (void)ud;
+    (void)ctx;
+    (void)ctx_len;
+    return nes_buf_append(out, pt, pt_len);
+}
+
+static void timed_codec_span(void **state)
+{
+    (void)state;
+    nes_codec inner = {.encrypt = fake_encrypt};
+    nes_timed_codec t;
+    nes_timed_codec_init(&t, &inner);
+    assert_null(t.codec.decrypt);
+    g_nsunk = 0;
+    nes_trace_set_sink(test_sink);
+    nes_span parent;
+    nes_trace_span_begin(&parent, "body.encrypt", NES_SPAN_INTERNAL, NULL, NULL);
+    nes_timed_codec_span(&t, &parent, false); /* no field yet: no span */
+    assert_int_equal(g_nsunk, 0);
+    nes_buf b = {0};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(t.codec.encrypt(t.codec.ud, NULL, 0, (const uint8_t *)"ab", 2, &b), 0);
+    assert_int_equal(b.len, 6);
+    nes_buf_free(&b);
+    nes_timed_codec_span(&t, &parent, false);
+    nes_trace_set_sink(NULL);
+    assert_int_equal(g_nsunk, 1);
+    assert_string_equal(g_sunk[0].name, "crypto.encrypt");
+    assert_memory_equal(g_sunk[0].parent_id, parent.span_id, 8);
+    assert_int_equal(g_sunk[0].attr[0].i, 3);
+    assert_true(g_sunk[0].start_ns == t.first_ns && g_sunk[0].end_ns == t.last_ns);
+    assert_true((uint64_t)g_sunk[0].attr[1].i <= t.last_ns - t.first_ns);
+}
+
 typedef struct env {
     const char *const *kv; /* name, value, ..., NULL */
 } env;
@@ -503,6 +541,7 @@ int main(void)
         cmocka_unit_test(config_cases),
         cmocka_unit_test(prometheus_to_otlp_cases),
         cmocka_unit_test(sink_aws_observer_and_tap),
+        cmocka_unit_test(timed_codec_span),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
