@@ -43,7 +43,8 @@ def hex_ids_to_base64(node):
 
 
 class Receiver:
-    def __init__(self, delay=0.0, status=200):
+    def __init__(self, delay=0.0, status=200, tls=None):
+        """tls: (certfile, keyfile) to serve https:// (the URL then names localhost)."""
         self.delay = delay
         self.status = status
         self.lock = threading.Lock()
@@ -96,6 +97,12 @@ class Receiver:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if tls is not None:
+            import ssl  # pylint: disable=import-outside-toplevel
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://localhost:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -331,3 +331,26 @@ def test_idle_exporter_sleeps(tmp_path, receiver):
         assert cpu_secs() - c0 < 0.3
     finally:
         assert svc.stop() == 0
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_https_endpoint_with_otel_certificate(tmp_path, trusted):
+    """An https:// collector is verified against OTEL_EXPORTER_OTLP_CERTIFICATE; without the right
+    CA nothing is sent and the failures are counted."""
+    from tlsutil import CA  # pylint: disable=import-outside-toplevel
+    ca, other = CA(), CA()
+    cert, key, _ = ca.write(tmp_path, "otlp", "localhost")
+    (tmp_path / "ca.pem").write_bytes((ca if trusted else other).pem())
+    rcv = Receiver(tls=(cert, key))
+    svc = Service(tmp_path / "svc", env=otel_env(
+        rcv, OTEL_EXPORTER_OTLP_CERTIFICATE=str(tmp_path / "ca.pem")))
+    try:
+        assert svc.encrypt(PAYMENT)[0] == 200
+        if trusted:
+            assert rcv.wait(lambda: any(s.name == "POST /encrypt" for _, s in rcv.spans()))
+        else:
+            assert rcv.wait(lambda: svc.metric("nes_otel_export_failures_total") > 0)
+            assert rcv.raw == []
+    finally:
+        assert svc.stop() == 0
+        rcv.close()

@@ -185,6 +185,13 @@ int nes_otel_config_load(nes_otel_config *cfg, const char *service, nes_otel_loo
         if (cfg->url[i][0] != '\0')
             cfg->enabled = true;
     }
+    if (GET("OTEL_EXPORTER_OTLP_CERTIFICATE") &&
+        (size_t)snprintf(cfg->ca_file, sizeof(cfg->ca_file), "%s", v) >= sizeof(cfg->ca_file))
+        return fail(why, why_len, "OTEL_EXPORTER_OTLP_CERTIFICATE", "path too long");
+    if (GET("OTEL_EXPORTER_OTLP_PROTOCOL") && strcmp(v, "http/json") != 0 &&
+        strcmp(v, "http/protobuf") != 0)
+        return fail(why, why_len, "OTEL_EXPORTER_OTLP_PROTOCOL",
+                    "only OTLP/HTTP is exported (http/json; http/protobuf receivers accept it)");
     if (GET("OTEL_SDK_DISABLED") && strcasecmp(v, "true") == 0)
         cfg->enabled = false;
     if (GET("OTEL_EXPORTER_OTLP_HEADERS") && each_pair(v, add_header, cfg) != 0)
@@ -458,6 +465,8 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
         curl_easy_setopt(h, CURLOPT_PROXY, "");
         curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     }
+    if (cfg->ca_file[0] != '\0')
+        curl_easy_setopt(h, CURLOPT_CAINFO, e->cfg.ca_file);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->timeout_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);

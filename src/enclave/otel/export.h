@@ -8,6 +8,10 @@
  *   OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT   full URL of one signal.
  *   OTEL_EXPORTER_OTLP_HEADERS    k=v,k=v sent with every request (values %-decoded).
  *   OTEL_EXPORTER_OTLP_TIMEOUT    per request, ms (default 10000).
+ *   OTEL_EXPORTER_OTLP_CERTIFICATE  CA bundle (PEM) for an https:// endpoint (default: the
+ *                                 system's, or AWS_CA_BUNDLE through the egress settings).
+ *   OTEL_EXPORTER_OTLP_PROTOCOL   http/json (what is sent) or http/protobuf (accepted: every
+ *                                 OTLP/HTTP receiver takes JSON); grpc is refused.
  *   OTEL_SERVICE_NAME             service.name (default nitro-enc-svc).
  *   OTEL_RESOURCE_ATTRIBUTES      k=v,k=v resource attributes.
  *   OTEL_BSP_SCHEDULE_DELAY       ms between span and log batches (default 5000).
@@ -50,6 +54,7 @@ typedef struct nes_otel_config {
     bool enabled;
     char url[3][1024];  /**< traces, metrics, logs ("" for a signal not exported) */
     char headers[2048]; /**< "Name: value\n" lines */
+    char ca_file[512];  /**< OTEL_EXPORTER_OTLP_CERTIFICATE ("" = default) */
     nes_otlp_kv attrs[NES_OTEL_MAX_ATTRS];
     size_t nattrs;
     unsigned timeout_ms, bsp_delay_ms, metric_interval_ms;

@@ -468,6 +468,9 @@ static void config_cases(void **state)
         {{"OTEL_EXPORTER_OTLP_TIMEOUT", "0", NULL}, -1, "OTEL_EXPORTER_OTLP_TIMEOUT"},
         {{"OTEL_BSP_MAX_QUEUE_SIZE", "0", NULL}, -1, "OTEL_BSP_MAX_QUEUE_SIZE"},
         {{"OTEL_RESOURCE_ATTRIBUTES", "a=1,b", NULL}, -1, "OTEL_RESOURCE_ATTRIBUTES"},
+        {{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", NULL}, -1, "OTEL_EXPORTER_OTLP_PROTOCOL"},
+        {{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", NULL}, 0, NULL},
+        {{"OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ssl/ca.pem", NULL}, 0, NULL},
         {{"OTEL_RESOURCE_ATTRIBUTES", "k8s.node.name=n1,team=a%2Cb", NULL}, 0, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
