@@ -174,19 +174,20 @@ def test_receiver_trouble_never_reaches_requests(tmp_path, mode):
         rcv.close()  # nothing listens on its port any more
     else:
         rcv = Receiver(delay=2.0 if mode == "slow" else 0, status=200 if mode == "slow" else 503)
+    # a receiver that answers after 2 s, inside the 3 s export timeout: a request that waited
+    # for the export would take 2 s
     env = otel_env(rcv, OTEL_BSP_MAX_QUEUE_SIZE="8", OTEL_BSP_MAX_EXPORT_BATCH_SIZE="4",
-                   OTEL_EXPORTER_OTLP_TIMEOUT="500", OTEL_BSP_SCHEDULE_DELAY="50")
+                   OTEL_EXPORTER_OTLP_TIMEOUT="3000", OTEL_BSP_SCHEDULE_DELAY="50")
     svc = Service(tmp_path, env=env)
     try:
         conn = svc.connection()
-        t0 = time.monotonic()
+        took = []
         for _ in range(200):
+            t0 = time.monotonic()
             assert svc.encrypt(PAYMENT, conn=conn)[0] == 200
-        elapsed = time.monotonic() - t0
+            took.append(time.monotonic() - t0)
         conn.close()
-        # 200 requests on a kept-alive connection; an exporter that blocked requests would take
-        # at least its 500 ms timeout per batch here
-        assert elapsed < 20, elapsed
+        assert max(took) < 1.5, sorted(took)[-5:]
         assert svc.metric("nes_otel_spans_dropped_total") > 0
         assert svc.metric("nes_otel_log_records_dropped_total") > 0
         if mode != "slow":  # the exporter's next period counts its failed request

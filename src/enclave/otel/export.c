@@ -516,6 +516,10 @@ void nes_otel_stop(void)
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->thread, NULL);
+    /* the last flush: one request per signal, at most a second each, so a slow collector
+     * cannot hold the shutdown */
+    curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS,
+                     (long)(e->cfg.timeout_ms < 1000 ? e->cfg.timeout_ms : 1000));
     export_queue(e, SIG_TRACES, e->spans, sizeof(nes_span));
     export_queue(e, SIG_LOGS, e->logs, sizeof(nes_otlp_log));
     export_metrics(e);

@@ -34,7 +34,7 @@
  * Never blocking a request: spans and log records go through bounded queues (queue.h) that drop
  * and count when full; metrics are read from the per-thread shards at export time. A failed or
  * slow request costs only the exporter thread (its items are counted as lost). nes_otel_stop
- * sends what is queued (one last attempt) and joins the thread. */
+ * joins the thread and sends what is queued: one last request per signal of at most a second. */
 #ifndef NES_ENCLAVE_OTEL_EXPORT_H
 #define NES_ENCLAVE_OTEL_EXPORT_H
 
