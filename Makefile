@@ -11,7 +11,8 @@ BIN := $(BUILD_DIR)/bin
 PY := $(VENV)/bin/python
 
 .PHONY: all build deps run test unit asan asan-build integration integration-asan fuzz-build \
-        fuzz-regress fuzz bench bench-http bench-spec bench-proxy bench-enclave lint tidy format clean
+        fuzz-regress fuzz bench bench-http bench-spec bench-proxy bench-enclave bench-otel lint tidy \
+        format clean
 
 all: build
 
@@ -68,6 +69,11 @@ bench: build
 # nitro-enc-svc POST /encrypt against nginx over TLS with wrk (about 90 s; one table).
 bench-http: build
 	@python3 bench/http/bench.py $(abspath $(BIN))
+
+# nitro-enc-svc with telemetry off and on (OTLP export of every span, log record, metrics).
+.PHONY: bench-otel
+bench-otel: build
+	@python3 bench/http/otel.py $(abspath $(BIN))
 
 # nitro-enc-proxy relaying TCP->TCP beside socat: bulk MB/s and 64-connection p50/p99 (one table).
 bench-proxy: build

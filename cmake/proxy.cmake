@@ -13,6 +13,12 @@ function(nes_proxy_part)
   file(GLOB NES_PROXY_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/proxy/*.c)
   list(REMOVE_ITEM NES_PROXY_SRC ${CMAKE_SOURCE_DIR}/src/proxy/main.c)
   add_library(nesproxy STATIC ${NES_PROXY_SRC} ${CMAKE_SOURCE_DIR}/src/enclave/log.c)
+  # OTLP export of the relay counters and log lines: the service's exporter minus its metrics
+  # encoder (src/enclave/otel; issue 12). libcurl comes with the AWS layer's egress settings.
+  target_sources(nesproxy PRIVATE ${CMAKE_SOURCE_DIR}/src/enclave/otel/export.c
+                 ${CMAKE_SOURCE_DIR}/src/enclave/otel/otlp.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/queue.c
+                 ${CMAKE_SOURCE_DIR}/src/enclave/otel/trace.c)
+  target_link_libraries(nesproxy PUBLIC nesaws)
   target_include_directories(nesproxy PUBLIC ${CMAKE_SOURCE_DIR}/src)
   target_link_libraries(nesproxy PUBLIC nesnet neshttp PkgConfig::FYAML Threads::Threads)
 

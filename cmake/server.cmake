@@ -30,7 +30,7 @@ const size_t nes_openapi_yaml_len = ${NES_OPENAPI_LEN};
 
 # ---- libnessvc: the service minus main() ------------------------------------------------------
 file(GLOB NES_SVC_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/enclave/*.c
-     ${CMAKE_SOURCE_DIR}/src/enclave/providers/*.c)
+     ${CMAKE_SOURCE_DIR}/src/enclave/providers/*.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/*.c)
 list(REMOVE_ITEM NES_SVC_SRC ${CMAKE_SOURCE_DIR}/src/enclave/main.c)
 add_library(nessvc STATIC ${NES_SVC_SRC} ${NES_OPENAPI_C})
 target_include_directories(nessvc PUBLIC ${CMAKE_SOURCE_DIR}/src)
@@ -62,4 +62,9 @@ endif()
 # The TLS load driver of the integration suite (tests/tools/http_load.c) needs GnuTLS.
 if(TARGET http_load)
   target_link_libraries(http_load PRIVATE PkgConfig::GNUTLS)
+endif()
+
+# The traceparent / OTEL_* fuzzer links the service library.
+if(NES_FUZZ AND TARGET fuzz_traceparent)
+  target_link_libraries(fuzz_traceparent PRIVATE nessvc)
 endif()

@@ -17,6 +17,7 @@ pkgs=(
   libcurl4-gnutls-dev libcbor-dev libxml2-dev
   nginx-light wrk openssl curl socat
   python3 python3-venv python3-dev
+  prometheus
 )
 
 missing=()

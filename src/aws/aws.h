@@ -101,6 +101,11 @@ typedef struct nes_aws_event {
 /** Receives log events (from the calling thread; must not call back into the client). */
 typedef void (*nes_aws_log_fn)(void *ud, const nes_aws_event *ev);
 
+/** Observes every finished call (all its attempts): service, operation, wall time in
+ * microseconds, success. From the calling thread; for metrics and spans. */
+typedef void (*nes_aws_call_fn)(void *ud, nes_aws_service svc, const char *operation,
+                                uint64_t latency_us, bool ok);
+
 /** Looks a setting up by name; NULL when unset. (getenv fits, through a small wrapper.) */
 typedef const char *(*nes_aws_lookup_fn)(void *ud, const char *name);
 
@@ -132,6 +137,8 @@ typedef struct nes_aws_config {
     char ca_file[512];         /**< CA bundle for TLS to endpoints (`AWS_CA_BUNDLE`); "" = system */
     nes_aws_log_fn log;
     void *log_ud;
+    nes_aws_call_fn on_call; /**< NULL: not observed */
+    void *call_ud;
 } nes_aws_config;
 
 /** The variables nes_aws_config_load reads, NULL-terminated (for --check-config tables). */

@@ -502,7 +502,27 @@ out:
     return rc;
 }
 
+static int send_call(nes_aws_client *c, const nes_aws_req *req, nes_aws_resp *resp,
+                     nes_aws_error *err);
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 int nes_aws_send(nes_aws_client *c, const nes_aws_req *req, nes_aws_resp *resp, nes_aws_error *err)
+{
+    uint64_t t0 = c->cfg.on_call != NULL ? now_us() : 0;
+    int rc = send_call(c, req, resp, err);
+    if (c->cfg.on_call != NULL)
+        c->cfg.on_call(c->cfg.call_ud, req->svc, req->operation, now_us() - t0, rc == 0);
+    return rc;
+}
+
+static int send_call(nes_aws_client *c, const nes_aws_req *req, nes_aws_resp *resp,
+                     nes_aws_error *err)
 {
     memset(err, 0, sizeof(*err));
     const char *svc = nes_aws_service_name(req->svc);

@@ -13,6 +13,8 @@
 #include "core/keyring.h"
 #include "core/schema.h"
 #include "enclave/log.h"
+#include "enclave/metrics.h"
+#include "enclave/otel/trace.h"
 #include "enclave/state.h"
 #include "enclave/tls.h"
 
@@ -93,6 +95,8 @@ static int create_key_file(const char *path)
     return 0;
 }
 
+static int load_keys(const char *key_file, const nes_file_stamp *stp);
+
 int nes_local_keys_refresh(const char *key_file, bool force)
 {
     if (access(key_file, F_OK) != 0 && create_key_file(key_file) != 0) {
@@ -103,6 +107,20 @@ int nes_local_keys_refresh(const char *key_file, bool force)
     nes_file_stamp_get(key_file, &st);
     if (!force && !nes_file_stamp_changed(&st, &g_key_stamp))
         return 0;
+    nes_span sp; /* a background span: the key load and the log lines it writes */
+    nes_trace_span_begin(&sp, "dek.refresh", NES_SPAN_INTERNAL, NULL, NULL);
+    nes_trace_set_current(&sp);
+    int rc = load_keys(key_file, &st);
+    if (rc != 0)
+        nes_trace_span_error(&sp);
+    nes_trace_span_end(&sp);
+    nes_trace_set_current(NULL);
+    return rc;
+}
+
+static int load_keys(const char *key_file, const nes_file_stamp *stp)
+{
+    nes_file_stamp st = *stp;
     nes_keyring *kr = NULL;
     nes_err err;
     nes_err_clear(&err);
@@ -158,7 +176,23 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int load_specs(const char *dir, bool force);
+
 int nes_local_specs_refresh(const char *dir, bool force)
+{
+    nes_span sp; /* a background span: one pass over the spec directory */
+    nes_trace_span_begin(&sp, "spec.refresh", NES_SPAN_INTERNAL, NULL, NULL);
+    nes_trace_set_current(&sp);
+    int failed = load_specs(dir, force);
+    nes_trace_span_attr_int(&sp, "nes.specs.failed", failed);
+    if (failed != 0)
+        nes_trace_span_error(&sp);
+    nes_trace_span_end(&sp);
+    nes_trace_set_current(NULL);
+    return failed;
+}
+
+static int load_specs(const char *dir, bool force)
 {
     DIR *d = opendir(dir);
     int failed = 0;
@@ -214,6 +248,7 @@ int nes_local_specs_refresh(const char *dir, bool force)
         if (nes_spec_load_file_limits(path, &g_spec_limits, &spec, &err) != NES_OK) {
             failed++;
             nes_logline l;
+            nes_metrics_spec_refresh_error(name);
             nes_logline_begin(&l, NES_LOG_ERROR,
                               old ? "spec failed to load; its last good version stays"
                                   : "spec failed to load");
@@ -235,6 +270,7 @@ int nes_local_specs_refresh(const char *dir, bool force)
         }
         changed = true;
         nnext++;
+        nes_metrics_spec_register(name);
         nes_logline l;
         nes_logline_begin(&l, NES_LOG_INFO, "spec loaded");
         nes_logline_str(&l, "spec", name);

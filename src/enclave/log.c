@@ -393,9 +393,19 @@ static ring *my_ring(void)
     return r;
 }
 
+static _Atomic(nes_log_tap_fn) g_tap;
+
+void nes_log_set_tap(nes_log_tap_fn fn)
+{
+    atomic_store_explicit(&g_tap, fn, memory_order_release);
+}
+
 void nes_logline_emit(nes_logline *l)
 {
     nes_logline_end(l);
+    nes_log_tap_fn tap = atomic_load_explicit(&g_tap, memory_order_acquire);
+    if (tap != NULL)
+        tap(l->buf, l->len);
     if (!atomic_load_explicit(&g_started, memory_order_acquire)) {
         write_line(g_fd, l);
         return;

@@ -87,6 +87,11 @@ void nes_logline_end(nes_logline *l);
 /** Closes and emits a line (queued or written, as described above). */
 void nes_logline_emit(nes_logline *l);
 
+/** Receives every emitted line (from the emitting thread, before it is queued; the OTLP log
+ * exporter copies it). NULL removes the tap. */
+typedef void (*nes_log_tap_fn)(const char *line, size_t len);
+void nes_log_set_tap(nes_log_tap_fn fn);
+
 /** Logs a message (printf-style; callers never format secrets or body content into it). */
 void nes_log(nes_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

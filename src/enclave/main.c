@@ -12,7 +12,10 @@
 #include "enclave/conns.h"
 #include "enclave/local.h"
 #include "enclave/log.h"
+#include "enclave/otel/export.h"
+#include "enclave/providers/dek.h"
 #include "enclave/providers/enclave_mode.h"
+#include "enclave/routes.h"
 #include "enclave/server.h"
 #include "enclave/state.h"
 #include "enclave/tls.h"
@@ -53,6 +56,53 @@ static void reload_tls(nes_server *srv, const char *cert, const char *key)
     log_tls("TLS certificate reloaded", cert, 1, nes_creds_describe(c));
     nes_tls_install(c);
     atomic_fetch_add(&srv->tls_reloads, 1);
+}
+
+/* OTEL_* settings: the configuration (file overlay included) first, then the environment. */
+static const char *otel_lookup(void *ud, const char *name)
+{
+    const char *v = nes_config_raw(ud, name);
+    return v != NULL ? v : getenv(name);
+}
+
+/* The egress path of the telemetry export: the AWS layer's (AWS_EGRESS: a CONNECT proxy) when
+ * one is configured, else NULL (straight to the endpoint). 1: use `aws`; 0: direct; -1: egress
+ * configured but unusable here (nothing is exported rather than bypassing it). */
+static int otel_egress(const nes_config *cfg, bool local, nes_aws_config *aws)
+{
+    const nes_aws_config *enclave = local ? NULL : nes_enclave_aws();
+    if (enclave != NULL) { /* the providers' configuration: its vsock bridge is running */
+        if (enclave->egress == NES_EGRESS_DIRECT)
+            return 0;
+        *aws = *enclave;
+        return 1;
+    }
+    const char *e = nes_config_raw(cfg, "AWS_EGRESS");
+    if (e == NULL || *e == '\0' || strcmp(e, "direct") == 0)
+        return 0;
+    char why[256];
+    if (nes_config_aws(cfg, aws, why, sizeof(why)) != 0) {
+        nes_log(NES_LOG_WARN, "telemetry export not started: %s", why);
+        return -1;
+    }
+    if (aws->egress == NES_EGRESS_VSOCK) {
+        nes_log(NES_LOG_WARN, "telemetry export not started: vsock egress needs enclave "
+                              "mode's bridge");
+        nes_aws_config_clear(aws);
+        return -1;
+    }
+    return 1;
+}
+
+/* The metrics export: the same numbers as /metrics. */
+static int otel_metrics(void *ud, nes_buf *out, const nes_otlp_resource *res, uint64_t start_ns,
+                        uint64_t now_ns)
+{
+    nes_metrics_totals t;
+    nes_metrics_collect(&t);
+    nes_metrics_gauges g;
+    nes_routes_gauges(ud, &g);
+    return nes_otlp_metrics(out, res, &t, &g, start_ns, now_ns);
 }
 
 static int local_tls_paths(const nes_config *cfg, const char **cert, const char **key, char *cbuf,
@@ -127,6 +177,16 @@ int main(int argc, char **argv)
         return 0;
     }
     nes_log_configure(cfg.log_level, 2);
+    nes_otel_config otel;
+    {
+        char owhy[256];
+        if (nes_otel_config_load(&otel, "nitro-enc-svc", otel_lookup, &cfg, owhy, sizeof(owhy)) !=
+            0) {
+            fprintf(stderr, "nitro-enc-svc: config: %s\n", owhy);
+            nes_config_free(&cfg);
+            return 2;
+        }
+    }
     if (nes_secure_process() != 0)
         nes_log(NES_LOG_WARN, "could not make the process non-dumpable");
 
@@ -181,6 +241,17 @@ int main(int argc, char **argv)
         nes_server_stop(&srv);
         rc = 2;
         goto out_state;
+    }
+    if (otel.enabled) {
+        if (!local && nes_dek_pcr0() != NULL)
+            nes_otel_config_set_attr(&otel, "aws.nitro.pcr0", nes_dek_pcr0());
+        nes_aws_config aws;
+        int eg = otel_egress(&cfg, local, &aws);
+        if (eg >= 0 &&
+            nes_otel_start(&otel, eg ? &aws : NULL, otel_metrics, &srv, why, sizeof(why)) != 0)
+            nes_log(NES_LOG_WARN, "telemetry export not started: %s", why);
+        if (eg > 0)
+            nes_aws_config_clear(&aws);
     }
     {
         char uri[400];
@@ -248,6 +319,7 @@ int main(int argc, char **argv)
     nes_server_stop_accepting(&srv);
     long left = nes_server_drain(&srv, (int64_t)cfg.shutdown_grace_secs * 1000);
     nes_server_stop(&srv);
+    nes_otel_stop();
     nes_log(left ? NES_LOG_WARN : NES_LOG_INFO, "stopped (%ld requests cut at the grace limit)",
             left);
     rc = 0;

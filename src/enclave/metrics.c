@@ -1,6 +1,7 @@
 /* metrics.c - per-thread counter shards and the Prometheus text format (see metrics.h). */
 #include "enclave/metrics.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -16,7 +17,22 @@ typedef struct shard {
     _Atomic uint64_t latency_sum_us[NES_ROUTE_COUNT];
     _Atomic uint64_t fields_encrypted, fields_decrypted, bytes_in, bytes_out;
     _Atomic uint64_t schema_hits, schema_misses;
+    _Atomic uint64_t aws_calls[NES_METRICS_NAWS], aws_errors[NES_METRICS_NAWS];
+    _Atomic uint64_t aws_latency_bucket[NES_METRICS_NAWS][NES_METRICS_NBUCKET];
+    _Atomic uint64_t aws_latency_sum_us[NES_METRICS_NAWS];
+    _Atomic uint64_t spec_hits[NES_METRICS_MAX_SPECS];
 } shard;
+
+/* Spec names: an append-only open-addressing table (written under a mutex on the background
+ * path, read without one on the request path: a slot's index is stored before its name is
+ * published with release order). */
+#define SPEC_TAB 128
+static _Atomic(const char *) g_spec_tab[SPEC_TAB];
+static int g_spec_idx[SPEC_TAB];
+static char g_spec_names[NES_METRICS_MAX_SPECS][64];
+static _Atomic size_t g_nspecs;
+static _Atomic uint64_t g_spec_errors[NES_METRICS_MAX_SPECS];
+static pthread_mutex_t g_spec_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static shard *g_shards[MAX_SHARDS];
 static _Atomic int g_nshards;
@@ -25,6 +41,7 @@ static _Thread_local shard *t_shard;
 
 static const unsigned statuses[] = NES_METRICS_STATUSES;
 static const uint64_t buckets_us[] = NES_METRICS_BUCKETS_US;
+static const char *const aws_names[NES_METRICS_NAWS] = {"kms", "secretsmanager", "s3"};
 static const char *const route_names[NES_ROUTE_COUNT] = {"encrypt", "decrypt", "healthz", "readyz",
                                                          "metrics", "openapi", "other"};
 
@@ -65,13 +82,102 @@ void nes_metrics_request(nes_route route, unsigned status, uint64_t latency_us, 
         route = NES_ROUTE_OTHER;
     shard *s = my_shard();
     ADD(s->requests[route][nes_metrics_status_index(status)], 1);
-    int b = 0;
-    while (b < NES_METRICS_NBUCKET - 1 && latency_us > buckets_us[b])
-        b++;
-    ADD(s->latency_bucket[route][b], 1);
+    ADD(s->latency_bucket[route][nes_metrics_bucket_of(latency_us)], 1);
     ADD(s->latency_sum_us[route], latency_us);
     ADD(s->bytes_in, bytes_in);
     ADD(s->bytes_out, bytes_out);
+}
+
+int nes_metrics_bucket_of(uint64_t us)
+{
+    int lo = 0, hi = NES_METRICS_NBUCKET - 1; /* first bucket whose bound is >= us */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (us <= buckets_us[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+uint64_t nes_metrics_bucket_bound_us(int b)
+{
+    return b >= 0 && b < NES_METRICS_NBUCKET - 1 ? buckets_us[b] : UINT64_MAX;
+}
+
+void nes_metrics_aws_call(int svc, uint64_t latency_us, int error)
+{
+    if (svc < 0 || svc >= NES_METRICS_NAWS)
+        return;
+    shard *s = my_shard();
+    ADD(s->aws_calls[svc], 1);
+    if (error)
+        ADD(s->aws_errors[svc], 1);
+    ADD(s->aws_latency_bucket[svc][nes_metrics_bucket_of(latency_us)], 1);
+    ADD(s->aws_latency_sum_us[svc], latency_us);
+}
+
+static unsigned spec_hash(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < 63 && name[i] != '\0'; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    return h;
+}
+
+/* The spec's index, or -1 when it has none. */
+static int spec_find(const char *name)
+{
+    for (unsigned i = spec_hash(name), n = 0; n < SPEC_TAB; i++, n++) {
+        const char *s = atomic_load_explicit(&g_spec_tab[i % SPEC_TAB], memory_order_acquire);
+        if (s == NULL)
+            return -1;
+        if (strncmp(s, name, 63) == 0)
+            return g_spec_idx[i % SPEC_TAB];
+    }
+    return -1;
+}
+
+static int spec_register(const char *name)
+{
+    pthread_mutex_lock(&g_spec_mu);
+    int idx = spec_find(name);
+    size_t n = atomic_load(&g_nspecs);
+    if (idx < 0 && n < NES_METRICS_MAX_SPECS) {
+        for (unsigned i = spec_hash(name);; i++) {
+            if (atomic_load(&g_spec_tab[i % SPEC_TAB]) == NULL) {
+                snprintf(g_spec_names[n], sizeof(g_spec_names[n]), "%s", name);
+                g_spec_idx[i % SPEC_TAB] = (int)n;
+                atomic_store_explicit(&g_spec_tab[i % SPEC_TAB], g_spec_names[n],
+                                      memory_order_release);
+                atomic_store(&g_nspecs, n + 1);
+                idx = (int)n;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_spec_mu);
+    return idx;
+}
+
+void nes_metrics_spec_register(const char *name)
+{
+    (void)spec_register(name);
+}
+
+void nes_metrics_spec_hit(const char *name)
+{
+    int idx = spec_find(name);
+    if (idx >= 0)
+        ADD(my_shard()->spec_hits[idx], 1);
+}
+
+void nes_metrics_spec_refresh_error(const char *name)
+{
+    int idx = spec_register(name);
+    if (idx >= 0)
+        atomic_fetch_add(&g_spec_errors[idx], 1);
 }
 
 void nes_metrics_fields(int decrypt, uint64_t n)
@@ -206,6 +312,15 @@ static void add_shard(nes_metrics_totals *t, shard *s)
     t->bytes_out += GET(s->bytes_out);
     t->schema_hits += GET(s->schema_hits);
     t->schema_misses += GET(s->schema_misses);
+    for (int a = 0; a < NES_METRICS_NAWS; a++) {
+        t->aws_calls[a] += GET(s->aws_calls[a]);
+        t->aws_errors[a] += GET(s->aws_errors[a]);
+        for (int b = 0; b < NES_METRICS_NBUCKET; b++)
+            t->aws_latency_bucket[a][b] += GET(s->aws_latency_bucket[a][b]);
+        t->aws_latency_sum_us[a] += GET(s->aws_latency_sum_us[a]);
+    }
+    for (int i = 0; i < NES_METRICS_MAX_SPECS; i++)
+        t->spec_hits[i] += GET(s->spec_hits[i]);
 }
 
 void nes_metrics_collect(nes_metrics_totals *t)
@@ -218,6 +333,11 @@ void nes_metrics_collect(nes_metrics_totals *t)
         if (g_shards[i] != NULL)
             add_shard(t, g_shards[i]);
     add_shard(t, &g_overflow);
+    t->nspecs = atomic_load(&g_nspecs);
+    for (size_t i = 0; i < t->nspecs; i++) {
+        memcpy(t->spec_name[i], g_spec_names[i], sizeof(t->spec_name[i]));
+        t->spec_refresh_errors[i] = atomic_load(&g_spec_errors[i]);
+    }
 }
 
 static int put(nes_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -256,6 +376,47 @@ static void status_label(int i, char lbl[8])
         snprintf(lbl, 8, "%u", statuses[i]);
 }
 
+/* A label value: backslash, quote and newline escaped (Prometheus text format). */
+static void label_escape(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; in[i] != '\0' && o + 3 < cap; i++) {
+        char c = in[i];
+        if (c == '\\' || c == '"' || c == '\n') {
+            out[o++] = '\\';
+            if (c == '\n')
+                c = 'n';
+        }
+        out[o++] = c;
+    }
+    out[o] = '\0';
+}
+
+/* One labelled series of a histogram (nothing when it has no observations). */
+static int histogram(nes_buf *out, const char *name, const char *label, const char *value,
+                     const uint64_t *bucket, uint64_t sum_us)
+{
+    uint64_t cum = 0;
+    for (int b = 0; b < NES_METRICS_NBUCKET; b++)
+        cum += bucket[b];
+    if (cum == 0)
+        return 0;
+    int rc = 0;
+    cum = 0;
+    for (int b = 0; b < NES_METRICS_NBUCKET; b++) {
+        cum += bucket[b];
+        if (b < NES_METRICS_NBUCKET - 1)
+            rc |= put(out, "%s_bucket{%s=\"%s\",le=\"%g\"} %llu\n", name, label, value,
+                      (double)buckets_us[b] / 1e6, (unsigned long long)cum);
+        else
+            rc |= put(out, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n", name, label, value,
+                      (unsigned long long)cum);
+    }
+    rc |= put(out, "%s_sum{%s=\"%s\"} %.6f\n", name, label, value, (double)sum_us / 1e6);
+    rc |= put(out, "%s_count{%s=\"%s\"} %llu\n", name, label, value, (unsigned long long)cum);
+    return rc;
+}
+
 int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g, nes_buf *out)
 {
     int rc = 0;
@@ -274,30 +435,19 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
     rc |= put(out, "# HELP nes_http_request_duration_seconds Request latency, first byte of the "
                    "request handler to the queued response.\n"
                    "# TYPE nes_http_request_duration_seconds histogram\n");
-    for (int r = 0; r < NES_ROUTE_COUNT; r++) {
-        uint64_t cum = 0;
-        for (int b = 0; b < NES_METRICS_NBUCKET; b++)
-            cum += t->latency_bucket[r][b];
-        if (cum == 0)
-            continue;
-        cum = 0;
-        for (int b = 0; b < NES_METRICS_NBUCKET; b++) {
-            cum += t->latency_bucket[r][b];
-            if (b < NES_METRICS_NBUCKET - 1)
-                rc |= put(out,
-                          "nes_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                          route_names[r], (double)buckets_us[b] / 1e6, (unsigned long long)cum);
-            else
-                rc |= put(out,
-                          "nes_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
-                          "%llu\n",
-                          route_names[r], (unsigned long long)cum);
-        }
-        rc |= put(out, "nes_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route_names[r],
-                  (double)t->latency_sum_us[r] / 1e6);
-        rc |= put(out, "nes_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                  route_names[r], (unsigned long long)cum);
-    }
+    for (int r = 0; r < NES_ROUTE_COUNT; r++)
+        rc |= histogram(out, "nes_http_request_duration_seconds", "route", route_names[r],
+                        t->latency_bucket[r], t->latency_sum_us[r]);
+    rc |= put(out, "# HELP nes_aws_call_duration_seconds AWS calls (all attempts) by service.\n"
+                   "# TYPE nes_aws_call_duration_seconds histogram\n");
+    for (int a = 0; a < NES_METRICS_NAWS; a++)
+        rc |= histogram(out, "nes_aws_call_duration_seconds", "service", aws_names[a],
+                        t->aws_latency_bucket[a], t->aws_latency_sum_us[a]);
+    rc |= put(out, "# HELP nes_aws_call_errors_total AWS calls that failed after every retry.\n"
+                   "# TYPE nes_aws_call_errors_total counter\n");
+    for (int a = 0; a < NES_METRICS_NAWS; a++)
+        rc |= put(out, "nes_aws_call_errors_total{service=\"%s\"} %llu\n", aws_names[a],
+                  (unsigned long long)t->aws_errors[a]);
     rc |= counter(out, "nes_fields_encrypted_total", "PII fields encrypted.", t->fields_encrypted);
     rc |= counter(out, "nes_fields_decrypted_total", "PII fields decrypted.", t->fields_decrypted);
     rc |= counter(out, "nes_http_request_bytes_total", "Request body bytes received.", t->bytes_in);
@@ -308,6 +458,22 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
                   t->schema_misses);
     rc |= counter(out, "nes_schema_refresh_errors_total", "Spec loads that failed.",
                   g->schema_refresh_errors);
+    rc |= put(out, "# HELP nes_schema_spec_hits_total Spec lookups that found the spec, by spec.\n"
+                   "# TYPE nes_schema_spec_hits_total counter\n");
+    for (size_t i = 0; i < t->nspecs; i++) {
+        char lbl[140];
+        label_escape(t->spec_name[i], lbl, sizeof(lbl));
+        rc |= put(out, "nes_schema_spec_hits_total{spec=\"%s\"} %llu\n", lbl,
+                  (unsigned long long)t->spec_hits[i]);
+    }
+    rc |= put(out, "# HELP nes_schema_spec_refresh_errors_total Failed loads, by spec.\n"
+                   "# TYPE nes_schema_spec_refresh_errors_total counter\n");
+    for (size_t i = 0; i < t->nspecs; i++) {
+        char lbl[140];
+        label_escape(t->spec_name[i], lbl, sizeof(lbl));
+        rc |= put(out, "nes_schema_spec_refresh_errors_total{spec=\"%s\"} %llu\n", lbl,
+                  (unsigned long long)t->spec_refresh_errors[i]);
+    }
     rc |= counter(out, "nes_tls_reloads_total", "Certificate and key reloads.", g->tls_reloads);
     rc |= counter(out, "nes_tls_reload_errors_total", "Certificate reloads that failed.",
                   g->tls_reload_errors);
@@ -320,6 +486,24 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
         gauge(out, "nes_open_connections", "Open client connections.", (double)g->open_connections);
     rc |= gauge(out, "nes_ready", "1 when keys and specs are loaded.", (double)g->ready);
     rc |= gauge(out, "nes_specs_loaded", "Specs loaded.", (double)g->specs_loaded);
+    rc |= counter(out, "nes_otel_spans_dropped_total", "Spans dropped on a full export queue.",
+                  g->otel_spans_dropped);
+    rc |= counter(out, "nes_otel_log_records_dropped_total",
+                  "Log records dropped on a full export queue.", g->otel_logs_dropped);
+    rc |= counter(out, "nes_otel_export_failures_total",
+                  "OTLP export requests that failed (their items are lost).",
+                  g->otel_export_failures);
+    rc |=
+        counter(out, "nes_otel_spans_exported_total", "Spans sent over OTLP.", g->otel_exported[0]);
+    rc |= counter(out, "nes_otel_log_records_exported_total", "Log records sent over OTLP.",
+                  g->otel_exported[2]);
+    if (g->dek_rotation_secs > 0)
+        rc |= gauge(out, "nes_dek_rotation_interval_seconds",
+                    "DEK_ROTATION_INTERVAL_SECS: how often the key is fetched again.",
+                    g->dek_rotation_secs);
+    if (g->keyring_size >= 0)
+        rc |= gauge(out, "nes_keyring_keys", "Keys in the keyring (current and previous).",
+                    (double)g->keyring_size);
     if (g->dek_age_seconds >= 0)
         rc |= gauge(out, "nes_dek_age_seconds", "Seconds since the current key was loaded.",
                     g->dek_age_seconds);

@@ -29,12 +29,22 @@ typedef enum nes_route {
         200, 400, 403, 404, 405, 408, 413, 415, 422, 431, 500, 503                                 \
     }
 #define NES_METRICS_NSTATUS 13 /* the list above plus "other" */
-/** Latency histogram upper bounds in microseconds (then +Inf). */
+/** Latency histogram upper bounds in microseconds (then +Inf): 50 us to 5 s in steps of at most
+ * 1.5x, so a quantile read from the buckets (histogram_quantile) is within half a step. */
 #define NES_METRICS_BUCKETS_US                                                                     \
     {                                                                                              \
-        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000                             \
+        50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7500,       \
+            10000, 15000, 20000, 30000, 40000, 50000, 75000, 100000, 150000, 200000, 300000,       \
+            400000, 500000, 750000, 1000000, 1500000, 2000000, 3000000, 4000000, 5000000           \
     }
-#define NES_METRICS_NBUCKET 11 /* the list above plus +Inf */
+#define NES_METRICS_NBUCKET 37 /* the list above plus +Inf */
+
+/** Most specs with their own series (nes_unknown_members_total, and the registered names of
+ * nes_metrics_spec_register; later names count as "_other"). */
+#define NES_METRICS_MAX_SPECS 128
+
+/** AWS services timed (index = nes_aws_service of src/aws/aws.h: kms, secretsmanager, s3). */
+#define NES_METRICS_NAWS 3
 
 /** Summed counters of all threads. */
 typedef struct nes_metrics_totals {
@@ -47,6 +57,14 @@ typedef struct nes_metrics_totals {
     uint64_t bytes_out;
     uint64_t schema_hits;
     uint64_t schema_misses;
+    uint64_t aws_calls[NES_METRICS_NAWS];
+    uint64_t aws_errors[NES_METRICS_NAWS];
+    uint64_t aws_latency_bucket[NES_METRICS_NAWS][NES_METRICS_NBUCKET]; /**< not cumulative */
+    uint64_t aws_latency_sum_us[NES_METRICS_NAWS];
+    size_t nspecs;                                       /**< registered spec names */
+    char spec_name[NES_METRICS_MAX_SPECS][64];           /**< their names (cut at 63) */
+    uint64_t spec_hits[NES_METRICS_MAX_SPECS];           /**< lookups that found the spec */
+    uint64_t spec_refresh_errors[NES_METRICS_MAX_SPECS]; /**< loads of the spec that failed */
 } nes_metrics_totals;
 
 /** Gauges and service-level counters supplied by the caller at scrape time. */
@@ -65,6 +83,12 @@ typedef struct nes_metrics_gauges {
     uint64_t dek_refreshes, dek_refresh_errors;
     uint64_t dek_keys;
     int dek_attested, nsm_test;
+    double dek_rotation_secs;      /**< DEK_ROTATION_INTERVAL_SECS (0: not configured) */
+    int64_t keyring_size;          /**< keys in the keyring (current + previous); < 0: unknown */
+    uint64_t otel_spans_dropped;   /**< spans dropped on a full export queue */
+    uint64_t otel_logs_dropped;    /**< log records dropped on a full export queue */
+    uint64_t otel_export_failures; /**< OTLP requests that failed (their items are lost) */
+    uint64_t otel_exported[3];     /**< spans, metric points, log records sent */
 } nes_metrics_gauges;
 
 /** The route's label value ("encrypt", "decrypt", "healthz", ...). */
@@ -83,14 +107,32 @@ void nes_metrics_fields(int decrypt, uint64_t n);
 /** Counts a spec lookup hit (1) or miss (0). */
 void nes_metrics_schema_lookup(int hit);
 
-/** Most specs with their own nes_unknown_members_total series (later names count as "_other"). */
-#define NES_METRICS_MAX_SPECS 128
 
 /** Counts body members that no schema of spec `schema` declares (fail closed, DESIGN section 6):
  * `rejected` requests refused for one, `passed` members let through (open schemas,
  * UNKNOWN_FIELDS=pass). Lock-free; a spec name (letters, digits, '.', '_', '-'; at most 64) is a
  * label value, anything else counts as "_other". */
 void nes_metrics_unknown_members(const char *schema, uint64_t rejected, uint64_t passed);
+
+/** Counts one AWS call (`svc` < NES_METRICS_NAWS; others are ignored) that took `latency_us`
+ * over all its attempts and failed (`error`) or not. */
+void nes_metrics_aws_call(int svc, uint64_t latency_us, int error);
+
+/** The latency bucket index for `us`. */
+int nes_metrics_bucket_of(uint64_t us);
+
+/** The upper bound of bucket `b` in microseconds (UINT64_MAX for +Inf). */
+uint64_t nes_metrics_bucket_bound_us(int b);
+
+/** Registers a spec name for per-spec series (background path: on load; idempotent). The first
+ * NES_METRICS_MAX_SPECS names get series; later ones do not. Names are never removed. */
+void nes_metrics_spec_register(const char *name);
+
+/** Counts a lookup that found spec `name` (request path: a hash probe, no lock). */
+void nes_metrics_spec_hit(const char *name);
+
+/** Counts a failed load of spec `name` (registers it). */
+void nes_metrics_spec_refresh_error(const char *name);
 
 /** Sums all shards into `t` (relaxed reads: a scrape may miss in-flight increments). */
 void nes_metrics_collect(nes_metrics_totals *t);

@@ -12,6 +12,9 @@
 #include "enclave/httputil.h"
 #include "enclave/log.h"
 #include "enclave/metrics.h"
+#include "enclave/otel/codec_span.h"
+#include "enclave/otel/export.h"
+#include "enclave/otel/trace.h"
 #include "enclave/providers/dek.h"
 #include "enclave/routes.h"
 #include "enclave/server.h"
@@ -107,6 +110,8 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
         return queue_error(s, r, 400, "missing_schema", msg, (size_t)-1, o);
     }
     const char *op = r->in->header(r->in->head, "X-Schema-Operation");
+    nes_span sp;
+    nes_trace_span_begin(&sp, "schema.resolve", NES_SPAN_INTERNAL, &r->ctx->span, NULL);
     const nes_snapshot *snap = nes_state_enter();
     if (!nes_snapshot_ready(snap)) {
         nes_state_leave();
@@ -115,6 +120,9 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     }
     const nes_spec *spec = nes_snapshot_spec(snap, r->schema);
     nes_metrics_schema_lookup(spec != NULL);
+    if (spec != NULL)
+        nes_metrics_spec_hit(r->schema);
+    nes_trace_span_attr_int(&sp, "nes.schema.found", spec != NULL);
     if (spec == NULL) {
         char msg[160];
         if (nes_safe_name(r->schema))
@@ -127,7 +135,11 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     nes_err err;
     nes_err_clear(&err);
     const nes_pii_node *root = NULL;
-    if (nes_spec_root(spec, op, &root, &err) != NES_OK) {
+    nes_status rst = nes_spec_root(spec, op, &root, &err);
+    if (rst != NES_OK)
+        nes_trace_span_error(&sp);
+    nes_trace_span_end(&sp);
+    if (rst != NES_OK) {
         nes_state_leave();
         return queue_error(s, r, 400, op ? "unknown_operation" : "ambiguous_root", err.msg,
                            (size_t)-1, o);
@@ -142,6 +154,13 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     nes_transform_opts topts = {
         .dir = dir, .root = root, .codec = &codec, .max_depth = cfg->max_depth};
     topts.unknown = cfg->unknown_fields_pass ? NES_UNKNOWN_PASS : NES_UNKNOWN_REJECT;
+    /* a sampled request that will be exported times its fields for the crypto span */
+    nes_timed_codec timed;
+    bool timing = r->ctx->span.sampled && nes_otel_running();
+    if (timing) {
+        nes_timed_codec_init(&timed, &codec);
+        topts.codec = &timed.codec;
+    }
     nes_buf out = {0};
     out.max = cfg->max_body_bytes * OUTPUT_FACTOR + 4096;
     /* One allocation for the usual result: a token is ~45 bytes plus a third longer than its
@@ -150,9 +169,18 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     if (guess <= out.max)
         (void)nes_buf_reserve(&out, guess);
     nes_transform_stats stats = {0};
+    nes_trace_span_begin(&sp, dir == NES_DECRYPT ? "body.decrypt" : "body.encrypt",
+                         NES_SPAN_INTERNAL, &r->ctx->span, NULL);
     nes_status st = nes_transform(&topts, r->in->body, r->in->body_len, &out, &stats, &err);
     nes_metrics_unknown_members(r->schema, st == NES_ERR_UNKNOWN_MEMBER, stats.unknown_passed);
     nes_state_leave();
+    if (timing)
+        nes_timed_codec_span(&timed, &sp, dir == NES_DECRYPT);
+    nes_trace_span_attr_int(&sp, "nes.fields", (int64_t)stats.fields);
+    nes_trace_span_attr_int(&sp, "nes.body.bytes", (int64_t)r->in->body_len);
+    if (st != NES_OK)
+        nes_trace_span_error(&sp);
+    nes_trace_span_end(&sp);
     if (st == NES_OK) {
         o->fields = stats.fields;
         nes_metrics_fields(dir == NES_DECRYPT, stats.fields);
@@ -231,24 +259,33 @@ static int route_readyz(nes_server *s, req *r, outcome *o)
     return route_text(s, r, body, (size_t)len, "application/json", o);
 }
 
+void nes_routes_gauges(nes_server *s, nes_metrics_gauges *g)
+{
+    memset(g, 0, sizeof(*g));
+    const nes_snapshot *snap = nes_state_enter();
+    g->ready = nes_snapshot_ready(snap);
+    g->specs_loaded = nes_snapshot_nspecs(snap);
+    time_t kt = nes_snapshot_keys_time(snap);
+    g->keyring_size = (int64_t)nes_snapshot_nkeys(snap);
+    nes_state_leave();
+    g->dek_age_seconds = kt ? difftime(time(NULL), kt) : -1;
+    g->open_connections = atomic_load(&s->open);
+    g->schema_refresh_errors = atomic_load(&s->schema_refresh_errors);
+    g->tls_reloads = atomic_load(&s->tls_reloads);
+    g->tls_reload_errors = atomic_load(&s->tls_reload_errors);
+    g->connections_rejected = atomic_load(&s->rejected);
+    g->log_lines_dropped = nes_log_dropped();
+    g->dek_rotation_secs = (double)s->cfg->dek_rotation_secs;
+    nes_dek_fill_gauges(g);
+    nes_otel_counters(g);
+}
+
 static int route_metrics(nes_server *s, req *r, outcome *o)
 {
     nes_metrics_totals t;
     nes_metrics_collect(&t);
-    nes_metrics_gauges g = {0};
-    const nes_snapshot *snap = nes_state_enter();
-    g.ready = nes_snapshot_ready(snap);
-    g.specs_loaded = nes_snapshot_nspecs(snap);
-    time_t kt = nes_snapshot_keys_time(snap);
-    nes_state_leave();
-    g.dek_age_seconds = kt ? difftime(time(NULL), kt) : -1;
-    g.open_connections = atomic_load(&s->open);
-    g.schema_refresh_errors = atomic_load(&s->schema_refresh_errors);
-    g.tls_reloads = atomic_load(&s->tls_reloads);
-    g.tls_reload_errors = atomic_load(&s->tls_reload_errors);
-    g.connections_rejected = atomic_load(&s->rejected);
-    g.log_lines_dropped = nes_log_dropped();
-    nes_dek_fill_gauges(&g);
+    nes_metrics_gauges g;
+    nes_routes_gauges(s, &g);
     nes_buf b = {0};
     if (nes_metrics_format(&t, &g, &b) != 0) {
         nes_buf_free(&b);
@@ -289,6 +326,35 @@ static void respond(nes_server *s, req *r, outcome *o)
 }
 
 /* ---- the two steps ---------------------------------------------------------------------- */
+
+/* The request's server span: a child of the client's traceparent when it sent a valid one. */
+static void span_begin(const nes_request *in, nes_route_ctx *ctx)
+{
+    static const char *const names[NES_ROUTE_COUNT] = {
+        "POST /encrypt", "POST /decrypt",     "GET /healthz", "GET /readyz",
+        "GET /metrics",  "GET /openapi.yaml", "HTTP request"};
+    nes_trace_ctx remote;
+    const char *tp = in->header != NULL ? in->header(in->head, "traceparent") : NULL;
+    bool has_remote = tp != NULL && nes_traceparent_parse(tp, &remote) == 0;
+    nes_trace_span_begin(&ctx->span, names[ctx->route], NES_SPAN_SERVER, NULL,
+                         has_remote ? &remote : NULL);
+    if (in->t0_us != 0) /* the span starts when the head was complete, like the latency */
+        ctx->span.start_ns -= (nes_now_us() - in->t0_us) * 1000u;
+    nes_trace_span_attr_str(&ctx->span, "http.request.method", in->method);
+    nes_trace_span_attr_str(&ctx->span, "http.route", nes_route_name(ctx->route));
+}
+
+/* Ends the request's span after its access line (which carries the span's ids). */
+static void span_end(nes_route_ctx *ctx, unsigned status, const char *error_code)
+{
+    nes_trace_span_attr_int(&ctx->span, "http.response.status_code", status);
+    if (error_code != NULL)
+        nes_trace_span_attr_str(&ctx->span, "error.type", error_code);
+    if (status >= 500 || status == 0)
+        nes_trace_span_error(&ctx->span);
+    nes_trace_span_end(&ctx->span);
+    nes_trace_set_current(NULL);
+}
 
 static void pend(nes_route_ctx *r, unsigned status, const char *code, const char *msg)
 {
@@ -353,6 +419,7 @@ nes_routes_next nes_routes_begin(nes_server *s, const nes_request *in, bool expe
     memset(ctx, 0, sizeof(*ctx));
     ctx->route = nes_route_of(in->target);
     atomic_fetch_add(&s->inflight, 1);
+    span_begin(in, ctx);
     nes_routes_next next = begin(s, in, ctx);
     bool has_body = in->content_length != 0;
     /* Nor is a declared body far over the cap read only to be dropped. */
@@ -367,6 +434,7 @@ nes_routes_next nes_routes_begin(nes_server *s, const nes_request *in, bool expe
         ctx->close_after = true;
         nes_routes_respond(s, in, ctx, false, resp);
     }
+    nes_trace_set_current(NULL);
     return next;
 }
 
@@ -383,8 +451,10 @@ void nes_routes_respond(nes_server *s, const nes_request *in, nes_route_ctx *ctx
              .close_after = ctx->close_after,
              .schema = ctx->schema};
     outcome o = {.resp = resp};
+    nes_trace_set_current(&ctx->span);
     respond(s, &r, &o);
     access_log(&r, in->method, &o);
+    span_end(ctx, o.status, o.error_code);
     atomic_fetch_sub(&s->inflight, 1);
 }
 
@@ -414,7 +484,14 @@ void nes_routes_refused(nes_server *s, const nes_request *request, const nes_rou
     char msg[200];
     snprintf(msg, sizeof(msg), "the request is not valid HTTP/1.1: %s", reason);
     queue_error(s, &r, status, code, msg, offset, &o);
+    if (rctx != NULL)
+        nes_trace_set_current(&rctx->span);
     access_log(&r, in->method, &o);
+    if (rctx != NULL) {
+        nes_span sp = rctx->span; /* rctx is const: end a copy */
+        nes_route_ctx tmp = {.span = sp};
+        span_end(&tmp, o.status, o.error_code);
+    }
     if (request != NULL)
         atomic_fetch_sub(&s->inflight, 1);
 }
@@ -423,6 +500,9 @@ void nes_routes_aborted(nes_server *s, const nes_request *in, const nes_route_ct
 {
     req r = {.in = in, .route = ctx->route, .schema = ctx->schema};
     outcome o = {.status = 0, .error_code = "aborted"};
+    nes_trace_set_current(&ctx->span);
     access_log(&r, in->method, &o);
+    nes_route_ctx tmp = {.span = ctx->span};
+    span_end(&tmp, 0, "aborted");
     atomic_fetch_sub(&s->inflight, 1);
 }

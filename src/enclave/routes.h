@@ -21,6 +21,7 @@
 
 #include "core/buf.h"
 #include "enclave/metrics.h"
+#include "enclave/otel/trace.h"
 
 struct nes_server;
 
@@ -64,6 +65,8 @@ typedef struct nes_route_ctx {
     const char *pending_msg;
     bool close_after;
     const char *schema; /**< the schema header's value */
+    nes_span span;      /**< the request's server span (child of an incoming traceparent);
+                             proxy mode's upstream span is its child (otel/trace.h) */
 } nes_route_ctx;
 
 /** What the connection does after nes_routes_begin. */
@@ -88,6 +91,9 @@ void nes_routes_respond(struct nes_server *s, const nes_request *req, nes_route_
  * `ctx` are the request when its head was accepted and its body was refused, else NULL. */
 void nes_routes_refused(struct nes_server *s, const nes_request *req, const nes_route_ctx *ctx,
                         unsigned status, const char *reason, size_t offset, nes_response *resp);
+
+/** Fills the scrape-time gauges (readiness, keys, connections, drops) of the metrics. */
+void nes_routes_gauges(struct nes_server *s, nes_metrics_gauges *g);
 
 /** Logs (status 0, error "aborted") a request whose client went away before its answer. */
 void nes_routes_aborted(struct nes_server *s, const nes_request *req, const nes_route_ctx *ctx);

@@ -294,6 +294,11 @@ time_t nes_snapshot_keys_time(const nes_snapshot *s)
     return s->keys ? s->keys->loaded_at : 0;
 }
 
+size_t nes_snapshot_nkeys(const nes_snapshot *s)
+{
+    return s->keys ? nes_keyring_size(s->keys->kr) : 0;
+}
+
 static void tc_destroy(void *p)
 {
     thread_crypter *tc = p;

@@ -66,6 +66,9 @@ size_t nes_snapshot_nspecs(const nes_snapshot *s);
 /** When the snapshot's keyring was published (0: none). */
 time_t nes_snapshot_keys_time(const nes_snapshot *s);
 
+/** Keys in the snapshot's keyring (current and previous; 0: none). */
+size_t nes_snapshot_nkeys(const nes_snapshot *s);
+
 /** The calling thread's crypter over the snapshot's keyring (built on first use and after each
  * key change; freed when the thread exits). NULL when there is no keyring or it cannot be
  * built. */

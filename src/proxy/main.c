@@ -20,6 +20,7 @@
 #include <linux/vm_sockets.h>
 
 #include "enclave/log.h"
+#include "enclave/otel/export.h"
 #include "net/proxyv2.h"
 #include "net/relay.h"
 #include "proxy/config.h"
@@ -182,6 +183,29 @@ static nes_relay_verdict egress_head(void *ctx, int peer, const uint8_t *buf, si
         nes_logline_emit(&l);
     }
     return NES_RELAY_GO;
+}
+
+/* ---- OTLP export: the relay counters (as on METRICS_ADDR) and the log lines -------------------
+ */
+
+static const char *otel_env(void *ud, const char *name)
+{
+    (void)ud;
+    return getenv(name);
+}
+
+static int otel_metrics(void *ud, nes_buf *out, const nes_otlp_resource *res, uint64_t start_ns,
+                        uint64_t now_ns)
+{
+    nes_relay_stats st;
+    nes_relay_stats_get(ud, &st);
+    nes_buf text = {0};
+    int rc = nes_relay_format_metrics(&st, "nes_proxy", &text);
+    if (rc == 0)
+        rc =
+            nes_otlp_from_prometheus(out, res, (const char *)text.data, text.len, start_ns, now_ns);
+    nes_buf_free(&text);
+    return rc;
 }
 
 /* ---- metrics: GET /metrics on METRICS_ADDR --------------------------------------------------- */
@@ -461,6 +485,11 @@ int main(int argc, char **argv)
         goto out;
     }
     mc.relay = r;
+    nes_otel_config otel;
+    if (nes_otel_config_load(&otel, "nitro-enc-proxy", otel_env, NULL, why, sizeof(why)) != 0 ||
+        nes_otel_config_set_attr(&otel, "nes.proxy.mode", mode_s) != 0 ||
+        nes_otel_start(&otel, NULL, otel_metrics, r, why, sizeof(why)) != 0)
+        nes_log(NES_LOG_WARN, "telemetry export not started: %s", why);
     nes_log(NES_LOG_INFO, "nitro-enc-proxy %s started", mode_s);
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -474,6 +503,7 @@ int main(int argc, char **argv)
     nes_logline_int(&l, "bytes_up", (long long)s.bytes_up);
     nes_logline_int(&l, "bytes_down", (long long)s.bytes_down);
     nes_logline_emit(&l);
+    nes_otel_stop(); /* sends the last counters */
     mc.relay = NULL;
     nes_relay_free(r);
     nes_log_stop();

@@ -106,6 +106,7 @@ int main(int argc, char **argv)
         return 2;
     }
     cfg.log = nes_aws_log_to_service;
+    cfg.on_call = nes_aws_call_to_service; /* metrics and spans of each call (issue 12) */
     if (getenv("AWS_TEST_BRIDGE") != NULL)
         nes_aws_config_set_bridge(&cfg, getenv("AWS_TEST_BRIDGE"));
     nes_aws_global_init();

@@ -316,6 +316,9 @@ static void warn(const char *msg, const char *key, const char *val)
     nes_logline_emit(&l);
 }
 
+/* PCR0 in hex once read (the image measurement, for telemetry's resource attributes). */
+static char g_pcr0[2 * NES_NSM_MAX_PCR + 1];
+
 /* PCR0..2 (image, kernel, application) in the log: what a KMS key policy's PCR conditions name. */
 static void log_pcrs(void)
 {
@@ -336,6 +339,8 @@ static void log_pcrs(void)
             snprintf(hex + 2 * k, 3, "%02x", pcr[k]);
         hex[2 * len] = '\0';
         nes_logline_str(&l, key, hex);
+        if (i == 0)
+            memcpy(g_pcr0, hex, 2 * len + 1);
     }
     nes_logline_emit(&l);
 }
@@ -444,6 +449,11 @@ void nes_dek_fill_gauges(nes_metrics_gauges *m)
     m->dek_keys = atomic_load(&g.keys);
     m->dek_attested = atomic_load(&g.attested);
     m->nsm_test = nes_nsm_is_test(g.nsm) ? 1 : 0;
+}
+
+const char *nes_dek_pcr0(void)
+{
+    return g_pcr0[0] != '\0' ? g_pcr0 : NULL;
 }
 
 const char *nes_dek_warning(void)

@@ -60,6 +60,10 @@ void nes_dek_stop(void);
 /** Fills the provider's fields of `g` (dek_provider = 1 once started). */
 void nes_dek_fill_gauges(nes_metrics_gauges *g);
 
+/** PCR0 (the enclave image's measurement) in lower-case hex as the NSM reported it at start, or
+ * NULL before nes_dek_start or when it could not be read. A static string. */
+const char *nes_dek_pcr0(void);
+
 /** A warning for /readyz when the keys are not protected as in production (test NSM, or a
  * Plaintext DEK accepted), else NULL. A static string. */
 const char *nes_dek_warning(void);

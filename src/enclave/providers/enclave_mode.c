@@ -55,6 +55,7 @@ int nes_enclave_providers_start(const nes_config *cfg, _Atomic uint64_t *schema_
         }
     }
     g_aws.log = nes_aws_log_to_service;
+    g_aws.on_call = nes_aws_call_to_service;
     if (nes_aws_global_init() != 0) {
         nes_msgf(why, why_len, "libcurl cannot be initialised");
         return -1;
@@ -95,6 +96,11 @@ int nes_enclave_providers_start(const nes_config *cfg, _Atomic uint64_t *schema_
         return -1;
     }
     return 0;
+}
+
+const nes_aws_config *nes_enclave_aws(void)
+{
+    return g_creds != NULL ? &g_aws : NULL;
 }
 
 void nes_enclave_providers_reload(void)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aws/aws.h"
 #include "enclave/config.h"
 
 /** Builds the AWS configuration from `cfg` (nes_config_aws) and starts the providers; the service
@@ -17,6 +18,10 @@
  * be opened, an egress this build cannot reach). */
 int nes_enclave_providers_start(const nes_config *cfg, _Atomic uint64_t *schema_errors, char *why,
                                 size_t why_len);
+
+/** The AWS configuration the providers use (egress and its vsock bridge included), for other
+ * clients that must leave through the same path (the telemetry export); NULL until started. */
+const nes_aws_config *nes_enclave_aws(void);
 
 /** SIGHUP: fetch keys and specs now. */
 void nes_enclave_providers_reload(void);

@@ -13,6 +13,8 @@
 #include "core/schema.h"
 #include "enclave/local.h"
 #include "enclave/log.h"
+#include "enclave/metrics.h"
+#include "enclave/otel/trace.h"
 #include "enclave/state.h"
 
 /* An object kept from the last refresh (body and ETag), for If-None-Match. */
@@ -320,6 +322,7 @@ static int load_one(nes_s3specs *p, const char *name, const char *key, entry *ol
                  out->ref ? "spec failed to load; its last good version stays"
                           : "spec failed to load",
                  name, p->bucket, key, err.msg);
+        nes_metrics_spec_refresh_error(name);
         return -1;
     }
     nes_spec_ref *ref = nes_spec_ref_new(name, spec);
@@ -327,6 +330,7 @@ static int load_one(nes_s3specs *p, const char *name, const char *key, entry *ol
         free_deps(rc.deps, rc.ndeps);
         return -1;
     }
+    nes_metrics_spec_register(name);
     nes_spec_ref_release(out->ref);
     free_deps(out->deps, out->ndeps);
     free_deps(out->bad, out->nbad);
@@ -458,7 +462,15 @@ static void *run(void *arg)
 {
     nes_s3specs *p = arg;
     for (;;) {
-        nes_s3specs_refresh(p);
+        nes_span sp; /* a background span; the S3 calls are its children (aws_log.h) */
+        nes_trace_span_begin(&sp, "spec.refresh", NES_SPAN_INTERNAL, NULL, NULL);
+        nes_trace_set_current(&sp);
+        int failed = nes_s3specs_refresh(p);
+        nes_trace_span_attr_int(&sp, "nes.specs.failed", failed);
+        if (failed != 0)
+            nes_trace_span_error(&sp);
+        nes_trace_span_end(&sp);
+        nes_trace_set_current(NULL);
         nes_state_reclaim();
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);

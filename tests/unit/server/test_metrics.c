@@ -40,9 +40,9 @@ static void counts_across_threads(void **state)
     assert_int_equal(t0.bytes_in, 40000);
     assert_int_equal(t0.schema_hits, 1);
     assert_int_equal(t0.schema_misses, 1);
-    /* 300 us falls in the 500 us bucket (index 2); 2 s in +Inf */
-    assert_int_equal(t0.latency_bucket[NES_ROUTE_ENCRYPT][2], 4000);
-    assert_int_equal(t0.latency_bucket[NES_ROUTE_OTHER][NES_METRICS_NBUCKET - 1], 1);
+    /* 300 us falls in the 300 us bucket (index 5); 2 s in the 2 s bucket */
+    assert_int_equal(t0.latency_bucket[NES_ROUTE_ENCRYPT][5], 4000);
+    assert_int_equal(t0.latency_bucket[NES_ROUTE_OTHER][nes_metrics_bucket_of(2000000)], 1);
 }
 
 static void formats_text(void **state)
@@ -65,9 +65,11 @@ static void formats_text(void **state)
     assert_non_null(strstr(s, "nes_http_requests_total{route=\"encrypt\",status=\"413\"} 1\n"));
     assert_null(strstr(s, "route=\"decrypt\""));
     assert_non_null(strstr(s, "nes_http_request_duration_seconds_bucket{route=\"encrypt\","
+                              "le=\"5e-05\"} 5\n"));
+    assert_non_null(strstr(s, "nes_http_request_duration_seconds_bucket{route=\"encrypt\","
                               "le=\"0.0001\"} 5\n"));
     assert_non_null(strstr(s, "nes_http_request_duration_seconds_bucket{route=\"encrypt\","
-                              "le=\"0.001\"} 8\n"));
+                              "le=\"0.00015\"} 8\n"));
     assert_non_null(strstr(s, "le=\"+Inf\"} 8\n"));
     assert_non_null(
         strstr(s, "nes_http_request_duration_seconds_sum{route=\"encrypt\"} 0.002500\n"));
@@ -100,6 +102,69 @@ static void formats_text(void **state)
     assert_non_null(strstr(s, "nes_dek_keys 2\n"));
     assert_non_null(strstr(s, "nes_dek_attested 1\n"));
     assert_non_null(strstr(s, "nes_nsm_test 1\n"));
+    nes_buf_free(&b);
+}
+
+/* Bucket bounds as data: each value and the bucket it must land in. */
+static void buckets_cover_50us_to_5s(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t us;
+        int bucket;
+    } cases[] = {
+        {0, 0},        {50, 0},       {51, 1},          {75, 1},    {76, 2},
+        {1000, 9},     {1001, 10},    {5000, 14},       {5001, 15}, {1000000, 30},
+        {5000000, 35}, {5000001, 36}, {UINT64_MAX, 36},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(nes_metrics_bucket_of(cases[i].us), cases[i].bucket);
+    assert_int_equal(nes_metrics_bucket_bound_us(0), 50);
+    assert_int_equal(nes_metrics_bucket_bound_us(NES_METRICS_NBUCKET - 2), 5000000);
+    assert_true(nes_metrics_bucket_bound_us(NES_METRICS_NBUCKET - 1) == UINT64_MAX);
+    /* neighbours at most 1.5x apart: a quantile read from the buckets is within half a step */
+    for (int b = 1; b < NES_METRICS_NBUCKET - 1; b++)
+        assert_true(nes_metrics_bucket_bound_us(b) * 2 <= nes_metrics_bucket_bound_us(b - 1) * 3);
+}
+
+static void aws_calls_and_specs(void **state)
+{
+    (void)state;
+    nes_metrics_aws_call(0, 1200, 0);
+    nes_metrics_aws_call(0, 900, 1);
+    nes_metrics_aws_call(2, 70, 0);
+    nes_metrics_aws_call(7, 70, 0); /* unknown service: ignored */
+    nes_metrics_spec_register("payments");
+    nes_metrics_spec_register("pay\"ments");
+    nes_metrics_spec_register("payments"); /* idempotent */
+    nes_metrics_spec_hit("payments");
+    nes_metrics_spec_hit("payments");
+    nes_metrics_spec_hit("unregistered");
+    nes_metrics_spec_refresh_error("broken");
+    nes_metrics_totals t;
+    nes_metrics_collect(&t);
+    assert_int_equal(t.aws_calls[0], 2);
+    assert_int_equal(t.aws_errors[0], 1);
+    assert_int_equal(t.aws_calls[2], 1);
+    assert_int_equal(t.aws_latency_sum_us[0], 2100);
+    assert_int_equal(t.nspecs, 3);
+    assert_string_equal(t.spec_name[0], "payments");
+    assert_int_equal(t.spec_hits[0], 2);
+    assert_int_equal(t.spec_refresh_errors[2], 1);
+    nes_metrics_gauges g = {.keyring_size = 2, .otel_spans_dropped = 4, .dek_age_seconds = -1};
+    nes_buf b = {0};
+    assert_int_equal(nes_metrics_format(&t, &g, &b), 0);
+    assert_int_equal(nes_buf_append(&b, "", 1), 0);
+    const char *s = (const char *)b.data;
+    assert_non_null(strstr(s, "nes_aws_call_errors_total{service=\"kms\"} 1\n"));
+    assert_non_null(strstr(s, "nes_aws_call_duration_seconds_count{service=\"kms\"} 2\n"));
+    assert_non_null(strstr(s, "nes_aws_call_duration_seconds_count{service=\"s3\"} 1\n"));
+    assert_null(strstr(s, "nes_aws_call_duration_seconds_count{service=\"secretsmanager\"}"));
+    assert_non_null(strstr(s, "nes_schema_spec_hits_total{spec=\"payments\"} 2\n"));
+    assert_non_null(strstr(s, "nes_schema_spec_hits_total{spec=\"pay\\\"ments\"} 0\n"));
+    assert_non_null(strstr(s, "nes_schema_spec_refresh_errors_total{spec=\"broken\"} 1\n"));
+    assert_non_null(strstr(s, "nes_keyring_keys 2\n"));
+    assert_non_null(strstr(s, "nes_otel_spans_dropped_total 4\n"));
     nes_buf_free(&b);
 }
 
@@ -148,6 +213,8 @@ int main(void)
         cmocka_unit_test(formats_text),
         cmocka_unit_test(names_routes_and_statuses),
         cmocka_unit_test(counts_unknown_members_per_spec),
+        cmocka_unit_test(buckets_cover_50us_to_5s),
+        cmocka_unit_test(aws_calls_and_specs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,321 @@
+/* otlp.c - OTLP/HTTP JSON encoding (see otlp.h). */
+#include "enclave/otel/otlp.h"
+
+#include "enclave/otel/otlp_int.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int nes_otlp_put(nes_buf *out, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return -1;
+    return nes_buf_append(out, tmp, (size_t)n);
+}
+
+/* The hot encoders (spans, log records) append literals and numbers without printf. */
+#define LIT(out, s) nes_buf_append((out), (s), sizeof(s) - 1)
+
+/* A decimal number, in quotes when `quoted` (proto3 JSON writes 64-bit integers as strings). */
+static int num(nes_buf *out, uint64_t v, bool neg, bool quoted)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    if (quoted)
+        tmp[--i] = '"';
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    if (neg)
+        tmp[--i] = '-';
+    if (quoted)
+        tmp[--i] = '"';
+    return nes_buf_append(out, tmp + i, sizeof(tmp) - i);
+}
+
+static int snum(nes_buf *out, int64_t v, bool quoted)
+{
+    return num(out, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0, quoted);
+}
+
+/* A JSON string (quoted, escaped). */
+int nes_otlp_str(nes_buf *out, const char *s, size_t n)
+{
+    char tmp[6 * NES_LOGLINE_MAX + 8];
+    if (n > NES_LOGLINE_MAX)
+        n = NES_LOGLINE_MAX;
+    size_t k = nes_json_escape(tmp, sizeof(tmp), s, n);
+    if (k == (size_t)-1)
+        return -1;
+    int rc = nes_buf_append(out, "\"", 1);
+    rc |= nes_buf_append(out, tmp, k);
+    rc |= nes_buf_append(out, "\"", 1);
+    return rc;
+}
+
+static int hex(nes_buf *out, const uint8_t *id, size_t n)
+{
+    static const char hx[] = "0123456789abcdef";
+    char tmp[40];
+    tmp[0] = '"';
+    for (size_t i = 0; i < n; i++) {
+        tmp[1 + 2 * i] = hx[id[i] >> 4];
+        tmp[2 + 2 * i] = hx[id[i] & 15];
+    }
+    tmp[1 + 2 * n] = '"';
+    return nes_buf_append(out, tmp, 2 + 2 * n);
+}
+
+int nes_otlp_kv_str(nes_buf *out, const char *key, const char *value)
+{
+    int rc = LIT(out, "{\"key\":");
+    rc |= nes_otlp_str(out, key, strlen(key));
+    rc |= LIT(out, ",\"value\":{\"stringValue\":");
+    rc |= nes_otlp_str(out, value, strlen(value));
+    rc |= LIT(out, "}}");
+    return rc;
+}
+
+int nes_otlp_resource_scope(nes_buf *out, const nes_otlp_resource *res, const char *list)
+{
+    int rc = nes_otlp_put(out, "{\"resource\":{\"attributes\":[");
+    for (size_t i = 0; i < res->nattrs; i++) {
+        if (i > 0)
+            rc |= nes_otlp_put(out, ",");
+        rc |= nes_otlp_kv_str(out, res->attrs[i].key, res->attrs[i].value);
+    }
+    rc |= nes_otlp_put(out, "]},\"%s\":[{\"scope\":{\"name\":\"%s\",\"version\":\"%s\"},", list,
+                       NES_OTLP_SCOPE, NES_VERSION);
+    return rc;
+}
+
+int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n)
+{
+    int rc = nes_otlp_put(out, "{\"resourceSpans\":[");
+    rc |= nes_otlp_resource_scope(out, res, "scopeSpans");
+    rc |= nes_otlp_put(out, "\"spans\":[");
+    static const uint8_t zero[8] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const nes_span *s = &spans[i];
+        rc |= i ? LIT(out, ",{\"traceId\":") : LIT(out, "{\"traceId\":");
+        rc |= hex(out, s->trace_id, 16);
+        rc |= LIT(out, ",\"spanId\":");
+        rc |= hex(out, s->span_id, 8);
+        if (memcmp(s->parent_id, zero, 8) != 0) {
+            rc |= LIT(out, ",\"parentSpanId\":");
+            rc |= hex(out, s->parent_id, 8);
+        }
+        rc |= LIT(out, ",\"name\":");
+        rc |= nes_otlp_str(out, s->name, strlen(s->name));
+        rc |= LIT(out, ",\"kind\":");
+        rc |= num(out, s->kind, false, false);
+        rc |= LIT(out, ",\"startTimeUnixNano\":");
+        rc |= num(out, s->start_ns, false, true);
+        rc |= LIT(out, ",\"endTimeUnixNano\":");
+        rc |= num(out, s->end_ns, false, true);
+        rc |= LIT(out, ",\"attributes\":[");
+        for (unsigned at_i = 0; at_i < s->nattr && at_i < NES_SPAN_MAX_ATTRS; at_i++) {
+            const nes_span_attr *at = &s->attr[at_i];
+            if (at_i > 0)
+                rc |= LIT(out, ",");
+            if (at->is_int) {
+                rc |= LIT(out, "{\"key\":");
+                rc |= nes_otlp_str(out, at->key, strlen(at->key));
+                rc |= LIT(out, ",\"value\":{\"intValue\":");
+                rc |= snum(out, at->i, true);
+                rc |= LIT(out, "}}");
+            } else {
+                rc |= nes_otlp_kv_str(out, at->key, at->s);
+            }
+        }
+        rc |= s->error ? LIT(out, "],\"status\":{\"code\":2}}")
+                       : LIT(out, "],\"status\":{\"code\":0}}");
+    }
+    rc |= nes_otlp_put(out, "]}]}]}");
+    return rc == 0 ? 0 : -1;
+}
+
+static const char *severity_text(uint8_t sev)
+{
+    return sev >= 17 ? "ERROR" : sev >= 13 ? "WARN" : sev >= 9 ? "INFO" : "DEBUG";
+}
+
+uint8_t nes_otlp_severity_of(const char *line, size_t len)
+{
+    static const struct {
+        const char *tag;
+        uint8_t sev;
+    } tags[] = {{"\"level\":\"debug\"", 5},
+                {"\"level\":\"info\"", 9},
+                {"\"level\":\"warn\"", 13},
+                {"\"level\":\"error\"", 17}};
+    size_t scan = len < 96 ? len : 96; /* the level is among the first fields */
+    for (size_t t = 0; t < sizeof(tags) / sizeof(tags[0]); t++)
+        if (memmem(line, scan, tags[t].tag, strlen(tags[t].tag)) != NULL)
+            return tags[t].sev;
+    return 9;
+}
+
+int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n)
+{
+    int rc = nes_otlp_put(out, "{\"resourceLogs\":[");
+    rc |= nes_otlp_resource_scope(out, res, "scopeLogs");
+    rc |= nes_otlp_put(out, "\"logRecords\":[");
+    for (size_t i = 0; i < n; i++) {
+        const nes_otlp_log *l = &logs[i];
+        size_t len = l->len;
+        while (len > 0 && (l->line[len - 1] == '\n' || l->line[len - 1] == '\r'))
+            len--;
+        rc |= i ? LIT(out, ",{\"timeUnixNano\":") : LIT(out, "{\"timeUnixNano\":");
+        rc |= num(out, l->time_ns, false, true);
+        rc |= LIT(out, ",\"observedTimeUnixNano\":");
+        rc |= num(out, l->time_ns, false, true);
+        rc |= LIT(out, ",\"severityNumber\":");
+        rc |= num(out, l->severity, false, false);
+        rc |= LIT(out, ",\"severityText\":\"");
+        const char *st = severity_text(l->severity);
+        rc |= nes_buf_append(out, st, strlen(st));
+        rc |= LIT(out, "\",\"body\":{\"stringValue\":");
+        rc |= nes_otlp_str(out, l->line, len);
+        rc |= LIT(out, "}");
+        if (l->has_span) {
+            rc |= LIT(out, ",\"traceId\":");
+            rc |= hex(out, l->trace_id, 16);
+            rc |= LIT(out, ",\"spanId\":");
+            rc |= hex(out, l->span_id, 8);
+        }
+        rc |= LIT(out, "}");
+    }
+    rc |= nes_otlp_put(out, "]}]}]}");
+    return rc == 0 ? 0 : -1;
+}
+
+/* ---- Prometheus text to OTLP ------------------------------------------------------------- */
+
+/* Appends one point's attributes from a label set `{a="x",b="y"}` (escapes kept simple: \\,
+ * \", \n). Returns the position after the closing brace, or NULL when malformed. */
+static const char *labels(nes_buf *out, const char *p, const char *end, int *rc)
+{
+    int n = 0;
+    p++; /* '{' */
+    while (p < end && *p != '}') {
+        const char *k = p;
+        while (p < end && *p != '=')
+            p++;
+        if (p + 1 >= end || p[1] != '"')
+            return NULL;
+        char key[64], val[256];
+        size_t kl = (size_t)(p - k), vl = 0;
+        if (kl == 0 || kl >= sizeof(key))
+            return NULL;
+        memcpy(key, k, kl);
+        key[kl] = '\0';
+        p += 2;
+        while (p < end && *p != '"') {
+            char c = *p++;
+            if (c == '\\' && p < end) {
+                c = *p++;
+                if (c == 'n')
+                    c = '\n';
+            }
+            if (vl + 1 < sizeof(val))
+                val[vl++] = c;
+        }
+        if (p >= end)
+            return NULL;
+        val[vl] = '\0';
+        p++; /* closing quote */
+        *rc |= nes_otlp_put(out, "%s", n++ ? "," : "");
+        *rc |= nes_otlp_kv_str(out, key, val);
+        if (p < end && *p == ',')
+            p++;
+    }
+    return p < end ? p + 1 : NULL;
+}
+
+int nes_otlp_from_prometheus(nes_buf *out, const nes_otlp_resource *res, const char *text,
+                             size_t len, uint64_t start_ns, uint64_t now_ns)
+{
+    int rc = nes_otlp_put(out, "{\"resourceMetrics\":[");
+    rc |= nes_otlp_resource_scope(out, res, "scopeMetrics");
+    rc |= nes_otlp_put(out, "\"metrics\":[");
+    const char *p = text, *end = text + len;
+    char type[16] = "", fam[128] = "";
+    bool open = false, counter = false;
+    int nmetrics = 0, npoints = 0;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL)
+            eol = end;
+        if (eol - p > 7 && memcmp(p, "# TYPE ", 7) == 0) {
+            if (open)
+                rc |= nes_otlp_put(out, counter ? "],\"aggregationTemporality\":2,"
+                                                  "\"isMonotonic\":true}}"
+                                                : "]}}");
+            open = false;
+            if (sscanf(p + 7, "%127s %15s", fam, type) != 2)
+                return -1;
+            counter = strcmp(type, "counter") == 0;
+            if (counter || strcmp(type, "gauge") == 0 || strcmp(type, "untyped") == 0) {
+                char name[128];
+                size_t fl = strlen(fam);
+                /* OTLP names a counter without Prometheus' _total */
+                if (counter && fl > 6 && strcmp(fam + fl - 6, "_total") == 0)
+                    fl -= 6;
+                snprintf(name, sizeof(name), "%.*s", (int)fl, fam);
+                rc |= nes_otlp_put(out, "%s{\"name\":", nmetrics++ ? "," : "");
+                rc |= nes_otlp_str(out, name, strlen(name));
+                rc |= nes_otlp_put(out, ",\"%s\":{\"dataPoints\":[", counter ? "sum" : "gauge");
+                open = true;
+                npoints = 0;
+            }
+        } else if (open && *p != '#' && eol > p) {
+            size_t fl = strlen(fam);
+            const char *q = p;
+            if ((size_t)(eol - p) <= fl || memcmp(p, fam, fl) != 0)
+                return -1;
+            q += fl;
+            rc |= nes_otlp_put(out, "%s{\"attributes\":[", npoints++ ? "," : "");
+            if (q < eol && *q == '{') {
+                q = labels(out, q, eol, &rc);
+                if (q == NULL)
+                    return -1;
+            }
+            rc |= nes_otlp_put(out, "],");
+            while (q < eol && *q == ' ')
+                q++;
+            char num[64];
+            size_t nl = (size_t)(eol - q);
+            if (nl == 0 || nl >= sizeof(num))
+                return -1;
+            memcpy(num, q, nl);
+            num[nl] = '\0';
+            char *e;
+            double v = strtod(num, &e);
+            if (e == num || (*e != '\0' && *e != ' '))
+                return -1;
+            rc |= nes_otlp_put(out, "\"startTimeUnixNano\":\"%llu\",\"timeUnixNano\":\"%llu\",",
+                               (unsigned long long)start_ns, (unsigned long long)now_ns);
+            if (counter)
+                rc |= nes_otlp_put(out, "\"asInt\":\"%llu\"}", (unsigned long long)v);
+            else
+                rc |= nes_otlp_put(out, "\"asDouble\":%.17g}", v);
+        }
+        p = eol + 1;
+    }
+    if (open)
+        rc |= nes_otlp_put(out, counter ? "],\"aggregationTemporality\":2,\"isMonotonic\":true}}"
+                                        : "]}}");
+    rc |= nes_otlp_put(out, "]}]}]}");
+    return rc == 0 ? 0 : -1;
+}

@@ -1,0 +1,72 @@
+/* otlp.h - OTLP/HTTP JSON bodies for spans, log records and metrics (the exporter's encoder).
+ *
+ * The encoding is OTLP's JSON form (opentelemetry-proto's ExportTraceServiceRequest,
+ * ExportLogsServiceRequest, ExportMetricsServiceRequest in proto3 JSON, with the two OTLP
+ * exceptions: trace and span ids are lower-case hex, enums are numbers). 64-bit integers are
+ * strings, as proto3 JSON writes them. Chosen over protobuf because it needs no generated code
+ * and no library, every OTLP/HTTP receiver accepts it (Content-Type application/json), and the
+ * test receiver still decodes it with the official opentelemetry-proto classes.
+ *
+ * Pure functions over caller data: they append to a nes_buf and return 0, or -1 when the buffer
+ * refuses to grow (its `max`). Every string is JSON-escaped; attribute keys are fixed names. */
+#ifndef NES_ENCLAVE_OTEL_OTLP_H
+#define NES_ENCLAVE_OTEL_OTLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "enclave/log.h"
+#include "enclave/metrics.h"
+#include "enclave/otel/trace.h"
+
+/** One resource attribute (string value). */
+typedef struct nes_otlp_kv {
+    char key[64];
+    char value[256];
+} nes_otlp_kv;
+
+/** The resource every export names: service.name plus attributes. */
+typedef struct nes_otlp_resource {
+    const nes_otlp_kv *attrs;
+    size_t nattrs;
+} nes_otlp_resource;
+
+/** A log record as queued: when, the ids of the span current at the time, the JSON line. */
+typedef struct nes_otlp_log {
+    uint64_t time_ns;
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    uint8_t has_span;
+    uint8_t severity; /**< OTLP SeverityNumber (5 debug, 9 info, 13 warn, 17 error) */
+    uint16_t len;
+    char line[NES_LOGLINE_MAX];
+} nes_otlp_log;
+
+/** Scope name and version of everything the service exports. */
+#define NES_OTLP_SCOPE "nitro-enc-svc"
+
+/** ExportTraceServiceRequest with `n` spans. */
+int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n);
+
+/** ExportLogsServiceRequest with `n` records. */
+int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n);
+
+/** ExportMetricsServiceRequest with the same series as /metrics (cumulative since
+ * `start_ns`, observed at `now_ns`; counters without Prometheus' `_total` suffix, histograms
+ * in seconds with the buckets of metrics.h). */
+int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metrics_totals *t,
+                     const nes_metrics_gauges *g, uint64_t start_ns, uint64_t now_ns);
+
+/** ExportMetricsServiceRequest from a Prometheus text exposition (`text`, `len` bytes): each
+ * counter family becomes a monotonic cumulative sum (named without `_total`), each gauge or
+ * untyped family a gauge, labels become attributes; histograms and summaries are left out.
+ * nitro-enc-proxy exports its relay counters this way. 0, or -1 when the text is malformed or
+ * the buffer refuses to grow. */
+int nes_otlp_from_prometheus(nes_buf *out, const nes_otlp_resource *res, const char *text,
+                             size_t len, uint64_t start_ns, uint64_t now_ns);
+
+/** The OTLP severity number of a JSON log line's "level" (9, info, when absent). */
+uint8_t nes_otlp_severity_of(const char *line, size_t len);
+
+#endif

@@ -1,0 +1,112 @@
+/* queue.c - Vyukov's bounded MPMC queue (see queue.h). */
+#include "enclave/otel/queue.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct slot {
+    _Atomic size_t seq;
+} slot;
+
+/* The producer and consumer positions and the drop counter each have their own cache line (the
+ * padding is the point). */
+// NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding)
+struct nes_otq {
+    size_t mask, item_size, stride;
+    _Alignas(64) _Atomic size_t head; /* next position to push */
+    _Alignas(64) _Atomic size_t tail; /* next position to pop */
+    _Alignas(64) _Atomic uint64_t dropped;
+    unsigned char *slots; /* stride bytes each: seq then the item */
+};
+
+static slot *slot_at(const nes_otq *q, size_t pos)
+{
+    return (slot *)(void *)(q->slots + (pos & q->mask) * q->stride);
+}
+
+nes_otq *nes_otq_new(size_t capacity, size_t item_size)
+{
+    if (capacity == 0 || item_size == 0 || capacity > ((size_t)1 << 24))
+        return NULL;
+    size_t cap = 2;
+    while (cap < capacity)
+        cap <<= 1;
+    nes_otq *q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        return NULL;
+    q->mask = cap - 1;
+    q->item_size = item_size;
+    q->stride = (sizeof(slot) + item_size + 15) & ~(size_t)15;
+    q->slots = aligned_alloc(64, ((cap * q->stride) + 63) & ~(size_t)63);
+    if (q->slots == NULL) {
+        free(q);
+        return NULL;
+    }
+    for (size_t i = 0; i < cap; i++)
+        atomic_init(&slot_at(q, i)->seq, i);
+    return q;
+}
+
+bool nes_otq_push(nes_otq *q, const void *item)
+{
+    size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+    for (;;) {
+        slot *s = slot_at(q, pos);
+        size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        intptr_t d = (intptr_t)seq - (intptr_t)pos;
+        if (d == 0) {
+            if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                memcpy((unsigned char *)s + sizeof(slot), item, q->item_size);
+                atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+                return true;
+            }
+        } else if (d < 0) {
+            atomic_fetch_add_explicit(&q->dropped, 1, memory_order_relaxed);
+            return false;
+        } else {
+            pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+        }
+    }
+}
+
+bool nes_otq_pop(nes_otq *q, void *item)
+{
+    size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    for (;;) {
+        slot *s = slot_at(q, pos);
+        size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        intptr_t d = (intptr_t)seq - (intptr_t)(pos + 1);
+        if (d == 0) {
+            if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                memcpy(item, (unsigned char *)s + sizeof(slot), q->item_size);
+                atomic_store_explicit(&s->seq, pos + q->mask + 1, memory_order_release);
+                return true;
+            }
+        } else if (d < 0) {
+            return false;
+        } else {
+            pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        }
+    }
+}
+
+uint64_t nes_otq_dropped(const nes_otq *q)
+{
+    return atomic_load_explicit(&q->dropped, memory_order_relaxed);
+}
+
+size_t nes_otq_capacity(const nes_otq *q)
+{
+    return q->mask + 1;
+}
+
+void nes_otq_free(nes_otq *q)
+{
+    if (q == NULL)
+        return;
+    free(q->slots);
+    free(q);
+}

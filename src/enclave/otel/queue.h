@@ -1,0 +1,37 @@
+/* queue.h - a bounded multi-producer queue of fixed-size items that drops when full.
+ *
+ * Request threads hand finished spans and log records to the exporter thread through it: a push
+ * is one compare-and-swap and one copy, never a lock or a wait, and a full queue refuses the item
+ * (the caller counts the drop). The design is Dmitry Vyukov's bounded MPMC queue: each slot has a
+ * sequence number that says whether it is free for the producer of a given position or filled
+ * for the consumer. Memory is fixed at creation: capacity (rounded up to a power of two) times
+ * the item size. */
+#ifndef NES_ENCLAVE_OTEL_QUEUE_H
+#define NES_ENCLAVE_OTEL_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nes_otq nes_otq;
+
+/** A queue of `capacity` (rounded up to a power of two, at least 2) items of `item_size` bytes.
+ * NULL when out of memory or a size is 0. */
+nes_otq *nes_otq_new(size_t capacity, size_t item_size);
+
+/** Copies `item` in; false (and counts a drop) when the queue is full. Any thread. */
+bool nes_otq_push(nes_otq *q, const void *item);
+
+/** Copies the oldest item out; false when empty. Any thread. */
+bool nes_otq_pop(nes_otq *q, void *item);
+
+/** Items refused because the queue was full. */
+uint64_t nes_otq_dropped(const nes_otq *q);
+
+/** The capacity after rounding. */
+size_t nes_otq_capacity(const nes_otq *q);
+
+/** Frees the queue. NULL is fine. */
+void nes_otq_free(nes_otq *q);
+
+#endif

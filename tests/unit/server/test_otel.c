@@ -1,0 +1,550 @@
+/* test_otel.c - telemetry building blocks: traceparent (a table of cases), span ids and
+ * parenting, ratio sampling, the drop-counting queue (also under four producer threads), the
+ * OTLP JSON encoder and the OTEL_* configuration (a table of cases). The end-to-end checks with
+ * a real OTLP receiver are tests/integration/test_otel.py. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "enclave/log.h"
+#include "enclave/otel/codec_span.h"
+#include "enclave/otel/export.h"
+#include "enclave/providers/aws_log.h"
+#include "enclave/otel/otlp.h"
+#include "enclave/otel/queue.h"
+#include "enclave/otel/trace.h"
+
+#define TP_TRACE "4bf92f3577b34da6a3ce929d0e0e4736"
+#define TP_SPAN "00f067aa0ba902b7"
+
+static void traceparent_cases(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int rc;
+        unsigned flags;
+    } cases[] = {
+        {"00-" TP_TRACE "-" TP_SPAN "-01", 0, 1},
+        {"00-" TP_TRACE "-" TP_SPAN "-00", 0, 0},
+        {"  00-" TP_TRACE "-" TP_SPAN "-01\t", 0, 1},    /* OWS around a header value */
+        {"01-" TP_TRACE "-" TP_SPAN "-01-future", 0, 1}, /* a later version may add fields */
+        {"01-" TP_TRACE "-" TP_SPAN "-01", 0, 1},
+        {"00-" TP_TRACE "-" TP_SPAN "-01-x", -1, 0}, /* version 00 has exactly four */
+        {"01-" TP_TRACE "-" TP_SPAN "-01x", -1, 0},
+        {"ff-" TP_TRACE "-" TP_SPAN "-01", -1, 0}, /* version ff is invalid */
+        {"00-00000000000000000000000000000000-" TP_SPAN "-01", -1, 0},
+        {"00-" TP_TRACE "-0000000000000000-01", -1, 0},
+        {"00-4BF92F3577B34DA6A3CE929D0E0E4736-" TP_SPAN "-01", -1, 0}, /* upper-case hex */
+        {"00-" TP_TRACE "_" TP_SPAN "-01", -1, 0},
+        {"00-" TP_TRACE "-" TP_SPAN "-0g", -1, 0},
+        {"00-" TP_TRACE "-" TP_SPAN, -1, 0},
+        {"", -1, 0},
+        {NULL, -1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nes_trace_ctx c;
+        int rc = nes_traceparent_parse(cases[i].in, &c);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu (%s): %d", i, cases[i].in ? cases[i].in : "NULL", rc);
+        if (rc == 0) {
+            assert_int_equal(c.flags & 1, cases[i].flags);
+            assert_int_equal(c.trace_id[0], 0x4b);
+            assert_int_equal(c.trace_id[15], 0x36);
+            assert_int_equal(c.span_id[7], 0xb7);
+        }
+    }
+}
+
+static void spans_parent_and_format(void **state)
+{
+    (void)state;
+    nes_trace_ctx remote;
+    assert_int_equal(nes_traceparent_parse("00-" TP_TRACE "-" TP_SPAN "-01", &remote), 0);
+    nes_span root, child, fresh, fresh2;
+    nes_trace_span_begin(&root, "root", NES_SPAN_SERVER, NULL, &remote);
+    nes_trace_span_begin(&child, "child", NES_SPAN_INTERNAL, &root, NULL);
+    nes_trace_span_begin(&fresh, "fresh", NES_SPAN_INTERNAL, NULL, NULL);
+    nes_trace_span_begin(&fresh2, "fresh", NES_SPAN_INTERNAL, NULL, NULL);
+    assert_memory_equal(root.trace_id, remote.trace_id, 16);
+    assert_memory_equal(root.parent_id, remote.span_id, 8);
+    assert_true(root.sampled);
+    assert_memory_equal(child.trace_id, root.trace_id, 16);
+    assert_memory_equal(child.parent_id, root.span_id, 8);
+    assert_memory_not_equal(child.span_id, root.span_id, 8);
+    assert_memory_not_equal(fresh.trace_id, fresh2.trace_id, 16);
+    static const uint8_t zero[8] = {0};
+    assert_memory_equal(fresh.parent_id, zero, 8);
+    char tp[NES_TRACEPARENT_LEN + 1];
+    nes_traceparent_format(&child, tp);
+    assert_int_equal(strlen(tp), NES_TRACEPARENT_LEN);
+    assert_memory_equal(tp, "00-" TP_TRACE "-", 36);
+    assert_string_equal(tp + 52, "-01");
+    nes_trace_ctx back;
+    assert_int_equal(nes_traceparent_parse(tp, &back), 0);
+    assert_memory_equal(back.span_id, child.span_id, 8);
+    /* an unsampled remote parent is followed */
+    remote.flags = 0;
+    nes_trace_span_begin(&root, "root", NES_SPAN_SERVER, NULL, &remote);
+    assert_false(root.sampled);
+    nes_traceparent_format(&root, tp);
+    assert_string_equal(tp + 52, "-00");
+    /* attributes: fixed capacity, strings cut */
+    for (int i = 0; i < NES_SPAN_MAX_ATTRS + 3; i++)
+        nes_trace_span_attr_int(&fresh, "k", i);
+    assert_int_equal(fresh.nattr, NES_SPAN_MAX_ATTRS);
+    char longv[200];
+    memset(longv, 'a', sizeof(longv) - 1);
+    longv[sizeof(longv) - 1] = '\0';
+    nes_trace_span_begin(&fresh, "f", NES_SPAN_INTERNAL, NULL, NULL);
+    nes_trace_span_attr_str(&fresh, "s", longv);
+    assert_int_equal(strlen(fresh.attr[0].s), NES_SPAN_ATTR_STR - 1);
+    nes_trace_span_end(&fresh);
+    assert_true(fresh.end_ns >= fresh.start_ns);
+}
+
+static void ratio_sampling(void **state)
+{
+    (void)state;
+    uint8_t id[16] = {0};
+    assert_true(nes_trace_ratio_samples(id, 0.5));
+    memset(id + 8, 0xff, 8);
+    assert_false(nes_trace_ratio_samples(id, 0.5));
+    assert_true(nes_trace_ratio_samples(id, 1.0));
+    memset(id, 0, 16);
+    assert_false(nes_trace_ratio_samples(id, 0.0));
+    /* about a quarter of fresh traces at 0.25 */
+    nes_trace_set_ratio(0.25);
+    int sampled = 0;
+    for (int i = 0; i < 4000; i++) {
+        nes_span s;
+        nes_trace_span_begin(&s, "s", NES_SPAN_INTERNAL, NULL, NULL);
+        sampled += s.sampled;
+    }
+    assert_in_range(sampled, 800, 1200);
+    nes_trace_set_ratio(1.0);
+}
+
+static void queue_drops_when_full(void **state)
+{
+    (void)state;
+    nes_otq *q = nes_otq_new(5, sizeof(int));
+    assert_non_null(q);
+    assert_int_equal(nes_otq_capacity(q), 8);
+    for (int i = 0; i < 8; i++)
+        assert_true(nes_otq_push(q, &i));
+    int x = 99;
+    assert_false(nes_otq_push(q, &x));
+    assert_int_equal(nes_otq_dropped(q), 1);
+    for (int i = 0; i < 8; i++) {
+        int v;
+        assert_true(nes_otq_pop(q, &v));
+        assert_int_equal(v, i);
+    }
+    int v;
+    assert_false(nes_otq_pop(q, &v));
+    /* wraps around */
+    for (int r = 0; r < 100; r++) {
+        assert_true(nes_otq_push(q, &r));
+        assert_true(nes_otq_pop(q, &v));
+        assert_int_equal(v, r);
+    }
+    nes_otq_free(q);
+    assert_null(nes_otq_new(0, 4));
+    assert_null(nes_otq_new(4, 0));
+    nes_otq_free(NULL);
+}
+
+typedef struct prod {
+    nes_otq *q;
+    int id;
+    int pushed;
+    _Atomic int *finished;
+} prod;
+
+static void *producer(void *arg)
+{
+    prod *p = arg;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t item[2] = {(uint64_t)p->id, (uint64_t)i};
+        p->pushed += nes_otq_push(p->q, item);
+    }
+    atomic_fetch_add(p->finished, 1);
+    return NULL;
+}
+
+static void queue_many_producers(void **state)
+{
+    (void)state;
+    nes_otq *q = nes_otq_new(1024, 16);
+    _Atomic int finished = 0;
+    prod p[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = (prod){.q = q, .id = i, .finished = &finished};
+        pthread_create(&t[i], NULL, producer, &p[i]);
+    }
+    /* consume while they produce: every item arrives once, in order per producer */
+    int64_t last[4] = {-1, -1, -1, -1};
+    uint64_t got = 0;
+    for (;;) {
+        bool all_done = atomic_load(&finished) == 4; /* read before the final drain */
+        uint64_t item[2];
+        while (nes_otq_pop(q, item)) {
+            assert_true(item[0] < 4);
+            assert_true((int64_t)item[1] > last[item[0]]);
+            last[item[0]] = (int64_t)item[1];
+            got++;
+        }
+        if (all_done)
+            break;
+    }
+    uint64_t pushed = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        pushed += (uint64_t)p[i].pushed;
+    }
+    assert_int_equal(got, pushed);
+    assert_int_equal(pushed + nes_otq_dropped(q), 80000);
+    nes_otq_free(q);
+}
+
+static void otlp_json_shapes(void **state)
+{
+    (void)state;
+    nes_otlp_kv kv[2] = {{"service.name", "svc \"q\""}, {"aws.nitro.pcr0", "ab01"}};
+    nes_otlp_resource res = {.attrs = kv, .nattrs = 2};
+    nes_span s;
+    nes_trace_span_begin(&s, "POST /encrypt", NES_SPAN_SERVER, NULL, NULL);
+    nes_trace_span_attr_str(&s, "http.route", "encrypt");
+    nes_trace_span_attr_int(&s, "http.response.status_code", 200);
+    nes_trace_span_attr_int(&s, "neg", INT64_MIN);
+    nes_trace_span_error(&s);
+    nes_trace_span_end(&s);
+    nes_buf b = {0};
+    assert_int_equal(nes_otlp_traces(&b, &res, &s, 1), 0);
+    assert_int_equal(nes_buf_append(&b, "", 1), 0);
+    const char *j = (const char *)b.data;
+    assert_non_null(strstr(j, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":"
+                              "\"service.name\",\"value\":{\"stringValue\":\"svc \\\"q\\\"\"}}"));
+    assert_non_null(strstr(j, "\"name\":\"POST /encrypt\",\"kind\":2,"));
+    assert_non_null(strstr(j, "{\"key\":\"http.response.status_code\",\"value\":{\"intValue\":"
+                              "\"200\"}}"));
+    assert_non_null(strstr(j, "\"status\":{\"code\":2}"));
+    assert_non_null(strstr(j, "{\"intValue\":\"-9223372036854775808\"}"));
+    char start[40];
+    snprintf(start, sizeof(start), "\"startTimeUnixNano\":\"%llu\"",
+             (unsigned long long)s.start_ns);
+    assert_non_null(strstr(j, start));
+    assert_null(strstr(j, "parentSpanId")); /* a root span */
+    nes_buf_free(&b);
+
+    nes_otlp_log l = {.time_ns = 5, .severity = 13, .has_span = 1};
+    memcpy(l.trace_id, s.trace_id, 16);
+    const char *line = "{\"level\":\"warn\",\"msg\":\"x\\n\"}\n";
+    l.len = (uint16_t)strlen(line);
+    memcpy(l.line, line, l.len);
+    assert_int_equal(nes_otlp_severity_of(line, l.len), 13);
+    assert_int_equal(nes_otlp_severity_of("{}", 2), 9);
+    assert_int_equal(nes_otlp_logs(&b, &res, &l, 1), 0);
+    assert_int_equal(nes_buf_append(&b, "", 1), 0);
+    j = (const char *)b.data;
+    assert_non_null(strstr(j, "\"severityNumber\":13,\"severityText\":\"WARN\",\"body\":{"
+                              "\"stringValue\":\"{\\\"level\\\":\\\"warn\\\",\\\"msg\\\":"
+                              "\\\"x\\\\n\\\"}\"},\"traceId\":\""));
+    nes_buf_free(&b);
+
+    nes_metrics_totals t;
+    memset(&t, 0, sizeof(t));
+    t.requests[NES_ROUTE_ENCRYPT][0] = 3;
+    t.latency_bucket[NES_ROUTE_ENCRYPT][1] = 3;
+    nes_metrics_gauges g = {.keyring_size = 1, .dek_age_seconds = 2};
+    assert_int_equal(nes_otlp_metrics(&b, &res, &t, &g, 1, 2), 0);
+    assert_int_equal(nes_buf_append(&b, "", 1), 0);
+    j = (const char *)b.data;
+    assert_non_null(strstr(j, "\"name\":\"nes_http_requests\""));
+    assert_non_null(strstr(j, "{\"key\":\"status\",\"value\":{\"stringValue\":\"200\"}}"));
+    assert_non_null(strstr(j, "\"count\":\"3\",\"sum\":0.000000,\"bucketCounts\":[\"0\",\"3\","));
+    assert_non_null(strstr(j, "\"explicitBounds\":[5e-05,7.5e-05,"));
+    nes_buf_free(&b);
+
+    /* a bounded buffer refuses instead of growing */
+    b.max = 64;
+    assert_int_equal(nes_otlp_metrics(&b, &res, &t, &g, 1, 2), -1);
+    nes_buf_free(&b);
+}
+
+/* Prometheus text to OTLP: each case's text, whether it converts, and pieces of the result. */
+static void prometheus_to_otlp_cases(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int rc;
+        const char *want[3];
+    } cases[] = {
+        {"# TYPE p_total counter\np_total 5\n",
+         0,
+         {"{\"name\":\"p\",\"sum\":{\"dataPoints\":[{\"attributes\":[],", "\"asInt\":\"5\"}",
+          "\"aggregationTemporality\":2,\"isMonotonic\":true}"}},
+        {"# HELP g Open.\n# TYPE g gauge\ng 2.5\n",
+         0,
+         {"{\"name\":\"g\",\"gauge\":{\"dataPoints\":[", "\"asDouble\":2.5}]}}", NULL}},
+        {"# TYPE b_total counter\nb_total{direction=\"up\"} "
+         "7\nb_total{direction=\"down\",x=\"a\\\"b\"} 9\n",
+         0,
+         {"{\"key\":\"direction\",\"value\":{\"stringValue\":\"up\"}}],",
+          "{\"key\":\"x\",\"value\":{\"stringValue\":\"a\\\"b\"}}", "\"asInt\":\"9\""}},
+        {"# TYPE h histogram\nh_bucket{le=\"1\"} 1\n# TYPE c_total counter\nc_total 1\n",
+         0,
+         {"\"name\":\"c\"", NULL, NULL}},                           /* histograms are left out */
+        {"# TYPE c_total counter\nc_total{a=\"x} 1\n", -1, {NULL}}, /* unterminated label */
+        {"# TYPE c_total counter\nother 1\n", -1, {NULL}},          /* not the family */
+        {"# TYPE c_total counter\nc_total abc\n", -1, {NULL}},      /* not a number */
+        {"# TYPE c_total\n", -1, {NULL}},                           /* no type */
+        {"", 0, {"\"metrics\":[]", NULL, NULL}},
+    };
+    nes_otlp_kv kv[1] = {{"service.name", "p"}};
+    nes_otlp_resource res = {.attrs = kv, .nattrs = 1};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nes_buf b = {0};
+        int rc = nes_otlp_from_prometheus(&b, &res, cases[i].text, strlen(cases[i].text), 1, 2);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu: rc %d", i, rc);
+        if (rc == 0) {
+            assert_int_equal(nes_buf_append(&b, "", 1), 0);
+            for (int w = 0; w < 3 && cases[i].want[w] != NULL; w++)
+                if (strstr((const char *)b.data, cases[i].want[w]) == NULL)
+                    fail_msg("case %zu: no %s in %s", i, cases[i].want[w], (char *)b.data);
+            assert_null(strstr((const char *)b.data, "\"name\":\"h\""));
+        }
+        nes_buf_free(&b);
+    }
+}
+
+static nes_span g_sunk[4];
+static int g_nsunk;
+static void test_sink(const nes_span *sp)
+{
+    if (g_nsunk < 4)
+        g_sunk[g_nsunk++] = *sp;
+}
+
+static char g_tapped[NES_LOGLINE_MAX];
+static void test_tap(const char *line, size_t len)
+{
+    snprintf(g_tapped, sizeof(g_tapped), "%.*s", (int)len, line);
+}
+
+/* The sink gets sampled spans only; the AWS observer counts and records a child of the current
+ * span; the log tap sees every emitted line; ids come from the CSPRNG buffer. */
+static void sink_aws_observer_and_tap(void **state)
+{
+    (void)state;
+    g_nsunk = 0;
+    nes_trace_set_sink(test_sink);
+    nes_span bg;
+    nes_trace_span_begin(&bg, "dek.refresh", NES_SPAN_INTERNAL, NULL, NULL);
+    nes_trace_set_current(&bg);
+    assert_ptr_equal(nes_trace_current(), &bg);
+    nes_aws_call_to_service(NULL, NES_AWS_KMS, "Decrypt", 1500, false);
+    nes_trace_set_current(NULL);
+    assert_null(nes_trace_current());
+    nes_trace_span_end(&bg);
+    nes_trace_ctx unsampled;
+    assert_int_equal(nes_traceparent_parse("00-" TP_TRACE "-" TP_SPAN "-00", &unsampled), 0);
+    nes_span off;
+    nes_trace_span_begin(&off, "off", NES_SPAN_SERVER, NULL, &unsampled);
+    nes_trace_span_end(&off); /* not sampled: not sunk */
+    nes_trace_set_sink(NULL);
+    assert_int_equal(g_nsunk, 2);
+    assert_string_equal(g_sunk[0].name, "aws.kms");
+    assert_int_equal(g_sunk[0].kind, NES_SPAN_CLIENT);
+    assert_true(g_sunk[0].error);
+    assert_memory_equal(g_sunk[0].parent_id, bg.span_id, 8);
+    assert_true(g_sunk[0].end_ns - g_sunk[0].start_ns >= 1500000);
+    assert_string_equal(g_sunk[0].attr[1].s, "Decrypt");
+    assert_string_equal(g_sunk[1].name, "dek.refresh");
+    nes_metrics_totals t;
+    nes_metrics_collect(&t);
+    assert_int_equal(t.aws_calls[NES_AWS_KMS], 1);
+    assert_int_equal(t.aws_errors[NES_AWS_KMS], 1);
+
+    nes_log_set_tap(test_tap);
+    nes_log(NES_LOG_ERROR, "tapped %d", 7);
+    nes_log_set_tap(NULL);
+    assert_non_null(strstr(g_tapped, "\"msg\":\"tapped 7\""));
+    nes_log(NES_LOG_ERROR, "not tapped");
+    assert_null(strstr(g_tapped, "not tapped"));
+
+    uint8_t a[32] = {0}, b[32] = {0};
+    nes_trace_random(a, sizeof(a));
+    nes_trace_random(b, sizeof(b));
+    assert_memory_not_equal(a, b, sizeof(a));
+    assert_true(nes_trace_now_ns() > 1600000000ull * 1000000000ull);
+}
+
+static int fake_encrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,
+                        size_t pt_len, nes_buf *out)
+{
+    (void)ud;
+    (void)ctx;
+    (void)ctx_len;
+    return nes_buf_append(out, pt, pt_len);
+}
+
+static void timed_codec_span(void **state)
+{
+    (void)state;
+    nes_codec inner = {.encrypt = fake_encrypt};
+    nes_timed_codec t;
+    nes_timed_codec_init(&t, &inner);
+    assert_null(t.codec.decrypt);
+    g_nsunk = 0;
+    nes_trace_set_sink(test_sink);
+    nes_span parent;
+    nes_trace_span_begin(&parent, "body.encrypt", NES_SPAN_INTERNAL, NULL, NULL);
+    nes_timed_codec_span(&t, &parent, false); /* no field yet: no span */
+    assert_int_equal(g_nsunk, 0);
+    nes_buf b = {0};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(t.codec.encrypt(t.codec.ud, NULL, 0, (const uint8_t *)"ab", 2, &b), 0);
+    assert_int_equal(b.len, 6);
+    nes_buf_free(&b);
+    nes_timed_codec_span(&t, &parent, false);
+    nes_trace_set_sink(NULL);
+    assert_int_equal(g_nsunk, 1);
+    assert_string_equal(g_sunk[0].name, "crypto.encrypt");
+    assert_memory_equal(g_sunk[0].parent_id, parent.span_id, 8);
+    assert_int_equal(g_sunk[0].attr[0].i, 3);
+    assert_true(g_sunk[0].start_ns == t.first_ns && g_sunk[0].end_ns == t.last_ns);
+    assert_true((uint64_t)g_sunk[0].attr[1].i <= t.last_ns - t.first_ns);
+}
+
+typedef struct env {
+    const char *const *kv; /* name, value, ..., NULL */
+} env;
+
+static const char *lookup(void *ud, const char *name)
+{
+    const env *e = ud;
+    for (size_t i = 0; e->kv[i] != NULL; i += 2)
+        if (strcmp(e->kv[i], name) == 0)
+            return e->kv[i + 1];
+    return NULL;
+}
+
+static void config_cases(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *kv[8];
+        int rc;
+        const char *why; /* substring of the refusal */
+    } cases[] = {
+        {{NULL}, 0, NULL},
+        {{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/", NULL}, 0, NULL},
+        {{"OTEL_EXPORTER_OTLP_ENDPOINT", "c:4318", NULL}, -1, "OTEL_EXPORTER_OTLP_ENDPOINT"},
+        {{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://t/x", NULL}, 0, NULL},
+        {{"OTEL_EXPORTER_OTLP_HEADERS", "a=b,c = d%20e", NULL}, 0, NULL},
+        {{"OTEL_EXPORTER_OTLP_HEADERS", "secret", NULL}, -1, "OTEL_EXPORTER_OTLP_HEADERS"},
+        {{"OTEL_EXPORTER_OTLP_HEADERS", "a b=c", NULL}, -1, "OTEL_EXPORTER_OTLP_HEADERS"},
+        {{"OTEL_EXPORTER_OTLP_HEADERS", "a=b%0d%0aX: y", NULL}, -1, "OTEL_EXPORTER_OTLP_HEADERS"},
+        {{"OTEL_TRACES_SAMPLER_ARG", "0.1", NULL}, 0, NULL},
+        {{"OTEL_TRACES_SAMPLER_ARG", "2", NULL}, -1, "OTEL_TRACES_SAMPLER_ARG"},
+        {{"OTEL_TRACES_SAMPLER_ARG", "nan", NULL}, -1, "OTEL_TRACES_SAMPLER_ARG"},
+        {{"OTEL_TRACES_SAMPLER", "always_off", NULL}, 0, NULL},
+        {{"OTEL_TRACES_SAMPLER", "jaeger_remote", NULL}, -1, "OTEL_TRACES_SAMPLER"},
+        {{"OTEL_BSP_SCHEDULE_DELAY", "-1", NULL}, -1, "OTEL_BSP_SCHEDULE_DELAY"},
+        {{"OTEL_METRIC_EXPORT_INTERVAL", "0", NULL}, -1, "OTEL_METRIC_EXPORT_INTERVAL"},
+        {{"OTEL_EXPORTER_OTLP_TIMEOUT", "0", NULL}, -1, "OTEL_EXPORTER_OTLP_TIMEOUT"},
+        {{"OTEL_BSP_MAX_QUEUE_SIZE", "0", NULL}, -1, "OTEL_BSP_MAX_QUEUE_SIZE"},
+        {{"OTEL_RESOURCE_ATTRIBUTES", "a=1,b", NULL}, -1, "OTEL_RESOURCE_ATTRIBUTES"},
+        {{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", NULL}, -1, "OTEL_EXPORTER_OTLP_PROTOCOL"},
+        {{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", NULL}, 0, NULL},
+        {{"OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ssl/ca.pem", NULL}, 0, NULL},
+        {{"OTEL_RESOURCE_ATTRIBUTES", "k8s.node.name=n1,team=a%2Cb", NULL}, 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        env e = {.kv = cases[i].kv};
+        nes_otel_config c;
+        char why[256] = "";
+        int rc = nes_otel_config_load(&c, "svc", lookup, &e, why, sizeof(why));
+        if (rc != cases[i].rc)
+            fail_msg("case %zu: rc %d (%s)", i, rc, why);
+        if (rc != 0) {
+            assert_non_null(strstr(why, cases[i].why));
+            assert_null(strstr(why, "secret"));
+        }
+    }
+    /* what the values become */
+    const char *kv[] = {"OTEL_EXPORTER_OTLP_ENDPOINT",
+                        "http://c:4318/",
+                        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                        "http://l/logs",
+                        "OTEL_EXPORTER_OTLP_HEADERS",
+                        "api-key=a%3Db , x=y",
+                        "OTEL_SERVICE_NAME",
+                        "mine",
+                        "OTEL_RESOURCE_ATTRIBUTES",
+                        "service.name=theirs,team=a%2Cb",
+                        "OTEL_TRACES_SAMPLER_ARG",
+                        "0.25",
+                        "OTEL_BSP_MAX_QUEUE_SIZE",
+                        "100",
+                        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                        "512",
+                        NULL};
+    env e = {.kv = kv};
+    nes_otel_config c;
+    char why[256];
+    assert_int_equal(nes_otel_config_load(&c, "svc", lookup, &e, why, sizeof(why)), 0);
+    assert_true(c.enabled);
+    assert_string_equal(c.url[0], "http://c:4318/v1/traces");
+    assert_string_equal(c.url[1], "http://c:4318/v1/metrics");
+    assert_string_equal(c.url[2], "http://l/logs");
+    assert_string_equal(c.headers, "api-key: a=b\nx: y\n");
+    assert_true(c.ratio == 0.25);
+    assert_int_equal(c.max_batch, 100); /* never more than the queue */
+    assert_int_equal(c.nattrs, 2);
+    assert_string_equal(c.attrs[0].key, "service.name");
+    assert_string_equal(c.attrs[0].value, "mine"); /* OTEL_SERVICE_NAME wins */
+    assert_string_equal(c.attrs[1].value, "a,b");
+    assert_int_equal(nes_otel_config_set_attr(&c, "aws.nitro.pcr0", "00ff"), 0);
+    assert_int_equal(c.nattrs, 3);
+    /* disabled */
+    const char *kv2[] = {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c", "OTEL_SDK_DISABLED", "true",
+                         NULL};
+    e.kv = kv2;
+    assert_int_equal(nes_otel_config_load(&c, "svc", lookup, &e, why, sizeof(why)), 0);
+    assert_false(c.enabled);
+    /* starting a disabled exporter does nothing */
+    assert_int_equal(nes_otel_start(&c, NULL, NULL, NULL, why, sizeof(why)), 0);
+    assert_false(nes_otel_running());
+    nes_otel_stop();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(traceparent_cases),
+        cmocka_unit_test(spans_parent_and_format),
+        cmocka_unit_test(ratio_sampling),
+        cmocka_unit_test(queue_drops_when_full),
+        cmocka_unit_test(queue_many_producers),
+        cmocka_unit_test(otlp_json_shapes),
+        cmocka_unit_test(config_cases),
+        cmocka_unit_test(prometheus_to_otlp_cases),
+        cmocka_unit_test(sink_aws_observer_and_tap),
+        cmocka_unit_test(timed_codec_span),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
