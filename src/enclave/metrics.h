@@ -107,7 +107,6 @@ void nes_metrics_fields(int decrypt, uint64_t n);
 /** Counts a spec lookup hit (1) or miss (0). */
 void nes_metrics_schema_lookup(int hit);
 
-
 /** Counts body members that no schema of spec `schema` declares (fail closed, DESIGN section 6):
  * `rejected` requests refused for one, `passed` members let through (open schemas,
  * UNKNOWN_FIELDS=pass). Lock-free; a spec name (letters, digits, '.', '_', '-'; at most 64) is a
