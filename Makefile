@@ -10,7 +10,7 @@ CMAKE_FLAGS := -G Ninja $(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNC
 BIN := $(BUILD_DIR)/bin
 PY := $(VENV)/bin/python
 
-.PHONY: all build deps run test unit asan integration fuzz-build fuzz-regress fuzz bench bench-http \
+.PHONY: all build deps run test unit asan asan-build integration integration-asan fuzz-build fuzz-regress fuzz bench bench-http \
         bench-spec bench-proxy lint tidy format clean
 
 all: build
@@ -26,20 +26,28 @@ build: deps
 run: build
 	@scripts/run-demo.sh $(BIN)
 
-test: lint tidy unit asan integration fuzz-regress
+test: lint tidy unit asan integration integration-asan fuzz-regress
 
 unit: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
-asan: deps
-	@cmake -S . -B $(BUILD_DIR)/asan $(CMAKE_FLAGS) -DNES_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	@cmake --build $(BUILD_DIR)/asan -j $(JOBS)
+asan: asan-build
 	@cd $(BUILD_DIR)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 integration: build
 	@NES_BIN=$(abspath $(BIN)) $(PY) -m pytest -q tests/integration
+
+asan-build: deps
+	@cmake -S . -B $(BUILD_DIR)/asan $(CMAKE_FLAGS) -DNES_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(BUILD_DIR)/asan -j $(JOBS)
+
+# The integration suite once more, against the ASan + UBSan build of every program (a leak or
+# an error makes the program exit non-zero, which the tests check).
+integration-asan: asan-build
+	@NES_BIN=$(abspath $(BUILD_DIR)/asan/bin) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(PY) -m pytest -q tests/integration
 
 fuzz-build: deps
 	@cmake -S . -B $(BUILD_DIR)/fuzz $(CMAKE_FLAGS) -DNES_FUZZ=ON -DCMAKE_C_COMPILER=clang \

@@ -1,14 +1,14 @@
-# The HTTPS service (issue 3): src/net (endpoint URIs), src/enclave (the service), its unit
-# tests under tests/unit/server/ (linked to the service library, so not in the top-level glob).
+# The HTTPS service (issues 3 and 6): src/net (endpoint URIs, event loop), src/enclave (the
+# service, on the HTTP codec of src/http), its unit tests under tests/unit/server/ (linked to the
+# service library, so not in the top-level glob).
 
-pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)
 find_package(Threads REQUIRED)
 
-# ---- libnesnet: endpoint URIs (shared with the proxy) ----------------------------------------
+# ---- libnesnet: endpoint URIs, event loop (shared with the proxy) ----------------------------------------
 file(GLOB NES_NET_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/net/*.c)
 add_library(nesnet STATIC ${NES_NET_SRC})
-target_link_libraries(nesnet PUBLIC nes)
+target_link_libraries(nesnet PUBLIC nes Threads::Threads)
 target_include_directories(nesnet PUBLIC ${CMAKE_SOURCE_DIR}/src)
 
 # ---- the OpenAPI description, embedded ---------------------------------------------------------
@@ -34,7 +34,7 @@ file(GLOB NES_SVC_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/enclave/*.c
 list(REMOVE_ITEM NES_SVC_SRC ${CMAKE_SOURCE_DIR}/src/enclave/main.c)
 add_library(nessvc STATIC ${NES_SVC_SRC} ${NES_OPENAPI_C})
 target_include_directories(nessvc PUBLIC ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(nessvc PUBLIC nes nesnet PkgConfig::MHD PkgConfig::GNUTLS
+target_link_libraries(nessvc PUBLIC nes nesnet neshttp PkgConfig::GNUTLS
                       PkgConfig::FYAML Threads::Threads)
 if(TARGET nesaws)
   target_link_libraries(nessvc PUBLIC nesaws) # AWS providers (cmake/aws.cmake)
@@ -51,10 +51,12 @@ if(NOT NES_FUZZ)
     set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
     target_link_libraries(${name} PRIVATE nessvc PkgConfig::CMOCKA)
     add_test(NAME ${name} COMMAND ${name})
-    if(name STREQUAL "test_tlsio")
-      target_link_options(${name} PRIVATE -Wl,--wrap=sendmsg) # short sends on demand
-    endif()
     set_tests_properties(${name} PROPERTIES ENVIRONMENT
       "NES_TESTDATA=${NES_TESTDATA_DIR};NES_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
   endforeach()
+endif()
+
+# The TLS load driver of the integration suite (tests/tools/http_load.c) needs GnuTLS.
+if(TARGET http_load)
+  target_link_libraries(http_load PRIVATE PkgConfig::GNUTLS)
 endif()

@@ -13,7 +13,7 @@ pkgs=(
   libssl-dev libfyaml-dev libcmocka-dev
   clang libclang-rt-14-dev clang-format clang-tidy cppcheck
   android-libboringssl-dev
-  libmicrohttpd-dev libgnutls28-dev gnutls-bin softhsm2 p11-kit opensc
+  libgnutls28-dev gnutls-bin softhsm2 p11-kit opensc
   libcurl4-gnutls-dev libcbor-dev libxml2-dev
   nginx-light wrk openssl curl socat
   python3 python3-venv python3-dev

@@ -15,11 +15,15 @@ and workers summed; wrk: its rusage): it moves far less with background load tha
 tells where a gap comes from. The share of the CPUs used by anything else (before the runs,
 and during each round: machine busy time minus server and wrk) is printed: above 5%, rerun.
 
+Connection sweep: -c1, -c32, -c256 and -c1000 (unpaced, both sides, p50/p99); the goal is that
+no connection count falls below 90 % of the -c32 req/s. Pinned: both servers pinned to CPU 0
+(every thread), wrk to CPU 1 (one thread), -c32: wrk's own cost no longer shares the servers'
+core, so the ratio measures the servers alone (goal >= 1.0).
+
 Half load: wrk has no fixed-rate mode; the wrk scripts' delay() hook paces each of the 32
 connections so the offered rate is half of (a)'s median peak (wrk's timer has 1 ms steps: the
-pause is randomly rounded, so the rate is right on average and somewhat bursty). A connection
-sweep (unpaced, -c1..-c16) is printed as well. RSS: the service's VmRSS with 1,000 open TLS
-connections that each made one request.
+pause is randomly rounded, so the rate is right on average and somewhat bursty). RSS: the
+service's VmRSS with 1,000 open TLS connections that each made one request.
 
 Parity (nothing here favours (a)):
   - both log every request: the service at its default LOG_LEVEL=info writes one JSON access
@@ -30,18 +34,20 @@ Parity (nothing here favours (a)):
     exchange on both (nginx would otherwise pick AES-256-GCM and X25519 for wrk);
   - nginx: one worker per core, keep-alive without a request cap, session cache and tickets on;
     the service: one worker thread per core (its default), no request cap either.
-  - nginx runs with its defaults otherwise: without open_file_cache it opens, stats and closes
-    static.json on every request. --nginx-open-file-cache turns the cache on (the usual tuning
-    for static files; nginx then needs ~30% less CPU per request): the stricter comparison.
+  - nginx "strict" (the default): open_file_cache on, so nginx does not open, stat and close
+    static.json on every request (the usual tuning for static files; ~30% less CPU per
+    request). --nginx-old runs the older comparison without the cache.
   - the workloads differ by definition of the goal: (a) is a POST with a 1 KiB body that is
     parsed and has 6 fields encrypted, (b) a GET of a static 1 KiB file.
 
-usage: bench/http/bench.py [BIN_DIR] [--secs N] [--rounds N] [--no-sweep] [--nginx-open-file-cache]
-       (not a test; about 3 minutes on 2 cores with the defaults)
+usage: bench/http/bench.py [BIN_DIR] [--secs N] [--rounds N] [--no-sweep] [--no-pinned]
+                          [--nginx-old]
+       (not a test; about 4 minutes on 2 cores with the defaults)
 """
 import os
 import pathlib
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -91,8 +97,10 @@ def cpu_ticks(pids):
     return total
 
 
-def wrk(url, conns, secs, script=None, env=None, server_pids=()):
-    cmd = ["wrk", f"-t{min(2, conns)}", f"-c{conns}", f"-d{secs}s", "--latency"]
+def wrk(url, conns, secs, script=None, env=None, server_pids=(), threads=2, cpus=None):
+    cmd = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{secs}s", "--latency"]
+    if cpus is not None:
+        cmd = ["taskset", "-c", cpus] + cmd
     if script:
         cmd += ["-s", str(script)]
     t0, m0 = cpu_ticks(server_pids), busy_ticks()
@@ -136,6 +144,20 @@ def background_share(secs=2.0):
     return (busy_ticks() - b0) / os.sysconf("SC_CLK_TCK") / ((time.monotonic() - t0) * ncpu)
 
 
+def pin(pids, cpus):
+    """Sets the CPU affinity of every thread of the processes."""
+    for pid in pids:
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except OSError:
+                pass
+
+
 def rss_kib(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -152,7 +174,8 @@ def main():
         rounds = max(1, int(sys.argv[sys.argv.index("--rounds") + 1]))
     args = [a for a in args if not re.fullmatch(r"\d+", a)]
     do_sweep = "--no-sweep" not in sys.argv
-    ofc = "--nginx-open-file-cache" in sys.argv
+    do_pinned = "--no-pinned" not in sys.argv
+    ofc = "--nginx-old" not in sys.argv
     bg0 = background_share()
     bindir = pathlib.Path(args[0] if args else ROOT / "build" / "bin").resolve()
     ncpu = os.cpu_count() or 1
@@ -164,6 +187,8 @@ def main():
         port_a, port_b = free_port(), free_port()
         env = {"PATH": os.environ["PATH"], "LISTEN": f"tcp://127.0.0.1:{port_a}",
                "LOG_LEVEL": "info", "MAX_CONNECTIONS": "4096"}
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 16384)), hard))
         svc = subprocess.Popen([str(bindir / "nitro-enc-svc"), "--local-mode"], cwd=work, env=env,
                                stderr=open(work / "svc.log", "wb"))
         procs.append(svc)
@@ -228,8 +253,8 @@ http {{
         url_b = f"https://127.0.0.1:{port_b}/static.json"
         wenv = dict(os.environ, NES_BENCH_BODY=str(HERE / "payments-1k.json"))
         pids_a, pids_b = [svc.pid], nginx_pids(nginx.pid)
-        run_a = lambda c, s, e=wenv: wrk(url_a, c, s, HERE / "post.lua", e, pids_a)
-        run_b = lambda c, s, e=None: wrk(url_b, c, s, HERE / "rate.lua", e, pids_b)
+        run_a = lambda c, s, e=wenv, **kw: wrk(url_a, c, s, HERE / "post.lua", e, pids_a, **kw)
+        run_b = lambda c, s, e=None, **kw: wrk(url_b, c, s, HERE / "rate.lua", e, pids_b, **kw)
         # warm-up, and a check that both sides answer 200 (a 403 page is no benchmark)
         for side, r in (("a", run_a(8, 2)), ("b", run_b(8, 2))):
             if r["non2xx"] or r["n"] == 0:
@@ -253,9 +278,19 @@ http {{
         peak_a = med["a"]["rps"]
 
         sweep = {"a": {}, "b": {}}
-        for c in (1, 2, 4, 8, 16) if do_sweep else ():
-            sweep["a"][c] = run_a(c, max(3, secs // 2))
-            sweep["b"][c] = run_b(c, max(3, secs // 2))
+        for c in (1, 32, 256, 1000) if do_sweep else ():
+            # many connections: the whole round, so the handshakes at its start weigh less
+            d = secs if c >= 256 else max(3, secs // 2)
+            sweep["a"][c] = run_a(c, d)
+            sweep["b"][c] = run_b(c, d)
+        pinned = {}
+        if do_pinned and ncpu >= 2:
+            allcpus = set(range(ncpu))
+            pin(pids_a + pids_b, {0})
+            for k in ("a", "b", "b", "a"):  # alternating, two each
+                r = (run_a if k == "a" else run_b)(32, secs, threads=1, cpus="1")
+                pinned.setdefault(k, []).append(r)
+            pin(pids_a + pids_b, allcpus)
         # pace 32 connections to half of (a)'s peak: each waits 32 / rate seconds between requests
         delay_ms = 32 * 1000.0 / (peak_a / 2)
         paced = dict(wenv, NES_BENCH_DELAY_MS=f"{delay_ms:.4f}")
@@ -309,11 +344,29 @@ http {{
             print("connection sweep (req/s, p50 ms, p99 ms):")
         for c in sorted(sweep["a"]):
             a, b = sweep["a"][c], sweep["b"][c]
-            print(f"  -c{c:<3} (a) {a['rps']:>8.0f} {a['p50']:>6.2f} {a['p99']:>6.2f}"
-                  f"    (b) {b['rps']:>8.0f} {b['p50']:>6.2f} {b['p99']:>6.2f}")
+            print(f"  -c{c:<4} (a) {a['rps']:>8.0f} {a['p50']:>6.2f} {a['p99']:>6.2f}"
+                  f"    (b) {b['rps']:>8.0f} {b['p50']:>6.2f} {b['p99']:>6.2f}"
+                  f"    non-2xx/socket errors (a) {a['non2xx']}/{a['sockerr'] or '-'}")
+        pin_ratio = None
+        if pinned:
+            pa = statistics.median(r["rps"] for r in pinned["a"])
+            pb = statistics.median(r["rps"] for r in pinned["b"])
+            pin_ratio = pa / pb
+            print()
+            print(f"pinned (servers on CPU 0, wrk -t1 on CPU 1, -c32): (a) {pa:.0f} req/s, "
+                  f"(b) {pb:.0f} req/s, a/b {pin_ratio:.2f}; server us/request "
+                  f"(a) {statistics.median(r['srv_us'] for r in pinned['a']):.1f} "
+                  f"(b) {statistics.median(r['srv_us'] for r in pinned['b']):.1f}")
         goals = [("a/b >= 1.0", ratio >= 1.0),
+                 ("server CPU/request <= nginx's", cpu["a"]["srv_us"] <= cpu["b"]["srv_us"]),
                  ("p99 <= 2 ms at half load", ra["p99"] <= 2.0),
                  ("RSS <= 64 MiB with 1,000 connections", rss_1000 <= 64 * 1024)]
+        if sweep["a"] and 32 in sweep["a"]:
+            floor = 0.9 * sweep["a"][32]["rps"]
+            goals.append(("no connection count below 90% of -c32",
+                          all(r["rps"] >= floor for c, r in sweep["a"].items() if c > 1)))
+        if pin_ratio is not None:
+            goals.append(("pinned a/b >= 1.0", pin_ratio >= 1.0))
         print()
         print("goals: " + ", ".join(f"{g}: {'met' if ok else 'NOT met'}" for g, ok in goals))
     finally:

@@ -1,49 +1,71 @@
-/* conns.c - the fd-indexed connection table and its reaper (see conns.h). */
+/* conns.c - client connections: TLS, buffers, the request cycle, deadlines (see conns.h). */
 #include "enclave/conns.h"
 
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <strings.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
+#include <unistd.h>
 
-#define MAX_TABLE (1u << 20)
+#include "enclave/reqhead.h"
+#include "enclave/log.h"
+#include "enclave/routes.h"
+#include "enclave/server.h"
+#include "enclave/tls.h"
+#include "enclave/tlsio.h"
+#include "http/writer.h"
 
-static nes_conn *g_table;
-static unsigned g_size;
-static _Atomic int g_high; /* highest fd seen + 1 */
-static _Atomic long g_open;
+#define IN_CAP ((size_t)2 * NES_REQHEAD_MAX) /* head + room for chunked input behind it */
+#define OUT_KEEP ((size_t)64 * 1024)     /* an output buffer grown past this is freed when sent */
+#define OUT_FLUSH_AT ((size_t)32 * 1024) /* pipelined answers are sent once this much is queued */
+#define REQUESTS_PER_WAKEUP 16
+#define LINGER_MS 2000
 
-int nes_conns_init(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max > MAX_TABLE ? MAX_TABLE : rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    g_size = (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > MAX_TABLE) ? MAX_TABLE
-                                                                       : (unsigned)rl.rlim_cur;
-    /* Large and zeroed: the pages of fds never used are never touched. */
-    g_table = calloc(g_size, sizeof(nes_conn));
-    if (g_table == NULL)
-        return -1;
-    /* Zeroed pthread mutexes are valid default mutexes on glibc. */
-    return 0;
-}
+typedef enum phase {
+    PH_HANDSHAKE,
+    PH_HEAD, /* waiting for or reading a request head */
+    PH_BODY, /* reading (or discarding) a body */
+    PH_LINGER,
+} phase;
 
-void nes_conns_free(void)
-{
-    free(g_table);
-    g_table = NULL;
-    g_size = 0;
-}
+struct nes_conn {
+    nes_io io; /* first: the loop hands back &io */
+    nes_timer timer;
+    nes_conn_env *env;
+    nes_conn *prev, *next;
+    gnutls_session_t tls;
+    nes_tlsio tio;
+    nes_creds *creds; /* the set this session's handshake used */
+    phase ph;
+    bool close_after_write; /* the last queued answer closes the connection */
+    bool write_blocked;     /* waiting for EPOLLOUT */
+    bool idle_wait;         /* between requests: the next byte starts the header deadline */
+    /* input: [in_off, in_len) not yet consumed; a parsed head stays at [0, head_len) */
+    uint8_t *in;
+    size_t in_off, in_len, head_len;
+    /* output: [out_off, out.len) not yet accepted by GnuTLS */
+    nes_buf out;
+    size_t out_off;
+    /* the request in progress (PH_BODY, or answered in PH_HEAD) */
+    bool in_request;
+    nes_reqhead head;
+    nes_request req;
+    nes_route_ctx rctx;
+    nes_buf body;
+    bool discard, too_large;
+    uint64_t remaining; /* length-framed body bytes still to come */
+    nes_chunks chunked;
+};
+
+/* ---- clocks and the Date header -------------------------------------------------------- */
 
 int64_t nes_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return nes_mono_ms();
 }
 
 uint64_t nes_now_us(void)
@@ -53,75 +75,609 @@ uint64_t nes_now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-nes_conn *nes_conns_get(int fd)
+const char *nes_conn_date(nes_conn_env *env)
 {
-    return (fd >= 0 && (unsigned)fd < g_size) ? &g_table[fd] : NULL;
-}
-
-nes_conn *nes_conns_started(int fd, int64_t deadline_ms)
-{
-    nes_conn *c = nes_conns_get(fd);
-    if (c == NULL)
-        return NULL;
-    pthread_mutex_lock(&c->lock);
-    c->open = true;
-    c->fd = fd;
-    c->creds = NULL;
-    c->requests = 0;
-    atomic_store(&c->deadline_ms, deadline_ms);
-    pthread_mutex_unlock(&c->lock);
-    int hi = atomic_load(&g_high);
-    while (fd + 1 > hi && !atomic_compare_exchange_weak(&g_high, &hi, fd + 1))
-        ;
-    atomic_fetch_add(&g_open, 1);
-    return c;
-}
-
-void nes_conns_closed(nes_conn *c)
-{
-    if (c == NULL)
-        return;
-    pthread_mutex_lock(&c->lock);
-    bool was_open = c->open;
-    c->open = false;
-    nes_creds *creds = c->creds;
-    c->creds = NULL;
-    atomic_store(&c->deadline_ms, 0);
-    pthread_mutex_unlock(&c->lock);
-    nes_creds_release(creds);
-    nes_tlsio_closed(&c->io);
-    if (was_open)
-        atomic_fetch_sub(&g_open, 1);
-}
-
-void nes_conns_set_deadline(nes_conn *c, int64_t deadline_ms)
-{
-    if (c != NULL)
-        atomic_store_explicit(&c->deadline_ms, deadline_ms, memory_order_relaxed);
-}
-
-unsigned nes_conns_reap(int64_t now_ms)
-{
-    unsigned n = 0;
-    int hi = atomic_load(&g_high);
-    for (int fd = 0; fd < hi; fd++) {
-        nes_conn *c = &g_table[fd];
-        int64_t d = atomic_load_explicit(&c->deadline_ms, memory_order_relaxed);
-        if (d == 0 || d > now_ms)
-            continue;
-        pthread_mutex_lock(&c->lock);
-        if (c->open && atomic_load(&c->deadline_ms) != 0 &&
-            atomic_load(&c->deadline_ms) <= now_ms) {
-            shutdown(c->fd, SHUT_RDWR);
-            atomic_store(&c->deadline_ms, 0);
-            n++;
-        }
-        pthread_mutex_unlock(&c->lock);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec != env->date_sec || env->date[0] == '\0') {
+        env->date_sec = ts.tv_sec;
+        nes_h1_imf_fixdate((int64_t)ts.tv_sec, env->date);
     }
-    return n;
+    return env->date;
 }
 
-long nes_conns_open(void)
+/* ---- lifecycle -------------------------------------------------------------------------- */
+
+static void conn_cb(nes_loop *loop, nes_io *io, uint32_t events);
+static void timer_cb(nes_loop *loop, nes_timer *t);
+
+static void set_deadline(nes_conn *c, unsigned secs)
 {
-    return atomic_load(&g_open);
+    nes_timer_set(c->env->loop, &c->timer, nes_loop_now(c->env->loop) + (int64_t)secs * 1000);
+}
+
+static void end_request(nes_conn *c)
+{
+    nes_buf_free(&c->body);
+    c->in_request = false;
+    c->discard = c->too_large = false;
+}
+
+static void conn_close(nes_conn *c)
+{
+    nes_conn_env *env = c->env;
+    nes_server *s = env->s;
+    if (c->in_request) {
+        nes_routes_aborted(s, &c->req, &c->rctx);
+        end_request(c);
+    }
+    nes_timer_stop(env->loop, &c->timer);
+    nes_loop_del(env->loop, &c->io);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        env->first = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    env->count--;
+    gnutls_deinit(c->tls);
+    nes_tlsio_closed(&c->tio);
+    nes_creds_release(c->creds);
+    close(c->io.fd);
+    if (c->in != NULL)
+        explicit_bzero(c->in, c->in_len);
+    free(c->in);
+    nes_buf_free(&c->out);
+    free(c);
+    atomic_fetch_sub(&s->open, 1);
+}
+
+int nes_conn_open(nes_conn_env *env, int fd)
+{
+    nes_server *s = env->s;
+    nes_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL || gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0) {
+        free(c);
+        close(fd);
+        return -1;
+    }
+    c->env = env;
+    c->io = (nes_io){.fd = fd, .cb = conn_cb};
+    c->timer.cb = timer_cb;
+    static const gnutls_datum_t alpn = {(unsigned char *)"http/1.1", 8};
+    if (gnutls_priority_set(c->tls, s->prio) < 0 ||
+        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, s->xcred) < 0 ||
+        gnutls_alpn_set_protocols(c->tls, &alpn, 1, 0) < 0) {
+        gnutls_deinit(c->tls);
+        free(c);
+        close(fd);
+        return -1;
+    }
+    if (s->client_ca_pem != NULL)
+        gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUEST);
+    gnutls_session_set_ptr(c->tls, c);
+    nes_tls_enable_tickets(c->tls);
+    nes_tlsio_attach(&c->tio, c->tls, fd);
+    if (nes_loop_add(env->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
+        gnutls_deinit(c->tls);
+        nes_tlsio_closed(&c->tio);
+        free(c);
+        close(fd);
+        return -1;
+    }
+    c->next = env->first;
+    if (env->first != NULL)
+        env->first->prev = c;
+    env->first = c;
+    env->count++;
+    atomic_fetch_add(&s->open, 1);
+    c->ph = PH_HANDSHAKE;
+    set_deadline(c, s->cfg->header_timeout_secs);
+    return 0;
+}
+
+/* The certificate callback (installed on the server's credentials): GnuTLS asks during the
+ * handshake. The connection keeps a reference to the set until it closes (GnuTLS does not copy
+ * the chain or the key), so a reload never pulls a key from under a session. */
+int nes_conn_cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
+                           gnutls_pcert_st **certs, unsigned int *ncerts,
+                           gnutls_ocsp_data_st **ocsp, unsigned int *nocsp, gnutls_privkey_t *key,
+                           unsigned int *flags)
+{
+    (void)info;
+    *ocsp = NULL;
+    *nocsp = 0;
+    *flags = 0;
+    nes_conn *c = gnutls_session_get_ptr(session);
+    if (c == NULL)
+        return -1;
+    if (c->creds == NULL)
+        c->creds = nes_tls_acquire();
+    if (c->creds == NULL)
+        return -1;
+    nes_creds_get(c->creds, certs, ncerts, key);
+    return 0;
+}
+
+static bool idle(const nes_conn *c)
+{
+    return c->ph == PH_HEAD && !c->in_request && c->in_off == c->in_len && c->out_off == c->out.len;
+}
+
+void nes_conns_close_idle(nes_conn_env *env)
+{
+    for (nes_conn *c = env->first, *n; c != NULL; c = n) {
+        n = c->next;
+        if (idle(c))
+            conn_close(c);
+    }
+}
+
+void nes_conns_close_all(nes_conn_env *env)
+{
+    for (nes_conn *c = env->first, *n; c != NULL; c = n) {
+        n = c->next;
+        conn_close(c);
+    }
+}
+
+static void timer_cb(nes_loop *loop, nes_timer *t)
+{
+    (void)loop;
+    nes_conn *c = (nes_conn *)((char *)t - offsetof(nes_conn, timer));
+    conn_close(c);
+}
+
+/* ---- output ----------------------------------------------------------------------------- */
+
+static int header(nes_buf *b, const char *name, const char *value)
+{
+    return nes_h1_write_header(b, (nes_h1_str){name, strlen(name)},
+                               (nes_h1_str){value, strlen(value)});
+}
+
+/* Serialises `resp` behind what is already queued; frees its body. `head_only`: a HEAD request
+ * (the length is announced, no body sent). An HTTP/1.0 client that asked for keep-alive is told
+ * it got it. */
+static void queue_response(nes_conn *c, nes_response *resp, bool head_only, bool keep_alive)
+{
+    nes_server *s = c->env->s;
+    bool close = resp->close || !keep_alive || atomic_load(&s->draining);
+    static const char fixed[] = "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n";
+    const char *ctype = resp->content_type ? resp->content_type : "application/json";
+    size_t body = head_only ? 0 : resp->body.len;
+    nes_buf *b = &c->out;
+    size_t mark = b->len;
+    if (nes_buf_reserve(b, 320 + body) != 0 ||
+        nes_h1_write_status_line(b, 1, (int)resp->status, NULL) != 0 ||
+        header(b, "Date", nes_conn_date(c->env)) != 0 || header(b, "Content-Type", ctype) != 0 ||
+        nes_h1_write_header_u64(b, "Content-Length", resp->body.len) != 0 ||
+        nes_buf_append(b, fixed, sizeof(fixed) - 1) != 0 ||
+        (resp->allow != NULL && header(b, "Allow", resp->allow) != 0) ||
+        (resp->retry_after != NULL && header(b, "Retry-After", resp->retry_after) != 0) ||
+        (close && header(b, "Connection", "close") != 0) ||
+        (!close && c->head.h.minor_version == 0 && header(b, "Connection", "keep-alive") != 0) ||
+        nes_h1_write_end(b) != 0 || nes_buf_append(b, resp->body.data, body) != 0) {
+        b->len = mark; /* out of memory: the connection goes, nothing half-written */
+        close = true;
+    }
+    nes_buf_free(&resp->body);
+    if (close)
+        c->close_after_write = true;
+}
+
+typedef enum io_rc { IO_OK, IO_AGAIN, IO_CLOSED } io_rc;
+
+/* Hands the queued output to GnuTLS until it is all sent or the socket is full. */
+static io_rc flush(nes_conn *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t r = gnutls_record_send(c->tls, c->out.data + c->out_off, c->out.len - c->out_off);
+        if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+            c->write_blocked = true;
+            return IO_AGAIN;
+        }
+        if (r < 0)
+            return IO_CLOSED;
+        c->out_off += (size_t)r;
+    }
+    c->write_blocked = false;
+    /* Sent: the bytes may hold plaintext (decrypt answers); wipe what was used. */
+    if (c->out.len > 0)
+        explicit_bzero(c->out.data, c->out.len);
+    c->out.len = c->out_off = 0;
+    if (c->out.cap > OUT_KEEP)
+        nes_buf_free(&c->out);
+    return IO_OK;
+}
+
+static void start_linger(nes_conn *c)
+{
+    c->ph = PH_LINGER;
+    gnutls_bye(c->tls, GNUTLS_SHUT_WR); /* best effort: the close_notify alert */
+    shutdown(c->io.fd, SHUT_WR);
+    nes_timer_set(c->env->loop, &c->timer, nes_loop_now(c->env->loop) + LINGER_MS);
+}
+
+/* Linger: read and drop until EOF, error or the deadline. */
+static void linger(nes_conn *c)
+{
+    char sink[4096];
+    for (;;) {
+        ssize_t r = recv(c->io.fd, sink, sizeof(sink), 0);
+        if (r > 0)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        conn_close(c);
+        return;
+    }
+}
+
+/* ---- input ------------------------------------------------------------------------------ */
+
+/* Reads decrypted bytes into `dst`. >0 bytes, or IO_AGAIN / IO_CLOSED as a negative. */
+static ssize_t tls_read(nes_conn *c, uint8_t *dst, size_t cap)
+{
+    for (int retries = 0;; retries++) {
+        c->tio.drained = false;
+        ssize_t r = gnutls_record_recv(c->tls, dst, cap);
+        if (r > 0)
+            return r;
+        /* AGAIN after a post-handshake message with records still unread: go on reading. The
+         * retries are bounded so a peer cannot keep the worker here. */
+        if (r == GNUTLS_E_AGAIN && (c->tio.drained || retries >= 8))
+            return -(ssize_t)IO_AGAIN;
+        if (r == 0 || gnutls_error_is_fatal((int)r) || retries >= 8)
+            return -(ssize_t)IO_CLOSED;
+        /* interrupted, a warning alert, a refused renegotiation: read on */
+    }
+}
+
+/* Reads more of a head into the input buffer. */
+static io_rc fill_in(nes_conn *c)
+{
+    if (c->in == NULL && (c->in = malloc(IN_CAP)) == NULL)
+        return IO_CLOSED;
+    if (c->in_off > 0 && c->in_off == c->in_len) {
+        c->in_off = c->in_len = 0;
+        c->head.scan = 0;
+    } else if (c->in_off > 0) {
+        /* a pipelined head starts mid-buffer: move it to the front */
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+        c->head.scan = 0;
+    }
+    if (c->in_len == IN_CAP)
+        return IO_OK; /* full: the caller decides (head too large) */
+    bool first = c->in_len == c->in_off;
+    ssize_t r = tls_read(c, c->in + c->in_len, IN_CAP - c->in_len);
+    if (r < 0)
+        return (io_rc)(-r);
+    c->in_len += (size_t)r;
+    if (first && c->idle_wait) {
+        c->idle_wait = false;
+        set_deadline(c, c->env->s->cfg->header_timeout_secs);
+    }
+    return IO_OK;
+}
+
+/* ---- the request cycle ------------------------------------------------------------------ */
+
+typedef enum step {
+    ST_MORE,     /* progress made; call again */
+    ST_NEED_IN,  /* needs more input */
+    ST_CLOSE,    /* close now (no answer possible) */
+    ST_ANSWERED, /* an answer was queued */
+} step;
+
+static void refuse(nes_conn *c, unsigned status, const char *reason, size_t offset)
+{
+    nes_response resp = {0};
+    nes_routes_refused(c->env->s, NULL, NULL, status, reason, offset, &resp);
+    queue_response(c, &resp, false, false);
+    c->close_after_write = true;
+}
+
+static void answer(nes_conn *c)
+{
+    nes_response resp = {0};
+    c->req.body = c->body.data;
+    c->req.body_len = c->body.len;
+    nes_routes_respond(c->env->s, &c->req, &c->rctx, c->too_large, &resp);
+    queue_response(c, &resp, c->head.is_head_method, c->head.keep_alive);
+    end_request(c);
+    c->ph = PH_HEAD;
+    c->idle_wait = true;
+    set_deadline(c, c->env->s->cfg->idle_timeout_secs);
+}
+
+static step begin_request(nes_conn *c, size_t head_len)
+{
+    nes_server *s = c->env->s;
+    c->head_len = head_len;
+    c->in_off = head_len;
+    c->in_request = true;
+    c->req = (nes_request){
+        .method = c->head.method,
+        .target = c->head.target,
+        .header = nes_reqhead_header,
+        .head = &c->head,
+        .tls = c->tls,
+        .t0_us = nes_now_us(),
+        .content_length = c->head.chunked ? -1 : (int64_t)c->head.content_length,
+    };
+    set_deadline(c, s->cfg->request_timeout_secs);
+    nes_response resp = {0};
+    nes_routes_next next = nes_routes_begin(s, &c->req, c->head.expect_continue, &c->rctx, &resp);
+    if (next == NES_ROUTES_ANSWER_NOW) {
+        queue_response(c, &resp, c->head.is_head_method, false);
+        end_request(c);
+        c->close_after_write = true;
+        return ST_ANSWERED;
+    }
+    c->discard = next == NES_ROUTES_DISCARD_BODY;
+    c->body = (nes_buf){.max = s->cfg->max_body_bytes};
+    if (c->head.chunked) {
+        nes_chunks_init(&c->chunked);
+    } else {
+        c->remaining = c->head.content_length;
+        if (!c->discard && c->remaining > 0 && nes_buf_reserve(&c->body, c->remaining) != 0)
+            return ST_CLOSE; /* out of memory */
+    }
+    if (!c->head.chunked && c->remaining == 0) {
+        answer(c);
+        return ST_ANSWERED;
+    }
+    if (c->head.expect_continue && c->in_off == c->in_len && !c->discard) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (nes_buf_append(&c->out, cont, sizeof(cont) - 1) != 0)
+            return ST_CLOSE;
+    }
+    c->ph = PH_BODY;
+    return ST_MORE;
+}
+
+static step read_head(nes_conn *c)
+{
+    if (c->in_off == c->in_len)
+        return ST_NEED_IN;
+    if (c->in_off > 0) {
+        /* a pipelined head: parse it at the front of the buffer */
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+        c->head.scan = 0;
+    }
+    nes_refusal why;
+    long r = nes_reqhead_parse(&c->head, (char *)c->in, c->in_len, &why);
+    if (r > 0)
+        return begin_request(c, (size_t)r);
+    if (r < 0) {
+        refuse(c, why.status, why.reason, why.offset);
+        return ST_ANSWERED;
+    }
+    return ST_NEED_IN;
+}
+
+/* Adds decoded body bytes (or drops them when discarding). false: over the discard bound. */
+static bool take_body(nes_conn *c, const uint8_t *p, size_t n)
+{
+    nes_server *s = c->env->s;
+    c->req.bytes_in += n;
+    if (c->discard || c->too_large)
+        return c->req.bytes_in <= s->cfg->max_body_bytes * NES_ROUTES_DISCARD_FACTOR;
+    if (nes_buf_append(&c->body, p, n) != 0) {
+        nes_buf_free(&c->body);
+        c->too_large = true;
+        return c->req.bytes_in <= s->cfg->max_body_bytes * NES_ROUTES_DISCARD_FACTOR;
+    }
+    return true;
+}
+
+static step read_length_body(nes_conn *c)
+{
+    size_t have = c->in_len - c->in_off;
+    if (have > 0) {
+        size_t n = have < c->remaining ? have : (size_t)c->remaining;
+        take_body(c, c->in + c->in_off, n);
+        c->in_off += n;
+        c->remaining -= n;
+    }
+    while (c->remaining > 0) {
+        uint8_t *dst;
+        size_t cap;
+        if (!c->discard && c->body.data != NULL) {
+            dst = c->body.data + c->body.len; /* straight into the body */
+            cap = (size_t)c->remaining;
+        } else {
+            if (c->in == NULL && (c->in = malloc(IN_CAP)) == NULL)
+                return ST_CLOSE;
+            c->in_off = c->in_len = c->head_len;
+            dst = c->in + c->in_len;
+            cap = IN_CAP - c->in_len;
+            if (cap > c->remaining)
+                cap = (size_t)c->remaining;
+        }
+        ssize_t r = tls_read(c, dst, cap);
+        if (r == -(ssize_t)IO_AGAIN)
+            return ST_NEED_IN;
+        if (r < 0)
+            return ST_CLOSE;
+        c->remaining -= (size_t)r;
+        if (dst == c->body.data + c->body.len) {
+            c->body.len += (size_t)r;
+            c->req.bytes_in += (size_t)r;
+        } else {
+            c->req.bytes_in += (size_t)r;
+        }
+    }
+    answer(c);
+    return ST_ANSWERED;
+}
+
+/* A chunked body the codec refused: the request is answered with the refusal, then close. */
+static step chunks_refused(nes_conn *c, const nes_refusal *why)
+{
+    nes_response resp = {0};
+    nes_routes_refused(c->env->s, &c->req, &c->rctx, why->status, why->reason, (size_t)-1, &resp);
+    end_request(c);
+    queue_response(c, &resp, false, false);
+    c->close_after_write = true;
+    return ST_ANSWERED;
+}
+
+static step read_chunked_body(nes_conn *c)
+{
+    for (;;) {
+        if (c->in_off < c->in_len) {
+            size_t used = 0, dlen = 0;
+            uint8_t *data = c->in + c->in_off; /* decoded in place */
+            nes_refusal why;
+            int r = nes_chunks_step(&c->chunked, data, c->in_len - c->in_off, &used, &dlen, &why);
+            c->in_off += used;
+            if (r < 0)
+                return chunks_refused(c, &why);
+            if (dlen > 0 && !take_body(c, data, dlen)) {
+                /* far over the limit: the known answer (or 413) now, then close */
+                c->head.keep_alive = false;
+                answer(c);
+                c->close_after_write = true;
+                return ST_ANSWERED;
+            }
+            if (r == 1) {
+                answer(c);
+                return ST_ANSWERED;
+            }
+            if (used > 0 && c->in_off < c->in_len)
+                continue;
+        }
+        /* need more input: keep the head, reuse the rest of the buffer */
+        if (c->in_off == c->in_len) {
+            c->in_off = c->in_len = c->head_len;
+        } else if (c->in_off > c->head_len) {
+            memmove(c->in + c->head_len, c->in + c->in_off, c->in_len - c->in_off);
+            c->in_len -= c->in_off - c->head_len;
+            c->in_off = c->head_len;
+        }
+        if (c->in_len == IN_CAP) {
+            nes_refusal why = {.status = 400, .reason = "a chunk line is too long"};
+            return chunks_refused(c, &why);
+        }
+        ssize_t r = tls_read(c, c->in + c->in_len, IN_CAP - c->in_len);
+        if (r == -(ssize_t)IO_AGAIN)
+            return ST_NEED_IN;
+        if (r < 0)
+            return ST_CLOSE;
+        c->in_len += (size_t)r;
+    }
+}
+
+static step advance(nes_conn *c)
+{
+    switch (c->ph) {
+    case PH_HEAD:
+        return read_head(c);
+    case PH_BODY:
+        return c->head.chunked ? read_chunked_body(c) : read_length_body(c);
+    default:
+        return ST_CLOSE;
+    }
+}
+
+static bool handshake(nes_conn *c)
+{
+    int r, spurious = 0;
+    do {
+        c->tio.drained = false;
+        r = gnutls_handshake(c->tls);
+    } while (r < 0 && ((r == GNUTLS_E_AGAIN && !c->tio.drained &&
+                        gnutls_record_get_direction(c->tls) == 0 && ++spurious < 8) ||
+                       (r != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(r))));
+    if (r == GNUTLS_E_AGAIN)
+        return false;
+    if (r < 0) {
+        conn_close(c);
+        return false;
+    }
+    c->ph = PH_HEAD;
+    return true;
+}
+
+/* Runs the connection until it waits for the socket, closes or used its share of the wakeup. */
+static void conn_run(nes_conn *c)
+{
+    if (c->ph == PH_HANDSHAKE && !handshake(c))
+        return;
+    if (c->ph == PH_LINGER) {
+        linger(c);
+        return;
+    }
+    for (int answered = 0;;) {
+        if (c->out_off < c->out.len &&
+            (c->write_blocked || c->close_after_write || c->out.len >= OUT_FLUSH_AT)) {
+            io_rc w = flush(c);
+            if (w == IO_AGAIN)
+                return;
+            if (w == IO_CLOSED) {
+                conn_close(c);
+                return;
+            }
+        }
+        if (c->close_after_write) {
+            if (c->out_off < c->out.len)
+                continue;
+            start_linger(c);
+            linger(c);
+            return;
+        }
+        if (answered >= REQUESTS_PER_WAKEUP) {
+            io_rc w = flush(c);
+            if (w == IO_CLOSED)
+                conn_close(c);
+            else if (w == IO_OK)
+                nes_loop_defer(c->env->loop, &c->io);
+            return;
+        }
+        step st = advance(c);
+        if (st == ST_ANSWERED) {
+            answered++;
+            continue;
+        }
+        if (st == ST_CLOSE) {
+            conn_close(c);
+            return;
+        }
+        if (st == ST_MORE)
+            continue;
+        /* ST_NEED_IN: send what is queued before waiting, then read */
+        if (c->out_off < c->out.len) {
+            io_rc w = flush(c);
+            if (w == IO_CLOSED) {
+                conn_close(c);
+                return;
+            }
+        }
+        if (c->ph == PH_BODY) {
+            /* the body readers read until EAGAIN themselves */
+            return;
+        }
+        io_rc r = fill_in(c);
+        if (r == IO_AGAIN)
+            return;
+        if (r == IO_CLOSED) {
+            conn_close(c);
+            return;
+        }
+    }
+}
+
+static void conn_cb(nes_loop *loop, nes_io *io, uint32_t events)
+{
+    (void)loop;
+    nes_conn *c = (nes_conn *)io;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        nes_tlsio_readable(&c->tio);
+    conn_run(c);
 }

@@ -1,61 +1,82 @@
-/* conns.h - per-connection records indexed by socket fd: phase deadlines (slowloris defence),
- * the TLS credential set a connection uses, and the open-connection gauge.
+/* conns.h - the client connections of one worker: TLS session, buffers, the HTTP/1.1 request
+ * cycle and the connection's deadline, all driven by the worker's event loop (net/loop.h).
  *
- * libmicrohttpd's own timeout is an idle timeout: a client sending one byte per second never
- * trips it. Each record therefore carries a deadline for the phase the connection is in (TLS
- * handshake and request headers, then the request body, then the next request's headers); the
- * reaper shuts down (not closes: the fd stays libmicrohttpd's) sockets past their deadline. A
- * per-record mutex orders the reaper's shutdown() against the daemon's close. */
+ * A connection goes through these phases, each with its deadline on the loop's timer heap:
+ *   handshake -> head -> [body] -> answer -> head ...      (keep-alive, pipelining)
+ *   ... -> linger -> closed                                 (after a response with close)
+ * - handshake + first request head: HEADER_TIMEOUT_SECS from accept (slowloris defence: the
+ *   deadline does not move while bytes trickle in);
+ * - body and the answer: REQUEST_TIMEOUT_SECS from the end of the head;
+ * - between requests: IDLE_TIMEOUT_SECS, then HEADER_TIMEOUT_SECS from the next request's first
+ *   byte;
+ * - linger: after the last response of a closing connection, the write side is shut and input
+ *   is read and dropped for up to 2 s, so a client still sending does not get a reset that
+ *   destroys the response in its receive buffer (nginx's lingering close).
+ * Past a deadline the connection is closed without an answer; a request whose head was complete
+ * is logged as aborted.
+ *
+ * Requests: the HTTP codec parses the head in place in the connection's input buffer (16 KiB
+ * head limit, 32 KiB buffer); the routes decide (routes.h); the body is read straight into a
+ * buffer of the announced size (at most MAX_BODY_BYTES) or decoded from chunks; the response is
+ * serialised once into the output buffer, pipelined responses behind it in order, and the whole
+ * buffer goes to GnuTLS in one call (one record and one sendmsg up to 16 KiB). A request the codec
+ * refuses gets exactly one JSON error and the connection closes: no byte after it is parsed.
+ * Reading is edge-triggered: a connection reads until EAGAIN, or defers itself after 16 requests
+ * in one wakeup so one pipelining client cannot hold the worker.
+ *
+ * Memory per connection: the record, GnuTLS' session, a 32 KiB input buffer (pages touched as
+ * used), the output buffer (freed when it grew past 64 KiB) and the current request's body. */
 #ifndef NES_ENCLAVE_CONNS_H
 #define NES_ENCLAVE_CONNS_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <time.h>
 
-#include "enclave/tls.h"
-#include "enclave/tlsio.h"
+#include "net/loop.h"
 
-typedef struct nes_conn {
-    pthread_mutex_t lock; /* guards `open` against the reaper's shutdown() */
-    bool open;            /* between nes_conns_started and nes_conns_closed */
-    int fd;
-    _Atomic int64_t deadline_ms; /* monotonic ms; 0: none */
-    nes_creds *creds;            /* credential set of this connection's TLS session */
-    uint64_t requests;           /* requests served on this connection */
-    nes_tlsio io;                /* TLS transport buffers (owned by the daemon thread) */
-} nes_conn;
+struct nes_server;
+typedef struct nes_conn nes_conn;
 
-/** Allocates the table for fds below the process' open-file limit (raised to its hard limit
- * first). 0 or -1. */
-int nes_conns_init(void);
+/** What the connections of one worker share (owned by the worker, used on its thread only). */
+typedef struct nes_conn_env {
+    struct nes_server *s;
+    nes_loop *loop;
+    nes_conn *first; /* every open connection of this worker */
+    size_t count;
+    time_t date_sec; /* the cached Date header value is for this second */
+    char date[40];
+} nes_conn_env;
 
-/** Frees the table (after the daemon stopped). */
-void nes_conns_free(void);
+/** Takes over the accepted, non-blocking socket `fd`: sets up its TLS session, watches it and
+ * arms the handshake deadline. On failure the socket is closed. 0 or -1. */
+int nes_conn_open(nes_conn_env *env, int fd);
+
+/** GnuTLS' certificate callback (gnutls_certificate_set_retrieve_function3) for the server's
+ * credentials: the first call of a session takes a reference to the current credential set
+ * (nes_tls_acquire), which the connection keeps until it closes, so a reload never pulls a chain
+ * or key from under a session (GnuTLS does not copy them). */
+int nes_conn_cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
+                           gnutls_pcert_st **certs, unsigned int *ncerts,
+                           gnutls_ocsp_data_st **ocsp, unsigned int *nocsp, gnutls_privkey_t *key,
+                           unsigned int *flags);
+
+/** Closes the connections that are between requests (draining). */
+void nes_conns_close_idle(nes_conn_env *env);
+
+/** Closes every connection of the worker (stopping). */
+void nes_conns_close_all(nes_conn_env *env);
+
+/** The Date header value for now (IMF-fixdate), cached per second. */
+const char *nes_conn_date(nes_conn_env *env);
 
 /** Monotonic clock in milliseconds. */
 int64_t nes_now_ms(void);
 
 /** Monotonic clock in microseconds. */
 uint64_t nes_now_us(void);
-
-/** The record of `fd`, or NULL when fd is out of range. */
-nes_conn *nes_conns_get(int fd);
-
-/** Marks `fd` open with a first deadline `deadline_ms` (0: none); returns its record. */
-nes_conn *nes_conns_started(int fd, int64_t deadline_ms);
-
-/** Marks the record closed and releases its credential set. */
-void nes_conns_closed(nes_conn *c);
-
-/** Sets the deadline of the connection's current phase (0: none). */
-void nes_conns_set_deadline(nes_conn *c, int64_t deadline_ms);
-
-/** Shuts down every open connection whose deadline passed; returns how many. */
-unsigned nes_conns_reap(int64_t now_ms);
-
-/** Open connections. */
-long nes_conns_open(void);
 
 #endif

@@ -215,7 +215,6 @@ int main(int argc, char **argv)
             atomic_fetch_add(&srv.schema_refresh_errors,
                              (uint64_t)nes_local_specs_refresh(cfg.local_schema_dir, false));
         }
-        nes_conns_reap(now);
         nes_tls_tick();
         nes_state_reclaim();
         if (cfg.tls_reload_check_secs > 0 && now >= next_tls) {

@@ -1,25 +1,28 @@
-/* tlsio.h - the GnuTLS transport of client connections: one send per small response and one
- * recv per small request record.
+/* tlsio.h - the GnuTLS transport of client connections: one recv per small request record, one
+ * sendmsg per batch of records.
  *
- * libmicrohttpd 0.9.75 sends a response's header and body with two gnutls_record_send calls,
- * so a 1 KiB answer left as two TLS records in two sendmsg calls and two TCP segments (the peer
- * woke twice), and GnuTLS reads each record with two recv calls (the 5-byte record header, then
- * the rest). These transport functions, installed on every session when the connection starts:
+ * GnuTLS reads each record with two recv calls (the 5-byte record header, then the rest). The
+ * pull function here reads up to 4 KiB ahead into a per-thread buffer, so a small record's header
+ * and body come from one recv. EAGAIN is only reported when nothing is buffered, so a connection
+ * that reads until EAGAIN (the edge-triggered rule, net/loop.h) never waits on data that is
+ * already read; bytes left over for a connection (pipelined data) move to its own heap buffer
+ * when another connection of the thread needs the read buffer. GnuTLS also answers
+ * GNUTLS_E_AGAIN after it handled a TLS 1.3 post-handshake message (session ticket, key update)
+ * with more records still unread, so `drained` records whether the socket itself said EAGAIN: an
+ * edge-triggered reader stops only then.
  *
- *  - push: after nes_tlsio_hold_next, the next record pushed (the response header, a few
- *    hundred bytes) is kept back and goes out in the same sendmsg as the record after it (the
- *    body). It is only armed for a response that has a body to send, so a record always follows
- *    the held one; whatever the kernel does not take stays queued in front of later data, and
- *    the push reports EAGAIN while any of it is left, so libmicrohttpd waits for EPOLLOUT
- *    exactly as with the plain transport (a short write means the socket buffer is full).
- *  - pull: reads up to 4 KiB ahead into a per-thread buffer, so a small record's header and
- *    body come from one recv. EAGAIN is only reported when nothing is buffered, so the
- *    daemon's edge-triggered epoll never waits on data that is already read; bytes left over
- *    for a connection (pipelined data) move to its own heap buffer when another connection of
- *    the thread needs the read buffer.
+ * A recv that returns fewer bytes than asked for found the socket empty; with edge-triggered
+ * epoll any byte arriving later raises a new event. So after a short recv the pull answers EAGAIN
+ * without a syscall until the connection reports readiness again (nes_tlsio_readable), which
+ * saves the recv that would only say EAGAIN (one syscall per request; nginx does the same).
+ * The push function sends GnuTLS'
+ * queued records with one sendmsg (MSG_NOSIGNAL); a short send is GnuTLS' to resume.
  *
- * Every function runs on the daemon thread that owns the connection (libmicrohttpd keeps a
- * connection on one worker), which is also the thread the request handler runs on. */
+ * Writes are coalesced one level up: the connection assembles a whole response (or several
+ * pipelined ones) in one buffer and hands it to gnutls_record_send at once, so a response up to
+ * 16 KiB is one record and one sendmsg.
+ *
+ * Every function runs on the thread that owns the connection. */
 #ifndef NES_ENCLAVE_TLSIO_H
 #define NES_ENCLAVE_TLSIO_H
 
@@ -29,37 +32,29 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/** Per-connection transport state (part of the connection record, zero when unused). */
+/** Per-connection transport state (part of the connection, zero when unused). */
 typedef struct nes_tlsio {
-    bool attached; /* our functions are installed on this connection's session */
-    bool armed;    /* hold the next record pushed */
-    uint8_t *out;  /* bytes accepted from GnuTLS, not yet taken by the kernel */
-    size_t out_len, out_cap;
-    uint8_t *in; /* bytes read ahead for this connection (moved out of the thread buffer) */
+    int fd;
+    bool drained; /* the last pull found the socket empty (EAGAIN) */
+    bool empty;   /* a recv came back short since the last readiness event: the socket is empty */
+    uint8_t *in;  /* bytes read ahead for this connection (moved out of the thread buffer) */
     size_t in_off, in_len;
 } nes_tlsio;
 
-/** Installs the transport functions on `session` of the connection on socket `fd` (whose
- * record is nes_conns_get(fd)); the transport pointer stays the fd. */
-void nes_tlsio_attach(gnutls_session_t session, int fd);
+/** Installs the transport functions on `session`, with `io` (for socket `fd`) as the transport
+ * pointer. */
+void nes_tlsio_attach(nes_tlsio *io, gnutls_session_t session, int fd);
 
-/** Hold the next record pushed on this connection until the record after it is pushed. Call it
- * only when a response with a non-empty body to send was just queued. */
-void nes_tlsio_hold_next(nes_tlsio *io);
+/** The transport functions nes_tlsio_attach installs (the transport pointer is the nes_tlsio).
+ * Exposed for the tests. */
+ssize_t nes_tlsio_pull(gnutls_transport_ptr_t io, void *data, size_t size);
+/** GnuTLS' pull-timeout function: 1 when bytes are buffered or the socket is readable. */
+int nes_tlsio_pull_timeout(gnutls_transport_ptr_t io, unsigned int ms);
+/** GnuTLS' vector push function: one sendmsg. */
+ssize_t nes_tlsio_push(gnutls_transport_ptr_t io, const giovec_t *iov, int iovcnt);
 
-/** Undoes nes_tlsio_hold_next when the response could not be queued. */
-void nes_tlsio_cancel_hold(nes_tlsio *io);
-
-/** Sends what is still held (non-blocking, best effort). Called when a response completed: in
- * the normal flow nothing is held then; this covers a response whose body the daemon did not
- * send after all. */
-void nes_tlsio_flush(nes_tlsio *io, int fd);
-
-/** The transport functions nes_tlsio_attach installs (the transport pointer is the fd; a
- * connection whose record is not attached gets plain recv/sendmsg). Exposed for the tests. */
-ssize_t nes_tlsio_pull(gnutls_transport_ptr_t fd, void *data, size_t size);
-int nes_tlsio_pull_timeout(gnutls_transport_ptr_t fd, unsigned int ms);
-ssize_t nes_tlsio_push(gnutls_transport_ptr_t fd, const giovec_t *iov, int iovcnt);
+/** The socket reported readiness (an epoll event): the next pull reads it again. */
+void nes_tlsio_readable(nes_tlsio *io);
 
 /** The connection closed (its session is gone): drops what it still buffers. */
 void nes_tlsio_closed(nes_tlsio *io);

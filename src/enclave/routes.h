@@ -1,0 +1,95 @@
+/* routes.h - what the service answers (DESIGN section 7), independent of how bytes arrive: the
+ * connection code (conns.c) hands over a parsed request and gets back a response to serialise.
+ *
+ * A request is routed in two steps because some answers must not wait for the body:
+ *   1. nes_routes_begin, when the head is complete: picks the route and decides everything the
+ *      body cannot change (404, 405, 403 for /decrypt, 415, 413 from Content-Length). It says
+ *      whether the connection should read the body, read and discard it (the answer is already
+ *      known; reading it keeps the connection usable), or answer at once and close (a declared
+ *      length over 4 x MAX_BODY_BYTES, or a client waiting for 100-continue).
+ *   2. nes_routes_respond, when the body is complete (or discarded): fills the response.
+ * Every answer is counted in the metrics and logged as one access line (route, status, schema,
+ * sizes, latency; never a value). nes_routes_refused answers a request the HTTP codec refused,
+ * nes_routes_aborted logs one the client abandoned. */
+#ifndef NES_ENCLAVE_ROUTES_H
+#define NES_ENCLAVE_ROUTES_H
+
+#include <gnutls/gnutls.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "enclave/metrics.h"
+
+struct nes_server;
+
+/** A body being discarded (the answer is known) is read up to this many MAX_BODY_BYTES; past
+ * that the answer goes out at once and the connection closes. */
+#define NES_ROUTES_DISCARD_FACTOR 16
+
+/** Looks a header up by name (case-insensitive); NULL when absent. */
+typedef const char *(*nes_header_fn)(const void *head, const char *name);
+
+/** A request as the routes see it. Strings are NUL-terminated and live until the response is
+ * serialised. */
+typedef struct nes_request {
+    const char *method;
+    const char *target; /**< origin-form path with an optional query */
+    nes_header_fn header;
+    const void *head;       /**< argument for `header` */
+    gnutls_session_t tls;   /**< the client's TLS session (mTLS identity) */
+    uint64_t t0_us;         /**< when the head was complete (monotonic) */
+    int64_t content_length; /**< declared length, -1 for a chunked body */
+    const uint8_t *body;
+    size_t body_len;
+    size_t bytes_in; /**< body bytes received (also those discarded) */
+} nes_request;
+
+/** A response: status, fixed headers and a body the connection serialises once. */
+typedef struct nes_response {
+    unsigned status;
+    const char *content_type;
+    const char *allow;       /**< Allow header (405) or NULL */
+    const char *retry_after; /**< Retry-After header (503) or NULL */
+    bool close;              /**< Connection: close, then close */
+    nes_buf body;            /**< owned; the connection frees it */
+} nes_response;
+
+/** The routing state kept between nes_routes_begin and nes_routes_respond. */
+typedef struct nes_route_ctx {
+    nes_route route;
+    unsigned pending_status; /**< non-zero: answer with this error once the body is consumed */
+    const char *pending_code;
+    const char *pending_msg;
+    bool close_after;
+    const char *schema; /**< the schema header's value */
+} nes_route_ctx;
+
+/** What the connection does after nes_routes_begin. */
+typedef enum nes_routes_next {
+    NES_ROUTES_READ_BODY,    /**< read the body into nes_request.body (at most MAX_BODY_BYTES) */
+    NES_ROUTES_DISCARD_BODY, /**< read and drop the body (the answer does not depend on it) */
+    NES_ROUTES_ANSWER_NOW,   /**< `resp` is filled: send it without reading the body, close */
+} nes_routes_next;
+
+/** Step 1 (head complete): fills `ctx`; for NES_ROUTES_ANSWER_NOW also `resp`. `expect_continue`
+ * says the client waits for 100 Continue before sending a body. */
+nes_routes_next nes_routes_begin(struct nes_server *s, const nes_request *req, bool expect_continue,
+                                 nes_route_ctx *ctx, nes_response *resp);
+
+/** Step 2 (body complete or discarded): fills `resp`. `body_too_large` says the body passed
+ * MAX_BODY_BYTES while being read (413, close). */
+void nes_routes_respond(struct nes_server *s, const nes_request *req, nes_route_ctx *ctx,
+                        bool body_too_large, nes_response *resp);
+
+/** A request the codec refused: one JSON error with `status`, the fixed `reason` and the byte
+ * `offset` ((size_t)-1: none) where the input went wrong; always Connection: close. `req` and
+ * `ctx` are the request when its head was accepted and its body was refused, else NULL. */
+void nes_routes_refused(struct nes_server *s, const nes_request *req, const nes_route_ctx *ctx,
+                        unsigned status, const char *reason, size_t offset, nes_response *resp);
+
+/** Logs (status 0, error "aborted") a request whose client went away before its answer. */
+void nes_routes_aborted(struct nes_server *s, const nes_request *req, const nes_route_ctx *ctx);
+
+#endif

@@ -1,0 +1,241 @@
+/* test_loop.c - the event loop (src/net/loop.c): timers fire in deadline order however they were
+ * armed, moved and stopped (a table of operations checked against a plain model), the loop
+ * sleeps until the earliest deadline, descriptors dispatch, deferred resumptions run after the
+ * batch, tasks posted from another thread wake the loop and run in posting order. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "net/loop.h"
+
+#define NT 64
+
+typedef struct tt {
+    nes_timer t;
+    int id;
+} tt;
+
+static int fired[4 * NT];
+static size_t nfired;
+
+static void on_timer(nes_loop *loop, nes_timer *t)
+{
+    (void)loop;
+    fired[nfired++] = ((tt *)t)->id;
+}
+
+/* Operations on timers: set id to `when` (relative to a base in the past, so all are due), or
+ * stop id (when = -1). */
+typedef struct op {
+    int id;
+    int64_t when;
+} op;
+
+static const op table[] = {
+    {0, 50}, {1, 10}, {2, 30}, {3, 30}, {4, 5}, {1, 60}, /* move later */
+    {2, 1},                                              /* move earlier */
+    {5, 20}, {3, -1},                                    /* stop */
+    {6, 40}, {7, 40}, {4, -1}, {4, 45},                  /* stop then re-arm */
+    {8, 0},  {9, 99}, {9, -1}, {8, 70},
+};
+
+static void timers_fire_in_deadline_order(void **state)
+{
+    (void)state;
+    nes_loop *loop = nes_loop_new(0);
+    assert_non_null(loop);
+    tt ts[NT];
+    memset(ts, 0, sizeof(ts));
+    int64_t model[NT];
+    for (int i = 0; i < NT; i++) {
+        ts[i].t.cb = on_timer;
+        ts[i].id = i;
+        model[i] = -1;
+    }
+    int64_t base = nes_mono_ms() - 1000;
+    for (size_t k = 0; k < sizeof(table) / sizeof(table[0]); k++) {
+        const op *o = &table[k];
+        if (o->when < 0)
+            nes_timer_stop(loop, &ts[o->id].t);
+        else
+            nes_timer_set(loop, &ts[o->id].t, base + o->when);
+        model[o->id] = o->when;
+        assert_int_equal(nes_timer_armed(&ts[o->id].t), o->when >= 0);
+    }
+    size_t armed = 0;
+    for (int i = 0; i < NT; i++)
+        armed += model[i] >= 0;
+    assert_int_equal(nes_loop_timers(loop), armed);
+    nfired = 0;
+    nes_loop_run_once(loop, 0);
+    assert_int_equal(nfired, armed);
+    assert_int_equal(nes_loop_timers(loop), 0);
+    for (size_t i = 1; i < nfired; i++)
+        assert_true(model[fired[i - 1]] <= model[fired[i]]);
+    for (size_t i = 0; i < nfired; i++)
+        assert_true(model[fired[i]] >= 0);
+    nes_loop_free(loop);
+}
+
+static void random_timers_match_a_model(void **state)
+{
+    (void)state;
+    nes_loop *loop = nes_loop_new(0);
+    tt ts[NT];
+    memset(ts, 0, sizeof(ts));
+    int64_t model[NT];
+    for (int i = 0; i < NT; i++) {
+        ts[i].t.cb = on_timer;
+        ts[i].id = i;
+        model[i] = -1;
+    }
+    srand(11);
+    int64_t base = nes_mono_ms() - 100000;
+    for (int k = 0; k < 5000; k++) {
+        int id = rand() % NT;
+        if (rand() % 4 == 0) {
+            nes_timer_stop(loop, &ts[id].t);
+            model[id] = -1;
+        } else {
+            model[id] = rand() % 1000;
+            nes_timer_set(loop, &ts[id].t, base + model[id]);
+        }
+    }
+    size_t armed = 0;
+    for (int i = 0; i < NT; i++)
+        armed += model[i] >= 0;
+    nfired = 0;
+    nes_loop_run_once(loop, 0);
+    assert_int_equal(nfired, armed);
+    for (size_t i = 1; i < nfired; i++)
+        assert_true(model[fired[i - 1]] <= model[fired[i]]);
+    nes_loop_free(loop);
+}
+
+static void sleeps_until_the_earliest_deadline(void **state)
+{
+    (void)state;
+    nes_loop *loop = nes_loop_new(0);
+    tt a = {.t.cb = on_timer, .id = 1}, b = {.t.cb = on_timer, .id = 2};
+    int64_t t0 = nes_mono_ms();
+    nes_timer_set(loop, &b.t, t0 + 400);
+    nes_timer_set(loop, &a.t, t0 + 60);
+    nfired = 0;
+    while (nfired == 0)
+        nes_loop_run_once(loop, -1);
+    int64_t waited = nes_mono_ms() - t0;
+    assert_int_equal(fired[0], 1);
+    assert_int_equal(nfired, 1);
+    assert_true(waited >= 60);
+    assert_true(nes_timer_armed(&b.t));
+    nes_timer_stop(loop, &b.t);
+    assert_int_equal(nes_loop_timers(loop), 0);
+    nes_loop_free(loop);
+}
+
+typedef struct watcher {
+    nes_io io;
+    uint32_t events[8];
+    int calls;
+    nes_loop *defer_again; /* defer itself once from the callback */
+} watcher;
+
+static void on_io(nes_loop *loop, nes_io *io, uint32_t events)
+{
+    watcher *w = (watcher *)io;
+    w->events[w->calls++ % 8] = events;
+    if (w->defer_again != NULL && events != 0) {
+        nes_loop_defer(loop, io);
+        w->defer_again = NULL;
+    }
+}
+
+static void descriptors_and_deferrals(void **state)
+{
+    (void)state;
+    nes_loop *loop = nes_loop_new(4);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    watcher w = {.io = {.fd = p[0], .cb = on_io}};
+    assert_int_equal(nes_loop_add(loop, &w.io, EPOLLIN | EPOLLET), 0);
+    assert_int_equal(nes_loop_run_once(loop, 0), 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    w.defer_again = loop;
+    nes_loop_run_once(loop, 1000);
+    /* the readable event, then the deferred resumption in the same iteration */
+    assert_int_equal(w.calls, 2);
+    assert_true(w.events[0] & EPOLLIN);
+    assert_int_equal(w.events[1], 0);
+    /* edge-triggered: no new event without new data */
+    assert_int_equal(nes_loop_run_once(loop, 0), 0);
+    /* a deferral dropped by nes_loop_del never runs */
+    nes_loop_defer(loop, &w.io);
+    nes_loop_defer(loop, &w.io); /* twice: queued once */
+    nes_loop_del(loop, &w.io);
+    assert_int_equal(nes_loop_run_once(loop, 0), 0);
+    assert_int_equal(w.calls, 2);
+    close(p[0]);
+    close(p[1]);
+    nes_loop_free(loop);
+}
+
+static int order[16];
+static int norder;
+
+static void task_cb(nes_loop *loop, void *arg)
+{
+    order[norder++] = (int)(intptr_t)arg;
+    if ((intptr_t)arg == 99)
+        nes_loop_stop(loop);
+}
+
+static void *poster(void *arg)
+{
+    nes_loop *loop = arg;
+    static nes_task tasks[4];
+    usleep(50000);
+    for (int i = 0; i < 3; i++) {
+        tasks[i] = (nes_task){.cb = task_cb, .arg = (void *)(intptr_t)(i + 1)};
+        nes_loop_post(loop, &tasks[i]);
+    }
+    tasks[3] = (nes_task){.cb = task_cb, .arg = (void *)(intptr_t)99};
+    nes_loop_post(loop, &tasks[3]);
+    return NULL;
+}
+
+static void posted_tasks_wake_the_loop_in_order(void **state)
+{
+    (void)state;
+    nes_loop *loop = nes_loop_new(0);
+    norder = 0;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, poster, loop), 0);
+    nes_loop_run(loop); /* returns when task 99 stops it */
+    pthread_join(th, NULL);
+    assert_int_equal(norder, 4);
+    assert_int_equal(order[0], 1);
+    assert_int_equal(order[1], 2);
+    assert_int_equal(order[2], 3);
+    assert_int_equal(order[3], 99);
+    nes_loop_free(loop);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(timers_fire_in_deadline_order),
+        cmocka_unit_test(random_timers_match_a_model),
+        cmocka_unit_test(sleeps_until_the_earliest_deadline),
+        cmocka_unit_test(descriptors_and_deferrals),
+        cmocka_unit_test(posted_tasks_wake_the_loop_in_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
