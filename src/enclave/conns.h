@@ -39,6 +39,7 @@
 #include "net/loop.h"
 
 struct nes_server;
+struct nes_proxy_env;
 typedef struct nes_conn nes_conn;
 
 /** What the connections of one worker share (owned by the worker, used on its thread only). */
@@ -49,6 +50,7 @@ typedef struct nes_conn_env {
     size_t count;
     time_t date_sec; /* the cached Date header value is for this second */
     char date[40];
+    struct nes_proxy_env *proxy; /* proxy mode's upstream pool, made on first use */
 } nes_conn_env;
 
 /** Takes over the accepted, non-blocking socket `fd`: sets up its TLS session, watches it and

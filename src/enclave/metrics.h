@@ -19,6 +19,7 @@ typedef enum nes_route {
     NES_ROUTE_READYZ,
     NES_ROUTE_METRICS,
     NES_ROUTE_OPENAPI,
+    NES_ROUTE_PROXY, /* proxy mode: forwarded to the application */
     NES_ROUTE_OTHER,
     NES_ROUTE_COUNT,
 } nes_route;

@@ -44,6 +44,7 @@ typedef struct nes_request {
     const uint8_t *body;
     size_t body_len;
     size_t bytes_in; /**< body bytes received (also those discarded) */
+    const char *client; /**< the client's address (PROXY v2 header or socket), or NULL */
 } nes_request;
 
 /** A response: status, fixed headers and a body the connection serialises once. */
@@ -54,6 +55,9 @@ typedef struct nes_response {
     const char *retry_after; /**< Retry-After header (503) or NULL */
     bool close;              /**< Connection: close, then close */
     nes_buf body;            /**< owned; the connection frees it */
+    bool forward; /**< proxy mode: `body` is the (transformed) request body to forward to the
+                       application (enclave/proxy_mode.h); nothing is logged yet: the connection
+                       calls nes_routes_forwarded when the exchange ends */
 } nes_response;
 
 /** The routing state kept between nes_routes_begin and nes_routes_respond. */
@@ -88,6 +92,14 @@ void nes_routes_respond(struct nes_server *s, const nes_request *req, nes_route_
  * `ctx` are the request when its head was accepted and its body was refused, else NULL. */
 void nes_routes_refused(struct nes_server *s, const nes_request *req, const nes_route_ctx *ctx,
                         unsigned status, const char *reason, size_t offset, nes_response *resp);
+
+/** Proxy mode: the exchange of a request answered with `forward` ended. With `head_sent` the
+ * application's `status` reached the client (`bytes_out` bytes), only logged and counted; else
+ * `resp` is filled with the JSON error for `status` (502 unreachable, 504 timed out; `why` a fixed
+ * reason, never content). */
+void nes_routes_forwarded(struct nes_server *s, const nes_request *req, const nes_route_ctx *ctx,
+                          unsigned status, bool head_sent, const char *why, uint64_t bytes_out,
+                          nes_response *resp);
 
 /** Logs (status 0, error "aborted") a request whose client went away before its answer. */
 void nes_routes_aborted(struct nes_server *s, const nes_request *req, const nes_route_ctx *ctx);
