@@ -52,7 +52,7 @@ nes_creds *nes_tls_acquire(void);
 /** Finishes deferred releases of replaced sets; call periodically (reload thread). */
 void nes_tls_tick(void);
 
-/** Releases the current set and anything deferred (at exit, after the daemon stopped). */
+/** Releases the current set and anything deferred (at exit, after the server stopped). */
 void nes_tls_shutdown(void);
 
 /** Identity of a file for change detection (device, inode, size, mtime). */
