@@ -127,7 +127,10 @@ static int proxy_root(nes_server *s, req *r, const nes_spec *spec, const nes_pii
         return 1;
     }
     nes_spec_op op;
-    if (!nes_spec_find_op(spec, r->in->method, target, plen, &op)) {
+    bool found = nes_spec_find_op(spec, r->in->method, target, plen, &op);
+    if (!found && strcmp(r->in->method, "HEAD") == 0) /* HEAD goes where GET would */
+        found = nes_spec_find_op(spec, "GET", target, plen, &op);
+    if (!found) {
         if (s->cfg->proxy_pass_unmatched) {
             forward_untouched(s, r, o);
             return 1;

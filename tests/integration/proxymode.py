@@ -20,11 +20,11 @@ def big_body():
 
 class App:
     """A small HTTP/1.1 application (TCP or Unix socket) that records every request it receives
-    (method, target, headers, body) and every response it writes (raw bytes). Routes:
-      /chunked/...   a chunked response (several chunks, an extension, no trailer)
-      /big           a BIG-byte Content-Length response
-      /slow          answers after 3 s
-      /close         an HTTP/1.0-style close-delimited response
+    (method, target, headers, body) and every response it writes (raw bytes). The last path segment picks the answer:
+      chunked        a chunked response (several chunks, an extension, no trailer)
+      big            a BIG-byte Content-Length response
+      slow           answers after 3 s
+      close          an HTTP/1.0-style close-delimited response
       anything else  JSON {"seen": <body length>} with Content-Length, keep-alive."""
 
     def __init__(self, unix_path=None):
@@ -81,19 +81,19 @@ class App:
             self.requests.append({"method": method, "target": target, "headers": headers,
                                   "h": hd, "body": body})
         keep = hd.get("connection", "").lower() != "close"
-        path = target.split("?")[0]
-        if path.startswith("/chunked"):
+        last = target.split("?")[0].rsplit("/", 1)[-1]
+        if last == "chunked":
             chunks = [b"first chunk\n", b"x" * 5000, b"{\"last\":true}"]
             out = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-App: chunked\r\n" \
                   b"Transfer-Encoding: chunked\r\n\r\n"
             out += b"".join(b"%x;ext=1\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
-        elif path == "/big":
+        elif last == "big":
             out = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n" \
                   b"Content-Length: %d\r\n\r\n" % BIG + big_body()
-        elif path == "/slow":
+        elif last == "slow":
             time.sleep(3)
             out = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-        elif path == "/close":
+        elif last == "close":
             out = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" \
                   b"until the end"
             keep = False
@@ -101,6 +101,8 @@ class App:
             payload = json.dumps({"seen": len(body)}).encode()
             out = b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-App: yes\r\n" \
                   b"Keep-Alive: timeout=5\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload)
+        if method == "HEAD":
+            out = out.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
         with self.lock:
             self.responses.append(out)
         wfile.write(out)

@@ -125,11 +125,32 @@ def test_server_url_prefix_and_bodyless_operation(chain):
 def test_chunked_and_multi_mib_responses_stream_unchanged(chain):
     s = chain.connect()
     r = Reader(s)
-    s.sendall(request_bytes("GET", "/chunked/1", headers=[("X-Schema-Name", "shop")]))
-    # /chunked/1 matches no operation of shop: refused (no pass-through)
-    st, _, b, _, _ = r.response()
-    assert st == 400 and json.loads(b)["error"]["code"] == "no_operation"
+    s.sendall(request_bytes("GET", "/files/chunked"))
+    st, hd, body, head, raw = r.response()
+    assert st == 200 and hd["transfer-encoding"] == "chunked" and hd["x-app"] == "chunked"
+    assert raw == chain.app.responses[-1].split(b"\r\n\r\n", 1)[1]  # chunk lines and all
+    s.sendall(request_bytes("GET", "/files/big"))
+    st, hd, body, head, raw = r.response()
+    assert st == 200 and len(body) == BIG and sha(body) == sha(big_body())
+    # HEAD: the length is announced, no body follows; the connection stays usable
+    s.sendall(request_bytes("HEAD", "/files/big"))
+    st, hd, body, _, _ = r.response(head_request=True)
+    assert st == 200 and hd["content-length"] == str(BIG)
+    s.sendall(request_bytes("GET", "/files/x"))
+    assert r.response()[0] == 201
     s.close()
+
+
+def test_slow_reader_gets_a_multi_mib_answer_in_bounded_memory(chain):
+    s = chain.connect()
+    s.sendall(request_bytes("GET", "/files/big"))
+    time.sleep(2)  # the service must stop reading the application, not buffer 6 MiB
+    rss = int([l for l in open(f"/proc/{chain.svc.proc.pid}/status")
+               if l.startswith("VmRSS:")][0].split()[1])
+    st, _, body, _, _ = Reader(s).response()
+    assert st == 200 and sha(body) == sha(big_body())
+    s.close()
+    assert rss < 64 * 1024, rss
 
 
 def test_unmatched_is_400_json(chain):
@@ -155,15 +176,15 @@ def test_pass_unmatched_forwards_untouched_and_streams(passchain):
     assert st == 201 and c.app.requests[-1]["body"] == raw_body
     s = c.connect()
     r = Reader(s)
-    s.sendall(request_bytes("GET", "/chunked/1"))
+    s.sendall(request_bytes("GET", "/nowhere/chunked"))
     st, hd, body, head, raw = r.response()
     assert st == 200 and hd["transfer-encoding"] == "chunked"
     assert raw == c.app.responses[-1].split(b"\r\n\r\n", 1)[1]
-    s.sendall(request_bytes("GET", "/big"))
+    s.sendall(request_bytes("GET", "/nowhere/big"))
     st, hd, body, head, raw = r.response()
     assert st == 200 and len(body) == BIG and sha(body) == sha(big_body())
     # close-delimited: the client's connection ends with the body
-    s.sendall(request_bytes("GET", "/close"))
+    s.sendall(request_bytes("GET", "/nowhere/close"))
     st, hd, body, _, _ = r.response()
     assert st == 200 and body == b"until the end" and hd["connection"] == "close"
     s.close()
