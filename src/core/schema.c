@@ -592,7 +592,8 @@ static const spec_op *match_in(const nes_spec *spec, const char *method, const c
     const spec_op *best = NULL;
     for (size_t i = 0; i < spec->nops; i++) {
         const spec_op *op = &spec->ops[i];
-        if (strcasecmp(op->method, method) != 0 || !nes_path_template_match(op->path, strlen(op->path), path, plen))
+        if (strcasecmp(op->method, method) != 0 ||
+            !nes_path_template_match(op->path, strlen(op->path), path, plen))
             continue;
         if (best == NULL || nes_path_template_cmp(op->path, best->path) > 0)
             best = op;

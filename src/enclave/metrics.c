@@ -25,7 +25,7 @@ static _Thread_local shard *t_shard;
 static const unsigned statuses[] = NES_METRICS_STATUSES;
 static const uint64_t buckets_us[] = NES_METRICS_BUCKETS_US;
 static const char *const route_names[NES_ROUTE_COUNT] = {"encrypt", "decrypt", "healthz", "readyz",
-                                                         "metrics", "openapi", "proxy", "other"};
+                                                         "metrics", "openapi", "proxy",   "other"};
 
 const char *nes_route_name(nes_route r)
 {

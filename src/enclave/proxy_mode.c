@@ -465,8 +465,8 @@ static void x_read(nes_upx *x)
         x_arm(x);
         while (x->st == X_HEAD) {
             nes_h1_error e;
-            int hl = nes_h1_parse_response((const char *)x->in, x->in_len, NULL, x->method,
-                                           &x->res, &e);
+            int hl =
+                nes_h1_parse_response((const char *)x->in, x->in_len, NULL, x->method, &x->res, &e);
             if (hl < 0 || (hl > 0 && x->res.status == 101)) {
                 x_finish(x, 502, "invalid response", false);
                 return;
@@ -489,8 +489,7 @@ static void x_read(nes_upx *x)
 static void x_send(nes_upx *x)
 {
     while (x->req_off < x->req.len) {
-        ssize_t n = send(x->io.fd, x->req.data + x->req_off, x->req.len - x->req_off,
-                         MSG_NOSIGNAL);
+        ssize_t n = send(x->io.fd, x->req.data + x->req_off, x->req.len - x->req_off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -542,8 +541,8 @@ static void x_timeout(nes_loop *loop, nes_timer *t)
     x_finish(x, 504, "timeout", false);
 }
 
-nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink *sink,
-                       int *status, const char **why)
+nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink *sink, int *status,
+                       const char **why)
 {
     *status = 502;
     *why = "upstream";

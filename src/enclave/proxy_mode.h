@@ -48,8 +48,8 @@
 
 /** What the PROXY v2 header (or the socket) says about a connection. */
 typedef struct nes_proxy_peer {
-    char client[64];                    /**< client address ("203.0.113.7", "2001:db8::1"), or "" */
-    char ret[NES_PP2_RETURN_MAX + 1];   /**< the return endpoint URI (TLV 0xE0), or "" */
+    char client[64];                  /**< client address ("203.0.113.7", "2001:db8::1"), or "" */
+    char ret[NES_PP2_RETURN_MAX + 1]; /**< the return endpoint URI (TLV 0xE0), or "" */
 } nes_proxy_peer;
 
 /** Reads the PROXY v2 header at the start of the non-blocking socket `fd`. 1: done, `peer`
@@ -89,9 +89,9 @@ typedef struct nes_upx_result {
 /** The client connection's side of an exchange (implemented by conns.c). */
 typedef struct nes_upx_sink {
     void *owner;
-    nes_buf *(*out)(void *owner);       /**< the client's output buffer (append only) */
-    size_t (*pending)(void *owner);     /**< bytes queued there and not yet sent */
-    void (*kick)(void *owner);          /**< output was queued: send it (from the loop) */
+    nes_buf *(*out)(void *owner);   /**< the client's output buffer (append only) */
+    size_t (*pending)(void *owner); /**< bytes queued there and not yet sent */
+    void (*kick)(void *owner);      /**< output was queued: send it (from the loop) */
     void (*done)(void *owner, const nes_upx_result *r); /**< the exchange ended; it is freed
                                                              right after this returns */
 } nes_upx_sink;
@@ -109,13 +109,14 @@ typedef struct nes_upx_req {
 /** Starts an exchange. Always takes `req->bytes`. NULL when it could not start (the endpoint is
  * unusable or resources ran out): *status then says 502, with a fixed *why. The sink's
  * callbacks run later, from the loop, never from inside this call. */
-nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink *sink,
-                       int *status, const char **why);
+nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink *sink, int *status,
+                       const char **why);
 
 /** The client's output drained below NES_UPX_HIGH: continue reading the upstream. */
 void nes_upx_resume(nes_upx *x);
 
-/** The client connection is closing: drop the exchange (upstream connection closed, no callback). */
+/** The client connection is closing: drop the exchange (upstream connection closed, no callback).
+ */
 void nes_upx_abort(nes_upx *x);
 
 #endif

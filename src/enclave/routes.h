@@ -43,7 +43,7 @@ typedef struct nes_request {
     int64_t content_length; /**< declared length, -1 for a chunked body */
     const uint8_t *body;
     size_t body_len;
-    size_t bytes_in; /**< body bytes received (also those discarded) */
+    size_t bytes_in;    /**< body bytes received (also those discarded) */
     const char *client; /**< the client's address (PROXY v2 header or socket), or NULL */
 } nes_request;
 

@@ -6,8 +6,8 @@
 #include "http/writer.h"
 
 static const char *const HOP[] = {
-    "connection", "keep-alive", "proxy-connection",    "te",
-    "upgrade",    "trailer",    "proxy-authenticate",  "proxy-authorization",
+    "connection", "keep-alive", "proxy-connection",   "te",
+    "upgrade",    "trailer",    "proxy-authenticate", "proxy-authorization",
 };
 
 bool nes_h1_is_hop_by_hop(nes_h1_str name)
@@ -102,7 +102,8 @@ int nes_h1_forward_request_head(nes_buf *b, const nes_h1_request *req, const cha
         goto fail;
     bool body_method = req->method == NES_H1_M_POST || req->method == NES_H1_M_PUT ||
                        req->method == NES_H1_M_PATCH;
-    if ((body_len > 0 || body_method) && nes_h1_write_header_u64(b, "Content-Length", body_len) != 0)
+    if ((body_len > 0 || body_method) &&
+        nes_h1_write_header_u64(b, "Content-Length", body_len) != 0)
         goto fail;
     if (nes_h1_write_end(b) != 0)
         goto fail;
