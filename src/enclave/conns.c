@@ -455,7 +455,8 @@ static void start_forward(nes_conn *c, nes_response *resp)
     }
     if (c->env->proxy == NULL)
         c->env->proxy = nes_proxy_env_new(c->env->loop, UPSTREAM_IDLE_MS);
-    nes_proxy_peer_from_socket(c->io.fd, &c->peer);
+    if (!s->cfg->proxy_protocol) /* else the header named the client (or nobody) */
+        nes_proxy_peer_from_socket(c->io.fd, &c->peer);
     nes_upx_req ureq = {.endpoint = ep,
                         .method = c->head.h.method,
                         .client_minor = c->head.h.minor_version,

@@ -74,7 +74,7 @@ void nes_proxy_peer_from_socket(int fd, nes_proxy_peer *peer)
 {
     if (peer->client[0] != '\0')
         return;
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof(ss);
     if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
         return;
