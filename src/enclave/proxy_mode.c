@@ -155,10 +155,11 @@ static int pool_take(nes_proxy_env *penv, const char *key)
 
 /* ---- connecting -------------------------------------------------------------------------- */
 
-/* A non-blocking connect to `ep`. tcp hosts must be literal addresses or names the resolver
- * answers from files (UPSTREAM is resolved like any name: operators use addresses or /etc/hosts
- * names); vsock and unix need no lookup. -1 with *why on failure. */
-static int connect_nb(const nes_endpoint *ep, const char **why)
+/* A non-blocking connect to `ep`. vsock and unix need no lookup; a tcp host is a literal address
+ * or, with `allow_names` (UPSTREAM only, which the operator chose), a name looked up with
+ * getaddrinfo (which blocks: use an address or an /etc/hosts name there). A return endpoint from
+ * a PROXY v2 header must be literal, so no peer can make a worker wait on DNS. -1 with *why. */
+static int connect_nb(const nes_endpoint *ep, bool allow_names, const char **why)
 {
     struct sockaddr_storage ss;
     socklen_t len = 0;
@@ -185,6 +186,9 @@ static int connect_nb(const nes_endpoint *ep, const char **why)
             s6->sin6_family = AF_INET6;
             s6->sin6_port = htons(ep->port);
             len = sizeof(*s6);
+        } else if (!allow_names) {
+            *why = "upstream name";
+            return -1;
         } else {
             struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
             char port[8];
@@ -231,6 +235,7 @@ struct nes_upx {
     nes_upx_sink sink;
     xstate st;
     bool reused, retried, paused, got_bytes;
+    bool allow_names;
     char key[NES_UPOOL_KEY_MAX];
     nes_endpoint ep;
     nes_buf req;
@@ -300,7 +305,7 @@ static int x_open(nes_upx *x, bool fresh, const char **why)
     int fd = fresh ? -1 : pool_take(x->penv, x->key);
     x->reused = fd >= 0;
     if (fd < 0)
-        fd = connect_nb(&x->ep, why);
+        fd = connect_nb(&x->ep, x->allow_names, why);
     if (fd < 0)
         return -1;
     x->io = (nes_io){.fd = fd, .cb = x_cb};
@@ -538,7 +543,7 @@ static void x_timeout(nes_loop *loop, nes_timer *t)
 {
     (void)loop;
     nes_upx *x = (nes_upx *)((char *)t - offsetof(nes_upx, timer));
-    x_finish(x, 504, "timeout", false);
+    x_finish(x, x->st == X_BODY ? x->res.status : 504, "timeout", false);
 }
 
 nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink *sink, int *status,
@@ -567,6 +572,7 @@ nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink
     x->method = req->method;
     x->client_minor = req->client_minor;
     x->client_keep_alive = req->client_keep_alive;
+    x->allow_names = req->allow_names;
     x->timeout_ms = (int64_t)req->timeout_secs * 1000;
     if (x_open(x, false, why) != 0) {
         x_free(x);

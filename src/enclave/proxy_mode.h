@@ -104,6 +104,7 @@ typedef struct nes_upx_req {
     int client_minor;     /**< the client's HTTP/1.x minor version */
     bool client_keep_alive;
     unsigned timeout_secs;
+    bool allow_names; /**< a tcp host may be a name (UPSTREAM); else literal addresses only */
 } nes_upx_req;
 
 /** Starts an exchange. Always takes `req->bytes`. NULL when it could not start (the endpoint is
