@@ -57,8 +57,9 @@ class Chain:
 
     def close(self):
         self.ingress.stop()
-        self.svc.stop()
+        rc = self.svc.stop()
         self.app.close()
+        assert rc == 0, self.svc.logs()  # under ASan: no leak, no error
 
 
 @pytest.fixture
@@ -283,7 +284,7 @@ def test_bad_proxy_headers_close_cleanly_with_a_log_line(tmp_path, name):
         assert Reader(t).response()[0] == 200
         t.close()
     finally:
-        svc.stop()
+        assert svc.stop() == 0
 
 
 def test_without_proxy_protocol_a_header_is_refused_at_tls(tmp_path):
@@ -320,5 +321,5 @@ def test_unix_upstream_without_proxy_protocol(tmp_path):
         assert svc.request("GET", "/healthz")[0] == 200
         assert len(app.requests) == 3
     finally:
-        svc.stop()
+        assert svc.stop() == 0
         app.close()
