@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,15 @@ int nes_proxy_preface(int fd, nes_proxy_peer *peer)
     nes_err err;
     nes_err_clear(&err);
     nes_pp2_result r = nes_pp2_parse(buf, (size_t)n, &h, &used, &err);
-    if (r == NES_PP2_NEED_MORE && (size_t)n < sizeof(buf))
+    if (r == NES_PP2_NEED_MORE && (size_t)n < sizeof(buf)) {
+        /* incomplete: wait, unless the peer already closed its side (no more will come) */
+        struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+        if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            nes_log(NES_LOG_INFO, "proxy protocol: connection closed before a complete header");
+            return -1;
+        }
         return 0;
+    }
     if (r != NES_PP2_DONE) {
         nes_log(NES_LOG_WARN, "proxy protocol: header refused at byte offset %zu: %s",
                 r == NES_PP2_ERROR ? err.offset : (size_t)n,
