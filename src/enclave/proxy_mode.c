@@ -165,9 +165,11 @@ static int pool_take(nes_proxy_env *penv, const char *key)
 
 /* A non-blocking connect to `ep`. vsock and unix need no lookup; a tcp host is a literal address
  * or, with `allow_names` (UPSTREAM only, which the operator chose), a name looked up with
- * getaddrinfo (which blocks: use an address or an /etc/hosts name there). A return endpoint from
+ * getaddrinfo once per worker (that first lookup blocks the worker: use an address or an
+ * /etc/hosts name). A return endpoint from
  * a PROXY v2 header must be literal, so no peer can make a worker wait on DNS. -1 with *why. */
-static int connect_nb(const nes_endpoint *ep, bool allow_names, const char **why)
+static int connect_nb(nes_proxy_env *penv, const nes_endpoint *ep, bool allow_names,
+                      const char **why)
 {
     struct sockaddr_storage ss;
     socklen_t len = 0;
@@ -197,6 +199,10 @@ static int connect_nb(const nes_endpoint *ep, bool allow_names, const char **why
         } else if (!allow_names) {
             *why = "upstream name";
             return -1;
+        } else if (penv->name_len > 0 && penv->name_port == ep->port &&
+                   strcmp(penv->name_host, ep->host) == 0) {
+            memcpy(&ss, &penv->name_ss, sizeof(ss)); /* looked up once per worker */
+            len = penv->name_len;
         } else {
             struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
             char port[8];
@@ -208,6 +214,10 @@ static int connect_nb(const nes_endpoint *ep, bool allow_names, const char **why
             memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
             len = ai->ai_addrlen;
             freeaddrinfo(ai);
+            memcpy(&penv->name_ss, &ss, sizeof(ss));
+            penv->name_len = len;
+            penv->name_port = ep->port;
+            memcpy(penv->name_host, ep->host, sizeof(penv->name_host));
         }
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -313,7 +323,7 @@ static int x_open(nes_upx *x, bool fresh, const char **why)
     int fd = fresh ? -1 : pool_take(x->penv, x->key);
     x->reused = fd >= 0;
     if (fd < 0)
-        fd = connect_nb(&x->ep, x->allow_names, why);
+        fd = connect_nb(x->penv, &x->ep, x->allow_names, why);
     if (fd < 0)
         return -1;
     x->io = (nes_io){.fd = fd, .cb = x_cb};

@@ -41,6 +41,8 @@
 #include "net/loop.h"
 #include "net/proxyv2.h"
 
+#include <sys/socket.h>
+
 /** Client output bytes above which the upstream is not read. */
 #define NES_UPX_HIGH ((size_t)256 * 1024)
 /** The exchange's upstream input buffer. */
@@ -65,6 +67,11 @@ typedef struct nes_proxy_env {
     nes_loop *loop;
     nes_upool pool;
     nes_timer pool_timer;
+    /* UPSTREAM's address when it names a host (looked up once per worker) */
+    char name_host[NES_EP_HOST_MAX + 1];
+    uint16_t name_port;
+    struct sockaddr_storage name_ss;
+    socklen_t name_len;
 } nes_proxy_env;
 
 /** A new per-worker state on `loop` (idle pooled connections kept up to `idle_ms`). NULL when out
