@@ -24,6 +24,7 @@ class App:
       chunked        a chunked response (several chunks, an extension, no trailer)
       big            a BIG-byte Content-Length response
       slow           answers after 3 s
+      bad            an invalid status line
       close          an HTTP/1.0-style close-delimited response
       anything else  JSON {"seen": <body length>} with Content-Length, keep-alive."""
 
@@ -93,6 +94,8 @@ class App:
         elif last == "slow":
             time.sleep(3)
             out = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        elif last == "bad":
+            out = b"HTTP/1.1 2000 Broken\r\nContent-Length: 0\r\n\r\n"
         elif last == "close":
             out = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" \
                   b"until the end"

@@ -210,6 +210,35 @@ def test_keep_alive_and_pipelining_through_the_chain(chain):
     assert chain.app.connections - before <= 4
 
 
+def test_chunked_request_is_forwarded_with_a_length(chain):
+    body = json.dumps(PII).encode()
+    s = chain.connect()
+    head = request_bytes("PUT", "/orders/c", body)[:-len(body)]
+    head = head.replace(b"Content-Length: %d\r\n" % len(body), b"Transfer-Encoding: chunked\r\n")
+    s.sendall(head + b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (10, body[:10], len(body) - 10,
+                                                                body[10:]))
+    assert Reader(s).response()[0] == 201
+    s.close()
+    req = chain.app.requests[-1]
+    assert req["h"]["content-length"] == str(len(req["body"]))
+    assert json.loads(req["body"])["email"].startswith("v1.")
+
+
+def test_http10_client_gets_a_chunked_answer_unwrapped(chain):
+    s = chain.connect()
+    s.sendall(b"GET /files/chunked HTTP/1.0\r\nHost: x\r\nX-Schema-Name: shop\r\n\r\n")
+    st, hd, body, _, _ = Reader(s).response()
+    s.close()
+    assert st == 200 and "transfer-encoding" not in hd and hd["connection"] == "close"
+    assert body == b"first chunk\n" + b"x" * 5000 + b'{"last":true}'
+
+
+def test_invalid_response_head_is_502(chain):
+    st, _, b = chain.one("GET", "/files/bad")
+    assert st == 502 and json.loads(b)["error"]["code"] == "bad_gateway"
+    assert chain.one("GET", "/files/x")[0] == 201  # and the next request works
+
+
 def test_expect_100_continue(chain):
     body = json.dumps(PII).encode()
     s = chain.connect()
@@ -234,6 +263,22 @@ def test_upstream_timeout_is_504(tmp_path):
         assert time.monotonic() - t0 < 2.9
     finally:
         c.close()
+
+
+def test_upstream_by_host_name(tmp_path):
+    app = App()
+    port = app.addr.rsplit(":", 1)[1]
+    svc = Service(tmp_path / "svc", env={"UPSTREAM": f"tcp://localhost:{port}"}, specs=("shop",))
+    try:
+        s = tls_connect(svc.port, svc.cafile)
+        r = Reader(s)
+        for _ in range(2):
+            s.sendall(request_bytes("POST", "/orders", json.dumps(PII).encode()))
+            assert r.response()[0] == 201
+        s.close()
+    finally:
+        assert svc.stop() == 0
+        app.close()
 
 
 def test_upstream_unreachable_is_502(tmp_path):
