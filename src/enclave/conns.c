@@ -462,6 +462,7 @@ static void start_forward(nes_conn *c, nes_response *resp)
                         .client_minor = c->head.h.minor_version,
                         .client_keep_alive = c->head.keep_alive,
                         .timeout_secs = s->cfg->upstream_timeout_secs,
+                        .client_timeout_secs = s->cfg->request_timeout_secs,
                         .allow_names = s->cfg->upstream != NULL};
     if (c->env->proxy == NULL ||
         nes_h1_forward_request_head(&ureq.bytes, &c->head.h, c->peer.client, resp->body.len) != 0 ||

@@ -261,7 +261,7 @@ struct nes_upx {
     nes_h1_method method;
     int client_minor;
     bool client_keep_alive;
-    int64_t timeout_ms;
+    int64_t timeout_ms, client_timeout_ms;
     /* response */
     uint8_t *in;
     size_t in_len;
@@ -456,6 +456,9 @@ static void x_read(nes_upx *x)
             }
             if (x->sink.pending(x->sink.owner) >= NES_UPX_HIGH) {
                 x->paused = true;
+                /* waiting for the client now: its bound, not the application's */
+                nes_timer_set(x->penv->loop, &x->timer,
+                              nes_loop_now(x->penv->loop) + x->client_timeout_ms);
                 x->sink.kick(x->sink.owner);
                 return;
             }
@@ -592,6 +595,7 @@ nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink
     x->client_keep_alive = req->client_keep_alive;
     x->allow_names = req->allow_names;
     x->timeout_ms = (int64_t)req->timeout_secs * 1000;
+    x->client_timeout_ms = (int64_t)req->client_timeout_secs * 1000;
     if (x_open(x, false, why) != 0) {
         x_free(x);
         return NULL;

@@ -23,8 +23,9 @@
  * invalid response head -> 502; UPSTREAM_TIMEOUT_SECS without a response head -> 504. A reused
  * pooled connection that fails before any response byte is retried once on a fresh connection
  * (the application may have closed it while idle). After the head went out, a failure can only
- * close the client's connection. The same timeout bounds every later wait for upstream bytes
- * (and a client that does not read for that long).
+ * close the client's connection. The same timeout bounds every later wait for upstream bytes;
+ * a wait for the client to take queued output is bounded by client_timeout_secs
+ * (REQUEST_TIMEOUT_SECS), after which the client's connection closes.
  *
  * Threads: everything runs on the worker's thread; the pool is per worker. */
 #ifndef NES_ENCLAVE_PROXY_MODE_H
@@ -110,7 +111,8 @@ typedef struct nes_upx_req {
     nes_h1_method method; /**< the request's method (HEAD changes the response framing) */
     int client_minor;     /**< the client's HTTP/1.x minor version */
     bool client_keep_alive;
-    unsigned timeout_secs;
+    unsigned timeout_secs;        /**< UPSTREAM_TIMEOUT_SECS: each wait for the application */
+    unsigned client_timeout_secs; /**< each wait for the client to take queued output */
     bool allow_names; /**< a tcp host may be a name (UPSTREAM); else literal addresses only */
 } nes_upx_req;
 

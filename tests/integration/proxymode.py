@@ -11,6 +11,7 @@ import threading
 import time
 
 BIG = 6 * 1024 * 1024  # the multi-MiB response
+HUGE = 48 * 1024 * 1024  # the slow-reader response
 
 
 def big_body():
@@ -18,10 +19,15 @@ def big_body():
     return (block * (BIG // len(block) + 1))[:BIG]
 
 
+def huge_body():
+    return bytes(range(256)) * (HUGE // 256)
+
+
 class App:
     """A small HTTP/1.1 application (TCP or Unix socket) that records every request it receives
     (method, target, headers, body) and every response it writes (raw bytes). The last path segment picks the answer:
       chunked        a chunked response (several chunks, an extension, no trailer)
+      huge           a HUGE-byte Content-Length response
       big            a BIG-byte Content-Length response
       slow           answers after 3 s
       bad            an invalid status line
@@ -94,6 +100,8 @@ class App:
         elif last == "slow":
             time.sleep(3)
             out = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        elif last == "huge":
+            out = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % HUGE + huge_body()
         elif last == "bad":
             out = b"HTTP/1.1 2000 Broken\r\nContent-Length: 0\r\n\r\n"
         elif last == "close":
@@ -139,10 +147,16 @@ class Reader:
         return line
 
     def _take(self, n):
-        while len(self.buf) < n:
-            self._more()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
+        parts, have = [self.buf], len(self.buf)
+        while have < n:  # collected in a list: appending to bytes would be quadratic
+            d = self.s.recv(1 << 20)
+            if not d:
+                raise EOFError("connection closed")
+            parts.append(d)
+            have += len(d)
+        data = b"".join(parts)
+        self.buf = data[n:]
+        return data[:n]
 
     def response(self, head_request=False):
         """(status, headers dict lower-case, decoded body, raw head, raw body)."""
