@@ -30,6 +30,7 @@ class App:
       huge           a HUGE-byte Content-Length response
       big            a BIG-byte Content-Length response
       slow           answers after 3 s
+      dropnext       answers (keep-alive), then closes on the next request unanswered
       bad            an invalid status line
       close          an HTTP/1.0-style close-delimited response
       anything else  JSON {"seen": <body length>} with Content-Length, keep-alive."""
@@ -45,7 +46,8 @@ class App:
             def handle(self):
                 with app.lock:
                     app.connections += 1
-                while app.serve_one(self.rfile, self.wfile):
+                state = {}
+                while app.serve_one(self.rfile, self.wfile, state):
                     pass
 
         if unix_path:
@@ -68,7 +70,7 @@ class App:
         self.srv.shutdown()
         self.srv.server_close()
 
-    def serve_one(self, rfile, wfile):
+    def serve_one(self, rfile, wfile, state):
         line = rfile.readline(65537)
         if not line:
             return False
@@ -88,6 +90,8 @@ class App:
             self.requests.append({"method": method, "target": target, "headers": headers,
                                   "h": hd, "body": body})
         keep = hd.get("connection", "").lower() != "close"
+        if state.pop("drop", False):
+            return False  # closes the kept-alive connection without an answer
         last = target.split("?")[0].rsplit("/", 1)[-1]
         if last == "chunked":
             chunks = [b"first chunk\n", b"x" * 5000, b"{\"last\":true}"]
@@ -102,6 +106,9 @@ class App:
             out = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
         elif last == "huge":
             out = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % HUGE + huge_body()
+        elif last == "dropnext":
+            state["drop"] = True  # answer, keep the connection, then drop the next request
+            out = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndrop"
         elif last == "bad":
             out = b"HTTP/1.1 2000 Broken\r\nContent-Length: 0\r\n\r\n"
         elif last == "close":

@@ -250,6 +250,28 @@ def test_invalid_response_head_is_502(chain):
     assert chain.one("GET", "/files/x")[0] == 201  # and the next request works
 
 
+def test_a_pooled_connection_the_app_dropped_is_retried_once(tmp_path):
+    app = App()
+    svc = Service(tmp_path / "svc", env={"UPSTREAM": app.uri, "WORKER_THREADS": "1"},
+                  specs=("shop",))
+    try:
+        s = tls_connect(svc.port, svc.cafile)
+        r = Reader(s)
+        s.sendall(request_bytes("GET", "/files/dropnext"))
+        assert r.response()[0] == 200
+        body = json.dumps(PII).encode()
+        s.sendall(request_bytes("PUT", "/orders/r", body))
+        st, _, b, _, _ = r.response()
+        s.close()
+        assert st == 201, b
+        # the app read the PUT twice: on the dropped pooled connection, then on a fresh one
+        assert [q["target"] for q in app.requests].count("/orders/r") == 2
+        assert app.connections == 2
+    finally:
+        assert svc.stop() == 0
+        app.close()
+
+
 def test_expect_100_continue(chain):
     body = json.dumps(PII).encode()
     s = chain.connect()
