@@ -224,6 +224,8 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
         nes_metrics_fields(dir == NES_DECRYPT, stats.fields);
         queue(s, r, 200, &out, "application/json", false, NULL, NULL, o);
         o->resp->forward = r->route == NES_ROUTE_PROXY;
+        if (o->resp->forward)
+            r->ctx->fields = stats.fields;
         return 0;
     }
     nes_buf_free(&out);
@@ -469,7 +471,8 @@ void nes_routes_forwarded(nes_server *s, const nes_request *in, const nes_route_
                           nes_response *resp)
 {
     req r = {.in = in, .route = ctx->route, .close_after = ctx->close_after, .schema = ctx->schema};
-    outcome o = {.resp = resp, .status = status, .bytes_out = (size_t)bytes_out};
+    outcome o = {
+        .resp = resp, .status = status, .bytes_out = (size_t)bytes_out, .fields = ctx->fields};
     if (head_sent) {
         o.error_code = why != NULL ? "upstream_aborted" : NULL;
     } else if (status == 504) {

@@ -68,6 +68,7 @@ typedef struct nes_route_ctx {
     const char *pending_msg;
     bool close_after;
     const char *schema; /**< the schema header's value */
+    size_t fields;      /**< proxy mode: fields encrypted in the forwarded body (access log) */
 } nes_route_ctx;
 
 /** What the connection does after nes_routes_begin. */

@@ -101,7 +101,7 @@ def test_transformed_body_reaches_the_app_and_its_answer_the_client(chain):
         assert time.monotonic() < end, chain.svc.logs()
         time.sleep(0.05)
     line = [l for l in chain.svc.log_lines() if l.get("route") == "proxy"][-1]
-    assert line["client"] == "127.0.0.1" and line["status"] == 201
+    assert line["client"] == "127.0.0.1" and line["status"] == 201 and line["fields"] == 3
 
 
 def test_most_specific_template_wins(chain):
