@@ -448,7 +448,8 @@ static void x_read(nes_upx *x)
                 memmove(x->in, x->in + used, x->in_len - used);
                 x->in_len -= used;
                 if (r == 1) {
-                    bool reuse = x->res.keep_alive && x->in_len == 0;
+                    bool reuse = x->res.keep_alive && x->in_len == 0 &&
+                                 x->req_off == x->req.len; /* the whole request went */
                     x->sink.kick(x->sink.owner);
                     x_finish(x, x->res.status, NULL, reuse);
                     return;
@@ -521,8 +522,10 @@ static void x_send(nes_upx *x)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
         if (n <= 0) {
-            if (!x_retry(x))
-                x_finish(x, 502, "reset", false);
+            /* the application closed: it may have answered first (an early 413...); read
+             * that, or retry / 502 as a read would */
+            x->st = X_HEAD;
+            x_read(x);
             return;
         }
         x->req_off += (size_t)n;
@@ -550,6 +553,11 @@ static void x_cb(nes_loop *loop, nes_io *io, uint32_t events)
         if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
             return; /* a deferred call (events 0) before the connect finished */
         x->st = X_SENDING;
+    }
+    if (x->st == X_SENDING && (events & (EPOLLIN | EPOLLRDHUP))) {
+        x->st = X_HEAD; /* an answer (or a close) before the whole request went: read it */
+        x_read(x);
+        return;
     }
     if (x->st == X_SENDING) {
         x_send(x);

@@ -30,6 +30,7 @@ class App:
       huge           a HUGE-byte Content-Length response
       big            a BIG-byte Content-Length response
       slow           answers after 3 s
+      early          413 before reading the body, 4 s without reading, a lingering close
       dropnext       answers (keep-alive), then closes on the next request unanswered
       bad            an invalid status line
       close          an HTTP/1.0-style close-delimited response
@@ -46,7 +47,7 @@ class App:
             def handle(self):
                 with app.lock:
                     app.connections += 1
-                state = {}
+                state = {"sock": self.connection}
                 while app.serve_one(self.rfile, self.wfile, state):
                     pass
 
@@ -85,6 +86,27 @@ class App:
         hd = {k.lower(): v for k, v in headers}
         if "transfer-encoding" in hd:
             raise AssertionError("the service must forward with Content-Length")
+        if target.rsplit("/", 1)[-1] == "early":
+            # answers before reading the body, then closes without a reset (lingering)
+            out = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close" \
+                  b"\r\n\r\nnope"
+            with self.lock:
+                self.requests.append({"method": method, "target": target, "headers": headers,
+                                      "h": hd, "body": b""})
+                self.responses.append(out)
+            wfile.write(out)
+            wfile.flush()
+            self.early_at = time.monotonic()
+            time.sleep(4)  # reads nothing for a while: the sender must not wait for that
+            sock = state["sock"]
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(10)
+            try:
+                while sock.recv(1 << 20):
+                    pass
+            except OSError:
+                pass
+            return False
         body = rfile.read(int(hd.get("content-length", "0")))
         with self.lock:
             self.requests.append({"method": method, "target": target, "headers": headers,

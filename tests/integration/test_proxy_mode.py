@@ -272,6 +272,25 @@ def test_a_pooled_connection_the_app_dropped_is_retried_once(tmp_path):
         app.close()
 
 
+def test_an_early_answer_before_the_whole_body_went_is_forwarded(tmp_path):
+    app = App()
+    svc = Service(tmp_path / "svc", env={"UPSTREAM": app.uri, "MAX_BODY_BYTES": "32M"},
+                  specs=("shop",))
+    try:
+        body = json.dumps(dict(PII, note="n" * (24 << 20))).encode()  # more than socket buffers
+        s = tls_connect(svc.port, svc.cafile)
+        s.sendall(request_bytes("PUT", "/orders/early", body))
+        st, hd, b, _, _ = Reader(s).response()
+        got_at = time.monotonic()
+        s.close()
+        assert st == 413 and b == b"nope"
+        # forwarded as soon as it came, not after the application took the rest of the body
+        assert got_at - app.early_at < 2.5
+    finally:
+        assert svc.stop() == 0
+        app.close()
+
+
 def test_expect_100_continue(chain):
     body = json.dumps(PII).encode()
     s = chain.connect()
