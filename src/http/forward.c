@@ -124,7 +124,9 @@ int nes_h1_forward_response_head(nes_buf *b, const nes_h1_response *res, bool ke
         reason[res->reason.len] = '\0';
         why = reason;
     }
-    if (nes_h1_write_status_line(b, 1, res->status, why) != 0)
+    /* a reason the writer does not take (obs-text...) gives way to the standard one */
+    if (nes_h1_write_status_line(b, 1, res->status, why) != 0 &&
+        (why == NULL || nes_h1_write_status_line(b, 1, res->status, NULL) != 0))
         goto fail;
     for (size_t i = 0; i < res->nheaders; i++) {
         const nes_h1_header *h = &res->headers[i];

@@ -73,6 +73,9 @@ static const struct {
     /* an HTTP/1.0 client of a chunked answer: framing dropped, close */
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, true, 0,
      "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"},
+    /* a reason phrase with obs-text goes through unchanged */
+    {"HTTP/1.1 200 \xe9t\xe9\r\nContent-Length: 0\r\n\r\n", true, false, 1,
+     "HTTP/1.1 200 \xe9t\xe9\r\nContent-Length: 0\r\n\r\n"},
     /* an HTTP/1.0 client kept alive is told so; the reason phrase is kept */
     {"HTTP/1.0 404 Nope\r\nContent-Length: 0\r\n\r\n", true, false, 0,
      "HTTP/1.1 404 Nope\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"},
