@@ -413,6 +413,12 @@ static void sink_kick(void *owner)
     nes_loop_defer(c->env->loop, &c->io);
 }
 
+static bool sink_closing(void *owner)
+{
+    nes_conn *c = owner;
+    return atomic_load(&c->env->s->draining);
+}
+
 /* The request is done (answered or forwarded): wait for the next one. */
 static void request_finished(nes_conn *c)
 {
@@ -473,8 +479,11 @@ static void start_forward(nes_conn *c, nes_response *resp)
         return;
     }
     nes_buf_free(&resp->body);
-    static const nes_upx_sink sink = {
-        .out = sink_out, .pending = sink_pending, .kick = sink_kick, .done = sink_done};
+    static const nes_upx_sink sink = {.out = sink_out,
+                                      .pending = sink_pending,
+                                      .kick = sink_kick,
+                                      .closing = sink_closing,
+                                      .done = sink_done};
     nes_upx_sink mine = sink;
     mine.owner = c;
     int status;

@@ -411,7 +411,8 @@ static int x_head_done(nes_upx *x, size_t hl)
     x->framing = x->res.framing;
     x->remaining = x->res.content_length;
     bool keep_framing = true;
-    x->close_client = !x->client_keep_alive || x->framing == NES_H1_BODY_CLOSE;
+    x->close_client = !x->client_keep_alive || x->framing == NES_H1_BODY_CLOSE ||
+                      (x->sink.closing != NULL && x->sink.closing(x->sink.owner));
     if (x->framing == NES_H1_BODY_CHUNKED) {
         nes_h1_chunked_init(&x->chunks, NULL);
         if (x->client_minor == 0) {

@@ -100,6 +100,8 @@ typedef struct nes_upx_sink {
     nes_buf *(*out)(void *owner);   /**< the client's output buffer (append only) */
     size_t (*pending)(void *owner); /**< bytes queued there and not yet sent */
     void (*kick)(void *owner);      /**< output was queued: send it (from the loop) */
+    bool (*closing)(void *owner);   /**< the client's connection ends after this answer
+                                         (draining); may be NULL */
     void (*done)(void *owner, const nes_upx_result *r); /**< the exchange ended; it is freed
                                                              right after this returns */
 } nes_upx_sink;
