@@ -12,6 +12,11 @@
  * - linger: after the last response of a closing connection, the write side is shut and input
  *   is read and dropped for up to 2 s, so a client still sending does not get a reset that
  *   destroys the response in its receive buffer (nginx's lingering close).
+ * Proxy mode (enclave/proxy_mode.h) adds two phases: with PROXY_PROTOCOL=on a connection starts
+ * in "preface" (the PROXY v2 header, under the header deadline) before the handshake; a request
+ * routed to the application goes from [body] to "proxy", where its upstream exchange queues the
+ * application's answer into the output buffer (reading paused while more than 256 KiB wait) and
+ * the connection only sends; the exchange keeps the time, and pipelined requests wait.
  * Past a deadline the connection is closed without an answer; a request whose head was complete
  * is logged as aborted.
  *
