@@ -27,9 +27,9 @@ typedef enum nes_route {
 /** Statuses with their own series; anything else counts as "other". */
 #define NES_METRICS_STATUSES                                                                       \
     {                                                                                              \
-        200, 400, 403, 404, 405, 408, 413, 415, 431, 500, 503                                      \
+        200, 400, 403, 404, 405, 408, 413, 415, 431, 500, 502, 503, 504                            \
     }
-#define NES_METRICS_NSTATUS 12 /* the list above plus "other" */
+#define NES_METRICS_NSTATUS 14 /* the list above plus "other" (502, 504: proxy mode) */
 /** Latency histogram upper bounds in microseconds (then +Inf). */
 #define NES_METRICS_BUCKETS_US                                                                     \
     {                                                                                              \

@@ -339,8 +339,11 @@ def test_upstream_unreachable_is_502(tmp_path):
         st, hd, b = c.one("PUT", "/orders/1", json.dumps(PII).encode())
         assert st == 502 and hd["content-type"] == "application/json"
         assert json.loads(b)["error"]["code"] == "bad_gateway"
-        # the service's own routes still answer
+        # the service's own routes still answer, and count it
         assert c.one("GET", "/healthz")[0] == 200
+        st, _, m = c.one("GET", "/metrics")
+        assert st == 200
+        assert b'nes_http_requests_total{route="proxy",status="502"} 1' in m
     finally:
         c.close()
 
