@@ -485,7 +485,8 @@ static void x_read(nes_upx *x)
             }
             if (x->st != X_BODY && x_retry(x))
                 return;
-            x_finish(x, 502, n == 0 ? "closed" : "reset", false);
+            /* after the head went out the application's status is what the client got */
+            x_finish(x, x->st == X_BODY ? x->res.status : 502, n == 0 ? "closed" : "reset", false);
             return;
         }
         x->got_bytes = true;
