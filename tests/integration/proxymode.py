@@ -31,6 +31,7 @@ class App:
       big            a BIG-byte Content-Length response
       slow           answers after 3 s
       early          413 before reading the body, 4 s without reading, a lingering close
+      cut            announces 100000 bytes, sends 100, closes
       dropnext       answers (keep-alive), then closes on the next request unanswered
       bad            an invalid status line
       close          an HTTP/1.0-style close-delimited response
@@ -128,6 +129,9 @@ class App:
             out = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
         elif last == "huge":
             out = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % HUGE + huge_body()
+        elif last == "cut":
+            out = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"c" * 100
+            keep = False  # closes 100 bytes into a 100000-byte body
         elif last == "dropnext":
             state["drop"] = True  # answer, keep the connection, then drop the next request
             out = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndrop"

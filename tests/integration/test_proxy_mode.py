@@ -244,6 +244,20 @@ def test_http10_client_gets_a_chunked_answer_unwrapped(chain):
     assert body == b"first chunk\n" + b"x" * 5000 + b'{"last":true}'
 
 
+def test_an_app_that_stops_mid_body_closes_the_client(chain):
+    s = chain.connect()
+    s.sendall(request_bytes("GET", "/files/cut"))
+    r = Reader(s)
+    with pytest.raises((EOFError, ConnectionError)):
+        r.response()
+    s.close()
+    end = time.monotonic() + 5
+    while not any(l.get("error") == "upstream_aborted" for l in chain.svc.log_lines()):
+        assert time.monotonic() < end, chain.svc.logs()
+        time.sleep(0.05)
+    assert chain.one("GET", "/files/x")[0] == 201
+
+
 def test_invalid_response_head_is_502(chain):
     st, _, b = chain.one("GET", "/files/bad")
     assert st == 502 and json.loads(b)["error"]["code"] == "bad_gateway"
