@@ -8,6 +8,10 @@ rounds (direct, proxy, socat, ...). Prints one table:
   * rr64: 64 connections each doing R round trips of a 64-byte request and response against an
     echo server; p50 / p99 latency, and the latency each relay adds over the direct path.
 
+Then (2), unless --no-proxy-mode: bench/proxy/proxymode.py, proxy mode end to end (client ->
+sidecar -> service -> sidecar -> app) beside the client calling the app directly over TLS, req/s
+and p50/p99 for the 1 KiB payments body with 6 PII fields (its own table).
+
 A figure, not a test: run it on a quiet machine (the peers are Python, so absolute numbers
 include their cost; the comparison between the relays is the point).
 """
@@ -141,6 +145,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--bulk-mib", type=int, default=2048)
     ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--no-proxy-mode", action="store_true",
+                    help="skip part (2): proxy mode end to end (bench/proxy/proxymode.py)")
     a = ap.parse_args()
     sink_srv, sink_port = serve(sink)
     echo_srv, echo_port = serve(echo)
@@ -172,6 +178,11 @@ def main():
           f"rr64: 64 connections x {a.requests} round trips of 64 bytes)")
     sink_srv.close()
     echo_srv.close()
+    if not a.no_proxy_mode:  # (2) proxy mode end to end vs direct (its own table)
+        print()
+        sys.stdout.flush()
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "proxymode.py"),
+                        a.bin_dir, "--rounds", str(a.rounds)], check=False)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/fileio.h"
+#include "core/pathtmpl.h"
 #include "core/schema_int.h"
 
 typedef struct spec_op {
@@ -640,84 +641,16 @@ size_t nes_spec_node_count(const nes_spec *spec)
     return spec->nodes;
 }
 
-/* Matches one path segment against a template segment: each "{name}" matches one or more
- * characters; the rest is literal. Glob matching with a single backtrack point: O(n*m). */
-static bool seg_match(const char *t, size_t tn, const char *s, size_t sn)
-{
-    size_t p = 0, i = 0, star = SIZE_MAX, mark = 0;
-    while (i < sn) {
-        const char *close = p < tn && t[p] == '{' ? memchr(t + p, '}', tn - p) : NULL;
-        if (close != NULL) {
-            star = (size_t)(close - t) + 1;
-            p = star;
-            mark = ++i;
-        } else if (p < tn && t[p] == s[i]) {
-            p++;
-            i++;
-        } else if (star != SIZE_MAX) {
-            p = star;
-            i = ++mark;
-        } else {
-            return false;
-        }
-    }
-    return p == tn;
-}
-
-static bool path_match(const char *tmpl, const char *path, size_t plen)
-{
-    if (tmpl[0] != '/' || plen == 0 || path[0] != '/')
-        return false;
-    const char *t = tmpl + 1, *p = path + 1;
-    size_t tl = strlen(t), pl = plen - 1;
-    for (;;) {
-        const char *te = memchr(t, '/', tl), *pe = memchr(p, '/', pl);
-        size_t ts = te ? (size_t)(te - t) : tl, ps = pe ? (size_t)(pe - p) : pl;
-        if (!seg_match(t, ts, p, ps))
-            return false;
-        if (te == NULL || pe == NULL)
-            return te == NULL && pe == NULL;
-        t = te + 1;
-        tl -= ts + 1;
-        p = pe + 1;
-        pl -= ps + 1;
-    }
-}
-
-/* 2 literal, 1 literal and variables mixed, 0 one variable. */
-static int seg_kind(const char *t, size_t n)
-{
-    if (memchr(t, '{', n) == NULL)
-        return 2;
-    const char *close = memchr(t, '}', n);
-    return t[0] == '{' && close == t + n - 1 && memchr(t + 1, '{', n - 1) == NULL ? 0 : 1;
-}
-
-/* > 0 when template a is more specific than b (the first segment that differs in kind decides,
- * literal beating templated). */
-static int specificity(const char *a, const char *b)
-{
-    for (;;) {
-        size_t an = strcspn(a, "/"), bn = strcspn(b, "/");
-        int d = seg_kind(a, an) - seg_kind(b, bn);
-        if (d != 0)
-            return d;
-        if (a[an] == '\0' || b[bn] == '\0')
-            return 0;
-        a += an + 1;
-        b += bn + 1;
-    }
-}
-
 static const spec_op *match_in(const nes_spec *spec, const char *method, const char *path,
                                size_t plen)
 {
     const spec_op *best = NULL;
     for (size_t i = 0; i < spec->nops; i++) {
         const spec_op *op = &spec->ops[i];
-        if (op->webhook || strcasecmp(op->method, method) != 0 || !path_match(op->path, path, plen))
+        if (op->webhook || strcasecmp(op->method, method) != 0 ||
+            !nes_path_template_match(op->path, strlen(op->path), path, plen))
             continue;
-        if (best == NULL || specificity(op->path, best->path) > 0)
+        if (best == NULL || nes_path_template_cmp(op->path, best->path) > 0)
             best = op;
     }
     return best;

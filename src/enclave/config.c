@@ -18,6 +18,7 @@ typedef enum otype {
     T_U32,
     T_SIZE,
     T_LEVEL,
+    T_BOOL, /* on/off, true/false, yes/no, 1/0 */
 } otype;
 
 enum {
@@ -46,6 +47,12 @@ static const opt opts[] = {
     {"LISTEN", T_STR, OFF(listen), NULL, 0, 0, 0, "endpoint URI the service accepts on"},
     {"TLS_PORT", T_UINT, OFF(tls_port), "443", 1, 65535, 0, "port of the default vsock listener"},
     {"UPSTREAM", T_STR, OFF(upstream), NULL, 0, 0, F_EMPTY_UNSET, "proxy-mode upstream endpoint"},
+    {"PROXY_PROTOCOL", T_BOOL, OFF(proxy_protocol), "off", 0, 0, 0,
+     "every connection starts with a PROXY v2 header"},
+    {"PROXY_PASS_UNMATCHED", T_BOOL, OFF(proxy_pass_unmatched), "off", 0, 0, 0,
+     "proxy mode forwards requests no operation matches untouched"},
+    {"UPSTREAM_TIMEOUT_SECS", T_UINT, OFF(upstream_timeout_secs), "30", 1, 3600, 0,
+     "proxy mode: connect and response head bound"},
     {"SECRET_ARN", T_STR, OFF(secret_arn), NULL, 0, 0, F_AWS, "DEK secret"},
     {"KMS_KEY_ID", T_STR, OFF(kms_key_id), NULL, 0, 0, F_AWS, "KMS key"},
     {"S3_BUCKET", T_STR, OFF(s3_bucket), NULL, 0, 0, F_AWS, "spec bucket"},
@@ -315,6 +322,16 @@ static void typed(nes_config *cfg, nes_config_problems *p)
                 break;
             }
             *(nes_log_level *)field = lvl;
+            break;
+        case T_BOOL:
+            if (!strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+                !strcmp(v, "1"))
+                *(bool *)field = true;
+            else if (!strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+                     !strcmp(v, "0"))
+                *(bool *)field = false;
+            else
+                problem(p, "%s: must be on or off", o->name);
             break;
         }
     }

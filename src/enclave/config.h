@@ -46,6 +46,10 @@ typedef struct nes_config {
     unsigned tls_port;
     char *upstream;
     nes_endpoint upstream_ep;
+    /* proxy mode (enclave/proxy_mode.h) */
+    bool proxy_protocol;       /**< PROXY_PROTOCOL: a PROXY v2 header opens every connection */
+    bool proxy_pass_unmatched; /**< PROXY_PASS_UNMATCHED: forward unmatched requests untouched */
+    unsigned upstream_timeout_secs; /**< UPSTREAM_TIMEOUT_SECS */
     /* AWS (unused in local mode) */
     char *secret_arn, *kms_key_id, *s3_bucket, *s3_prefix, *aws_region;
     uint32_t vsock_proxy_cid;

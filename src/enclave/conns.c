@@ -13,10 +13,12 @@
 
 #include "enclave/reqhead.h"
 #include "enclave/log.h"
+#include "enclave/proxy_mode.h"
 #include "enclave/routes.h"
 #include "enclave/server.h"
 #include "enclave/tls.h"
 #include "enclave/tlsio.h"
+#include "http/forward.h"
 #include "http/writer.h"
 
 #define IN_CAP ((size_t)2 * NES_REQHEAD_MAX) /* head + room for chunked input behind it */
@@ -24,12 +26,15 @@
 #define OUT_FLUSH_AT ((size_t)32 * 1024) /* pipelined answers are sent once this much is queued */
 #define REQUESTS_PER_WAKEUP 16
 #define LINGER_MS 2000
+#define UPSTREAM_IDLE_MS 4000 /* pooled upstream connections (below common app keep-alive) */
 
 typedef enum phase {
+    PH_PREFACE, /* PROXY_PROTOCOL=on: the PROXY v2 header, before TLS (proxy_mode.h) */
     PH_HANDSHAKE,
     PH_HEAD, /* waiting for or reading a request head */
     PH_BODY, /* reading (or discarding) a body */
     PH_LINGER,
+    PH_PROXY, /* a request forwarded to the application: its response streams out */
 } phase;
 
 struct nes_conn {
@@ -59,6 +64,8 @@ struct nes_conn {
     bool discard, too_large;
     uint64_t remaining; /* length-framed body bytes still to come */
     nes_chunks chunked;
+    nes_proxy_peer peer; /* client address and return endpoint (PROXY v2 header) */
+    nes_upx *upx;        /* the exchange in progress (PH_PROXY) */
 };
 
 /* ---- clocks and the Date header -------------------------------------------------------- */
@@ -107,6 +114,10 @@ static void conn_close(nes_conn *c)
 {
     nes_conn_env *env = c->env;
     nes_server *s = env->s;
+    if (c->upx != NULL) {
+        nes_upx_abort(c->upx);
+        c->upx = NULL;
+    }
     if (c->in_request) {
         nes_routes_aborted(s, &c->req, &c->rctx);
         end_request(c);
@@ -171,7 +182,7 @@ int nes_conn_open(nes_conn_env *env, int fd)
     env->first = c;
     env->count++;
     atomic_fetch_add(&s->open, 1);
-    c->ph = PH_HANDSHAKE;
+    c->ph = s->cfg->proxy_protocol ? PH_PREFACE : PH_HANDSHAKE;
     set_deadline(c, s->cfg->header_timeout_secs);
     return 0;
 }
@@ -219,6 +230,8 @@ void nes_conns_close_all(nes_conn_env *env)
         n = c->next;
         conn_close(c);
     }
+    nes_proxy_env_free(env->proxy);
+    env->proxy = NULL;
 }
 
 static void timer_cb(nes_loop *loop, nes_timer *t)
@@ -370,6 +383,7 @@ typedef enum step {
     ST_NEED_IN,  /* needs more input */
     ST_CLOSE,    /* close now (no answer possible) */
     ST_ANSWERED, /* an answer was queued */
+    ST_WAIT,     /* a forwarded request's answer streams from its exchange (PH_PROXY) */
 } step;
 
 static void refuse(nes_conn *c, unsigned status, const char *reason, size_t offset)
@@ -380,12 +394,133 @@ static void refuse(nes_conn *c, unsigned status, const char *reason, size_t offs
     c->close_after_write = true;
 }
 
+/* ---- proxy mode: the exchange's sink (proxy_mode.h) ------------------------------------ */
+
+static nes_buf *sink_out(void *owner)
+{
+    return &((nes_conn *)owner)->out;
+}
+
+static size_t sink_pending(void *owner)
+{
+    nes_conn *c = owner;
+    return c->out.len - c->out_off;
+}
+
+static void sink_kick(void *owner)
+{
+    nes_conn *c = owner;
+    nes_loop_defer(c->env->loop, &c->io);
+}
+
+static bool sink_closing(void *owner)
+{
+    nes_conn *c = owner;
+    return atomic_load(&c->env->s->draining);
+}
+
+/* The request is done (answered or forwarded): wait for the next one. */
+static void request_finished(nes_conn *c)
+{
+    end_request(c);
+    c->ph = PH_HEAD;
+    c->idle_wait = true;
+    set_deadline(c, c->env->s->cfg->idle_timeout_secs);
+}
+
+static void forward_ended(nes_conn *c, unsigned status, bool head_sent, const char *why,
+                          uint64_t bytes_out, bool close_client)
+{
+    nes_response resp = {0};
+    nes_routes_forwarded(c->env->s, &c->req, &c->rctx, status, head_sent, why, bytes_out, &resp);
+    if (!head_sent)
+        queue_response(c, &resp, c->head.is_head_method, c->head.keep_alive);
+    else if (close_client || !c->head.keep_alive || atomic_load(&c->env->s->draining))
+        c->close_after_write = true;
+    request_finished(c);
+    nes_loop_defer(c->env->loop, &c->io);
+}
+
+static void sink_done(void *owner, const nes_upx_result *r)
+{
+    nes_conn *c = owner;
+    c->upx = NULL;
+    forward_ended(c, (unsigned)r->status, r->head_sent, r->error, r->bytes_out, r->close_client);
+}
+
+/* Hands the transformed body in `resp` to an upstream exchange (the answer streams from it). */
+static void start_forward(nes_conn *c, nes_response *resp)
+{
+    nes_server *s = c->env->s;
+    nes_buf_free(&c->body); /* the original body (plaintext) is no longer needed */
+    const char *ep = s->cfg->upstream != NULL ? s->cfg->upstream : c->peer.ret;
+    if (ep[0] == '\0') {
+        nes_buf_free(&resp->body);
+        forward_ended(c, 502, false, "no upstream endpoint", 0, false);
+        return;
+    }
+    if (c->env->proxy == NULL)
+        c->env->proxy = nes_proxy_env_new(c->env->loop, UPSTREAM_IDLE_MS);
+    if (!s->cfg->proxy_protocol) /* else the header named the client (or nobody) */
+        nes_proxy_peer_from_socket(c->io.fd, &c->peer);
+    nes_upx_req ureq = {.endpoint = ep,
+                        .method = c->head.h.method,
+                        .client_minor = c->head.h.minor_version,
+                        .client_keep_alive = c->head.keep_alive,
+                        .timeout_secs = s->cfg->upstream_timeout_secs,
+                        .client_timeout_secs = s->cfg->request_timeout_secs,
+                        .allow_names = s->cfg->upstream != NULL};
+    if (c->env->proxy == NULL ||
+        nes_h1_forward_request_head(&ureq.bytes, &c->head.h, c->peer.client, resp->body.len) != 0 ||
+        nes_buf_append(&ureq.bytes, resp->body.data, resp->body.len) != 0) {
+        nes_buf_free(&ureq.bytes);
+        nes_buf_free(&resp->body);
+        forward_ended(c, 502, false, "resources", 0, false);
+        return;
+    }
+    nes_buf_free(&resp->body);
+    static const nes_upx_sink sink = {.out = sink_out,
+                                      .pending = sink_pending,
+                                      .kick = sink_kick,
+                                      .closing = sink_closing,
+                                      .done = sink_done};
+    nes_upx_sink mine = sink;
+    mine.owner = c;
+    int status;
+    const char *why;
+    c->upx = nes_upx_start(c->env->proxy, &ureq, &mine, &status, &why);
+    if (c->upx == NULL) {
+        forward_ended(c, (unsigned)status, false, why, 0, false);
+        return;
+    }
+    c->ph = PH_PROXY;
+    nes_timer_stop(c->env->loop, &c->timer); /* the exchange keeps the time now */
+}
+
+/* PH_PROXY: send what the exchange queued; let it read on once the output drained. */
+static void proxy_run(nes_conn *c)
+{
+    if (c->out_off < c->out.len) {
+        io_rc w = flush(c);
+        if (w == IO_CLOSED) {
+            conn_close(c);
+            return;
+        }
+    }
+    if (c->upx != NULL && c->out.len - c->out_off < NES_UPX_HIGH / 2)
+        nes_upx_resume(c->upx);
+}
+
 static void answer(nes_conn *c)
 {
     nes_response resp = {0};
     c->req.body = c->body.data;
     c->req.body_len = c->body.len;
     nes_routes_respond(c->env->s, &c->req, &c->rctx, c->too_large, &resp);
+    if (resp.forward) {
+        start_forward(c, &resp);
+        return;
+    }
     queue_response(c, &resp, c->head.is_head_method, c->head.keep_alive);
     end_request(c);
     c->ph = PH_HEAD;
@@ -407,6 +542,7 @@ static step begin_request(nes_conn *c, size_t head_len)
         .tls = c->tls,
         .t0_us = nes_now_us(),
         .content_length = c->head.chunked ? -1 : (int64_t)c->head.content_length,
+        .client = c->peer.client[0] != '\0' ? c->peer.client : NULL,
     };
     set_deadline(c, s->cfg->request_timeout_secs);
     nes_response resp = {0};
@@ -581,6 +717,8 @@ static step advance(nes_conn *c)
         return read_head(c);
     case PH_BODY:
         return c->head.chunked ? read_chunked_body(c) : read_length_body(c);
+    case PH_PROXY:
+        return ST_WAIT;
     default:
         return ST_CLOSE;
     }
@@ -608,8 +746,22 @@ static bool handshake(nes_conn *c)
 /* Runs the connection until it waits for the socket, closes or used its share of the wakeup. */
 static void conn_run(nes_conn *c)
 {
+    if (c->ph == PH_PREFACE) {
+        int r = nes_proxy_preface(c->io.fd, &c->peer);
+        if (r == 0)
+            return;
+        if (r < 0) {
+            conn_close(c);
+            return;
+        }
+        c->ph = PH_HANDSHAKE;
+    }
     if (c->ph == PH_HANDSHAKE && !handshake(c))
         return;
+    if (c->ph == PH_PROXY) {
+        proxy_run(c);
+        return;
+    }
     if (c->ph == PH_LINGER) {
         linger(c);
         return;
@@ -651,6 +803,10 @@ static void conn_run(nes_conn *c)
         }
         if (st == ST_MORE)
             continue;
+        if (st == ST_WAIT) {
+            proxy_run(c);
+            return;
+        }
         /* ST_NEED_IN: send what is queued before waiting, then read */
         if (c->out_off < c->out.len) {
             io_rc w = flush(c);

@@ -12,6 +12,11 @@
  * - linger: after the last response of a closing connection, the write side is shut and input
  *   is read and dropped for up to 2 s, so a client still sending does not get a reset that
  *   destroys the response in its receive buffer (nginx's lingering close).
+ * Proxy mode (enclave/proxy_mode.h) adds two phases: with PROXY_PROTOCOL=on a connection starts
+ * in "preface" (the PROXY v2 header, under the header deadline) before the handshake; a request
+ * routed to the application goes from [body] to "proxy", where its upstream exchange queues the
+ * application's answer into the output buffer (reading paused while more than 256 KiB wait) and
+ * the connection only sends; the exchange keeps the time, and pipelined requests wait.
  * Past a deadline the connection is closed without an answer; a request whose head was complete
  * is logged as aborted.
  *
@@ -41,6 +46,7 @@
 #include "net/loop.h"
 
 struct nes_server;
+struct nes_proxy_env;
 typedef struct nes_conn nes_conn;
 
 /** What the connections of one worker share (owned by the worker, used on its thread only). */
@@ -51,6 +57,7 @@ typedef struct nes_conn_env {
     size_t count;
     time_t date_sec; /* the cached Date header value is for this second */
     char date[40];
+    struct nes_proxy_env *proxy; /* proxy mode's upstream pool, made on first use */
 } nes_conn_env;
 
 /** Takes over the accepted, non-blocking socket `fd`: sets up its TLS session, watches it and

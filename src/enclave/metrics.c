@@ -43,7 +43,7 @@ static const unsigned statuses[] = NES_METRICS_STATUSES;
 static const uint64_t buckets_us[] = NES_METRICS_BUCKETS_US;
 static const char *const aws_names[NES_METRICS_NAWS] = {"kms", "secretsmanager", "s3"};
 static const char *const route_names[NES_ROUTE_COUNT] = {"encrypt", "decrypt", "healthz", "readyz",
-                                                         "metrics", "openapi", "other"};
+                                                         "metrics", "openapi", "proxy",   "other"};
 
 const char *nes_route_name(nes_route r)
 {

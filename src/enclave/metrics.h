@@ -19,6 +19,7 @@ typedef enum nes_route {
     NES_ROUTE_READYZ,
     NES_ROUTE_METRICS,
     NES_ROUTE_OPENAPI,
+    NES_ROUTE_PROXY, /* proxy mode: forwarded to the application */
     NES_ROUTE_OTHER,
     NES_ROUTE_COUNT,
 } nes_route;
@@ -26,9 +27,9 @@ typedef enum nes_route {
 /** Statuses with their own series; anything else counts as "other". */
 #define NES_METRICS_STATUSES                                                                       \
     {                                                                                              \
-        200, 400, 403, 404, 405, 408, 413, 415, 422, 431, 500, 503                                 \
+        200, 400, 403, 404, 405, 408, 413, 415, 422, 431, 500, 502, 503, 504                       \
     }
-#define NES_METRICS_NSTATUS 13 /* the list above plus "other" */
+#define NES_METRICS_NSTATUS 15 /* the list above plus "other" (502, 504: proxy mode) */
 /** Latency histogram upper bounds in microseconds (then +Inf): 50 us to 5 s in steps of at most
  * 1.5x, so a quantile read from the buckets (histogram_quantile) is within half a step. */
 #define NES_METRICS_BUCKETS_US                                                                     \

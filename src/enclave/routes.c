@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/keyring.h"
+#include "core/pathtmpl.h"
 #include "core/transform.h"
 #include "enclave/conns.h"
 #include "enclave/httputil.h"
@@ -87,6 +88,8 @@ static void access_log(const req *r, const char *method, const outcome *o)
     nes_logline_begin(&l, NES_LOG_INFO, "request");
     nes_logline_str(&l, "route", nes_route_name(r->route));
     nes_logline_str(&l, "method", method);
+    if (r->in->client != NULL)
+        nes_logline_str(&l, "client", r->in->client);
     nes_logline_int(&l, "status", o->status);
     if (r->schema != NULL)
         nes_logline_strn(&l, "schema", r->schema, strnlen(r->schema, 64));
@@ -101,9 +104,69 @@ static void access_log(const req *r, const char *method, const outcome *o)
 
 /* ---- routes ----------------------------------------------------------------------------- */
 
+/* Proxy mode: the request body goes to the application as received (no operation to transform
+ * it by; PROXY_PASS_UNMATCHED or a body-less operation). */
+static int forward_untouched(nes_server *s, req *r, outcome *o)
+{
+    nes_buf b = {0};
+    if (nes_buf_append(&b, r->in->body, r->in->body_len) != 0) {
+        nes_buf_free(&b);
+        return queue_error(s, r, 500, "internal", "out of memory", (size_t)-1, o);
+    }
+    queue(s, r, 200, &b, NULL, false, NULL, NULL, o);
+    o->resp->forward = true;
+    return 0;
+}
+
+/* Proxy mode: the root for the request's operation (method + path template). Returns 0 with
+ * *root set, or 1 when the answer is already queued (an error or an untouched forward). */
+static int proxy_root(nes_server *s, req *r, const nes_spec *spec, const nes_pii_node **root,
+                      outcome *o)
+{
+    const char *target = r->in->target;
+    size_t plen = strcspn(target, "?");
+    if (!nes_path_is_clean(target, plen)) {
+        queue_error(s, r, 400, "bad_path",
+                    "the path has a dot or empty segment; send it normalised", (size_t)-1, o);
+        return 1;
+    }
+    nes_spec_op op;
+    bool found = nes_spec_find_op(spec, r->in->method, target, plen, &op);
+    if (!found && strcmp(r->in->method, "HEAD") == 0) /* HEAD goes where GET would */
+        found = nes_spec_find_op(spec, "GET", target, plen, &op);
+    if (!found) {
+        if (s->cfg->proxy_pass_unmatched) {
+            forward_untouched(s, r, o);
+            return 1;
+        }
+        queue_error(s, r, 400, "no_operation",
+                    "no operation of the spec matches this method and path", (size_t)-1, o);
+        return 1;
+    }
+    if (r->in->body_len == 0) { /* nothing to encrypt */
+        forward_untouched(s, r, o);
+        return 1;
+    }
+    if (op.root == NULL) { /* fail closed: a body the spec does not describe as JSON */
+        queue_error(s, r, 400, "no_json_body",
+                    "the matched operation has no JSON request body; this body cannot be checked",
+                    (size_t)-1, o);
+        return 1;
+    }
+    if (!nes_content_type_is_json(r->in->header(r->in->head, "Content-Type"))) {
+        queue_error(s, r, 415, "unsupported_media_type", "Content-Type must be application/json",
+                    (size_t)-1, o);
+        return 1;
+    }
+    *root = op.root;
+    return 0;
+}
+
 static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
 {
     const nes_config *cfg = s->cfg;
+    if (r->schema == NULL && r->route == NES_ROUTE_PROXY && cfg->proxy_pass_unmatched)
+        return forward_untouched(s, r, o);
     if (r->schema == NULL) {
         char msg[128];
         snprintf(msg, sizeof(msg), "the %s header is required", cfg->schema_header);
@@ -135,10 +198,19 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     nes_err err;
     nes_err_clear(&err);
     const nes_pii_node *root = NULL;
-    nes_status rst = nes_spec_root(spec, op, &root, &err);
+    nes_status rst = NES_OK;
+    int pr = 0;
+    if (r->route == NES_ROUTE_PROXY)
+        pr = proxy_root(s, r, spec, &root, o);
+    else
+        rst = nes_spec_root(spec, op, &root, &err);
     if (rst != NES_OK)
         nes_trace_span_error(&sp);
     nes_trace_span_end(&sp);
+    if (pr != 0) {
+        nes_state_leave();
+        return 0;
+    }
     if (rst != NES_OK) {
         nes_state_leave();
         return queue_error(s, r, 400, op ? "unknown_operation" : "ambiguous_root", err.msg,
@@ -184,7 +256,11 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     if (st == NES_OK) {
         o->fields = stats.fields;
         nes_metrics_fields(dir == NES_DECRYPT, stats.fields);
-        return queue(s, r, 200, &out, "application/json", false, NULL, NULL, o);
+        queue(s, r, 200, &out, "application/json", false, NULL, NULL, o);
+        o->resp->forward = r->route == NES_ROUTE_PROXY;
+        if (o->resp->forward)
+            r->ctx->fields = stats.fields;
+        return 0;
     }
     nes_buf_free(&out);
     /* err.msg is one of the core's fixed reasons ("invalid UTF-8"...), never content */
@@ -320,6 +396,9 @@ static void respond(nes_server *s, req *r, outcome *o)
     case NES_ROUTE_OPENAPI:
         route_text(s, r, nes_openapi_yaml, nes_openapi_yaml_len, "application/yaml", o);
         break;
+    case NES_ROUTE_PROXY:
+        route_transform(s, r, NES_ENCRYPT, o);
+        break;
     default:
         queue_error(s, r, 404, "not_found", "no such route", (size_t)-1, o);
     }
@@ -377,6 +456,20 @@ static bool decrypt_allowed(nes_server *s, const nes_request *in)
 /* Decides everything that does not need the body (see routes.h). */
 static nes_routes_next begin(nes_server *s, const nes_request *in, nes_route_ctx *r)
 {
+    if (r->route == NES_ROUTE_OTHER && (s->cfg->proxy_protocol || s->cfg->upstream != NULL)) {
+        /* proxy mode: read the body (MAX_BODY_BYTES), transform it, forward it */
+        r->route = NES_ROUTE_PROXY;
+        r->schema = in->header(in->head, s->cfg->schema_header);
+        if (in->content_length >= 0 && (uint64_t)in->content_length > s->cfg->max_body_bytes) {
+            r->close_after = true;
+            pend(r, 413, "body_too_large", "the request body exceeds MAX_BODY_BYTES");
+            if ((uint64_t)in->content_length >
+                (uint64_t)s->cfg->max_body_bytes * EARLY_REJECT_FACTOR)
+                return NES_ROUTES_ANSWER_NOW;
+            return NES_ROUTES_DISCARD_BODY;
+        }
+        return NES_ROUTES_READ_BODY;
+    }
     if (r->route == NES_ROUTE_OTHER) {
         pend(r, 404, "not_found", "no such route");
         return NES_ROUTES_DISCARD_BODY;
@@ -453,6 +546,30 @@ void nes_routes_respond(nes_server *s, const nes_request *in, nes_route_ctx *ctx
     outcome o = {.resp = resp};
     nes_trace_set_current(&ctx->span);
     respond(s, &r, &o);
+    if (resp->forward)
+        return; /* logged when the exchange ends (nes_routes_forwarded) */
+    access_log(&r, in->method, &o);
+    span_end(ctx, o.status, o.error_code);
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+void nes_routes_forwarded(nes_server *s, const nes_request *in, nes_route_ctx *ctx, unsigned status,
+                          bool head_sent, const char *why, uint64_t bytes_out, nes_response *resp)
+{
+    req r = {.in = in, .route = ctx->route, .close_after = ctx->close_after, .schema = ctx->schema};
+    outcome o = {
+        .resp = resp, .status = status, .bytes_out = (size_t)bytes_out, .fields = ctx->fields};
+    if (head_sent) {
+        o.error_code = why != NULL ? "upstream_aborted" : NULL;
+    } else if (status == 504) {
+        queue_error(s, &r, 504, "upstream_timeout",
+                    "the application did not answer within UPSTREAM_TIMEOUT_SECS", (size_t)-1, &o);
+    } else {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "the application could not be reached (%s)",
+                 why != NULL ? why : "upstream");
+        queue_error(s, &r, 502, "bad_gateway", msg, (size_t)-1, &o);
+    }
     access_log(&r, in->method, &o);
     span_end(ctx, o.status, o.error_code);
     atomic_fetch_sub(&s->inflight, 1);

@@ -44,7 +44,8 @@ typedef struct nes_request {
     int64_t content_length; /**< declared length, -1 for a chunked body */
     const uint8_t *body;
     size_t body_len;
-    size_t bytes_in; /**< body bytes received (also those discarded) */
+    size_t bytes_in;    /**< body bytes received (also those discarded) */
+    const char *client; /**< the client's address (PROXY v2 header or socket), or NULL */
 } nes_request;
 
 /** A response: status, fixed headers and a body the connection serialises once. */
@@ -55,6 +56,9 @@ typedef struct nes_response {
     const char *retry_after; /**< Retry-After header (503) or NULL */
     bool close;              /**< Connection: close, then close */
     nes_buf body;            /**< owned; the connection frees it */
+    bool forward; /**< proxy mode: `body` is the (transformed) request body to forward to the
+                       application (enclave/proxy_mode.h); nothing is logged yet: the connection
+                       calls nes_routes_forwarded when the exchange ends */
 } nes_response;
 
 /** The routing state kept between nes_routes_begin and nes_routes_respond. */
@@ -67,6 +71,7 @@ typedef struct nes_route_ctx {
     const char *schema; /**< the schema header's value */
     nes_span span;      /**< the request's server span (child of an incoming traceparent);
                              proxy mode's upstream span is its child (otel/trace.h) */
+    size_t fields;      /**< proxy mode: fields encrypted in the forwarded body (access log) */
 } nes_route_ctx;
 
 /** What the connection does after nes_routes_begin. */
@@ -94,6 +99,14 @@ void nes_routes_refused(struct nes_server *s, const nes_request *req, const nes_
 
 /** Fills the scrape-time gauges (readiness, keys, connections, drops) of the metrics. */
 void nes_routes_gauges(struct nes_server *s, nes_metrics_gauges *g);
+
+/** Proxy mode: the exchange of a request answered with `forward` ended. With `head_sent` the
+ * application's `status` reached the client (`bytes_out` bytes), only logged and counted; else
+ * `resp` is filled with the JSON error for `status` (502 unreachable, 504 timed out; `why` a fixed
+ * reason, never content). */
+void nes_routes_forwarded(struct nes_server *s, const nes_request *req, nes_route_ctx *ctx,
+                          unsigned status, bool head_sent, const char *why, uint64_t bytes_out,
+                          nes_response *resp);
 
 /** Logs (status 0, error "aborted") a request whose client went away before its answer. */
 void nes_routes_aborted(struct nes_server *s, const nes_request *req, const nes_route_ctx *ctx);

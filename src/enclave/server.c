@@ -34,10 +34,9 @@ typedef struct nes_worker {
 
 /* ---- accepting -------------------------------------------------------------------------- */
 
-/* The step between accept() and TLS: today it only tunes the socket (TCP_NODELAY, once per
- * connection). Proxy mode reads the PROXY v2 header here and takes the client address it names;
- * it will become a connection phase of its own (non-blocking reads in the loop with the header
- * deadline) in front of the handshake. Until then the peer address is the client address.
+/* The step between accept() and TLS: it only tunes the socket (TCP_NODELAY, once per
+ * connection). With PROXY_PROTOCOL=on the PROXY v2 header is the connection's first phase in
+ * the worker's loop, under the header deadline (conns.c, enclave/proxy_mode.h).
  * 0: go on; -1: drop the connection. */
 static int accept_preface(int fd, const struct sockaddr_storage *addr, socklen_t addr_len)
 {

@@ -279,6 +279,47 @@ static void yaml_overlay(void **state)
     nes_config_free(&c);
 }
 
+/* proxy mode's switches: on/off words, the timeout, a bad word is one problem line */
+static void proxy_mode_settings(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value;
+        int rc;
+        bool on;
+    } cases[] = {
+        {"on", 0, true},  {"ON", 0, true},      {"true", 0, true},   {"1", 0, true},
+        {"yes", 0, true}, {"off", 0, false},    {"false", 0, false}, {"0", 0, false},
+        {"no", 0, false}, {"maybe", -1, false}, {"", -1, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char pp[64];
+        snprintf(pp, sizeof(pp), "PROXY_PROTOCOL=%s", cases[i].value);
+        char *env[] = {pp, "PROXY_PASS_UNMATCHED=on", "UPSTREAM_TIMEOUT_SECS=7", NULL};
+        nes_config c;
+        nes_config_problems p;
+        int rc = nes_config_load(&c, true, env, NULL, 2, &p);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu ('%s'): rc %d", i, cases[i].value, rc);
+        if (rc == 0) {
+            assert_int_equal(c.proxy_protocol, cases[i].on);
+            assert_true(c.proxy_pass_unmatched);
+            assert_int_equal(c.upstream_timeout_secs, 7);
+        } else {
+            assert_true(has_problem(&p, "PROXY_PROTOCOL: must be on or off"));
+        }
+        nes_config_free(&c);
+    }
+    char *env[] = {"PATH=/bin", NULL};
+    nes_config c;
+    nes_config_problems p;
+    assert_int_equal(nes_config_load(&c, true, env, NULL, 2, &p), 0);
+    assert_false(c.proxy_protocol);
+    assert_false(c.proxy_pass_unmatched);
+    assert_int_equal(c.upstream_timeout_secs, 30);
+    nes_config_free(&c);
+}
+
 static void sizes_and_redaction(void **state)
 {
     (void)state;
@@ -357,6 +398,7 @@ int main(void)
         cmocka_unit_test(sizes_and_redaction),
         cmocka_unit_test(dek_settings),
         cmocka_unit_test(aws_settings),
+        cmocka_unit_test(proxy_mode_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

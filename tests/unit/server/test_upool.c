@@ -1,0 +1,109 @@
+/* Unit tests: upool.c (idle upstream connections per endpoint: LIFO, expiry, caps). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "enclave/upool.h"
+
+static void take_is_lifo_per_key(void **state)
+{
+    (void)state;
+    static nes_upool p;
+    nes_upool_init(&p, 8, 1000);
+    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 0), -1);
+    assert_int_equal(nes_upool_put(&p, "tcp://a:1", 10, 0), -1);
+    assert_int_equal(nes_upool_put(&p, "tcp://b:1", 20, 1), -1);
+    assert_int_equal(nes_upool_put(&p, "tcp://a:1", 11, 2), -1);
+    assert_int_equal(nes_upool_count(&p, NULL), 3);
+    assert_int_equal(nes_upool_count(&p, "tcp://a:1"), 2);
+    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 3), 11);
+    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 3), 10);
+    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 3), -1);
+    assert_int_equal(nes_upool_take(&p, "tcp://b:1", 3), 20);
+    assert_int_equal(nes_upool_count(&p, NULL), 0);
+}
+
+static void expired_entries_are_not_handed_out(void **state)
+{
+    (void)state;
+    static nes_upool p;
+    nes_upool_init(&p, 8, 100);
+    nes_upool_put(&p, "k", 1, 0);
+    nes_upool_put(&p, "k", 2, 50);
+    assert_int_equal(nes_upool_next_expiry(&p), 100);
+    /* at 120 fd 1 is too old: take skips it, expire hands it back for closing */
+    assert_int_equal(nes_upool_take(&p, "k", 120), 2);
+    nes_upool_put(&p, "k", 2, 120);
+    int out[4];
+    assert_int_equal(nes_upool_expire(&p, 120, out, 4), 1);
+    assert_int_equal(out[0], 1);
+    assert_int_equal(nes_upool_count(&p, "k"), 1);
+    assert_int_equal(nes_upool_expire(&p, 219, out, 4), 0);
+    assert_int_equal(nes_upool_expire(&p, 220, out, 4), 1);
+    assert_int_equal(out[0], 2);
+    assert_int_equal(nes_upool_next_expiry(&p), INT64_MAX);
+}
+
+static void per_key_cap_evicts_the_oldest_of_the_key(void **state)
+{
+    (void)state;
+    static nes_upool p;
+    nes_upool_init(&p, 2, 1000);
+    assert_int_equal(nes_upool_put(&p, "a", 1, 0), -1);
+    assert_int_equal(nes_upool_put(&p, "b", 9, 0), -1);
+    assert_int_equal(nes_upool_put(&p, "a", 2, 1), -1);
+    assert_int_equal(nes_upool_put(&p, "a", 3, 2), 1);
+    assert_int_equal(nes_upool_count(&p, "a"), 2);
+    assert_int_equal(nes_upool_count(&p, "b"), 1);
+}
+
+static void total_cap_evicts_the_oldest_overall(void **state)
+{
+    (void)state;
+    static nes_upool p;
+    nes_upool_init(&p, NES_UPOOL_MAX, 1000);
+    char key[16];
+    for (int i = 0; i < NES_UPOOL_MAX; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(nes_upool_put(&p, key, 100 + i, i), -1);
+    }
+    assert_int_equal(nes_upool_put(&p, "new", 7, 99), 100);
+    assert_int_equal(nes_upool_count(&p, NULL), NES_UPOOL_MAX);
+    assert_int_equal(nes_upool_count(&p, "k0"), 0);
+}
+
+static void long_key_is_refused_and_drain_empties(void **state)
+{
+    (void)state;
+    static nes_upool p;
+    nes_upool_init(&p, 4, 1000);
+    char key[NES_UPOOL_KEY_MAX + 10];
+    memset(key, 'x', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    assert_int_equal(nes_upool_put(&p, key, 5, 0), 5);
+    nes_upool_put(&p, "a", 1, 0);
+    nes_upool_put(&p, "b", 2, 0);
+    int out[1];
+    size_t total = 0, n;
+    while ((n = nes_upool_drain(&p, out, 1)) > 0)
+        total += n;
+    assert_int_equal(total, 2);
+    assert_int_equal(nes_upool_count(&p, NULL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(take_is_lifo_per_key),
+        cmocka_unit_test(expired_entries_are_not_handed_out),
+        cmocka_unit_test(per_key_cap_evicts_the_oldest_of_the_key),
+        cmocka_unit_test(total_cap_evicts_the_oldest_overall),
+        cmocka_unit_test(long_key_is_refused_and_drain_empties),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
