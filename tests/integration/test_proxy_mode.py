@@ -437,3 +437,16 @@ def test_unix_upstream_without_proxy_protocol(tmp_path):
     finally:
         assert svc.stop() == 0
         app.close()
+
+
+def test_undeclared_member_is_refused_and_never_reaches_the_app(chain):
+    # Fail closed (DESIGN section 6) on the forwarding path too: a misspelt key could carry PII.
+    secret = "Bob Misspeltkey"
+    remember(secret)
+    body = json.dumps(dict(PII, Name=secret)).encode()
+    before = len(chain.app.requests)
+    st, _, got = chain.one("PUT", "/orders/42", body)
+    assert st == 422, got
+    err = json.loads(got)["error"]
+    assert "/Name" in err["message"] and secret not in got.decode()
+    assert len(chain.app.requests) == before
