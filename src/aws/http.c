@@ -604,3 +604,25 @@ bool nes_aws_bucket_dns_ok(const char *bucket)
     }
     return bucket[0] != '-' && bucket[n - 1] != '-';
 }
+
+int nes_aws_json11_call(nes_aws_client *c, nes_aws_service svc, const char *target_prefix,
+                        const char *op, const nes_buf *body, size_t max_body, nes_aws_resp *resp,
+                        nes_aws_error *err)
+{
+    char target[96];
+    snprintf(target, sizeof(target), "%s.%s", target_prefix, op);
+    nes_sigv4_pair hdrs[] = {{"Content-Type", "application/x-amz-json-1.1"},
+                             {"X-Amz-Target", target}};
+    nes_aws_req req = {
+        .svc = svc,
+        .operation = op,
+        .method = "POST",
+        .path = "/",
+        .headers = hdrs,
+        .nheaders = 2,
+        .body = body->data,
+        .body_len = body->len,
+        .max_body = max_body,
+    };
+    return nes_aws_send(c, &req, resp, err);
+}

@@ -42,6 +42,13 @@ typedef struct nes_aws_resp {
  * event. Free `resp->body` with nes_buf_free either way. */
 int nes_aws_send(nes_aws_client *c, const nes_aws_req *req, nes_aws_resp *resp, nes_aws_error *err);
 
+/** A JSON 1.1 protocol call (KMS, Secrets Manager): `POST /` of `body` with `Content-Type:
+ * application/x-amz-json-1.1` and `X-Amz-Target: <target_prefix>.<op>`, through nes_aws_send.
+ * `max_body`: the answer's bound (0: the client's default). */
+int nes_aws_json11_call(nes_aws_client *c, nes_aws_service svc, const char *target_prefix,
+                        const char *op, const nes_buf *body, size_t max_body, nes_aws_resp *resp,
+                        nes_aws_error *err);
+
 /** Applies the configuration's egress, TLS and timeout settings to a libcurl handle (also used
  * by the IMDS client). */
 void nes_aws_curl_egress(CURL *h, nes_aws_config *cfg);

@@ -10,21 +10,7 @@
 static int call(nes_aws_client *c, const char *op, const nes_buf *body, nes_aws_resp *resp,
                 nes_aws_error *err)
 {
-    char target[64];
-    snprintf(target, sizeof(target), "TrentService.%s", op);
-    nes_sigv4_pair hdrs[] = {{"Content-Type", "application/x-amz-json-1.1"},
-                             {"X-Amz-Target", target}};
-    nes_aws_req req = {
-        .svc = NES_AWS_KMS,
-        .operation = op,
-        .method = "POST",
-        .path = "/",
-        .headers = hdrs,
-        .nheaders = 2,
-        .body = body->data,
-        .body_len = body->len,
-    };
-    return nes_aws_send(c, &req, resp, err);
+    return nes_aws_json11_call(c, NES_AWS_KMS, "TrentService", op, body, 0, resp, err);
 }
 
 static int begin(nes_buf *b, const char *key_id, const char *ctx, nes_aws_error *err)

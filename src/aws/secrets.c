@@ -11,22 +11,8 @@
 static int call(nes_aws_client *c, const char *op, const nes_buf *body, nes_aws_resp *resp,
                 nes_aws_error *err)
 {
-    char target[64];
-    snprintf(target, sizeof(target), "secretsmanager.%s", op);
-    nes_sigv4_pair hdrs[] = {{"Content-Type", "application/x-amz-json-1.1"},
-                             {"X-Amz-Target", target}};
-    nes_aws_req req = {
-        .svc = NES_AWS_SECRETS,
-        .operation = op,
-        .method = "POST",
-        .path = "/",
-        .headers = hdrs,
-        .nheaders = 2,
-        .body = body->data,
-        .body_len = body->len,
-        .max_body = (size_t)4 * NES_SECRET_MAX_BYTES,
-    };
-    return nes_aws_send(c, &req, resp, err);
+    return nes_aws_json11_call(c, NES_AWS_SECRETS, "secretsmanager", op, body,
+                               (size_t)4 * NES_SECRET_MAX_BYTES, resp, err);
 }
 
 static void copy_member(const nes_aws_resp *resp, const char *name, char *out, size_t out_len)
