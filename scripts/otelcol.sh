@@ -6,7 +6,7 @@
 set -euo pipefail
 ver=v0.165.0
 root=$(cd "$(dirname "$0")/.." && pwd)
-cache=${NES_CACHE:-$HOME/.cache/nitro-enc-svc}
+cache=${NES_CACHE_DIR:-$HOME/.cache/nitro-enc-svc}
 out=$cache/otelcol-${ver#v}/otelcol
 if [[ -x $out ]]; then echo "$out"; exit 0; fi
 command -v go >/dev/null || { echo "otelcol: go is not installed" >&2; exit 3; }
