@@ -304,6 +304,8 @@ int nes_otlp_from_prometheus(nes_buf *out, const nes_otlp_resource *res, const c
             double v = strtod(num, &e);
             if (e == num || (*e != '\0' && *e != ' '))
                 return -1;
+            if (counter && !(v >= 0.0 && v < 18446744073709551616.0))
+                return -1; /* a counter is a u64: negative, NaN or too large is malformed */
             rc |= nes_otlp_put(out, "\"startTimeUnixNano\":\"%llu\",\"timeUnixNano\":\"%llu\",",
                                (unsigned long long)start_ns, (unsigned long long)now_ns);
             if (counter)
