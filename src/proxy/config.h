@@ -66,6 +66,11 @@ int nes_proxy_config_load(nes_proxy_config *cfg, nes_proxy_mode mode, char *cons
 /** Prints the effective configuration, one NAME=value line each. */
 void nes_proxy_config_print(const nes_proxy_config *cfg, FILE *out);
 
+/** Writes the proxy's section of docs/configuration.md (core/cfgref.h) to `out`: the settings
+ * of both modes from the table the loader uses, then the OTEL_* rows (enclave/otel/vars.h).
+ * 0, or -1. */
+int nes_proxy_config_reference(FILE *out);
+
 /** Frees what the configuration owns. */
 void nes_proxy_config_free(nes_proxy_config *cfg);
 
