@@ -75,15 +75,15 @@ int nes_cfgref_markdown(nes_buf *out, const char *title, const char *intro,
         if (vars[i].name == NULL || vars[i].name[0] == '\0' || vars[i].type == NULL ||
             vars[i].help == NULL || vars[i].help[0] == '\0')
             return -1;
-    if (put(out, "## `") != 0 || put(out, title) != 0 || put(out, "`\n\n") != 0)
+    if (put(out, "## `") != 0 || put(out, title) != 0 || put(out, "`\n") != 0)
         return -1;
-    if (intro != NULL && (put(out, intro) != 0 || put(out, "\n\n") != 0))
+    if (intro != NULL && (put(out, "\n") != 0 || put(out, intro) != 0 || put(out, "\n") != 0))
         return -1;
     for (size_t g = 0; g < n; g++) {
         if (seen_before(vars, g) || group_before(vars, g))
             continue;
         const char *group = group_of(&vars[g]);
-        if (put(out, "### ") != 0 || put(out, group) != 0 ||
+        if (put(out, "\n### ") != 0 || put(out, group) != 0 ||
             put(out, "\n\n| Setting | Type | Default | Allowed | Description |\n"
                      "|---|---|---|---|---|\n") != 0)
             return -1;
@@ -91,8 +91,6 @@ int nes_cfgref_markdown(nes_buf *out, const char *title, const char *intro,
             if (strcmp(group_of(&vars[i]), group) == 0 && !seen_before(vars, i) &&
                 row(out, &vars[i]) != 0)
                 return -1;
-        if (put(out, "\n") != 0)
-            return -1;
     }
     return 0;
 }

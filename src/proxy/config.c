@@ -52,10 +52,6 @@ typedef struct pvar {
 } pvar;
 
 static const pvar vars[] = {
-    {"LOG_LEVEL", M_BOTH, 0, 0, "info", false, "debug, info, warn, error, off", G_OBS,
-     "least severe JSON log line written to stderr"},
-    {"METRICS_ADDR", M_BOTH, 0, 0, NULL, false, HOSTPORT, G_OBS,
-     "where GET /metrics (Prometheus text) is served; unset: no metrics listener"},
     {"WORKER_THREADS", M_BOTH, 0, 256, "0", false, NULL, G_ALL,
      "relay threads, one event loop each (0: one per online CPU)"},
     {"MAX_CONNECTIONS", M_BOTH, 1, 1000000, "4096", false, NULL, G_ALL,
@@ -96,6 +92,10 @@ static const pvar vars[] = {
      "CONNECT mode: largest CONNECT request head"},
     {"HEAD_TIMEOUT_SECS", M_BOTH, 1, 3600, "10", false, NULL, G_EG,
      "CONNECT mode: bound on receiving the CONNECT request head"},
+    {"LOG_LEVEL", M_BOTH, 0, 0, "info", false, "debug, info, warn, error, off", G_OBS,
+     "least severe JSON log line written to stderr"},
+    {"METRICS_ADDR", M_BOTH, 0, 0, NULL, false, HOSTPORT, G_OBS,
+     "where GET /metrics (Prometheus text) is served; unset: no metrics listener"},
 };
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
 
