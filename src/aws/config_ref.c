@@ -11,8 +11,9 @@ const nes_cfgref_var nes_aws_config_ref[] = {
     {G, "AWS_DEFAULT_REGION", "string", NULL, false, "a region name",
      "the region when AWS_REGION is unset"},
     {G, "AWS_ENDPOINT_URL", "URL", "https://SERVICE.REGION.amazonaws.com", true,
-     "http:// or https:// URL", "endpoint of every AWS service (emulators such as moto); "
-                                "S3 is then addressed path-style"},
+     "http:// or https:// URL",
+     "endpoint of every AWS service (emulators such as moto); "
+     "S3 is then addressed path-style"},
     {G, "AWS_ENDPOINT_URL_KMS", "URL", "AWS_ENDPOINT_URL", true, "http:// or https:// URL",
      "KMS endpoint (wins over AWS_ENDPOINT_URL)"},
     {G, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "URL", "AWS_ENDPOINT_URL", true,

@@ -5,11 +5,11 @@
  * telemetry exporter: names and defaults) and turns it into nes_cfgref_var rows, all text, for
  * `--print-config-reference`. This printer writes one program's section of
  * docs/configuration.md from them: a `## title` heading and intro paragraph, then one `### group`
- * table per group, blocks separated by one blank line and the last row ending the text, (groups in order of first appearance; rows keep their order inside a group),
- * columns Variable, Type, Default, Allowed, Description. A name listed twice in one group is
- * printed once (the first row wins), so a program may append a shared table (AWS_*, OTEL_*)
- * after its own; the same name in two groups (a setting whose default differs per mode) is
- * printed in each.
+ * table per group, blocks separated by one blank line and the last row ending the text, (groups in
+ * order of first appearance; rows keep their order inside a group), columns Variable, Type,
+ * Default, Allowed, Description. A name listed twice in one group is printed once (the first row
+ * wins), so a program may append a shared table (AWS_*, OTEL_*) after its own; the same name in two
+ * groups (a setting whose default differs per mode) is printed in each.
  *
  * Cells are escaped for GitHub Markdown tables ('|' as "\|", a newline as a space); the default
  * is shown in code spans, or as plain text when it is derived at start (`def_derived`). Pure: no

@@ -146,8 +146,8 @@ static const opt opts[] = {
     {"DECRYPT_ALLOWED_CLIENTS", T_STR, OFF(decrypt_allowed_clients), NULL, 0, 0, F_EMPTY_UNSET,
      G_TLS, "comma-separated identities (at most 32)",
      "mTLS client identities (subject CN, DNS, URI or e-mail SAN) allowed to call /decrypt"},
-    {"LOCAL_SCHEMA_DIR", T_STR, OFF(local_schema_dir), "./schemas", 0, 0, 0, G_LOCAL,
-     "a directory", "--local-mode: directory of the specs (NAME.yaml, .yml or .json)"},
+    {"LOCAL_SCHEMA_DIR", T_STR, OFF(local_schema_dir), "./schemas", 0, 0, 0, G_LOCAL, "a directory",
+     "--local-mode: directory of the specs (NAME.yaml, .yml or .json)"},
     {"LOCAL_STATE_DIR", T_STR, OFF(local_state_dir), "./.nitro-enc", 0, 0, 0, G_LOCAL,
      "a directory", "--local-mode: where the generated key and self-signed certificate live"},
     {"LOCAL_KEY_FILE", T_STR, OFF(local_key_file), NULL, 0, 0, 0, G_LOCAL, "a file path",
@@ -159,15 +159,14 @@ static const opt opts[] = {
      "largest spec object read from S3; K, M, G suffixes allowed"},
     {"AWS_DEFAULT_REGION", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
     {"AWS_ENDPOINT_URL", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
-    {"AWS_ENDPOINT_URL_KMS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL,
-     NULL},
+    {"AWS_ENDPOINT_URL_KMS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
     {"AWS_ENDPOINT_URL_SECRETS_MANAGER", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS,
      NULL, NULL},
     {"AWS_ENDPOINT_URL_S3", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
     {"AWS_EGRESS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
     {"AWS_EGRESS_MODE", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
-    {"AWS_EC2_METADATA_SERVICE_ENDPOINT", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY,
-     G_AWS, NULL, NULL},
+    {"AWS_EC2_METADATA_SERVICE_ENDPOINT", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS,
+     NULL, NULL},
     {"AWS_ACCESS_KEY_ID", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
     {"AWS_SECRET_ACCESS_KEY", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY | F_SECRET, G_AWS,
      NULL, NULL},
@@ -647,8 +646,8 @@ static const char *derived_default(const char *name)
 
 int nes_config_reference(FILE *out)
 {
-    static const char *const type_name[] = {"string", "integer", "integer", "size",
-                                            "level",  "on/off"};
+    static const char *const type_name[] = {"string", "integer", "integer",
+                                            "size",   "level",   "on/off"};
     nes_cfgref_var v[NOPT + 32];
     char range[NOPT][64];
     size_t n = 0;
@@ -668,8 +667,8 @@ int nes_config_reference(FILE *out)
                                 .allowed = o->values,
                                 .help = o->help};
         if (o->type == T_UINT || o->type == T_U32 || o->type == T_SIZE)
-            v[n].allowed = nes_cfgref_range(o->min, o->max, o->type == T_SIZE, range[i],
-                                            sizeof(range[i]));
+            v[n].allowed =
+                nes_cfgref_range(o->min, o->max, o->type == T_SIZE, range[i], sizeof(range[i]));
         else if (o->type == T_LEVEL)
             v[n].allowed = "debug, info, warn, error, off";
         else if (o->type == T_BOOL)

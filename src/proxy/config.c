@@ -108,8 +108,8 @@ static const pvar *var(nes_proxy_mode mode, const char *name)
 }
 
 /* A numeric setting within its row's bounds; its default when unset. */
-static void get_uint(char *const *envp, nes_proxy_mode mode, const char *name,
-                     unsigned long *out, nes_proxy_problems *pr)
+static void get_uint(char *const *envp, nes_proxy_mode mode, const char *name, unsigned long *out,
+                     nes_proxy_problems *pr)
 {
     const pvar *r = var(mode, name);
     const char *v = env(envp, name);
@@ -295,11 +295,12 @@ int nes_proxy_config_reference(FILE *out)
         v[n++] = (nes_cfgref_var){
             .group = r->group,
             .name = r->name,
-            .type = r->max > 0 ? "integer" : (strcmp(r->name, "LOG_LEVEL") == 0 ? "level" : "string"),
+            .type =
+                r->max > 0 ? "integer" : (strcmp(r->name, "LOG_LEVEL") == 0 ? "level" : "string"),
             .def = r->def,
             .def_derived = r->derived,
-            .allowed =
-                r->max > 0 ? nes_cfgref_range(r->min, r->max, false, range[i], sizeof(range[i]))
+            .allowed = r->max > 0
+                           ? nes_cfgref_range(r->min, r->max, false, range[i], sizeof(range[i]))
                            : r->allowed,
             .help = r->help};
     }
