@@ -108,7 +108,7 @@ static const pvar *var(nes_proxy_mode mode, const char *name)
 }
 
 /* A numeric setting within its row's bounds; its default when unset. */
-static void get_uint(char *const *envp, nes_proxy_mode mode, const char *name, unsigned long *out,
+static void get_uint(char *const *envp, const char *name, nes_proxy_mode mode, unsigned long *out,
                      nes_proxy_problems *pr)
 {
     const pvar *r = var(mode, name);
@@ -173,27 +173,27 @@ int nes_proxy_config_load(nes_proxy_config *cfg, nes_proxy_mode mode, char *cons
     if (lv != NULL && nes_log_level_parse(lv, &cfg->log_level) != 0)
         problem(pr, "LOG_LEVEL: want debug, info, warn, error or off");
     unsigned long x;
-    get_uint(envp, mode, "WORKER_THREADS", &x, pr);
+    get_uint(envp, "WORKER_THREADS", mode, &x, pr);
     cfg->threads = (unsigned)x;
-    get_uint(envp, mode, "MAX_CONNECTIONS", &x, pr);
+    get_uint(envp, "MAX_CONNECTIONS", mode, &x, pr);
     cfg->max_conns = (unsigned)x;
-    get_uint(envp, mode, "IDLE_TIMEOUT_SECS", &x, pr);
+    get_uint(envp, "IDLE_TIMEOUT_SECS", mode, &x, pr);
     cfg->idle_secs = (unsigned)x;
-    get_uint(envp, mode, "CONNECT_TIMEOUT_SECS", &x, pr);
+    get_uint(envp, "CONNECT_TIMEOUT_SECS", mode, &x, pr);
     cfg->connect_secs = (unsigned)x;
-    get_uint(envp, mode, "SHUTDOWN_GRACE_SECS", &x, pr);
+    get_uint(envp, "SHUTDOWN_GRACE_SECS", mode, &x, pr);
     cfg->grace_secs = (unsigned)x;
-    get_uint(envp, mode, "HEAD_TIMEOUT_SECS", &x, pr);
+    get_uint(envp, "HEAD_TIMEOUT_SECS", mode, &x, pr);
     cfg->head_secs = (unsigned)x;
-    get_uint(envp, mode, "RELAY_BUFFER_BYTES", &x, pr);
+    get_uint(envp, "RELAY_BUFFER_BYTES", mode, &x, pr);
     cfg->buf_bytes = x;
-    get_uint(envp, mode, "HEAD_MAX_BYTES", &x, pr);
+    get_uint(envp, "HEAD_MAX_BYTES", mode, &x, pr);
     cfg->head_max = x;
     cfg->has_metrics = get_ep(envp, "METRICS_ADDR", true, &cfg->metrics, pr) > 0;
 
     unsigned long port;
     if (mode == NES_PROXY_INGRESS) {
-        get_uint(envp, mode, "LISTEN_PORT", &port, pr);
+        get_uint(envp, "LISTEN_PORT", mode, &port, pr);
         if (get_ep(envp, "LISTEN", false, &cfg->listen, pr) == 0) {
             char uri[64];
             snprintf(uri, sizeof(uri), "tcp://0.0.0.0:%lu", port);
@@ -202,11 +202,11 @@ int nes_proxy_config_load(nes_proxy_config *cfg, nes_proxy_mode mode, char *cons
         int e = get_ep(envp, "ENCLAVE", false, &cfg->enclave, pr);
         if (e == 0) {
             unsigned long cid, eport;
-            get_uint(envp, mode, "ENCLAVE_PORT", &eport, pr);
+            get_uint(envp, "ENCLAVE_PORT", mode, &eport, pr);
             if (env(envp, "ENCLAVE_CID") == NULL) {
                 problem(pr, "ENCLAVE_CID: required (or set ENCLAVE to an endpoint URI)");
             } else {
-                get_uint(envp, mode, "ENCLAVE_CID", &cid, pr);
+                get_uint(envp, "ENCLAVE_CID", mode, &cid, pr);
                 cfg->enclave.kind = NES_EP_VSOCK;
                 cfg->enclave.cid = (uint32_t)cid;
                 cfg->enclave.vport = (uint32_t)eport;
@@ -229,7 +229,7 @@ int nes_proxy_config_load(nes_proxy_config *cfg, nes_proxy_mode mode, char *cons
                 snprintf(cfg->ret_advertise, sizeof(cfg->ret_advertise), "%s", adv);
         }
     } else {
-        get_uint(envp, mode, "LISTEN_PORT", &port, pr);
+        get_uint(envp, "LISTEN_PORT", mode, &port, pr);
         if (get_ep(envp, "LISTEN", false, &cfg->listen, pr) == 0) {
             cfg->listen.kind = NES_EP_VSOCK;
             cfg->listen.cid = NES_EP_VSOCK_ANY;

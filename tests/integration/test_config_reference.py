@@ -23,7 +23,7 @@ SRC = ROOT / "src"
 READS = [
     r'getenv\("([A-Z][A-Z0-9_]*)"\)',
     r'\benv\(envp, "([A-Z][A-Z0-9_]*)"\)',
-    r'\bget_uint\(envp, mode, "([A-Z][A-Z0-9_]*)"',
+    r'\bget_uint\(envp, "([A-Z][A-Z0-9_]*)", mode,',
     r'\bget_ep\(envp, "([A-Z][A-Z0-9_]*)"',
     r'\bvar\(mode, "([A-Z][A-Z0-9_]*)"\)',
     r'\blookup\(ud, "([A-Z][A-Z0-9_]*)"\)',
