@@ -644,39 +644,55 @@ static const char *derived_default(const char *name)
     return NULL;
 }
 
-int nes_config_reference(FILE *out)
+/* Appends the reference row of `o` at v[n] (an AWS layer row for F_RAW_ONLY settings); returns
+ * the new count. `range` holds the range text of a numeric setting. */
+static size_t reference_row(const opt *o, nes_cfgref_var *v, size_t n, char *range,
+                            size_t range_len)
 {
     static const char *const type_name[] = {"string", "integer", "integer",
                                             "size",   "level",   "on/off"};
+    const nes_cfgref_var *aws = nes_aws_config_ref_find(o->name);
+    if ((o->flags & F_RAW_ONLY) && aws != NULL) {
+        v[n] = *aws; /* validated and applied by the AWS layer: its row */
+        return n + 1;
+    }
+    const char *derived = derived_default(o->name);
+    v[n] = (nes_cfgref_var){.group = o->group,
+                            .name = o->name,
+                            .type = type_name[o->type],
+                            .def = derived != NULL ? derived : o->def,
+                            .def_derived = derived != NULL,
+                            .allowed = o->values,
+                            .help = o->help};
+    if (o->type == T_UINT || o->type == T_U32 || o->type == T_SIZE)
+        v[n].allowed = nes_cfgref_range(o->min, o->max, o->type == T_SIZE, range, range_len);
+    else if (o->type == T_LEVEL)
+        v[n].allowed = "debug, info, warn, error, off";
+    else if (o->type == T_BOOL)
+        v[n].allowed = "on, off (also true/false, yes/no, 1/0)";
+    return n + 1;
+}
+
+int nes_config_reference(FILE *out)
+{
+    /* the order of the sections in the reference (rows keep the table's order inside one) */
+    static const char *const order[] = {G_NET, G_REQ, G_TLS, G_DEK, G_AWS, G_LOCAL, G_OBS};
     nes_cfgref_var v[NOPT + 32];
     char range[NOPT][64];
-    size_t n = 0;
-    for (size_t i = 0; i < NOPT; i++) {
-        const opt *o = &opts[i];
-        const nes_cfgref_var *aws = nes_aws_config_ref_find(o->name);
-        if ((o->flags & F_RAW_ONLY) && aws != NULL) {
-            v[n++] = *aws; /* validated and applied by the AWS layer: its row */
-            continue;
+    size_t n = 0, listed = 0;
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+        for (size_t i = 0; i < NOPT; i++) {
+            if (strcmp(opts[i].group, order[k]) == 0) {
+                n = reference_row(&opts[i], v, n, range[i], sizeof(range[i]));
+                listed++;
+            }
         }
-        const char *derived = derived_default(o->name);
-        v[n] = (nes_cfgref_var){.group = o->group,
-                                .name = o->name,
-                                .type = type_name[o->type],
-                                .def = derived != NULL ? derived : o->def,
-                                .def_derived = derived != NULL,
-                                .allowed = o->values,
-                                .help = o->help};
-        if (o->type == T_UINT || o->type == T_U32 || o->type == T_SIZE)
-            v[n].allowed =
-                nes_cfgref_range(o->min, o->max, o->type == T_SIZE, range[i], sizeof(range[i]));
-        else if (o->type == T_LEVEL)
-            v[n].allowed = "debug, info, warn, error, off";
-        else if (o->type == T_BOOL)
-            v[n].allowed = "on, off (also true/false, yes/no, 1/0)";
-        n++;
+        if (strcmp(order[k], G_OBS) == 0)
+            for (size_t i = 0; i < nes_otel_vars_n && n < sizeof(v) / sizeof(v[0]); i++)
+                v[n++] = nes_otel_vars[i];
     }
-    for (size_t i = 0; i < nes_otel_vars_n && n < sizeof(v) / sizeof(v[0]); i++)
-        v[n++] = nes_otel_vars[i];
+    if (listed != NOPT)
+        return -1; /* a setting of a group missing from `order` */
     nes_buf b = {0};
     int rc = nes_cfgref_markdown(
         &b, "nitro-enc-svc",
