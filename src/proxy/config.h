@@ -16,7 +16,9 @@
  * YAML file, allowlist.h: CONNECT host:port limited to it), HEAD_MAX_BYTES (8192: the CONNECT
  * head's bound), HEAD_TIMEOUT_SECS (10).
  *
- * Each problem is one line naming the variable; the caller prints them and exits 2. */
+ * Each problem is one line naming the variable; the caller prints them and exits 2. The table
+ * of settings in config.c (bounds, defaults, descriptions) drives both the loader and
+ * nes_proxy_config_reference, the proxy's section of docs/configuration.md. */
 #ifndef NES_PROXY_CONFIG_H
 #define NES_PROXY_CONFIG_H
 
