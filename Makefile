@@ -114,3 +114,10 @@ clean:
 # Spec loading against spec size: seconds and peak RSS for 5k/20k/40k/100k component schemas.
 bench-spec: build
 	@python3 bench/spec/bench.py $(abspath $(BIN))
+
+# docs/configuration.md from the programs' own tables of settings (--print-config-reference);
+# tests/integration/test_config_reference.py fails when the checked-in file is stale.
+.PHONY: docs
+docs: build
+	@scripts/config-reference.sh $(BIN) > docs/configuration.md.tmp
+	@mv docs/configuration.md.tmp docs/configuration.md

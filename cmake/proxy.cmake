@@ -18,6 +18,8 @@ function(nes_proxy_part)
   target_sources(nesproxy PRIVATE ${CMAKE_SOURCE_DIR}/src/enclave/otel/export.c
                  ${CMAKE_SOURCE_DIR}/src/enclave/otel/otlp.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/queue.c
                  ${CMAKE_SOURCE_DIR}/src/enclave/otel/trace.c)
+  # the OTEL_* rows of the configuration reference (--print-config-reference)
+  target_sources(nesproxy PRIVATE ${CMAKE_SOURCE_DIR}/src/enclave/otel/vars.c)
   target_link_libraries(nesproxy PUBLIC nesaws)
   target_include_directories(nesproxy PUBLIC ${CMAKE_SOURCE_DIR}/src)
   target_link_libraries(nesproxy PUBLIC nesnet neshttp PkgConfig::FYAML Threads::Threads)

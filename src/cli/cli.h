@@ -43,6 +43,10 @@ void cli_aws_close(cli_aws *a);
 /** Prints "nitro-enc: error: <what> failed: <code>: <message>"; returns CLI_FAIL. */
 int cli_aws_fail(const char *what, const nes_aws_error *err);
 
+/** `nitro-enc --print-config-reference`: prints the CLI's section of docs/configuration.md
+ * (its commands' options and the AWS_* variables) on stdout. Returns an exit code. */
+int cli_print_reference(void);
+
 /** Prints "nitro-enc: error: <msg>" (with the byte offset when set) on stderr; returns
  * CLI_FAIL. */
 int cli_fail(const nes_err *err);

@@ -18,7 +18,8 @@ static const char usage[] =
     "  dek create    generate a data key with KMS and store it wrapped in Secrets Manager\n"
     "  dek rotate    add a new data key version (the old one stays as AWSPREVIOUS)\n"
     "\n"
-    "`nitro-enc <command> --help` describes each command.\n"
+    "`nitro-enc <command> --help` describes each command; `nitro-enc --print-config-reference`\n"
+    "prints the options and environment variables as Markdown (docs/configuration.md).\n"
     "exit codes: 0 success, 1 invalid input (JSON, spec, key, token), 2 usage error\n";
 
 int cli_fail(const nes_err *err)
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
         puts("nitro-enc " NES_VERSION);
         return CLI_OK;
     }
+    if (strcmp(cmd, "--print-config-reference") == 0)
+        return cli_print_reference();
     if (strcmp(cmd, "keygen") == 0)
         return cli_keygen(argc - 1, argv + 1);
     if (strcmp(cmd, "encrypt") == 0 || strcmp(cmd, "decrypt") == 0)

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include "aws/awsjson.h"
+#include "aws/config_ref.h"
+#include "core/cfgref.h"
+#include "enclave/otel/vars.h"
 #include "nsm/nsm.h"
 
 typedef enum otype {
@@ -37,85 +40,145 @@ typedef struct opt {
     const char *def;
     unsigned long min, max;
     unsigned flags;
-    const char *help;
+    const char *group;  /* section of docs/configuration.md */
+    const char *values; /* T_STR: the allowed values or form, for the reference (NULL: any) */
+    const char *help;   /* one line for the reference (F_RAW_ONLY: from the AWS layer's table) */
 } opt;
 
 #define OFF(f) offsetof(nes_config, f)
 #define MIB (1024ul * 1024ul)
+#define G_NET "Listening and proxy mode"
+#define G_AWS "AWS (endpoints, egress, credentials)" /* as aws/config_ref.c */
+#define G_DEK "Data key and specs (enclave mode)"
+#define G_REQ "Requests and limits"
+#define G_TLS "TLS"
+#define G_LOCAL "Local mode"
+#define G_OBS "Logs and telemetry" /* as otel/vars.c */
+#define URI "endpoint URI: tcp://HOST:PORT, unix:///PATH, vsock://CID:PORT"
 
 static const opt opts[] = {
-    {"LISTEN", T_STR, OFF(listen), NULL, 0, 0, 0, "endpoint URI the service accepts on"},
-    {"TLS_PORT", T_UINT, OFF(tls_port), "443", 1, 65535, 0, "port of the default vsock listener"},
-    {"UPSTREAM", T_STR, OFF(upstream), NULL, 0, 0, F_EMPTY_UNSET, "proxy-mode upstream endpoint"},
-    {"PROXY_PROTOCOL", T_BOOL, OFF(proxy_protocol), "off", 0, 0, 0,
-     "every connection starts with a PROXY v2 header"},
-    {"PROXY_PASS_UNMATCHED", T_BOOL, OFF(proxy_pass_unmatched), "off", 0, 0, 0,
-     "proxy mode forwards requests no operation matches untouched"},
-    {"UPSTREAM_TIMEOUT_SECS", T_UINT, OFF(upstream_timeout_secs), "30", 1, 3600, 0,
-     "proxy mode: connect and response head bound"},
-    {"SECRET_ARN", T_STR, OFF(secret_arn), NULL, 0, 0, F_AWS, "DEK secret"},
-    {"KMS_KEY_ID", T_STR, OFF(kms_key_id), NULL, 0, 0, F_AWS, "KMS key"},
-    {"S3_BUCKET", T_STR, OFF(s3_bucket), NULL, 0, 0, F_AWS, "spec bucket"},
-    {"S3_PREFIX", T_STR, OFF(s3_prefix), "schemas/", 0, 0, 0, "spec key prefix"},
-    {"AWS_REGION", T_STR, OFF(aws_region), NULL, 0, 0, F_EMPTY_UNSET, "AWS region"},
-    {"VSOCK_PROXY_CID", T_U32, OFF(vsock_proxy_cid), NULL, 0, 0xFFFFFFFFul, 0, "egress CID"},
-    {"VSOCK_PROXY_PORT", T_UINT, OFF(vsock_proxy_port), "8000", 1, 0xFFFFFFFFul, 0, "egress port"},
-    {"OTEL_EXPORTER_OTLP_ENDPOINT", T_STR, OFF(otel_endpoint), NULL, 0, 0, F_AWS, "OTLP endpoint"},
-    {"DEK_ROTATION_INTERVAL_SECS", T_UINT, OFF(dek_rotation_secs), "3600", 1, 2592000, 0, ""},
-    {"DEK_KEEP_PREVIOUS", T_UINT, OFF(dek_keep_previous), "1", 0, 15, 0, ""},
+    {"LISTEN", T_STR, OFF(listen), NULL, 0, 0, 0, G_NET, URI,
+     "where the service accepts connections (HTTPS)"},
+    {"TLS_PORT", T_UINT, OFF(tls_port), "443", 1, 65535, 0, G_NET, NULL,
+     "port of the default listener vsock://any:TLS_PORT outside local mode"},
+    {"UPSTREAM", T_STR, OFF(upstream), NULL, 0, 0, F_EMPTY_UNSET, G_NET, URI,
+     "proxy mode: the application that receives the transformed requests (unset: API mode)"},
+    {"PROXY_PROTOCOL", T_BOOL, OFF(proxy_protocol), "off", 0, 0, 0, G_NET, NULL,
+     "every connection starts with a PROXY v2 header (behind nitro-enc-proxy ingress)"},
+    {"PROXY_PASS_UNMATCHED", T_BOOL, OFF(proxy_pass_unmatched), "off", 0, 0, 0, G_NET, NULL,
+     "proxy mode forwards requests no operation matches untouched (off: 404)"},
+    {"UPSTREAM_TIMEOUT_SECS", T_UINT, OFF(upstream_timeout_secs), "30", 1, 3600, 0, G_NET, NULL,
+     "proxy mode: bound on connecting to UPSTREAM and on its response head"},
+    {"SECRET_ARN", T_STR, OFF(secret_arn), NULL, 0, 0, F_AWS, G_DEK, "ARN or name",
+     "Secrets Manager secret holding the KMS-wrapped data key (required outside local mode)"},
+    {"KMS_KEY_ID", T_STR, OFF(kms_key_id), NULL, 0, 0, F_AWS, G_DEK, "key id, ARN or alias/NAME",
+     "KMS key that unwraps the data key, with the enclave's attestation (required)"},
+    {"S3_BUCKET", T_STR, OFF(s3_bucket), NULL, 0, 0, F_AWS, G_DEK, NULL,
+     "S3 bucket holding the OpenAPI specs (required outside local mode)"},
+    {"S3_PREFIX", T_STR, OFF(s3_prefix), "schemas/", 0, 0, 0, G_DEK, NULL,
+     "key prefix of the specs in S3_BUCKET: every NAME.yaml, .yml or .json under it"},
+    {"AWS_REGION", T_STR, OFF(aws_region), NULL, 0, 0, F_EMPTY_UNSET, G_AWS, NULL,
+     "AWS region (else AWS_DEFAULT_REGION, else the region of SECRET_ARN or KMS_KEY_ID)"},
+    {"VSOCK_PROXY_CID", T_U32, OFF(vsock_proxy_cid), NULL, 0, 0xFFFFFFFFul, 0, G_AWS, NULL,
+     "vsock CID of the parent's egress proxy (3: the parent); required unless AWS_EGRESS"},
+    {"VSOCK_PROXY_PORT", T_UINT, OFF(vsock_proxy_port), "8000", 1, 0xFFFFFFFFul, 0, G_AWS, NULL,
+     "vsock port of the parent's egress proxy (nitro-enc-proxy egress)"},
+    {"OTEL_EXPORTER_OTLP_ENDPOINT", T_STR, OFF(otel_endpoint), NULL, 0, 0, F_AWS, G_OBS,
+     "http:// or https:// URL",
+     "OTLP/HTTP base URL (/v1/traces, /v1/metrics, /v1/logs appended); required outside local "
+     "mode (local mode, unset: no export)"},
+    {"DEK_ROTATION_INTERVAL_SECS", T_UINT, OFF(dek_rotation_secs), "3600", 1, 2592000, 0, G_DEK,
+     NULL, "how often the data key secret is fetched again (+-10 % jitter)"},
+    {"DEK_KEEP_PREVIOUS", T_UINT, OFF(dek_keep_previous), "1", 0, 15, 0, G_DEK, NULL,
+     "previous data key versions (AWSPREVIOUS...) kept for /decrypt"},
     /* DEK provider and NSM (enclave mode: providers/dek.h, nsm/nsm.h) */
-    {"NSM_DEVICE", T_STR, OFF(nsm_device), "/dev/nsm", 0, 0, 0, "/dev/nsm, or test:DIR"},
-    {"DEK_ENCRYPTION_CONTEXT", T_STR, OFF(dek_context), NULL, 0, 0, F_EMPTY_UNSET, "JSON object"},
-    {"ALLOW_PLAINTEXT_DEK", T_UINT, OFF(allow_plaintext_dek), "0", 0, 1, 0, "emulators only"},
-    {"DEK_RETRY_MAX_SECS", T_UINT, OFF(dek_retry_max_secs), "60", 1, 3600, 0, "backoff cap"},
-    {"SCHEMA_REFRESH_INTERVAL_SECS", T_UINT, OFF(schema_refresh_secs), "300", 1, 86400, 0, ""},
-    {"SCHEMA_HEADER_NAME", T_STR, OFF(schema_header), "X-Schema-Name", 0, 0, 0, ""},
-    {"MAX_BODY_BYTES", T_SIZE, OFF(max_body_bytes), "1048576", 1024, 256 * MIB, 0, ""},
-    {"MAX_DEPTH", T_UINT, OFF(max_depth), "128", 1, 4096, 0, ""},
-    {"SPEC_MAX_DOCUMENTS", T_UINT, OFF(spec_max_documents), "1024", 1, 100000, 0,
+    {"NSM_DEVICE", T_STR, OFF(nsm_device), "/dev/nsm", 0, 0, 0, G_DEK, "a device path, or test:DIR",
+     "Nitro Secure Module device; test:DIR signs with a test CA in DIR (never accepted by KMS)"},
+    {"DEK_ENCRYPTION_CONTEXT", T_STR, OFF(dek_context), NULL, 0, 0, F_EMPTY_UNSET, G_DEK,
+     "JSON object of strings", "KMS encryption context of the data key (as given to dek create)"},
+    {"ALLOW_PLAINTEXT_DEK", T_UINT, OFF(allow_plaintext_dek), "0", 0, 1, 0, G_DEK, NULL,
+     "1 accepts a Plaintext KMS answer without attestation: emulators only, logged loudly"},
+    {"DEK_RETRY_MAX_SECS", T_UINT, OFF(dek_retry_max_secs), "60", 1, 3600, 0, G_DEK, NULL,
+     "cap of the jittered backoff after a failed key or spec fetch"},
+    {"SCHEMA_REFRESH_INTERVAL_SECS", T_UINT, OFF(schema_refresh_secs), "300", 1, 86400, 0, G_DEK,
+     NULL, "how often the specs are fetched again from S3 (ETag-conditional)"},
+    {"SCHEMA_HEADER_NAME", T_STR, OFF(schema_header), "X-Schema-Name", 0, 0, 0, G_REQ,
+     "an HTTP header name", "request header that names the spec of a request"},
+    {"MAX_BODY_BYTES", T_SIZE, OFF(max_body_bytes), "1048576", 1024, 256 * MIB, 0, G_REQ, NULL,
+     "largest request body accepted (413 above); K, M, G suffixes allowed"},
+    {"MAX_DEPTH", T_UINT, OFF(max_depth), "128", 1, 4096, 0, G_REQ, NULL,
+     "deepest JSON nesting accepted in a body"},
+    {"SPEC_MAX_DOCUMENTS", T_UINT, OFF(spec_max_documents), "1024", 1, 100000, 0, G_REQ, NULL,
      "documents per spec: the spec and the sibling files its $refs name"},
-    {"WORKER_THREADS", T_UINT, OFF(worker_threads), NULL, 1, 256, 0, ""},
-    {"MAX_CONNECTIONS", T_UINT, OFF(max_connections), "8192", 1, 1000000, 0, ""},
-    {"HEADER_TIMEOUT_SECS", T_UINT, OFF(header_timeout_secs), "10", 1, 3600, 0, ""},
-    {"IDLE_TIMEOUT_SECS", T_UINT, OFF(idle_timeout_secs), "60", 1, 86400, 0, ""},
-    {"REQUEST_TIMEOUT_SECS", T_UINT, OFF(request_timeout_secs), "30", 1, 3600, 0, ""},
-    {"SHUTDOWN_GRACE_SECS", T_UINT, OFF(shutdown_grace_secs), "20", 0, 3600, 0, ""},
-    {"TLS_CERT", T_STR, OFF(tls_cert), NULL, 0, 0, F_EMPTY_UNSET | F_REDACT_URI, ""},
-    {"TLS_KEY", T_STR, OFF(tls_key), NULL, 0, 0, F_EMPTY_UNSET | F_REDACT_URI, ""},
+    {"WORKER_THREADS", T_UINT, OFF(worker_threads), NULL, 1, 256, 0, G_REQ, NULL,
+     "threads serving connections, one event loop each"},
+    {"MAX_CONNECTIONS", T_UINT, OFF(max_connections), "8192", 1, 1000000, 0, G_REQ, NULL,
+     "open client connections at most; more are refused"},
+    {"HEADER_TIMEOUT_SECS", T_UINT, OFF(header_timeout_secs), "10", 1, 3600, 0, G_REQ, NULL,
+     "bound on the TLS handshake and on receiving a request head"},
+    {"IDLE_TIMEOUT_SECS", T_UINT, OFF(idle_timeout_secs), "60", 1, 86400, 0, G_REQ, NULL,
+     "a keep-alive connection without a request is closed after this"},
+    {"REQUEST_TIMEOUT_SECS", T_UINT, OFF(request_timeout_secs), "30", 1, 3600, 0, G_REQ, NULL,
+     "bound on receiving a request body and sending the response"},
+    {"SHUTDOWN_GRACE_SECS", T_UINT, OFF(shutdown_grace_secs), "20", 0, 3600, 0, G_REQ, NULL,
+     "on SIGTERM, time left to requests in flight before the process exits"},
+    {"TLS_CERT", T_STR, OFF(tls_cert), NULL, 0, 0, F_EMPTY_UNSET | F_REDACT_URI, G_TLS,
+     "PEM file or pkcs11: URI", "server certificate chain (required outside local mode)"},
+    {"TLS_KEY", T_STR, OFF(tls_key), NULL, 0, 0, F_EMPTY_UNSET | F_REDACT_URI, G_TLS,
+     "PEM file or pkcs11: URI", "private key of TLS_CERT (required outside local mode)"},
     {"TLS_PRIORITIES", T_STR, OFF(tls_priorities),
      "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
      "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:"
      "+GROUP-SECP256R1:+GROUP-SECP384R1:%SERVER_PRECEDENCE",
-     0, 0, 0, ""},
-    {"TLS_RELOAD_CHECK_SECS", T_UINT, OFF(tls_reload_check_secs), "5", 0, 86400, 0, ""},
-    {"PKCS11_MODULE", T_STR, OFF(pkcs11_module), NULL, 0, 0, F_EMPTY_UNSET, ""},
-    {"PKCS11_PIN", T_STR, OFF(pkcs11_pin), NULL, 0, 0, F_EMPTY_UNSET | F_SECRET, ""},
-    {"PKCS11_PIN_FILE", T_STR, OFF(pkcs11_pin_file), NULL, 0, 0, F_EMPTY_UNSET, ""},
-    {"TLS_CLIENT_CA", T_STR, OFF(tls_client_ca), NULL, 0, 0, F_EMPTY_UNSET, ""},
-    {"DECRYPT_ALLOWED_CLIENTS", T_STR, OFF(decrypt_allowed_clients), NULL, 0, 0, F_EMPTY_UNSET, ""},
-    {"LOCAL_SCHEMA_DIR", T_STR, OFF(local_schema_dir), "./schemas", 0, 0, 0, ""},
-    {"LOCAL_STATE_DIR", T_STR, OFF(local_state_dir), "./.nitro-enc", 0, 0, 0, ""},
-    {"LOCAL_KEY_FILE", T_STR, OFF(local_key_file), NULL, 0, 0, 0, ""},
-    {"LOG_LEVEL", T_LEVEL, OFF(log_level), "info", 0, 0, 0, ""},
+     0, 0, 0, G_TLS, "a GnuTLS priority string",
+     "protocol versions, ciphers and groups offered (default: TLS 1.3 and 1.2, AEAD only)"},
+    {"TLS_RELOAD_CHECK_SECS", T_UINT, OFF(tls_reload_check_secs), "5", 0, 86400, 0, G_TLS, NULL,
+     "how often the certificate files are checked for changes (0: only on SIGHUP)"},
+    {"PKCS11_MODULE", T_STR, OFF(pkcs11_module), NULL, 0, 0, F_EMPTY_UNSET, G_TLS, "a file path",
+     "PKCS#11 module (.so) that holds a pkcs11: TLS_KEY"},
+    {"PKCS11_PIN", T_STR, OFF(pkcs11_pin), NULL, 0, 0, F_EMPTY_UNSET | F_SECRET, G_TLS, NULL,
+     "PIN of the PKCS#11 token (secret: never printed); or use PKCS11_PIN_FILE"},
+    {"PKCS11_PIN_FILE", T_STR, OFF(pkcs11_pin_file), NULL, 0, 0, F_EMPTY_UNSET, G_TLS,
+     "a file path", "file holding the PIN of the PKCS#11 token"},
+    {"TLS_CLIENT_CA", T_STR, OFF(tls_client_ca), NULL, 0, 0, F_EMPTY_UNSET, G_TLS, "a PEM file",
+     "CAs that client certificates are verified against (required with "
+     "DECRYPT_ALLOWED_CLIENTS)"},
+    {"DECRYPT_ALLOWED_CLIENTS", T_STR, OFF(decrypt_allowed_clients), NULL, 0, 0, F_EMPTY_UNSET,
+     G_TLS, "comma-separated identities (at most 32)",
+     "mTLS client identities (subject CN, DNS, URI or e-mail SAN) allowed to call /decrypt"},
+    {"LOCAL_SCHEMA_DIR", T_STR, OFF(local_schema_dir), "./schemas", 0, 0, 0, G_LOCAL, "a directory",
+     "--local-mode: directory of the specs (NAME.yaml, .yml or .json)"},
+    {"LOCAL_STATE_DIR", T_STR, OFF(local_state_dir), "./.nitro-enc", 0, 0, 0, G_LOCAL,
+     "a directory", "--local-mode: where the generated key and self-signed certificate live"},
+    {"LOCAL_KEY_FILE", T_STR, OFF(local_key_file), NULL, 0, 0, 0, G_LOCAL, "a file path",
+     "--local-mode: key file (one base64 key per line), created with a fresh key if missing"},
+    {"LOG_LEVEL", T_LEVEL, OFF(log_level), "info", 0, 0, 0, G_OBS, NULL,
+     "least severe JSON log line written to stderr"},
     /* AWS client layer and S3 specs (src/aws/aws.h reads these through nes_config_aws) */
-    {"SCHEMA_MAX_BYTES", T_SIZE, OFF(schema_max_bytes), "8388608", 1024, 64 * MIB, 0, ""},
-    {"AWS_DEFAULT_REGION", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_ENDPOINT_URL", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_ENDPOINT_URL_KMS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_ENDPOINT_URL_SECRETS_MANAGER", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_ENDPOINT_URL_S3", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_EGRESS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_EGRESS_MODE", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_EC2_METADATA_SERVICE_ENDPOINT", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_ACCESS_KEY_ID", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_SECRET_ACCESS_KEY", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY | F_SECRET, ""},
-    {"AWS_SESSION_TOKEN", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY | F_SECRET, ""},
-    {"AWS_CONNECT_TIMEOUT_MS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_TIMEOUT_MS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_MAX_ATTEMPTS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"AWS_CA_BUNDLE", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, ""},
-    {"UNKNOWN_FIELDS", T_STR, OFF(unknown_fields), "reject", 0, 0, 0,
-     "reject or pass: body members no schema declares"},
+    {"SCHEMA_MAX_BYTES", T_SIZE, OFF(schema_max_bytes), "8388608", 1024, 64 * MIB, 0, G_DEK, NULL,
+     "largest spec object read from S3; K, M, G suffixes allowed"},
+    {"AWS_DEFAULT_REGION", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
+    {"AWS_ENDPOINT_URL", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
+    {"AWS_ENDPOINT_URL_KMS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
+    {"AWS_ENDPOINT_URL_SECRETS_MANAGER", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS,
+     NULL, NULL},
+    {"AWS_ENDPOINT_URL_S3", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
+    {"AWS_EGRESS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
+    {"AWS_EGRESS_MODE", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
+    {"AWS_EC2_METADATA_SERVICE_ENDPOINT", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS,
+     NULL, NULL},
+    {"AWS_ACCESS_KEY_ID", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
+    {"AWS_SECRET_ACCESS_KEY", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY | F_SECRET, G_AWS,
+     NULL, NULL},
+    {"AWS_SESSION_TOKEN", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY | F_SECRET, G_AWS,
+     NULL, NULL},
+    {"AWS_CONNECT_TIMEOUT_MS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL,
+     NULL},
+    {"AWS_TIMEOUT_MS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
+    {"AWS_MAX_ATTEMPTS", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
+    {"AWS_CA_BUNDLE", T_STR, OFF(aws_raw_unused), NULL, 0, 0, F_RAW_ONLY, G_AWS, NULL, NULL},
+    {"UNKNOWN_FIELDS", T_STR, OFF(unknown_fields), "reject", 0, 0, 0, G_REQ, "reject, pass",
+     "body members no schema declares: refused (reject) or passed unchanged and counted (pass)"},
 };
 #define NOPT (sizeof(opts) / sizeof(opts[0]))
 
@@ -563,4 +626,82 @@ void nes_config_print(const nes_config *cfg, FILE *out)
             fprintf(out, "%s=%s  # %s\n", opts[i].name, v, src[cfg->source[i]]);
         }
     }
+}
+
+/* Defaults nes_config_load derives from other values (the table has none for them). */
+static const char *derived_default(const char *name)
+{
+    static const struct {
+        const char *name, *text;
+    } d[] = {
+        {"LISTEN", "tcp://127.0.0.1:8443 with --local-mode, else vsock://any:TLS_PORT"},
+        {"WORKER_THREADS", "the number of online CPUs (at most 256)"},
+        {"LOCAL_KEY_FILE", "LOCAL_STATE_DIR/dev.key"},
+    };
+    for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+        if (strcmp(d[i].name, name) == 0)
+            return d[i].text;
+    return NULL;
+}
+
+/* Appends the reference row of `o` at v[n] (an AWS layer row for F_RAW_ONLY settings); returns
+ * the new count. `range` holds the range text of a numeric setting. */
+static size_t reference_row(const opt *o, nes_cfgref_var *v, size_t n, char *range,
+                            size_t range_len)
+{
+    static const char *const type_name[] = {"string", "integer", "integer",
+                                            "size",   "level",   "on/off"};
+    const nes_cfgref_var *aws = nes_aws_config_ref_find(o->name);
+    if ((o->flags & F_RAW_ONLY) && aws != NULL) {
+        v[n] = *aws; /* validated and applied by the AWS layer: its row */
+        return n + 1;
+    }
+    const char *derived = derived_default(o->name);
+    v[n] = (nes_cfgref_var){.group = o->group,
+                            .name = o->name,
+                            .type = type_name[o->type],
+                            .def = derived != NULL ? derived : o->def,
+                            .def_derived = derived != NULL,
+                            .allowed = o->values,
+                            .help = o->help};
+    if (o->type == T_UINT || o->type == T_U32 || o->type == T_SIZE)
+        v[n].allowed = nes_cfgref_range(o->min, o->max, o->type == T_SIZE, range, range_len);
+    else if (o->type == T_LEVEL)
+        v[n].allowed = "debug, info, warn, error, off";
+    else if (o->type == T_BOOL)
+        v[n].allowed = "on, off (also true/false, yes/no, 1/0)";
+    return n + 1;
+}
+
+int nes_config_reference(FILE *out)
+{
+    /* the order of the sections in the reference (rows keep the table's order inside one) */
+    static const char *const order[] = {G_NET, G_REQ, G_TLS, G_DEK, G_AWS, G_LOCAL, G_OBS};
+    nes_cfgref_var v[NOPT + 32];
+    char range[NOPT][64];
+    size_t n = 0, listed = 0;
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+        for (size_t i = 0; i < NOPT; i++) {
+            if (strcmp(opts[i].group, order[k]) == 0) {
+                n = reference_row(&opts[i], v, n, range[i], sizeof(range[i]));
+                listed++;
+            }
+        }
+        if (strcmp(order[k], G_OBS) == 0)
+            for (size_t i = 0; i < nes_otel_vars_n && n < sizeof(v) / sizeof(v[0]); i++)
+                v[n++] = nes_otel_vars[i];
+    }
+    if (listed != NOPT)
+        return -1; /* a setting of a group missing from `order` */
+    nes_buf b = {0};
+    int rc = nes_cfgref_markdown(
+        &b, "nitro-enc-svc",
+        "Environment variables, or the same names as keys of the YAML file of `--config FILE` "
+        "(the file wins). `--check-config` prints the effective values, secrets redacted. Names "
+        "marked required are needed outside `--local-mode` only.",
+        v, n);
+    if (rc == 0 && fwrite(b.data, 1, b.len, out) != b.len)
+        rc = -1;
+    nes_buf_free(&b);
+    return rc;
 }

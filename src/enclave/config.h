@@ -119,4 +119,10 @@ int nes_config_parse_size(const char *s, size_t *out);
  * <redacted> (for pkcs11: URIs); always NUL-terminated. */
 void nes_config_redact_uri(const char *uri, char *out, size_t out_len);
 
+/** Writes the service's section of docs/configuration.md (core/cfgref.h) to `out`: every
+ * setting of the table with its type, default, range and description, then the AWS_* rows of
+ * aws/config_ref.h and the OTEL_* rows of otel/vars.h. 0, or -1 (a row without a description or
+ * in a group the reference does not order, out of memory, a write error). */
+int nes_config_reference(FILE *out);
+
 #endif

@@ -30,7 +30,8 @@ static void usage(FILE *out)
             "                   self-signed certificate unless TLS_CERT/TLS_KEY are set;\n"
             "                   listens on tcp://127.0.0.1:8443 unless LISTEN says otherwise\n"
             "  --config FILE    YAML mapping of setting names to values, over the environment\n"
-            "  --check-config   print the effective configuration (secrets redacted) and exit\n");
+            "  --check-config   print the effective configuration (secrets redacted) and exit\n"
+            "  --print-config-reference  print every setting (type, default, range) as Markdown\n");
 }
 
 static void log_tls(const char *msg, const char *cert, int ok, const char *detail)
@@ -146,6 +147,8 @@ int main(int argc, char **argv)
             file = argv[++i];
         } else if (strncmp(argv[i], "--config=", 9) == 0) {
             file = argv[i] + 9;
+        } else if (strcmp(argv[i], "--print-config-reference") == 0) {
+            return nes_config_reference(stdout) == 0 ? 0 : 1;
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("nitro-enc-svc %s\n", NES_VERSION);
             return 0;

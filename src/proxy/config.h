@@ -16,7 +16,9 @@
  * YAML file, allowlist.h: CONNECT host:port limited to it), HEAD_MAX_BYTES (8192: the CONNECT
  * head's bound), HEAD_TIMEOUT_SECS (10).
  *
- * Each problem is one line naming the variable; the caller prints them and exits 2. */
+ * Each problem is one line naming the variable; the caller prints them and exits 2. The table
+ * of settings in config.c (bounds, defaults, descriptions) drives both the loader and
+ * nes_proxy_config_reference, the proxy's section of docs/configuration.md. */
 #ifndef NES_PROXY_CONFIG_H
 #define NES_PROXY_CONFIG_H
 
@@ -65,6 +67,11 @@ int nes_proxy_config_load(nes_proxy_config *cfg, nes_proxy_mode mode, char *cons
 
 /** Prints the effective configuration, one NAME=value line each. */
 void nes_proxy_config_print(const nes_proxy_config *cfg, FILE *out);
+
+/** Writes the proxy's section of docs/configuration.md (core/cfgref.h) to `out`: the settings
+ * of both modes from the table the loader uses, then the OTEL_* rows (enclave/otel/vars.h).
+ * 0, or -1. */
+int nes_proxy_config_reference(FILE *out);
 
 /** Frees what the configuration owns. */
 void nes_proxy_config_free(nes_proxy_config *cfg);

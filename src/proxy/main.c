@@ -37,7 +37,8 @@ static void usage(FILE *out)
             "  egress    parent instance: the enclave's way out, to one UPSTREAM or through\n"
             "            CONNECT host:port limited to the ALLOWLIST file\n"
             "  --check-config  print the effective configuration and exit (2 on a problem)\n"
-            "settings are environment variables; see src/proxy/config.h or the README\n");
+            "  --print-config-reference  print every setting as Markdown and exit\n"
+            "settings are environment variables: docs/configuration.md\n");
 }
 
 /* ---- peer addresses for log lines ------------------------------------------------------------ */
@@ -383,6 +384,8 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         }
+        if (strcmp(argv[i], "--print-config-reference") == 0)
+            return nes_proxy_config_reference(stdout) == 0 ? 0 : 1;
         if (strcmp(argv[i], "--version") == 0) {
             printf("nitro-enc-proxy %s\n", NES_VERSION);
             return 0;

@@ -1,0 +1,18 @@
+/* vars.h - the OTEL_* variables nes_otel_config_load reads (export.h), as rows of the
+ * configuration reference (core/cfgref.h) that the service and nitro-enc-proxy print. The
+ * defaults are the ones nes_otel_config_load applies (tests/unit/server/test_otel_vars.c loads
+ * them and compares). */
+#ifndef NES_ENCLAVE_OTEL_VARS_H
+#define NES_ENCLAVE_OTEL_VARS_H
+
+#include <stddef.h>
+
+#include "core/cfgref.h"
+
+/** One row per OTEL_* variable. */
+extern const nes_cfgref_var nes_otel_vars[];
+
+/** Rows in nes_otel_vars. */
+extern const size_t nes_otel_vars_n;
+
+#endif
