@@ -66,7 +66,7 @@ static const opt opts[] = {
     {"PROXY_PROTOCOL", T_BOOL, OFF(proxy_protocol), "off", 0, 0, 0, G_NET, NULL,
      "every connection starts with a PROXY v2 header (behind nitro-enc-proxy ingress)"},
     {"PROXY_PASS_UNMATCHED", T_BOOL, OFF(proxy_pass_unmatched), "off", 0, 0, 0, G_NET, NULL,
-     "proxy mode forwards requests no operation matches untouched (off: 404)"},
+     "proxy mode forwards requests no operation matches untouched (off: 400 no_operation)"},
     {"UPSTREAM_TIMEOUT_SECS", T_UINT, OFF(upstream_timeout_secs), "30", 1, 3600, 0, G_NET, NULL,
      "proxy mode: bound on connecting to UPSTREAM and on its response head"},
     {"SECRET_ARN", T_STR, OFF(secret_arn), NULL, 0, 0, F_AWS, G_DEK, "ARN or name",
