@@ -469,7 +469,8 @@ static void start_forward(nes_conn *c, nes_response *resp)
                         .client_keep_alive = c->head.keep_alive,
                         .timeout_secs = s->cfg->upstream_timeout_secs,
                         .client_timeout_secs = s->cfg->request_timeout_secs,
-                        .allow_names = s->cfg->upstream != NULL};
+                        .allow_names = s->cfg->upstream != NULL,
+                        .parent = &c->rctx.span};
     if (c->env->proxy == NULL ||
         nes_h1_forward_request_head(&ureq.bytes, &c->head.h, c->peer.client, resp->body.len) != 0 ||
         nes_buf_append(&ureq.bytes, resp->body.data, resp->body.len) != 0) {
