@@ -751,7 +751,9 @@ static void conn_run(nes_conn *c)
         int r = nes_proxy_preface(c->io.fd, &c->peer);
         if (r == 0)
             return;
-        if (r < 0) {
+        if (r < 0 ||
+            (c->env->s->cfg->upstream == NULL &&
+             !nes_proxy_return_allowed(c->io.fd, &c->peer, &c->env->s->cfg->return_allow))) {
             conn_close(c);
             return;
         }

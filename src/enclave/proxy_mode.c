@@ -80,6 +80,31 @@ int nes_proxy_preface(int fd, nes_proxy_peer *peer)
     return 1;
 }
 
+bool nes_proxy_return_allowed(int fd, const nes_proxy_peer *peer, const nes_retallow *allow)
+{
+    if (peer->ret[0] == '\0')
+        return true; /* nothing to forward to: proxied requests answer 502 */
+    nes_retallow_peer who = {0};
+    struct sockaddr_storage ss = {0};
+    socklen_t len = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+        who.family = ss.ss_family;
+        if (ss.ss_family == AF_INET)
+            memcpy(who.addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        else if (ss.ss_family == AF_INET6)
+            memcpy(who.addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+        else if (ss.ss_family == AF_VSOCK)
+            who.cid = ((struct sockaddr_vm *)&ss)->svm_cid;
+    }
+    if (nes_retallow_match(allow, peer->ret, &who))
+        return true;
+    nes_log(NES_LOG_WARN,
+            "proxy protocol: return endpoint %s not allowed by PROXY_RETURN_ALLOW; connection "
+            "refused",
+            peer->ret);
+    return false;
+}
+
 void nes_proxy_peer_from_socket(int fd, nes_proxy_peer *peer)
 {
     if (peer->client[0] != '\0')

@@ -7,8 +7,10 @@
  * anything past the header (MSG_PEEK, then a recv of exactly the header's length), so the TLS
  * bytes behind it stay in the socket for GnuTLS. A header the parser refuses (bad signature,
  * wrong version, truncated or oversized TLVs...) closes the connection with one log line naming
- * the reason and byte offset. With PROXY_PROTOCOL off a header is simply not TLS: the handshake
- * refuses it.
+ * the reason and byte offset. So does a return endpoint (TLV 0xE0) that PROXY_RETURN_ALLOW does
+ * not admit (retallow.h; default `peer`: the connecting host's own CID or address), unless
+ * UPSTREAM is set (then the TLV is not used). With PROXY_PROTOCOL off a header is simply not TLS:
+ * the handshake refuses it.
  *
  * The exchange (one per proxied request, owned by the client connection, on the worker's loop):
  *   connect (or reuse a pooled keep-alive connection: upool.h) -> send head + body -> read the
@@ -53,6 +55,7 @@
 #include "net/loop.h"
 #include "net/proxyv2.h"
 #include "enclave/otel/trace.h"
+#include "enclave/retallow.h"
 
 #include <sys/socket.h>
 
@@ -74,6 +77,11 @@ typedef struct nes_proxy_peer {
  * filled, the socket positioned right after the header; 0: incomplete, wait for more bytes; -1:
  * refused or the peer closed (one log line written; close the connection). */
 int nes_proxy_preface(int fd, nes_proxy_peer *peer);
+
+/** PROXY_PROTOCOL=on without UPSTREAM: true when the header named no return endpoint or one that
+ * `allow` admits for the socket's peer (getpeername of `fd`); else false after one log line
+ * naming the endpoint (the caller closes the connection). */
+bool nes_proxy_return_allowed(int fd, const nes_proxy_peer *peer, const nes_retallow *allow);
 
 /** Fills peer->client from the socket's peer address (PROXY_PROTOCOL off), when not set yet. */
 void nes_proxy_peer_from_socket(int fd, nes_proxy_peer *peer);
