@@ -192,12 +192,15 @@ def test_a_404_span_is_exported_without_harm(tmp_path):
         rcv.close()
 
 
+SHOP = {"X-Schema-Name": "shop", "Content-Type": "application/json"}
+
+
 def test_upstream_errors_by_kind(tmp_path):
     app = App()
     svc = Service(tmp_path, env={"UPSTREAM": f"tcp://127.0.0.1:{dead_port()}"},
                   specs=("shop",))
     try:
-        assert svc.request("PUT", "/orders/1", json.dumps(PII).encode())[0] == 502
+        assert svc.request("PUT", "/orders/1", json.dumps(PII).encode(), SHOP)[0] == 502
         errs = samples(svc, "nes_upstream_errors_total")
         assert errs['{kind="connect"}'] == 1, errs
         assert sum(errs.values()) == 1
@@ -206,7 +209,7 @@ def test_upstream_errors_by_kind(tmp_path):
     svc = Service(tmp_path / "b", env={"UPSTREAM": app.uri, "PROXY_PASS_UNMATCHED": "on"},
                   specs=("shop",))
     try:
-        assert svc.request("GET", "/x/bad")[0] == 502  # an invalid status line
+        assert svc.request("GET", "/x/bad", None, SHOP)[0] == 502  # an invalid status line
         assert samples(svc, "nes_upstream_errors_total")['{kind="invalid"}'] == 1
     finally:
         assert svc.stop() == 0
