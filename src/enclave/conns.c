@@ -469,10 +469,12 @@ static void start_forward(nes_conn *c, nes_response *resp)
                         .client_keep_alive = c->head.keep_alive,
                         .timeout_secs = s->cfg->upstream_timeout_secs,
                         .client_timeout_secs = s->cfg->request_timeout_secs,
-                        .allow_names = s->cfg->upstream != NULL,
-                        .parent = &c->rctx.span};
+                        .allow_names = s->cfg->upstream != NULL};
+    char tp[NES_TRACEPARENT_LEN + 1];
+    nes_upx_req_trace(&ureq, &c->rctx.span, tp);
     if (c->env->proxy == NULL ||
-        nes_h1_forward_request_head(&ureq.bytes, &c->head.h, c->peer.client, resp->body.len) != 0 ||
+        nes_h1_forward_request_head_tp(&ureq.bytes, &c->head.h, c->peer.client, resp->body.len,
+                                       tp) != 0 ||
         nes_buf_append(&ureq.bytes, resp->body.data, resp->body.len) != 0) {
         nes_buf_free(&ureq.bytes);
         nes_buf_free(&resp->body);

@@ -753,6 +753,19 @@ static nes_upx *x_alloc(nes_proxy_env *penv)
     return x;
 }
 
+static void span_fail(nes_span *sp, const char *kind)
+{
+    nes_trace_span_attr_str(sp, "error.type", kind);
+    nes_trace_span_error(sp);
+    nes_trace_span_end(sp);
+}
+
+void nes_upx_req_trace(nes_upx_req *req, const nes_span *parent, char tp[NES_TRACEPARENT_LEN + 1])
+{
+    nes_trace_span_begin(&req->span, "upstream", NES_SPAN_CLIENT, parent, NULL);
+    nes_traceparent_format(&req->span, tp);
+}
+
 nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink *sink, int *status,
                        const char **why)
 {
@@ -765,6 +778,7 @@ nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink
         nes_buf_free(&req->bytes);
         nes_metrics_upstream_error(NES_UPERR_OTHER);
         *why = "no usable upstream endpoint";
+        span_fail(&req->span, "other");
         return NULL;
     }
     x = x_alloc(penv);
@@ -772,6 +786,7 @@ nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink
         nes_buf_free(&req->bytes);
         nes_metrics_upstream_error(NES_UPERR_OTHER);
         *why = "resources";
+        span_fail(&req->span, "other");
         return NULL;
     }
     x->ep = ep;
@@ -788,13 +803,11 @@ nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink
     x->allow_names = req->allow_names;
     x->timeout_ms = (int64_t)req->timeout_secs * 1000;
     x->client_timeout_ms = (int64_t)req->client_timeout_secs * 1000;
-    nes_trace_span_begin(&x->span, "upstream", NES_SPAN_CLIENT, req->parent, NULL);
+    x->span = req->span;
     if (x_open(x, false, why) != 0) {
         nes_metrics_upstream_error(strcmp(*why, "connect") == 0 ? NES_UPERR_CONNECT
                                                                 : NES_UPERR_OTHER);
-        nes_trace_span_attr_str(&x->span, "error.type", *why);
-        nes_trace_span_error(&x->span);
-        nes_trace_span_end(&x->span);
+        span_fail(&x->span, strcmp(*why, "connect") == 0 ? "connect" : "other");
         x_free(x);
         return NULL;
     }
@@ -814,8 +827,6 @@ void nes_upx_resume(nes_upx *x)
 
 void nes_upx_abort(nes_upx *x)
 {
-    nes_trace_span_attr_str(&x->span, "error.type", "aborted");
-    nes_trace_span_error(&x->span);
-    nes_trace_span_end(&x->span);
+    span_fail(&x->span, "aborted");
     x_free(x);
 }

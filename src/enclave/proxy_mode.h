@@ -143,9 +143,14 @@ typedef struct nes_upx_req {
     bool client_keep_alive;
     unsigned timeout_secs;        /**< UPSTREAM_TIMEOUT_SECS: each wait for the application */
     unsigned client_timeout_secs; /**< each wait for the client to take queued output */
-    bool allow_names;       /**< a tcp host may be a name (UPSTREAM); else literal addresses only */
-    const nes_span *parent; /**< the request's span: the upstream span's parent (may be NULL) */
+    bool allow_names; /**< a tcp host may be a name (UPSTREAM); else literal addresses only */
+    nes_span span;    /**< the upstream CLIENT span, begun with nes_upx_req_trace (its traceparent
+                           goes into the head); the exchange completes and ends it */
 } nes_upx_req;
+
+/** Begins req->span as a child of `parent` (the request's span; may be NULL) and writes its
+ * traceparent value to `tp` for the forwarded head (http/forward.h _tp). */
+void nes_upx_req_trace(nes_upx_req *req, const nes_span *parent, char tp[NES_TRACEPARENT_LEN + 1]);
 
 /** Starts an exchange. Always takes `req->bytes`. NULL when it could not start (the endpoint is
  * unusable or resources ran out): *status then says 502, with a fixed *why. The sink's

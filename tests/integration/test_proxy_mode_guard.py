@@ -168,6 +168,10 @@ def test_upstream_metrics_and_span(tmp_path):
         at = {kv.key: (kv.value.int_value if kv.value.HasField("int_value")
                        else kv.value.string_value) for kv in up[0].attributes}
         assert at["nes.upstream.reused"] == 1 and at["http.response.status_code"] == 201
+        # the application's parent is the upstream span (the client's traceparent replaced)
+        assert app.requests[-1]["h"]["traceparent"] == \
+            f"00-{TRACE}-{up[0].span_id.hex()}-01"
+        assert app.requests[0]["h"]["traceparent"] != app.requests[1]["h"]["traceparent"]
         assert server[0].start_time_unix_nano <= up[0].start_time_unix_nano
         assert up[0].end_time_unix_nano <= server[0].end_time_unix_nano
     finally:
