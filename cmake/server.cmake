@@ -68,3 +68,8 @@ endif()
 if(NES_FUZZ AND TARGET fuzz_traceparent)
   target_link_libraries(fuzz_traceparent PRIVATE nessvc)
 endif()
+
+# The PROXY_RETURN_ALLOW fuzzer (enclave/retallow.c) links the service library.
+if(NES_FUZZ AND TARGET fuzz_retallow)
+  target_link_libraries(fuzz_retallow PRIVATE nessvc)
+endif()

@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
-"""bench/proxy/bench.py BIN_DIR [--rounds N] [--bulk-mib M] [--requests R]
+"""bench/proxy/bench.py BIN_DIR [--rounds N] [--bulk-mib M] [--requests R] [--trips T]
 
 nitro-enc-proxy relaying TCP -> TCP beside socat doing the same job, on loopback, in alternating
-rounds (direct, proxy, socat, ...). Prints one table:
+rounds (direct, proxy, socat, then the reverse order). Prints one table:
 
   * bulk: one connection sends M MiB to a sink; MB/s (median of rounds);
-  * rr64: 64 connections each doing R round trips of a 64-byte request and response against an
-    echo server; p50 / p99 latency, and the latency each relay adds over the direct path.
+  * 1-conn: one connection doing T sequential round trips of 64 bytes against an echo server;
+    p50 / p99. Nothing else is in flight, so relay minus direct is what one hop adds to one
+    request: the "added latency per hop" (goal <= 50 us p99);
+  * 64-conn: 64 connections each doing R round trips of 64 bytes, driven by one epoll client
+    thread; p50 / p99 under concurrency (queueing included, on every path alike).
+  "added" is relay minus direct of the same round (the paths run back to back in each round,
+  so a burst of other load falls on all of them), as the median over rounds with the min..max
+  spread. The echo server is a single-threaded epoll process of its own: earlier versions ran
+  it and 64 client threads in one Python process, and its GIL queueing made the direct path's
+  tail larger than a relayed one's (negative "added" latency).
 
 Then (2), unless --no-proxy-mode: bench/proxy/proxymode.py, proxy mode end to end (client ->
 sidecar -> service -> sidecar -> app) beside the client calling the app directly over TLS, req/s
@@ -17,6 +25,7 @@ include their cost; the comparison between the relays is the point).
 """
 import argparse
 import os
+import selectors
 import socket
 import statistics
 import subprocess
@@ -54,15 +63,6 @@ def sink(c):
     while c.recv_into(buf):
         pass
     c.sendall(b"k")
-    c.close()
-
-
-def echo(c):
-    while True:
-        d = c.recv(4096)
-        if not d:
-            break
-        c.sendall(d)
     c.close()
 
 
@@ -109,34 +109,122 @@ def bulk(port, mib):
     return mib * (1 << 20) / dt / 1e6
 
 
-def rr64(port, requests):
-    lat = []
-    lock = threading.Lock()
-    msg = b"q" * 64
-    barrier = threading.Barrier(64)
+ECHO_SERVER = r"""
+import selectors, socket
+sel = selectors.DefaultSelector()
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0))
+srv.listen(1024)
+srv.setblocking(False)
+sel.register(srv, selectors.EVENT_READ)
+print(srv.getsockname()[1], flush=True)
+while True:
+    for key, _ in sel.select():
+        s = key.fileobj
+        if s is srv:
+            c, _ = srv.accept()
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            c.setblocking(False)
+            sel.register(c, selectors.EVENT_READ)
+            continue
+        try:
+            d = s.recv(65536)
+        except BlockingIOError:
+            continue
+        except ConnectionError:
+            d = b""
+        if not d:
+            sel.unregister(s)
+            s.close()
+            continue
+        s.setblocking(True)
+        s.sendall(d)
+        s.setblocking(False)
+"""
 
-    def worker():
+
+class EchoServer:
+    """A single-threaded epoll echo server in its own process: no GIL shared with the clients,
+    so the direct path is not slowed by the measuring side's threads."""
+
+    def __init__(self):
+        self.p = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE)
+        self.port = int(self.p.stdout.readline())
+
+    def close(self):
+        self.p.terminate()
+        self.p.wait(10)
+
+
+def pct(lat, q):
+    return lat[min(len(lat) - 1, int(len(lat) * q))] / 1000
+
+
+def pingpong(port, trips):
+    """One connection, `trips` sequential round trips of 64 bytes: p50/p99 in us. With nothing
+    else in flight, each sample is one pass through the path (the added latency per hop is
+    relay minus direct)."""
+    msg = b"q" * 64
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    lat = []
+    for i in range(trips + 50):
+        t0 = time.perf_counter_ns()
+        s.sendall(msg)
+        got = 0
+        while got < 64:
+            got += len(s.recv(64 - got))
+        if i >= 50:  # warm-up trips are not counted
+            lat.append(time.perf_counter_ns() - t0)
+    s.close()
+    lat.sort()
+    return pct(lat, 0.5), pct(lat, 0.99)
+
+
+def concurrent(port, conns, trips):
+    """`conns` connections driven from one thread with epoll, each doing `trips` round trips of
+    64 bytes back to back: p50/p99 in us of every round trip. One client thread, so no thread of
+    the measuring side waits for another's lock; a sample includes the time the client takes to
+    get to a ready connection, the same for every path."""
+    msg = b"q" * 64
+    sel = selectors.DefaultSelector()
+    left, t0, got = {}, {}, {}
+    for _ in range(conns):
         s = socket.create_connection(("127.0.0.1", port))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        mine = []
-        barrier.wait()
-        for _ in range(requests):
-            t0 = time.perf_counter_ns()
-            s.sendall(msg)
-            got = 0
-            while got < 64:
-                got += len(s.recv(64 - got))
-            mine.append(time.perf_counter_ns() - t0)
-        s.close()
-        with lock:
-            lat.extend(mine)
-    ts = [threading.Thread(target=worker) for _ in range(64)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        left[s], got[s] = trips, 0
+    lat = []
+    for s in left:
+        t0[s] = time.perf_counter_ns()
+        s.send(msg)
+    while left:
+        for key, _ in sel.select():
+            s = key.fileobj
+            d = s.recv(4096)
+            if not d:
+                raise RuntimeError("the path closed a connection")
+            got[s] += len(d)
+            if got[s] < 64:
+                continue
+            lat.append(time.perf_counter_ns() - t0[s])
+            got[s] = 0
+            left[s] -= 1
+            if left[s] == 0:
+                sel.unregister(s)
+                s.close()
+                del left[s]
+                continue
+            t0[s] = time.perf_counter_ns()
+            s.send(msg)
     lat.sort()
-    return lat[len(lat) // 2] / 1000, lat[int(len(lat) * 0.99)] / 1000
+    return pct(lat, 0.5), pct(lat, 0.99)
+
+
+def spread(vals):
+    return f"{statistics.median(vals):.0f} ({min(vals):.0f}..{max(vals):.0f})"
 
 
 def main():
@@ -144,40 +232,67 @@ def main():
     ap.add_argument("bin_dir")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--bulk-mib", type=int, default=2048)
-    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--requests", type=int, default=200,
+                    help="round trips per connection in the 64-connection measure")
+    ap.add_argument("--trips", type=int, default=3000,
+                    help="round trips of the one-connection ping-pong per round")
     ap.add_argument("--no-proxy-mode", action="store_true",
                     help="skip part (2): proxy mode end to end (bench/proxy/proxymode.py)")
     a = ap.parse_args()
     sink_srv, sink_port = serve(sink)
-    echo_srv, echo_port = serve(echo)
-    res = {k: {"bulk": [], "p50": [], "p99": []} for k in ("direct", "proxy", "socat")}
-    for r in range(a.rounds):
-        for kind in ("direct", "proxy", "socat"):
-            if kind == "direct":
-                res[kind]["bulk"].append(bulk(sink_port, a.bulk_mib))
-                p50, p99 = rr64(echo_port, a.requests)
-            else:
-                rb = Relay(kind, a.bin_dir, sink_port)
-                res[kind]["bulk"].append(bulk(rb.port, a.bulk_mib))
-                rb.close()
-                re_ = Relay(kind, a.bin_dir, echo_port)
-                p50, p99 = rr64(re_.port, a.requests)
-                re_.close()
-            res[kind]["p50"].append(p50)
-            res[kind]["p99"].append(p99)
-        print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
+    echo = EchoServer()
+    kinds = ("direct", "proxy", "socat")
+    res = {k: {"bulk": [], "pp50": [], "pp99": [], "c50": [], "c99": []} for k in kinds}
+    relays = {k: Relay(k, a.bin_dir, echo.port) for k in ("proxy", "socat")}
+    port = {"direct": echo.port, "proxy": relays["proxy"].port, "socat": relays["socat"].port}
+    try:
+        for r in range(a.rounds):
+            order = kinds if r % 2 == 0 else kinds[::-1]
+            for kind in order:  # bulk: a fresh relay per run, like before
+                if kind == "direct":
+                    res[kind]["bulk"].append(bulk(sink_port, a.bulk_mib))
+                else:
+                    rb = Relay(kind, a.bin_dir, sink_port)
+                    res[kind]["bulk"].append(bulk(rb.port, a.bulk_mib))
+                    rb.close()
+            # latency: the paths interleaved in short blocks, so a burst of other load on the
+            # machine falls on all of them alike; added = relay - direct of the same round
+            for kind in order:
+                p50, p99 = pingpong(port[kind], a.trips)
+                res[kind]["pp50"].append(p50)
+                res[kind]["pp99"].append(p99)
+            for kind in order:
+                c50, c99 = concurrent(port[kind], 64, a.requests)
+                res[kind]["c50"].append(c50)
+                res[kind]["c99"].append(c99)
+            print(f"round {r + 1}/{a.rounds}: " + "  ".join(
+                f"{k} pp {res[k]['pp50'][-1]:.0f}/{res[k]['pp99'][-1]:.0f} "
+                f"c64 {res[k]['c50'][-1]:.0f}/{res[k]['c99'][-1]:.0f} us" for k in kinds),
+                file=sys.stderr)
+    finally:
+        for rl in relays.values():
+            rl.close()
+        echo.close()
     med = {k: {m: statistics.median(v) for m, v in d.items()} for k, d in res.items()}
-    print(f"{'path':<8} {'bulk MB/s':>10} {'rr64 p50 us':>12} {'rr64 p99 us':>12} "
-          f"{'added p50':>10} {'added p99':>10}")
-    for k in ("direct", "proxy", "socat"):
+
+    def added(k, m):
+        return [x - y for x, y in zip(res[k][m], res["direct"][m])]
+    print(f"{'path':<8} {'bulk MB/s':>10} {'1-conn p50/p99 us':>18} {'added p50':>16} "
+          f"{'added p99':>16} {'64-conn p50/p99 us':>19} {'added p50':>16} {'added p99':>16}")
+    for k in kinds:
         m = med[k]
-        add50 = "-" if k == "direct" else f"{m['p50'] - med['direct']['p50']:.0f}"
-        add99 = "-" if k == "direct" else f"{m['p99'] - med['direct']['p99']:.0f}"
-        print(f"{k:<8} {m['bulk']:>10.0f} {m['p50']:>12.0f} {m['p99']:>12.0f} {add50:>10} {add99:>10}")
+        if k == "direct":
+            cols = ["-"] * 4
+        else:
+            cols = [spread(added(k, "pp50")), spread(added(k, "pp99")),
+                    spread(added(k, "c50")), spread(added(k, "c99"))]
+        print(f"{k:<8} {m['bulk']:>10.0f} {m['pp50']:>8.0f}/{m['pp99']:<9.0f} {cols[0]:>16} "
+              f"{cols[1]:>16} {m['c50']:>9.0f}/{m['c99']:<9.0f} {cols[2]:>16} {cols[3]:>16}")
     print(f"({a.rounds} alternating rounds, medians; bulk {a.bulk_mib} MiB over one connection; "
-          f"rr64: 64 connections x {a.requests} round trips of 64 bytes)")
+          f"1-conn: {a.trips} sequential 64-byte round trips; 64-conn: 64 connections x "
+          f"{a.requests} round trips from one epoll client thread; added = relay minus direct "
+          f"of the same round, median (min..max over rounds); echo server: its own process)")
     sink_srv.close()
-    echo_srv.close()
     if not a.no_proxy_mode:  # (2) proxy mode end to end vs direct (its own table)
         print()
         sys.stdout.flush()

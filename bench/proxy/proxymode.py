@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/proxy/proxymode.py [BIN_DIR] [--secs N] [--rounds N]
+"""bench/proxy/proxymode.py [BIN_DIR] [--secs N] [--rounds N] [--hold]
 
 Proxy mode end to end beside the client calling the application directly, both over TLS 1.3
 keep-alive on loopback, measured with wrk (-t2 -c32) in alternating rounds. Prints one table:
@@ -13,6 +13,8 @@ keep-alive on loopback, measured with wrk (-t2 -c32) in alternating rounds. Prin
 The application is nginx (one worker per core) answering every request with a fixed 11-byte
 JSON (`return 200`), on plain HTTP for (p) and on TLS for (d). req/s and p50/p99 latency are the
 medians over the rounds; every round is printed on stderr.
+
+--hold sets the chain up, prints its URLs and process ids, and waits (for perf, strace...).
 
 A figure, not a test: run it on a quiet machine (the shared CI box is not one).
 """
@@ -124,6 +126,17 @@ http {{
         wait_ready(f"https://127.0.0.1:{ing_port}/readyz", ctx)
         wait_ready(f"https://127.0.0.1:{app_tls_port}/", ctx)
 
+        if "--hold" in sys.argv:  # profiling aid: print the chain and wait until interrupted
+            print(f"proxy https://127.0.0.1:{ing_port}/payments  direct "
+                  f"https://127.0.0.1:{app_tls_port}/payments  encrypt "
+                  f"https://127.0.0.1:{ing_port}/encrypt  svc pid {svc.pid}  ingress pid "
+                  f"{ingress.pid}  nginx pids {nginx_pids(nginx.pid)}  body {BODY}", flush=True)
+            try:
+                while svc.poll() is None:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+            return
         wenv = dict(os.environ, NES_BENCH_BODY=str(BODY))
         chain = [svc.pid, ingress.pid] + nginx_pids(nginx.pid)
         sides = {

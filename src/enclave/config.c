@@ -67,6 +67,9 @@ static const opt opts[] = {
      "every connection starts with a PROXY v2 header (behind nitro-enc-proxy ingress)"},
     {"PROXY_PASS_UNMATCHED", T_BOOL, OFF(proxy_pass_unmatched), "off", 0, 0, 0, G_NET, NULL,
      "proxy mode forwards requests no operation matches untouched (off: 400 no_operation)"},
+    {"PROXY_RETURN_ALLOW", T_STR, OFF(proxy_return_allow), "peer", 0, 0, 0, G_NET,
+     "peer, or a comma list of vsock://CID|peer:PORT|*, tcp://ADDR|peer:PORT|*, unix:///PATH",
+     "return endpoints a PROXY v2 header may name (peer: the connecting host, any port)"},
     {"UPSTREAM_TIMEOUT_SECS", T_UINT, OFF(upstream_timeout_secs), "30", 1, 3600, 0, G_NET, NULL,
      "proxy mode: bound on connecting to UPSTREAM and on its response head"},
     {"SECRET_ARN", T_STR, OFF(secret_arn), NULL, 0, 0, F_AWS, G_DEK, "ARN or name",
@@ -430,6 +433,8 @@ static void validate(nes_config *cfg, nes_config_problems *p)
     if (cfg->upstream != NULL &&
         nes_endpoint_parse(cfg->upstream, &cfg->upstream_ep, why, sizeof(why)) != 0)
         problem(p, "UPSTREAM: %s", why);
+    if (nes_retallow_parse(cfg->proxy_return_allow, &cfg->return_allow, why, sizeof(why)) != 0)
+        problem(p, "%s", why);
     cfg->unknown_fields_pass =
         cfg->unknown_fields != NULL && strcmp(cfg->unknown_fields, "pass") == 0;
     if (cfg->unknown_fields == NULL ||

@@ -14,6 +14,7 @@
 
 #include "aws/aws.h"
 #include "enclave/log.h"
+#include "enclave/retallow.h"
 #include "net/endpoint.h"
 
 /** Most problems reported by one load (the rest are counted in `more`). */
@@ -50,6 +51,8 @@ typedef struct nes_config {
     bool proxy_protocol;       /**< PROXY_PROTOCOL: a PROXY v2 header opens every connection */
     bool proxy_pass_unmatched; /**< PROXY_PASS_UNMATCHED: forward unmatched requests untouched */
     unsigned upstream_timeout_secs; /**< UPSTREAM_TIMEOUT_SECS */
+    char *proxy_return_allow;       /**< PROXY_RETURN_ALLOW (enclave/retallow.h) */
+    nes_retallow return_allow;      /**< ... parsed */
     /* AWS (unused in local mode) */
     char *secret_arn, *kms_key_id, *s3_bucket, *s3_prefix, *aws_region;
     uint32_t vsock_proxy_cid;

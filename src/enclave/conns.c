@@ -470,8 +470,11 @@ static void start_forward(nes_conn *c, nes_response *resp)
                         .timeout_secs = s->cfg->upstream_timeout_secs,
                         .client_timeout_secs = s->cfg->request_timeout_secs,
                         .allow_names = s->cfg->upstream != NULL};
+    char tp[NES_TRACEPARENT_LEN + 1];
+    nes_upx_req_trace(&ureq, &c->rctx.span, tp);
     if (c->env->proxy == NULL ||
-        nes_h1_forward_request_head(&ureq.bytes, &c->head.h, c->peer.client, resp->body.len) != 0 ||
+        nes_h1_forward_request_head_tp(&ureq.bytes, &c->head.h, c->peer.client, resp->body.len,
+                                       tp) != 0 ||
         nes_buf_append(&ureq.bytes, resp->body.data, resp->body.len) != 0) {
         nes_buf_free(&ureq.bytes);
         nes_buf_free(&resp->body);
@@ -750,7 +753,9 @@ static void conn_run(nes_conn *c)
         int r = nes_proxy_preface(c->io.fd, &c->peer);
         if (r == 0)
             return;
-        if (r < 0) {
+        if (r < 0 ||
+            (c->env->s->cfg->upstream == NULL &&
+             !nes_proxy_return_allowed(c->io.fd, &c->peer, &c->env->s->cfg->return_allow))) {
             conn_close(c);
             return;
         }

@@ -21,6 +21,8 @@ typedef struct shard {
     _Atomic uint64_t aws_latency_bucket[NES_METRICS_NAWS][NES_METRICS_NBUCKET];
     _Atomic uint64_t aws_latency_sum_us[NES_METRICS_NAWS];
     _Atomic uint64_t spec_hits[NES_METRICS_MAX_SPECS];
+    _Atomic uint64_t upstream_conns[2], upstream_retries, upstream_errors[NES_UPERR_COUNT];
+    _Atomic uint64_t upstream_head_bucket[NES_METRICS_NBUCKET], upstream_head_sum_us;
 } shard;
 
 /* Spec names: an append-only open-addressing table (written under a mutex on the background
@@ -116,6 +118,38 @@ void nes_metrics_aws_call(int svc, uint64_t latency_us, int error)
         ADD(s->aws_errors[svc], 1);
     ADD(s->aws_latency_bucket[svc][nes_metrics_bucket_of(latency_us)], 1);
     ADD(s->aws_latency_sum_us[svc], latency_us);
+}
+
+static const char *const uperr_names[NES_UPERR_COUNT] = {"connect", "timeout", "reset",
+                                                         "closed",  "invalid", "other"};
+
+const char *nes_upstream_err_name(nes_upstream_err kind)
+{
+    return kind >= 0 && kind < NES_UPERR_COUNT ? uperr_names[kind] : "other";
+}
+
+void nes_metrics_upstream_conn(int reused)
+{
+    ADD(my_shard()->upstream_conns[reused ? 1 : 0], 1);
+}
+
+void nes_metrics_upstream_retry(void)
+{
+    ADD(my_shard()->upstream_retries, 1);
+}
+
+void nes_metrics_upstream_head(uint64_t latency_us)
+{
+    shard *s = my_shard();
+    ADD(s->upstream_head_bucket[nes_metrics_bucket_of(latency_us)], 1);
+    ADD(s->upstream_head_sum_us, latency_us);
+}
+
+void nes_metrics_upstream_error(nes_upstream_err kind)
+{
+    if (kind < 0 || kind >= NES_UPERR_COUNT)
+        kind = NES_UPERR_OTHER;
+    ADD(my_shard()->upstream_errors[kind], 1);
 }
 
 static unsigned spec_hash(const char *name)
@@ -321,6 +355,14 @@ static void add_shard(nes_metrics_totals *t, shard *s)
     }
     for (int i = 0; i < NES_METRICS_MAX_SPECS; i++)
         t->spec_hits[i] += GET(s->spec_hits[i]);
+    for (int i = 0; i < 2; i++)
+        t->upstream_conns[i] += GET(s->upstream_conns[i]);
+    t->upstream_retries += GET(s->upstream_retries);
+    for (int k = 0; k < NES_UPERR_COUNT; k++)
+        t->upstream_errors[k] += GET(s->upstream_errors[k]);
+    for (int b = 0; b < NES_METRICS_NBUCKET; b++)
+        t->upstream_head_bucket[b] += GET(s->upstream_head_bucket[b]);
+    t->upstream_head_sum_us += GET(s->upstream_head_sum_us);
 }
 
 void nes_metrics_collect(nes_metrics_totals *t)
@@ -448,6 +490,28 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
     for (int a = 0; a < NES_METRICS_NAWS; a++)
         rc |= put(out, "nes_aws_call_errors_total{service=\"%s\"} %llu\n", aws_names[a],
                   (unsigned long long)t->aws_errors[a]);
+    rc |= put(out,
+              "# HELP nes_upstream_connections_total Proxy mode: upstream connections used, "
+              "new or reused from the keep-alive pool.\n"
+              "# TYPE nes_upstream_connections_total counter\n"
+              "nes_upstream_connections_total{pool=\"new\"} %llu\n"
+              "nes_upstream_connections_total{pool=\"reused\"} %llu\n",
+              (unsigned long long)t->upstream_conns[0], (unsigned long long)t->upstream_conns[1]);
+    rc |= counter(out, "nes_upstream_retries_total",
+                  "Proxy mode: reused connections that failed before any response byte and were "
+                  "tried again on a new one.",
+                  t->upstream_retries);
+    rc |= put(out, "# HELP nes_upstream_errors_total Proxy mode: exchanges with the application "
+                   "that failed, by kind.\n"
+                   "# TYPE nes_upstream_errors_total counter\n");
+    for (int k = 0; k < NES_UPERR_COUNT; k++)
+        rc |= put(out, "nes_upstream_errors_total{kind=\"%s\"} %llu\n", uperr_names[k],
+                  (unsigned long long)t->upstream_errors[k]);
+    rc |= put(out, "# HELP nes_upstream_response_head_seconds Proxy mode: exchange start "
+                   "(connect or pool) to the application's complete response head.\n"
+                   "# TYPE nes_upstream_response_head_seconds histogram\n");
+    rc |= histogram(out, "nes_upstream_response_head_seconds", "upstream", "app",
+                    t->upstream_head_bucket, t->upstream_head_sum_us);
     rc |= counter(out, "nes_fields_encrypted_total", "PII fields encrypted.", t->fields_encrypted);
     rc |= counter(out, "nes_fields_decrypted_total", "PII fields decrypted.", t->fields_decrypted);
     rc |= counter(out, "nes_http_request_bytes_total", "Request body bytes received.", t->bytes_in);

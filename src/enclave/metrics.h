@@ -47,6 +47,19 @@ typedef enum nes_route {
 /** AWS services timed (index = nes_aws_service of src/aws/aws.h: kms, secretsmanager, s3). */
 #define NES_METRICS_NAWS 3
 
+/** Proxy mode's upstream failures by kind (nes_upstream_errors_total{kind}): connect refused or
+ * failed, timeout, reset, closed before a complete response, invalid response, anything else
+ * (no usable endpoint, a name that does not resolve, resources). */
+typedef enum nes_upstream_err {
+    NES_UPERR_CONNECT = 0,
+    NES_UPERR_TIMEOUT,
+    NES_UPERR_RESET,
+    NES_UPERR_CLOSED,
+    NES_UPERR_INVALID,
+    NES_UPERR_OTHER,
+    NES_UPERR_COUNT,
+} nes_upstream_err;
+
 /** Summed counters of all threads. */
 typedef struct nes_metrics_totals {
     uint64_t requests[NES_ROUTE_COUNT][NES_METRICS_NSTATUS];
@@ -62,6 +75,11 @@ typedef struct nes_metrics_totals {
     uint64_t aws_errors[NES_METRICS_NAWS];
     uint64_t aws_latency_bucket[NES_METRICS_NAWS][NES_METRICS_NBUCKET]; /**< not cumulative */
     uint64_t aws_latency_sum_us[NES_METRICS_NAWS];
+    uint64_t upstream_conns[2];                /**< proxy mode: [0] new, [1] reused from the pool */
+    uint64_t upstream_retries;                 /**< reused connections failed, tried again */
+    uint64_t upstream_errors[NES_UPERR_COUNT]; /**< exchanges that failed, by kind */
+    uint64_t upstream_head_bucket[NES_METRICS_NBUCKET]; /**< start to response head; not cumul. */
+    uint64_t upstream_head_sum_us;
     size_t nspecs;                                       /**< registered spec names */
     char spec_name[NES_METRICS_MAX_SPECS][64];           /**< their names (cut at 63) */
     uint64_t spec_hits[NES_METRICS_MAX_SPECS];           /**< lookups that found the spec */
@@ -117,6 +135,22 @@ void nes_metrics_unknown_members(const char *schema, uint64_t rejected, uint64_t
 /** Counts one AWS call (`svc` < NES_METRICS_NAWS; others are ignored) that took `latency_us`
  * over all its attempts and failed (`error`) or not. */
 void nes_metrics_aws_call(int svc, uint64_t latency_us, int error);
+
+/** Proxy mode: counts an upstream connection taken from the pool (`reused`) or opened. */
+void nes_metrics_upstream_conn(int reused);
+
+/** Proxy mode: counts a reused connection that failed before any response byte and was retried. */
+void nes_metrics_upstream_retry(void);
+
+/** Proxy mode: counts an exchange's response head arriving `latency_us` after the exchange
+ * started (connect or pool take, request sent, the application's time). */
+void nes_metrics_upstream_head(uint64_t latency_us);
+
+/** Proxy mode: counts a failed exchange (`kind` < NES_UPERR_COUNT; others count as OTHER). */
+void nes_metrics_upstream_error(nes_upstream_err kind);
+
+/** The label value of `kind` ("connect", "timeout", ...). */
+const char *nes_upstream_err_name(nes_upstream_err kind);
 
 /** The latency bucket index for `us`. */
 int nes_metrics_bucket_of(uint64_t us);

@@ -14,9 +14,11 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "enclave/log.h"
+#include "enclave/metrics.h"
 #include "http/chunked.h"
 #include "http/forward.h"
 #include "http/response.h"
@@ -78,6 +80,31 @@ int nes_proxy_preface(int fd, nes_proxy_peer *peer)
     return 1;
 }
 
+bool nes_proxy_return_allowed(int fd, const nes_proxy_peer *peer, const nes_retallow *allow)
+{
+    if (peer->ret[0] == '\0')
+        return true; /* nothing to forward to: proxied requests answer 502 */
+    nes_retallow_peer who = {0};
+    struct sockaddr_storage ss = {0};
+    socklen_t len = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+        who.family = ss.ss_family;
+        if (ss.ss_family == AF_INET)
+            memcpy(who.addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        else if (ss.ss_family == AF_INET6)
+            memcpy(who.addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+        else if (ss.ss_family == AF_VSOCK)
+            who.cid = ((struct sockaddr_vm *)&ss)->svm_cid;
+    }
+    if (nes_retallow_match(allow, peer->ret, &who))
+        return true;
+    nes_log(NES_LOG_WARN,
+            "proxy protocol: return endpoint %s not allowed by PROXY_RETURN_ALLOW; connection "
+            "refused",
+            peer->ret);
+    return false;
+}
+
 void nes_proxy_peer_from_socket(int fd, nes_proxy_peer *peer)
 {
     if (peer->client[0] != '\0')
@@ -94,18 +121,73 @@ void nes_proxy_peer_from_socket(int fd, nes_proxy_peer *peer)
                   sizeof(peer->client));
 }
 
-/* ---- the pool ---------------------------------------------------------------------------- */
+/* ---- upstream connections and the pool --------------------------------------------------- */
 
 #define POOL_PER_KEY 32
+
+/* One connection to an application. It is registered with the loop once, when opened, and
+ * stays registered while parked in the pool (no epoll_ctl per request); an event on a parked
+ * connection (the application closed it or sent something unasked) closes it. Closed
+ * connections are freed from a deferred call, after the loop's current batch of events, so an
+ * event of that batch never names freed memory. */
+struct nes_uconn {
+    nes_io io; /* first */
+    nes_proxy_env *penv;
+    nes_upx *x; /* the exchange using it; NULL while parked */
+    nes_uconn *next_dead;
+};
+
+static void x_events(nes_upx *x, uint32_t events);
+static void x_free_spares(nes_proxy_env *penv);
+
+static void uc_close(nes_uconn *uc)
+{
+    nes_proxy_env *penv = uc->penv;
+    nes_loop_del(penv->loop, &uc->io);
+    close(uc->io.fd);
+    uc->io.fd = -1;
+    uc->x = NULL;
+    uc->next_dead = penv->dead;
+    penv->dead = uc;
+    nes_loop_defer(penv->loop, &penv->reaper);
+}
+
+static void reaper_cb(nes_loop *loop, nes_io *io, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    nes_proxy_env *penv = (nes_proxy_env *)((char *)io - offsetof(nes_proxy_env, reaper));
+    while (penv->dead != NULL) {
+        nes_uconn *uc = penv->dead;
+        penv->dead = uc->next_dead;
+        free(uc);
+    }
+}
+
+static void uc_cb(nes_loop *loop, nes_io *io, uint32_t events)
+{
+    (void)loop;
+    nes_uconn *uc = (nes_uconn *)io;
+    if (uc->x != NULL) {
+        x_events(uc->x, events);
+        return;
+    }
+    /* parked: anything but room to write means it is unusable now */
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        nes_upool_remove(&uc->penv->pool, io->fd);
+        uc_close(uc);
+    }
+}
 
 static void pool_timer_cb(nes_loop *loop, nes_timer *t)
 {
     nes_proxy_env *penv = (nes_proxy_env *)((char *)t - offsetof(nes_proxy_env, pool_timer));
     int fds[16];
+    void *ucs[16];
     size_t n;
-    while ((n = nes_upool_expire(&penv->pool, nes_loop_now(loop), fds, 16)) > 0)
+    while ((n = nes_upool_expire(&penv->pool, nes_loop_now(loop), fds, ucs, 16)) > 0)
         for (size_t i = 0; i < n; i++)
-            close(fds[i]);
+            uc_close(ucs[i]);
     int64_t next = nes_upool_next_expiry(&penv->pool);
     if (next != INT64_MAX)
         nes_timer_set(loop, &penv->pool_timer, next);
@@ -119,6 +201,7 @@ nes_proxy_env *nes_proxy_env_new(nes_loop *loop, int64_t idle_ms)
     penv->loop = loop;
     nes_upool_init(&penv->pool, POOL_PER_KEY, idle_ms);
     penv->pool_timer.cb = pool_timer_cb;
+    penv->reaper = (nes_io){.fd = -1, .cb = reaper_cb};
     return penv;
 }
 
@@ -128,37 +211,35 @@ void nes_proxy_env_free(nes_proxy_env *penv)
         return;
     nes_timer_stop(penv->loop, &penv->pool_timer);
     int fds[16];
+    void *ucs[16];
     size_t n;
-    while ((n = nes_upool_drain(&penv->pool, fds, 16)) > 0)
+    while ((n = nes_upool_drain(&penv->pool, fds, ucs, 16)) > 0)
         for (size_t i = 0; i < n; i++)
-            close(fds[i]);
+            uc_close(ucs[i]);
+    nes_loop_del(penv->loop, &penv->reaper);
+    reaper_cb(penv->loop, &penv->reaper, 0);
+    x_free_spares(penv);
     free(penv);
 }
 
-static void pool_put(nes_proxy_env *penv, const char *key, int fd)
+static void pool_put(nes_proxy_env *penv, const char *key, nes_uconn *uc)
 {
     int64_t now = nes_loop_now(penv->loop);
-    int ev = nes_upool_put(&penv->pool, key, fd, now);
-    if (ev >= 0)
-        close(ev);
+    uc->x = NULL;
+    void *ev = NULL;
+    if (nes_upool_put(&penv->pool, key, uc->io.fd, uc, now, &ev) >= 0)
+        uc_close(ev);
     if (!nes_timer_armed(&penv->pool_timer))
         nes_timer_set(penv->loop, &penv->pool_timer, nes_upool_next_expiry(&penv->pool));
 }
 
-/* A pooled connection is usable when the application has neither closed it nor sent anything
- * unasked: a peek must say "nothing yet". */
-static int pool_take(nes_proxy_env *penv, const char *key)
+/* The newest parked connection for `key`, or NULL. One that the application closed while parked
+ * was closed by its event (uc_cb); one whose close is in flight fails on first use and the
+ * exchange retries once on a fresh connection. */
+static nes_uconn *pool_take(nes_proxy_env *penv, const char *key)
 {
-    for (;;) {
-        int fd = nes_upool_take(&penv->pool, key, nes_loop_now(penv->loop));
-        if (fd < 0)
-            return -1;
-        char b;
-        ssize_t r = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return fd;
-        close(fd);
-    }
+    void *uc = NULL;
+    return nes_upool_take(&penv->pool, key, nes_loop_now(penv->loop), &uc) >= 0 ? uc : NULL;
 }
 
 /* ---- connecting -------------------------------------------------------------------------- */
@@ -247,13 +328,14 @@ typedef enum xstate {
 } xstate;
 
 struct nes_upx {
-    nes_io io; /* first */
+    nes_uconn *uc; /* the upstream connection, or NULL */
     nes_timer timer;
     nes_proxy_env *penv;
     nes_upx_sink sink;
     xstate st;
     bool reused, retried, paused, got_bytes;
     bool allow_names;
+    bool drained; /* the last recv returned less than asked: the socket was empty then */
     char key[NES_UPOOL_KEY_MAX];
     nes_endpoint ep;
     nes_buf req;
@@ -262,8 +344,10 @@ struct nes_upx {
     int client_minor;
     bool client_keep_alive;
     int64_t timeout_ms, client_timeout_ms;
+    uint64_t t0_us; /* the exchange started (metrics: time to the response head) */
+    nes_span span;  /* the upstream call, a child of the request's span */
     /* response */
-    uint8_t *in;
+    uint8_t *in; /* NES_UPX_IN_CAP bytes, kept with the object when it is reused */
     size_t in_len;
     nes_h1_response res;
     nes_h1_framing framing;
@@ -274,32 +358,67 @@ struct nes_upx {
     uint64_t bytes_out;
 };
 
-static void x_cb(nes_loop *loop, nes_io *io, uint32_t events);
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static void x_arm(nes_upx *x)
 {
     nes_timer_set(x->penv->loop, &x->timer, nes_loop_now(x->penv->loop) + x->timeout_ms);
 }
 
-static void x_drop_fd(nes_upx *x, bool reuse)
+static void x_drop_conn(nes_upx *x, bool reuse)
 {
-    if (x->io.fd < 0)
+    if (x->uc == NULL)
         return;
-    nes_loop_del(x->penv->loop, &x->io);
     if (reuse)
-        pool_put(x->penv, x->key, x->io.fd);
+        pool_put(x->penv, x->key, x->uc);
     else
-        close(x->io.fd);
-    x->io.fd = -1;
+        uc_close(x->uc);
+    x->uc = NULL;
 }
 
+/* Frees the exchange, or keeps the object (and its input buffer) for the worker's next one. */
 static void x_free(nes_upx *x)
 {
-    nes_timer_stop(x->penv->loop, &x->timer);
-    x_drop_fd(x, false);
+    nes_proxy_env *penv = x->penv;
+    nes_timer_stop(penv->loop, &x->timer);
+    x_drop_conn(x, false);
     nes_buf_free(&x->req);
+    if (penv->nspare < NES_UPX_SPARE) {
+        penv->spare[penv->nspare++] = x;
+        return;
+    }
     free(x->in);
     free(x);
+}
+
+static void x_free_spares(nes_proxy_env *penv)
+{
+    for (size_t i = 0; i < penv->nspare; i++) {
+        free(penv->spare[i]->in);
+        free(penv->spare[i]);
+    }
+    penv->nspare = 0;
+}
+
+static nes_upstream_err err_kind(const char *error)
+{
+    static const struct {
+        const char *why;
+        nes_upstream_err kind;
+    } map[] = {{"connect", NES_UPERR_CONNECT},
+               {"timeout", NES_UPERR_TIMEOUT},
+               {"reset", NES_UPERR_RESET},
+               {"closed", NES_UPERR_CLOSED},
+               {"invalid response", NES_UPERR_INVALID}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(error, map[i].why) == 0)
+            return map[i].kind;
+    return NES_UPERR_OTHER;
 }
 
 static void x_finish(nes_upx *x, int status, const char *error, bool reuse)
@@ -312,27 +431,55 @@ static void x_finish(nes_upx *x, int status, const char *error, bool reuse)
         .bytes_out = x->bytes_out,
     };
     nes_timer_stop(x->penv->loop, &x->timer);
-    x_drop_fd(x, reuse);
+    x_drop_conn(x, reuse);
+    nes_trace_span_attr_int(&x->span, "nes.upstream.reused", x->reused);
+    if (x->st == X_BODY)
+        nes_trace_span_attr_int(&x->span, "http.response.status_code", x->res.status);
+    if (error != NULL) {
+        nes_upstream_err k = err_kind(error);
+        nes_metrics_upstream_error(k);
+        nes_trace_span_attr_str(&x->span, "error.type", nes_upstream_err_name(k));
+        nes_trace_span_error(&x->span);
+    }
+    nes_trace_span_end(&x->span);
     x->sink.done(x->sink.owner, &r);
     x_free(x);
+}
+
+static void uc_new(nes_upx *x, int fd)
+{
+    nes_uconn *uc = calloc(1, sizeof(*uc));
+    if (uc == NULL) {
+        close(fd);
+        return;
+    }
+    uc->io = (nes_io){.fd = fd, .cb = uc_cb};
+    uc->penv = x->penv;
+    if (nes_loop_add(x->penv->loop, &uc->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
+        close(fd);
+        free(uc);
+        return;
+    }
+    x->uc = uc;
 }
 
 /* Opens the upstream connection (a pooled one first unless retrying). 0 or -1 (*why). */
 static int x_open(nes_upx *x, bool fresh, const char **why)
 {
-    int fd = fresh ? -1 : pool_take(x->penv, x->key);
-    x->reused = fd >= 0;
-    if (fd < 0)
-        fd = connect_nb(x->penv, &x->ep, x->allow_names, why);
-    if (fd < 0)
-        return -1;
-    x->io = (nes_io){.fd = fd, .cb = x_cb};
-    if (nes_loop_add(x->penv->loop, &x->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
-        close(fd);
-        x->io.fd = -1;
-        *why = "epoll";
-        return -1;
+    x->uc = fresh ? NULL : pool_take(x->penv, x->key);
+    x->reused = x->uc != NULL;
+    if (x->uc == NULL) {
+        int fd = connect_nb(x->penv, &x->ep, x->allow_names, why);
+        if (fd < 0)
+            return -1;
+        uc_new(x, fd);
+        if (x->uc == NULL) {
+            *why = "resources";
+            return -1;
+        }
     }
+    nes_metrics_upstream_conn(x->reused);
+    x->uc->x = x;
     x->st = x->reused ? X_SENDING : X_CONNECTING;
     x->req_off = 0;
     x->in_len = 0;
@@ -346,11 +493,12 @@ static bool x_retry(nes_upx *x)
     if (!x->reused || x->retried || x->got_bytes)
         return false;
     x->retried = true;
-    x_drop_fd(x, false);
+    x_drop_conn(x, false);
     const char *why = NULL;
     if (x_open(x, true, &why) != 0)
         return false;
-    nes_loop_defer(x->penv->loop, &x->io);
+    nes_metrics_upstream_retry();
+    nes_loop_defer(x->penv->loop, &x->uc->io);
     return true;
 }
 
@@ -408,6 +556,7 @@ static int x_body(nes_upx *x, const uint8_t *in, size_t n, size_t *used)
 /* The response head is complete at x->in[0..hl). */
 static int x_head_done(nes_upx *x, size_t hl)
 {
+    nes_metrics_upstream_head(now_us() - x->t0_us);
     x->framing = x->res.framing;
     x->remaining = x->res.content_length;
     bool keep_framing = true;
@@ -449,8 +598,11 @@ static void x_read(nes_upx *x)
                 memmove(x->in, x->in + used, x->in_len - used);
                 x->in_len -= used;
                 if (r == 1) {
-                    bool reuse = x->res.keep_alive && x->in_len == 0 &&
-                                 x->req_off == x->req.len; /* the whole request went */
+                    /* reusable: the application keeps it open, sent nothing beyond the
+                     * response (the last read left the socket empty: later bytes raise an
+                     * event that closes it in the pool) and got the whole request */
+                    bool reuse = x->res.keep_alive && x->in_len == 0 && x->drained &&
+                                 x->req_off == x->req.len;
                     x->sink.kick(x->sink.owner);
                     x_finish(x, x->res.status, NULL, reuse);
                     return;
@@ -469,7 +621,8 @@ static void x_read(nes_upx *x)
             x_finish(x, 502, "invalid response", false); /* a head larger than the buffer */
             return;
         }
-        ssize_t n = recv(x->io.fd, x->in + x->in_len, NES_UPX_IN_CAP - x->in_len, 0);
+        size_t room = NES_UPX_IN_CAP - x->in_len;
+        ssize_t n = recv(x->uc->io.fd, x->in + x->in_len, room, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -489,6 +642,7 @@ static void x_read(nes_upx *x)
             x_finish(x, x->st == X_BODY ? x->res.status : 502, n == 0 ? "closed" : "reset", false);
             return;
         }
+        x->drained = (size_t)n < room;
         x->got_bytes = true;
         x->in_len += (size_t)n;
         x_arm(x);
@@ -515,10 +669,14 @@ static void x_read(nes_upx *x)
     }
 }
 
+/* Sends the request (head and body in one buffer: one send for all but large bodies). Once all
+ * of it went, the answer is awaited from the connection's next EPOLLIN edge: reading right away
+ * would only meet EAGAIN. */
 static void x_send(nes_upx *x)
 {
     while (x->req_off < x->req.len) {
-        ssize_t n = send(x->io.fd, x->req.data + x->req_off, x->req.len - x->req_off, MSG_NOSIGNAL);
+        ssize_t n =
+            send(x->uc->io.fd, x->req.data + x->req_off, x->req.len - x->req_off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -534,17 +692,15 @@ static void x_send(nes_upx *x)
         x_arm(x);
     }
     x->st = X_HEAD;
-    x_read(x);
 }
 
-static void x_cb(nes_loop *loop, nes_io *io, uint32_t events)
+static void x_events(nes_upx *x, uint32_t events)
 {
-    (void)loop;
-    nes_upx *x = (nes_upx *)io;
+    int fd = x->uc->io.fd;
     if (x->st == X_CONNECTING) {
         int err = 0;
         socklen_t len = sizeof(err);
-        if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
             err = errno;
         if (err == EINPROGRESS || err == EALREADY)
             return;
@@ -567,6 +723,8 @@ static void x_cb(nes_loop *loop, nes_io *io, uint32_t events)
     }
     if (x->paused)
         return;
+    if (x->st == X_HEAD && events == EPOLLOUT)
+        return; /* only room to write (the request's ACK): nothing to read yet */
     x_read(x);
 }
 
@@ -577,26 +735,65 @@ static void x_timeout(nes_loop *loop, nes_timer *t)
     x_finish(x, x->st == X_BODY ? x->res.status : 504, "timeout", false);
 }
 
+/* A zeroed exchange with its input buffer: a spare one of the worker's, or a new one. */
+static nes_upx *x_alloc(nes_proxy_env *penv)
+{
+    if (penv->nspare > 0) {
+        nes_upx *x = penv->spare[--penv->nspare];
+        uint8_t *in = x->in;
+        memset(x, 0, sizeof(*x));
+        x->in = in;
+        return x;
+    }
+    nes_upx *x = calloc(1, sizeof(*x));
+    if (x != NULL && (x->in = malloc(NES_UPX_IN_CAP)) == NULL) {
+        free(x);
+        x = NULL;
+    }
+    return x;
+}
+
+static void span_fail(nes_span *sp, const char *kind)
+{
+    nes_trace_span_attr_str(sp, "error.type", kind);
+    nes_trace_span_error(sp);
+    nes_trace_span_end(sp);
+}
+
+void nes_upx_req_trace(nes_upx_req *req, const nes_span *parent, char tp[NES_TRACEPARENT_LEN + 1])
+{
+    nes_trace_span_begin(&req->span, "upstream", NES_SPAN_CLIENT, parent, NULL);
+    nes_traceparent_format(&req->span, tp);
+}
+
 nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink *sink, int *status,
                        const char **why)
 {
     *status = 502;
     *why = "upstream";
-    nes_upx *x = calloc(1, sizeof(*x));
-    if (x == NULL || strlen(req->endpoint) >= sizeof(x->key) ||
-        nes_endpoint_parse(req->endpoint, &x->ep, NULL, 0) != 0 ||
-        (x->in = malloc(NES_UPX_IN_CAP)) == NULL) {
-        if (x != NULL)
-            free(x->in);
-        free(x);
+    nes_upx *x = NULL;
+    nes_endpoint ep;
+    if (strlen(req->endpoint) >= sizeof(x->key) ||
+        nes_endpoint_parse(req->endpoint, &ep, NULL, 0) != 0) {
         nes_buf_free(&req->bytes);
+        nes_metrics_upstream_error(NES_UPERR_OTHER);
         *why = "no usable upstream endpoint";
+        span_fail(&req->span, "other");
         return NULL;
     }
+    x = x_alloc(penv);
+    if (x == NULL) {
+        nes_buf_free(&req->bytes);
+        nes_metrics_upstream_error(NES_UPERR_OTHER);
+        *why = "resources";
+        span_fail(&req->span, "other");
+        return NULL;
+    }
+    x->ep = ep;
     x->penv = penv;
     x->sink = *sink;
-    x->io.fd = -1;
     x->timer.cb = x_timeout;
+    x->t0_us = now_us();
     memcpy(x->key, req->endpoint, strlen(req->endpoint) + 1);
     x->req = req->bytes;
     memset(&req->bytes, 0, sizeof(req->bytes));
@@ -606,12 +803,16 @@ nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink
     x->allow_names = req->allow_names;
     x->timeout_ms = (int64_t)req->timeout_secs * 1000;
     x->client_timeout_ms = (int64_t)req->client_timeout_secs * 1000;
+    x->span = req->span;
     if (x_open(x, false, why) != 0) {
+        nes_metrics_upstream_error(strcmp(*why, "connect") == 0 ? NES_UPERR_CONNECT
+                                                                : NES_UPERR_OTHER);
+        span_fail(&x->span, strcmp(*why, "connect") == 0 ? "connect" : "other");
         x_free(x);
         return NULL;
     }
     x_arm(x);
-    nes_loop_defer(penv->loop, &x->io); /* sends from the loop (a reused socket has no edge) */
+    nes_loop_defer(penv->loop, &x->uc->io); /* sends from the loop (a reused socket has no edge) */
     return x;
 }
 
@@ -621,10 +822,11 @@ void nes_upx_resume(nes_upx *x)
         return;
     x->paused = false;
     x_arm(x);
-    nes_loop_defer(x->penv->loop, &x->io);
+    nes_loop_defer(x->penv->loop, &x->uc->io);
 }
 
 void nes_upx_abort(nes_upx *x)
 {
+    span_fail(&x->span, "aborted");
     x_free(x);
 }

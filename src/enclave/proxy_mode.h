@@ -7,8 +7,10 @@
  * anything past the header (MSG_PEEK, then a recv of exactly the header's length), so the TLS
  * bytes behind it stay in the socket for GnuTLS. A header the parser refuses (bad signature,
  * wrong version, truncated or oversized TLVs...) closes the connection with one log line naming
- * the reason and byte offset. With PROXY_PROTOCOL off a header is simply not TLS: the handshake
- * refuses it.
+ * the reason and byte offset. So does a return endpoint (TLV 0xE0) that PROXY_RETURN_ALLOW does
+ * not admit (retallow.h; default `peer`: the connecting host's own CID or address), unless
+ * UPSTREAM is set (then the TLV is not used). With PROXY_PROTOCOL off a header is simply not TLS:
+ * the handshake refuses it.
  *
  * The exchange (one per proxied request, owned by the client connection, on the worker's loop):
  *   connect (or reuse a pooled keep-alive connection: upool.h) -> send head + body -> read the
@@ -27,6 +29,17 @@
  * a wait for the client to take queued output is bounded by client_timeout_secs
  * (REQUEST_TIMEOUT_SECS), after which the client's connection closes.
  *
+ * Cost per request on a pooled connection: one send (head and body in one buffer), one recv for
+ * a small response, no epoll_ctl (a connection is registered once and stays registered while
+ * parked; an event on a parked connection closes it) and no probe of a parked connection before
+ * use (one the application closed is retried once, as above). A connection is parked only when
+ * its last read left the socket empty, so no unread byte can be taken for the next response.
+ *
+ * Observability: counters nes_upstream_connections_total{pool=new|reused},
+ * nes_upstream_retries_total, nes_upstream_errors_total{kind}, the histogram
+ * nes_upstream_response_head_seconds (metrics.h); a CLIENT span "upstream" per exchange, a child
+ * of the request's span, with nes.upstream.reused, http.response.status_code and error.type.
+ *
  * Threads: everything runs on the worker's thread; the pool is per worker. */
 #ifndef NES_ENCLAVE_PROXY_MODE_H
 #define NES_ENCLAVE_PROXY_MODE_H
@@ -41,6 +54,8 @@
 #include "net/endpoint.h"
 #include "net/loop.h"
 #include "net/proxyv2.h"
+#include "enclave/otel/trace.h"
+#include "enclave/retallow.h"
 
 #include <sys/socket.h>
 
@@ -48,6 +63,9 @@
 #define NES_UPX_HIGH ((size_t)256 * 1024)
 /** The exchange's upstream input buffer. */
 #define NES_UPX_IN_CAP ((size_t)64 * 1024)
+
+/** Finished exchange objects (with their input buffers) a worker keeps for reuse. */
+#define NES_UPX_SPARE 4
 
 /** What the PROXY v2 header (or the socket) says about a connection. */
 typedef struct nes_proxy_peer {
@@ -60,14 +78,26 @@ typedef struct nes_proxy_peer {
  * refused or the peer closed (one log line written; close the connection). */
 int nes_proxy_preface(int fd, nes_proxy_peer *peer);
 
+/** PROXY_PROTOCOL=on without UPSTREAM: true when the header named no return endpoint or one that
+ * `allow` admits for the socket's peer (getpeername of `fd`); else false after one log line
+ * naming the endpoint (the caller closes the connection). */
+bool nes_proxy_return_allowed(int fd, const nes_proxy_peer *peer, const nes_retallow *allow);
+
 /** Fills peer->client from the socket's peer address (PROXY_PROTOCOL off), when not set yet. */
 void nes_proxy_peer_from_socket(int fd, nes_proxy_peer *peer);
+
+typedef struct nes_upx nes_upx;
+typedef struct nes_uconn nes_uconn;
 
 /** Per-worker proxy state: the idle connection pool and its expiry timer. */
 typedef struct nes_proxy_env {
     nes_loop *loop;
-    nes_upool pool;
+    nes_upool pool; /* parked connections (nes_uconn, still registered with the loop) */
     nes_timer pool_timer;
+    nes_io reaper;                 /* deferred: frees closed connections after the batch */
+    nes_uconn *dead;               /* closed connections waiting for the reaper */
+    nes_upx *spare[NES_UPX_SPARE]; /* finished exchanges kept for reuse */
+    size_t nspare;
     /* UPSTREAM's address when it names a host (looked up once per worker) */
     char name_host[NES_EP_HOST_MAX + 1];
     uint16_t name_port;
@@ -81,8 +111,6 @@ nes_proxy_env *nes_proxy_env_new(nes_loop *loop, int64_t idle_ms);
 
 /** Closes the pooled connections and frees `penv` (NULL is fine). */
 void nes_proxy_env_free(nes_proxy_env *penv);
-
-typedef struct nes_upx nes_upx;
 
 /** How an exchange ended (passed to its `done` callback). */
 typedef struct nes_upx_result {
@@ -116,7 +144,13 @@ typedef struct nes_upx_req {
     unsigned timeout_secs;        /**< UPSTREAM_TIMEOUT_SECS: each wait for the application */
     unsigned client_timeout_secs; /**< each wait for the client to take queued output */
     bool allow_names; /**< a tcp host may be a name (UPSTREAM); else literal addresses only */
+    nes_span span;    /**< the upstream CLIENT span, begun with nes_upx_req_trace (its traceparent
+                           goes into the head); the exchange completes and ends it */
 } nes_upx_req;
+
+/** Begins req->span as a child of `parent` (the request's span; may be NULL) and writes its
+ * traceparent value to `tp` for the forwarded head (http/forward.h _tp). */
+void nes_upx_req_trace(nes_upx_req *req, const nes_span *parent, char tp[NES_TRACEPARENT_LEN + 1]);
 
 /** Starts an exchange. Always takes `req->bytes`. NULL when it could not start (the endpoint is
  * unusable or resources ran out): *status then says 502, with a fixed *why. The sink's

@@ -411,7 +411,8 @@ static void span_begin(const nes_request *in, nes_route_ctx *ctx)
 {
     static const char *const names[NES_ROUTE_COUNT] = {
         "POST /encrypt", "POST /decrypt",     "GET /healthz", "GET /readyz",
-        "GET /metrics",  "GET /openapi.yaml", "HTTP request"};
+        "GET /metrics",  "GET /openapi.yaml", "HTTP request", /* proxy */
+        "HTTP request" /* other: a 404, or proxy mode before begin() names it */};
     nes_trace_ctx remote;
     const char *tp = in->header != NULL ? in->header(in->head, "traceparent") : NULL;
     bool has_remote = tp != NULL && nes_traceparent_parse(tp, &remote) == 0;

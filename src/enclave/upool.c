@@ -17,47 +17,69 @@ static void remove_at(nes_upool *p, size_t i)
     p->n--;
 }
 
-int nes_upool_take(nes_upool *p, const char *key, int64_t now_ms)
+int nes_upool_take(nes_upool *p, const char *key, int64_t now_ms, void **data)
 {
     for (size_t i = p->n; i-- > 0;) {
         if (strcmp(p->e[i].key, key) != 0 || now_ms - p->e[i].since_ms >= p->idle_ms)
             continue;
         int fd = p->e[i].fd;
+        if (data != NULL)
+            *data = p->e[i].data;
         remove_at(p, i);
         return fd;
     }
     return -1;
 }
 
-int nes_upool_put(nes_upool *p, const char *key, int fd, int64_t now_ms)
+int nes_upool_put(nes_upool *p, const char *key, int fd, void *data, int64_t now_ms,
+                  void **evicted_data)
 {
     size_t klen = strlen(key);
-    if (klen >= NES_UPOOL_KEY_MAX)
+    if (evicted_data != NULL)
+        *evicted_data = NULL;
+    if (klen >= NES_UPOOL_KEY_MAX) {
+        if (evicted_data != NULL)
+            *evicted_data = data;
         return fd;
+    }
     int evicted = -1;
     size_t same = 0, oldest_same = SIZE_MAX;
     for (size_t i = 0; i < p->n; i++)
         if (strcmp(p->e[i].key, key) == 0 && same++ == 0)
             oldest_same = i;
-    if (same >= p->per_key) {
-        evicted = p->e[oldest_same].fd;
-        remove_at(p, oldest_same);
-    } else if (p->n == NES_UPOOL_MAX) {
-        evicted = p->e[0].fd;
-        remove_at(p, 0);
+    size_t victim = same >= p->per_key ? oldest_same : p->n == NES_UPOOL_MAX ? 0 : SIZE_MAX;
+    if (victim != SIZE_MAX) {
+        evicted = p->e[victim].fd;
+        if (evicted_data != NULL)
+            *evicted_data = p->e[victim].data;
+        remove_at(p, victim);
     }
     nes_upool_entry *e = &p->e[p->n++];
     e->fd = fd;
+    e->data = data;
     e->since_ms = now_ms;
     memcpy(e->key, key, klen + 1);
     return evicted;
 }
 
-size_t nes_upool_expire(nes_upool *p, int64_t now_ms, int *out, size_t cap)
+int nes_upool_remove(nes_upool *p, int fd)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->e[i].fd == fd) {
+            remove_at(p, i);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+size_t nes_upool_expire(nes_upool *p, int64_t now_ms, int *out, void **out_data, size_t cap)
 {
     size_t k = 0;
     for (size_t i = 0; i < p->n && k < cap;) {
         if (now_ms - p->e[i].since_ms >= p->idle_ms) {
+            if (out_data != NULL)
+                out_data[k] = p->e[i].data;
             out[k++] = p->e[i].fd;
             remove_at(p, i);
         } else {
@@ -67,10 +89,12 @@ size_t nes_upool_expire(nes_upool *p, int64_t now_ms, int *out, size_t cap)
     return k;
 }
 
-size_t nes_upool_drain(nes_upool *p, int *out, size_t cap)
+size_t nes_upool_drain(nes_upool *p, int *out, void **out_data, size_t cap)
 {
     size_t k = 0;
     while (p->n > 0 && k < cap) {
+        if (out_data != NULL)
+            out_data[k] = p->e[p->n - 1].data;
         out[k++] = p->e[p->n - 1].fd;
         p->n--;
     }

@@ -7,7 +7,9 @@
  * least likely to have been closed by the application's idle timeout); a connection parked for
  * longer than idle_ms is never handed out (nes_upool_expire returns it for closing); at most
  * per_key connections per endpoint and NES_UPOOL_MAX in all are parked: parking one more hands
- * back the oldest of the same key (or of the whole pool) for closing. Memory: a fixed array. */
+ * back the oldest of the same key (or of the whole pool) for closing. Each entry carries an
+ * opaque pointer beside its descriptor (proxy mode's connection object, which stays registered
+ * with the worker's loop while parked), handed back with the descriptor. Memory: a fixed array. */
 #ifndef NES_ENCLAVE_UPOOL_H
 #define NES_ENCLAVE_UPOOL_H
 
@@ -23,6 +25,7 @@
 
 typedef struct nes_upool_entry {
     int fd;
+    void *data;       /* the caller's, handed back with fd */
     int64_t since_ms; /* when parked */
     char key[NES_UPOOL_KEY_MAX];
 } nes_upool_entry;
@@ -39,19 +42,26 @@ typedef struct nes_upool {
 void nes_upool_init(nes_upool *p, size_t per_key, int64_t idle_ms);
 
 /** The newest idle connection for `key` parked less than idle_ms before `now_ms` (removed from
- * the pool), or -1. */
-int nes_upool_take(nes_upool *p, const char *key, int64_t now_ms);
+ * the pool), or -1. Its pointer goes to *data (when `data` is not NULL). */
+int nes_upool_take(nes_upool *p, const char *key, int64_t now_ms, void **data);
 
-/** Parks `fd` for `key` at `now_ms`. Returns a descriptor the caller must close (the one evicted
- * to make room, or `fd` itself when the key is too long), or -1. */
-int nes_upool_put(nes_upool *p, const char *key, int fd, int64_t now_ms);
+/** Parks `fd` with pointer `data` for `key` at `now_ms`. Returns a descriptor the caller must
+ * close (the one evicted to make room, or `fd` itself when the key is too long), its pointer in
+ * *evicted (when not NULL), or -1. */
+int nes_upool_put(nes_upool *p, const char *key, int fd, void *data, int64_t now_ms,
+                  void **evicted);
+
+/** Removes the connection `fd` wherever it is parked; 1 when it was, else 0. */
+int nes_upool_remove(nes_upool *p, int fd);
 
 /** Removes connections parked idle_ms or longer before `now_ms`, writing their descriptors to
- * out[0..cap); returns how many (call again while it returns cap). */
-size_t nes_upool_expire(nes_upool *p, int64_t now_ms, int *out, size_t cap);
+ * out[0..cap) and their pointers to out_data[0..cap) (when not NULL); returns how many (call
+ * again while it returns cap). */
+size_t nes_upool_expire(nes_upool *p, int64_t now_ms, int *out, void **out_data, size_t cap);
 
-/** Removes every connection, writing up to `cap` descriptors to `out` (call until 0). */
-size_t nes_upool_drain(nes_upool *p, int *out, size_t cap);
+/** Removes every connection, writing up to `cap` descriptors to `out` and their pointers to
+ * `out_data` (when not NULL) (call until 0). */
+size_t nes_upool_drain(nes_upool *p, int *out, void **out_data, size_t cap);
 
 /** Idle connections parked (for `key`, or all when NULL). */
 size_t nes_upool_count(const nes_upool *p, const char *key);

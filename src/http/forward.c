@@ -67,6 +67,12 @@ static nes_h1_str lit(const char *s)
 int nes_h1_forward_request_head(nes_buf *b, const nes_h1_request *req, const char *client,
                                 uint64_t body_len)
 {
+    return nes_h1_forward_request_head_tp(b, req, client, body_len, NULL);
+}
+
+int nes_h1_forward_request_head_tp(nes_buf *b, const nes_h1_request *req, const char *client,
+                                   uint64_t body_len, const char *traceparent)
+{
     size_t mark = b->len;
     const nes_h1_header *xff = NULL;
     if (nes_h1_write_request_line(b, req->method_name, req->target) != 0)
@@ -82,6 +88,7 @@ int nes_h1_forward_request_head(nes_buf *b, const nes_h1_request *req, const cha
             nes_h1_str_eq_nocase(h->name, "content-length") ||
             nes_h1_str_eq_nocase(h->name, "expect") ||
             nes_h1_str_eq_nocase(h->name, "x-forwarded-proto") ||
+            (traceparent != NULL && nes_h1_str_eq_nocase(h->name, "traceparent")) ||
             dropped(req->headers, req->nheaders, h->name))
             continue;
         if (nes_h1_write_header(b, h->name, h->value) != 0)
@@ -99,6 +106,8 @@ int nes_h1_forward_request_head(nes_buf *b, const nes_h1_request *req, const cha
         goto fail;
     }
     if (nes_h1_write_header(b, lit("X-Forwarded-Proto"), lit("https")) != 0)
+        goto fail;
+    if (traceparent != NULL && nes_h1_write_header(b, lit("traceparent"), lit(traceparent)) != 0)
         goto fail;
     bool body_method = req->method == NES_H1_M_POST || req->method == NES_H1_M_PUT ||
                        req->method == NES_H1_M_PATCH;

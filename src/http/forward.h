@@ -40,6 +40,12 @@ bool nes_h1_connection_names(const nes_h1_header *headers, size_t n, nes_h1_str 
 int nes_h1_forward_request_head(nes_buf *b, const nes_h1_request *req, const char *client,
                                 uint64_t body_len);
 
+/** As nes_h1_forward_request_head, and with `traceparent` not NULL the request's own
+ * `traceparent` fields are dropped and "traceparent: <traceparent>" follows X-Forwarded-Proto
+ * (the intermediary's span becomes the application's parent; `tracestate` passes unchanged). */
+int nes_h1_forward_request_head_tp(nes_buf *b, const nes_h1_request *req, const char *client,
+                                   uint64_t body_len, const char *traceparent);
+
 /** Appends the response head for the client: "HTTP/1.1 <status> <reason>" (the reason as
  * received, or the standard one when empty), the end-to-end fields of `res` (with
  * `keep_framing` also Transfer-Encoding and Content-Length as received: the body goes through

@@ -390,16 +390,29 @@ static int pump(dir *d, int src, int dst, size_t cap, _Atomic uint64_t *ctr, int
     }
 }
 
-static void relay_step(conn *c)
+/* True when direction `d` has bytes (or a shutdown) waiting for its destination to take them. */
+static bool has_output(const dir *d)
+{
+    return d->pending > 0 || d->pre_off < d->pre_len || (d->eof && !d->done);
+}
+
+/* Pumps the connection's directions after an event on `from` (REF_CLIENT, REF_UP; 0: both, as
+ * after a connect or a used-up budget). An event on one socket can only let the direction that
+ * reads it read, and the other one write: that one is pumped only when it has output waiting,
+ * else its read would just meet EAGAIN (its own source's edge will call it). */
+static void relay_step_from(conn *c, int from)
 {
     size_t cap = c->w->r->o.buf_bytes;
     int e = 0;
-    int a = pump(&c->up, c->cfd, c->ufd, cap, &c->w->ct.bytes_up, &e);
+    int a = P_IDLE, b = P_IDLE;
+    if (from != REF_UP || has_output(&c->up))
+        a = pump(&c->up, c->cfd, c->ufd, cap, &c->w->ct.bytes_up, &e);
     if (a == P_FAIL) {
         fail_conn(c, NES_RELAY_E_RESET, e);
         return;
     }
-    int b = pump(&c->down, c->ufd, c->cfd, cap, &c->w->ct.bytes_down, &e);
+    if (from != REF_CLIENT || has_output(&c->down))
+        b = pump(&c->down, c->ufd, c->cfd, cap, &c->w->ct.bytes_down, &e);
     if (b == P_FAIL) {
         fail_conn(c, NES_RELAY_E_RESET, e);
         return;
@@ -415,6 +428,11 @@ static void relay_step(conn *c)
         c->resume = c->w->resume;
         c->w->resume = c;
     }
+}
+
+static void relay_step(conn *c)
+{
+    relay_step_from(c, 0);
 }
 
 /* Pumps the conns that used their budget last turn; closed ones go to the graveyard now. */
@@ -718,7 +736,7 @@ static void on_upstream(conn *c, uint32_t events)
         return;
     }
     if (c->state == ST_RELAY)
-        relay_step(c);
+        relay_step_from(c, REF_UP);
 }
 
 /* ---- the head step and replies --------------------------------------------------------------- */
@@ -857,7 +875,7 @@ static void on_client(conn *c)
         head_step(c);
         break;
     case ST_RELAY:
-        relay_step(c);
+        relay_step_from(c, REF_CLIENT);
         break;
     case ST_REPLY:
         reply_step(c);

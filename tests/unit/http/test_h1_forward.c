@@ -55,6 +55,38 @@ static void request_heads(void **state)
     }
 }
 
+/* with a traceparent of the intermediary's own: the client's is replaced, tracestate stays */
+static const struct {
+    const char *in, *tp, *out;
+} REQ_TP[] = {
+    {"GET /t HTTP/1.1\r\nHost: h\r\ntraceparent: 00-aa-bb-01\r\ntracestate: k=v\r\n"
+     "TraceParent: 00-cc-dd-00\r\n\r\n",
+     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+     "GET /t HTTP/1.1\r\nHost: h\r\ntracestate: k=v\r\nX-Forwarded-Proto: https\r\n"
+     "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n"},
+    {"GET /t HTTP/1.1\r\nHost: h\r\n\r\n", "00-1-2-00",
+     "GET /t HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https\r\ntraceparent: 00-1-2-00\r\n\r\n"},
+    /* NULL: the client's goes through as any end-to-end field */
+    {"GET /t HTTP/1.1\r\nHost: h\r\ntraceparent: 00-aa-bb-01\r\n\r\n", NULL,
+     "GET /t HTTP/1.1\r\nHost: h\r\ntraceparent: 00-aa-bb-01\r\nX-Forwarded-Proto: https\r\n"
+     "\r\n"},
+};
+
+static void request_heads_with_traceparent(void **state)
+{
+    (void)state;
+    static nes_h1_request req;
+    for (size_t i = 0; i < sizeof REQ_TP / sizeof REQ_TP[0]; i++) {
+        int n = nes_h1_parse_request(REQ_TP[i].in, strlen(REQ_TP[i].in), NULL, &req, NULL);
+        assert_true(n > 0);
+        nes_buf b = {0};
+        assert_int_equal(nes_h1_forward_request_head_tp(&b, &req, NULL, 0, REQ_TP[i].tp), 0);
+        if (b.len != strlen(REQ_TP[i].out) || memcmp(b.data, REQ_TP[i].out, b.len) != 0)
+            fail_msg("case %zu: got\n%.*s", i, (int)b.len, (const char *)b.data);
+        nes_buf_free(&b);
+    }
+}
+
 static const struct {
     const char *in;
     bool keep_framing, close;
@@ -126,6 +158,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_heads),
+        cmocka_unit_test(request_heads_with_traceparent),
         cmocka_unit_test(response_heads),
         cmocka_unit_test(hop_by_hop_names),
         cmocka_unit_test(buffer_limit_appends_nothing),

@@ -317,6 +317,25 @@ static void proxy_mode_settings(void **state)
     assert_false(c.proxy_protocol);
     assert_false(c.proxy_pass_unmatched);
     assert_int_equal(c.upstream_timeout_secs, 30);
+    assert_string_equal(c.proxy_return_allow, "peer"); /* the default */
+    assert_int_equal(c.return_allow.n, 2);
+    nes_config_free(&c);
+}
+
+/* PROXY_RETURN_ALLOW: parsed at load; a bad list is one problem line naming the setting */
+static void proxy_return_allow_setting(void **state)
+{
+    (void)state;
+    char *good[] = {"PROXY_RETURN_ALLOW=vsock://3:5000, tcp://10.0.0.5:*", NULL};
+    nes_config c;
+    nes_config_problems p;
+    assert_int_equal(nes_config_load(&c, true, good, NULL, 2, &p), 0);
+    assert_int_equal(c.return_allow.n, 2);
+    assert_true(c.return_allow.e[1].any_port);
+    nes_config_free(&c);
+    char *bad[] = {"PROXY_RETURN_ALLOW=tcp://app.internal:80", NULL};
+    assert_int_equal(nes_config_load(&c, true, bad, NULL, 2, &p), -1);
+    assert_true(has_problem(&p, "PROXY_RETURN_ALLOW: a tcp entry needs an address"));
     nes_config_free(&c);
 }
 
@@ -399,6 +418,7 @@ int main(void)
         cmocka_unit_test(dek_settings),
         cmocka_unit_test(aws_settings),
         cmocka_unit_test(proxy_mode_settings),
+        cmocka_unit_test(proxy_return_allow_setting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

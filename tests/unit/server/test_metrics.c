@@ -168,6 +168,56 @@ static void aws_calls_and_specs(void **state)
     nes_buf_free(&b);
 }
 
+/* proxy mode's upstream counters: summed, labelled by fixed names, out-of-range kinds -> other */
+static void upstream_counters(void **state)
+{
+    (void)state;
+    nes_metrics_totals t0;
+    nes_metrics_collect(&t0); /* other tests of this process count too: compare differences */
+    nes_metrics_upstream_conn(0);
+    nes_metrics_upstream_conn(1);
+    nes_metrics_upstream_conn(1);
+    nes_metrics_upstream_retry();
+    nes_metrics_upstream_head(120);
+    nes_metrics_upstream_head(80000);
+    nes_metrics_upstream_error(NES_UPERR_TIMEOUT);
+    nes_metrics_upstream_error((nes_upstream_err)99);
+    nes_metrics_totals t;
+    nes_metrics_collect(&t);
+    assert_int_equal(t.upstream_conns[0] - t0.upstream_conns[0], 1);
+    assert_int_equal(t.upstream_conns[1] - t0.upstream_conns[1], 2);
+    assert_int_equal(t.upstream_retries - t0.upstream_retries, 1);
+    assert_int_equal(t.upstream_head_sum_us - t0.upstream_head_sum_us, 80120);
+    assert_int_equal(t.upstream_head_bucket[nes_metrics_bucket_of(120)] -
+                         t0.upstream_head_bucket[nes_metrics_bucket_of(120)],
+                     1);
+    assert_int_equal(t.upstream_errors[NES_UPERR_TIMEOUT] - t0.upstream_errors[NES_UPERR_TIMEOUT],
+                     1);
+    assert_int_equal(t.upstream_errors[NES_UPERR_OTHER] - t0.upstream_errors[NES_UPERR_OTHER], 1);
+    assert_string_equal(nes_upstream_err_name(NES_UPERR_CONNECT), "connect");
+    assert_string_equal(nes_upstream_err_name(NES_UPERR_INVALID), "invalid");
+    assert_string_equal(nes_upstream_err_name((nes_upstream_err)-1), "other");
+    nes_metrics_totals z = {0};
+    z.upstream_conns[0] = 3;
+    z.upstream_conns[1] = 40;
+    z.upstream_errors[NES_UPERR_RESET] = 2;
+    z.upstream_head_bucket[0] = 5;
+    z.upstream_head_sum_us = 200;
+    nes_metrics_gauges g = {.dek_age_seconds = -1};
+    nes_buf b = {0};
+    assert_int_equal(nes_metrics_format(&z, &g, &b), 0);
+    assert_int_equal(nes_buf_append(&b, "", 1), 0);
+    const char *txt = (const char *)b.data;
+    assert_non_null(strstr(txt, "nes_upstream_connections_total{pool=\"new\"} 3\n"));
+    assert_non_null(strstr(txt, "nes_upstream_connections_total{pool=\"reused\"} 40\n"));
+    assert_non_null(strstr(txt, "nes_upstream_errors_total{kind=\"reset\"} 2\n"));
+    assert_non_null(strstr(txt, "nes_upstream_errors_total{kind=\"timeout\"} 0\n"));
+    assert_non_null(strstr(txt, "nes_upstream_retries_total 0\n"));
+    assert_non_null(strstr(txt, "nes_upstream_response_head_seconds_count{upstream=\"app\"} 5\n"));
+    assert_non_null(strstr(txt, "# TYPE nes_upstream_response_head_seconds histogram\n"));
+    nes_buf_free(&b);
+}
+
 static void names_routes_and_statuses(void **state)
 {
     (void)state;
@@ -215,6 +265,7 @@ int main(void)
         cmocka_unit_test(counts_unknown_members_per_spec),
         cmocka_unit_test(buckets_cover_50us_to_5s),
         cmocka_unit_test(aws_calls_and_specs),
+        cmocka_unit_test(upstream_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,16 +15,16 @@ static void take_is_lifo_per_key(void **state)
     (void)state;
     static nes_upool p;
     nes_upool_init(&p, 8, 1000);
-    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 0), -1);
-    assert_int_equal(nes_upool_put(&p, "tcp://a:1", 10, 0), -1);
-    assert_int_equal(nes_upool_put(&p, "tcp://b:1", 20, 1), -1);
-    assert_int_equal(nes_upool_put(&p, "tcp://a:1", 11, 2), -1);
+    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 0, NULL), -1);
+    assert_int_equal(nes_upool_put(&p, "tcp://a:1", 10, NULL, 0, NULL), -1);
+    assert_int_equal(nes_upool_put(&p, "tcp://b:1", 20, NULL, 1, NULL), -1);
+    assert_int_equal(nes_upool_put(&p, "tcp://a:1", 11, NULL, 2, NULL), -1);
     assert_int_equal(nes_upool_count(&p, NULL), 3);
     assert_int_equal(nes_upool_count(&p, "tcp://a:1"), 2);
-    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 3), 11);
-    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 3), 10);
-    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 3), -1);
-    assert_int_equal(nes_upool_take(&p, "tcp://b:1", 3), 20);
+    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 3, NULL), 11);
+    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 3, NULL), 10);
+    assert_int_equal(nes_upool_take(&p, "tcp://a:1", 3, NULL), -1);
+    assert_int_equal(nes_upool_take(&p, "tcp://b:1", 3, NULL), 20);
     assert_int_equal(nes_upool_count(&p, NULL), 0);
 }
 
@@ -33,18 +33,18 @@ static void expired_entries_are_not_handed_out(void **state)
     (void)state;
     static nes_upool p;
     nes_upool_init(&p, 8, 100);
-    nes_upool_put(&p, "k", 1, 0);
-    nes_upool_put(&p, "k", 2, 50);
+    nes_upool_put(&p, "k", 1, NULL, 0, NULL);
+    nes_upool_put(&p, "k", 2, NULL, 50, NULL);
     assert_int_equal(nes_upool_next_expiry(&p), 100);
     /* at 120 fd 1 is too old: take skips it, expire hands it back for closing */
-    assert_int_equal(nes_upool_take(&p, "k", 120), 2);
-    nes_upool_put(&p, "k", 2, 120);
+    assert_int_equal(nes_upool_take(&p, "k", 120, NULL), 2);
+    nes_upool_put(&p, "k", 2, NULL, 120, NULL);
     int out[4];
-    assert_int_equal(nes_upool_expire(&p, 120, out, 4), 1);
+    assert_int_equal(nes_upool_expire(&p, 120, out, NULL, 4), 1);
     assert_int_equal(out[0], 1);
     assert_int_equal(nes_upool_count(&p, "k"), 1);
-    assert_int_equal(nes_upool_expire(&p, 219, out, 4), 0);
-    assert_int_equal(nes_upool_expire(&p, 220, out, 4), 1);
+    assert_int_equal(nes_upool_expire(&p, 219, out, NULL, 4), 0);
+    assert_int_equal(nes_upool_expire(&p, 220, out, NULL, 4), 1);
     assert_int_equal(out[0], 2);
     assert_int_equal(nes_upool_next_expiry(&p), INT64_MAX);
 }
@@ -54,10 +54,10 @@ static void per_key_cap_evicts_the_oldest_of_the_key(void **state)
     (void)state;
     static nes_upool p;
     nes_upool_init(&p, 2, 1000);
-    assert_int_equal(nes_upool_put(&p, "a", 1, 0), -1);
-    assert_int_equal(nes_upool_put(&p, "b", 9, 0), -1);
-    assert_int_equal(nes_upool_put(&p, "a", 2, 1), -1);
-    assert_int_equal(nes_upool_put(&p, "a", 3, 2), 1);
+    assert_int_equal(nes_upool_put(&p, "a", 1, NULL, 0, NULL), -1);
+    assert_int_equal(nes_upool_put(&p, "b", 9, NULL, 0, NULL), -1);
+    assert_int_equal(nes_upool_put(&p, "a", 2, NULL, 1, NULL), -1);
+    assert_int_equal(nes_upool_put(&p, "a", 3, NULL, 2, NULL), 1);
     assert_int_equal(nes_upool_count(&p, "a"), 2);
     assert_int_equal(nes_upool_count(&p, "b"), 1);
 }
@@ -70,9 +70,9 @@ static void total_cap_evicts_the_oldest_overall(void **state)
     char key[16];
     for (int i = 0; i < NES_UPOOL_MAX; i++) {
         snprintf(key, sizeof(key), "k%d", i);
-        assert_int_equal(nes_upool_put(&p, key, 100 + i, i), -1);
+        assert_int_equal(nes_upool_put(&p, key, 100 + i, NULL, i, NULL), -1);
     }
-    assert_int_equal(nes_upool_put(&p, "new", 7, 99), 100);
+    assert_int_equal(nes_upool_put(&p, "new", 7, NULL, 99, NULL), 100);
     assert_int_equal(nes_upool_count(&p, NULL), NES_UPOOL_MAX);
     assert_int_equal(nes_upool_count(&p, "k0"), 0);
 }
@@ -85,15 +85,50 @@ static void long_key_is_refused_and_drain_empties(void **state)
     char key[NES_UPOOL_KEY_MAX + 10];
     memset(key, 'x', sizeof(key) - 1);
     key[sizeof(key) - 1] = '\0';
-    assert_int_equal(nes_upool_put(&p, key, 5, 0), 5);
-    nes_upool_put(&p, "a", 1, 0);
-    nes_upool_put(&p, "b", 2, 0);
+    assert_int_equal(nes_upool_put(&p, key, 5, NULL, 0, NULL), 5);
+    nes_upool_put(&p, "a", 1, NULL, 0, NULL);
+    nes_upool_put(&p, "b", 2, NULL, 0, NULL);
     int out[1];
     size_t total = 0, n;
-    while ((n = nes_upool_drain(&p, out, 1)) > 0)
+    while ((n = nes_upool_drain(&p, out, NULL, 1)) > 0)
         total += n;
     assert_int_equal(total, 2);
     assert_int_equal(nes_upool_count(&p, NULL), 0);
+}
+
+/* Each descriptor's pointer comes back with it (take, eviction, expiry, drain); remove finds a
+ * parked descriptor wherever it is. */
+static void data_travels_with_its_descriptor_and_remove(void **state)
+{
+    (void)state;
+    nes_upool p;
+    int a = 0, b = 0, c = 0;
+    void *d = NULL, *ds[4] = {0};
+    int out[4];
+    nes_upool_init(&p, 2, 100);
+    assert_int_equal(nes_upool_put(&p, "k", 1, &a, 0, &d), -1);
+    assert_null(d);
+    assert_int_equal(nes_upool_put(&p, "k", 2, &b, 1, &d), -1);
+    assert_int_equal(nes_upool_put(&p, "k", 3, &c, 2, &d), 1); /* per-key cap: the oldest */
+    assert_ptr_equal(d, &a);
+    assert_int_equal(nes_upool_take(&p, "k", 3, &d), 3);
+    assert_ptr_equal(d, &c);
+    assert_int_equal(nes_upool_remove(&p, 3), 0); /* no longer parked */
+    nes_upool_put(&p, "j", 7, &c, 3, NULL);
+    assert_int_equal(nes_upool_remove(&p, 2), 1);
+    assert_int_equal(nes_upool_remove(&p, 2), 0);
+    assert_int_equal(nes_upool_count(&p, "k"), 0);
+    assert_int_equal(nes_upool_expire(&p, 103, out, ds, 4), 1);
+    assert_int_equal(out[0], 7);
+    assert_ptr_equal(ds[0], &c);
+    char key[NES_UPOOL_KEY_MAX + 1];
+    memset(key, 'x', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    assert_int_equal(nes_upool_put(&p, key, 9, &b, 0, &d), 9); /* refused: itself back */
+    assert_ptr_equal(d, &b);
+    nes_upool_put(&p, "z", 8, &a, 200, NULL);
+    assert_int_equal(nes_upool_drain(&p, out, ds, 4), 1);
+    assert_ptr_equal(ds[0], &a);
 }
 
 int main(void)
@@ -104,6 +139,7 @@ int main(void)
         cmocka_unit_test(per_key_cap_evicts_the_oldest_of_the_key),
         cmocka_unit_test(total_cap_evicts_the_oldest_overall),
         cmocka_unit_test(long_key_is_refused_and_drain_empties),
+        cmocka_unit_test(data_travels_with_its_descriptor_and_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
