@@ -16,7 +16,7 @@ function(nes_proxy_part)
   # OTLP export of the relay counters and log lines: the service's exporter minus its metrics
   # encoder (src/enclave/otel; issue 12). libcurl comes with the AWS layer's egress settings.
   target_sources(nesproxy PRIVATE ${CMAKE_SOURCE_DIR}/src/enclave/otel/export.c
-                 ${CMAKE_SOURCE_DIR}/src/enclave/otel/otlp.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/queue.c
+                 ${CMAKE_SOURCE_DIR}/src/enclave/otel/otlp.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/pb.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/queue.c
                  ${CMAKE_SOURCE_DIR}/src/enclave/otel/trace.c)
   target_link_libraries(nesproxy PUBLIC nesaws)
   target_include_directories(nesproxy PUBLIC ${CMAKE_SOURCE_DIR}/src)

@@ -256,7 +256,7 @@ typedef struct exporter {
     bool stop;
     uint64_t start_ns;
     CURL *curl;
-    struct curl_slist *hdrs;
+    struct curl_slist *hdrs[2]; /* protobuf (traces, logs), JSON (metrics) */
     _Atomic uint64_t failures;
     _Atomic uint64_t exported[3];
 } exporter;
@@ -267,8 +267,9 @@ static _Atomic bool g_running;
 static void span_sink(const nes_span *s)
 {
     exporter *e = g_exp;
-    if (e != NULL)
-        (void)nes_otq_push(e->spans, s);
+    if (e != NULL) /* the attributes in use only */
+        (void)nes_otq_push_n(e->spans, s,
+                             offsetof(nes_span, attr) + (size_t)s->nattr * sizeof(s->attr[0]));
 }
 
 static void log_tap(const char *line, size_t len)
@@ -289,7 +290,7 @@ static void log_tap(const char *line, size_t len)
     r.len = (uint16_t)len;
     memcpy(r.line, line, len);
     r.severity = nes_otlp_severity_of(line, len);
-    (void)nes_otq_push(e->logs, &r);
+    (void)nes_otq_push_n(e->logs, &r, offsetof(nes_otlp_log, line) + len);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -304,6 +305,7 @@ static bool post(exporter *e, int sig, const nes_buf *body)
 {
     CURL *h = e->curl;
     curl_easy_setopt(h, CURLOPT_URL, e->cfg.url[sig]);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->hdrs[sig == SIG_METRICS]);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)body->data);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
     CURLcode rc = curl_easy_perform(h);
@@ -415,7 +417,8 @@ static void free_exporter(exporter *e)
         return;
     nes_otq_free(e->spans);
     nes_otq_free(e->logs);
-    curl_slist_free_all(e->hdrs);
+    curl_slist_free_all(e->hdrs[0]);
+    curl_slist_free_all(e->hdrs[1]);
     if (e->curl != NULL)
         curl_easy_cleanup(e->curl);
     nes_aws_config_clear(&e->egress);
@@ -471,19 +474,26 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->timeout_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "nitro-enc-svc/" NES_VERSION);
-    e->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    char line[2048];
-    const char *p = cfg->headers;
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        snprintf(line, sizeof(line), "%.*s", (int)n, p);
-        struct curl_slist *t = curl_slist_append(e->hdrs, line);
-        if (t != NULL)
-            e->hdrs = t;
-        p += n + (nl ? 1 : 0);
+    static const char *const ctype[2] = {"Content-Type: application/x-protobuf",
+                                         "Content-Type: application/json"};
+    for (int k = 0; k < 2; k++) {
+        e->hdrs[k] = curl_slist_append(NULL, ctype[k]);
+        char line[2048];
+        const char *p = cfg->headers;
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            snprintf(line, sizeof(line), "%.*s", (int)n, p);
+            struct curl_slist *t = curl_slist_append(e->hdrs[k], line);
+            if (t != NULL)
+                e->hdrs[k] = t;
+            p += n + (nl ? 1 : 0);
+        }
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->hdrs);
+    if (e->hdrs[0] == NULL || e->hdrs[1] == NULL) {
+        free_exporter(e);
+        return fail(why, why_len, NULL, "OTLP exporter: out of memory");
+    }
     nes_trace_set_ratio(cfg->ratio);
     g_exp = e;
     if (pthread_create(&e->thread, NULL, run, e) != 0) {

@@ -7,6 +7,7 @@
 
 typedef struct slot {
     _Atomic size_t seq;
+    size_t len; /* bytes of the item copied in */
 } slot;
 
 /* The producer and consumer positions and the drop counter each have their own cache line (the
@@ -50,6 +51,13 @@ nes_otq *nes_otq_new(size_t capacity, size_t item_size)
 
 bool nes_otq_push(nes_otq *q, const void *item)
 {
+    return nes_otq_push_n(q, item, q->item_size);
+}
+
+bool nes_otq_push_n(nes_otq *q, const void *item, size_t n)
+{
+    if (n > q->item_size)
+        n = q->item_size;
     size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
     for (;;) {
         slot *s = slot_at(q, pos);
@@ -58,7 +66,8 @@ bool nes_otq_push(nes_otq *q, const void *item)
         if (d == 0) {
             if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1, memory_order_relaxed,
                                                       memory_order_relaxed)) {
-                memcpy((unsigned char *)s + sizeof(slot), item, q->item_size);
+                memcpy((unsigned char *)s + sizeof(slot), item, n);
+                s->len = n;
                 atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
                 return true;
             }
@@ -71,7 +80,7 @@ bool nes_otq_push(nes_otq *q, const void *item)
     }
 }
 
-bool nes_otq_pop(nes_otq *q, void *item)
+size_t nes_otq_pop(nes_otq *q, void *item)
 {
     size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
     for (;;) {
@@ -81,12 +90,13 @@ bool nes_otq_pop(nes_otq *q, void *item)
         if (d == 0) {
             if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1, memory_order_relaxed,
                                                       memory_order_relaxed)) {
-                memcpy(item, (unsigned char *)s + sizeof(slot), q->item_size);
+                size_t n = s->len;
+                memcpy(item, (unsigned char *)s + sizeof(slot), n);
                 atomic_store_explicit(&s->seq, pos + q->mask + 1, memory_order_release);
-                return true;
+                return n;
             }
         } else if (d < 0) {
-            return false;
+            return 0;
         } else {
             pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
         }

@@ -1,11 +1,11 @@
 /* queue.h - a bounded multi-producer queue of fixed-size items that drops when full.
  *
  * Request threads hand finished spans and log records to the exporter thread through it: a push
- * is one compare-and-swap and one copy, never a lock or a wait, and a full queue refuses the item
- * (the caller counts the drop). The design is Dmitry Vyukov's bounded MPMC queue: each slot has a
- * sequence number that says whether it is free for the producer of a given position or filled
- * for the consumer. Memory is fixed at creation: capacity (rounded up to a power of two) times
- * the item size. */
+ * is one compare-and-swap and one copy (of the bytes the item uses), never a lock or a wait, and a
+ * full queue refuses the item (the caller counts the drop). The design is Dmitry Vyukov's bounded
+ * MPMC queue: each slot has a sequence number that says whether it is free for the producer of a
+ * given position or filled for the consumer. Memory is fixed at creation: capacity (rounded up to a
+ * power of two) times the item size. */
 #ifndef NES_ENCLAVE_OTEL_QUEUE_H
 #define NES_ENCLAVE_OTEL_QUEUE_H
 
@@ -22,8 +22,13 @@ nes_otq *nes_otq_new(size_t capacity, size_t item_size);
 /** Copies `item` in; false (and counts a drop) when the queue is full. Any thread. */
 bool nes_otq_push(nes_otq *q, const void *item);
 
-/** Copies the oldest item out; false when empty. Any thread. */
-bool nes_otq_pop(nes_otq *q, void *item);
+/** Copies only the first `n` bytes of `item` in (at most the item size): for items whose tail
+ * is unused (a span's free attribute slots, a log record's unused line). As nes_otq_push. */
+bool nes_otq_push_n(nes_otq *q, const void *item, size_t n);
+
+/** Copies the oldest item out (the bytes pushed; the rest of `item` is left as it was). The
+ * number of bytes copied (at least 1), or 0 when empty. Any thread. */
+size_t nes_otq_pop(nes_otq *q, void *item);
 
 /** Items refused because the queue was full. */
 uint64_t nes_otq_dropped(const nes_otq *q);
