@@ -256,6 +256,8 @@ typedef struct exporter {
     bool stop;
     uint64_t start_ns;
     CURL *curl;
+    void *items;  /* max_batch spans or log records, popped for one body */
+    nes_buf body; /* the body being sent */
     struct curl_slist *hdrs[2]; /* protobuf (traces, logs), JSON (metrics) */
     _Atomic uint64_t failures;
     _Atomic uint64_t exported[3];
@@ -321,9 +323,7 @@ static void export_queue(exporter *e, int sig, nes_otq *q, size_t item)
 {
     if (q == NULL || e->cfg.url[sig][0] == '\0')
         return;
-    void *items = malloc(e->cfg.max_batch * item);
-    if (items == NULL)
-        return;
+    void *items = e->items;
     nes_otlp_resource res = {.attrs = e->cfg.attrs, .nattrs = e->cfg.nattrs};
     for (;;) {
         size_t n = 0;
@@ -331,15 +331,11 @@ static void export_queue(exporter *e, int sig, nes_otq *q, size_t item)
             n++;
         if (n == 0)
             break;
-        nes_buf b = {0};
-        int rc = sig == SIG_TRACES ? nes_otlp_traces(&b, &res, items, n)
-                                   : nes_otlp_logs(&b, &res, items, n);
-        bool sent = false;
-        if (rc == 0 && nes_buf_append(&b, "", 1) == 0) {
-            b.len--;
-            sent = post(e, sig, &b);
-        }
-        nes_buf_free(&b);
+        nes_buf *b = &e->body; /* kept from batch to batch: no allocation once grown */
+        b->len = 0;
+        int rc = sig == SIG_TRACES ? nes_otlp_traces(b, &res, items, n)
+                                   : nes_otlp_logs(b, &res, items, n);
+        bool sent = rc == 0 && post(e, sig, b);
         if (sent)
             atomic_fetch_add(&e->exported[sig], n);
         /* a failed batch is lost (counted); the rest waits for the next period, so a receiver
@@ -347,7 +343,6 @@ static void export_queue(exporter *e, int sig, nes_otq *q, size_t item)
         if (!sent || n < e->cfg.max_batch)
             break;
     }
-    free(items);
 }
 
 static void export_metrics(exporter *e)
@@ -373,19 +368,34 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* True when a queue holds a full batch, or is half full: exported before its period ends, so a
+ * busy service fills batches instead of dropping (the thread looks every POLL_MS, never woken
+ * by a producer). */
+#define POLL_MS 50u
+static bool backlog(const exporter *e, const nes_otq *q)
+{
+    if (q == NULL)
+        return false;
+    size_t n = nes_otq_len(q);
+    return n >= e->cfg.max_batch || n >= nes_otq_capacity(q) / 2;
+}
+
 static void *run(void *arg)
 {
     exporter *e = arg;
     uint64_t next_batch = mono_ms() + e->cfg.bsp_delay_ms;
     uint64_t next_metrics = mono_ms() + e->cfg.metric_interval_ms;
+    bool hold = false; /* an early export failed: wait for the period (a receiver that is down
+                        * or refusing costs one attempt per period, as without a backlog) */
     pthread_mutex_lock(&e->mu);
     while (!e->stop) {
         uint64_t now = mono_ms();
         uint64_t next = next_batch < next_metrics ? next_batch : next_metrics;
-        if (now < next) {
+        bool early = !hold && (backlog(e, e->spans) || backlog(e, e->logs));
+        if (now < next && !early) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
-            uint64_t wait = next - now;
+            uint64_t wait = next - now < POLL_MS ? next - now : POLL_MS;
             ts.tv_sec += (time_t)(wait / 1000);
             ts.tv_nsec += (long)(wait % 1000) * 1000000L;
             if (ts.tv_nsec >= 1000000000L) {
@@ -396,10 +406,13 @@ static void *run(void *arg)
             continue;
         }
         pthread_mutex_unlock(&e->mu);
-        if (now >= next_batch) {
+        if (now >= next_batch || early) {
+            uint64_t failed = atomic_load(&e->failures);
             export_queue(e, SIG_TRACES, e->spans, sizeof(nes_span));
             export_queue(e, SIG_LOGS, e->logs, sizeof(nes_otlp_log));
-            next_batch = mono_ms() + (e->cfg.bsp_delay_ms ? e->cfg.bsp_delay_ms : 1);
+            hold = atomic_load(&e->failures) != failed;
+            if (now >= next_batch)
+                next_batch = mono_ms() + (e->cfg.bsp_delay_ms ? e->cfg.bsp_delay_ms : 1);
         }
         if (now >= next_metrics) {
             export_metrics(e);
@@ -417,6 +430,8 @@ static void free_exporter(exporter *e)
         return;
     nes_otq_free(e->spans);
     nes_otq_free(e->logs);
+    free(e->items);
+    nes_buf_free(&e->body);
     curl_slist_free_all(e->hdrs[0]);
     curl_slist_free_all(e->hdrs[1]);
     if (e->curl != NULL)
@@ -450,7 +465,9 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
     if (cfg->url[SIG_LOGS][0] != '\0')
         e->logs = nes_otq_new(cfg->max_queue, sizeof(nes_otlp_log));
     e->curl = curl_easy_init();
-    if ((cfg->url[SIG_TRACES][0] != '\0' && e->spans == NULL) ||
+    size_t item = sizeof(nes_span) > sizeof(nes_otlp_log) ? sizeof(nes_span) : sizeof(nes_otlp_log);
+    e->items = malloc(cfg->max_batch * item);
+    if (e->items == NULL ||(cfg->url[SIG_TRACES][0] != '\0' && e->spans == NULL) ||
         (cfg->url[SIG_LOGS][0] != '\0' && e->logs == NULL) || e->curl == NULL) {
         free_exporter(e);
         return fail(why, why_len, NULL, "OTLP exporter: out of memory");

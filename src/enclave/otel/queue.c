@@ -108,6 +108,13 @@ uint64_t nes_otq_dropped(const nes_otq *q)
     return atomic_load_explicit(&q->dropped, memory_order_relaxed);
 }
 
+size_t nes_otq_len(const nes_otq *q)
+{
+    size_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    size_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+    return h > t ? h - t : 0;
+}
+
 size_t nes_otq_capacity(const nes_otq *q)
 {
     return q->mask + 1;

@@ -33,6 +33,9 @@ size_t nes_otq_pop(nes_otq *q, void *item);
 /** Items refused because the queue was full. */
 uint64_t nes_otq_dropped(const nes_otq *q);
 
+/** About how many items are queued (exact when no push or pop runs meanwhile). */
+size_t nes_otq_len(const nes_otq *q);
+
 /** The capacity after rounding. */
 size_t nes_otq_capacity(const nes_otq *q);
 
