@@ -21,8 +21,8 @@
 
 /** A timing wrapper around a codec. */
 typedef struct nes_timed_codec {
-    nes_codec codec;        /**< give this one to the transform */
-    const nes_codec *inner; /**< the real codec */
+    nes_codec codec;                     /**< give this one to the transform */
+    const nes_codec *inner;              /**< the real codec */
     uint64_t busy_ns, first_ns, last_ns; /**< busy_ns, last_ns: set by nes_timed_codec_span */
     uint64_t first_tick, last_tick, busy_ticks;
     unsigned calls;

@@ -256,8 +256,8 @@ typedef struct exporter {
     bool stop;
     uint64_t start_ns;
     CURL *curl;
-    void *items;  /* max_batch spans or log records, popped for one body */
-    nes_buf body; /* the body being sent */
+    void *items;                /* max_batch spans or log records, popped for one body */
+    nes_buf body;               /* the body being sent */
     struct curl_slist *hdrs[2]; /* protobuf (traces, logs), JSON (metrics) */
     _Atomic uint64_t failures;
     _Atomic uint64_t exported[3];
@@ -467,7 +467,7 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
     e->curl = curl_easy_init();
     size_t item = sizeof(nes_span) > sizeof(nes_otlp_log) ? sizeof(nes_span) : sizeof(nes_otlp_log);
     e->items = malloc(cfg->max_batch * item);
-    if (e->items == NULL ||(cfg->url[SIG_TRACES][0] != '\0' && e->spans == NULL) ||
+    if (e->items == NULL || (cfg->url[SIG_TRACES][0] != '\0' && e->spans == NULL) ||
         (cfg->url[SIG_LOGS][0] != '\0' && e->logs == NULL) || e->curl == NULL) {
         free_exporter(e);
         return fail(why, why_len, NULL, "OTLP exporter: out of memory");

@@ -16,20 +16,43 @@ static size_t put_varint(uint8_t *p, uint64_t v)
     return n;
 }
 
-static void append(nes_pb *w, const void *p, size_t n)
+/* Room for n more bytes at the end of the buffer (NULL after a failure). The writers below put
+ * their bytes there directly: a tag is one or two bytes, and a call to memcpy for each would
+ * cost more than the encoding. */
+static uint8_t *room(nes_pb *w, size_t n)
 {
-    if (w->err == 0 && nes_buf_append(w->out, p, n) != 0)
+    if (w->err != 0)
+        return NULL;
+    if (w->out->cap - w->out->len < n && nes_buf_reserve(w->out, n) != 0) {
         w->err = -1;
+        return NULL;
+    }
+    return w->out->data + w->out->len;
 }
 
-/* A tag and, for a varint field, its value: one append. */
+static void append(nes_pb *w, const void *p, size_t n)
+{
+    uint8_t *d = room(w, n);
+    if (d == NULL)
+        return;
+    if (n <= 16) /* ids, short names */
+        for (size_t i = 0; i < n; i++)
+            d[i] = ((const uint8_t *)p)[i];
+    else
+        memcpy(d, p, n);
+    w->out->len += n;
+}
+
+/* A tag and, for a varint field or a length, its value. */
 static void tag_varint(nes_pb *w, unsigned field, unsigned wire, uint64_t v, int with_value)
 {
-    uint8_t tmp[20];
-    size_t n = put_varint(tmp, (uint64_t)field << 3 | wire);
+    uint8_t *d = room(w, 20);
+    if (d == NULL)
+        return;
+    size_t n = put_varint(d, (uint64_t)field << 3 | wire);
     if (with_value)
-        n += put_varint(tmp + n, v);
-    append(w, tmp, n);
+        n += put_varint(d + n, v);
+    w->out->len += n;
 }
 
 void nes_pb_varint(nes_pb *w, unsigned field, uint64_t v)
@@ -39,11 +62,13 @@ void nes_pb_varint(nes_pb *w, unsigned field, uint64_t v)
 
 void nes_pb_fixed64(nes_pb *w, unsigned field, uint64_t v)
 {
-    uint8_t tmp[16];
-    size_t n = put_varint(tmp, (uint64_t)field << 3 | WIRE_I64);
+    uint8_t *d = room(w, 16);
+    if (d == NULL)
+        return;
+    size_t n = put_varint(d, (uint64_t)field << 3 | WIRE_I64);
     for (int i = 0; i < 8; i++)
-        tmp[n++] = (uint8_t)(v >> (8 * i));
-    append(w, tmp, n);
+        d[n++] = (uint8_t)(v >> (8 * i));
+    w->out->len += n;
 }
 
 void nes_pb_double(nes_pb *w, unsigned field, double v)
