@@ -46,13 +46,11 @@ static void append(nes_pb *w, const void *p, size_t n)
 /* A tag and, for a varint field or a length, its value. */
 static void tag_varint(nes_pb *w, unsigned field, unsigned wire, uint64_t v, int with_value)
 {
-    uint8_t *d = room(w, 20);
-    if (d == NULL)
-        return;
-    size_t n = put_varint(d, (uint64_t)field << 3 | wire);
+    uint8_t tmp[20];
+    size_t n = put_varint(tmp, (uint64_t)field << 3 | wire);
     if (with_value)
-        n += put_varint(d + n, v);
-    w->out->len += n;
+        n += put_varint(tmp + n, v);
+    append(w, tmp, n);
 }
 
 void nes_pb_varint(nes_pb *w, unsigned field, uint64_t v)
@@ -62,13 +60,11 @@ void nes_pb_varint(nes_pb *w, unsigned field, uint64_t v)
 
 void nes_pb_fixed64(nes_pb *w, unsigned field, uint64_t v)
 {
-    uint8_t *d = room(w, 16);
-    if (d == NULL)
-        return;
-    size_t n = put_varint(d, (uint64_t)field << 3 | WIRE_I64);
+    uint8_t tmp[16];
+    size_t n = put_varint(tmp, (uint64_t)field << 3 | WIRE_I64);
     for (int i = 0; i < 8; i++)
-        d[n++] = (uint8_t)(v >> (8 * i));
-    w->out->len += n;
+        tmp[n++] = (uint8_t)(v >> (8 * i));
+    append(w, tmp, n);
 }
 
 void nes_pb_double(nes_pb *w, unsigned field, double v)
