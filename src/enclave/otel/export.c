@@ -256,7 +256,6 @@ typedef struct exporter {
     bool stop;
     uint64_t start_ns;
     CURL *curl;
-    void *items;                /* max_batch spans or log records, popped for one body */
     nes_buf body;               /* the body being sent */
     struct curl_slist *hdrs[2]; /* protobuf (traces, logs), JSON (metrics) */
     _Atomic uint64_t failures;
@@ -279,20 +278,22 @@ static void log_tap(const char *line, size_t len)
     exporter *e = g_exp;
     if (e == NULL || e->logs == NULL)
         return;
-    nes_otlp_log r;
-    r.time_ns = nes_trace_now_ns();
+    nes_otlp_log *r = nes_otq_reserve(e->logs); /* written in place: one copy of the line */
+    if (r == NULL)
+        return; /* counted as dropped */
+    r->time_ns = nes_trace_now_ns();
     const nes_span *cur = nes_trace_current();
-    r.has_span = cur != NULL;
+    r->has_span = cur != NULL;
     if (cur != NULL) {
-        memcpy(r.trace_id, cur->trace_id, 16);
-        memcpy(r.span_id, cur->span_id, 8);
+        memcpy(r->trace_id, cur->trace_id, 16);
+        memcpy(r->span_id, cur->span_id, 8);
     }
-    if (len > sizeof(r.line))
-        len = sizeof(r.line);
-    r.len = (uint16_t)len;
-    memcpy(r.line, line, len);
-    r.severity = nes_otlp_severity_of(line, len);
-    (void)nes_otq_push_n(e->logs, &r, offsetof(nes_otlp_log, line) + len);
+    if (len > sizeof(r->line))
+        len = sizeof(r->line);
+    r->len = (uint16_t)len;
+    memcpy(r->line, line, len);
+    r->severity = nes_otlp_severity_of(line, len);
+    nes_otq_commit(e->logs, r, offsetof(nes_otlp_log, line) + len);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -319,23 +320,33 @@ static bool post(exporter *e, int sig, const nes_buf *body)
     return ok;
 }
 
-static void export_queue(exporter *e, int sig, nes_otq *q, size_t item)
+static void export_queue(exporter *e, int sig, nes_otq *q)
 {
     if (q == NULL || e->cfg.url[sig][0] == '\0')
         return;
-    void *items = e->items;
     nes_otlp_resource res = {.attrs = e->cfg.attrs, .nattrs = e->cfg.nattrs};
     for (;;) {
-        size_t n = 0;
-        while (n < e->cfg.max_batch && nes_otq_pop(q, (char *)items + n * item))
-            n++;
-        if (n == 0)
-            break;
         nes_buf *b = &e->body; /* kept from batch to batch: no allocation once grown */
         b->len = 0;
-        int rc = sig == SIG_TRACES ? nes_otlp_traces(b, &res, items, n)
-                                   : nes_otlp_logs(b, &res, items, n);
-        bool sent = rc == 0 && post(e, sig, b);
+        nes_otlp_batch batch;
+        if (sig == SIG_TRACES)
+            nes_otlp_traces_begin(&batch, b, &res);
+        else
+            nes_otlp_logs_begin(&batch, b, &res);
+        size_t n = 0, len;
+        const void *item;
+        /* encoded where the producers put them: no copy out of the queue */
+        while (n < e->cfg.max_batch && (item = nes_otq_peek(q, &len)) != NULL) {
+            if (sig == SIG_TRACES)
+                nes_otlp_add_span(&batch, item);
+            else
+                nes_otlp_add_log(&batch, item);
+            nes_otq_release(q);
+            n++;
+        }
+        if (n == 0)
+            break;
+        bool sent = nes_otlp_end(&batch) == 0 && post(e, sig, b);
         if (sent)
             atomic_fetch_add(&e->exported[sig], n);
         /* a failed batch is lost (counted); the rest waits for the next period, so a receiver
@@ -408,8 +419,8 @@ static void *run(void *arg)
         pthread_mutex_unlock(&e->mu);
         if (now >= next_batch || early) {
             uint64_t failed = atomic_load(&e->failures);
-            export_queue(e, SIG_TRACES, e->spans, sizeof(nes_span));
-            export_queue(e, SIG_LOGS, e->logs, sizeof(nes_otlp_log));
+            export_queue(e, SIG_TRACES, e->spans);
+            export_queue(e, SIG_LOGS, e->logs);
             hold = atomic_load(&e->failures) != failed;
             if (now >= next_batch)
                 next_batch = mono_ms() + (e->cfg.bsp_delay_ms ? e->cfg.bsp_delay_ms : 1);
@@ -430,7 +441,6 @@ static void free_exporter(exporter *e)
         return;
     nes_otq_free(e->spans);
     nes_otq_free(e->logs);
-    free(e->items);
     nes_buf_free(&e->body);
     curl_slist_free_all(e->hdrs[0]);
     curl_slist_free_all(e->hdrs[1]);
@@ -465,9 +475,7 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
     if (cfg->url[SIG_LOGS][0] != '\0')
         e->logs = nes_otq_new(cfg->max_queue, sizeof(nes_otlp_log));
     e->curl = curl_easy_init();
-    size_t item = sizeof(nes_span) > sizeof(nes_otlp_log) ? sizeof(nes_span) : sizeof(nes_otlp_log);
-    e->items = malloc(cfg->max_batch * item);
-    if (e->items == NULL || (cfg->url[SIG_TRACES][0] != '\0' && e->spans == NULL) ||
+    if ((cfg->url[SIG_TRACES][0] != '\0' && e->spans == NULL) ||
         (cfg->url[SIG_LOGS][0] != '\0' && e->logs == NULL) || e->curl == NULL) {
         free_exporter(e);
         return fail(why, why_len, NULL, "OTLP exporter: out of memory");
@@ -547,8 +555,8 @@ void nes_otel_stop(void)
      * cannot hold the shutdown */
     curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS,
                      (long)(e->cfg.timeout_ms < 1000 ? e->cfg.timeout_ms : 1000));
-    export_queue(e, SIG_TRACES, e->spans, sizeof(nes_span));
-    export_queue(e, SIG_LOGS, e->logs, sizeof(nes_otlp_log));
+    export_queue(e, SIG_TRACES, e->spans);
+    export_queue(e, SIG_LOGS, e->logs);
     export_metrics(e);
     atomic_store(&g_running, false);
     g_exp = NULL;

@@ -92,46 +92,61 @@ static size_t pb_resource_scope(nes_pb *w, const nes_otlp_resource *res)
     return list;
 }
 
+void nes_otlp_traces_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
+{
+    b->w = (nes_pb){.out = out};
+    b->top = nes_pb_begin(&b->w, 1); /* ResourceSpans */
+    b->list = pb_resource_scope(&b->w, res);
+}
+
+void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s)
+{
+    static const uint8_t zero[8] = {0};
+    nes_pb *w = &b->w;
+    size_t sp = nes_pb_begin(w, 2);
+    nes_pb_bytes(w, 1, s->trace_id, 16);
+    nes_pb_bytes(w, 2, s->span_id, 8);
+    if (memcmp(s->parent_id, zero, 8) != 0)
+        nes_pb_bytes(w, 4, s->parent_id, 8);
+    nes_pb_str(w, 5, s->name);
+    nes_pb_varint(w, 6, s->kind);
+    nes_pb_fixed64(w, 7, s->start_ns);
+    nes_pb_fixed64(w, 8, s->end_ns);
+    for (unsigned k = 0; k < s->nattr && k < NES_SPAN_MAX_ATTRS; k++) {
+        const nes_span_attr *at = &s->attr[k];
+        if (at->is_int) {
+            size_t kv = nes_pb_begin(w, 9);
+            nes_pb_str(w, 1, at->key);
+            size_t any = nes_pb_begin(w, 2);
+            nes_pb_varint(w, 3, (uint64_t)at->i);
+            nes_pb_end(w, any);
+            nes_pb_end(w, kv);
+        } else {
+            pb_kv_str(w, 9, at->key, at->s);
+        }
+    }
+    if (s->error) { /* Status{code: STATUS_CODE_ERROR}; unset is the default */
+        size_t st = nes_pb_begin(w, 15);
+        nes_pb_varint(w, 3, 2);
+        nes_pb_end(w, st);
+    }
+    nes_pb_end(w, sp);
+}
+
+int nes_otlp_end(nes_otlp_batch *b)
+{
+    nes_pb_end(&b->w, b->list);
+    nes_pb_end(&b->w, b->top);
+    return b->w.err;
+}
+
 int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n)
 {
-    nes_pb w = {.out = out};
-    static const uint8_t zero[8] = {0};
-    size_t top = nes_pb_begin(&w, 1); /* ResourceSpans */
-    size_t scope_spans = pb_resource_scope(&w, res);
-    for (size_t i = 0; i < n; i++) {
-        const nes_span *s = &spans[i];
-        size_t sp = nes_pb_begin(&w, 2);
-        nes_pb_bytes(&w, 1, s->trace_id, 16);
-        nes_pb_bytes(&w, 2, s->span_id, 8);
-        if (memcmp(s->parent_id, zero, 8) != 0)
-            nes_pb_bytes(&w, 4, s->parent_id, 8);
-        nes_pb_str(&w, 5, s->name);
-        nes_pb_varint(&w, 6, s->kind);
-        nes_pb_fixed64(&w, 7, s->start_ns);
-        nes_pb_fixed64(&w, 8, s->end_ns);
-        for (unsigned k = 0; k < s->nattr && k < NES_SPAN_MAX_ATTRS; k++) {
-            const nes_span_attr *at = &s->attr[k];
-            if (at->is_int) {
-                size_t kv = nes_pb_begin(&w, 9);
-                nes_pb_str(&w, 1, at->key);
-                size_t any = nes_pb_begin(&w, 2);
-                nes_pb_varint(&w, 3, (uint64_t)at->i);
-                nes_pb_end(&w, any);
-                nes_pb_end(&w, kv);
-            } else {
-                pb_kv_str(&w, 9, at->key, at->s);
-            }
-        }
-        if (s->error) { /* Status{code: STATUS_CODE_ERROR}; unset is the default */
-            size_t st = nes_pb_begin(&w, 15);
-            nes_pb_varint(&w, 3, 2);
-            nes_pb_end(&w, st);
-        }
-        nes_pb_end(&w, sp);
-    }
-    nes_pb_end(&w, scope_spans);
-    nes_pb_end(&w, top);
-    return w.err;
+    nes_otlp_batch b;
+    nes_otlp_traces_begin(&b, out, res);
+    for (size_t i = 0; i < n; i++)
+        nes_otlp_add_span(&b, &spans[i]);
+    return nes_otlp_end(&b);
 }
 
 static const char *severity_text(uint8_t sev)
@@ -155,33 +170,41 @@ uint8_t nes_otlp_severity_of(const char *line, size_t len)
     return 9;
 }
 
+void nes_otlp_logs_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
+{
+    b->w = (nes_pb){.out = out};
+    b->top = nes_pb_begin(&b->w, 1); /* ResourceLogs */
+    b->list = pb_resource_scope(&b->w, res);
+}
+
+void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l)
+{
+    nes_pb *w = &b->w;
+    size_t len = l->len < sizeof(l->line) ? l->len : sizeof(l->line);
+    while (len > 0 && (l->line[len - 1] == '\n' || l->line[len - 1] == '\r'))
+        len--;
+    size_t rec = nes_pb_begin(w, 2);
+    nes_pb_fixed64(w, 1, l->time_ns);
+    nes_pb_varint(w, 2, l->severity);
+    nes_pb_str(w, 3, severity_text(l->severity));
+    size_t body = nes_pb_begin(w, 5);
+    nes_pb_bytes(w, 1, l->line, len); /* a log line is valid UTF-8 (log.h) */
+    nes_pb_end(w, body);
+    if (l->has_span) {
+        nes_pb_bytes(w, 9, l->trace_id, 16);
+        nes_pb_bytes(w, 10, l->span_id, 8);
+    }
+    nes_pb_fixed64(w, 11, l->time_ns);
+    nes_pb_end(w, rec);
+}
+
 int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n)
 {
-    nes_pb w = {.out = out};
-    size_t top = nes_pb_begin(&w, 1); /* ResourceLogs */
-    size_t scope_logs = pb_resource_scope(&w, res);
-    for (size_t i = 0; i < n; i++) {
-        const nes_otlp_log *l = &logs[i];
-        size_t len = l->len < sizeof(l->line) ? l->len : sizeof(l->line);
-        while (len > 0 && (l->line[len - 1] == '\n' || l->line[len - 1] == '\r'))
-            len--;
-        size_t rec = nes_pb_begin(&w, 2);
-        nes_pb_fixed64(&w, 1, l->time_ns);
-        nes_pb_varint(&w, 2, l->severity);
-        nes_pb_str(&w, 3, severity_text(l->severity));
-        size_t body = nes_pb_begin(&w, 5);
-        nes_pb_bytes(&w, 1, l->line, len); /* a log line is valid UTF-8 (log.h) */
-        nes_pb_end(&w, body);
-        if (l->has_span) {
-            nes_pb_bytes(&w, 9, l->trace_id, 16);
-            nes_pb_bytes(&w, 10, l->span_id, 8);
-        }
-        nes_pb_fixed64(&w, 11, l->time_ns);
-        nes_pb_end(&w, rec);
-    }
-    nes_pb_end(&w, scope_logs);
-    nes_pb_end(&w, top);
-    return w.err;
+    nes_otlp_batch b;
+    nes_otlp_logs_begin(&b, out, res);
+    for (size_t i = 0; i < n; i++)
+        nes_otlp_add_log(&b, &logs[i]);
+    return nes_otlp_end(&b);
 }
 
 /* ---- Prometheus text to OTLP ------------------------------------------------------------- */

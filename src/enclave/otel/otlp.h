@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "enclave/log.h"
 #include "enclave/metrics.h"
+#include "enclave/otel/pb.h"
 #include "enclave/otel/trace.h"
 
 /** One resource attribute (string value). */
@@ -46,10 +47,33 @@ typedef struct nes_otlp_log {
 /** Scope name and version of everything the service exports. */
 #define NES_OTLP_SCOPE "nitro-enc-svc"
 
-/** ExportTraceServiceRequest with `n` spans. */
+/** A protobuf body being written item by item (the exporter encodes straight from its queue):
+ * nes_otlp_traces_begin or nes_otlp_logs_begin, nes_otlp_add_span or nes_otlp_add_log per
+ * item, then nes_otlp_end. */
+typedef struct nes_otlp_batch {
+    nes_pb w;
+    size_t top, list; /* marks of the ResourceSpans/Logs and ScopeSpans/Logs messages */
+} nes_otlp_batch;
+
+/** Starts an ExportTraceServiceRequest (protobuf) in `out`. */
+void nes_otlp_traces_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res);
+
+/** Adds one span to a body started with nes_otlp_traces_begin. */
+void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s);
+
+/** Starts an ExportLogsServiceRequest (protobuf) in `out`. */
+void nes_otlp_logs_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res);
+
+/** Adds one record (its first `len` line bytes are read) to a body from nes_otlp_logs_begin. */
+void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l);
+
+/** Ends the body: 0, or -1 when the buffer refused to grow. */
+int nes_otlp_end(nes_otlp_batch *b);
+
+/** ExportTraceServiceRequest (protobuf) with `n` spans. */
 int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n);
 
-/** ExportLogsServiceRequest with `n` records. */
+/** ExportLogsServiceRequest (protobuf) with `n` records. */
 int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n);
 
 /** ExportMetricsServiceRequest with the same series as /metrics (cumulative since

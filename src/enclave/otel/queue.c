@@ -71,10 +71,8 @@ bool nes_otq_push(nes_otq *q, const void *item)
     return nes_otq_push_n(q, item, q->item_size);
 }
 
-bool nes_otq_push_n(nes_otq *q, const void *item, size_t n)
+void *nes_otq_reserve(nes_otq *q)
 {
-    if (n > q->item_size)
-        n = q->item_size;
     size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
     for (;;) {
         slot *s = slot_at(q, pos);
@@ -82,20 +80,54 @@ bool nes_otq_push_n(nes_otq *q, const void *item, size_t n)
         intptr_t d = (intptr_t)seq - (intptr_t)pos;
         if (d == 0) {
             if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1, memory_order_relaxed,
-                                                      memory_order_relaxed)) {
-                memcpy((unsigned char *)s + sizeof(slot), item, n);
-                s->len = n;
-                atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
-                prefetch_slot(q, pos + 1, n);
-                return true;
-            }
+                                                      memory_order_relaxed))
+                return (unsigned char *)s + sizeof(slot);
         } else if (d < 0) {
             atomic_fetch_add_explicit(&q->dropped, 1, memory_order_relaxed);
-            return false;
+            return NULL;
         } else {
             pos = atomic_load_explicit(&q->head, memory_order_relaxed);
         }
     }
+}
+
+void nes_otq_commit(nes_otq *q, void *item, size_t n)
+{
+    slot *s = (slot *)(void *)((unsigned char *)item - sizeof(slot));
+    size_t pos = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    s->len = n < q->item_size ? n : q->item_size;
+    atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+    prefetch_slot(q, pos + 1, n);
+}
+
+bool nes_otq_push_n(nes_otq *q, const void *item, size_t n)
+{
+    if (n > q->item_size)
+        n = q->item_size;
+    void *dst = nes_otq_reserve(q);
+    if (dst == NULL)
+        return false;
+    memcpy(dst, item, n);
+    nes_otq_commit(q, dst, n);
+    return true;
+}
+
+const void *nes_otq_peek(nes_otq *q, size_t *len)
+{
+    size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    slot *s = slot_at(q, pos);
+    if (atomic_load_explicit(&s->seq, memory_order_acquire) != pos + 1)
+        return NULL;
+    *len = s->len;
+    return (unsigned char *)s + sizeof(slot);
+}
+
+void nes_otq_release(nes_otq *q)
+{
+    size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    slot *s = slot_at(q, pos);
+    atomic_store_explicit(&q->tail, pos + 1, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, pos + q->mask + 1, memory_order_release);
 }
 
 size_t nes_otq_pop(nes_otq *q, void *item)

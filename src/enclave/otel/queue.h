@@ -26,6 +26,21 @@ bool nes_otq_push(nes_otq *q, const void *item);
  * is unused (a span's free attribute slots, a log record's unused line). As nes_otq_push. */
 bool nes_otq_push_n(nes_otq *q, const void *item, size_t n);
 
+/** Takes the next free slot for an item the caller writes in place (no copy), then hands over
+ * with nes_otq_commit; NULL (and counts a drop) when the queue is full. Between the two calls
+ * the slot holds up the consumer: write and commit at once. Any thread. */
+void *nes_otq_reserve(nes_otq *q);
+
+/** Publishes the item written at `item` (from nes_otq_reserve), `n` bytes of it. */
+void nes_otq_commit(nes_otq *q, void *item, size_t n);
+
+/** The oldest item in place (its length in *len), or NULL when empty; nes_otq_release frees
+ * it. For one consumer only: do not mix with nes_otq_pop from another thread. */
+const void *nes_otq_peek(nes_otq *q, size_t *len);
+
+/** Frees the item nes_otq_peek returned. */
+void nes_otq_release(nes_otq *q);
+
 /** Copies the oldest item out (the bytes pushed; the rest of `item` is left as it was). The
  * number of bytes copied (at least 1), or 0 when empty. Any thread. */
 size_t nes_otq_pop(nes_otq *q, void *item);

@@ -232,6 +232,38 @@ static void queue_many_producers(void **state)
     assert_int_equal(nes_otq_pop(q, out16), 16);
     assert_memory_equal(out16, in16, 16);
     assert_int_equal(nes_otq_len(q), 0);
+
+    /* in place: reserve, write, commit; peek, read, release; full means a counted drop */
+    uint64_t drops = nes_otq_dropped(q);
+    for (int i = 0; i < 4; i++) {
+        char *slot = nes_otq_reserve(q);
+        assert_non_null(slot);
+        snprintf(slot, 16, "item %d", i);
+        nes_otq_commit(q, slot, 7);
+    }
+    assert_null(nes_otq_reserve(q));
+    assert_int_equal(nes_otq_dropped(q), drops + 1);
+    char *held = NULL;
+    for (int i = 0; i < 4; i++) {
+        size_t len = 0;
+        const char *it = nes_otq_peek(q, &len);
+        assert_non_null(it);
+        assert_int_equal(len, 7);
+        char want[8];
+        snprintf(want, sizeof(want), "item %d", i);
+        assert_memory_equal(it, want, 7);
+        nes_otq_release(q);
+        if (i == 0) { /* a reserved, uncommitted slot holds the consumer up */
+            held = nes_otq_reserve(q);
+            assert_non_null(held);
+        }
+    }
+    size_t len = 0;
+    assert_null(nes_otq_peek(q, &len));
+    nes_otq_commit(q, held, 2);
+    assert_non_null(nes_otq_peek(q, &len));
+    assert_int_equal(len, 2);
+    nes_otq_release(q);
     nes_otq_free(q);
 }
 
