@@ -156,17 +156,22 @@ static const char *severity_text(uint8_t sev)
 
 uint8_t nes_otlp_severity_of(const char *line, size_t len)
 {
-    static const struct {
-        const char *tag;
-        uint8_t sev;
-    } tags[] = {{"\"level\":\"debug\"", 5},
-                {"\"level\":\"info\"", 9},
-                {"\"level\":\"warn\"", 13},
-                {"\"level\":\"error\"", 17}};
+    static const char tag[] = "\"level\":\"";
     size_t scan = len < 96 ? len : 96; /* the level is among the first fields */
-    for (size_t t = 0; t < sizeof(tags) / sizeof(tags[0]); t++)
-        if (memmem(line, scan, tags[t].tag, strlen(tags[t].tag)) != NULL)
-            return tags[t].sev;
+    const char *p = memmem(line, scan, tag, sizeof(tag) - 1);
+    if (p == NULL)
+        return 9;
+    p += sizeof(tag) - 1;
+    size_t rest = (size_t)(line + len - p);
+    static const struct {
+        const char *name;
+        uint8_t sev;
+    } levels[] = {{"debug\"", 5}, {"info\"", 9}, {"warn\"", 13}, {"error\"", 17}};
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+        size_t n = strlen(levels[i].name);
+        if (rest >= n && memcmp(p, levels[i].name, n) == 0)
+            return levels[i].sev;
+    }
     return 9;
 }
 

@@ -35,17 +35,32 @@ static void append(nes_pb *w, const void *p, size_t n)
     uint8_t *d = room(w, n);
     if (d == NULL)
         return;
-    if (n <= 16) /* ids, short names */
+    const uint8_t *src = p;
+    if (n >= 8 && n <= 16) { /* ids, short names: two overlapping fixed-size moves */
+        memcpy(d, src, 8);
+        memcpy(d + n - 8, src + n - 8, 8);
+    } else if (n < 8) {
         for (size_t i = 0; i < n; i++)
-            d[i] = ((const uint8_t *)p)[i];
-    else
-        memcpy(d, p, n);
+            d[i] = src[i];
+    } else {
+        memcpy(d, src, n);
+    }
     w->out->len += n;
 }
 
-/* A tag and, for a varint field or a length, its value. */
+/* A tag and, for a varint field or a length, its value: written in place when the buffer has
+ * room (the usual case), else through `append`, which grows it. */
 static void tag_varint(nes_pb *w, unsigned field, unsigned wire, uint64_t v, int with_value)
 {
+    nes_buf *b = w->out;
+    if (w->err == 0 && b->cap - b->len >= 20) {
+        uint8_t *d = b->data + b->len;
+        size_t n = put_varint(d, (uint64_t)field << 3 | wire);
+        if (with_value)
+            n += put_varint(d + n, v);
+        b->len += n;
+        return;
+    }
     uint8_t tmp[20];
     size_t n = put_varint(tmp, (uint64_t)field << 3 | wire);
     if (with_value)
