@@ -191,7 +191,7 @@ int nes_otel_config_load(nes_otel_config *cfg, const char *service, nes_otel_loo
     if (GET("OTEL_EXPORTER_OTLP_PROTOCOL") && strcmp(v, "http/json") != 0 &&
         strcmp(v, "http/protobuf") != 0)
         return fail(why, why_len, "OTEL_EXPORTER_OTLP_PROTOCOL",
-                    "only OTLP/HTTP is exported (http/json; http/protobuf receivers accept it)");
+                    "only OTLP/HTTP is exported (http/protobuf or http/json)");
     if (GET("OTEL_SDK_DISABLED") && strcasecmp(v, "true") == 0)
         cfg->enabled = false;
     if (GET("OTEL_EXPORTER_OTLP_HEADERS") && each_pair(v, add_header, cfg) != 0)

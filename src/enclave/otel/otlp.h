@@ -1,14 +1,18 @@
-/* otlp.h - OTLP/HTTP JSON bodies for spans, log records and metrics (the exporter's encoder).
+/* otlp.h - OTLP/HTTP bodies for spans, log records and metrics (the exporter's encoder).
  *
- * The encoding is OTLP's JSON form (opentelemetry-proto's ExportTraceServiceRequest,
- * ExportLogsServiceRequest, ExportMetricsServiceRequest in proto3 JSON, with the two OTLP
- * exceptions: trace and span ids are lower-case hex, enums are numbers). 64-bit integers are
- * strings, as proto3 JSON writes them. Chosen over protobuf because it needs no generated code
- * and no library, every OTLP/HTTP receiver accepts it (Content-Type application/json), and the
- * test receiver still decodes it with the official opentelemetry-proto classes.
+ * Spans and log records, one of each per request or more, are encoded as protobuf (the
+ * opentelemetry-proto ExportTraceServiceRequest and ExportLogsServiceRequest messages, with the
+ * pb.h writer): ids are raw bytes, times fixed64, nothing is escaped, so a span costs a few
+ * hundred instructions. Metrics, sent once per export interval, are OTLP's JSON form
+ * (ExportMetricsServiceRequest in proto3 JSON; 64-bit integers as strings): cheap enough at that
+ * rate, and shared with the Prometheus-text conversion nitro-enc-proxy uses. Every OTLP/HTTP
+ * receiver takes both (Content-Type application/x-protobuf or application/json), and the test
+ * receiver decodes both with the official opentelemetry-proto classes.
  *
  * Pure functions over caller data: they append to a nes_buf and return 0, or -1 when the buffer
- * refuses to grow (its `max`). Every string is JSON-escaped; attribute keys are fixed names. */
+ * refuses to grow (its `max`). JSON strings are escaped; protobuf strings must be UTF-8 (log
+ * lines are, log.h; span attribute values are cut on a character boundary, trace.h). Attribute
+ * keys are fixed names. */
 #ifndef NES_ENCLAVE_OTEL_OTLP_H
 #define NES_ENCLAVE_OTEL_OTLP_H
 

@@ -100,7 +100,8 @@ bool nes_trace_ratio_samples(const uint8_t trace_id[16], double ratio);
 void nes_trace_span_begin(nes_span *s, const char *name, nes_span_kind kind, const nes_span *parent,
                           const nes_trace_ctx *remote);
 
-/** Adds a string attribute (cut at NES_SPAN_ATTR_STR - 1 bytes); `key` must be static. */
+/** Adds a string attribute (cut at NES_SPAN_ATTR_STR - 1 bytes, back to a UTF-8 character
+ * boundary); `key` must be static. */
 void nes_trace_span_attr_str(nes_span *s, const char *key, const char *value);
 
 /** Adds an integer attribute; `key` must be static. */
