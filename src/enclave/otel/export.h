@@ -24,9 +24,9 @@
  *                                 (the non-parent-based ones are treated as parent-based).
  *   OTEL_TRACES_SAMPLER_ARG       the ratio, 0..1 (default 1).
  *   OTEL_SDK_DISABLED             true: no export.
- * Bodies: spans and log records as protobuf, metrics as OTLP JSON (otlp.h says why). OTLP/HTTP rather than the brief's
- * OTLP/gRPC: it is the other standard OTLP transport, every collector accepts it, and it keeps
- * gRPC and HTTP/2 out of the enclave.
+ * Bodies: spans and log records as protobuf, metrics as OTLP JSON (otlp.h says why). OTLP/HTTP
+ * rather than the brief's OTLP/gRPC: it is the other standard OTLP transport, every collector
+ * accepts it, and it keeps gRPC and HTTP/2 out of the enclave.
  *
  * Transport: libcurl, through the AWS layer's egress settings (nes_aws_curl_egress: the CONNECT
  * proxy, or the vsock bridge) when an egress configuration is given, else straight to the
@@ -34,9 +34,10 @@
  *
  * Never blocking a request: spans and log records go through bounded queues (queue.h) that drop
  * and count when full; the thread drains a queue at its period, or sooner once it holds a full
- * batch (it looks every 50 ms; producers never wake it); metrics are read from the per-thread shards at export time. A failed or
- * slow request costs only the exporter thread (its items are counted as lost). nes_otel_stop
- * joins the thread and sends what is queued: one last request per signal of at most a second. */
+ * batch (it looks every 50 ms; producers never wake it); metrics are read from the per-thread
+ * shards at export time. A failed or slow request costs only the exporter thread (its items are
+ * counted as lost). nes_otel_stop joins the thread and sends what is queued: one last request per
+ * signal of at most a second. */
 #ifndef NES_ENCLAVE_OTEL_EXPORT_H
 #define NES_ENCLAVE_OTEL_EXPORT_H
 
