@@ -60,20 +60,21 @@ void nes_timed_codec_span(nes_timed_codec *t, const nes_span *parent, bool decry
     if (t->calls == 0)
         return;
     /* ticks to nanoseconds with this request's own rate: the clock and the counter read at the
-     * first field and now */
-    uint64_t now_tick = ticks(), now_ns = nes_trace_now_ns();
+     * first field and now (the span's begin reads the clock: that read serves as "now") */
+    nes_span sp;
+    uint64_t now_tick = ticks();
+    nes_trace_span_begin(&sp, decrypt ? "crypto.decrypt" : "crypto.encrypt", NES_SPAN_INTERNAL,
+                         parent, NULL);
+    uint64_t now_ns = sp.start_ns;
     double scale = now_tick > t->first_tick && now_ns > t->first_ns
                        ? (double)(now_ns - t->first_ns) / (double)(now_tick - t->first_tick)
                        : 0.0;
     t->last_ns = t->first_ns + (uint64_t)((double)(t->last_tick - t->first_tick) * scale);
     t->busy_ns = (uint64_t)((double)t->busy_ticks * scale);
-    if (t->last_ns > now_ns)
+    if (t->last_ns > now_ns && now_ns >= t->first_ns) /* (the clock may have been stepped) */
         t->last_ns = now_ns;
     if (t->busy_ns > t->last_ns - t->first_ns)
         t->busy_ns = t->last_ns - t->first_ns;
-    nes_span sp;
-    nes_trace_span_begin(&sp, decrypt ? "crypto.decrypt" : "crypto.encrypt", NES_SPAN_INTERNAL,
-                         parent, NULL);
     sp.start_ns = t->first_ns;
     nes_trace_span_attr_int(&sp, "nes.fields", t->calls);
     nes_trace_span_attr_int(&sp, "nes.crypto.busy_ns", (int64_t)t->busy_ns);
