@@ -243,13 +243,64 @@ int nes_otel_config_load(nes_otel_config *cfg, const char *service, nes_otel_loo
 
 /* ---- the exporter ------------------------------------------------------------------------- */
 
+/* A signal's queue, in shards: each producing thread keeps to one shard (round robin by first
+ * use), so two request threads do not contend for one queue head; the exporter drains them all.
+ * The capacity (OTEL_BSP_MAX_QUEUE_SIZE) is split between the shards. */
+#define NSHARD 4
+typedef struct qset {
+    nes_otq *q[NSHARD];
+} qset;
+
+static _Atomic unsigned g_next_shard;
+static _Thread_local int t_shard = -1;
+
+static nes_otq *qset_mine(qset *qs)
+{
+    if (t_shard < 0)
+        t_shard = (int)(atomic_fetch_add(&g_next_shard, 1) % NSHARD);
+    return qs->q[t_shard];
+}
+
+static void qset_free(qset *qs)
+{
+    if (qs == NULL)
+        return;
+    for (int i = 0; i < NSHARD; i++)
+        nes_otq_free(qs->q[i]);
+    free(qs);
+}
+
+static qset *qset_new(size_t capacity, size_t item)
+{
+    qset *qs = calloc(1, sizeof(*qs));
+    if (qs == NULL)
+        return NULL;
+    size_t each = (capacity + NSHARD - 1) / NSHARD;
+    for (int i = 0; i < NSHARD; i++) {
+        qs->q[i] = nes_otq_new(each, item);
+        if (qs->q[i] == NULL) {
+            qset_free(qs);
+            return NULL;
+        }
+    }
+    return qs;
+}
+
+static uint64_t qset_dropped(const qset *qs)
+{
+    uint64_t n = 0;
+    for (int i = 0; qs != NULL && i < NSHARD; i++)
+        n += nes_otq_dropped(qs->q[i]);
+    return n;
+}
+
 typedef struct exporter {
     nes_otel_config cfg;
     nes_aws_config egress;
     bool has_egress;
     nes_otel_metrics_fn metrics;
     void *metrics_ud;
-    nes_otq *spans, *logs;
+    qset *spans, *logs;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -269,7 +320,7 @@ static void span_sink(const nes_span *s)
 {
     exporter *e = g_exp;
     if (e != NULL) /* the attributes in use only */
-        (void)nes_otq_push_n(e->spans, s,
+        (void)nes_otq_push_n(qset_mine(e->spans), s,
                              offsetof(nes_span, attr) + (size_t)s->nattr * sizeof(s->attr[0]));
 }
 
@@ -278,7 +329,8 @@ static void log_tap(const char *line, size_t len)
     exporter *e = g_exp;
     if (e == NULL || e->logs == NULL)
         return;
-    nes_otlp_log *r = nes_otq_reserve(e->logs); /* written in place: one copy of the line */
+    nes_otq *q = qset_mine(e->logs);
+    nes_otlp_log *r = nes_otq_reserve(q); /* written in place: one copy of the line */
     if (r == NULL)
         return; /* counted as dropped */
     r->time_ns = nes_trace_now_ns();
@@ -293,7 +345,7 @@ static void log_tap(const char *line, size_t len)
     r->len = (uint16_t)len;
     memcpy(r->line, line, len);
     r->severity = nes_otlp_severity_of(line, len);
-    nes_otq_commit(e->logs, r, offsetof(nes_otlp_log, line) + len);
+    nes_otq_commit(q, r, offsetof(nes_otlp_log, line) + len);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -320,9 +372,9 @@ static bool post(exporter *e, int sig, const nes_buf *body)
     return ok;
 }
 
-static void export_queue(exporter *e, int sig, nes_otq *q)
+static void export_queue(exporter *e, int sig, qset *qs)
 {
-    if (q == NULL || e->cfg.url[sig][0] == '\0')
+    if (qs == NULL || e->cfg.url[sig][0] == '\0')
         return;
     nes_otlp_resource res = {.attrs = e->cfg.attrs, .nattrs = e->cfg.nattrs};
     for (;;) {
@@ -335,14 +387,16 @@ static void export_queue(exporter *e, int sig, nes_otq *q)
             nes_otlp_logs_begin(&batch, b, &res);
         size_t n = 0, len;
         const void *item;
-        /* encoded where the producers put them: no copy out of the queue */
-        while (n < e->cfg.max_batch && (item = nes_otq_peek(q, &len)) != NULL) {
-            if (sig == SIG_TRACES)
-                nes_otlp_add_span(&batch, item);
-            else
-                nes_otlp_add_log(&batch, item);
-            nes_otq_release(q);
-            n++;
+        /* encoded where the producers put them, shard after shard: no copy out of a queue */
+        for (int i = 0; i < NSHARD; i++) {
+            while (n < e->cfg.max_batch && (item = nes_otq_peek(qs->q[i], &len)) != NULL) {
+                if (sig == SIG_TRACES)
+                    nes_otlp_add_span(&batch, item);
+                else
+                    nes_otlp_add_log(&batch, item);
+                nes_otq_release(qs->q[i]);
+                n++;
+            }
         }
         if (n == 0)
             break;
@@ -383,12 +437,18 @@ static uint64_t mono_ms(void)
  * busy service fills batches instead of dropping (the thread looks every POLL_MS, never woken
  * by a producer). */
 #define POLL_MS 50u
-static bool backlog(const exporter *e, const nes_otq *q)
+static bool backlog(const exporter *e, const qset *qs)
 {
-    if (q == NULL)
+    if (qs == NULL)
         return false;
-    size_t n = nes_otq_len(q);
-    return n >= e->cfg.max_batch || n >= nes_otq_capacity(q) / 2;
+    size_t n = 0;
+    for (int i = 0; i < NSHARD; i++) {
+        size_t k = nes_otq_len(qs->q[i]);
+        if (k >= nes_otq_capacity(qs->q[i]) / 2)
+            return true;
+        n += k;
+    }
+    return n >= e->cfg.max_batch;
 }
 
 static void *run(void *arg)
@@ -439,8 +499,8 @@ static void free_exporter(exporter *e)
 {
     if (e == NULL)
         return;
-    nes_otq_free(e->spans);
-    nes_otq_free(e->logs);
+    qset_free(e->spans);
+    qset_free(e->logs);
     nes_buf_free(&e->body);
     curl_slist_free_all(e->hdrs[0]);
     curl_slist_free_all(e->hdrs[1]);
@@ -471,9 +531,9 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
     e->metrics_ud = ud;
     e->start_ns = nes_trace_now_ns();
     if (cfg->url[SIG_TRACES][0] != '\0')
-        e->spans = nes_otq_new(cfg->max_queue, sizeof(nes_span));
+        e->spans = qset_new(cfg->max_queue, sizeof(nes_span));
     if (cfg->url[SIG_LOGS][0] != '\0')
-        e->logs = nes_otq_new(cfg->max_queue, sizeof(nes_otlp_log));
+        e->logs = qset_new(cfg->max_queue, sizeof(nes_otlp_log));
     e->curl = curl_easy_init();
     if ((cfg->url[SIG_TRACES][0] != '\0' && e->spans == NULL) ||
         (cfg->url[SIG_LOGS][0] != '\0' && e->logs == NULL) || e->curl == NULL) {
@@ -568,8 +628,8 @@ void nes_otel_counters(nes_metrics_gauges *g)
     exporter *e = g_exp;
     if (e == NULL)
         return;
-    g->otel_spans_dropped = e->spans ? nes_otq_dropped(e->spans) : 0;
-    g->otel_logs_dropped = e->logs ? nes_otq_dropped(e->logs) : 0;
+    g->otel_spans_dropped = qset_dropped(e->spans);
+    g->otel_logs_dropped = qset_dropped(e->logs);
     g->otel_export_failures = atomic_load(&e->failures);
     for (int i = 0; i < 3; i++)
         g->otel_exported[i] = atomic_load(&e->exported[i]);

@@ -16,7 +16,8 @@
  *   OTEL_SERVICE_NAME             service.name (default nitro-enc-svc).
  *   OTEL_RESOURCE_ATTRIBUTES      k=v,k=v resource attributes.
  *   OTEL_BSP_SCHEDULE_DELAY       ms between span and log batches (default 5000).
- *   OTEL_BSP_MAX_QUEUE_SIZE       spans (and log records) queued at most (default 2048).
+ *   OTEL_BSP_MAX_QUEUE_SIZE       spans (and log records) queued at most (default 2048; split
+ *                                 between a queue's shards, each rounded up to a power of 2).
  *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE  items per request (default 512).
  *   OTEL_METRIC_EXPORT_INTERVAL   ms between metric exports (default 60000).
  *   OTEL_TRACES_SAMPLER           parentbased_traceidratio (default), parentbased_always_on,
