@@ -112,6 +112,16 @@ def main():
               f"{cpu['on'] / cpu['off']:>9.3f}")
         for i, (a, b) in enumerate(zip(res["off"], res["on"])):
             print(f"  round {i + 1}: off {a['rps']:.0f} req/s, on {b['rps']:.0f} req/s")
+        # "every span and log line exported" holds only when nothing was dropped: say so
+        ctx = ssl.create_default_context(cafile=str(work / ".nitro-enc" / "tls.crt"))
+        with urllib.request.urlopen(f"https://127.0.0.1:{port_on}/metrics", context=ctx) as r:
+            m = {ln.split()[0]: ln.split()[1] for ln in r.read().decode().splitlines()
+                 if ln.startswith("nes_otel_") and " " in ln}
+        print("exporter (on): " + ", ".join(
+            f"{k[len('nes_otel_'):-len('_total')]} {m.get(k, '?')}"
+            for k in ("nes_otel_spans_exported_total", "nes_otel_spans_dropped_total",
+                      "nes_otel_log_records_exported_total",
+                      "nes_otel_log_records_dropped_total")))
     finally:
         for p in procs:
             p.terminate()

@@ -34,6 +34,10 @@ static int g_spec_idx[SPEC_TAB];
 static char g_spec_names[NES_METRICS_MAX_SPECS][64];
 static _Atomic size_t g_nspecs;
 static _Atomic uint64_t g_spec_errors[NES_METRICS_MAX_SPECS];
+/* Fail-closed counters by spec (nes_unknown_members_total), indexed like the names; the last
+ * entry is "_other" (a name that is no safe label value, or beyond NES_METRICS_MAX_SPECS). */
+static _Atomic uint64_t g_unknown_rejected[NES_METRICS_MAX_SPECS + 1];
+static _Atomic uint64_t g_unknown_passed[NES_METRICS_MAX_SPECS + 1];
 static pthread_mutex_t g_spec_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static shard *g_shards[MAX_SHARDS];
@@ -234,17 +238,6 @@ void nes_metrics_schema_lookup(int hit)
 
 static int put(nes_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Per-spec counters of undeclared members: a slot is claimed once per name (0 free, 1 being
- * written, 2 ready), then only counted into. Two threads may claim two slots for one name;
- * the scrape adds them up. */
-typedef struct spec_slot {
-    _Atomic int state;
-    char name[65];
-    _Atomic uint64_t rejected, passed;
-} spec_slot;
-
-static spec_slot g_specs[NES_METRICS_MAX_SPECS + 1]; /* the last one is "_other" */
-
 static bool label_safe(const char *s)
 {
     size_t n = 0;
@@ -257,75 +250,46 @@ static bool label_safe(const char *s)
     return n > 0;
 }
 
-static spec_slot *spec_slot_of(const char *name)
-{
-    spec_slot *other = &g_specs[NES_METRICS_MAX_SPECS];
-    if (name == NULL || !label_safe(name))
-        return other;
-    for (int i = 0; i < NES_METRICS_MAX_SPECS; i++) {
-        spec_slot *s = &g_specs[i];
-        int st = atomic_load_explicit(&s->state, memory_order_acquire);
-        if (st == 2 && strcmp(s->name, name) == 0)
-            return s;
-        if (st == 0) {
-            int expect = 0;
-            if (atomic_compare_exchange_strong(&s->state, &expect, 1)) {
-                snprintf(s->name, sizeof s->name, "%s", name);
-                atomic_store_explicit(&s->state, 2, memory_order_release);
-                return s;
-            }
-            if (expect == 2 && strcmp(s->name, name) == 0)
-                return s;
-        }
-    }
-    return other;
-}
-
 void nes_metrics_unknown_members(const char *schema, uint64_t rejected, uint64_t passed)
 {
     if (rejected == 0 && passed == 0)
         return;
-    spec_slot *s = spec_slot_of(schema);
+    int idx = -1;
+    if (schema != NULL && label_safe(schema)) { /* a spec loaded is registered already */
+        idx = spec_find(schema);
+        if (idx < 0)
+            idx = spec_register(schema);
+    }
+    size_t i = idx >= 0 ? (size_t)idx : NES_METRICS_MAX_SPECS;
     if (rejected)
-        atomic_fetch_add_explicit(&s->rejected, rejected, memory_order_relaxed);
+        atomic_fetch_add_explicit(&g_unknown_rejected[i], rejected, memory_order_relaxed);
     if (passed)
-        atomic_fetch_add_explicit(&s->passed, passed, memory_order_relaxed);
+        atomic_fetch_add_explicit(&g_unknown_passed[i], passed, memory_order_relaxed);
 }
 
 #define GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
-/* The per-spec series, one per name (slots of one name added up). */
+static void label_escape(const char *in, char *out, size_t cap);
+
+/* The fail-closed series, one pair per spec name that counted something, then "_other". */
 static int format_specs(nes_buf *out)
 {
     int rc = put(out, "# HELP nes_unknown_members_total Body members that no schema of the spec "
                       "declares: requests rejected for one, members passed (open schemas, "
                       "UNKNOWN_FIELDS=pass).\n"
                       "# TYPE nes_unknown_members_total counter\n");
-    for (int i = 0; i <= NES_METRICS_MAX_SPECS; i++) {
-        spec_slot *s = &g_specs[i];
-        bool other = i == NES_METRICS_MAX_SPECS;
-        if (!other && atomic_load_explicit(&s->state, memory_order_acquire) != 2)
+    size_t n = atomic_load(&g_nspecs);
+    for (size_t i = 0; i <= NES_METRICS_MAX_SPECS; i++) {
+        if (i >= n && i < NES_METRICS_MAX_SPECS)
             continue;
-        const char *name = other ? "_other" : s->name;
-        bool dup = false;
-        for (int j = 0; j < i && !other && !dup; j++)
-            dup = atomic_load_explicit(&g_specs[j].state, memory_order_acquire) == 2 &&
-                  strcmp(g_specs[j].name, name) == 0;
-        if (dup)
+        uint64_t rej = GET(g_unknown_rejected[i]), pass = GET(g_unknown_passed[i]);
+        if (rej == 0 && pass == 0)
             continue;
-        uint64_t rej = GET(s->rejected), pass = GET(s->passed);
-        for (int j = i + 1; j < NES_METRICS_MAX_SPECS && !other; j++) {
-            if (atomic_load_explicit(&g_specs[j].state, memory_order_acquire) == 2 &&
-                strcmp(g_specs[j].name, name) == 0) {
-                rej += GET(g_specs[j].rejected);
-                pass += GET(g_specs[j].passed);
-            }
-        }
-        if (other && rej == 0 && pass == 0)
-            continue;
-        rc |= put(out, "nes_unknown_members_total{schema=\"%s\",outcome=\"rejected\"} %llu\n", name,
+        char lbl[160];
+        label_escape(i < NES_METRICS_MAX_SPECS ? g_spec_names[i] : "_other", lbl, sizeof(lbl));
+        rc |= put(out, "nes_unknown_members_total{schema=\"%s\",outcome=\"rejected\"} %llu\n", lbl,
                   (unsigned long long)rej);
-        rc |= put(out, "nes_unknown_members_total{schema=\"%s\",outcome=\"passed\"} %llu\n", name,
+        rc |= put(out, "nes_unknown_members_total{schema=\"%s\",outcome=\"passed\"} %llu\n", lbl,
                   (unsigned long long)pass);
     }
     return rc;

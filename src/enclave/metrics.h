@@ -40,8 +40,9 @@ typedef enum nes_route {
     }
 #define NES_METRICS_NBUCKET 37 /* the list above plus +Inf */
 
-/** Most specs with their own series (nes_unknown_members_total, and the registered names of
- * nes_metrics_spec_register; later names count as "_other"). */
+/** Most specs with their own series: one table of spec names (registered on load by
+ * nes_metrics_spec_register, or at the first fail-closed count) serves the hit, refresh-error
+ * and fail-closed (nes_unknown_members_total) series; later names count as "_other" there. */
 #define NES_METRICS_MAX_SPECS 128
 
 /** AWS services timed (index = nes_aws_service of src/aws/aws.h: kms, secretsmanager, s3). */
@@ -128,8 +129,9 @@ void nes_metrics_schema_lookup(int hit);
 
 /** Counts body members that no schema of spec `schema` declares (fail closed, DESIGN section 6):
  * `rejected` requests refused for one, `passed` members let through (open schemas,
- * UNKNOWN_FIELDS=pass). Lock-free; a spec name (letters, digits, '.', '_', '-'; at most 64) is a
- * label value, anything else counts as "_other". */
+ * UNKNOWN_FIELDS=pass). Lock-free for a spec registered on load (a name seen first here is
+ * registered under the table's mutex); a spec name (letters, digits, '.', '_', '-'; at most 64)
+ * is a label value, anything else counts as "_other". */
 void nes_metrics_unknown_members(const char *schema, uint64_t rejected, uint64_t passed);
 
 /** Counts one AWS call (`svc` < NES_METRICS_NAWS; others are ignored) that took `latency_us`

@@ -6,8 +6,10 @@
  * single interval of its own. The span "crypto.encrypt" (or "crypto.decrypt") runs from the first
  * field's start to the last field's end, and carries the time spent inside the codec
  * (`nes.crypto.busy_ns`) and the number of fields; the parent "body.encrypt" span is the whole
- * pass. Timing costs two clock reads per field: routes use the wrapper only for a sampled
- * request while an exporter runs. */
+ * pass. Timing costs two reads of the CPU's time-stamp counter per field (a few ns each; the
+ * clock elsewhere) and two clock reads per request, which convert ticks to nanoseconds at the
+ * rate of that request's own interval; routes use the wrapper only for a sampled request while
+ * an exporter runs. */
 #ifndef NES_ENCLAVE_OTEL_CODEC_SPAN_H
 #define NES_ENCLAVE_OTEL_CODEC_SPAN_H
 
@@ -19,16 +21,18 @@
 
 /** A timing wrapper around a codec. */
 typedef struct nes_timed_codec {
-    nes_codec codec;        /**< give this one to the transform */
-    const nes_codec *inner; /**< the real codec */
-    uint64_t busy_ns, first_ns, last_ns;
+    nes_codec codec;                     /**< give this one to the transform */
+    const nes_codec *inner;              /**< the real codec */
+    uint64_t busy_ns, first_ns, last_ns; /**< busy_ns, last_ns: set by nes_timed_codec_span */
+    uint64_t first_tick, last_tick, busy_ticks;
     unsigned calls;
 } nes_timed_codec;
 
 /** Wraps `inner` (which must outlive `t`). */
 void nes_timed_codec_init(nes_timed_codec *t, const nes_codec *inner);
 
-/** Records the crypto span as a child of `parent` (nothing when no field was processed). */
-void nes_timed_codec_span(const nes_timed_codec *t, const nes_span *parent, bool decrypt);
+/** Records the crypto span as a child of `parent` (nothing when no field was processed); fills
+ * in `busy_ns` and `last_ns`. */
+void nes_timed_codec_span(nes_timed_codec *t, const nes_span *parent, bool decrypt);
 
 #endif

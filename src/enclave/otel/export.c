@@ -191,7 +191,7 @@ int nes_otel_config_load(nes_otel_config *cfg, const char *service, nes_otel_loo
     if (GET("OTEL_EXPORTER_OTLP_PROTOCOL") && strcmp(v, "http/json") != 0 &&
         strcmp(v, "http/protobuf") != 0)
         return fail(why, why_len, "OTEL_EXPORTER_OTLP_PROTOCOL",
-                    "only OTLP/HTTP is exported (http/json; http/protobuf receivers accept it)");
+                    "only OTLP/HTTP is exported (http/protobuf or http/json)");
     if (GET("OTEL_SDK_DISABLED") && strcasecmp(v, "true") == 0)
         cfg->enabled = false;
     if (GET("OTEL_EXPORTER_OTLP_HEADERS") && each_pair(v, add_header, cfg) != 0)
@@ -243,20 +243,72 @@ int nes_otel_config_load(nes_otel_config *cfg, const char *service, nes_otel_loo
 
 /* ---- the exporter ------------------------------------------------------------------------- */
 
+/* A signal's queue, in shards: each producing thread keeps to one shard (round robin by first
+ * use), so two request threads do not contend for one queue head; the exporter drains them all.
+ * The capacity (OTEL_BSP_MAX_QUEUE_SIZE) is split between the shards. */
+#define NSHARD 4
+typedef struct qset {
+    nes_otq *q[NSHARD];
+} qset;
+
+static _Atomic unsigned g_next_shard;
+static _Thread_local int t_shard = -1;
+
+static nes_otq *qset_mine(qset *qs)
+{
+    if (t_shard < 0)
+        t_shard = (int)(atomic_fetch_add(&g_next_shard, 1) % NSHARD);
+    return qs->q[t_shard];
+}
+
+static void qset_free(qset *qs)
+{
+    if (qs == NULL)
+        return;
+    for (int i = 0; i < NSHARD; i++)
+        nes_otq_free(qs->q[i]);
+    free(qs);
+}
+
+static qset *qset_new(size_t capacity, size_t item)
+{
+    qset *qs = calloc(1, sizeof(*qs));
+    if (qs == NULL)
+        return NULL;
+    size_t each = (capacity + NSHARD - 1) / NSHARD;
+    for (int i = 0; i < NSHARD; i++) {
+        qs->q[i] = nes_otq_new(each, item);
+        if (qs->q[i] == NULL) {
+            qset_free(qs);
+            return NULL;
+        }
+    }
+    return qs;
+}
+
+static uint64_t qset_dropped(const qset *qs)
+{
+    uint64_t n = 0;
+    for (int i = 0; qs != NULL && i < NSHARD; i++)
+        n += nes_otq_dropped(qs->q[i]);
+    return n;
+}
+
 typedef struct exporter {
     nes_otel_config cfg;
     nes_aws_config egress;
     bool has_egress;
     nes_otel_metrics_fn metrics;
     void *metrics_ud;
-    nes_otq *spans, *logs;
+    qset *spans, *logs;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
     uint64_t start_ns;
     CURL *curl;
-    struct curl_slist *hdrs;
+    nes_buf body;               /* the body being sent */
+    struct curl_slist *hdrs[2]; /* protobuf (traces, logs), JSON (metrics) */
     _Atomic uint64_t failures;
     _Atomic uint64_t exported[3];
 } exporter;
@@ -267,8 +319,9 @@ static _Atomic bool g_running;
 static void span_sink(const nes_span *s)
 {
     exporter *e = g_exp;
-    if (e != NULL)
-        (void)nes_otq_push(e->spans, s);
+    if (e != NULL) /* the attributes in use only */
+        (void)nes_otq_push_n(qset_mine(e->spans), s,
+                             offsetof(nes_span, attr) + (size_t)s->nattr * sizeof(s->attr[0]));
 }
 
 static void log_tap(const char *line, size_t len)
@@ -276,20 +329,23 @@ static void log_tap(const char *line, size_t len)
     exporter *e = g_exp;
     if (e == NULL || e->logs == NULL)
         return;
-    nes_otlp_log r;
-    r.time_ns = nes_trace_now_ns();
+    nes_otq *q = qset_mine(e->logs);
+    nes_otlp_log *r = nes_otq_reserve(q); /* written in place: one copy of the line */
+    if (r == NULL)
+        return; /* counted as dropped */
+    r->time_ns = nes_trace_now_ns();
     const nes_span *cur = nes_trace_current();
-    r.has_span = cur != NULL;
+    r->has_span = cur != NULL;
     if (cur != NULL) {
-        memcpy(r.trace_id, cur->trace_id, 16);
-        memcpy(r.span_id, cur->span_id, 8);
+        memcpy(r->trace_id, cur->trace_id, 16);
+        memcpy(r->span_id, cur->span_id, 8);
     }
-    if (len > sizeof(r.line))
-        len = sizeof(r.line);
-    r.len = (uint16_t)len;
-    memcpy(r.line, line, len);
-    r.severity = nes_otlp_severity_of(line, len);
-    (void)nes_otq_push(e->logs, &r);
+    if (len > sizeof(r->line))
+        len = sizeof(r->line);
+    r->len = (uint16_t)len;
+    memcpy(r->line, line, len);
+    r->severity = nes_otlp_severity_of(line, len);
+    nes_otq_commit(q, r, offsetof(nes_otlp_log, line) + len);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -304,6 +360,7 @@ static bool post(exporter *e, int sig, const nes_buf *body)
 {
     CURL *h = e->curl;
     curl_easy_setopt(h, CURLOPT_URL, e->cfg.url[sig]);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->hdrs[sig == SIG_METRICS]);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)body->data);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
     CURLcode rc = curl_easy_perform(h);
@@ -315,29 +372,35 @@ static bool post(exporter *e, int sig, const nes_buf *body)
     return ok;
 }
 
-static void export_queue(exporter *e, int sig, nes_otq *q, size_t item)
+static void export_queue(exporter *e, int sig, qset *qs)
 {
-    if (q == NULL || e->cfg.url[sig][0] == '\0')
-        return;
-    void *items = malloc(e->cfg.max_batch * item);
-    if (items == NULL)
+    if (qs == NULL || e->cfg.url[sig][0] == '\0')
         return;
     nes_otlp_resource res = {.attrs = e->cfg.attrs, .nattrs = e->cfg.nattrs};
     for (;;) {
-        size_t n = 0;
-        while (n < e->cfg.max_batch && nes_otq_pop(q, (char *)items + n * item))
-            n++;
+        nes_buf *b = &e->body; /* kept from batch to batch: no allocation once grown */
+        b->len = 0;
+        nes_otlp_batch batch;
+        if (sig == SIG_TRACES)
+            nes_otlp_traces_begin(&batch, b, &res);
+        else
+            nes_otlp_logs_begin(&batch, b, &res);
+        size_t n = 0, len;
+        const void *item;
+        /* encoded where the producers put them, shard after shard: no copy out of a queue */
+        for (int i = 0; i < NSHARD; i++) {
+            while (n < e->cfg.max_batch && (item = nes_otq_peek(qs->q[i], &len)) != NULL) {
+                if (sig == SIG_TRACES)
+                    nes_otlp_add_span(&batch, item);
+                else
+                    nes_otlp_add_log(&batch, item);
+                nes_otq_release(qs->q[i]);
+                n++;
+            }
+        }
         if (n == 0)
             break;
-        nes_buf b = {0};
-        int rc = sig == SIG_TRACES ? nes_otlp_traces(&b, &res, items, n)
-                                   : nes_otlp_logs(&b, &res, items, n);
-        bool sent = false;
-        if (rc == 0 && nes_buf_append(&b, "", 1) == 0) {
-            b.len--;
-            sent = post(e, sig, &b);
-        }
-        nes_buf_free(&b);
+        bool sent = nes_otlp_end(&batch) == 0 && post(e, sig, b);
         if (sent)
             atomic_fetch_add(&e->exported[sig], n);
         /* a failed batch is lost (counted); the rest waits for the next period, so a receiver
@@ -345,7 +408,6 @@ static void export_queue(exporter *e, int sig, nes_otq *q, size_t item)
         if (!sent || n < e->cfg.max_batch)
             break;
     }
-    free(items);
 }
 
 static void export_metrics(exporter *e)
@@ -371,19 +433,40 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* True when a queue holds a full batch, or is half full: exported before its period ends, so a
+ * busy service fills batches instead of dropping (the thread looks every POLL_MS, never woken
+ * by a producer). */
+#define POLL_MS 50u
+static bool backlog(const exporter *e, const qset *qs)
+{
+    if (qs == NULL)
+        return false;
+    size_t n = 0;
+    for (int i = 0; i < NSHARD; i++) {
+        size_t k = nes_otq_len(qs->q[i]);
+        if (k >= nes_otq_capacity(qs->q[i]) / 2)
+            return true;
+        n += k;
+    }
+    return n >= e->cfg.max_batch;
+}
+
 static void *run(void *arg)
 {
     exporter *e = arg;
     uint64_t next_batch = mono_ms() + e->cfg.bsp_delay_ms;
     uint64_t next_metrics = mono_ms() + e->cfg.metric_interval_ms;
+    bool hold = false; /* an early export failed: wait for the period (a receiver that is down
+                        * or refusing costs one attempt per period, as without a backlog) */
     pthread_mutex_lock(&e->mu);
     while (!e->stop) {
         uint64_t now = mono_ms();
         uint64_t next = next_batch < next_metrics ? next_batch : next_metrics;
-        if (now < next) {
+        bool early = !hold && (backlog(e, e->spans) || backlog(e, e->logs));
+        if (now < next && !early) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
-            uint64_t wait = next - now;
+            uint64_t wait = next - now < POLL_MS ? next - now : POLL_MS;
             ts.tv_sec += (time_t)(wait / 1000);
             ts.tv_nsec += (long)(wait % 1000) * 1000000L;
             if (ts.tv_nsec >= 1000000000L) {
@@ -394,10 +477,13 @@ static void *run(void *arg)
             continue;
         }
         pthread_mutex_unlock(&e->mu);
-        if (now >= next_batch) {
-            export_queue(e, SIG_TRACES, e->spans, sizeof(nes_span));
-            export_queue(e, SIG_LOGS, e->logs, sizeof(nes_otlp_log));
-            next_batch = mono_ms() + (e->cfg.bsp_delay_ms ? e->cfg.bsp_delay_ms : 1);
+        if (now >= next_batch || early) {
+            uint64_t failed = atomic_load(&e->failures);
+            export_queue(e, SIG_TRACES, e->spans);
+            export_queue(e, SIG_LOGS, e->logs);
+            hold = atomic_load(&e->failures) != failed;
+            if (now >= next_batch)
+                next_batch = mono_ms() + (e->cfg.bsp_delay_ms ? e->cfg.bsp_delay_ms : 1);
         }
         if (now >= next_metrics) {
             export_metrics(e);
@@ -413,9 +499,11 @@ static void free_exporter(exporter *e)
 {
     if (e == NULL)
         return;
-    nes_otq_free(e->spans);
-    nes_otq_free(e->logs);
-    curl_slist_free_all(e->hdrs);
+    qset_free(e->spans);
+    qset_free(e->logs);
+    nes_buf_free(&e->body);
+    curl_slist_free_all(e->hdrs[0]);
+    curl_slist_free_all(e->hdrs[1]);
     if (e->curl != NULL)
         curl_easy_cleanup(e->curl);
     nes_aws_config_clear(&e->egress);
@@ -443,9 +531,9 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
     e->metrics_ud = ud;
     e->start_ns = nes_trace_now_ns();
     if (cfg->url[SIG_TRACES][0] != '\0')
-        e->spans = nes_otq_new(cfg->max_queue, sizeof(nes_span));
+        e->spans = qset_new(cfg->max_queue, sizeof(nes_span));
     if (cfg->url[SIG_LOGS][0] != '\0')
-        e->logs = nes_otq_new(cfg->max_queue, sizeof(nes_otlp_log));
+        e->logs = qset_new(cfg->max_queue, sizeof(nes_otlp_log));
     e->curl = curl_easy_init();
     if ((cfg->url[SIG_TRACES][0] != '\0' && e->spans == NULL) ||
         (cfg->url[SIG_LOGS][0] != '\0' && e->logs == NULL) || e->curl == NULL) {
@@ -471,19 +559,26 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->timeout_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "nitro-enc-svc/" NES_VERSION);
-    e->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    char line[2048];
-    const char *p = cfg->headers;
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        snprintf(line, sizeof(line), "%.*s", (int)n, p);
-        struct curl_slist *t = curl_slist_append(e->hdrs, line);
-        if (t != NULL)
-            e->hdrs = t;
-        p += n + (nl ? 1 : 0);
+    static const char *const ctype[2] = {"Content-Type: application/x-protobuf",
+                                         "Content-Type: application/json"};
+    for (int k = 0; k < 2; k++) {
+        e->hdrs[k] = curl_slist_append(NULL, ctype[k]);
+        char line[2048];
+        const char *p = cfg->headers;
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            snprintf(line, sizeof(line), "%.*s", (int)n, p);
+            struct curl_slist *t = curl_slist_append(e->hdrs[k], line);
+            if (t != NULL)
+                e->hdrs[k] = t;
+            p += n + (nl ? 1 : 0);
+        }
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->hdrs);
+    if (e->hdrs[0] == NULL || e->hdrs[1] == NULL) {
+        free_exporter(e);
+        return fail(why, why_len, NULL, "OTLP exporter: out of memory");
+    }
     nes_trace_set_ratio(cfg->ratio);
     g_exp = e;
     if (pthread_create(&e->thread, NULL, run, e) != 0) {
@@ -520,8 +615,8 @@ void nes_otel_stop(void)
      * cannot hold the shutdown */
     curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS,
                      (long)(e->cfg.timeout_ms < 1000 ? e->cfg.timeout_ms : 1000));
-    export_queue(e, SIG_TRACES, e->spans, sizeof(nes_span));
-    export_queue(e, SIG_LOGS, e->logs, sizeof(nes_otlp_log));
+    export_queue(e, SIG_TRACES, e->spans);
+    export_queue(e, SIG_LOGS, e->logs);
     export_metrics(e);
     atomic_store(&g_running, false);
     g_exp = NULL;
@@ -533,8 +628,8 @@ void nes_otel_counters(nes_metrics_gauges *g)
     exporter *e = g_exp;
     if (e == NULL)
         return;
-    g->otel_spans_dropped = e->spans ? nes_otq_dropped(e->spans) : 0;
-    g->otel_logs_dropped = e->logs ? nes_otq_dropped(e->logs) : 0;
+    g->otel_spans_dropped = qset_dropped(e->spans);
+    g->otel_logs_dropped = qset_dropped(e->logs);
     g->otel_export_failures = atomic_load(&e->failures);
     for (int i = 0; i < 3; i++)
         g->otel_exported[i] = atomic_load(&e->exported[i]);

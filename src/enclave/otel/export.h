@@ -10,12 +10,14 @@
  *   OTEL_EXPORTER_OTLP_TIMEOUT    per request, ms (default 10000).
  *   OTEL_EXPORTER_OTLP_CERTIFICATE  CA bundle (PEM) for an https:// endpoint (default: the
  *                                 system's, or AWS_CA_BUNDLE through the egress settings).
- *   OTEL_EXPORTER_OTLP_PROTOCOL   http/json (what is sent) or http/protobuf (accepted: every
- *                                 OTLP/HTTP receiver takes JSON); grpc is refused.
+ *   OTEL_EXPORTER_OTLP_PROTOCOL   http/protobuf or http/json, both accepted (spans and logs are
+ *                                 sent as protobuf, metrics as JSON, each request with its
+ *                                 Content-Type); grpc is refused.
  *   OTEL_SERVICE_NAME             service.name (default nitro-enc-svc).
  *   OTEL_RESOURCE_ATTRIBUTES      k=v,k=v resource attributes.
  *   OTEL_BSP_SCHEDULE_DELAY       ms between span and log batches (default 5000).
- *   OTEL_BSP_MAX_QUEUE_SIZE       spans (and log records) queued at most (default 2048).
+ *   OTEL_BSP_MAX_QUEUE_SIZE       spans (and log records) queued at most (default 2048; split
+ *                                 between a queue's shards, each rounded up to a power of 2).
  *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE  items per request (default 512).
  *   OTEL_METRIC_EXPORT_INTERVAL   ms between metric exports (default 60000).
  *   OTEL_TRACES_SAMPLER           parentbased_traceidratio (default), parentbased_always_on,
@@ -23,18 +25,20 @@
  *                                 (the non-parent-based ones are treated as parent-based).
  *   OTEL_TRACES_SAMPLER_ARG       the ratio, 0..1 (default 1).
  *   OTEL_SDK_DISABLED             true: no export.
- * The body encoding is OTLP/HTTP JSON (otlp.h says why). OTLP/HTTP rather than the brief's
- * OTLP/gRPC: it is the other standard OTLP transport, every collector accepts it, and it keeps
- * gRPC and HTTP/2 out of the enclave.
+ * Bodies: spans and log records as protobuf, metrics as OTLP JSON (otlp.h says why). OTLP/HTTP
+ * rather than the brief's OTLP/gRPC: it is the other standard OTLP transport, every collector
+ * accepts it, and it keeps gRPC and HTTP/2 out of the enclave.
  *
  * Transport: libcurl, through the AWS layer's egress settings (nes_aws_curl_egress: the CONNECT
  * proxy, or the vsock bridge) when an egress configuration is given, else straight to the
  * endpoint (local mode, AWS_EGRESS=direct).
  *
  * Never blocking a request: spans and log records go through bounded queues (queue.h) that drop
- * and count when full; metrics are read from the per-thread shards at export time. A failed or
- * slow request costs only the exporter thread (its items are counted as lost). nes_otel_stop
- * joins the thread and sends what is queued: one last request per signal of at most a second. */
+ * and count when full; the thread drains a queue at its period, or sooner once it holds a full
+ * batch (it looks every 50 ms; producers never wake it); metrics are read from the per-thread
+ * shards at export time. A failed or slow request costs only the exporter thread (its items are
+ * counted as lost). nes_otel_stop joins the thread and sends what is queued: one last request per
+ * signal of at most a second. */
 #ifndef NES_ENCLAVE_OTEL_EXPORT_H
 #define NES_ENCLAVE_OTEL_EXPORT_H
 

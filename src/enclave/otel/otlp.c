@@ -2,6 +2,7 @@
 #include "enclave/otel/otlp.h"
 
 #include "enclave/otel/otlp_int.h"
+#include "enclave/otel/pb.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -22,31 +23,7 @@ int nes_otlp_put(nes_buf *out, const char *fmt, ...)
     return nes_buf_append(out, tmp, (size_t)n);
 }
 
-/* The hot encoders (spans, log records) append literals and numbers without printf. */
 #define LIT(out, s) nes_buf_append((out), (s), sizeof(s) - 1)
-
-/* A decimal number, in quotes when `quoted` (proto3 JSON writes 64-bit integers as strings). */
-static int num(nes_buf *out, uint64_t v, bool neg, bool quoted)
-{
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    if (quoted)
-        tmp[--i] = '"';
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    if (neg)
-        tmp[--i] = '-';
-    if (quoted)
-        tmp[--i] = '"';
-    return nes_buf_append(out, tmp + i, sizeof(tmp) - i);
-}
-
-static int snum(nes_buf *out, int64_t v, bool quoted)
-{
-    return num(out, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0, quoted);
-}
 
 /* A JSON string (quoted, escaped). */
 int nes_otlp_str(nes_buf *out, const char *s, size_t n)
@@ -61,19 +38,6 @@ int nes_otlp_str(nes_buf *out, const char *s, size_t n)
     rc |= nes_buf_append(out, tmp, k);
     rc |= nes_buf_append(out, "\"", 1);
     return rc;
-}
-
-static int hex(nes_buf *out, const uint8_t *id, size_t n)
-{
-    static const char hx[] = "0123456789abcdef";
-    char tmp[40];
-    tmp[0] = '"';
-    for (size_t i = 0; i < n; i++) {
-        tmp[1 + 2 * i] = hx[id[i] >> 4];
-        tmp[2 + 2 * i] = hx[id[i] & 15];
-    }
-    tmp[1 + 2 * n] = '"';
-    return nes_buf_append(out, tmp, 2 + 2 * n);
 }
 
 int nes_otlp_kv_str(nes_buf *out, const char *key, const char *value)
@@ -99,50 +63,90 @@ int nes_otlp_resource_scope(nes_buf *out, const nes_otlp_resource *res, const ch
     return rc;
 }
 
+/* ---- protobuf: spans and log records ------------------------------------------------------ */
+
+/* KeyValue{key, AnyValue{string_value}} as field `field`. */
+static void pb_kv_str(nes_pb *w, unsigned field, const char *key, const char *value)
+{
+    size_t kv = nes_pb_begin(w, field);
+    nes_pb_str(w, 1, key);
+    size_t any = nes_pb_begin(w, 2);
+    nes_pb_str(w, 1, value);
+    nes_pb_end(w, any);
+    nes_pb_end(w, kv);
+}
+
+/* Resource (field 1) and the start of the scope list (field 2) with its scope (field 1);
+ * returns the scope list's mark. */
+static size_t pb_resource_scope(nes_pb *w, const nes_otlp_resource *res)
+{
+    size_t r = nes_pb_begin(w, 1);
+    for (size_t i = 0; i < res->nattrs; i++)
+        pb_kv_str(w, 1, res->attrs[i].key, res->attrs[i].value);
+    nes_pb_end(w, r);
+    size_t list = nes_pb_begin(w, 2);
+    size_t scope = nes_pb_begin(w, 1);
+    nes_pb_str(w, 1, NES_OTLP_SCOPE);
+    nes_pb_str(w, 2, NES_VERSION);
+    nes_pb_end(w, scope);
+    return list;
+}
+
+void nes_otlp_traces_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
+{
+    b->w = (nes_pb){.out = out};
+    b->top = nes_pb_begin(&b->w, 1); /* ResourceSpans */
+    b->list = pb_resource_scope(&b->w, res);
+}
+
+void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s)
+{
+    static const uint8_t zero[8] = {0};
+    nes_pb *w = &b->w;
+    size_t sp = nes_pb_begin(w, 2);
+    nes_pb_bytes(w, 1, s->trace_id, 16);
+    nes_pb_bytes(w, 2, s->span_id, 8);
+    if (memcmp(s->parent_id, zero, 8) != 0)
+        nes_pb_bytes(w, 4, s->parent_id, 8);
+    nes_pb_str(w, 5, s->name);
+    nes_pb_varint(w, 6, s->kind);
+    nes_pb_fixed64(w, 7, s->start_ns);
+    nes_pb_fixed64(w, 8, s->end_ns);
+    for (unsigned k = 0; k < s->nattr && k < NES_SPAN_MAX_ATTRS; k++) {
+        const nes_span_attr *at = &s->attr[k];
+        if (at->is_int) {
+            size_t kv = nes_pb_begin(w, 9);
+            nes_pb_str(w, 1, at->key);
+            size_t any = nes_pb_begin(w, 2);
+            nes_pb_varint(w, 3, (uint64_t)at->i);
+            nes_pb_end(w, any);
+            nes_pb_end(w, kv);
+        } else {
+            pb_kv_str(w, 9, at->key, at->s);
+        }
+    }
+    if (s->error) { /* Status{code: STATUS_CODE_ERROR}; unset is the default */
+        size_t st = nes_pb_begin(w, 15);
+        nes_pb_varint(w, 3, 2);
+        nes_pb_end(w, st);
+    }
+    nes_pb_end(w, sp);
+}
+
+int nes_otlp_end(nes_otlp_batch *b)
+{
+    nes_pb_end(&b->w, b->list);
+    nes_pb_end(&b->w, b->top);
+    return b->w.err;
+}
+
 int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n)
 {
-    int rc = nes_otlp_put(out, "{\"resourceSpans\":[");
-    rc |= nes_otlp_resource_scope(out, res, "scopeSpans");
-    rc |= nes_otlp_put(out, "\"spans\":[");
-    static const uint8_t zero[8] = {0};
-    for (size_t i = 0; i < n; i++) {
-        const nes_span *s = &spans[i];
-        rc |= i ? LIT(out, ",{\"traceId\":") : LIT(out, "{\"traceId\":");
-        rc |= hex(out, s->trace_id, 16);
-        rc |= LIT(out, ",\"spanId\":");
-        rc |= hex(out, s->span_id, 8);
-        if (memcmp(s->parent_id, zero, 8) != 0) {
-            rc |= LIT(out, ",\"parentSpanId\":");
-            rc |= hex(out, s->parent_id, 8);
-        }
-        rc |= LIT(out, ",\"name\":");
-        rc |= nes_otlp_str(out, s->name, strlen(s->name));
-        rc |= LIT(out, ",\"kind\":");
-        rc |= num(out, s->kind, false, false);
-        rc |= LIT(out, ",\"startTimeUnixNano\":");
-        rc |= num(out, s->start_ns, false, true);
-        rc |= LIT(out, ",\"endTimeUnixNano\":");
-        rc |= num(out, s->end_ns, false, true);
-        rc |= LIT(out, ",\"attributes\":[");
-        for (unsigned at_i = 0; at_i < s->nattr && at_i < NES_SPAN_MAX_ATTRS; at_i++) {
-            const nes_span_attr *at = &s->attr[at_i];
-            if (at_i > 0)
-                rc |= LIT(out, ",");
-            if (at->is_int) {
-                rc |= LIT(out, "{\"key\":");
-                rc |= nes_otlp_str(out, at->key, strlen(at->key));
-                rc |= LIT(out, ",\"value\":{\"intValue\":");
-                rc |= snum(out, at->i, true);
-                rc |= LIT(out, "}}");
-            } else {
-                rc |= nes_otlp_kv_str(out, at->key, at->s);
-            }
-        }
-        rc |= s->error ? LIT(out, "],\"status\":{\"code\":2}}")
-                       : LIT(out, "],\"status\":{\"code\":0}}");
-    }
-    rc |= nes_otlp_put(out, "]}]}]}");
-    return rc == 0 ? 0 : -1;
+    nes_otlp_batch b;
+    nes_otlp_traces_begin(&b, out, res);
+    for (size_t i = 0; i < n; i++)
+        nes_otlp_add_span(&b, &spans[i]);
+    return nes_otlp_end(&b);
 }
 
 static const char *severity_text(uint8_t sev)
@@ -152,52 +156,60 @@ static const char *severity_text(uint8_t sev)
 
 uint8_t nes_otlp_severity_of(const char *line, size_t len)
 {
-    static const struct {
-        const char *tag;
-        uint8_t sev;
-    } tags[] = {{"\"level\":\"debug\"", 5},
-                {"\"level\":\"info\"", 9},
-                {"\"level\":\"warn\"", 13},
-                {"\"level\":\"error\"", 17}};
+    static const char tag[] = "\"level\":\"";
     size_t scan = len < 96 ? len : 96; /* the level is among the first fields */
-    for (size_t t = 0; t < sizeof(tags) / sizeof(tags[0]); t++)
-        if (memmem(line, scan, tags[t].tag, strlen(tags[t].tag)) != NULL)
-            return tags[t].sev;
+    const char *p = memmem(line, scan, tag, sizeof(tag) - 1);
+    if (p == NULL)
+        return 9;
+    p += sizeof(tag) - 1;
+    size_t rest = (size_t)(line + len - p);
+    static const struct {
+        const char *name;
+        uint8_t sev;
+    } levels[] = {{"debug\"", 5}, {"info\"", 9}, {"warn\"", 13}, {"error\"", 17}};
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+        size_t n = strlen(levels[i].name);
+        if (rest >= n && memcmp(p, levels[i].name, n) == 0)
+            return levels[i].sev;
+    }
     return 9;
+}
+
+void nes_otlp_logs_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
+{
+    b->w = (nes_pb){.out = out};
+    b->top = nes_pb_begin(&b->w, 1); /* ResourceLogs */
+    b->list = pb_resource_scope(&b->w, res);
+}
+
+void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l)
+{
+    nes_pb *w = &b->w;
+    size_t len = l->len < sizeof(l->line) ? l->len : sizeof(l->line);
+    while (len > 0 && (l->line[len - 1] == '\n' || l->line[len - 1] == '\r'))
+        len--;
+    size_t rec = nes_pb_begin(w, 2);
+    nes_pb_fixed64(w, 1, l->time_ns);
+    nes_pb_varint(w, 2, l->severity);
+    nes_pb_str(w, 3, severity_text(l->severity));
+    size_t body = nes_pb_begin(w, 5);
+    nes_pb_bytes(w, 1, l->line, len); /* a log line is valid UTF-8 (log.h) */
+    nes_pb_end(w, body);
+    if (l->has_span) {
+        nes_pb_bytes(w, 9, l->trace_id, 16);
+        nes_pb_bytes(w, 10, l->span_id, 8);
+    }
+    nes_pb_fixed64(w, 11, l->time_ns);
+    nes_pb_end(w, rec);
 }
 
 int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n)
 {
-    int rc = nes_otlp_put(out, "{\"resourceLogs\":[");
-    rc |= nes_otlp_resource_scope(out, res, "scopeLogs");
-    rc |= nes_otlp_put(out, "\"logRecords\":[");
-    for (size_t i = 0; i < n; i++) {
-        const nes_otlp_log *l = &logs[i];
-        size_t len = l->len;
-        while (len > 0 && (l->line[len - 1] == '\n' || l->line[len - 1] == '\r'))
-            len--;
-        rc |= i ? LIT(out, ",{\"timeUnixNano\":") : LIT(out, "{\"timeUnixNano\":");
-        rc |= num(out, l->time_ns, false, true);
-        rc |= LIT(out, ",\"observedTimeUnixNano\":");
-        rc |= num(out, l->time_ns, false, true);
-        rc |= LIT(out, ",\"severityNumber\":");
-        rc |= num(out, l->severity, false, false);
-        rc |= LIT(out, ",\"severityText\":\"");
-        const char *st = severity_text(l->severity);
-        rc |= nes_buf_append(out, st, strlen(st));
-        rc |= LIT(out, "\",\"body\":{\"stringValue\":");
-        rc |= nes_otlp_str(out, l->line, len);
-        rc |= LIT(out, "}");
-        if (l->has_span) {
-            rc |= LIT(out, ",\"traceId\":");
-            rc |= hex(out, l->trace_id, 16);
-            rc |= LIT(out, ",\"spanId\":");
-            rc |= hex(out, l->span_id, 8);
-        }
-        rc |= LIT(out, "}");
-    }
-    rc |= nes_otlp_put(out, "]}]}]}");
-    return rc == 0 ? 0 : -1;
+    nes_otlp_batch b;
+    nes_otlp_logs_begin(&b, out, res);
+    for (size_t i = 0; i < n; i++)
+        nes_otlp_add_log(&b, &logs[i]);
+    return nes_otlp_end(&b);
 }
 
 /* ---- Prometheus text to OTLP ------------------------------------------------------------- */

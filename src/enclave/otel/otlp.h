@@ -1,14 +1,18 @@
-/* otlp.h - OTLP/HTTP JSON bodies for spans, log records and metrics (the exporter's encoder).
+/* otlp.h - OTLP/HTTP bodies for spans, log records and metrics (the exporter's encoder).
  *
- * The encoding is OTLP's JSON form (opentelemetry-proto's ExportTraceServiceRequest,
- * ExportLogsServiceRequest, ExportMetricsServiceRequest in proto3 JSON, with the two OTLP
- * exceptions: trace and span ids are lower-case hex, enums are numbers). 64-bit integers are
- * strings, as proto3 JSON writes them. Chosen over protobuf because it needs no generated code
- * and no library, every OTLP/HTTP receiver accepts it (Content-Type application/json), and the
- * test receiver still decodes it with the official opentelemetry-proto classes.
+ * Spans and log records, one of each per request or more, are encoded as protobuf (the
+ * opentelemetry-proto ExportTraceServiceRequest and ExportLogsServiceRequest messages, with the
+ * pb.h writer): ids are raw bytes, times fixed64, nothing is escaped, so a span costs a few
+ * hundred instructions. Metrics, sent once per export interval, are OTLP's JSON form
+ * (ExportMetricsServiceRequest in proto3 JSON; 64-bit integers as strings): cheap enough at that
+ * rate, and shared with the Prometheus-text conversion nitro-enc-proxy uses. Every OTLP/HTTP
+ * receiver takes both (Content-Type application/x-protobuf or application/json), and the test
+ * receiver decodes both with the official opentelemetry-proto classes.
  *
  * Pure functions over caller data: they append to a nes_buf and return 0, or -1 when the buffer
- * refuses to grow (its `max`). Every string is JSON-escaped; attribute keys are fixed names. */
+ * refuses to grow (its `max`). JSON strings are escaped; protobuf strings must be UTF-8 (log
+ * lines are, log.h; span attribute values are cut on a character boundary, trace.h). Attribute
+ * keys are fixed names. */
 #ifndef NES_ENCLAVE_OTEL_OTLP_H
 #define NES_ENCLAVE_OTEL_OTLP_H
 
@@ -18,6 +22,7 @@
 #include "core/buf.h"
 #include "enclave/log.h"
 #include "enclave/metrics.h"
+#include "enclave/otel/pb.h"
 #include "enclave/otel/trace.h"
 
 /** One resource attribute (string value). */
@@ -46,10 +51,33 @@ typedef struct nes_otlp_log {
 /** Scope name and version of everything the service exports. */
 #define NES_OTLP_SCOPE "nitro-enc-svc"
 
-/** ExportTraceServiceRequest with `n` spans. */
+/** A protobuf body being written item by item (the exporter encodes straight from its queue):
+ * nes_otlp_traces_begin or nes_otlp_logs_begin, nes_otlp_add_span or nes_otlp_add_log per
+ * item, then nes_otlp_end. */
+typedef struct nes_otlp_batch {
+    nes_pb w;
+    size_t top, list; /* marks of the ResourceSpans/Logs and ScopeSpans/Logs messages */
+} nes_otlp_batch;
+
+/** Starts an ExportTraceServiceRequest (protobuf) in `out`. */
+void nes_otlp_traces_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res);
+
+/** Adds one span to a body started with nes_otlp_traces_begin. */
+void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s);
+
+/** Starts an ExportLogsServiceRequest (protobuf) in `out`. */
+void nes_otlp_logs_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res);
+
+/** Adds one record (its first `len` line bytes are read) to a body from nes_otlp_logs_begin. */
+void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l);
+
+/** Ends the body: 0, or -1 when the buffer refused to grow. */
+int nes_otlp_end(nes_otlp_batch *b);
+
+/** ExportTraceServiceRequest (protobuf) with `n` spans. */
 int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n);
 
-/** ExportLogsServiceRequest with `n` records. */
+/** ExportLogsServiceRequest (protobuf) with `n` records. */
 int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n);
 
 /** ExportMetricsServiceRequest with the same series as /metrics (cumulative since

@@ -11,6 +11,8 @@
 static _Thread_local uint8_t t_rand[RAND_BUF];
 static _Thread_local size_t t_rand_left;
 static _Thread_local const nes_span *t_current;
+static _Thread_local uint64_t t_sm_state; /* span ids: SplitMix64, seeded from the CSPRNG */
+static _Thread_local bool t_sm_seeded;
 static _Atomic(nes_trace_sink_fn) g_sink;
 static _Atomic uint64_t g_ratio_bound = UINT64_MAX; /* sampled when id < bound; MAX: always */
 static _Atomic bool g_ratio_all = true;
@@ -42,6 +44,24 @@ uint64_t nes_trace_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A span id: SplitMix64 (Steele, Lea, Flood 2014) over a per-thread seed from getrandom(2).
+ * Span ids need to be unique within a trace, not secret; trace ids stay CSPRNG output. */
+static void span_id(uint8_t out[8])
+{
+    if (!t_sm_seeded) {
+        nes_trace_random((uint8_t *)&t_sm_state, sizeof(t_sm_state));
+        t_sm_seeded = true;
+    }
+    uint64_t z;
+    do {
+        z = (t_sm_state += 0x9e3779b97f4a7c15u);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        z ^= z >> 31;
+    } while (z == 0); /* an all-zero span id is invalid */
+    memcpy(out, &z, 8);
 }
 
 static int hexval(char c)
@@ -174,12 +194,7 @@ void nes_trace_span_begin(nes_span *s, const char *name, nes_span_kind kind, con
             atomic_load_explicit(&g_ratio_all, memory_order_relaxed) ||
             low64(s->trace_id) < atomic_load_explicit(&g_ratio_bound, memory_order_relaxed);
     }
-    uint8_t any = 0;
-    while (any == 0) { /* an all-zero span id is invalid */
-        nes_trace_random(s->span_id, 8);
-        for (int i = 0; i < 8; i++)
-            any |= s->span_id[i];
-    }
+    span_id(s->span_id);
     s->start_ns = nes_trace_now_ns();
 }
 
@@ -199,6 +214,9 @@ void nes_trace_span_attr_str(nes_span *s, const char *key, const char *value)
         return;
     a->is_int = false;
     size_t n = value ? strnlen(value, NES_SPAN_ATTR_STR - 1) : 0;
+    if (n == NES_SPAN_ATTR_STR - 1) /* cut: not inside a UTF-8 sequence (OTLP strings are UTF-8) */
+        while (n > 0 && ((unsigned char)value[n] & 0xC0) == 0x80)
+            n--;
     if (n > 0)
         memcpy(a->s, value, n);
     a->s[n] = '\0';

@@ -2,7 +2,9 @@
  *
  * A span is a plain struct that lives where the work happens (on the stack, in the request's
  * routing state); nothing is allocated and no lock is taken. nes_trace_span_begin gives it ids
- * (from a per-thread buffer filled by getrandom(2), the kernel's CSPRNG) and a start time;
+ * (a new trace id from a per-thread buffer filled by getrandom(2), the kernel's CSPRNG, as W3C
+ * Trace Context level 2 asks; a span id from a per-thread SplitMix64 generator seeded from that
+ * CSPRNG: span ids must be unique, not unpredictable) and a start time;
  * nes_trace_span_end stamps the end and, when the span is sampled and an exporter runs, copies
  * it into the exporter's bounded queue (export.h): a full queue drops the span and counts it.
  * Without an exporter a span still gets ids, so a trace id can be passed on upstream.
@@ -98,7 +100,8 @@ bool nes_trace_ratio_samples(const uint8_t trace_id[16], double ratio);
 void nes_trace_span_begin(nes_span *s, const char *name, nes_span_kind kind, const nes_span *parent,
                           const nes_trace_ctx *remote);
 
-/** Adds a string attribute (cut at NES_SPAN_ATTR_STR - 1 bytes); `key` must be static. */
+/** Adds a string attribute (cut at NES_SPAN_ATTR_STR - 1 bytes, back to a UTF-8 character
+ * boundary); `key` must be static. */
 void nes_trace_span_attr_str(nes_span *s, const char *key, const char *value);
 
 /** Adds an integer attribute; `key` must be static. */

@@ -1,6 +1,8 @@
 /* test_otel.c - telemetry building blocks: traceparent (a table of cases), span ids and
  * parenting, ratio sampling, the drop-counting queue (also under four producer threads), the
- * OTLP JSON encoder and the OTEL_* configuration (a table of cases). The end-to-end checks with
+ * protobuf writer (a table of cases), the OTLP encoders (spans and log records as protobuf, read
+ * back by a small wire-format reader here; metrics as JSON) and the OTEL_* configuration (a
+ * table of cases). The end-to-end checks with
  * a real OTLP receiver are tests/integration/test_otel.py. */
 #include <pthread.h>
 #include <setjmp.h>
@@ -19,6 +21,7 @@
 #include "enclave/otel/export.h"
 #include "enclave/providers/aws_log.h"
 #include "enclave/otel/otlp.h"
+#include "enclave/otel/pb.h"
 #include "enclave/otel/queue.h"
 #include "enclave/otel/trace.h"
 
@@ -215,53 +218,310 @@ static void queue_many_producers(void **state)
     assert_int_equal(got, pushed);
     assert_int_equal(pushed + nes_otq_dropped(q), 80000);
     nes_otq_free(q);
+
+    /* a partial push copies only its bytes; pop says how many */
+    q = nes_otq_new(4, 16);
+    assert_non_null(q);
+    char in16[16] = "abcdefghijklmno", out16[16];
+    assert_true(nes_otq_push_n(q, in16, 3));
+    assert_true(nes_otq_push_n(q, in16, 99)); /* at most the in16 size */
+    assert_int_equal(nes_otq_len(q), 2);
+    memset(out16, 'z', sizeof(out16));
+    assert_int_equal(nes_otq_pop(q, out16), 3);
+    assert_memory_equal(out16, "abczzz", 6);
+    assert_int_equal(nes_otq_pop(q, out16), 16);
+    assert_memory_equal(out16, in16, 16);
+    assert_int_equal(nes_otq_len(q), 0);
+
+    /* in place: reserve, write, commit; peek, read, release; full means a counted drop */
+    uint64_t drops = nes_otq_dropped(q);
+    for (int i = 0; i < 4; i++) {
+        char *slot = nes_otq_reserve(q);
+        assert_non_null(slot);
+        snprintf(slot, 16, "item %d", i);
+        nes_otq_commit(q, slot, 7);
+    }
+    assert_null(nes_otq_reserve(q));
+    assert_int_equal(nes_otq_dropped(q), drops + 1);
+    char *held = NULL;
+    for (int i = 0; i < 4; i++) {
+        size_t len = 0;
+        const char *it = nes_otq_peek(q, &len);
+        assert_non_null(it);
+        assert_int_equal(len, 7);
+        char want[8];
+        snprintf(want, sizeof(want), "item %d", i);
+        assert_memory_equal(it, want, 7);
+        nes_otq_release(q);
+        if (i == 0) { /* a reserved, uncommitted slot holds the consumer up */
+            held = nes_otq_reserve(q);
+            assert_non_null(held);
+        }
+    }
+    size_t len = 0;
+    assert_null(nes_otq_peek(q, &len));
+    nes_otq_commit(q, held, 2);
+    assert_non_null(nes_otq_peek(q, &len));
+    assert_int_equal(len, 2);
+    nes_otq_release(q);
+    nes_otq_free(q);
 }
 
-static void otlp_json_shapes(void **state)
+/* The protobuf writer: each case writes one field and must give exactly these bytes (checked
+ * against the protobuf encoding documentation's examples, e.g. 150 as 96 01). */
+static void pb_writer_cases(void **state)
+{
+    (void)state;
+    static const struct {
+        int kind; /* 0 varint, 1 fixed64, 2 bytes of `len` 'x's, 3 double */
+        unsigned field;
+        uint64_t v;
+        size_t len;
+        const char *want; /* hex of the first bytes */
+        size_t total;     /* length of the whole encoding */
+    } cases[] = {
+        {0, 1, 150, 0, "089601", 3},
+        {0, 1, 0, 0, "0800", 2},
+        {0, 2, 127, 0, "107f", 2},
+        {0, 2, 128, 0, "108001", 3},
+        {0, 15, 1, 0, "7801", 2},
+        {0, 16, 1, 0, "800101", 3}, /* field 16: a two-byte tag */
+        {0, 3, UINT64_MAX, 0, "18ffffffffffffffffff01", 11},
+        {0, 3, (uint64_t)INT64_MIN, 0, "1880808080808080808001", 11},
+        {1, 7, 0x0102030405060708u, 0, "390807060504030201", 9},
+        {2, 5, 0, 3, "2a03787878", 5},
+        {2, 5, 0, 0, "2a00", 2},
+        {2, 1, 0, 127, "0a7f7878", 129},
+        {2, 1, 0, 128, "0a80017878", 131},
+        {2, 1, 0, 20000, "0aa09c017878", 20004},
+        {3, 4, 0, 0, "21000000000000f83f", 9}, /* 1.5 */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nes_buf b = {0};
+        nes_pb w = {.out = &b};
+        char *x = malloc(cases[i].len + 1);
+        assert_non_null(x);
+        memset(x, 'x', cases[i].len);
+        switch (cases[i].kind) {
+        case 0:
+            nes_pb_varint(&w, cases[i].field, cases[i].v);
+            break;
+        case 1:
+            nes_pb_fixed64(&w, cases[i].field, cases[i].v);
+            break;
+        case 2:
+            nes_pb_bytes(&w, cases[i].field, x, cases[i].len);
+            break;
+        default:
+            nes_pb_double(&w, cases[i].field, 1.5);
+        }
+        free(x);
+        char hex[64] = "";
+        for (size_t k = 0; k < b.len && 2 * k + 2 < sizeof(hex) && 2 * k < strlen(cases[i].want);
+             k++)
+            snprintf(hex + 2 * k, 3, "%02x", b.data[k]);
+        if (w.err != 0 || b.len != cases[i].total || strcmp(hex, cases[i].want) != 0)
+            fail_msg("case %zu: err %d, %zu bytes, %s", i, w.err, b.len, hex);
+        /* the same bytes as a nested message's content: begin/end give the same length prefix */
+        if (cases[i].kind == 2) {
+            nes_buf n = {0};
+            nes_pb wn = {.out = &n};
+            size_t m = nes_pb_begin(&wn, cases[i].field);
+            assert_int_equal(nes_buf_reserve(&n, cases[i].len), 0);
+            memset(n.data + n.len, 'x', cases[i].len);
+            n.len += cases[i].len;
+            nes_pb_end(&wn, m);
+            assert_int_equal(wn.err, 0);
+            assert_int_equal(n.len, b.len);
+            assert_memory_equal(n.data, b.data, b.len);
+            nes_buf_free(&n);
+        }
+        nes_buf_free(&b);
+    }
+    /* a buffer that refuses to grow: the error sticks, nothing is written after it */
+    nes_buf b = {.max = 4};
+    nes_pb w = {.out = &b};
+    nes_pb_varint(&w, 1, 1);
+    assert_int_equal(w.err, 0);
+    nes_pb_bytes(&w, 2, "abcdef", 6);
+    assert_int_equal(w.err, -1);
+    nes_pb_varint(&w, 1, 1);
+    assert_int_equal(w.err, -1);
+    nes_buf_free(&b);
+}
+
+/* A small protobuf reader for the checks below: field `field` (the first, or the `nth`) of the
+ * message p[0..n): its varint or fixed64 value in *v, or its bytes in *val / *vlen. */
+static bool pb_field(const uint8_t *p, size_t n, unsigned field, int nth, uint64_t *v,
+                     const uint8_t **val, size_t *vlen)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint64_t tag = 0, x = 0;
+        for (int sh = 0; i < n; sh += 7) {
+            tag |= (uint64_t)(p[i] & 0x7f) << sh;
+            if (!(p[i++] & 0x80))
+                break;
+        }
+        unsigned wire = tag & 7;
+        const uint8_t *start = NULL;
+        size_t len = 0;
+        if (wire == 0) {
+            for (int sh = 0; i < n; sh += 7) {
+                x |= (uint64_t)(p[i] & 0x7f) << sh;
+                if (!(p[i++] & 0x80))
+                    break;
+            }
+        } else if (wire == 1) {
+            for (int k = 7; k >= 0; k--)
+                x = x << 8 | p[i + (size_t)k];
+            i += 8;
+        } else if (wire == 2) {
+            for (int sh = 0; i < n; sh += 7) {
+                len |= (size_t)(p[i] & 0x7f) << sh;
+                if (!(p[i++] & 0x80))
+                    break;
+            }
+            start = p + i;
+            i += len;
+        } else {
+            return false;
+        }
+        if (i > n)
+            return false;
+        if ((tag >> 3) == field && nth-- == 0) {
+            if (v != NULL)
+                *v = x;
+            if (val != NULL) {
+                *val = start;
+                *vlen = len;
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The message at a path of (field, nth) pairs from the top. */
+static bool pb_path(const uint8_t *p, size_t n, const int *path, size_t depth, const uint8_t **out,
+                    size_t *out_len)
+{
+    for (size_t d = 0; d < depth; d++)
+        if (!pb_field(p, n, (unsigned)path[2 * d], path[2 * d + 1], NULL, &p, &n))
+            return false;
+    *out = p;
+    *out_len = n;
+    return true;
+}
+
+static void otlp_protobuf_shapes(void **state)
 {
     (void)state;
     nes_otlp_kv kv[2] = {{"service.name", "svc \"q\""}, {"aws.nitro.pcr0", "ab01"}};
     nes_otlp_resource res = {.attrs = kv, .nattrs = 2};
-    nes_span s;
-    nes_trace_span_begin(&s, "POST /encrypt", NES_SPAN_SERVER, NULL, NULL);
-    nes_trace_span_attr_str(&s, "http.route", "encrypt");
-    nes_trace_span_attr_int(&s, "http.response.status_code", 200);
-    nes_trace_span_attr_int(&s, "neg", INT64_MIN);
-    nes_trace_span_error(&s);
-    nes_trace_span_end(&s);
+    nes_span sp[2];
+    nes_trace_span_begin(&sp[0], "POST /encrypt", NES_SPAN_SERVER, NULL, NULL);
+    nes_trace_span_attr_str(&sp[0], "http.route", "encrypt");
+    nes_trace_span_attr_int(&sp[0], "http.response.status_code", 200);
+    nes_trace_span_attr_int(&sp[0], "neg", INT64_MIN);
+    nes_trace_span_error(&sp[0]);
+    nes_trace_span_end(&sp[0]);
+    nes_trace_span_begin(&sp[1], "schema.resolve", NES_SPAN_INTERNAL, &sp[0], NULL);
+    nes_trace_span_end(&sp[1]);
     nes_buf b = {0};
-    assert_int_equal(nes_otlp_traces(&b, &res, &s, 1), 0);
-    assert_int_equal(nes_buf_append(&b, "", 1), 0);
-    const char *j = (const char *)b.data;
-    assert_non_null(strstr(j, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":"
-                              "\"service.name\",\"value\":{\"stringValue\":\"svc \\\"q\\\"\"}}"));
-    assert_non_null(strstr(j, "\"name\":\"POST /encrypt\",\"kind\":2,"));
-    assert_non_null(strstr(j, "{\"key\":\"http.response.status_code\",\"value\":{\"intValue\":"
-                              "\"200\"}}"));
-    assert_non_null(strstr(j, "\"status\":{\"code\":2}"));
-    assert_non_null(strstr(j, "{\"intValue\":\"-9223372036854775808\"}"));
-    char start[40];
-    snprintf(start, sizeof(start), "\"startTimeUnixNano\":\"%llu\"",
-             (unsigned long long)s.start_ns);
-    assert_non_null(strstr(j, start));
-    assert_null(strstr(j, "parentSpanId")); /* a root span */
+    assert_int_equal(nes_otlp_traces(&b, &res, sp, 2), 0);
+    const uint8_t *m, *val;
+    size_t mlen, vlen;
+    uint64_t v;
+    /* resource_spans[0].resource.attributes[0] = {service.name, "svc \"q\""} */
+    static const int attr0[] = {1, 0, 1, 0, 1, 0};
+    assert_true(pb_path(b.data, b.len, attr0, 3, &m, &mlen));
+    assert_true(pb_field(m, mlen, 1, 0, NULL, &val, &vlen));
+    assert_int_equal(vlen, 12);
+    assert_memory_equal(val, "service.name", 12);
+    /* scope_spans[0].scope.name */
+    static const int scope[] = {1, 0, 2, 0, 1, 0};
+    assert_true(pb_path(b.data, b.len, scope, 3, &m, &mlen));
+    assert_true(pb_field(m, mlen, 1, 0, NULL, &val, &vlen));
+    assert_memory_equal(val, NES_OTLP_SCOPE, strlen(NES_OTLP_SCOPE));
+    /* spans[0]: ids, name, kind, times, attributes, status ERROR; no parent */
+    static const int span0[] = {1, 0, 2, 0, 2, 0};
+    assert_true(pb_path(b.data, b.len, span0, 3, &m, &mlen));
+    assert_true(pb_field(m, mlen, 1, 0, NULL, &val, &vlen));
+    assert_int_equal(vlen, 16);
+    assert_memory_equal(val, sp[0].trace_id, 16);
+    assert_true(pb_field(m, mlen, 2, 0, NULL, &val, &vlen));
+    assert_memory_equal(val, sp[0].span_id, 8);
+    assert_false(pb_field(m, mlen, 4, 0, NULL, &val, &vlen));
+    assert_true(pb_field(m, mlen, 5, 0, NULL, &val, &vlen));
+    assert_int_equal(vlen, 13);
+    assert_memory_equal(val, "POST /encrypt", 13);
+    assert_true(pb_field(m, mlen, 6, 0, &v, NULL, NULL));
+    assert_int_equal(v, 2);
+    assert_true(pb_field(m, mlen, 7, 0, &v, NULL, NULL));
+    assert_true(v == sp[0].start_ns);
+    assert_true(pb_field(m, mlen, 8, 0, &v, NULL, NULL));
+    assert_true(v == sp[0].end_ns);
+    const uint8_t *a;
+    size_t alen;
+    assert_true(pb_field(m, mlen, 9, 2, NULL, &a, &alen)); /* the third attribute: neg */
+    assert_true(pb_field(a, alen, 2, 0, NULL, &val, &vlen));
+    assert_true(pb_field(val, vlen, 3, 0, &v, NULL, NULL));
+    assert_true(v == (uint64_t)INT64_MIN);
+    assert_true(pb_field(m, mlen, 15, 0, NULL, &val, &vlen));
+    assert_true(pb_field(val, vlen, 3, 0, &v, NULL, NULL));
+    assert_int_equal(v, 2);
+    /* spans[1]: its parent; status left unset */
+    static const int span1[] = {1, 0, 2, 0, 2, 1};
+    assert_true(pb_path(b.data, b.len, span1, 3, &m, &mlen));
+    assert_true(pb_field(m, mlen, 4, 0, NULL, &val, &vlen));
+    assert_memory_equal(val, sp[0].span_id, 8);
+    assert_false(pb_field(m, mlen, 15, 0, NULL, &val, &vlen));
     nes_buf_free(&b);
 
     nes_otlp_log l = {.time_ns = 5, .severity = 13, .has_span = 1};
-    memcpy(l.trace_id, s.trace_id, 16);
+    memcpy(l.trace_id, sp[0].trace_id, 16);
+    memcpy(l.span_id, sp[0].span_id, 8);
     const char *line = "{\"level\":\"warn\",\"msg\":\"x\\n\"}\n";
     l.len = (uint16_t)strlen(line);
     memcpy(l.line, line, l.len);
     assert_int_equal(nes_otlp_severity_of(line, l.len), 13);
     assert_int_equal(nes_otlp_severity_of("{}", 2), 9);
     assert_int_equal(nes_otlp_logs(&b, &res, &l, 1), 0);
-    assert_int_equal(nes_buf_append(&b, "", 1), 0);
-    j = (const char *)b.data;
-    assert_non_null(strstr(j, "\"severityNumber\":13,\"severityText\":\"WARN\",\"body\":{"
-                              "\"stringValue\":\"{\\\"level\\\":\\\"warn\\\",\\\"msg\\\":"
-                              "\\\"x\\\\n\\\"}\"},\"traceId\":\""));
+    static const int rec[] = {1, 0, 2, 0, 2, 0};
+    assert_true(pb_path(b.data, b.len, rec, 3, &m, &mlen));
+    assert_true(pb_field(m, mlen, 1, 0, &v, NULL, NULL));
+    assert_int_equal(v, 5);
+    assert_true(pb_field(m, mlen, 11, 0, &v, NULL, NULL));
+    assert_int_equal(v, 5);
+    assert_true(pb_field(m, mlen, 2, 0, &v, NULL, NULL));
+    assert_int_equal(v, 13);
+    assert_true(pb_field(m, mlen, 3, 0, NULL, &val, &vlen));
+    assert_memory_equal(val, "WARN", 4);
+    assert_true(pb_field(m, mlen, 5, 0, NULL, &a, &alen)); /* body: the line without its \n */
+    assert_true(pb_field(a, alen, 1, 0, NULL, &val, &vlen));
+    assert_int_equal(vlen, strlen(line) - 1);
+    assert_memory_equal(val, line, vlen);
+    assert_true(pb_field(m, mlen, 9, 0, NULL, &val, &vlen));
+    assert_memory_equal(val, sp[0].trace_id, 16);
+    assert_true(pb_field(m, mlen, 10, 0, NULL, &val, &vlen));
+    assert_memory_equal(val, sp[0].span_id, 8);
     nes_buf_free(&b);
 
+    /* a bounded buffer refuses instead of growing */
+    b.max = 64;
+    assert_int_equal(nes_otlp_traces(&b, &res, sp, 2), -1);
+    nes_buf_free(&b);
+}
+
+/* Metrics stay OTLP/HTTP JSON (otlp.h says why). */
+static void otlp_json_shapes(void **state)
+{
+    (void)state;
+    nes_otlp_kv kv[2] = {{"service.name", "svc \"q\""}, {"aws.nitro.pcr0", "ab01"}};
+    nes_otlp_resource res = {.attrs = kv, .nattrs = 2};
+    nes_buf b = {0};
+    const char *j;
     nes_metrics_totals t;
     memset(&t, 0, sizeof(t));
     t.requests[NES_ROUTE_ENCRYPT][0] = 3;
@@ -540,6 +800,8 @@ int main(void)
         cmocka_unit_test(ratio_sampling),
         cmocka_unit_test(queue_drops_when_full),
         cmocka_unit_test(queue_many_producers),
+        cmocka_unit_test(pb_writer_cases),
+        cmocka_unit_test(otlp_protobuf_shapes),
         cmocka_unit_test(otlp_json_shapes),
         cmocka_unit_test(config_cases),
         cmocka_unit_test(prometheus_to_otlp_cases),
