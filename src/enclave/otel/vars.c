@@ -20,8 +20,9 @@ const nes_cfgref_var nes_otel_vars[] = {
      "bound on one export request"},
     {G, "OTEL_EXPORTER_OTLP_CERTIFICATE", "string", NULL, false, "a PEM file",
      "CA bundle for an https:// endpoint (unset: the system's)"},
-    {G, "OTEL_EXPORTER_OTLP_PROTOCOL", "string", "http/json", false, "http/json, http/protobuf",
-     "OTLP transport; bodies are always JSON (every OTLP/HTTP receiver takes it), grpc is refused"},
+    {G, "OTEL_EXPORTER_OTLP_PROTOCOL", "string", "http/protobuf", false, "http/protobuf, http/json",
+     "OTLP over HTTP only (grpc is refused); either value: spans and logs go as protobuf, "
+     "metrics as JSON"},
     {G, "OTEL_SERVICE_NAME", "string", "the program's name", true, NULL,
      "service.name resource attribute (wins over OTEL_RESOURCE_ATTRIBUTES)"},
     {G, "OTEL_RESOURCE_ATTRIBUTES", "string", NULL, false, "key=value,key=value (at most 24)",
