@@ -38,6 +38,21 @@ static void sum1(mctx *m, const char *name, const char *desc, const char *unit, 
         (unsigned long long)v);
 }
 
+/* A monotonic cumulative sum with one point per label value (every value, zeros included). */
+static void sum_by(mctx *m, const char *name, const char *desc, const char *label,
+                   const char *const *values, const uint64_t *v, int n)
+{
+    metric_open(m, name, desc, "1", "sum");
+    for (int i = 0; i < n; i++) {
+        m->rc |= nes_otlp_put(m->out, "%s{\"attributes\":[", i ? "," : "");
+        m->rc |= nes_otlp_kv_str(m->out, label, values[i]);
+        m->rc |= nes_otlp_put(m->out, "],");
+        point_times(m);
+        m->rc |= nes_otlp_put(m->out, ",\"asInt\":\"%llu\"}", (unsigned long long)v[i]);
+    }
+    m->rc |= nes_otlp_put(m->out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
+}
+
 static void gauge1(mctx *m, const char *name, const char *desc, const char *unit, double v)
 {
     metric_open(m, name, desc, unit, "gauge");
@@ -54,9 +69,12 @@ static void hist_point(mctx *m, int *np, const char *label, const char *value,
         count += bucket[b];
     if (count == 0)
         return;
-    m->rc |= nes_otlp_put(m->out, "%s{\"attributes\":[", (*np)++ ? "," : "");
-    m->rc |= nes_otlp_kv_str(m->out, label, value);
-    m->rc |= nes_otlp_put(m->out, "],");
+    m->rc |= nes_otlp_put(m->out, "%s{", (*np)++ ? "," : "");
+    if (label != NULL) {
+        m->rc |= nes_otlp_put(m->out, "\"attributes\":[");
+        m->rc |= nes_otlp_kv_str(m->out, label, value);
+        m->rc |= nes_otlp_put(m->out, "],");
+    }
     point_times(m);
     m->rc |= nes_otlp_put(m->out, ",\"count\":\"%llu\",\"sum\":%.6f,\"bucketCounts\":[",
                           (unsigned long long)count, (double)sum_us / 1e6);
@@ -115,15 +133,24 @@ int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metri
         hist_point(&m, &np, "service", aws[a], t->aws_latency_bucket[a], t->aws_latency_sum_us[a]);
     m.rc |= nes_otlp_put(out, "],\"aggregationTemporality\":2}}");
 
-    metric_open(&m, "nes_aws_call_errors", "AWS calls that failed after every retry.", "1", "sum");
-    for (int a = 0; a < NES_METRICS_NAWS; a++) {
-        m.rc |= nes_otlp_put(out, "%s{\"attributes\":[", a ? "," : "");
-        m.rc |= nes_otlp_kv_str(out, "service", aws[a]);
-        m.rc |= nes_otlp_put(out, "],");
-        point_times(&m);
-        m.rc |= nes_otlp_put(out, ",\"asInt\":\"%llu\"}", (unsigned long long)t->aws_errors[a]);
-    }
-    m.rc |= nes_otlp_put(out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
+    sum_by(&m, "nes_aws_call_errors", "AWS calls that failed after every retry.", "service", aws,
+           t->aws_errors, NES_METRICS_NAWS);
+
+    static const char *const pool[2] = {"new", "reused"};
+    sum_by(&m, "nes_upstream_connections", "Proxy mode: upstream connections used, by pool.",
+           "pool", pool, t->upstream_conns, 2);
+    const char *uperr[NES_UPERR_COUNT];
+    for (int k = 0; k < NES_UPERR_COUNT; k++)
+        uperr[k] = nes_upstream_err_name((nes_upstream_err)k);
+    sum_by(&m, "nes_upstream_errors", "Proxy mode: exchanges with the application that failed.",
+           "kind", uperr, t->upstream_errors, NES_UPERR_COUNT);
+    sum1(&m, "nes_upstream_retries", "Proxy mode: reused connections that failed, tried again.",
+         "1", t->upstream_retries);
+    metric_open(&m, "nes_upstream_response_head_seconds",
+                "Proxy mode: exchange start to the application's response head.", "s", "histogram");
+    np = 0;
+    hist_point(&m, &np, NULL, NULL, t->upstream_head_bucket, t->upstream_head_sum_us);
+    m.rc |= nes_otlp_put(out, "],\"aggregationTemporality\":2}}");
 
     static const char *const spec_metric[2] = {"nes_schema_spec_hits",
                                                "nes_schema_spec_refresh_errors"};

@@ -526,6 +526,9 @@ static void otlp_json_shapes(void **state)
     memset(&t, 0, sizeof(t));
     t.requests[NES_ROUTE_ENCRYPT][0] = 3;
     t.latency_bucket[NES_ROUTE_ENCRYPT][1] = 3;
+    t.upstream_conns[1] = 5;
+    t.upstream_errors[NES_UPERR_TIMEOUT] = 7;
+    t.upstream_head_bucket[2] = 4;
     nes_metrics_gauges g = {.keyring_size = 1, .dek_age_seconds = 2};
     assert_int_equal(nes_otlp_metrics(&b, &res, &t, &g, 1, 2), 0);
     assert_int_equal(nes_buf_append(&b, "", 1), 0);
@@ -534,6 +537,17 @@ static void otlp_json_shapes(void **state)
     assert_non_null(strstr(j, "{\"key\":\"status\",\"value\":{\"stringValue\":\"200\"}}"));
     assert_non_null(strstr(j, "\"count\":\"3\",\"sum\":0.000000,\"bucketCounts\":[\"0\",\"3\","));
     assert_non_null(strstr(j, "\"explicitBounds\":[5e-05,7.5e-05,"));
+    /* proxy mode's upstream series: labelled sums and an unlabelled histogram */
+    assert_non_null(strstr(j,
+                           "{\"key\":\"pool\",\"value\":{\"stringValue\":\"reused\"}}],"
+                           "\"startTimeUnixNano\":\"1\",\"timeUnixNano\":\"2\",\"asInt\":\"5\"}"));
+    assert_non_null(strstr(j,
+                           "{\"key\":\"kind\",\"value\":{\"stringValue\":\"timeout\"}}],"
+                           "\"startTimeUnixNano\":\"1\",\"timeUnixNano\":\"2\",\"asInt\":\"7\"}"));
+    const char *h = strstr(j, "\"name\":\"nes_upstream_response_head_seconds\"");
+    assert_non_null(h);
+    assert_non_null(strstr(h, "\"dataPoints\":[{\"startTimeUnixNano\":\"1\",\"timeUnixNano\":\"2\","
+                              "\"count\":\"4\""));
     nes_buf_free(&b);
 
     /* a bounded buffer refuses instead of growing */
