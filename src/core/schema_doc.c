@@ -286,7 +286,7 @@ static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, si
     if (st != NES_YT_OK)
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid YAML: %s", d->shown, line,
                            msg);
-    d->root = nes_ytree_root(d->tree);
+    d->root = nes_sd_deref(nes_ytree_root(d->tree));
     return nes_sd_check(ds, (uint32_t)(d - ds->docs), err);
 }
 

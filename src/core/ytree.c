@@ -18,7 +18,7 @@ enum { YF_PLAIN = 1, YF_ANCHORED = 2 };
 struct nes_yn {
     nes_yn *parent;
     union {
-        const char *text;   /* YK_SCALAR (NULL: empty) */
+        const char *text;   /* YK_SCALAR ("" when empty) */
         nes_yn_pair *pairs; /* YK_MAP */
         nes_yn **items;     /* YK_SEQ */
         nes_yn *target;     /* YK_ALIAS (NULL: no such anchor) */
@@ -244,6 +244,7 @@ static int on_event(yt_builder *b, struct fy_event *ev)
         n->flags = v == NULL || fy_token_scalar_style(v) == FYSS_PLAIN ? YF_PLAIN : 0;
         size_t len = 0;
         const char *s = v ? fy_token_get_text(v, &len) : NULL;
+        n->u.text = ""; /* an empty scalar (no token): "", as libfyaml's tree gives it */
         if (s != NULL) {
             n->u.text = keep_text(b, s, len);
             if (n->u.text == NULL)

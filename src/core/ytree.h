@@ -57,7 +57,7 @@ nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *o
 /** Frees a tree (NULL is fine). */
 void nes_ytree_free(nes_ytree *t);
 
-/** The document's root node (never an alias). */
+/** The document's root node. */
 nes_yn *nes_ytree_root(const nes_ytree *t);
 
 /** Nodes in the tree (aliases included). */
@@ -97,8 +97,8 @@ nes_yn *nes_yn_map_get(nes_yn *map, const char *key, size_t len);
 /** Item `i` of a sequence, NULL when out of range or not a sequence. */
 nes_yn *nes_yn_seq_at(nes_yn *seq, int i);
 
-/** A scalar's text (not NUL-terminated) and length; NULL for an empty (null) scalar, a
- * non-scalar or an alias. */
+/** A scalar's text (not NUL-terminated) and length ("" for an empty scalar such as the value of
+ * `key:`); NULL for a non-scalar or an alias. */
 const char *nes_yn_scalar(const nes_yn *n, size_t *len);
 
 /** True for a scalar written plain (no quotes, not a block scalar). */
