@@ -537,7 +537,8 @@ nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, nes_yn *at, nes_yn *li
     if (buf == NULL)
         return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
     char *dec = buf, *tok = buf + len + 1;
-    size_t dlen;
+    dec[0] = '\0';
+    size_t dlen = 0;
     nes_status st = NES_OK;
     uint32_t doc = from;
     if (flen > 0) {

@@ -47,7 +47,7 @@ static uint64_t hash_ptr(const void *p)
 static size_t pow2_at_least(size_t n)
 {
     size_t c = 16;
-    while (c < n)
+    while (c < n && c <= SIZE_MAX / 2)
         c *= 2;
     return c;
 }
@@ -219,6 +219,8 @@ static nes_status check_keys(checker *c, nes_yn *map)
     size_t count = (size_t)nes_yn_count(map);
     if (count < 2)
         return NES_OK;
+    if (count > SIZE_MAX / 4 / sizeof *c->keys)
+        return check_oom(c);
     size_t cap = pow2_at_least(2 * count);
     if (cap > c->kcap) {
         free(c->keys);
@@ -227,6 +229,8 @@ static nes_status check_keys(checker *c, nes_yn *map)
         if (c->keys == NULL)
             return check_oom(c);
     }
+    if (c->keys == NULL)
+        return check_oom(c);
     memset(c->keys, 0, cap * sizeof *c->keys);
     size_t mask = cap - 1;
     void *it = NULL;

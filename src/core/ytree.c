@@ -10,7 +10,7 @@
 #include <string.h>
 
 /** Smallest arena chunk. */
-#define YT_CHUNK (256u * 1024u)
+#define YT_CHUNK ((size_t)256 * 1024)
 
 enum { YK_SCALAR = 1, YK_SEQ, YK_MAP, YK_ALIAS };
 enum { YF_PLAIN = 1, YF_ANCHORED = 2 };
