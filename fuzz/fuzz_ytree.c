@@ -2,7 +2,8 @@
  * libfyaml's own document tree, which the spec loader used before. The first byte chooses JSON or
  * YAML mode; the rest is the document. Both must agree on success or failure and, when both
  * build a tree, on every node: kind, scalar text, plain style, scalar line, anchors, alias
- * targets' kinds, entry counts and order. Differences abort.
+ * targets' kinds, entry counts and order. Differences abort. One difference is by design: ytree
+ * refuses an alias that names no anchor before it, which libfyaml's tree keeps.
  *
  * libfyaml's tree is built with its default depth limit (it frees its tree recursively), so
  * documents it refuses for depth are only run through ytree.
@@ -172,9 +173,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!depth) {
         if (st == NES_YT_OK && root == NULL)
             differ("ytree built a tree, libfyaml did not");
-        if (st != NES_YT_OK && root != NULL)
+        /* ytree refuses aliases to no earlier anchor; libfyaml keeps them */
+        bool alias = st == NES_YT_SYNTAX && strstr(msg, "names no anchor before it") != NULL;
+        if (st != NES_YT_OK && root != NULL && !alias)
             differ("libfyaml built a tree, ytree did not");
-        if (st == NES_YT_SYNTAX && (e == NULL || strcmp(e->msg, msg) != 0) &&
+        if (st == NES_YT_SYNTAX && !alias && (e == NULL || strcmp(e->msg, msg) != 0) &&
             strcmp(msg, "unexpected end of input") != 0)
             differ("error message");
         if (st == NES_YT_OK)

@@ -231,7 +231,7 @@ static int close_frame(yt_builder *b)
     return 0;
 }
 
-/* Adds one node event. -1: no memory; 1: too deep. */
+/* Adds one node event. -1: no memory; 1: too deep; 2: an alias that names no anchor before it. */
 static int on_event(yt_builder *b, struct fy_event *ev)
 {
     nes_yn *n;
@@ -259,7 +259,7 @@ static int on_event(yt_builder *b, struct fy_event *ev)
         if (n == NULL)
             return -1;
         n->u.target = find_anchor(b, ev->alias.anchor);
-        return 0;
+        return n->u.target == NULL ? 2 : 0;
     case FYET_SEQUENCE_START:
     case FYET_MAPPING_START: {
         bool map = ev->type == FYET_MAPPING_START;
@@ -334,10 +334,17 @@ nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *o
                 in_doc = true;
             else if (in_doc)
                 rc = on_event(&b, ev);
-            if (rc > 0) {
-                st = NES_YT_DEEP;
+            if (rc > 0)
                 *line = yt_line(&b, fy_event_start_mark(ev));
+            if (rc == 1) {
+                st = NES_YT_DEEP;
                 snprintf(msg, cap, "nested deeper than %zu levels", b.max_depth);
+            } else if (rc == 2) {
+                st = NES_YT_SYNTAX;
+                size_t alen = 0;
+                const char *a = fy_token_get_text(ev->alias.anchor, &alen);
+                snprintf(msg, cap, "alias *%.*s names no anchor before it",
+                         alen > 64 ? 64 : (int)alen, a ? a : "");
             }
             fy_parser_event_free(fyp, ev);
             if (rc < 0)

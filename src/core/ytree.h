@@ -8,10 +8,12 @@
  *
  * What it keeps from the YAML: kinds, scalar text and whether the scalar was plain, the 1-based
  * line of every scalar, parents, which collections carry an anchor, and aliases (resolved while
- * parsing to the most recent anchor of that name before them; an alias to no anchor resolves to
- * NULL). Tags are dropped; merge keys (`<<`) stay ordinary keys (as in libfyaml's tree). Only the
- * first document of a stream is read. Duplicate keys are kept (the spec loader refuses them with
- * one hash set per mapping; libfyaml's own check is quadratic).
+ * parsing to the most recent anchor of that name before them, as YAML says; an alias that names
+ * no anchor before it is refused: libfyaml's tree would resolve a later anchor or none, and an
+ * unresolved schema must never be read as an absent one). Tags are dropped; merge keys (`<<`) stay
+ * ordinary keys (as in libfyaml's tree). Only the first document of a stream is read. Duplicate
+ * keys are kept (the spec loader refuses them with one hash set per mapping; libfyaml's own check
+ * is quadratic).
  *
  * Bounds: collections nested deeper than `max_depth` stop the parse (NES_YT_DEEP) before any
  * deeper node is built; the builder needs no recursion and holds per level only the entries of
@@ -35,7 +37,8 @@ typedef struct nes_yn_pair {
 typedef enum nes_yt_status {
     NES_YT_OK = 0,
     NES_YT_EMPTY,  /* the stream holds no document */
-    NES_YT_SYNTAX, /* libfyaml refused the text: msg and line say why and where */
+    NES_YT_SYNTAX, /* libfyaml refused the text, or an alias names no anchor before it: msg and
+                      line say why and where */
     NES_YT_DEEP,   /* nested deeper than max_depth: line is where */
     NES_YT_NOMEM,
 } nes_yt_status;
@@ -69,8 +72,7 @@ bool nes_yn_is_seq(const nes_yn *n);
 bool nes_yn_is_scalar(const nes_yn *n);
 bool nes_yn_is_alias(const nes_yn *n);
 
-/** The node an alias names (NULL when no anchor of that name came before it); other nodes
- * themselves. NULL for NULL. */
+/** The node an alias names; other nodes themselves. NULL for NULL. */
 nes_yn *nes_yn_resolve(nes_yn *n);
 
 /** The collection holding `n` (keys too), NULL for the root. */
