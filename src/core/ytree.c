@@ -321,7 +321,9 @@ nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *o
                  (opts->json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
         .diag = diag,
     };
-    struct fy_parser *fyp = diag && b.t && b.frames ? fy_parser_create(&pc) : NULL;
+    /* texts, counts and lines are 32-bit: larger inputs are refused as if memory ran out */
+    struct fy_parser *fyp =
+        diag && b.t && b.frames && len <= UINT32_MAX ? fy_parser_create(&pc) : NULL;
     nes_yt_status st = NES_YT_NOMEM;
     if (fyp != NULL && fy_parser_set_string(fyp, data, len) == 0) {
         st = NES_YT_EMPTY;

@@ -51,9 +51,9 @@ typedef struct nes_yt_opts {
                            first are reported one lower */
 } nes_yt_opts;
 
-/** Parses the first document of data[0..len) (which must outlive the tree). On NES_YT_OK sets
- * *out; otherwise *out is NULL and, for NES_YT_SYNTAX / NES_YT_DEEP, msg (cap bytes) holds
- * libfyaml's first error and *line its 1-based line (0 if unknown). */
+/** Parses the first document of data[0..len) (which must outlive the tree; at most 4 GiB - 1). On
+ * NES_YT_OK sets *out; otherwise *out is NULL and, for NES_YT_SYNTAX / NES_YT_DEEP, msg (cap bytes)
+ * holds libfyaml's first error and *line its 1-based line (0 if unknown). */
 nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *opts,
                               nes_ytree **out, char *msg, size_t cap, int *line);
 
