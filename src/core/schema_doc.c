@@ -224,11 +224,20 @@ static bool looks_like_json(const char *data, size_t len)
 }
 
 /* Parses one document into d->tree; on failure fills msg/line. */
-static nes_yt_status build(nes_sd_doc *d, const char *data, size_t len, bool json, char *msg,
-                           size_t cap, int *line)
+static nes_yt_status build(nes_sd_docs *ds, nes_sd_doc *d, const char *data, size_t len, bool json,
+                           char *msg, size_t cap, int *line)
 {
-    nes_yt_opts o = {.json = json, .max_depth = NES_SPEC_MAX_NESTING, .split = d->split != NULL};
-    return nes_ytree_parse(data, len, &o, &d->tree, msg, cap, line);
+    if (ds->nodes >= NES_SPEC_MAX_YAML_NODES) { /* earlier documents took every node */
+        *line = 1;
+        return NES_YT_LARGE;
+    }
+    nes_yt_opts o = {.json = json,
+                     .max_depth = NES_SPEC_MAX_NESTING,
+                     .max_nodes = NES_SPEC_MAX_YAML_NODES - ds->nodes,
+                     .split = d->split != NULL};
+    nes_yt_status st = nes_ytree_parse(data, len, &o, &d->tree, msg, cap, line);
+    ds->nodes += nes_ytree_nodes(d->tree);
+    return st;
 }
 
 static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, size_t len,
@@ -267,17 +276,21 @@ static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, si
             data = d->split;
             len++;
         }
-        st = build(d, data, len, true, msg, sizeof msg, &line);
+        st = build(ds, d, data, len, true, msg, sizeof msg, &line);
         if (st == NES_YT_SYNTAX && json_name)
             return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid JSON: %s", d->shown,
                                line, msg);
     }
     if (st == NES_YT_SYNTAX || st == NES_YT_EMPTY)
-        st = build(d, data, len, false, msg, sizeof msg, &line);
+        st = build(ds, d, data, len, false, msg, sizeof msg, &line);
     if (st == NES_YT_NOMEM)
         return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
     if (st == NES_YT_EMPTY)
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s: empty document", d->shown);
+    if (st == NES_YT_LARGE)
+        return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
+                           "%s:%d: the spec's documents hold more than %u YAML nodes together",
+                           d->shown, line, NES_SPEC_MAX_YAML_NODES);
     if (st == NES_YT_DEEP)
         return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
                            "%s:%d: nested deeper than %d levels: move deeply nested inline schemas "

@@ -38,6 +38,7 @@ typedef struct nes_sd_docs {
     size_t max_docs;     /* the spec itself plus at most max_docs - 1 siblings */
     nes_sd_index *index; /* hash index of large mappings (schema_scan.c), NULL until needed */
     size_t bytes;        /* total input bytes, bounded by NES_SPEC_MAX_BYTES */
+    size_t nodes;        /* total YAML nodes, bounded by NES_SPEC_MAX_YAML_NODES */
     char *prefix;        /* directory part of the spec's name ("" or "dir/"), for messages */
     nes_doc_reader reader;
     void *reader_ud;

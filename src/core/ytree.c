@@ -42,11 +42,12 @@ struct nes_ytree {
 
 /* ---- arena ----------------------------------------------------------------------------------- */
 
-static void *yt_alloc(nes_ytree *t, size_t size)
+/* `size` bytes from the arena, 8-aligned unless `bytes` (texts). */
+static void *yt_alloc_in(nes_ytree *t, size_t size, bool bytes)
 {
-    size = (size + 7) & ~(size_t)7;
     yt_chunk *c = t->chunks;
-    if (c == NULL || c->cap - c->used < size) {
+    size_t off = c == NULL ? 0 : bytes ? c->used : (c->used + 7) & ~(size_t)7;
+    if (c == NULL || off > c->cap || c->cap - off < size) {
         size_t cap = size > YT_CHUNK ? size : YT_CHUNK;
         c = malloc(sizeof *c + cap);
         if (c == NULL)
@@ -55,10 +56,15 @@ static void *yt_alloc(nes_ytree *t, size_t size)
         c->used = 0;
         c->next = t->chunks;
         t->chunks = c;
+        off = 0;
     }
-    void *p = (char *)c->data + c->used;
-    c->used += size;
-    return p;
+    c->used = off + size;
+    return (char *)c->data + off;
+}
+
+static void *yt_alloc(nes_ytree *t, size_t size)
+{
+    return yt_alloc_in(t, size, false);
 }
 
 void nes_ytree_free(nes_ytree *t)
@@ -90,9 +96,9 @@ typedef struct yt_builder {
     nes_ytree *t;
     const char *data;
     size_t len;
-    bool split;
+    bool split, large;
     yt_frame *frames; /* max_depth entries */
-    size_t depth, max_depth;
+    size_t depth, max_depth, max_nodes;
     yt_anchor *anchors;
     size_t acap, an;
 } yt_builder;
@@ -123,7 +129,7 @@ static const char *keep_text(yt_builder *b, const char *s, size_t len)
     if (len == 0 ||
         (s >= b->data && (size_t)(s - b->data) <= b->len && len <= b->len - (size_t)(s - b->data)))
         return len == 0 ? "" : s;
-    char *copy = yt_alloc(b->t, len);
+    char *copy = yt_alloc_in(b->t, len, true);
     if (copy != NULL)
         memcpy(copy, s, len);
     return copy;
@@ -179,9 +185,14 @@ static int yt_line(const yt_builder *b, const struct fy_mark *m)
     return b->split && m->line > 0 ? m->line : m->line + 1;
 }
 
-/* A new node of `kind` attached to the open collection (or made the root). */
+/* A new node of `kind` attached to the open collection (or made the root); NULL when out of
+ * memory or over max_nodes (b->large set). */
 static nes_yn *attach(yt_builder *b, uint8_t kind)
 {
+    if (b->max_nodes && b->t->nodes == b->max_nodes) {
+        b->large = true;
+        return NULL;
+    }
     nes_yn *n = yt_alloc(b->t, sizeof *n);
     if (n == NULL)
         return NULL;
@@ -231,7 +242,8 @@ static int close_frame(yt_builder *b)
     return 0;
 }
 
-/* Adds one node event. -1: no memory; 1: too deep; 2: an alias that names no anchor before it. */
+/* Adds one node event. -1: no memory (or over max_nodes: b->large); 1: too deep; 2: an alias
+ * that names no anchor before it. */
 static int on_event(yt_builder *b, struct fy_event *ev)
 {
     nes_yn *n;
@@ -311,7 +323,7 @@ nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *o
     if (cap > 0)
         msg[0] = '\0';
     *line = 0;
-    yt_builder b = {.data = data, .len = len, .split = opts->split};
+    yt_builder b = {.data = data, .len = len, .split = opts->split, .max_nodes = opts->max_nodes};
     b.max_depth = opts->max_depth ? opts->max_depth : 1;
     b.t = calloc(1, sizeof *b.t);
     b.frames = calloc(b.max_depth, sizeof *b.frames);
@@ -348,9 +360,14 @@ nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *o
                 snprintf(msg, cap, "alias *%.*s names no anchor before it",
                          alen > 64 ? 64 : (int)alen, a ? a : "");
             }
-            fy_parser_event_free(fyp, ev);
-            if (rc < 0)
+            if (rc < 0 && b.large) {
+                st = NES_YT_LARGE;
+                *line = yt_line(&b, fy_event_start_mark(ev));
+                snprintf(msg, cap, "more than %zu nodes", b.max_nodes);
+            } else if (rc < 0) {
                 st = NES_YT_NOMEM;
+            }
+            fy_parser_event_free(fyp, ev);
             if (rc != 0)
                 break;
             if (type == FYET_DOCUMENT_END || type == FYET_STREAM_END) {

@@ -16,8 +16,8 @@
  * is quadratic).
  *
  * Bounds: collections nested deeper than `max_depth` stop the parse (NES_YT_DEEP) before any
- * deeper node is built; the builder needs no recursion and holds per level only the entries of
- * the collection being read. */
+ * deeper node is built, and so does the node after `max_nodes` (NES_YT_LARGE); the builder needs no
+ * recursion and holds per level only the entries of the collection being read. */
 #ifndef NES_YTREE_H
 #define NES_YTREE_H
 
@@ -40,6 +40,7 @@ typedef enum nes_yt_status {
     NES_YT_SYNTAX, /* libfyaml refused the text, or an alias names no anchor before it: msg and
                       line say why and where */
     NES_YT_DEEP,   /* nested deeper than max_depth: line is where */
+    NES_YT_LARGE,  /* more than max_nodes nodes: line is where */
     NES_YT_NOMEM,
 } nes_yt_status;
 
@@ -47,13 +48,14 @@ typedef enum nes_yt_status {
 typedef struct nes_yt_opts {
     bool json;          /* parse as JSON (libfyaml's JSON mode) rather than YAML */
     unsigned max_depth; /* deepest collection nesting accepted (the root collection is 1) */
+    size_t max_nodes;   /* most nodes built (0: no limit) */
     bool split;         /* the input has one line break added on its first line: lines after the
                            first are reported one lower */
 } nes_yt_opts;
 
 /** Parses the first document of data[0..len) (which must outlive the tree; at most 4 GiB - 1). On
- * NES_YT_OK sets *out; otherwise *out is NULL and, for NES_YT_SYNTAX / NES_YT_DEEP, msg (cap bytes)
- * holds libfyaml's first error and *line its 1-based line (0 if unknown). */
+ * NES_YT_OK sets *out; otherwise *out is NULL and, for NES_YT_SYNTAX / NES_YT_DEEP / NES_YT_LARGE,
+ * msg (cap bytes) holds libfyaml's first error and *line its 1-based line (0 if unknown). */
 nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *opts,
                               nes_ytree **out, char *msg, size_t cap, int *line);
 

@@ -239,6 +239,25 @@ static void nesting_is_bounded(void **state)
     free(s);
 }
 
+/* Building stops at the node after max_nodes, where it is. */
+static void node_count_is_bounded(void **state)
+{
+    (void)state;
+    const char *in = "# four nodes\n[a, b,\n c]\n";
+    nes_ytree *t;
+    char msg[160];
+    int line;
+    nes_yt_opts o = {.max_depth = 4, .max_nodes = 4};
+    assert_int_equal(nes_ytree_parse(in, strlen(in), &o, &t, msg, sizeof msg, &line), NES_YT_OK);
+    assert_int_equal(nes_ytree_nodes(t), 4);
+    nes_ytree_free(t);
+    o.max_nodes = 3;
+    assert_int_equal(nes_ytree_parse(in, strlen(in), &o, &t, msg, sizeof msg, &line), NES_YT_LARGE);
+    assert_null(t);
+    assert_int_equal(line, 3);
+    assert_non_null(strstr(msg, "more than 3 nodes"));
+}
+
 /* ---- locations and texts ------------------------------------------------------------------- */
 
 static void scalars_know_their_lines(void **state)
@@ -391,6 +410,7 @@ int main(void)
         cmocka_unit_test(trees_are_built_as_written),
         cmocka_unit_test(failures_say_why_and_where),
         cmocka_unit_test(nesting_is_bounded),
+        cmocka_unit_test(node_count_is_bounded),
         cmocka_unit_test(scalars_know_their_lines),
         cmocka_unit_test(texts_outlive_the_parser),
         cmocka_unit_test(accessors_refuse_the_wrong_kind),
