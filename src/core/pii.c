@@ -133,10 +133,43 @@ int nes_pii_node_mark(nes_pii_graph *g, nes_pii_node *n, nes_value_type type, co
 /** Longest pattern translated (longer ones match every name). */
 #define PII_MAX_PATTERN 1024
 
+/** Largest bound of a `{m,n}` quantifier translated (glibc expands bounded repeats when it
+ * compiles: `(a{1,1000}){1,1000}` took 41 s and 8 GB). */
+#define PII_MAX_REPEAT 100
+
+/* The length of a well-formed `{m}`, `{m,}` or `{m,n}` at p[0..len) and its largest bound in
+ * *bound, or 0. */
+static size_t brace_quantifier(const char *p, size_t len, unsigned long *bound)
+{
+    size_t i = 1;
+    unsigned long m = 0, n = 0;
+    bool digits = false, comma = false;
+    for (; i < len && p[i] != '}'; i++) {
+        if (p[i] >= '0' && p[i] <= '9') {
+            unsigned long *v = comma ? &n : &m;
+            *v = *v > 100000 ? *v : *v * 10 + (unsigned long)(p[i] - '0');
+            digits = digits || !comma;
+        } else if (p[i] == ',' && !comma) {
+            comma = true;
+        } else {
+            return 0;
+        }
+    }
+    if (i == len || !digits)
+        return 0;
+    *bound = m > n ? m : n;
+    return i + 1;
+}
+
 /* Translates an ECMA-262 pattern into POSIX ERE text in `out` (NUL-terminated). False when it
- * uses something ERE has no equivalent for: then the pattern matches every name. */
+ * uses something ERE has no equivalent for, or something glibc compiles in time or memory out of
+ * proportion to the pattern (stacked quantifiers such as `a++++`: exponential; bounded repeats
+ * over PII_MAX_REPEAT or nested in each other): then the pattern matches every name. */
 static bool translate(const char *p, size_t len, char *out, size_t cap)
 {
+    bool group_braced[PII_MAX_PATTERN + 1] = {false}; /* per open group: holds a {m,n} */
+    size_t depth = 0;
+    bool last_quant = false, closed_braced = false; /* previous token: quantifier / braced group */
     static const struct {
         char c;
         const char *ere;
@@ -151,6 +184,31 @@ static bool translate(const char *p, size_t len, char *out, size_t cap)
             return false;
         if (c == '(' && i + 1 < len && p[i + 1] == '?')
             return false; /* groups with options, lookaround */
+        bool quant = c == '*' || c == '+' || c == '?';
+        unsigned long bound = 0;
+        size_t blen = c == '{' ? brace_quantifier(p + i, len - i, &bound) : 0;
+        if ((quant || blen) && last_quant)
+            return false;
+        if (blen && (bound > PII_MAX_REPEAT || closed_braced))
+            return false;
+        bool closing = c == ')' && depth > 0;
+        closed_braced = closing && group_braced[depth];
+        last_quant = quant || blen;
+        if (blen) {
+            group_braced[depth] = true;
+            if (o + blen + 1 > cap)
+                return false;
+            memcpy(out + o, p + i, blen);
+            o += blen;
+            i += blen - 1;
+            continue;
+        }
+        if (c == '(' && depth < PII_MAX_PATTERN)
+            group_braced[++depth] = false;
+        if (closing) {
+            depth--;
+            group_braced[depth] = group_braced[depth] || closed_braced;
+        }
         if (c == '\\') {
             if (++i == len)
                 return false;

@@ -56,7 +56,7 @@ typedef struct loader {
 /* The spec root's x-pii-unknown-fields ("pass" or "reject"). */
 static nes_status load_unknown_fields(loader *l)
 {
-    struct fy_node *v = nes_sd_get(l->ds.docs[0].root, "x-pii-unknown-fields");
+    nes_yn *v = nes_sd_get(l->ds.docs[0].root, "x-pii-unknown-fields");
     const char *s;
     size_t len;
     if (v == NULL)
@@ -71,16 +71,16 @@ static nes_status load_unknown_fields(loader *l)
 
 static nes_status check_version(loader *l)
 {
-    struct fy_node *root = l->ds.docs[0].root;
+    nes_yn *root = l->ds.docs[0].root;
     if (root == NULL)
         return nes_err_set(l->err, NES_ERR_SPEC, (size_t)-1, "%s: empty document",
                            l->ds.docs[0].shown);
-    if (!fy_node_is_mapping(root))
+    if (!nes_yn_is_map(root))
         return nes_sd_fail(&l->ds, 0, root, NULL, NES_ERR_SPEC, l->err,
                            "the document is not a mapping");
     const char *v;
     size_t len;
-    struct fy_node *ver = nes_sd_get(root, "openapi");
+    nes_yn *ver = nes_sd_get(root, "openapi");
     if (nes_sd_str(ver, &v, &len) && len >= 2 && v[0] == '3' && v[1] == '.')
         return NES_OK;
     if (ver != NULL)
@@ -96,19 +96,19 @@ static nes_status check_version(loader *l)
 /* Servers' URL paths ("https://api.example.com/v1" -> "/v1"), without templated ones. */
 static nes_status load_servers(loader *l)
 {
-    struct fy_node *servers = nes_sd_get(l->ds.docs[0].root, "servers");
-    if (servers == NULL || !fy_node_is_sequence(servers))
+    nes_yn *servers = nes_sd_get(l->ds.docs[0].root, "servers");
+    if (servers == NULL || !nes_yn_is_seq(servers))
         return NES_OK;
     nes_spec *spec = l->spec;
-    int count = fy_node_sequence_item_count(servers);
+    int count = nes_yn_count(servers);
     char **bases = calloc((size_t)count + 1, sizeof *bases);
     if (bases == NULL)
         return oom(l->err);
     spec->bases = bases;
     size_t nbases = 0; /* == spec->nbases, kept current for nes_spec_free on failure */
     void *it = NULL;
-    struct fy_node *srv;
-    while ((srv = fy_node_sequence_iterate(servers, &it)) != NULL) {
+    nes_yn *srv;
+    while ((srv = nes_yn_seq_iterate(servers, &it)) != NULL) {
         const char *url;
         size_t len;
         if (!nes_sd_str(nes_sd_get(nes_sd_deref(srv), "url"), &url, &len))
@@ -170,37 +170,37 @@ static nes_status empty_node(loader *l, nes_pii_node **out)
 
 /* The root of an operation's JSON request body (the union of its JSON media types' schemas), or
  * NULL when it has none. */
-static nes_status body_root(loader *l, uint32_t doc, struct fy_node *op, nes_pii_node **out)
+static nes_status body_root(loader *l, uint32_t doc, nes_yn *op, nes_pii_node **out)
 {
     *out = NULL;
-    struct fy_node *rb = nes_sd_get(op, "requestBody");
+    nes_yn *rb = nes_sd_get(op, "requestBody");
     if (rb == NULL)
         return NES_OK;
     nes_sd_ref body;
     nes_status st = nes_sd_follow(&l->ds, (nes_sd_ref){rb, doc}, &body, l->err);
     if (st != NES_OK)
         return st;
-    if (!fy_node_is_mapping(body.node))
+    if (!nes_yn_is_map(body.node))
         return nes_sd_fail(&l->ds, body.doc, body.node, NULL, NES_ERR_SPEC, l->err,
                            "requestBody must be a mapping");
-    struct fy_node *content = nes_sd_get(body.node, "content");
-    if (content == NULL || !fy_node_is_mapping(content))
+    nes_yn *content = nes_sd_get(body.node, "content");
+    if (content == NULL || !nes_yn_is_map(content))
         return NES_OK;
-    int count = fy_node_mapping_item_count(content);
+    int count = nes_yn_count(content);
     nes_sd_ref *set = malloc((count > 0 ? (size_t)count : 1) * sizeof *set);
     if (set == NULL)
         return oom(l->err);
     size_t n = 0;
     bool json = false;
     void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(content, &it)) != NULL && n < (size_t)count) {
+    nes_yn_pair *p;
+    while ((p = nes_yn_map_iterate(content, &it)) != NULL && n < (size_t)count) {
         const char *mt;
         size_t len;
-        if (!nes_sd_str(nes_sd_deref(fy_node_pair_key(p)), &mt, &len) || !json_media(mt, len))
+        if (!nes_sd_str(nes_sd_deref(nes_yn_pair_key(p)), &mt, &len) || !json_media(mt, len))
             continue;
         json = true;
-        struct fy_node *schema = nes_sd_get(nes_sd_deref(fy_node_pair_value(p)), "schema");
+        nes_yn *schema = nes_sd_get(nes_sd_deref(nes_yn_pair_value(p)), "schema");
         if (schema != NULL)
             set[n++] = (nes_sd_ref){schema, body.doc};
     }
@@ -212,11 +212,11 @@ static nes_status body_root(loader *l, uint32_t doc, struct fy_node *op, nes_pii
     return *out != NULL ? NES_OK : empty_node(l, out);
 }
 
-static nes_status add_op(loader *l, const char *method, const char *path, size_t plen,
-                         struct fy_node *op, uint32_t doc, bool webhook)
+static nes_status add_op(loader *l, const char *method, const char *path, size_t plen, nes_yn *op,
+                         uint32_t doc, bool webhook)
 {
     nes_spec *spec = l->spec;
-    struct fy_node *idn = nes_sd_get(op, "operationId");
+    nes_yn *idn = nes_sd_get(op, "operationId");
     const char *id = NULL;
     size_t idlen = 0;
     if (idn != NULL && !nes_sd_str(idn, &id, &idlen))
@@ -252,20 +252,20 @@ static nes_status add_op(loader *l, const char *method, const char *path, size_t
 
 /* Adds the operations of one path item: its own, then those of the item its `$ref` names (and
  * so on along the chain) for methods it does not define itself (3.1 allows both). */
-static nes_status add_item_ops(loader *l, struct fy_node *value, const char *path, size_t plen,
+static nes_status add_item_ops(loader *l, nes_yn *value, const char *path, size_t plen,
                                bool webhook)
 {
     nes_sd_ref cur = {nes_sd_deref(value), 0};
     bool done[sizeof methods / sizeof methods[0]] = {false};
     for (int hops = 0;; hops++) {
-        if (cur.node == NULL || !fy_node_is_mapping(cur.node))
+        if (cur.node == NULL || !nes_yn_is_map(cur.node))
             return nes_sd_fail(&l->ds, cur.doc, cur.node ? cur.node : value, NULL, NES_ERR_SPEC,
                                l->err, "a path item must be a mapping");
         for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
-            struct fy_node *op = nes_sd_get(cur.node, methods[m]);
+            nes_yn *op = nes_sd_get(cur.node, methods[m]);
             if (op == NULL || done[m])
                 continue;
-            if (!fy_node_is_mapping(op))
+            if (!nes_yn_is_map(op))
                 return nes_sd_fail(&l->ds, cur.doc, op, NULL, NES_ERR_SPEC, l->err,
                                    "an operation must be a mapping");
             done[m] = true;
@@ -273,7 +273,7 @@ static nes_status add_item_ops(loader *l, struct fy_node *value, const char *pat
             if (st != NES_OK)
                 return st;
         }
-        struct fy_node *ref = nes_sd_get(cur.node, "$ref");
+        nes_yn *ref = nes_sd_get(cur.node, "$ref");
         if (ref == NULL)
             return NES_OK;
         const char *s;
@@ -295,24 +295,24 @@ static nes_status load_ops(loader *l)
 {
     static const char *const sections[] = {"paths", "webhooks"};
     for (size_t sec = 0; sec < 2; sec++) {
-        struct fy_node *paths = nes_sd_get(l->ds.docs[0].root, sections[sec]);
+        nes_yn *paths = nes_sd_get(l->ds.docs[0].root, sections[sec]);
         if (paths == NULL)
             continue;
-        if (!fy_node_is_mapping(paths))
+        if (!nes_yn_is_map(paths))
             return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err, "%s must be a mapping",
                                sections[sec]);
         void *it = NULL;
-        struct fy_node_pair *p;
-        while ((p = fy_node_mapping_iterate(paths, &it)) != NULL) {
+        nes_yn_pair *p;
+        while ((p = nes_yn_map_iterate(paths, &it)) != NULL) {
             const char *path;
             size_t plen;
-            struct fy_node *key = nes_sd_deref(fy_node_pair_key(p));
+            nes_yn *key = nes_sd_deref(nes_yn_pair_key(p));
             if (!nes_sd_str(key, &path, &plen))
                 return nes_sd_fail(&l->ds, 0, paths, NULL, NES_ERR_SPEC, l->err,
                                    "%s keys must be strings", sections[sec]);
-            if (fy_node_pair_value(p) == NULL)
+            if (nes_yn_pair_value(p) == NULL)
                 continue;
-            nes_status st = add_item_ops(l, fy_node_pair_value(p), path, plen, sec == 1);
+            nes_status st = add_item_ops(l, nes_yn_pair_value(p), path, plen, sec == 1);
             if (st != NES_OK)
                 return st;
         }
@@ -322,8 +322,8 @@ static nes_status load_ops(loader *l)
 
 static nes_status load_pii_root(loader *l)
 {
-    struct fy_node *root = l->ds.docs[0].root;
-    struct fy_node *xr = nes_sd_get(root, "x-pii-root");
+    nes_yn *root = l->ds.docs[0].root;
+    nes_yn *xr = nes_sd_get(root, "x-pii-root");
     if (xr == NULL)
         return NES_OK;
     const char *s;

@@ -40,7 +40,8 @@
  * - Documents are UTF-8 (checked before parsing; NUL bytes refused), YAML or JSON (names ending
  *   in .json, or content starting with '{' or '['). Aliases are followed, never expanded; a
  *   document whose aliases and merge keys would expand to more than NES_SPEC_MAX_ALIAS_NODES
- *   nodes, one with duplicate keys, or one nested deeper than NES_SPEC_MAX_NESTING is refused.
+ *   nodes, one with duplicate keys, or one nested deeper than NES_SPEC_MAX_NESTING is refused, and
+ *   so are documents holding more than NES_SPEC_MAX_YAML_NODES nodes together.
  *   Loading is linear in the spec's size (schema_scan.c).
  *   Sibling names are resolved relative to the referring document and normalised; a name that
  *   leaves the spec's directory, an absolute path or a URL is a load error. */
@@ -62,10 +63,15 @@
 #define NES_SPEC_MAX_ALIAS_NODES 4000000u
 /** Deepest YAML/JSON nesting a spec document may have: a body MAX_DEPTH levels deep needs a
  * schema about 2 x MAX_DEPTH + 10 levels deep when written inline (`properties: {a: ...}` is two
- * levels per body level), so 512 covers MAX_DEPTH up to ~250. Documents whose nesting cannot be
- * bounded below this by a linear pre-scan (schema_doc.c) keep the YAML parser's own limit of 64
- * levels; deeper ones are refused with a message that says so. */
+ * levels per body level), so 512 covers MAX_DEPTH up to ~250. The document tree (ytree.h) stops
+ * at this depth while it parses (no recursion anywhere); deeper documents are refused with a
+ * message that says so. */
 #define NES_SPEC_MAX_NESTING 512
+/** Upper bound on the YAML nodes of a spec's documents together. A node costs about 40 bytes in
+ * the document tree (ytree.h), so this bounds a load's memory (~350 MB) for documents made of tiny
+ * nodes (`[a,a,a,...]`: one node per 2 bytes); a 64 MiB spec of the usual shape holds ~7 million
+ * (the 100,000-schema benchmark spec: 11 MB, 1.2 million). */
+#define NES_SPEC_MAX_YAML_NODES 8000000u
 /** Default bound on the documents of a spec (the spec plus the sibling files its `$ref`s name);
  * large split specs (DigitalOcean's has 471 files) fit. */
 #define NES_SPEC_DEFAULT_MAX_DOCS 1024

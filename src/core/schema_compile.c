@@ -51,12 +51,12 @@
 
 /* The keywords of one schema object that the compiler reads (aliases resolved). */
 typedef struct skw {
-    struct fy_node *ref_key, *ref, *all_of, *one_of, *any_of;
-    struct fy_node *properties, *addl, *pattern, *items, *prefix_items;
-    struct fy_node *type, *x_pii, *x_ctx, *x_unknown;
-    struct fy_node *merge, *if_, *then_, *else_, *dep_schemas, *dependencies; /* more members */
-    struct fy_node *uneval_props, *uneval_items, *addl_items, *contains;      /* more children */
-    struct fy_node *dyn_ref, *discriminator, *content_schema;
+    nes_yn *ref_key, *ref, *all_of, *one_of, *any_of;
+    nes_yn *properties, *addl, *pattern, *items, *prefix_items;
+    nes_yn *type, *x_pii, *x_ctx, *x_unknown;
+    nes_yn *merge, *if_, *then_, *else_, *dep_schemas, *dependencies; /* more members */
+    nes_yn *uneval_props, *uneval_items, *addl_items, *contains;      /* more children */
+    nes_yn *dyn_ref, *discriminator, *content_schema;
 } skw;
 
 typedef struct sc_entry {
@@ -77,15 +77,15 @@ typedef struct anchor {
 
 /* A schema that `allOf`s a base (the inheritance pattern of discriminators). */
 typedef struct subtype {
-    struct fy_node *base;
+    nes_yn *base;
     nes_sd_ref sub;
 } subtype;
 
 /* Per member of the node being compiled: its wildcard schemas and its patterns. */
 typedef struct mem_info {
-    struct fy_node *addl, *uneval; /* mappings, or NULL */
-    size_t pat_off, npat;          /* its patterns in pats[] */
-    size_t stamp;                  /* last property group that it lists */
+    nes_yn *addl, *uneval; /* mappings, or NULL */
+    size_t pat_off, npat;  /* its patterns in pats[] */
+    size_t stamp;          /* last property group that it lists */
 } mem_info;
 
 typedef struct pat_item {
@@ -97,7 +97,7 @@ typedef struct pat_item {
 
 typedef struct stack_item {
     nes_sd_ref r;
-    struct fy_node *from; /* the schema that led here (for error locations), or NULL */
+    nes_yn *from; /* the schema that led here (for error locations), or NULL */
     uint32_t from_doc;
     unsigned depth; /* $ref hops in a row */
 } stack_item;
@@ -118,13 +118,13 @@ struct nes_sc {
     size_t nents, cap_ents;
     uint32_t *table;
     size_t tcap;
-    struct fy_node **keys;
+    nes_yn **keys;
     size_t nkeys, cap_keys;
     nes_sd_ref *mems;
     size_t nmems, cap_mems;
     size_t next; /* worklist: entries [next, nents) still to compile */
     /* visited set of the current closure (generation-stamped) */
-    struct fy_node **vkeys;
+    nes_yn **vkeys;
     uint32_t *vgen;
     size_t vcap, vn;
     uint32_t gen;
@@ -133,7 +133,7 @@ struct nes_sc {
     size_t nstack, cap_stack;
     nes_sd_ref *clo;
     size_t nclo, cap_clo;
-    struct fy_node **sorted;
+    nes_yn **sorted;
     size_t cap_sorted;
     prop_item *props;
     size_t nprops, cap_props;
@@ -152,7 +152,7 @@ struct nes_sc {
     size_t nanchors, cap_anchors;
     subtype *subtypes;
     size_t nsubtypes, cap_subtypes;
-    struct fy_node **walk;
+    nes_yn **walk;
     size_t cap_walk;
     nes_pii_node *leaf[2]; /* items of non-array schemas: closed, passing */
 };
@@ -245,7 +245,7 @@ size_t nes_sc_node_count(const nes_sc *c)
 
 /* ---- schema keywords ----------------------------------------------------------------------- */
 
-static void scan(struct fy_node *m, skw *k)
+static void scan(nes_yn *m, skw *k)
 {
     static const struct {
         const char *name;
@@ -280,17 +280,17 @@ static void scan(struct fy_node *m, skw *k)
     };
     memset(k, 0, sizeof *k);
     void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(m, &it)) != NULL) {
+    nes_yn_pair *p;
+    while ((p = nes_yn_map_iterate(m, &it)) != NULL) {
         const char *s;
         size_t len;
-        struct fy_node *key = fy_node_pair_key(p);
+        nes_yn *key = nes_yn_pair_key(p);
         if (!nes_sd_str(key, &s, &len) || len < 2 || len > 21)
             continue;
         for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
             if (strlen(words[i].name) == len && memcmp(words[i].name, s, len) == 0) {
-                struct fy_node **slot = (struct fy_node **)((char *)k + words[i].off);
-                *slot = nes_sd_deref(fy_node_pair_value(p));
+                nes_yn **slot = (nes_yn **)((char *)k + words[i].off);
+                *slot = nes_sd_deref(nes_yn_pair_value(p));
                 if (i == 0)
                     k->ref_key = key;
                 break;
@@ -421,19 +421,19 @@ static const nes_schema_keyword *keyword(const char *s, size_t len)
 static nes_status check_keywords(nes_sc *c, const nes_sd_ref *m, nes_err *err)
 {
     void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(m->node, &it)) != NULL) {
+    nes_yn_pair *p;
+    while ((p = nes_yn_map_iterate(m->node, &it)) != NULL) {
         const char *s;
         size_t len;
-        struct fy_node *key = fy_node_pair_key(p);
+        nes_yn *key = nes_yn_pair_key(p);
         if (!nes_sd_str(key, &s, &len) || (len >= 2 && s[0] == 'x' && s[1] == '-'))
             continue;
         const nes_schema_keyword *k = memchr(s, '\0', len) ? NULL : keyword(s, len);
         if (k != NULL && k->decision == NES_KW_REFUSED)
             return nes_sd_fail(c->ds, m->doc, m->node, key, NES_ERR_SPEC, err,
                                "keyword %s is not supported: %s", k->name, k->how);
-        struct fy_node *v = nes_sd_deref(fy_node_pair_value(p));
-        if (k == NULL && v != NULL && (fy_node_is_mapping(v) || fy_node_is_sequence(v)))
+        nes_yn *v = nes_sd_deref(nes_yn_pair_value(p));
+        if (k == NULL && v != NULL && (nes_yn_is_map(v) || nes_yn_is_seq(v)))
             return nes_sd_fail(c->ds, m->doc, m->node, key, NES_ERR_SPEC, err,
                                "unknown keyword \"%.*s\" holds a mapping or a list: it may hold a "
                                "schema that marks PII (see docs/openapi-support.md)",
@@ -452,22 +452,22 @@ static nes_status index_anchors(nes_sc *c, uint32_t doc, nes_err *err)
     if (once != 0)
         return once < 0 ? oom(err) : NES_OK;
     size_t n = 0, visited = 0;
-    struct fy_node *root = c->ds->docs[doc].root;
+    nes_yn *root = c->ds->docs[doc].root;
     if (root == NULL)
         return NES_OK;
     if (!GROW(c->walk, c->cap_walk, 1))
         return oom(err);
     c->walk[n++] = root;
     while (n > 0) {
-        struct fy_node *node = c->walk[--n];
+        nes_yn *node = c->walk[--n];
         if (++visited > SC_MAX_INDEX_NODES)
             return nes_sd_fail(c->ds, doc, root, NULL, NES_ERR_LIMIT, err,
                                "document too large to index its anchors");
-        if (fy_node_is_sequence(node)) {
+        if (nes_yn_is_seq(node)) {
             void *it = NULL;
-            struct fy_node *item;
-            while ((item = fy_node_sequence_iterate(node, &it)) != NULL) {
-                if (fy_node_is_alias(item) || fy_node_is_scalar(item))
+            nes_yn *item;
+            while ((item = nes_yn_seq_iterate(node, &it)) != NULL) {
+                if (nes_yn_is_alias(item) || nes_yn_is_scalar(item))
                     continue;
                 if (!GROW(c->walk, c->cap_walk, n + 1))
                     return oom(err);
@@ -475,15 +475,15 @@ static nes_status index_anchors(nes_sc *c, uint32_t doc, nes_err *err)
             }
             continue;
         }
-        if (!fy_node_is_mapping(node))
+        if (!nes_yn_is_map(node))
             continue;
         void *it = NULL;
-        struct fy_node_pair *p;
-        while ((p = fy_node_mapping_iterate(node, &it)) != NULL) {
+        nes_yn_pair *p;
+        while ((p = nes_yn_map_iterate(node, &it)) != NULL) {
             const char *k, *v;
             size_t kl, vl;
-            struct fy_node *val = fy_node_pair_value(p);
-            if (nes_sd_str(fy_node_pair_key(p), &k, &kl) &&
+            nes_yn *val = nes_yn_pair_value(p);
+            if (nes_sd_str(nes_yn_pair_key(p), &k, &kl) &&
                 ((kl == 7 && memcmp(k, "$anchor", 7) == 0) ||
                  (kl == 14 && memcmp(k, "$dynamicAnchor", 14) == 0)) &&
                 nes_sd_str(val, &v, &vl)) {
@@ -491,7 +491,7 @@ static nes_status index_anchors(nes_sc *c, uint32_t doc, nes_err *err)
                     return oom(err);
                 c->anchors[c->nanchors++] = (anchor){v, vl, {node, doc}};
             }
-            if (val == NULL || fy_node_is_alias(val) || fy_node_is_scalar(val))
+            if (val == NULL || nes_yn_is_alias(val) || nes_yn_is_scalar(val))
                 continue;
             if (!GROW(c->walk, c->cap_walk, n + 1))
                 return oom(err);
@@ -502,10 +502,10 @@ static nes_status index_anchors(nes_sc *c, uint32_t doc, nes_err *err)
 }
 
 /* Pushes every schema of document `doc` anchored as `name` (len bytes). */
-static nes_status push(nes_sc *c, nes_sd_ref r, struct fy_node *from, uint32_t from_doc,
-                       unsigned depth, nes_err *err);
+static nes_status push(nes_sc *c, nes_sd_ref r, nes_yn *from, uint32_t from_doc, unsigned depth,
+                       nes_err *err);
 
-static nes_status push_anchor(nes_sc *c, const nes_sd_ref *m, struct fy_node *at, const char *name,
+static nes_status push_anchor(nes_sc *c, const nes_sd_ref *m, nes_yn *at, const char *name,
                               size_t len, unsigned depth, nes_err *err)
 {
     nes_status st = index_anchors(c, m->doc, err);
@@ -530,20 +530,19 @@ static nes_status index_subtypes(nes_sc *c, uint32_t doc, nes_err *err)
     int once = doc_once(c, doc, DONE_SUBTYPES);
     if (once != 0)
         return once < 0 ? oom(err) : NES_OK;
-    struct fy_node *schemas =
-        nes_sd_get(nes_sd_get(c->ds->docs[doc].root, "components"), "schemas");
-    if (schemas == NULL || !fy_node_is_mapping(schemas))
+    nes_yn *schemas = nes_sd_get(nes_sd_get(c->ds->docs[doc].root, "components"), "schemas");
+    if (schemas == NULL || !nes_yn_is_map(schemas))
         return NES_OK;
     void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(schemas, &it)) != NULL) {
-        struct fy_node *sub = nes_sd_deref(fy_node_pair_value(p));
-        struct fy_node *all = nes_sd_get(sub, "allOf");
-        if (all == NULL || !fy_node_is_sequence(all))
+    nes_yn_pair *p;
+    while ((p = nes_yn_map_iterate(schemas, &it)) != NULL) {
+        nes_yn *sub = nes_sd_deref(nes_yn_pair_value(p));
+        nes_yn *all = nes_sd_get(sub, "allOf");
+        if (all == NULL || !nes_yn_is_seq(all))
             continue;
         void *jt = NULL;
-        struct fy_node *item;
-        while ((item = fy_node_sequence_iterate(all, &jt)) != NULL) {
+        nes_yn *item;
+        while ((item = nes_yn_seq_iterate(all, &jt)) != NULL) {
             const char *s;
             size_t len;
             if (!nes_sd_str(nes_sd_get(nes_sd_deref(item), "$ref"), &s, &len) || len < 2 ||
@@ -563,21 +562,21 @@ static nes_status index_subtypes(nes_sc *c, uint32_t doc, nes_err *err)
 
 /* Pushes a discriminator's subtypes: its mapping's targets (schema names or references) and
  * every schema of the document's components that allOf the base `m`. */
-static nes_status push_discriminator(nes_sc *c, const nes_sd_ref *m, struct fy_node *d,
-                                     unsigned depth, nes_err *err)
+static nes_status push_discriminator(nes_sc *c, const nes_sd_ref *m, nes_yn *d, unsigned depth,
+                                     nes_err *err)
 {
-    if (!fy_node_is_mapping(d))
+    if (!nes_yn_is_map(d))
         return nes_sd_fail(c->ds, m->doc, m->node, d, NES_ERR_SPEC, err,
                            "discriminator must be a mapping");
     nes_status st = NES_OK;
-    struct fy_node *mapping = nes_sd_get(d, "mapping");
-    if (mapping != NULL && !fy_node_is_mapping(mapping))
+    nes_yn *mapping = nes_sd_get(d, "mapping");
+    if (mapping != NULL && !nes_yn_is_map(mapping))
         return nes_sd_fail(c->ds, m->doc, m->node, mapping, NES_ERR_SPEC, err,
                            "discriminator mapping must be a mapping");
     void *it = NULL;
-    struct fy_node_pair *p;
-    while (st == NES_OK && mapping != NULL && (p = fy_node_mapping_iterate(mapping, &it)) != NULL) {
-        struct fy_node *v = nes_sd_deref(fy_node_pair_value(p));
+    nes_yn_pair *p;
+    while (st == NES_OK && mapping != NULL && (p = nes_yn_map_iterate(mapping, &it)) != NULL) {
+        nes_yn *v = nes_sd_deref(nes_yn_pair_value(p));
         const char *s;
         size_t len;
         if (!nes_sd_str(v, &s, &len) || len == 0 || len > 400)
@@ -623,11 +622,11 @@ static nes_status push_discriminator(nes_sc *c, const nes_sd_ref *m, struct fy_n
 /* ---- closure ------------------------------------------------------------------------------- */
 
 /* 1 when `n` was already visited by the current closure, 0 after marking it, -1 on OOM. */
-static int visit(nes_sc *c, struct fy_node *n)
+static int visit(nes_sc *c, nes_yn *n)
 {
     if (2 * (c->vn + 1) > c->vcap) {
         size_t cap = c->vcap ? 2 * c->vcap : 256;
-        struct fy_node **keys = calloc(cap, sizeof *keys);
+        nes_yn **keys = calloc(cap, sizeof *keys);
         uint32_t *gens = calloc(cap, sizeof *gens);
         if (keys == NULL || gens == NULL) {
             free(keys);
@@ -665,8 +664,8 @@ static int visit(nes_sc *c, struct fy_node *n)
     return 0;
 }
 
-static nes_status push(nes_sc *c, nes_sd_ref r, struct fy_node *from, uint32_t from_doc,
-                       unsigned depth, nes_err *err)
+static nes_status push(nes_sc *c, nes_sd_ref r, nes_yn *from, uint32_t from_doc, unsigned depth,
+                       nes_err *err)
 {
     if (r.node == NULL)
         return nes_sd_fail(c->ds, from_doc, from, NULL, NES_ERR_SPEC, err,
@@ -679,14 +678,14 @@ static nes_status push(nes_sc *c, nes_sd_ref r, struct fy_node *from, uint32_t f
 }
 
 /* Pushes the members of an allOf/oneOf/anyOf list in reverse (so they pop in order). */
-static nes_status push_list(nes_sc *c, const nes_sd_ref *m, struct fy_node *list, const char *kw,
+static nes_status push_list(nes_sc *c, const nes_sd_ref *m, nes_yn *list, const char *kw,
                             unsigned depth, nes_err *err)
 {
-    if (!fy_node_is_sequence(list))
+    if (!nes_yn_is_seq(list))
         return nes_sd_fail(c->ds, m->doc, m->node, list, NES_ERR_SPEC, err, "%s must be a list",
                            kw);
-    for (int i = fy_node_sequence_item_count(list); i-- > 0;) {
-        struct fy_node *item = nes_sd_deref(fy_node_sequence_get_by_index(list, i));
+    for (int i = nes_yn_count(list); i-- > 0;) {
+        nes_yn *item = nes_sd_deref(nes_yn_seq_at(list, i));
         nes_status st = push(c, (nes_sd_ref){item, m->doc}, m->node, m->doc, depth, err);
         if (st != NES_OK)
             return st;
@@ -709,25 +708,25 @@ static nes_status push_more(nes_sc *c, const nes_sd_ref *m, const skw *k, unsign
     if (st == NES_OK && k->else_ != NULL)
         st = push(c, (nes_sd_ref){k->else_, m->doc}, m->node, m->doc, depth, err);
     if (st == NES_OK && k->merge != NULL)
-        st = fy_node_is_sequence(k->merge)
+        st = nes_yn_is_seq(k->merge)
                  ? push_list(c, m, k->merge, "<<", depth, err)
                  : push(c, (nes_sd_ref){k->merge, m->doc}, m->node, m->doc, depth, err);
     if (st == NES_OK && k->dep_schemas != NULL) {
-        if (!fy_node_is_mapping(k->dep_schemas))
+        if (!nes_yn_is_map(k->dep_schemas))
             return nes_sd_fail(c->ds, m->doc, m->node, k->dep_schemas, NES_ERR_SPEC, err,
                                "dependentSchemas must be a mapping");
         void *it = NULL;
-        struct fy_node_pair *p;
-        while (st == NES_OK && (p = fy_node_mapping_iterate(k->dep_schemas, &it)) != NULL)
-            st = push(c, (nes_sd_ref){nes_sd_deref(fy_node_pair_value(p)), m->doc}, m->node, m->doc,
+        nes_yn_pair *p;
+        while (st == NES_OK && (p = nes_yn_map_iterate(k->dep_schemas, &it)) != NULL)
+            st = push(c, (nes_sd_ref){nes_sd_deref(nes_yn_pair_value(p)), m->doc}, m->node, m->doc,
                       depth, err);
     }
-    if (st == NES_OK && k->dependencies != NULL && fy_node_is_mapping(k->dependencies)) {
+    if (st == NES_OK && k->dependencies != NULL && nes_yn_is_map(k->dependencies)) {
         void *it = NULL;
-        struct fy_node_pair *p;
-        while (st == NES_OK && (p = fy_node_mapping_iterate(k->dependencies, &it)) != NULL) {
-            struct fy_node *v = nes_sd_deref(fy_node_pair_value(p));
-            if (v != NULL && fy_node_is_mapping(v)) /* lists name required properties */
+        nes_yn_pair *p;
+        while (st == NES_OK && (p = nes_yn_map_iterate(k->dependencies, &it)) != NULL) {
+            nes_yn *v = nes_sd_deref(nes_yn_pair_value(p));
+            if (v != NULL && nes_yn_is_map(v)) /* lists name required properties */
                 st = push(c, (nes_sd_ref){v, m->doc}, m->node, m->doc, depth, err);
         }
     }
@@ -737,8 +736,7 @@ static nes_status push_more(nes_sc *c, const nes_sd_ref *m, const skw *k, unsign
 }
 
 /* Reads x-pii-unknown-fields: 1 pass, 0 reject, -1 absent; NES_ERR_SPEC for other values. */
-static nes_status unknown_fields(nes_sc *c, const nes_sd_ref *m, struct fy_node *v, int *out,
-                                 nes_err *err)
+static nes_status unknown_fields(nes_sc *c, const nes_sd_ref *m, nes_yn *v, int *out, nes_err *err)
 {
     const char *s;
     size_t len;
@@ -757,8 +755,8 @@ static nes_status unknown_fields(nes_sc *c, const nes_sd_ref *m, struct fy_node 
 
 /* Follows a `$ref` (or a `$dynamicRef` when `dynamic`): JSON pointers and sibling documents
  * through nes_sd_resolve, `#name` to the document's anchors. */
-static nes_status follow_ref(nes_sc *c, const nes_sd_ref *m, struct fy_node *key,
-                             struct fy_node *val, bool dynamic, unsigned depth, nes_err *err)
+static nes_status follow_ref(nes_sc *c, const nes_sd_ref *m, nes_yn *key, nes_yn *val, bool dynamic,
+                             unsigned depth, nes_err *err)
 {
     const char *kw = dynamic ? "$dynamicRef" : "$ref";
     const char *s;
@@ -817,10 +815,10 @@ static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, bool pass_i
     }
     while (c->nstack > 0) {
         stack_item it = c->stack[--c->nstack];
-        struct fy_node *node = nes_sd_deref(it.r.node);
+        nes_yn *node = nes_sd_deref(it.r.node);
         if (node == NULL)
             return nes_sd_fail(c->ds, it.r.doc, it.r.node, NULL, NES_ERR_SPEC, err, "alias cycle");
-        if (!fy_node_is_mapping(node)) {
+        if (!nes_yn_is_map(node)) {
             if (nes_sd_bool(node) >= 0) /* 3.1 boolean schema: constrains nothing we track */
                 continue;
             return nes_sd_fail(c->ds, it.r.doc, node, NULL, NES_ERR_SPEC, err,
@@ -877,8 +875,8 @@ static nes_status closure(nes_sc *c, const nes_sd_ref *in, size_t n, bool pass_i
 
 static int ptr_cmp(const void *a, const void *b)
 {
-    uintptr_t x = (uintptr_t) * (struct fy_node *const *)a;
-    uintptr_t y = (uintptr_t) * (struct fy_node *const *)b;
+    uintptr_t x = (uintptr_t) * (nes_yn *const *)a;
+    uintptr_t y = (uintptr_t) * (nes_yn *const *)b;
     return x < y ? -1 : x > y;
 }
 
@@ -986,18 +984,18 @@ static unsigned type_word(const char *s, size_t len)
 }
 
 /* NES_JT_* bits of a `type` value (a word or a 3.1 list); "null" adds nothing. */
-static unsigned type_bits(struct fy_node *t)
+static unsigned type_bits(nes_yn *t)
 {
     const char *s;
     size_t len;
     if (nes_sd_str(t, &s, &len))
         return type_word(s, len);
-    if (t == NULL || !fy_node_is_sequence(t))
+    if (t == NULL || !nes_yn_is_seq(t))
         return NES_JT_ALL;
     unsigned bits = 0;
     void *it = NULL;
-    struct fy_node *item;
-    while ((item = fy_node_sequence_iterate(t, &it)) != NULL)
+    nes_yn *item;
+    while ((item = nes_yn_seq_iterate(t, &it)) != NULL)
         bits |= nes_sd_str(nes_sd_deref(item), &s, &len) ? type_word(s, len) : NES_JT_ALL;
     return bits;
 }
@@ -1011,10 +1009,10 @@ static nes_status group_add(nes_sc *c, nes_sd_ref r, nes_err *err)
 }
 
 /* Adds a schema-or-boolean value (additionalProperties, items) to the group. */
-static nes_status group_schema(nes_sc *c, const nes_sd_ref *m, struct fy_node *v, const char *kw,
+static nes_status group_schema(nes_sc *c, const nes_sd_ref *m, nes_yn *v, const char *kw,
                                nes_err *err)
 {
-    if (v != NULL && fy_node_is_mapping(v))
+    if (v != NULL && nes_yn_is_map(v))
         return group_add(c, (nes_sd_ref){v, m->doc}, err);
     if (nes_sd_bool(v) >= 0)
         return NES_OK;
@@ -1022,12 +1020,12 @@ static nes_status group_schema(nes_sc *c, const nes_sd_ref *m, struct fy_node *v
                        "%s must be a schema or a boolean", kw);
 }
 
-static nes_status group_list(nes_sc *c, const nes_sd_ref *m, struct fy_node *list, const char *kw,
+static nes_status group_list(nes_sc *c, const nes_sd_ref *m, nes_yn *list, const char *kw,
                              nes_err *err)
 {
     void *it = NULL;
-    struct fy_node *item;
-    while ((item = fy_node_sequence_iterate(list, &it)) != NULL) {
+    nes_yn *item;
+    while ((item = nes_yn_seq_iterate(list, &it)) != NULL) {
         nes_status st = group_schema(c, m, nes_sd_deref(item), kw, err);
         if (st != NES_OK)
             return st;
@@ -1048,37 +1046,37 @@ static int prop_cmp(const void *a, const void *b)
 
 /* Adds the pairs of a `properties` mapping of member `mi`; `<<: *common` inside it merges
  * (unites) the aliased mapping(s), up to a few levels deep. */
-static nes_status gather_props(nes_sc *c, const nes_sd_ref *m, size_t mi, struct fy_node *props,
-                               int depth, nes_err *err)
+static nes_status gather_props(nes_sc *c, const nes_sd_ref *m, size_t mi, nes_yn *props, int depth,
+                               nes_err *err)
 {
-    if (!fy_node_is_mapping(props))
+    if (!nes_yn_is_map(props))
         return nes_sd_fail(c->ds, m->doc, m->node, props, NES_ERR_SPEC, err,
                            "properties must be a mapping");
     void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(props, &it)) != NULL) {
+    nes_yn_pair *p;
+    while ((p = nes_yn_map_iterate(props, &it)) != NULL) {
         const char *key;
         size_t len;
-        struct fy_node *k = nes_sd_deref(fy_node_pair_key(p));
-        struct fy_node *v = nes_sd_deref(fy_node_pair_value(p));
+        nes_yn *k = nes_sd_deref(nes_yn_pair_key(p));
+        nes_yn *v = nes_sd_deref(nes_yn_pair_value(p));
         if (!nes_sd_str(k, &key, &len))
             return nes_sd_fail(c->ds, m->doc, props, NULL, NES_ERR_SPEC, err,
                                "property names must be strings");
         if (v == NULL)
             return nes_sd_fail(c->ds, m->doc, props, k, NES_ERR_SPEC, err,
                                "property \"%.*s\" has no schema", len > 64 ? 64 : (int)len, key);
-        if (len == 2 && memcmp(key, "<<", 2) == 0 && fy_node_get_style(k) == FYNS_PLAIN &&
-            (fy_node_is_mapping(v) || fy_node_is_sequence(v))) {
+        if (len == 2 && memcmp(key, "<<", 2) == 0 && nes_yn_is_plain(k) &&
+            (nes_yn_is_map(v) || nes_yn_is_seq(v))) {
             if (depth == 8)
                 return nes_sd_fail(c->ds, m->doc, props, k, NES_ERR_SPEC, err,
                                    "merge keys nested too deeply");
             nes_status st = NES_OK;
-            if (fy_node_is_mapping(v)) {
+            if (nes_yn_is_map(v)) {
                 st = gather_props(c, m, mi, v, depth + 1, err);
             } else {
                 void *jt = NULL;
-                struct fy_node *item;
-                while (st == NES_OK && (item = fy_node_sequence_iterate(v, &jt)) != NULL)
+                nes_yn *item;
+                while (st == NES_OK && (item = nes_yn_seq_iterate(v, &jt)) != NULL)
                     st = gather_props(c, m, mi, nes_sd_deref(item), depth + 1, err);
             }
             if (st != NES_OK)
@@ -1102,7 +1100,7 @@ static nes_status classify(nes_sc *c, const sc_entry *e, bool *pii, unsigned *bi
     const char *ctx = NULL;
     size_t ctxlen = 0;
     nes_sd_ref ctx_at = {0};
-    struct fy_node *ctx_node = NULL;
+    nes_yn *ctx_node = NULL;
     bool typed = false;
     for (size_t i = 0; i < e->n; i++) {
         nes_sd_ref m = c->mems[e->mem_off + i];
@@ -1200,12 +1198,12 @@ static nes_status gather_members(nes_sc *c, const sc_entry *e, bool *declares, b
             *declares = true;
             st = gather_props(c, &m, i, k.properties, 0, err);
         }
-        struct fy_node *const wild[2] = {k.addl, k.uneval_props};
+        nes_yn *const wild[2] = {k.addl, k.uneval_props};
         static const char *const wild_kw[2] = {"additionalProperties", "unevaluatedProperties"};
         for (int w = 0; st == NES_OK && w < 2; w++) {
             if (wild[w] == NULL)
                 continue;
-            if (wild[w] != NULL && fy_node_is_mapping(wild[w])) {
+            if (wild[w] != NULL && nes_yn_is_map(wild[w])) {
                 *declares = *any_member = true;
                 if (w == 0)
                     mi->addl = wild[w];
@@ -1221,20 +1219,20 @@ static nes_status gather_members(nes_sc *c, const sc_entry *e, bool *declares, b
             }
         }
         if (st == NES_OK && k.pattern != NULL) {
-            if (!fy_node_is_mapping(k.pattern))
+            if (!nes_yn_is_map(k.pattern))
                 return nes_sd_fail(c->ds, m.doc, m.node, k.pattern, NES_ERR_SPEC, err,
                                    "patternProperties must be a mapping");
             *declares = true;
             void *it = NULL;
-            struct fy_node_pair *p;
-            while ((p = fy_node_mapping_iterate(k.pattern, &it)) != NULL) {
+            nes_yn_pair *p;
+            while ((p = nes_yn_map_iterate(k.pattern, &it)) != NULL) {
                 const char *re;
                 size_t len;
-                struct fy_node *v = nes_sd_deref(fy_node_pair_value(p));
-                if (!nes_sd_str(nes_sd_deref(fy_node_pair_key(p)), &re, &len))
+                nes_yn *v = nes_sd_deref(nes_yn_pair_value(p));
+                if (!nes_sd_str(nes_sd_deref(nes_yn_pair_key(p)), &re, &len))
                     return nes_sd_fail(c->ds, m.doc, m.node, k.pattern, NES_ERR_SPEC, err,
                                        "patterns must be strings");
-                if (v == NULL || (!fy_node_is_mapping(v) && nes_sd_bool(v) < 0))
+                if (v == NULL || (!nes_yn_is_map(v) && nes_sd_bool(v) < 0))
                     return nes_sd_fail(c->ds, m.doc, m.node, v ? v : k.pattern, NES_ERR_SPEC, err,
                                        "patternProperties values must be schemas");
                 if (!GROW(c->pats, c->cap_pats, c->npats + 1))
@@ -1283,7 +1281,7 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
                 if (!nes_pii_pattern_matches(c->pats[q].re, c->pats[q].len, key, klen))
                     continue;
                 matched = true;
-                if (fy_node_is_mapping(c->pats[q].schema.node) &&
+                if (nes_yn_is_map(c->pats[q].schema.node) &&
                     (st = group_add(c, c->pats[q].schema, err)) != NES_OK)
                     return st;
             }
@@ -1312,7 +1310,7 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
     /* name patterns: each with every other member's wildcard; several matching: all of them */
     for (size_t q = 0; q < c->npats; q++) {
         c->ngroup = 0;
-        if (fy_node_is_mapping(c->pats[q].schema.node))
+        if (nes_yn_is_map(c->pats[q].schema.node))
             st = group_add(c, c->pats[q].schema, err);
         for (size_t mi = 0; st == NES_OK && mi < e.n; mi++) {
             if (mi == c->pats[q].member)
@@ -1334,7 +1332,7 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
     if (c->npats > 1) {
         c->ngroup = 0;
         for (size_t q = 0; st == NES_OK && q < c->npats; q++)
-            if (fy_node_is_mapping(c->pats[q].schema.node))
+            if (nes_yn_is_map(c->pats[q].schema.node))
                 st = group_add(c, c->pats[q].schema, err);
         for (size_t mi = 0; st == NES_OK && mi < e.n; mi++) {
             if (c->minfo[mi].addl != NULL)
@@ -1375,8 +1373,8 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
         skw k;
         scan(m.node, &k);
         if (k.items != NULL)
-            st = fy_node_is_sequence(k.items) ? group_list(c, &m, k.items, "items", err)
-                                              : group_schema(c, &m, k.items, "items", err);
+            st = nes_yn_is_seq(k.items) ? group_list(c, &m, k.items, "items", err)
+                                        : group_schema(c, &m, k.items, "items", err);
         if (st == NES_OK && k.uneval_items != NULL)
             st = group_schema(c, &m, k.uneval_items, "unevaluatedItems", err);
         if (st == NES_OK && k.addl_items != NULL)
@@ -1384,7 +1382,7 @@ static nes_status compile_entry(nes_sc *c, size_t index, nes_err *err)
         if (st == NES_OK && k.contains != NULL)
             st = group_schema(c, &m, k.contains, "contains", err);
         if (st == NES_OK && k.prefix_items != NULL) {
-            if (!fy_node_is_sequence(k.prefix_items))
+            if (!nes_yn_is_seq(k.prefix_items))
                 return nes_sd_fail(c->ds, m.doc, m.node, k.prefix_items, NES_ERR_SPEC, err,
                                    "prefixItems must be a list");
             st = group_list(c, &m, k.prefix_items, "prefixItems", err);

@@ -1,5 +1,6 @@
-/* schema_doc.c - the documents of a spec: parsing (libfyaml, diagnostics captured, never printed),
- * YAML helpers, `$ref` resolution (JSON pointers, sibling documents) and error locations. */
+/* schema_doc.c - the documents of a spec: parsing (into compact trees, ytree.h; libfyaml's
+ * diagnostics captured, never printed), YAML helpers, `$ref` resolution (JSON pointers, sibling
+ * documents) and error locations. */
 #include "core/schema_int.h"
 
 #include <stdarg.h>
@@ -20,26 +21,26 @@
 
 /* ---- YAML helpers -------------------------------------------------------------------------- */
 
-struct fy_node *nes_sd_deref(struct fy_node *n)
+nes_yn *nes_sd_deref(nes_yn *n)
 {
-    if (n != NULL && fy_node_is_alias(n))
-        return fy_node_resolve_alias(n);
+    if (n != NULL && nes_yn_is_alias(n))
+        return nes_yn_resolve(n);
     return n;
 }
 
-struct fy_node *nes_sd_get(struct fy_node *map, const char *key)
+nes_yn *nes_sd_get(nes_yn *map, const char *key)
 {
-    if (map == NULL || !fy_node_is_mapping(map))
+    if (map == NULL || !nes_yn_is_map(map))
         return NULL;
-    return nes_sd_deref(fy_node_mapping_lookup_value_by_simple_key(map, key, strlen(key)));
+    return nes_sd_deref(nes_yn_map_get(map, key, strlen(key)));
 }
 
-bool nes_sd_str(struct fy_node *n, const char **s, size_t *len)
+bool nes_sd_str(nes_yn *n, const char **s, size_t *len)
 {
-    if (n == NULL || !fy_node_is_scalar(n) || fy_node_is_alias(n))
+    if (n == NULL || !nes_yn_is_scalar(n) || nes_yn_is_alias(n))
         return false;
     size_t l = 0;
-    const char *p = fy_node_get_scalar(n, &l);
+    const char *p = nes_yn_scalar(n, &l);
     if (p == NULL)
         return false;
     *s = p;
@@ -47,11 +48,11 @@ bool nes_sd_str(struct fy_node *n, const char **s, size_t *len)
     return true;
 }
 
-int nes_sd_bool(struct fy_node *n)
+int nes_sd_bool(nes_yn *n)
 {
     const char *s;
     size_t len;
-    if (!nes_sd_str(n, &s, &len) || fy_node_get_style(n) != FYNS_PLAIN)
+    if (!nes_sd_str(n, &s, &len) || !nes_yn_is_plain(n))
         return -1;
     static const char *const yes[] = {"true", "True", "TRUE"};
     static const char *const no[] = {"false", "False", "FALSE"};
@@ -66,62 +67,44 @@ int nes_sd_bool(struct fy_node *n)
 
 /* ---- locations ----------------------------------------------------------------------------- */
 
-/* A document parsed from a split copy of its input (parse_doc) has that copy as its parse
- * configuration's userdata: one line break was added on the first line, so lines after the
- * first shift by one. */
-
-static int scalar_line(struct fy_node *n)
-{
-    if (n == NULL || !fy_node_is_scalar(n))
-        return 0;
-    struct fy_token *t = fy_node_get_scalar_token(n);
-    const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-    if (m == NULL)
-        return 0;
-    struct fy_document *fyd = fy_node_document(n);
-    const struct fy_parse_cfg *cfg = fyd ? fy_document_get_cfg(fyd) : NULL;
-    bool split = cfg != NULL && cfg->userdata != NULL;
-    return split && m->line > 0 ? m->line : m->line + 1;
-}
-
 /* The key of the pair in mapping `parent` whose value is `child`. */
-static struct fy_node *key_of(struct fy_node *parent, struct fy_node *child)
+static nes_yn *key_of(nes_yn *parent, nes_yn *child)
 {
     void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(parent, &it)) != NULL)
-        if (fy_node_pair_value(p) == child)
-            return fy_node_pair_key(p);
+    nes_yn_pair *p;
+    while ((p = nes_yn_map_iterate(parent, &it)) != NULL)
+        if (nes_yn_pair_value(p) == child)
+            return nes_yn_pair_key(p);
     return NULL;
 }
 
 /* The line of a scalar, or of the key naming a collection, or of a collection's first entry. */
-static int own_line(struct fy_node *n)
+static int own_line(nes_yn *n)
 {
-    int line = scalar_line(n);
-    struct fy_node *p = fy_node_get_parent(n);
-    if (line == 0 && p != NULL && fy_node_is_mapping(p))
-        line = scalar_line(key_of(p, n));
+    int line = nes_yn_line(n);
+    nes_yn *p = nes_yn_parent(n);
+    if (line == 0 && p != NULL && nes_yn_is_map(p))
+        line = nes_yn_line(key_of(p, n));
     return line;
 }
 
-static int node_line(struct fy_node *n)
+static int node_line(nes_yn *n)
 {
-    for (struct fy_node *d = n; d != NULL;) {
+    for (nes_yn *d = n; d != NULL;) {
         int line = own_line(d);
         if (line)
             return line;
         void *it = NULL;
-        if (fy_node_is_mapping(d)) {
-            struct fy_node_pair *p = fy_node_mapping_iterate(d, &it);
-            d = p ? fy_node_pair_key(p) : NULL;
-        } else if (fy_node_is_sequence(d)) {
-            d = fy_node_sequence_iterate(d, &it);
+        if (nes_yn_is_map(d)) {
+            nes_yn_pair *p = nes_yn_map_iterate(d, &it);
+            d = p ? nes_yn_pair_key(p) : NULL;
+        } else if (nes_yn_is_seq(d)) {
+            d = nes_yn_seq_iterate(d, &it);
         } else {
             d = NULL;
         }
     }
-    for (struct fy_node *u = n ? fy_node_get_parent(n) : NULL; u; u = fy_node_get_parent(u)) {
+    for (nes_yn *u = n ? nes_yn_parent(n) : NULL; u; u = nes_yn_parent(u)) {
         int line = own_line(u);
         if (line)
             return line;
@@ -129,7 +112,7 @@ static int node_line(struct fy_node *n)
     return n ? 1 : 0;
 }
 
-int nes_sd_line(struct fy_node *n)
+int nes_sd_line(nes_yn *n)
 {
     return node_line(n);
 }
@@ -148,12 +131,12 @@ static size_t put_escaped(char *out, size_t o, size_t cap, const char *s, size_t
 }
 
 /* Writes "#/a/b~1c" for node `n` into out (NUL-terminated, middle elided when long). */
-static void node_pointer(struct fy_node *n, char *out, size_t cap)
+static void node_pointer(nes_yn *n, char *out, size_t cap)
 {
-    struct fy_node *chain[SD_MAX_ANCESTORS] = {0};
+    nes_yn *chain[SD_MAX_ANCESTORS] = {0};
     size_t depth = 0;
     bool cut = false;
-    for (struct fy_node *u = n; u != NULL; u = fy_node_get_parent(u)) {
+    for (nes_yn *u = n; u != NULL; u = nes_yn_parent(u)) {
         if (depth == SD_MAX_ANCESTORS) {
             cut = true;
             break;
@@ -166,9 +149,9 @@ static void node_pointer(struct fy_node *n, char *out, size_t cap)
     if (cut)
         o += (size_t)snprintf(full + o, sizeof full - o, "/...");
     for (size_t i = depth; i-- > 1 && o + 8 < sizeof full;) {
-        struct fy_node *parent = chain[i], *child = chain[i - 1];
+        nes_yn *parent = chain[i], *child = chain[i - 1];
         full[o++] = '/';
-        if (fy_node_is_mapping(parent)) {
+        if (nes_yn_is_map(parent)) {
             const char *k;
             size_t klen;
             if (nes_sd_str(key_of(parent, child), &k, &klen))
@@ -178,8 +161,8 @@ static void node_pointer(struct fy_node *n, char *out, size_t cap)
         } else {
             int idx = 0;
             void *it = NULL;
-            struct fy_node *item;
-            while ((item = fy_node_sequence_iterate(parent, &it)) != NULL && item != child)
+            nes_yn *item;
+            while ((item = nes_yn_seq_iterate(parent, &it)) != NULL && item != child)
                 idx++;
             o += (size_t)snprintf(full + o, sizeof full - o, "%d", idx);
         }
@@ -197,8 +180,8 @@ static void node_pointer(struct fy_node *n, char *out, size_t cap)
     snprintf(out, cap, "%.*s/...%s", (int)head, full, full + o - tail);
 }
 
-nes_status nes_sd_fail(const nes_sd_docs *ds, uint32_t doc, struct fy_node *at,
-                       struct fy_node *line_at, nes_status st, nes_err *err, const char *fmt, ...)
+nes_status nes_sd_fail(const nes_sd_docs *ds, uint32_t doc, nes_yn *at, nes_yn *line_at,
+                       nes_status st, nes_err *err, const char *fmt, ...)
 {
     if (err == NULL)
         return st;
@@ -217,14 +200,6 @@ nes_status nes_sd_fail(const nes_sd_docs *ds, uint32_t doc, struct fy_node *at,
 }
 
 /* ---- parsing ------------------------------------------------------------------------------- */
-
-static void diag_sink(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-    (void)diag;
-    (void)user;
-    (void)buf;
-    (void)len;
-}
 
 static bool ends_with_ci(const char *s, const char *suffix)
 {
@@ -248,96 +223,21 @@ static bool looks_like_json(const char *data, size_t len)
     return first_bracket(data, len) < len;
 }
 
-/* A diagnostics sink that collects errors and prints nothing. */
-static struct fy_diag *quiet_diag(void)
+/* Parses one document into d->tree; on failure fills msg/line. */
+static nes_yt_status build(nes_sd_docs *ds, nes_sd_doc *d, const char *data, size_t len, bool json,
+                           char *msg, size_t cap, int *line)
 {
-    struct fy_diag_cfg dc;
-    fy_diag_cfg_default(&dc);
-    dc.fp = NULL;
-    dc.output_fn = diag_sink;
-    dc.user = NULL;
-    dc.level = FYET_ERROR;
-    dc.colorize = false;
-    struct fy_diag *diag = fy_diag_create(&dc);
-    if (diag != NULL)
-        fy_diag_set_collect_errors(diag, true);
-    return diag;
-}
-
-/* The deepest nesting of the text, from libfyaml's event parser: no tree, no recursion, so it is
- * safe at any depth (it stops counting past `limit`). libfyaml's tree builder refuses documents
- * deeper than 64 levels unless its limit is lifted, and lifting it is only safe for a document
- * known to be shallow enough: the tree is freed recursively. */
-static size_t event_depth(const char *data, size_t len, bool json, size_t limit)
-{
-    struct fy_diag *diag = quiet_diag();
-    struct fy_parse_cfg pc = {
-        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
-        .diag = diag,
-    };
-    struct fy_parser *fyp = diag ? fy_parser_create(&pc) : NULL;
-    size_t depth = 0, max = SIZE_MAX;
-    if (fyp != NULL && fy_parser_set_string(fyp, data, len) == 0) {
-        struct fy_event *ev;
-        max = 0;
-        while (max <= limit && (ev = fy_parser_parse(fyp)) != NULL) {
-            if (ev->type == FYET_SEQUENCE_START || ev->type == FYET_MAPPING_START)
-                max = ++depth > max ? depth : max;
-            else if ((ev->type == FYET_SEQUENCE_END || ev->type == FYET_MAPPING_END) && depth > 0)
-                depth--;
-            fy_parser_event_free(fyp, ev);
-        }
+    if (ds->nodes >= NES_SPEC_MAX_YAML_NODES) { /* earlier documents took every node */
+        *line = 1;
+        return NES_YT_LARGE;
     }
-    fy_parser_destroy(fyp);
-    fy_diag_destroy(diag);
-    return max;
-}
-
-/* Parses one document; on failure fills msg/line from libfyaml's first collected error. `deep`
- * lifts libfyaml's depth limit (only for documents event_depth found shallow enough). */
-static struct fy_document *build(const char *data, size_t len, bool json, bool deep, char *split,
-                                 char *msg, size_t cap, int *line)
-{
-    struct fy_diag *diag = quiet_diag();
-    snprintf(msg, cap, "%s", "");
-    *line = 0;
-    if (diag == NULL)
-        return NULL;
-    struct fy_parse_cfg pc = {
-        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS |
-                 (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE) |
-                 (deep ? FYPCF_DISABLE_DEPTH_LIMIT : 0),
-        .diag = diag,
-        .userdata = split,
-    };
-    struct fy_document *fyd = fy_document_build_from_string(&pc, data, len);
-    if (fyd == NULL) {
-        void *it = NULL;
-        struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
-        if (e != NULL && e->msg != NULL) {
-            snprintf(msg, cap, "%s", e->msg);
-            *line = split && e->line > 1 ? e->line - 1 : e->line;
-        }
-    }
-    fy_diag_destroy(diag);
-    return fyd;
-}
-
-static bool is_depth_error(const char *msg)
-{
-    return strstr(msg, "depth limit") != NULL || strstr(msg, "Max depth") != NULL;
-}
-
-/* build() within libfyaml's 64 levels; a document that fails on that limit is built again
- * without it when the event parser finds it at most NES_SPEC_MAX_NESTING deep. */
-static struct fy_document *build_deep(const char *data, size_t len, bool json, char *split,
-                                      char *msg, size_t cap, int *line)
-{
-    struct fy_document *fyd = build(data, len, json, false, split, msg, cap, line);
-    if (fyd == NULL && is_depth_error(msg) &&
-        event_depth(data, len, json, NES_SPEC_MAX_NESTING) <= NES_SPEC_MAX_NESTING)
-        fyd = build(data, len, json, true, split, msg, cap, line);
-    return fyd;
+    nes_yt_opts o = {.json = json,
+                     .max_depth = NES_SPEC_MAX_NESTING,
+                     .max_nodes = NES_SPEC_MAX_YAML_NODES - ds->nodes,
+                     .split = d->split != NULL};
+    nes_yt_status st = nes_ytree_parse(data, len, &o, &d->tree, msg, cap, line);
+    ds->nodes += nes_ytree_nodes(d->tree);
+    return st;
 }
 
 static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, size_t len,
@@ -358,13 +258,14 @@ static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, si
     }
     char msg[160];
     int line = 0;
+    nes_yt_status st = NES_YT_EMPTY;
     bool json_name = ends_with_ci(d->rel, ".json");
     if (json_name || looks_like_json(data, len)) {
         /* libfyaml holds every token of a line while the flow collection that opens it may
          * still turn out to be a key: a minified 8 MB JSON spec was tokenized whole before any
          * node was built (3x the memory, 5x the time). Keys never span lines, so one line break
          * after the first bracket lets the scanner release tokens as it goes; messages take the
-         * line back (scalar_line). */
+         * line back (nes_yt_opts.split). */
         size_t b = first_bracket(data, len);
         const char *nl = b < len ? memchr(data + b, '\n', len - b) : NULL;
         if (b < len && (nl ? (size_t)(nl - data) : len) - b > SD_SPLIT_LINE &&
@@ -375,24 +276,30 @@ static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, si
             data = d->split;
             len++;
         }
-        d->fyd = build_deep(data, len, true, d->split, msg, sizeof msg, &line);
-        if (d->fyd == NULL && json_name && msg[0] != '\0' && !is_depth_error(msg))
+        st = build(ds, d, data, len, true, msg, sizeof msg, &line);
+        if (st == NES_YT_SYNTAX && json_name)
             return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid JSON: %s", d->shown,
                                line, msg);
     }
-    if (d->fyd == NULL)
-        d->fyd = build_deep(data, len, false, d->split, msg, sizeof msg, &line);
-    if (d->fyd == NULL && msg[0] == '\0') /* libfyaml builds nothing, silently, from no content */
+    if (st == NES_YT_SYNTAX || st == NES_YT_EMPTY)
+        st = build(ds, d, data, len, false, msg, sizeof msg, &line);
+    if (st == NES_YT_NOMEM)
+        return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+    if (st == NES_YT_EMPTY)
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s: empty document", d->shown);
-    if (d->fyd == NULL && is_depth_error(msg))
+    if (st == NES_YT_LARGE)
+        return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
+                           "%s:%d: the spec's documents hold more than %u YAML nodes together",
+                           d->shown, line, NES_SPEC_MAX_YAML_NODES);
+    if (st == NES_YT_DEEP)
         return nes_err_set(err, NES_ERR_LIMIT, (size_t)-1,
                            "%s:%d: nested deeper than %d levels: move deeply nested inline schemas "
                            "into components/schemas and $ref them",
                            d->shown, line, NES_SPEC_MAX_NESTING);
-    if (d->fyd == NULL)
+    if (st != NES_YT_OK)
         return nes_err_set(err, NES_ERR_SPEC, (size_t)-1, "%s:%d: invalid YAML: %s", d->shown, line,
                            msg);
-    d->root = nes_sd_deref(fy_document_root(d->fyd));
+    d->root = nes_sd_deref(nes_ytree_root(d->tree));
     return nes_sd_check(ds, (uint32_t)(d - ds->docs), err);
 }
 
@@ -460,7 +367,7 @@ void nes_sd_close(nes_sd_docs *ds)
 {
     for (size_t i = 0; i < ds->n; i++) {
         nes_sd_doc *d = &ds->docs[i];
-        fy_document_destroy(d->fyd);
+        nes_ytree_free(d->tree);
         free(d->owned);
         free(d->split);
         free(d->rel);
@@ -559,8 +466,8 @@ static bool has_scheme(const char *s)
 
 /* The index of the document named `file` (decoded) as referenced from document `from`, loading
  * it through the reader on first use. */
-static nes_status find_doc(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
-                           struct fy_node *line_at, const char *file, uint32_t *index, nes_err *err)
+static nes_status find_doc(nes_sd_docs *ds, uint32_t from, nes_yn *at, nes_yn *line_at,
+                           const char *file, uint32_t *index, nes_err *err)
 {
     if (file[0] == '/' || has_scheme(file) || strchr(file, '\\') != NULL)
         return nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,
@@ -596,8 +503,7 @@ static nes_status find_doc(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
 }
 
 /* Walks the decoded JSON pointer `ptr` ("" or "/a/b") from `node`. NULL when absent. */
-static struct fy_node *walk_pointer(nes_sd_docs *ds, struct fy_node *node, const char *ptr,
-                                    char *tok)
+static nes_yn *walk_pointer(nes_sd_docs *ds, nes_yn *node, const char *ptr, char *tok)
 {
     const char *p = ptr;
     while (node != NULL && *p == '/') {
@@ -614,16 +520,16 @@ static struct fy_node *walk_pointer(nes_sd_docs *ds, struct fy_node *node, const
             }
         }
         tok[t] = '\0';
-        if (fy_node_is_mapping(node)) {
+        if (nes_yn_is_map(node)) {
             node = nes_sd_lookup(ds, node, tok, t);
-        } else if (fy_node_is_sequence(node)) {
+        } else if (nes_yn_is_seq(node)) {
             if (t == 0 || t > 9 || (t > 1 && tok[0] == '0') || strspn(tok, "0123456789") != t)
                 return NULL;
             char *end;
             long idx = strtol(tok, &end, 10); /* 1 to 9 digits: always in range */
-            if (end != tok + t || idx >= fy_node_sequence_item_count(node))
+            if (end != tok + t || idx >= nes_yn_count(node))
                 return NULL;
-            node = nes_sd_deref(fy_node_sequence_get_by_index(node, (int)idx));
+            node = nes_sd_deref(nes_yn_seq_at(node, (int)idx));
         } else {
             return NULL;
         }
@@ -631,9 +537,8 @@ static struct fy_node *walk_pointer(nes_sd_docs *ds, struct fy_node *node, const
     return node;
 }
 
-nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
-                          struct fy_node *line_at, const char *ref, size_t len, nes_sd_ref *out,
-                          nes_err *err)
+nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, nes_yn *at, nes_yn *line_at,
+                          const char *ref, size_t len, nes_sd_ref *out, nes_err *err)
 {
     char shown[96];
     snprintf(shown, sizeof shown, "%.*s%s", len > 80 ? 80 : (int)len, ref, len > 80 ? "..." : "");
@@ -645,7 +550,8 @@ nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
     if (buf == NULL)
         return nes_err_set(err, NES_ERR_NOMEM, (size_t)-1, "out of memory");
     char *dec = buf, *tok = buf + len + 1;
-    size_t dlen;
+    dec[0] = '\0';
+    size_t dlen = 0;
     nes_status st = NES_OK;
     uint32_t doc = from;
     if (flen > 0) {
@@ -663,7 +569,7 @@ nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
                          "$ref \"%s\": only JSON pointer fragments (\"#/...\") are supported",
                          shown);
     if (st == NES_OK) {
-        struct fy_node *target = walk_pointer(ds, ds->docs[doc].root, dec, tok);
+        nes_yn *target = walk_pointer(ds, ds->docs[doc].root, dec, tok);
         if (target == NULL)
             st = nes_sd_fail(ds, from, at, line_at, NES_ERR_SPEC, err,
                              "$ref target \"%s\" not found", shown);
@@ -678,7 +584,7 @@ nes_status nes_sd_follow(nes_sd_docs *ds, nes_sd_ref in, nes_sd_ref *out, nes_er
 {
     nes_sd_ref cur = {.node = nes_sd_deref(in.node), .doc = in.doc};
     for (int hops = 0;; hops++) {
-        struct fy_node *ref = nes_sd_get(cur.node, "$ref");
+        nes_yn *ref = nes_sd_get(cur.node, "$ref");
         if (ref == NULL) {
             *out = cur;
             return NES_OK;

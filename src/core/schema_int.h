@@ -1,6 +1,6 @@
 /* schema_int.h - internals shared by the schema modules; not a public interface.
  *
- * schema_doc.c      documents (parsing with captured diagnostics), YAML helpers, $ref resolution,
+ * schema_doc.c      documents (parsed into compact trees, ytree.h), YAML helpers, $ref resolution,
  *                   error locations (document:line: JSON pointer)
  * schema_scan.c     post-parse document check (duplicate keys, alias expansion bound) and the
  *                   hash index of large mappings used by `$ref` resolution
@@ -9,24 +9,24 @@
 #ifndef NES_SCHEMA_INT_H
 #define NES_SCHEMA_INT_H
 
-#include <libfyaml.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "core/schema.h"
+#include "core/ytree.h"
 
 /** Characters in a document name after normalisation. */
 #define NES_SD_MAX_NAME 512
 
 /** One parsed document. */
 typedef struct nes_sd_doc {
-    char *rel;   /* name relative to the spec's directory: what the reader is asked for */
-    char *shown; /* name for messages: the spec's directory prefix + rel */
-    char *owned; /* the reader's buffer (the YAML tree points into it), or NULL */
-    char *split; /* the input with one line break added after a one-line JSON document's first
-                    bracket (schema_doc.c: parse_doc), which the tree points into; or NULL */
-    struct fy_document *fyd;
-    struct fy_node *root;
+    char *rel;       /* name relative to the spec's directory: what the reader is asked for */
+    char *shown;     /* name for messages: the spec's directory prefix + rel */
+    char *owned;     /* the reader's buffer (the YAML tree points into it), or NULL */
+    char *split;     /* the input with one line break added after a one-line JSON document's first
+                        bracket (schema_doc.c: parse_doc), which the tree points into; or NULL */
+    nes_ytree *tree; /* the compact tree (ytree.h); its scalars point into the input */
+    nes_yn *root;
 } nes_sd_doc;
 
 typedef struct nes_sd_index nes_sd_index;
@@ -38,6 +38,7 @@ typedef struct nes_sd_docs {
     size_t max_docs;     /* the spec itself plus at most max_docs - 1 siblings */
     nes_sd_index *index; /* hash index of large mappings (schema_scan.c), NULL until needed */
     size_t bytes;        /* total input bytes, bounded by NES_SPEC_MAX_BYTES */
+    size_t nodes;        /* total YAML nodes, bounded by NES_SPEC_MAX_YAML_NODES */
     char *prefix;        /* directory part of the spec's name ("" or "dir/"), for messages */
     nes_doc_reader reader;
     void *reader_ud;
@@ -45,7 +46,7 @@ typedef struct nes_sd_docs {
 
 /** A schema position: a YAML node and the document holding it. */
 typedef struct nes_sd_ref {
-    struct fy_node *node;
+    nes_yn *node;
     uint32_t doc;
 } nes_sd_ref;
 
@@ -60,32 +61,31 @@ nes_status nes_sd_open(nes_sd_docs *ds, const char *name, const char *data, size
 void nes_sd_close(nes_sd_docs *ds);
 
 /** `n` with aliases resolved (NULL for NULL or an alias cycle). */
-struct fy_node *nes_sd_deref(struct fy_node *n);
+nes_yn *nes_sd_deref(nes_yn *n);
 
 /** The value for `key` in mapping `map`, aliases resolved; NULL when absent or not a mapping. */
-struct fy_node *nes_sd_get(struct fy_node *map, const char *key);
+nes_yn *nes_sd_get(nes_yn *map, const char *key);
 
 /** True when `n` is a scalar that is not null-like; sets the text (not NUL-terminated). */
-bool nes_sd_str(struct fy_node *n, const char **s, size_t *len);
+bool nes_sd_str(nes_yn *n, const char **s, size_t *len);
 
 /** 1 for a plain `true`, 0 for a plain `false`, -1 for anything else. */
-int nes_sd_bool(struct fy_node *n);
+int nes_sd_bool(nes_yn *n);
 
 /** The 1-based line where `n` starts (of its key when it is a mapping's value), 0 if unknown. */
-int nes_sd_line(struct fy_node *n);
+int nes_sd_line(nes_yn *n);
 
 /** Records an error located at `at` (document `doc`): "<doc>:<line>: <pointer>: <message>".
  * `line_at` (may be NULL) gives a more precise line than `at`. Returns `st`. */
-nes_status nes_sd_fail(const nes_sd_docs *ds, uint32_t doc, struct fy_node *at,
-                       struct fy_node *line_at, nes_status st, nes_err *err, const char *fmt, ...)
+nes_status nes_sd_fail(const nes_sd_docs *ds, uint32_t doc, nes_yn *at, nes_yn *line_at,
+                       nes_status st, nes_err *err, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
 
 /** Resolves the reference text `ref` (len bytes: "#/a/b", "other.yaml#/a", "other.yaml")
  * written in document `from`, loading the named sibling on first use. `at` and `line_at` locate
  * errors. On success sets *out to the target (aliases resolved). */
-nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, struct fy_node *at,
-                          struct fy_node *line_at, const char *ref, size_t len, nes_sd_ref *out,
-                          nes_err *err);
+nes_status nes_sd_resolve(nes_sd_docs *ds, uint32_t from, nes_yn *at, nes_yn *line_at,
+                          const char *ref, size_t len, nes_sd_ref *out, nes_err *err);
 
 /** Follows `$ref` entries from `in` until a mapping without `$ref` (at most
  * NES_SPEC_MAX_REF_DEPTH hops); used for requestBodies and path items. */
@@ -100,7 +100,7 @@ nes_status nes_sd_check(const nes_sd_docs *ds, uint32_t doc, nes_err *err);
 
 /** The value for `key` (len bytes) in mapping `map`, aliases resolved, NULL when absent; large
  * mappings are indexed in ds->index on first use (constant time afterwards). */
-struct fy_node *nes_sd_lookup(nes_sd_docs *ds, struct fy_node *map, const char *key, size_t len);
+nes_yn *nes_sd_lookup(nes_sd_docs *ds, nes_yn *map, const char *key, size_t len);
 
 /** Frees an index (NULL is fine). */
 void nes_sd_index_free(nes_sd_index *ix);

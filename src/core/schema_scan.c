@@ -47,7 +47,7 @@ static uint64_t hash_ptr(const void *p)
 static size_t pow2_at_least(size_t n)
 {
     size_t c = 16;
-    while (c < n)
+    while (c < n && c <= SIZE_MAX / 2)
         c *= 2;
     return c;
 }
@@ -55,10 +55,10 @@ static size_t pow2_at_least(size_t n)
 /* ---- the mapping index ------------------------------------------------------------------- */
 
 typedef struct ix_entry {
-    struct fy_node *map; /* NULL: free slot */
-    const char *key;     /* NULL: the "this mapping is indexed" marker */
+    nes_yn *map;     /* NULL: free slot */
+    const char *key; /* NULL: the "this mapping is indexed" marker */
     size_t len;
-    struct fy_node *value; /* aliases resolved */
+    nes_yn *value; /* aliases resolved */
     uint64_t hash;
 } ix_entry;
 
@@ -106,13 +106,12 @@ static int ix_reserve(nes_sd_index *ix, size_t more)
     return 0;
 }
 
-static uint64_t ix_hash(struct fy_node *map, const char *key, size_t len)
+static uint64_t ix_hash(nes_yn *map, const char *key, size_t len)
 {
     return key == NULL ? hash_ptr(map) : hash_bytes((uint64_t)(uintptr_t)map, key, len);
 }
 
-static const ix_entry *ix_find(const nes_sd_index *ix, struct fy_node *map, const char *key,
-                               size_t len)
+static const ix_entry *ix_find(const nes_sd_index *ix, nes_yn *map, const char *key, size_t len)
 {
     if (ix == NULL || ix->cap == 0)
         return NULL;
@@ -129,51 +128,51 @@ static const ix_entry *ix_find(const nes_sd_index *ix, struct fy_node *map, cons
 }
 
 /* True when `map` has more than SC_INDEX_MIN entries (stops counting there). */
-static bool is_large(struct fy_node *map)
+static bool is_large(nes_yn *map)
 {
     void *it = NULL;
     for (int i = 0; i <= SC_INDEX_MIN; i++)
-        if (fy_node_mapping_iterate(map, &it) == NULL)
+        if (nes_yn_map_iterate(map, &it) == NULL)
             return false;
     return true;
 }
 
 /* Indexes every scalar key of `map` (the first of equal keys wins, as libfyaml's lookup). */
-static int ix_add_map(nes_sd_index *ix, struct fy_node *map)
+static int ix_add_map(nes_sd_index *ix, nes_yn *map)
 {
-    size_t count = (size_t)fy_node_mapping_item_count(map);
+    size_t count = (size_t)nes_yn_count(map);
     if (ix_reserve(ix, count + 1) != 0)
         return -1;
     ix_entry mark = {.map = map, .hash = ix_hash(map, NULL, 0)};
     ix_put(ix, &mark);
     void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(map, &it)) != NULL) {
+    nes_yn_pair *p;
+    while ((p = nes_yn_map_iterate(map, &it)) != NULL) {
         const char *k;
         size_t len;
-        if (!nes_sd_str(fy_node_pair_key(p), &k, &len) || ix_find(ix, map, k, len) != NULL)
+        if (!nes_sd_str(nes_yn_pair_key(p), &k, &len) || ix_find(ix, map, k, len) != NULL)
             continue;
         ix_entry e = {.map = map,
                       .key = k,
                       .len = len,
-                      .value = nes_sd_deref(fy_node_pair_value(p)),
+                      .value = nes_sd_deref(nes_yn_pair_value(p)),
                       .hash = ix_hash(map, k, len)};
         ix_put(ix, &e);
     }
     return 0;
 }
 
-struct fy_node *nes_sd_lookup(nes_sd_docs *ds, struct fy_node *map, const char *key, size_t len)
+nes_yn *nes_sd_lookup(nes_sd_docs *ds, nes_yn *map, const char *key, size_t len)
 {
-    if (map == NULL || !fy_node_is_mapping(map))
+    if (map == NULL || !nes_yn_is_map(map))
         return NULL;
     if (ix_find(ds->index, map, NULL, 0) == NULL) {
         if (!is_large(map))
-            return nes_sd_deref(fy_node_mapping_lookup_value_by_simple_key(map, key, len));
+            return nes_sd_deref(nes_yn_map_get(map, key, len));
         if (ds->index == NULL)
             ds->index = calloc(1, sizeof *ds->index);
         if (ds->index == NULL || ix_add_map(ds->index, map) != 0) /* no memory: scan instead */
-            return nes_sd_deref(fy_node_mapping_lookup_value_by_simple_key(map, key, len));
+            return nes_sd_deref(nes_yn_map_get(map, key, len));
     }
     const ix_entry *e = ix_find(ds->index, map, key, len);
     return e ? e->value : NULL;
@@ -188,14 +187,14 @@ typedef struct key_slot {
 } key_slot;
 
 typedef struct size_slot {
-    struct fy_node *node;
+    nes_yn *node;
     uint64_t size;
 } size_slot;
 
 typedef struct frame {
-    struct fy_node *node;
+    nes_yn *node;
     void *it;
-    struct fy_node *pending; /* a mapping pair's value, visited after its key */
+    nes_yn *pending; /* a mapping pair's value, visited after its key */
     uint64_t size;
 } frame;
 
@@ -215,11 +214,13 @@ static nes_status check_oom(checker *c)
 }
 
 /* Refuses a mapping with two equal scalar keys (the text after unquoting, as libfyaml). */
-static nes_status check_keys(checker *c, struct fy_node *map)
+static nes_status check_keys(checker *c, nes_yn *map)
 {
-    size_t count = (size_t)fy_node_mapping_item_count(map);
+    size_t count = (size_t)nes_yn_count(map);
     if (count < 2)
         return NES_OK;
+    if (count > SIZE_MAX / 4 / sizeof *c->keys)
+        return check_oom(c);
     size_t cap = pow2_at_least(2 * count);
     if (cap > c->kcap) {
         free(c->keys);
@@ -228,14 +229,16 @@ static nes_status check_keys(checker *c, struct fy_node *map)
         if (c->keys == NULL)
             return check_oom(c);
     }
+    if (c->keys == NULL)
+        return check_oom(c);
     memset(c->keys, 0, cap * sizeof *c->keys);
     size_t mask = cap - 1;
     void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(map, &it)) != NULL) {
+    nes_yn_pair *p;
+    while ((p = nes_yn_map_iterate(map, &it)) != NULL) {
         const char *k;
         size_t len;
-        struct fy_node *kn = fy_node_pair_key(p);
+        nes_yn *kn = nes_yn_pair_key(p);
         if (!nes_sd_str(kn, &k, &len))
             continue; /* complex and alias keys: not checked */
         uint64_t hash = hash_bytes((uint64_t)(uintptr_t)map, k, len);
@@ -252,7 +255,7 @@ static nes_status check_keys(checker *c, struct fy_node *map)
     return NES_OK;
 }
 
-static uint64_t anchored_size(const checker *c, struct fy_node *n)
+static uint64_t anchored_size(const checker *c, nes_yn *n)
 {
     if (c->scap == 0)
         return 1;
@@ -263,7 +266,7 @@ static uint64_t anchored_size(const checker *c, struct fy_node *n)
     return 1; /* an alias to an ancestor (a cycle): the compiler refuses it; counts as one */
 }
 
-static int remember_size(checker *c, struct fy_node *n, uint64_t size)
+static int remember_size(checker *c, nes_yn *n, uint64_t size)
 {
     if ((c->sn + 1) * 2 > c->scap) {
         size_t cap = pow2_at_least((c->sn + 1) * 4);
@@ -305,26 +308,26 @@ static nes_status too_big(checker *c)
 }
 
 /* Pushes a collection (after checking its keys) or returns the size of a leaf in *leaf. */
-static nes_status visit(checker *c, frame *stack, size_t *depth, struct fy_node *n, uint64_t *leaf)
+static nes_status visit(checker *c, frame *stack, size_t *depth, nes_yn *n, uint64_t *leaf)
 {
     *leaf = 0;
     if (n == NULL) {
         *leaf = 1;
         return NES_OK;
     }
-    if (fy_node_is_alias(n)) {
-        struct fy_node *t = fy_node_resolve_alias(n);
-        *leaf = (t != NULL && !fy_node_is_scalar(t)) ? anchored_size(c, t) : 1;
+    if (nes_yn_is_alias(n)) {
+        nes_yn *t = nes_yn_resolve(n);
+        *leaf = (t != NULL && !nes_yn_is_scalar(t)) ? anchored_size(c, t) : 1;
         return NES_OK;
     }
-    if (fy_node_is_scalar(n)) {
+    if (nes_yn_is_scalar(n)) {
         *leaf = 1;
         return NES_OK;
     }
     if (*depth == SC_MAX_STACK)
         return nes_err_set(c->err, NES_ERR_LIMIT, (size_t)-1, "%s: nested too deeply",
                            c->ds->docs[c->doc].shown);
-    if (fy_node_is_mapping(n)) {
+    if (nes_yn_is_map(n)) {
         nes_status st = check_keys(c, n);
         if (st != NES_OK)
             return st;
@@ -335,7 +338,7 @@ static nes_status visit(checker *c, frame *stack, size_t *depth, struct fy_node 
 
 nes_status nes_sd_check(const nes_sd_docs *ds, uint32_t doc, nes_err *err)
 {
-    struct fy_node *root = fy_document_root(ds->docs[doc].fyd);
+    nes_yn *root = ds->docs[doc].root;
     if (root == NULL)
         return NES_OK;
     checker c = {.ds = ds, .doc = doc, .err = err};
@@ -348,23 +351,23 @@ nes_status nes_sd_check(const nes_sd_docs *ds, uint32_t doc, nes_err *err)
     uint64_t total = leaf;
     while (st == NES_OK && depth > 0) {
         frame *f = &stack[depth - 1];
-        struct fy_node *child = NULL;
+        nes_yn *child = NULL;
         bool more;
         if (f->pending != NULL) {
             child = f->pending;
             f->pending = NULL;
             more = true;
-        } else if (fy_node_is_mapping(f->node)) {
-            struct fy_node_pair *p = fy_node_mapping_iterate(f->node, &f->it);
+        } else if (nes_yn_is_map(f->node)) {
+            nes_yn_pair *p = nes_yn_map_iterate(f->node, &f->it);
             more = p != NULL;
             if (more) {
-                child = fy_node_pair_key(p);
-                f->pending = fy_node_pair_value(p);
+                child = nes_yn_pair_key(p);
+                f->pending = nes_yn_pair_value(p);
                 if (f->pending == NULL)
                     f->size = add_sat(f->size, 1); /* `key:` with no value */
             }
         } else {
-            child = fy_node_sequence_iterate(f->node, &f->it);
+            child = nes_yn_seq_iterate(f->node, &f->it);
             more = child != NULL;
         }
         if (more) {
@@ -380,9 +383,9 @@ nes_status nes_sd_check(const nes_sd_docs *ds, uint32_t doc, nes_err *err)
         }
         /* the collection is complete: remember its size if aliases can name it */
         uint64_t size = f->size;
-        struct fy_node *done = f->node;
+        nes_yn *done = f->node;
         depth--;
-        if (fy_node_get_anchor(done) != NULL && remember_size(&c, done, size) != 0)
+        if (nes_yn_anchored(done) && remember_size(&c, done, size) != 0)
             st = check_oom(&c);
         if (depth > 0)
             stack[depth - 1].size = add_sat(stack[depth - 1].size, size);

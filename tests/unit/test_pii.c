@@ -241,13 +241,36 @@ static void patterns_translate_and_match(void **state)
         const char *pattern, *key;
         bool match;
     } table[] = {
-        {"^email", "email_work", true}, {"^email", "my_email", false}, {"mail", "my_email", true},
-        {"^x-\\d+$", "x-12", true},     {"^x-\\d+$", "x-1a", false},   {"^\\w+$", "a_b9", true},
-        {"^\\w+$", "a-b", false},       {"^\\S+$", "a b", false},      {"^[a-c]{2}$", "ab", true},
-        {"^[a-c]{2}$", "ad", false},    {"^a\\.b$", "a.b", true},      {"^a\\.b$", "axb", false},
+        {"^email", "email_work", true},
+        {"^email", "my_email", false},
+        {"mail", "my_email", true},
+        {"^x-\\d+$", "x-12", true},
+        {"^x-\\d+$", "x-1a", false},
+        {"^\\w+$", "a_b9", true},
+        {"^\\w+$", "a-b", false},
+        {"^\\S+$", "a b", false},
+        {"^[a-c]{2}$", "ab", true},
+        {"^[a-c]{2}$", "ad", false},
+        {"^a\\.b$", "a.b", true},
+        {"^a\\.b$", "axb", false},
         {"\\bword", "anything", true}, /* \b: no POSIX equivalent, matches every name */
-        {"(?i)abc", "xyz", true},       {"[\\d]", "x", true},          {"^(ab|cd)$", "cd", true},
+        {"(?i)abc", "xyz", true},
+        {"[\\d]", "x", true},
+        {"^(ab|cd)$", "cd", true},
         {"^(ab|cd)$", "abcd", false},
+        /* what glibc compiles in exponential time or memory matches every name, at once */
+        {"^email++++++++++++++++++++++++", "other", true},
+        {"^e??????????????????????????????", "other", true},
+        {"^(a{1,1000}){1,1000}$", "b", true},
+        {"^((a){1,100}){1,100}$", "b", true},
+        {"^a{1,30000}$", "b", true},
+        {"^a{1,100}b{2}$", "aabb", true},
+        {"^a{1,100}b{2}$", "aab", false},
+        {"^(ab){2,}$", "abab", true},
+        {"^(ab){2,}$", "ab", false},
+        {"^(a{2})+$", "aaaa", true},
+        {"^(a{2})+$", "aaa", false},
+        {"^a{x}$", "anything", true}, /* not a quantifier: ERE refuses it, every name matches */
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         bool m = nes_pii_pattern_matches(table[i].pattern, strlen(table[i].pattern), table[i].key,

@@ -645,6 +645,9 @@ static const broken_case broken[] = {
     {"bad-yaml.yaml", NES_ERR_SPEC, {"bad-yaml.yaml:7: invalid YAML", "closing bracket", NULL}},
     {"bad-json.json", NES_ERR_SPEC, {"bad-json.json:4: invalid JSON", "trailing comma", NULL}},
     {"duplicate-key.yaml", NES_ERR_SPEC, {"duplicate-key.yaml:4: invalid YAML: duplicate key"}},
+    {"alias-without-anchor.yaml",
+     NES_ERR_SPEC,
+     {"alias-without-anchor.yaml:7: invalid YAML: alias *pii names no anchor before it"}},
     {"missing-ref.yaml",
      NES_ERR_SPEC,
      {"missing-ref.yaml:16: #/components/schemas/Card/properties/number: $ref target "
