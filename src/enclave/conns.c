@@ -49,6 +49,7 @@ struct nes_conn {
     bool close_after_write; /* the last queued answer closes the connection */
     bool write_blocked;     /* waiting for EPOLLOUT */
     bool idle_wait;         /* between requests: the next byte starts the header deadline */
+    int64_t head_t0;        /* when the current head's first byte came (or the accept) */
     /* input: [in_off, in_len) not yet consumed; a parsed head stays at [0, head_len) */
     uint8_t *in;
     size_t in_off, in_len, head_len;
@@ -183,6 +184,7 @@ int nes_conn_open(nes_conn_env *env, int fd)
     env->count++;
     atomic_fetch_add(&s->open, 1);
     c->ph = s->cfg->proxy_protocol ? PH_PREFACE : PH_HANDSHAKE;
+    c->head_t0 = nes_loop_now(env->loop);
     set_deadline(c, s->cfg->header_timeout_secs);
     return 0;
 }
@@ -370,8 +372,10 @@ static io_rc fill_in(nes_conn *c)
         return (io_rc)(-r);
     c->in_len += (size_t)r;
     if (first && c->idle_wait) {
+        /* the header deadline runs from now; it is armed only if the head stays incomplete
+         * (read_head): a request that arrives whole costs no timer operation */
         c->idle_wait = false;
-        set_deadline(c, c->env->s->cfg->header_timeout_secs);
+        c->head_t0 = nes_loop_now(c->env->loop);
     }
     return IO_OK;
 }
@@ -544,7 +548,9 @@ static step begin_request(nes_conn *c, size_t head_len)
         .content_length = c->head.chunked ? -1 : (int64_t)c->head.content_length,
         .client = c->peer.client[0] != '\0' ? c->peer.client : NULL,
     };
-    set_deadline(c, s->cfg->request_timeout_secs);
+    /* The request deadline matters only while the body is awaited: armed below when it is not
+     * all buffered yet (a request answered now moves straight on to the idle deadline). */
+    int64_t req_t0 = nes_loop_now(c->env->loop);
     nes_response resp = {0};
     nes_routes_next next = nes_routes_begin(s, &c->req, c->head.expect_continue, &c->rctx, &resp);
     if (next == NES_ROUTES_ANSWER_NOW) {
@@ -566,6 +572,9 @@ static step begin_request(nes_conn *c, size_t head_len)
         answer(c);
         return ST_ANSWERED;
     }
+    if (c->head.chunked || c->remaining > c->in_len - c->in_off)
+        nes_timer_set(c->env->loop, &c->timer,
+                      req_t0 + (int64_t)s->cfg->request_timeout_secs * 1000);
     if (c->head.expect_continue && c->in_off == c->in_len && !c->discard) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         if (nes_buf_append(&c->out, cont, sizeof(cont) - 1) != 0)
@@ -594,6 +603,13 @@ static step read_head(nes_conn *c)
         refuse(c, why.status, why.reason, why.offset);
         return ST_ANSWERED;
     }
+    /* incomplete: the header deadline runs from the head's first byte */
+    if (c->idle_wait) {
+        c->idle_wait = false;
+        c->head_t0 = nes_loop_now(c->env->loop);
+    }
+    nes_timer_set(c->env->loop, &c->timer,
+                  c->head_t0 + (int64_t)c->env->s->cfg->header_timeout_secs * 1000);
     return ST_NEED_IN;
 }
 
