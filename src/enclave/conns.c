@@ -23,6 +23,7 @@
 
 #define IN_CAP ((size_t)2 * NES_REQHEAD_MAX) /* head + room for chunked input behind it */
 #define OUT_KEEP ((size_t)64 * 1024)     /* an output buffer grown past this is freed when sent */
+#define OUT_POOL_CAP ((size_t)4096)      /* output buffers of this size go back to the worker */
 #define OUT_FLUSH_AT ((size_t)32 * 1024) /* pipelined answers are sent once this much is queued */
 #define REQUESTS_PER_WAKEUP 16
 #define LINGER_MS 2000
@@ -51,8 +52,9 @@ struct nes_conn {
     bool idle_wait;         /* between requests: the next byte starts the header deadline */
     int64_t head_t0;        /* when the current head's first byte came (or the accept) */
     /* input: [in_off, in_len) not yet consumed; a parsed head stays at [0, head_len) */
-    uint8_t *in;
+    uint8_t *in; /* NULL between requests (given back to env->in_pool) */
     size_t in_off, in_len, head_len;
+    size_t in_hi; /* high-water mark of in_len since the buffer was taken (what to wipe) */
     /* output: [out_off, out.len) not yet accepted by GnuTLS */
     nes_buf out;
     size_t out_off;
@@ -111,6 +113,56 @@ static void end_request(nes_conn *c)
     c->discard = c->too_large = false;
 }
 
+/* ---- input buffers ---------------------------------------------------------------------- */
+
+static uint8_t *in_take(nes_conn_env *env)
+{
+    if (env->in_pooled > 0)
+        return env->in_pool[--env->in_pooled];
+    return malloc(IN_CAP);
+}
+
+/* Gives the connection's input buffer back to its worker, wiped (it held requests). Only when
+ * nothing in it is still needed: no request in progress, no pipelined bytes. */
+static void in_release(nes_conn *c)
+{
+    if (c->in == NULL)
+        return;
+    size_t used = c->in_hi > c->in_len ? c->in_hi : c->in_len;
+    explicit_bzero(c->in, used);
+    nes_conn_env *env = c->env;
+    if (env->in_pooled < NES_CONN_POOL)
+        env->in_pool[env->in_pooled++] = c->in;
+    else
+        free(c->in);
+    c->in = NULL;
+    c->in_off = c->in_len = c->in_hi = 0;
+    c->head.scan = 0;
+}
+
+/* Gives the connection an output buffer when it has none (one from the worker's pool). */
+static void out_take(nes_conn *c)
+{
+    if (c->out.data != NULL)
+        return;
+    nes_conn_env *env = c->env;
+    uint8_t *p = env->out_pooled > 0 ? env->out_pool[--env->out_pooled] : malloc(OUT_POOL_CAP);
+    if (p != NULL)
+        c->out = (nes_buf){.data = p, .cap = OUT_POOL_CAP};
+}
+
+/* The output buffer was sent and wiped: a pool-sized one goes back to the worker. */
+static void out_release(nes_conn *c)
+{
+    nes_conn_env *env = c->env;
+    if (c->out.cap == OUT_POOL_CAP && env->out_pooled < NES_CONN_POOL) {
+        env->out_pool[env->out_pooled++] = c->out.data;
+        c->out = (nes_buf){0};
+    } else if (c->out.cap > OUT_KEEP) {
+        nes_buf_free(&c->out);
+    }
+}
+
 static void conn_close(nes_conn *c)
 {
     nes_conn_env *env = c->env;
@@ -136,9 +188,7 @@ static void conn_close(nes_conn *c)
     nes_tlsio_closed(&c->tio);
     nes_creds_release(c->creds);
     close(c->io.fd);
-    if (c->in != NULL)
-        explicit_bzero(c->in, c->in_len);
-    free(c->in);
+    in_release(c);
     nes_buf_free(&c->out);
     free(c);
     atomic_fetch_sub(&s->open, 1);
@@ -234,6 +284,10 @@ void nes_conns_close_all(nes_conn_env *env)
     }
     nes_proxy_env_free(env->proxy);
     env->proxy = NULL;
+    while (env->in_pooled > 0)
+        free(env->in_pool[--env->in_pooled]);
+    while (env->out_pooled > 0)
+        free(env->out_pool[--env->out_pooled]);
 }
 
 static void timer_cb(nes_loop *loop, nes_timer *t)
@@ -261,6 +315,7 @@ static void queue_response(nes_conn *c, nes_response *resp, bool head_only, bool
     static const char fixed[] = "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n";
     const char *ctype = resp->content_type ? resp->content_type : "application/json";
     size_t body = head_only ? 0 : resp->body.len;
+    out_take(c);
     nes_buf *b = &c->out;
     size_t mark = b->len;
     if (nes_buf_reserve(b, 320 + body) != 0 ||
@@ -301,8 +356,8 @@ static io_rc flush(nes_conn *c)
     if (c->out.len > 0)
         explicit_bzero(c->out.data, c->out.len);
     c->out.len = c->out_off = 0;
-    if (c->out.cap > OUT_KEEP)
-        nes_buf_free(&c->out);
+    if (c->ph != PH_PROXY) /* proxy mode streams into it: keep it for the exchange */
+        out_release(c);
     return IO_OK;
 }
 
@@ -352,7 +407,7 @@ static ssize_t tls_read(nes_conn *c, uint8_t *dst, size_t cap)
 /* Reads more of a head into the input buffer. */
 static io_rc fill_in(nes_conn *c)
 {
-    if (c->in == NULL && (c->in = malloc(IN_CAP)) == NULL)
+    if (c->in == NULL && (c->in = in_take(c->env)) == NULL)
         return IO_CLOSED;
     if (c->in_off > 0 && c->in_off == c->in_len) {
         c->in_off = c->in_len = 0;
@@ -371,6 +426,8 @@ static io_rc fill_in(nes_conn *c)
     if (r < 0)
         return (io_rc)(-r);
     c->in_len += (size_t)r;
+    if (c->in_len > c->in_hi)
+        c->in_hi = c->in_len;
     if (first && c->idle_wait) {
         /* the header deadline runs from now; it is armed only if the head stays incomplete
          * (read_head): a request that arrives whole costs no timer operation */
@@ -644,7 +701,7 @@ static step read_length_body(nes_conn *c)
             dst = c->body.data + c->body.len; /* straight into the body */
             cap = (size_t)c->remaining;
         } else {
-            if (c->in == NULL && (c->in = malloc(IN_CAP)) == NULL)
+            if (c->in == NULL && (c->in = in_take(c->env)) == NULL)
                 return ST_CLOSE;
             c->in_off = c->in_len = c->head_len;
             dst = c->in + c->in_len;
@@ -663,6 +720,8 @@ static step read_length_body(nes_conn *c)
             c->req.bytes_in += (size_t)r;
         } else {
             c->req.bytes_in += (size_t)r;
+            if (c->in_len + (size_t)r > c->in_hi) /* dropped bytes, still to be wiped */
+                c->in_hi = c->in_len + (size_t)r;
         }
     }
     answer(c);
@@ -723,6 +782,8 @@ static step read_chunked_body(nes_conn *c)
         if (r < 0)
             return ST_CLOSE;
         c->in_len += (size_t)r;
+        if (c->in_len > c->in_hi)
+            c->in_hi = c->in_len;
     }
 }
 
@@ -836,8 +897,11 @@ static void conn_run(nes_conn *c)
             return;
         }
         io_rc r = fill_in(c);
-        if (r == IO_AGAIN)
+        if (r == IO_AGAIN) {
+            if (!c->in_request && c->in_off == c->in_len)
+                in_release(c); /* between requests: the buffer goes back to the worker */
             return;
+        }
         if (r == IO_CLOSED) {
             conn_close(c);
             return;
