@@ -15,8 +15,11 @@ and workers summed; wrk: its rusage): it moves far less with background load tha
 tells where a gap comes from. The share of the CPUs used by anything else (before the runs,
 and during each round: machine busy time minus server and wrk) is printed: above 5%, rerun.
 
-Connection sweep: -c1, -c32, -c256 and -c1000 (unpaced, both sides, p50/p99); the goal is that
-no connection count falls below 90 % of the -c32 req/s. Pinned: both servers pinned to CPU 0
+Connection sweep: -c1, -c32, -c256 and -c1000 (unpaced, both sides, p50/p99, CPU per request of
+the server and of wrk); the goal is that no connection count falls below 90 % of the -c32 req/s.
+wrk's own CPU per request grows with the connection count too (on 2 shared cores it takes
+throughput from the server), so the sweep also prints how each side's server CPU per request
+and wrk's grow from -c32 to -c1000: the server's growth is the server's own share of the drop. Pinned: both servers pinned to CPU 0
 (every thread), wrk to CPU 1 (one thread), -c32: wrk's own cost no longer shares the servers'
 core, so the ratio measures the servers alone (goal >= 1.0).
 
@@ -341,12 +344,24 @@ http {{
                   f"    {fa['other']:>4.0%} {fb['other']:>4.0%}")
         if sweep["a"]:
             print()
-            print("connection sweep (req/s, p50 ms, p99 ms):")
+            print("connection sweep (req/s, p50 ms, p99 ms; CPU us/request server + wrk, handshakes "
+                  "included):")
         for c in sorted(sweep["a"]):
             a, b = sweep["a"][c], sweep["b"][c]
             print(f"  -c{c:<4} (a) {a['rps']:>8.0f} {a['p50']:>6.2f} {a['p99']:>6.2f}"
-                  f"    (b) {b['rps']:>8.0f} {b['p50']:>6.2f} {b['p99']:>6.2f}"
-                  f"    non-2xx/socket errors (a) {a['non2xx']}/{a['sockerr'] or '-'}")
+                  f" {a['srv_us']:>5.1f} + {a['wrk_us']:<5.1f}"
+                  f"  (b) {b['rps']:>8.0f} {b['p50']:>6.2f} {b['p99']:>6.2f}"
+                  f" {b['srv_us']:>5.1f} + {b['wrk_us']:<5.1f}"
+                  f"  non-2xx/socket errors (a) {a['non2xx']}/{a['sockerr'] or '-'}")
+        if 32 in sweep["a"] and 1000 in sweep["a"]:
+            # wrk shares the two cores: its own cost per request grows with the connection count
+            # as the servers' does, so the req/s ratio mixes both; the server's CPU per request
+            # is its own share
+            def growth(k, f):
+                return sweep[k][1000][f] / sweep[k][32][f]
+            print(f"  -c1000 vs -c32 CPU per request: server (a) x{growth('a', 'srv_us'):.2f} "
+                  f"(b) x{growth('b', 'srv_us'):.2f}, wrk (a) x{growth('a', 'wrk_us'):.2f} "
+                  f"(b) x{growth('b', 'wrk_us'):.2f}")
         pin_ratio = None
         if pinned:
             pa = statistics.median(r["rps"] for r in pinned["a"])

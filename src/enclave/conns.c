@@ -23,6 +23,7 @@
 
 #define IN_CAP ((size_t)2 * NES_REQHEAD_MAX) /* head + room for chunked input behind it */
 #define OUT_KEEP ((size_t)64 * 1024)     /* an output buffer grown past this is freed when sent */
+#define OUT_POOL_CAP ((size_t)4096)      /* output buffers of this size go back to the worker */
 #define OUT_FLUSH_AT ((size_t)32 * 1024) /* pipelined answers are sent once this much is queued */
 #define REQUESTS_PER_WAKEUP 16
 #define LINGER_MS 2000
@@ -49,15 +50,16 @@ struct nes_conn {
     bool close_after_write; /* the last queued answer closes the connection */
     bool write_blocked;     /* waiting for EPOLLOUT */
     bool idle_wait;         /* between requests: the next byte starts the header deadline */
+    int64_t head_t0;        /* when the current head's first byte came (or the accept) */
     /* input: [in_off, in_len) not yet consumed; a parsed head stays at [0, head_len) */
-    uint8_t *in;
+    uint8_t *in; /* NULL between requests (given back to env->in_pool) */
     size_t in_off, in_len, head_len;
+    size_t in_hi; /* high-water mark of in_len since the buffer was taken (what to wipe) */
     /* output: [out_off, out.len) not yet accepted by GnuTLS */
     nes_buf out;
     size_t out_off;
     /* the request in progress (PH_BODY, or answered in PH_HEAD) */
     bool in_request;
-    nes_reqhead head;
     nes_request req;
     nes_route_ctx rctx;
     nes_buf body;
@@ -66,6 +68,9 @@ struct nes_conn {
     nes_chunks chunked;
     nes_proxy_peer peer; /* client address and return endpoint (PROXY v2 header) */
     nes_upx *upx;        /* the exchange in progress (PH_PROXY) */
+    /* last: the parsed head ends in a 4 KiB header array of which a request touches the start;
+     * the fields above, touched on every request, stay on a few adjacent cache lines */
+    nes_reqhead head;
 };
 
 /* ---- clocks and the Date header -------------------------------------------------------- */
@@ -110,6 +115,56 @@ static void end_request(nes_conn *c)
     c->discard = c->too_large = false;
 }
 
+/* ---- input buffers ---------------------------------------------------------------------- */
+
+static uint8_t *in_take(nes_conn_env *env)
+{
+    if (env->in_pooled > 0)
+        return env->in_pool[--env->in_pooled];
+    return malloc(IN_CAP);
+}
+
+/* Gives the connection's input buffer back to its worker, wiped (it held requests). Only when
+ * nothing in it is still needed: no request in progress, no pipelined bytes. */
+static void in_release(nes_conn *c)
+{
+    if (c->in == NULL)
+        return;
+    size_t used = c->in_hi > c->in_len ? c->in_hi : c->in_len;
+    explicit_bzero(c->in, used);
+    nes_conn_env *env = c->env;
+    if (env->in_pooled < NES_CONN_POOL)
+        env->in_pool[env->in_pooled++] = c->in;
+    else
+        free(c->in);
+    c->in = NULL;
+    c->in_off = c->in_len = c->in_hi = 0;
+    c->head.scan = 0;
+}
+
+/* Gives the connection an output buffer when it has none (one from the worker's pool). */
+static void out_take(nes_conn *c)
+{
+    if (c->out.data != NULL)
+        return;
+    nes_conn_env *env = c->env;
+    uint8_t *p = env->out_pooled > 0 ? env->out_pool[--env->out_pooled] : malloc(OUT_POOL_CAP);
+    if (p != NULL)
+        c->out = (nes_buf){.data = p, .cap = OUT_POOL_CAP};
+}
+
+/* The output buffer was sent and wiped: a pool-sized one goes back to the worker. */
+static void out_release(nes_conn *c)
+{
+    nes_conn_env *env = c->env;
+    if (c->out.cap == OUT_POOL_CAP && env->out_pooled < NES_CONN_POOL) {
+        env->out_pool[env->out_pooled++] = c->out.data;
+        c->out = (nes_buf){0};
+    } else if (c->out.cap > OUT_KEEP) {
+        nes_buf_free(&c->out);
+    }
+}
+
 static void conn_close(nes_conn *c)
 {
     nes_conn_env *env = c->env;
@@ -135,9 +190,7 @@ static void conn_close(nes_conn *c)
     nes_tlsio_closed(&c->tio);
     nes_creds_release(c->creds);
     close(c->io.fd);
-    if (c->in != NULL)
-        explicit_bzero(c->in, c->in_len);
-    free(c->in);
+    in_release(c);
     nes_buf_free(&c->out);
     free(c);
     atomic_fetch_sub(&s->open, 1);
@@ -183,6 +236,7 @@ int nes_conn_open(nes_conn_env *env, int fd)
     env->count++;
     atomic_fetch_add(&s->open, 1);
     c->ph = s->cfg->proxy_protocol ? PH_PREFACE : PH_HANDSHAKE;
+    c->head_t0 = nes_loop_now(env->loop);
     set_deadline(c, s->cfg->header_timeout_secs);
     return 0;
 }
@@ -232,6 +286,10 @@ void nes_conns_close_all(nes_conn_env *env)
     }
     nes_proxy_env_free(env->proxy);
     env->proxy = NULL;
+    while (env->in_pooled > 0)
+        free(env->in_pool[--env->in_pooled]);
+    while (env->out_pooled > 0)
+        free(env->out_pool[--env->out_pooled]);
 }
 
 static void timer_cb(nes_loop *loop, nes_timer *t)
@@ -259,6 +317,7 @@ static void queue_response(nes_conn *c, nes_response *resp, bool head_only, bool
     static const char fixed[] = "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n";
     const char *ctype = resp->content_type ? resp->content_type : "application/json";
     size_t body = head_only ? 0 : resp->body.len;
+    out_take(c);
     nes_buf *b = &c->out;
     size_t mark = b->len;
     if (nes_buf_reserve(b, 320 + body) != 0 ||
@@ -299,8 +358,8 @@ static io_rc flush(nes_conn *c)
     if (c->out.len > 0)
         explicit_bzero(c->out.data, c->out.len);
     c->out.len = c->out_off = 0;
-    if (c->out.cap > OUT_KEEP)
-        nes_buf_free(&c->out);
+    if (c->ph != PH_PROXY) /* proxy mode streams into it: keep it for the exchange */
+        out_release(c);
     return IO_OK;
 }
 
@@ -350,7 +409,7 @@ static ssize_t tls_read(nes_conn *c, uint8_t *dst, size_t cap)
 /* Reads more of a head into the input buffer. */
 static io_rc fill_in(nes_conn *c)
 {
-    if (c->in == NULL && (c->in = malloc(IN_CAP)) == NULL)
+    if (c->in == NULL && (c->in = in_take(c->env)) == NULL)
         return IO_CLOSED;
     if (c->in_off > 0 && c->in_off == c->in_len) {
         c->in_off = c->in_len = 0;
@@ -369,9 +428,13 @@ static io_rc fill_in(nes_conn *c)
     if (r < 0)
         return (io_rc)(-r);
     c->in_len += (size_t)r;
+    if (c->in_len > c->in_hi)
+        c->in_hi = c->in_len;
     if (first && c->idle_wait) {
+        /* the header deadline runs from now; it is armed only if the head stays incomplete
+         * (read_head): a request that arrives whole costs no timer operation */
         c->idle_wait = false;
-        set_deadline(c, c->env->s->cfg->header_timeout_secs);
+        c->head_t0 = nes_loop_now(c->env->loop);
     }
     return IO_OK;
 }
@@ -547,7 +610,9 @@ static step begin_request(nes_conn *c, size_t head_len)
         .content_length = c->head.chunked ? -1 : (int64_t)c->head.content_length,
         .client = c->peer.client[0] != '\0' ? c->peer.client : NULL,
     };
-    set_deadline(c, s->cfg->request_timeout_secs);
+    /* The request deadline matters only while the body is awaited: armed below when it is not
+     * all buffered yet (a request answered now moves straight on to the idle deadline). */
+    int64_t req_t0 = nes_loop_now(c->env->loop);
     nes_response resp = {0};
     nes_routes_next next = nes_routes_begin(s, &c->req, c->head.expect_continue, &c->rctx, &resp);
     if (next == NES_ROUTES_ANSWER_NOW) {
@@ -569,6 +634,9 @@ static step begin_request(nes_conn *c, size_t head_len)
         answer(c);
         return ST_ANSWERED;
     }
+    if (c->head.chunked || c->remaining > c->in_len - c->in_off)
+        nes_timer_set(c->env->loop, &c->timer,
+                      req_t0 + (int64_t)s->cfg->request_timeout_secs * 1000);
     if (c->head.expect_continue && c->in_off == c->in_len && !c->discard) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         if (nes_buf_append(&c->out, cont, sizeof(cont) - 1) != 0)
@@ -597,6 +665,13 @@ static step read_head(nes_conn *c)
         refuse(c, why.status, why.reason, why.offset);
         return ST_ANSWERED;
     }
+    /* incomplete: the header deadline runs from the head's first byte */
+    if (c->idle_wait) {
+        c->idle_wait = false;
+        c->head_t0 = nes_loop_now(c->env->loop);
+    }
+    nes_timer_set(c->env->loop, &c->timer,
+                  c->head_t0 + (int64_t)c->env->s->cfg->header_timeout_secs * 1000);
     return ST_NEED_IN;
 }
 
@@ -631,7 +706,7 @@ static step read_length_body(nes_conn *c)
             dst = c->body.data + c->body.len; /* straight into the body */
             cap = (size_t)c->remaining;
         } else {
-            if (c->in == NULL && (c->in = malloc(IN_CAP)) == NULL)
+            if (c->in == NULL && (c->in = in_take(c->env)) == NULL)
                 return ST_CLOSE;
             c->in_off = c->in_len = c->head_len;
             dst = c->in + c->in_len;
@@ -650,6 +725,8 @@ static step read_length_body(nes_conn *c)
             c->req.bytes_in += (size_t)r;
         } else {
             c->req.bytes_in += (size_t)r;
+            if (c->in_len + (size_t)r > c->in_hi) /* dropped bytes, still to be wiped */
+                c->in_hi = c->in_len + (size_t)r;
         }
     }
     answer(c);
@@ -710,6 +787,8 @@ static step read_chunked_body(nes_conn *c)
         if (r < 0)
             return ST_CLOSE;
         c->in_len += (size_t)r;
+        if (c->in_len > c->in_hi)
+            c->in_hi = c->in_len;
     }
 }
 
@@ -825,8 +904,11 @@ static void conn_run(nes_conn *c)
             return;
         }
         io_rc r = fill_in(c);
-        if (r == IO_AGAIN)
+        if (r == IO_AGAIN) {
+            if (!c->in_request && c->in_off == c->in_len)
+                in_release(c); /* between requests: the buffer goes back to the worker */
             return;
+        }
         if (r == IO_CLOSED) {
             conn_close(c);
             return;

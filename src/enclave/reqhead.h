@@ -29,7 +29,6 @@ typedef struct nes_refusal {
 
 /** A parsed request head. */
 typedef struct nes_reqhead {
-    nes_h1_request h;
     const char *method; /**< NUL-terminated in the buffer */
     const char *target; /**< NUL-terminated in the buffer */
     bool chunked;
@@ -37,7 +36,8 @@ typedef struct nes_reqhead {
     bool keep_alive;
     bool expect_continue;
     bool is_head_method;
-    size_t scan; /**< where the codec's end-of-head search resumes */
+    size_t scan;      /**< where the codec's end-of-head search resumes */
+    nes_h1_request h; /**< last: it ends in its 4 KiB header array */
 } nes_reqhead;
 
 /** Parses the head at buf[0 .. len) (resuming the end-of-head search at h->scan; reset h->scan to

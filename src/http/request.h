@@ -59,7 +59,6 @@ typedef struct nes_h1_request {
     nes_h1_target_form target_form;
     int minor_version; /**< 0 or 1 (HTTP/1.x) */
     size_t nheaders;
-    nes_h1_header headers[NES_H1_MAX_HEADERS];
     nes_h1_str host;         /**< the Host value (empty when absent in HTTP/1.0) */
     nes_h1_framing framing;  /**< NONE, LENGTH or CHUNKED */
     uint64_t content_length; /**< with NES_H1_BODY_LENGTH; else 0 */
@@ -67,6 +66,9 @@ typedef struct nes_h1_request {
     bool expect_continue;    /**< Expect: 100-continue in HTTP/1.1 with content to come
                                   (chunked, or Content-Length > 0): answer 100 before reading it */
     size_t head_len;         /**< bytes of the head, leading empty lines included */
+    /* last: of the 4 KiB array a request touches only its first entries, so the fields above
+     * share cache lines */
+    nes_h1_header headers[NES_H1_MAX_HEADERS];
 } nes_h1_request;
 
 /** Parses the request head at buf[0 .. len). `lim` may be NULL (defaults). Returns the head's

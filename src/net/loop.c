@@ -17,7 +17,7 @@ struct nes_loop {
     int64_t now_ms;
     unsigned max_events;
     struct epoll_event *events;
-    /* timers: binary min-heap on when_ms */
+    /* timers: binary min-heap on key_ms (<= when_ms: a deadline moved later stays put) */
     nes_timer **heap;
     size_t nheap, capheap;
     /* deferred resumptions (FIFO) */
@@ -135,7 +135,7 @@ static void sift_up(nes_loop *l, size_t i)
     nes_timer *t = l->heap[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (l->heap[p]->when_ms <= t->when_ms)
+        if (l->heap[p]->key_ms <= t->key_ms)
             break;
         heap_place(l, i, l->heap[p]);
         i = p;
@@ -150,9 +150,9 @@ static void sift_down(nes_loop *l, size_t i)
         size_t c = 2 * i + 1;
         if (c >= l->nheap)
             break;
-        if (c + 1 < l->nheap && l->heap[c + 1]->when_ms < l->heap[c]->when_ms)
+        if (c + 1 < l->nheap && l->heap[c + 1]->key_ms < l->heap[c]->key_ms)
             c++;
-        if (t->when_ms <= l->heap[c]->when_ms)
+        if (t->key_ms <= l->heap[c]->key_ms)
             break;
         heap_place(l, i, l->heap[c]);
         i = c;
@@ -162,13 +162,13 @@ static void sift_down(nes_loop *l, size_t i)
 
 void nes_timer_set(nes_loop *loop, nes_timer *t, int64_t when_ms)
 {
+    t->when_ms = when_ms;
     if (t->slot != 0) {
-        int64_t old = t->when_ms;
-        t->when_ms = when_ms;
-        if (when_ms < old)
+        /* later: keep the place (run_timers puts it back at when_ms); earlier: move up */
+        if (when_ms < t->key_ms) {
+            t->key_ms = when_ms;
             sift_up(loop, t->slot - 1);
-        else if (when_ms > old)
-            sift_down(loop, t->slot - 1);
+        }
         return;
     }
     if (loop->nheap == loop->capheap) {
@@ -179,7 +179,7 @@ void nes_timer_set(nes_loop *loop, nes_timer *t, int64_t when_ms)
         loop->heap = h;
         loop->capheap = cap;
     }
-    t->when_ms = when_ms;
+    t->key_ms = when_ms;
     heap_place(loop, loop->nheap++, t);
     sift_up(loop, loop->nheap - 1);
 }
@@ -194,7 +194,7 @@ void nes_timer_stop(nes_loop *loop, nes_timer *t)
     if (i == loop->nheap)
         return;
     heap_place(loop, i, last);
-    if (i > 0 && loop->heap[(i - 1) / 2]->when_ms > last->when_ms)
+    if (i > 0 && loop->heap[(i - 1) / 2]->key_ms > last->key_ms)
         sift_up(loop, i);
     else
         sift_down(loop, i);
@@ -256,8 +256,14 @@ static int run_posted(nes_loop *loop)
 static int run_timers(nes_loop *loop)
 {
     int n = 0;
-    while (loop->nheap > 0 && loop->heap[0]->when_ms <= loop->now_ms) {
+    while (loop->nheap > 0 && loop->heap[0]->key_ms <= loop->now_ms) {
         nes_timer *t = loop->heap[0];
+        if (t->when_ms > t->key_ms) {
+            /* moved later since it was placed: back into the heap at its real deadline */
+            t->key_ms = t->when_ms;
+            sift_down(loop, 0);
+            continue;
+        }
         nes_timer_stop(loop, t);
         t->cb(loop, t);
         n++;
@@ -291,7 +297,7 @@ int nes_loop_run_once(nes_loop *loop, int max_wait_ms)
     if (loop->def_head != NULL) {
         timeout = 0;
     } else if (loop->nheap > 0) {
-        int64_t due = loop->heap[0]->when_ms - nes_mono_ms();
+        int64_t due = loop->heap[0]->key_ms - nes_mono_ms();
         if (due < 0)
             due = 0;
         if (timeout < 0 || due < timeout)

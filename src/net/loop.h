@@ -13,9 +13,12 @@
  * batch and before the loop sleeps.
  *
  * Timers: a deadline per owner (a connection's header, body or idle deadline) lives in the owner
- * (nes_timer) and is (re)armed in O(log n); the loop sleeps until the earliest one, so there is no
- * reaper thread and no scan. Times are CLOCK_MONOTONIC milliseconds, read once per iteration
- * (nes_loop_now).
+ * (nes_timer) and is armed in O(log n); the loop sleeps until the earliest one, so there is no
+ * reaper thread and no scan. Moving an armed deadline later costs O(1): the timer keeps its place
+ * in the heap and, when that place comes due, is put back at its real deadline instead of firing
+ * (a connection that answers a request and moves its idle deadline does no heap operation; the
+ * re-insertion happens at most once per old deadline). Moving one earlier moves it in the heap.
+ * Times are CLOCK_MONOTONIC milliseconds, read once per iteration (nes_loop_now).
  *
  * Threads: everything except nes_loop_post and nes_loop_wake runs on the loop's own thread. A
  * loop is not copied; its memory is O(timers + events per wait). */
@@ -50,6 +53,7 @@ struct nes_io {
 /** A deadline, embedded in its owner. Zero-initialise, set `cb`, then arm with nes_timer_set. */
 struct nes_timer {
     int64_t when_ms; /* armed deadline (monotonic ms) */
+    int64_t key_ms;  /* its place in the heap, <= when_ms (loop-private) */
     size_t slot;     /* heap position + 1; 0: not armed (loop-private) */
     nes_timer_cb cb;
 };
@@ -80,7 +84,8 @@ void nes_loop_del(nes_loop *loop, nes_io *io);
  * Queuing an io that is already queued does nothing. */
 void nes_loop_defer(nes_loop *loop, nes_io *io);
 
-/** Arms (or moves) `t` to fire at `when_ms` (monotonic ms). */
+/** Arms (or moves) `t` to fire at `when_ms` (monotonic ms). O(1) when `t` is armed and the
+ * deadline moves later, O(log n) otherwise. */
 void nes_timer_set(nes_loop *loop, nes_timer *t, int64_t when_ms);
 
 /** Disarms `t` (nothing when not armed). */

@@ -196,6 +196,46 @@ def test_slow_body_is_cut_off(svc):
     assert closed and time.monotonic() - t0 < 7
 
 
+def trickle_until_closed(sock, data, limit):
+    """Sends `data` a byte every 0.5 s; the seconds until the service closed, or None."""
+    sock.settimeout(0.5)
+    t0 = time.monotonic()
+    for b in data:
+        try:
+            sock.sendall(bytes([b]))
+            if sock.recv(1) == b"":
+                return time.monotonic() - t0
+        except socket.timeout:
+            pass
+        except OSError:
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > limit:
+            return None
+    return None
+
+
+@pytest.mark.parametrize("second", ["head", "body"])
+def test_slow_second_request_is_cut_off(svc, second):
+    """After a keep-alive request the idle deadline (30 s) runs; a second request that trickles
+    in gets the header deadline (2 s) from its first byte, or the request deadline (3 s) from the
+    end of its head: the deadlines are armed when the service waits, not only on the first
+    request of a connection."""
+    sock = svc.raw_tls()
+    try:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(sock)[0] == 200
+        time.sleep(1)
+        if second == "head":
+            data = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
+        else:
+            sock.sendall(post_head(1000))
+            data = b" " * 100
+        took = trickle_until_closed(sock, data, 12)
+    finally:
+        sock.close()
+    assert took is not None and took < (6 if second == "head" else 7), took
+
+
 def test_thousand_idle_connections(svc):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 2200:

@@ -1,5 +1,6 @@
 /* test_loop.c - the event loop (src/net/loop.c): timers fire in deadline order however they were
- * armed, moved and stopped (a table of operations checked against a plain model), the loop
+ * armed, moved and stopped (a table of operations checked against a plain model), a deadline
+ * moved later (kept in place in the heap) never fires early, the loop
  * sleeps until the earliest deadline, descriptors dispatch, deferred resumptions run after the
  * batch, tasks posted from another thread wake the loop and run in posting order. */
 #include <pthread.h>
@@ -141,6 +142,34 @@ static void sleeps_until_the_earliest_deadline(void **state)
     nes_loop_free(loop);
 }
 
+/* A deadline moved later keeps its heap place (no heap work) but must not fire at the old time;
+ * moved earlier again, it fires at the new one. */
+static void a_deadline_moved_later_does_not_fire_early(void **state)
+{
+    (void)state;
+    nes_loop *loop = nes_loop_new(0);
+    tt a = {.t.cb = on_timer, .id = 1}, b = {.t.cb = on_timer, .id = 2};
+    int64_t t0 = nes_mono_ms();
+    nes_timer_set(loop, &a.t, t0 + 20);
+    nes_timer_set(loop, &a.t, t0 + 100000); /* later: stays in place */
+    nes_timer_set(loop, &b.t, t0 + 120);
+    nfired = 0;
+    while (nfired == 0)
+        nes_loop_run_once(loop, -1);
+    assert_true(nes_mono_ms() - t0 >= 120);
+    assert_int_equal(nfired, 1);
+    assert_int_equal(fired[0], 2);
+    assert_true(nes_timer_armed(&a.t));
+    assert_int_equal(nes_loop_timers(loop), 1);
+    nes_timer_set(loop, &a.t, t0); /* earlier than its place: due now */
+    nes_loop_run_once(loop, 0);
+    assert_int_equal(nfired, 2);
+    assert_int_equal(fired[1], 1);
+    assert_false(nes_timer_armed(&a.t));
+    assert_int_equal(nes_loop_timers(loop), 0);
+    nes_loop_free(loop);
+}
+
 typedef struct watcher {
     nes_io io;
     uint32_t events[8];
@@ -234,6 +263,7 @@ int main(void)
         cmocka_unit_test(timers_fire_in_deadline_order),
         cmocka_unit_test(random_timers_match_a_model),
         cmocka_unit_test(sleeps_until_the_earliest_deadline),
+        cmocka_unit_test(a_deadline_moved_later_does_not_fire_early),
         cmocka_unit_test(descriptors_and_deferrals),
         cmocka_unit_test(posted_tasks_wake_the_loop_in_order),
     };
