@@ -17,6 +17,14 @@
 /** Open containers kept without allocating. */
 #define INLINE_FRAMES 32
 
+/* Whether a word loaded from memory holds its first byte lowest (then a key's first 8 bytes can
+ * be loaded as one word and masked). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LITTLE_ENDIAN_LOADS 1
+#else
+#define LITTLE_ENDIAN_LOADS 0
+#endif
+
 /** Longest JSON pointer put in an error message. */
 #define MAX_POINTER 160
 
@@ -226,6 +234,27 @@ static nes_status lookup(tx *t, const nes_json_token *tk)
     }
     const uint8_t *k = t->in + tk->start + 1;
     size_t klen = tk->end - tk->start - 2;
+    if (!tk->escaped && obj->slots != NULL) {
+        /* the declared-member path: one hash probe on the name as it stands in the input */
+        uint64_t head, tail;
+        if (LITTLE_ENDIAN_LOADS && tk->start + 9 <= t->len) {
+            memcpy(&head, k, 8);
+            if (klen < 8)
+                head &= (1ULL << (8 * klen)) - 1;
+            tail = 0;
+            if (klen > 8)
+                memcpy(&tail, k + klen - 8, 8);
+        } else {
+            nes_pii_key_words((const char *)k, klen, &head, &tail);
+        }
+        const nes_pii_edge *e = nes_pii_find_prop(obj, (const char *)k, klen, head, tail);
+        if (e != NULL) {
+            t->cur = e->node;
+            return NES_OK;
+        }
+        nes_member_kind kind = nes_pii_lookup_unlisted(obj, (const char *)k, klen, &t->cur);
+        return kind == NES_MEMBER_DECLARED ? NES_OK : undeclared(t, tk, kind);
+    }
     if (tk->escaped) {
         t->key.len = 0;
         nes_status st = nes_json_unescape(k, klen, &t->key);
@@ -464,7 +493,18 @@ static nes_status run(tx *t)
     nes_json_token tk;
     for (;;) {
         nes_status st = NES_OK;
-        switch (nes_json_next(&t->sc, &tk)) {
+        nes_json_type k;
+        if (t->cur != NULL && t->cur->pii) {
+            k = nes_json_next(&t->sc, &tk);
+        } else {
+            /* The next value, if it is a scalar, is not PII and has no members: only validated.
+             * Passed-over elements of an array still count for its error pointers. */
+            size_t scalars;
+            k = nes_json_next_structural(&t->sc, &tk, &scalars);
+            if (scalars > 0 && t->nframes > 0 && t->frames[t->nframes - 1].array)
+                t->frames[t->nframes - 1].index += scalars;
+        }
+        switch (k) {
         case NES_JSON_ERROR:
             return t->e.status;
         case NES_JSON_END:
