@@ -105,7 +105,8 @@ int nes_pii_node_set_prop(nes_pii_graph *g, nes_pii_node *parent, const char *ke
         return -1;
     uint64_t head, tail;
     nes_pii_key_words(key, key_len, &head, &tail);
-    parent->props[n] = (nes_pii_edge){.key = k, .key_len = key_len, .node = child, .head = head};
+    parent->props[n] =
+        (nes_pii_edge){.key = k, .key_len = key_len, .node = child, .head = head, .tail = tail};
     parent->nprops = n + 1;
     free(parent->slots); /* stale until the next nes_pii_graph_finish */
     parent->slots = NULL;
@@ -295,9 +296,7 @@ static bool interesting(const nes_pii_node *n)
 
 static inline uint64_t edge_mix(const nes_pii_edge *e)
 {
-    uint64_t head, tail;
-    nes_pii_key_words(e->key, e->key_len, &head, &tail);
-    return (head * 0x9E3779B97F4A7C15ULL) ^ tail ^ e->key_len;
+    return (e->head * 0x9E3779B97F4A7C15ULL) ^ e->tail ^ e->key_len;
 }
 
 static inline uint32_t slot_of(uint64_t mix, uint64_t seed, uint32_t shift)
@@ -353,6 +352,7 @@ static int build_index(nes_pii_node *n)
     free(mix);
     n->slots = t;
     n->slot_shift = shift;
+    n->slot_mask = (uint32_t)(cap - 1);
     n->slot_seed = best_seed;
     return 0;
 }

@@ -73,7 +73,8 @@ typedef struct nes_pii_edge {
     char *key; /**< property name, UTF-8, not NUL-terminated in general */
     size_t key_len;
     nes_pii_node *node;
-    uint64_t head; /**< nes_pii_key_words' head of key (set by nes_pii_node_set_prop) */
+    uint64_t head; /**< nes_pii_key_words' head and tail of key (set by nes_pii_node_set_prop) */
+    uint64_t tail;
 } nes_pii_edge;
 
 /** A name pattern edge (patternProperties): a POSIX extended regular expression translated from
@@ -109,6 +110,7 @@ struct nes_pii_node {
      * probing. The table is built from the spec, so no input makes a lookup probe longer. */
     uint32_t *slots;
     uint32_t slot_shift; /**< 64 - log2(slots) */
+    uint32_t slot_mask;  /**< slots - 1 */
     uint64_t slot_seed;
 };
 
@@ -169,12 +171,12 @@ static inline const nes_pii_edge *nes_pii_find_prop(const nes_pii_node *n, const
                                                     size_t len, uint64_t head, uint64_t tail)
 {
     uint64_t mix = (head * 0x9E3779B97F4A7C15ULL) ^ tail ^ len;
-    uint32_t mask = (uint32_t)(UINT64_MAX >> n->slot_shift);
     uint32_t h = (uint32_t)((mix * n->slot_seed) >> n->slot_shift);
-    for (uint32_t s; (s = n->slots[h]) != 0; h = (h + 1) & mask) {
+    for (uint32_t s; (s = n->slots[h]) != 0; h = (h + 1) & n->slot_mask) {
         const nes_pii_edge *e = &n->props[s - 1];
-        if (e->head == head && e->key_len == len &&
-            (len <= 8 || __builtin_memcmp(e->key + 8, key + 8, len - 8) == 0))
+        /* head and tail cover every byte of a name of up to 16 bytes */
+        if (e->head == head && e->tail == tail && e->key_len == len &&
+            (len <= 16 || __builtin_memcmp(e->key + 8, key + 8, len - 16) == 0))
             return e;
     }
     return NULL;

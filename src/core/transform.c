@@ -268,10 +268,12 @@ static inline __attribute__((always_inline)) nes_status lookup(tx *t, const nes_
     size_t klen = tk->end - tk->start - 2;
     uint64_t head, tail = 0;
     if (LITTLE_ENDIAN_LOADS && tk->start + 9 <= t->len) {
+        static const uint64_t first_bytes[9] = {
+            0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffffULL, 0xffffffffffffULL,
+            0xffffffffffffffULL, UINT64_MAX};
         memcpy(&head, k, 8);
-        if (klen < 8)
-            head &= (1ULL << (8 * klen)) - 1;
-        else if (klen > 8)
+        head &= first_bytes[klen < 8 ? klen : 8];
+        if (klen > 8)
             memcpy(&tail, k + klen - 8, 8);
     } else {
         nes_pii_key_words((const char *)k, klen, &head, &tail);
