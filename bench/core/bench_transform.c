@@ -190,8 +190,8 @@ int main(int argc, char **argv)
 {
     /* "bench_transform count CASE N": runs one case N times on the 64 KiB body and prints
      * nothing but a checksum, for instruction counts (perf stat, callgrind) that a busy machine
-     * does not disturb. CASE: off, reject, pass, enc (fake codec), off-c, reject-c, pass-c, enc-c (real
-     * codec); "enc" is the enc(fake)/encrypt columns' automaton. */
+     * does not disturb. CASE: off, reject, pass, enc (fake codec), off-c, reject-c, pass-c, enc-c
+     * (real codec); "enc" is the enc(fake)/encrypt columns' automaton. */
     const char *count_case = argc > 3 && strcmp(argv[1], "count") == 0 ? argv[2] : NULL;
     long count_n = count_case != NULL ? atol(argv[3]) : 0;
     double secs = argc > 1 && count_case == NULL ? atof(argv[1]) : 0.5;
@@ -233,7 +233,7 @@ int main(int argc, char **argv)
         const struct {
             const char *name;
             const nes_transform_opts *opts;
-        } cases[] = {{"off", &foff}, {"reject", &fclosed}, {"pass", &fpass}, {"enc", &fenc},
+        } cases[] = {{"off", &foff},  {"reject", &fclosed},   {"pass", &fpass},   {"enc", &fenc},
                      {"off-c", &off}, {"reject-c", &rclosed}, {"pass-c", &rpass}, {"enc-c", &enc}};
         const nes_transform_opts *o = NULL;
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

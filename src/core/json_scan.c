@@ -90,7 +90,8 @@ nes_json_type nes_json_skip(nes_json_scanner *s, nes_json_token *t)
 {
     if (s->depth == 0 || (s->state != ST_KEY_OR_CLOSE && s->state != ST_VALUE_OR_CLOSE)) {
         t->type = NES_JSON_ERROR;
-        return s->state == ST_FAILED ? NES_JSON_ERROR : scan_fail(s, NES_ERR_JSON, s->pos, "misuse");
+        return s->state == ST_FAILED ? NES_JSON_ERROR
+                                     : scan_fail(s, NES_ERR_JSON, s->pos, "misuse");
     }
     unsigned target = s->depth - 1;
     for (;;) {

@@ -160,7 +160,8 @@ static inline long hex4(const uint8_t *p, size_t avail)
 
 /* Decodes the escape at p[i] == '\\' (\uXXXX with its low surrogate when it is a high one).
  * Returns the escape's length and sets *cp, or 0 with *why set. */
-static inline size_t decode_escape(const uint8_t *p, size_t len, size_t i, uint32_t *cp, const char **why)
+static inline size_t decode_escape(const uint8_t *p, size_t len, size_t i, uint32_t *cp,
+                                   const char **why)
 {
     *why = "invalid escape";
     if (len - i < 2)
@@ -224,7 +225,8 @@ static ALWAYS_INLINE bool top_is_object(const nes_json_scanner *s)
     return (w[i / 64] >> (i % 64)) & 1u;
 }
 
-__attribute__((cold)) static inline nes_json_type scan_fail(nes_json_scanner *s, nes_status st, size_t off, const char *why)
+__attribute__((cold)) static inline nes_json_type scan_fail(nes_json_scanner *s, nes_status st,
+                                                            size_t off, const char *why)
 {
     s->state = ST_FAILED;
     s->pos = off;

@@ -327,7 +327,8 @@ static int build_index(nes_pii_node *n)
         mix[i] = edge_mix(&n->props[i]);
     uint64_t best_seed = 0, seed = 0x9E3779B97F4A7C15ULL;
     size_t best = (size_t)-1;
-    for (int s = 0; s < PII_HASH_SEEDS && best > 0; s++, seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) {
+    for (int s = 0; s < PII_HASH_SEEDS && best > 0;
+         s++, seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) {
         seed |= 1u;
         memset(t, 0, cap * sizeof *t);
         size_t displaced = 0;

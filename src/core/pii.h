@@ -143,9 +143,9 @@ int nes_pii_node_add_pattern(nes_pii_graph *g, nes_pii_node *n, const char *patt
  * compiled matches every key. Compiles the pattern on each call: for building, not lookups. */
 bool nes_pii_pattern_matches(const char *pattern, size_t len, const char *key, size_t key_len);
 
-/** Sorts edges and builds each node's hash index of them; marks as PII (a string encrypted whole) every node whose `content` can hold PII;
- * computes has_pii_below and walk for every node (cycles included). Call once after building,
- * before lookups. 0 or -1. */
+/** Sorts edges and builds each node's hash index of them; marks as PII (a string encrypted whole)
+ * every node whose `content` can hold PII; computes has_pii_below and walk for every node (cycles
+ * included). Call once after building, before lookups. 0 or -1. */
 int nes_pii_graph_finish(nes_pii_graph *g);
 
 /** The child of object node `n` for key `key` (unescaped UTF-8): the exact property, else the

@@ -226,8 +226,8 @@ static nes_status lookup_slow(tx *t, const nes_json_token *tk, const nes_pii_nod
 {
     if (not_a_prop) {
         const uint8_t *k = t->in + tk->start + 1;
-        nes_member_kind kind = nes_pii_lookup_unlisted(obj, (const char *)k,
-                                                       tk->end - tk->start - 2, &t->cur);
+        nes_member_kind kind =
+            nes_pii_lookup_unlisted(obj, (const char *)k, tk->end - tk->start - 2, &t->cur);
         return kind == NES_MEMBER_DECLARED ? NES_OK : undeclared(t, tk, kind);
     }
     if (obj->nprops == 0 && obj->npatterns == 0) {
@@ -268,9 +268,15 @@ static inline __attribute__((always_inline)) nes_status lookup(tx *t, const nes_
     size_t klen = tk->end - tk->start - 2;
     uint64_t head, tail = 0;
     if (LITTLE_ENDIAN_LOADS && tk->start + 9 <= t->len) {
-        static const uint64_t first_bytes[9] = {
-            0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffffULL, 0xffffffffffffULL,
-            0xffffffffffffffULL, UINT64_MAX};
+        static const uint64_t first_bytes[9] = {0,
+                                                0xff,
+                                                0xffff,
+                                                0xffffff,
+                                                0xffffffff,
+                                                0xffffffffffULL,
+                                                0xffffffffffffULL,
+                                                0xffffffffffffffULL,
+                                                UINT64_MAX};
         memcpy(&head, k, 8);
         head &= first_bytes[klen < 8 ? klen : 8];
         if (klen > 8)
