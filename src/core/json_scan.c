@@ -73,19 +73,6 @@ nes_json_type nes_json_next(nes_json_scanner *s, nes_json_token *t)
     return next_token(s, t);
 }
 
-nes_json_type nes_json_next_structural(nes_json_scanner *s, nes_json_token *t, size_t *scalars)
-{
-    size_t n = 0;
-    for (;;) {
-        nes_json_type k = next_token(s, t);
-        if (k < NES_JSON_STRING) {
-            *scalars = n;
-            return k;
-        }
-        n++;
-    }
-}
-
 nes_json_type nes_json_skip(nes_json_scanner *s, nes_json_token *t)
 {
     if (s->depth == 0 || (s->state != ST_KEY_OR_CLOSE && s->state != ST_VALUE_OR_CLOSE)) {

@@ -82,13 +82,6 @@ void nes_json_scanner_free(nes_json_scanner *s);
  * NES_JSON_ERROR again. After NES_JSON_END, later calls return NES_JSON_END. */
 nes_json_type nes_json_next(nes_json_scanner *s, nes_json_token *t);
 
-/** Like nes_json_next, but scalar values (strings, numbers, literals) are validated and passed
- * over: returns the next token that is not one (a container's bracket, a member name, the end,
- * or NES_JSON_ERROR), and sets *scalars to how many were passed over (all of them in the
- * container open before the call, since scalars open none). For a caller that needs no scalar
- * value until the next structural token: as cheap per token as nes_json_skip. */
-nes_json_type nes_json_next_structural(nes_json_scanner *s, nes_json_token *t, size_t *scalars);
-
 /** Right after nes_json_next returned NES_JSON_OBJECT or NES_JSON_ARRAY: validates the rest of
  * that container and consumes it through its closing bracket, whose token goes to `t`. Returns
  * the closing token's kind, or NES_JSON_ERROR. Faster than calling nes_json_next in a loop. */

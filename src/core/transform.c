@@ -5,7 +5,15 @@
  * name or element index being read in it (for error pointers); any other container is validated
  * in one go by nes_json_skip, without lookups. Output is the input copied in bulk from a "copied
  * up to" cursor, with each PII value's byte range replaced by its token (or, on decrypt, its
- * value). */
+ * value).
+ *
+ * The member check (fail closed) is on the hot path, so it is kept cheap: the scanner's steps are
+ * inlined here (json_scan_impl.h) instead of called per token; a member name without escapes is
+ * looked up where it stands in the input, in the node's property index (pii.h: one hash probe,
+ * compared as two words and the length); and a container whose node has no PII at or below it is
+ * walked in validate-and-check mode (check_only): names looked up, scalars only validated, no
+ * PII logic per value. The fuzzer fuzz_transform checks every verdict, error and output byte
+ * against twins of its automata without these fast paths. */
 #include "core/transform.h"
 
 #include <stdio.h>
@@ -559,17 +567,7 @@ static nes_status run(tx *t)
     nes_json_token tk;
     for (;;) {
         nes_status st = NES_OK;
-        nes_json_type k;
-        if (t->cur != NULL && t->cur->pii) {
-            k = nes_json_next(&t->sc, &tk);
-        } else {
-            /* The next value, if it is a scalar, is not PII and has no members: only validated.
-             * Passed-over elements of an array still count for its error pointers. */
-            size_t scalars;
-            k = nes_json_next_structural(&t->sc, &tk, &scalars);
-            if (scalars > 0 && t->nframes > 0 && t->frames[t->nframes - 1].array)
-                t->frames[t->nframes - 1].index += scalars;
-        }
+        nes_json_type k = next_token(&t->sc, &tk);
         switch (k) {
         case NES_JSON_ERROR:
             return t->e.status;

@@ -268,57 +268,6 @@ static void skip_consumes_one_container(void **state)
     nes_json_scanner_free(&s);
 }
 
-/* nes_json_next_structural returns what nes_json_next returns minus the scalar values, and counts
- * those; errors inside a passed-over scalar are reported as nes_json_next reports them. */
-static void structural_passes_over_scalars(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *in;
-        const char *kinds; /* one letter per token: { } [ ] k(ey) E(nd) !(error) */
-        const char *counts;
-    } table[] = {
-        {"[1,\"a\",true,null,{\"k\":-2.5e3,\"l\":[]},false]", "[{kk[]}]E", "040100010"},
-        {"{\"a\":1,\"b\":{\"c\":\"x\"}}", "{kk{k}}E", "00100100"},
-        {"\"lone\"", "E", "1"},
-        {"[1,2,3x]", "[!", "02"},
-        {"[\"\\q\"]", "[!", "00"},
-    };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        const char *in = table[i].in;
-        nes_json_scanner s, r;
-        nes_err es, er;
-        assert_int_equal(nes_json_scanner_init(&s, (const uint8_t *)in, strlen(in), 8, &es),
-                         NES_OK);
-        assert_int_equal(nes_json_scanner_init(&r, (const uint8_t *)in, strlen(in), 8, &er),
-                         NES_OK);
-        for (size_t j = 0; table[i].kinds[j] != '\0'; j++) {
-            nes_json_token t, u;
-            size_t n = 99;
-            nes_json_type k = nes_json_next_structural(&s, &t, &n);
-            /* the reference: nes_json_next, scalars counted by hand */
-            size_t m = 0;
-            nes_json_type kr;
-            while ((kr = nes_json_next(&r, &u)) >= NES_JSON_STRING)
-                m++;
-            static const char letters[] = "!E{}[]k";
-            assert_int_equal(letters[k], table[i].kinds[j]);
-            assert_int_equal(k, kr);
-            if (k == NES_JSON_ERROR) {
-                assert_int_equal(es.offset, er.offset);
-                assert_string_equal(es.msg, er.msg);
-                break;
-            }
-            assert_int_equal(n, (size_t)(table[i].counts[j] - '0'));
-            assert_int_equal(n, m);
-            assert_int_equal(t.start, u.start);
-            assert_int_equal(t.end, u.end);
-        }
-        nes_json_scanner_free(&s);
-        nes_json_scanner_free(&r);
-    }
-}
-
 /* Reference UTF-8 check written from the definition (RFC 3629), independent of the scanner. */
 static bool ref_utf8_valid(const uint8_t *p, size_t n)
 {
@@ -588,7 +537,6 @@ int main(void)
         cmocka_unit_test(errors_are_sticky),
         cmocka_unit_test(depth_limit),
         cmocka_unit_test(skip_consumes_one_container),
-        cmocka_unit_test(structural_passes_over_scalars),
         cmocka_unit_test(utf8_matches_reference),
         cmocka_unit_test(string_stops_at_every_position),
         cmocka_unit_test(unescape_to_utf8),
