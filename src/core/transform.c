@@ -190,19 +190,25 @@ static nes_status flush(tx *t, size_t upto)
     return NES_OK;
 }
 
-static nes_status push(tx *t, const nes_pii_node *n, bool array)
+/* Doubles the frame stack (push found it full). */
+static nes_status grow_frames(tx *t)
 {
-    if (t->nframes == t->frames_cap) {
-        size_t cap = t->frames_cap > 0 ? t->frames_cap * 2 : INLINE_FRAMES;
-        frame *p = malloc(cap * sizeof *p);
-        if (p == NULL)
-            return fail(t, NES_ERR_NOMEM, (size_t)-1, "out of memory");
-        memcpy(p, t->frames, t->nframes * sizeof *p);
-        if (t->frames != t->inline_frames)
-            free(t->frames);
-        t->frames = p;
-        t->frames_cap = cap;
-    }
+    size_t cap = t->frames_cap > 0 ? t->frames_cap * 2 : INLINE_FRAMES;
+    frame *p = malloc(cap * sizeof *p);
+    if (p == NULL)
+        return fail(t, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+    memcpy(p, t->frames, t->nframes * sizeof *p);
+    if (t->frames != t->inline_frames)
+        free(t->frames);
+    t->frames = p;
+    t->frames_cap = cap;
+    return NES_OK;
+}
+
+static inline nes_status push(tx *t, const nes_pii_node *n, bool array)
+{
+    if (t->nframes == t->frames_cap && grow_frames(t) != NES_OK)
+        return t->e.status;
     t->frames[t->nframes++] = (frame){.node = n, .array = array, .index = (size_t)-1};
     t->cur = array ? n->items : NULL;
     return NES_OK;
