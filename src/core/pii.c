@@ -311,7 +311,7 @@ static int build_index(nes_pii_node *n)
     n->slots = NULL;
     if (n->nprops < PII_HASH_MIN || n->nprops > UINT32_MAX / 4)
         return 0;
-    uint32_t bits = 3;
+    uint32_t bits = 1;
     while (((size_t)1 << bits) < 2 * n->nprops)
         bits++;
     size_t cap = (size_t)1 << bits;
