@@ -26,3 +26,16 @@ for n in 16 64 1024; do
     e /= it; d /= it; sl = s / (5 * it + 1); op = o / (5 * it);
     printf "%-7s %14.0f %14.0f %14.0f %14.0f %8.2fx %8.2fx\n", n, e, d, sl, op, e / sl, d / op }'
 done
+# The member check (fail closed) on the 64 KiB transform body: instructions per nes_transform with
+# the check off (an automaton of the PII paths only), refused and passed undeclared members.
+echo
+echo "member check, instructions per 64 KiB transform (ratio to off)"
+tn=${TRANSFORM_ITERS:-20}
+for codec in "" -c; do
+  o=$(count nes_transform "$bin/bench_transform" count "off$codec" "$tn")
+  r=$(count nes_transform "$bin/bench_transform" count "reject$codec" "$tn")
+  p=$(count nes_transform "$bin/bench_transform" count "pass$codec" "$tn")
+  awk -v c="${codec:+with crypto}" -v o="$o" -v r="$r" -v p="$p" -v it="$tn" 'BEGIN {
+    printf "%-12s off %9.0f | reject %9.0f (%.3f) | pass %9.0f (%.3f)\n", (c == "" ? "JSON-only" : c),
+      o / it, r / it, r / o, p / it, p / o }'
+done

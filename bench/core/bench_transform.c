@@ -137,9 +137,11 @@ static double run(kind k, const nes_transform_opts *opts, const uint8_t *in, siz
     return (double)len * (double)iters / (t1 - t0) * 1e3; /* bytes/ns -> MB/s */
 }
 
-int main(int argc, char **argv)
+/* The hand-built automaton that knows only the PII paths (ssn, email, address.zip of every
+ * record); an undeclared member passes and is counted (NES_MEMBERS_PASS: the enc/dec columns) or
+ * is any value, neither looked at nor counted (NES_MEMBERS_ANY: the member check off). */
+static nes_pii_graph *pii_paths_graph(nes_members members, const nes_pii_node **root_out)
 {
-    double secs = argc > 1 ? atof(argv[1]) : 0.5;
     nes_pii_graph *g = nes_pii_graph_new();
     nes_pii_node *root = nes_pii_node_new(g, "Body");
     nes_pii_node *rec = nes_pii_node_new(g, "Record");
@@ -155,7 +157,47 @@ int main(int argc, char **argv)
     nes_pii_node_mark(g, ssn, NES_VT_STRING, "ssn", 3);
     nes_pii_node_mark(g, email, NES_VT_STRING, NULL, 0);
     nes_pii_node_mark(g, zip, NES_VT_ANY, NULL, 0);
+    root->members = rec->members = addr->members = (uint8_t)members;
     nes_pii_graph_finish(g);
+    *root_out = root;
+    return g;
+}
+
+/* The member check's cost: the spec's automaton (every member looked up) with undeclared members
+ * refused (UNKNOWN_FIELDS=reject, the default) and passed (pass), against the hand-built
+ * automaton that follows only the PII paths (no member check: what the transform did before fail
+ * closed). Same body, same run; the ratios are what "within noise" is read off. */
+static void member_check_lines(const nes_transform_opts *off, const nes_transform_opts *rej,
+                               const nes_transform_opts *pass, const char *what, const uint8_t *in,
+                               size_t len, double secs)
+{
+    /* alternate the three so drifting load hits each alike; keep each one's best round */
+    double b_off = 0, b_rej = 0, b_pass = 0;
+    for (int round = 0; round < 3; round++) {
+        double o = run(K_ENCRYPT, off, in, len, secs / 3);
+        double r = run(K_ENCRYPT, rej, in, len, secs / 3);
+        double p = run(K_ENCRYPT, pass, in, len, secs / 3);
+        b_off = o > b_off ? o : b_off;
+        b_rej = r > b_rej ? r : b_rej;
+        b_pass = p > b_pass ? p : b_pass;
+    }
+    printf("member check, %-11s 1 MiB encrypt: off %6.0f | reject %6.0f (%.3f) | pass %6.0f "
+           "(%.3f)  MB/s (ratio to off)\n",
+           what, b_off, b_rej, b_rej / b_off, b_pass, b_pass / b_off);
+}
+
+int main(int argc, char **argv)
+{
+    /* "bench_transform count CASE N": runs one case N times on the 64 KiB body and prints
+     * nothing but a checksum, for instruction counts (perf stat, callgrind) that a busy machine
+     * does not disturb. CASE: off, reject, pass, enc (fake codec), off-c, reject-c, pass-c, enc-c
+     * (real codec); "enc" is the enc(fake)/encrypt columns' automaton. */
+    const char *count_case = argc > 3 && strcmp(argv[1], "count") == 0 ? argv[2] : NULL;
+    long count_n = count_case != NULL ? atol(argv[3]) : 0;
+    double secs = argc > 1 && count_case == NULL ? atof(argv[1]) : 0.5;
+    const nes_pii_node *root = NULL, *root_any = NULL;
+    nes_pii_graph *g = pii_paths_graph(NES_MEMBERS_PASS, &root);
+    nes_pii_graph *g_any = pii_paths_graph(NES_MEMBERS_ANY, &root_any);
     nes_codec fake = {.encrypt = fake_encrypt, .decrypt = fake_decrypt};
     nes_spec *spec = NULL;
     const nes_pii_node *closed = NULL;
@@ -167,8 +209,10 @@ int main(int argc, char **argv)
         return 1;
     }
     nes_transform_opts fclosed = {.dir = NES_ENCRYPT, .root = closed, .codec = &fake};
-    nes_transform_opts rclosed = fclosed;
+    nes_transform_opts fpass = fclosed;
+    fpass.unknown = NES_UNKNOWN_PASS;
     nes_transform_opts fenc = {.dir = NES_ENCRYPT, .root = root, .codec = &fake};
+    nes_transform_opts foff = {.dir = NES_ENCRYPT, .root = root_any, .codec = &fake};
     nes_transform_opts fdec = {.dir = NES_DECRYPT, .root = root, .codec = &fake};
     uint8_t dek[1][NES_DEK_LEN];
     bench_key(dek[0], NES_DEK_LEN);
@@ -177,9 +221,48 @@ int main(int argc, char **argv)
     if (crypter == NULL)
         return 1;
     nes_codec real = nes_crypter_codec(crypter);
+    nes_transform_opts rclosed = fclosed;
     rclosed.codec = &real;
+    nes_transform_opts rpass = fpass;
+    rpass.codec = &real;
     nes_transform_opts enc = {.dir = NES_ENCRYPT, .root = root, .codec = &real};
+    nes_transform_opts off = {.dir = NES_ENCRYPT, .root = root_any, .codec = &real};
     nes_transform_opts dec = {.dir = NES_DECRYPT, .root = root, .codec = &real};
+
+    if (count_case != NULL) {
+        const struct {
+            const char *name;
+            const nes_transform_opts *opts;
+        } cases[] = {{"off", &foff},  {"reject", &fclosed},   {"pass", &fpass},   {"enc", &fenc},
+                     {"off-c", &off}, {"reject-c", &rclosed}, {"pass-c", &rpass}, {"enc-c", &enc}};
+        const nes_transform_opts *o = NULL;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            if (strcmp(cases[i].name, count_case) == 0)
+                o = cases[i].opts;
+        if (o == NULL) {
+            fprintf(stderr, "unknown case %s\n", count_case);
+            return 2;
+        }
+        size_t len;
+        char *body = make_body(64 * 1024, &len);
+        nes_buf out = {0};
+        size_t sum = 0;
+        for (long r = 0; r < count_n; r++) {
+            out.len = 0;
+            if (nes_transform(o, (const uint8_t *)body, len, &out, NULL, NULL) != NES_OK)
+                return 1;
+            sum += out.len;
+        }
+        printf("%zu\n", sum);
+        nes_buf_free(&out);
+        free(body);
+        nes_crypter_free(crypter);
+        nes_keyring_free(kr);
+        nes_pii_graph_free(g);
+        nes_pii_graph_free(g_any);
+        nes_spec_free(spec);
+        return 0;
+    }
 
     const size_t sizes[] = {1024, 64 * 1024, 1024 * 1024};
     printf("%-8s %8s %7s | %9s %9s | %9s %9s %9s | %9s %9s %9s  (MB/s)\n", "body", "bytes",
@@ -207,6 +290,11 @@ int main(int argc, char **argv)
                : i == 1 ? "64 KiB"
                         : "1 MiB",
                len, stats.fields, m, v, fe, fd, fc, e, d, ec);
+        if (i == 2) {
+            printf("\n");
+            member_check_lines(&foff, &fclosed, &fpass, "JSON-only,", in, len, 3 * secs);
+            member_check_lines(&off, &rclosed, &rpass, "with crypto,", in, len, 3 * secs);
+        }
         nes_buf_free(&tokens);
         nes_buf_free(&ftokens);
         free(body);
@@ -214,6 +302,7 @@ int main(int argc, char **argv)
     nes_crypter_free(crypter);
     nes_keyring_free(kr);
     nes_pii_graph_free(g);
+    nes_pii_graph_free(g_any);
     nes_spec_free(spec);
     return 0;
 }

@@ -51,15 +51,20 @@ typedef struct nes_json_token {
 
 /** Scanner state. Treat the fields as private; use the functions below. */
 typedef struct nes_json_scanner {
+    /* Read-only while scanning. */
     const uint8_t *in;
     size_t len;
-    size_t pos;
-    unsigned depth;     /**< containers currently open */
-    unsigned max_depth; /**< containers allowed to be open at once */
-    int state;
     uint64_t *stack; /**< bit i: container at depth i+1 is an object */
-    uint64_t inline_stack[NES_JSON_INLINE_STACK_WORDS];
     nes_err *err;
+    unsigned max_depth; /**< containers allowed to be open at once */
+    /* Written for a token and read back at the next: after the read-only fields, not between
+     * them, so that a compiler loading neighbours in one wide load does not take one of these
+     * with them (such a load cannot take its value from the store still in flight: a
+     * store-forwarding stall per token). */
+    unsigned depth; /**< containers currently open */
+    int state;
+    size_t pos;
+    uint64_t inline_stack[NES_JSON_INLINE_STACK_WORDS];
 } nes_json_scanner;
 
 /** Prepares `s` to scan `in` (len bytes). At most `max_depth` containers may be open at once

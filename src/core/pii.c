@@ -25,6 +25,7 @@ static void node_free(nes_pii_node *n)
     for (size_t i = 0; i < n->nprops; i++)
         free(n->props[i].key);
     free(n->props);
+    free(n->slots);
     for (size_t i = 0; i < n->npatterns; i++) {
         if (n->patterns[i].re != NULL)
             regfree(n->patterns[i].re);
@@ -102,8 +103,13 @@ int nes_pii_node_set_prop(nes_pii_graph *g, nes_pii_node *parent, const char *ke
     char *k = nes_dup_bytes(key, key_len);
     if (k == NULL)
         return -1;
-    parent->props[n] = (nes_pii_edge){.key = k, .key_len = key_len, .node = child};
+    uint64_t head, tail;
+    nes_pii_key_words(key, key_len, &head, &tail);
+    parent->props[n] =
+        (nes_pii_edge){.key = k, .key_len = key_len, .node = child, .head = head, .tail = tail};
     parent->nprops = n + 1;
+    free(parent->slots); /* stale until the next nes_pii_graph_finish */
+    parent->slots = NULL;
     return 0;
 }
 
@@ -338,12 +344,86 @@ static bool interesting(const nes_pii_node *n)
     return n != NULL && (n->pii || n->has_pii_below);
 }
 
+/* ---- the property index ------------------------------------------------------------------- */
+
+/** Nodes with fewer properties are searched by bisection. */
+#define PII_HASH_MIN 1
+/** Multipliers tried when building an index (the first one that places every key in its first
+ * slot wins; else the one with the fewest displaced keys). */
+#define PII_HASH_SEEDS 24
+
+static inline uint64_t edge_mix(const nes_pii_edge *e)
+{
+    return (e->head * 0x9E3779B97F4A7C15ULL) ^ e->tail ^ e->key_len;
+}
+
+static inline uint32_t slot_of(uint64_t mix, uint64_t seed, uint32_t shift)
+{
+    return (uint32_t)((mix * seed) >> shift);
+}
+
+/* Builds n->slots (n->props sorted and free of duplicates). 0, or -1 on allocation failure. */
+static int build_index(nes_pii_node *n)
+{
+    free(n->slots);
+    n->slots = NULL;
+    if (n->nprops < PII_HASH_MIN || n->nprops > UINT32_MAX / 4)
+        return 0;
+    uint32_t bits = 1;
+    while (((size_t)1 << bits) < 2 * n->nprops)
+        bits++;
+    size_t cap = (size_t)1 << bits;
+    uint32_t shift = 64 - bits;
+    uint32_t *t = calloc(cap, sizeof *t);
+    uint64_t *mix = malloc(n->nprops * sizeof *mix);
+    if (t == NULL || mix == NULL) {
+        free(t);
+        free(mix);
+        return -1;
+    }
+    for (size_t i = 0; i < n->nprops; i++)
+        mix[i] = edge_mix(&n->props[i]);
+    uint64_t best_seed = 0, seed = 0x9E3779B97F4A7C15ULL;
+    size_t best = (size_t)-1;
+    for (int s = 0; s < PII_HASH_SEEDS && best > 0;
+         s++, seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) {
+        seed |= 1u;
+        memset(t, 0, cap * sizeof *t);
+        size_t displaced = 0;
+        for (size_t i = 0; i < n->nprops; i++) {
+            uint32_t h = slot_of(mix[i], seed, shift);
+            if (t[h] != 0)
+                displaced++;
+            t[h] = 1;
+        }
+        if (displaced < best) {
+            best = displaced;
+            best_seed = seed;
+        }
+    }
+    memset(t, 0, cap * sizeof *t);
+    for (size_t i = 0; i < n->nprops; i++) {
+        uint32_t h = slot_of(mix[i], best_seed, shift);
+        while (t[h] != 0)
+            h = (h + 1) & (uint32_t)(cap - 1);
+        t[h] = (uint32_t)i + 1;
+    }
+    free(mix);
+    n->slots = t;
+    n->slot_shift = shift;
+    n->slot_mask = (uint32_t)(cap - 1);
+    n->slot_seed = best_seed;
+    return 0;
+}
+
 int nes_pii_graph_finish(nes_pii_graph *g)
 {
     for (size_t i = 0; i < g->n; i++) {
         nes_pii_node *n = g->nodes[i];
         if (n->nprops > 1)
             qsort(n->props, n->nprops, sizeof *n->props, edge_qsort_cmp);
+        if (build_index(n) != 0)
+            return -1;
         n->has_pii_below = false;
     }
     /* Least fixpoints: a node has PII below when a child is PII or has PII below; a string whose
@@ -409,6 +489,16 @@ int nes_pii_graph_finish(nes_pii_graph *g)
 nes_member_kind nes_pii_lookup(const nes_pii_node *n, const char *key, size_t key_len,
                                const nes_pii_node **child)
 {
+    if (n->slots != NULL) {
+        uint64_t head, tail;
+        nes_pii_key_words(key, key_len, &head, &tail);
+        const nes_pii_edge *e = nes_pii_find_prop(n, key, key_len, head, tail);
+        if (e != NULL) {
+            *child = e->node;
+            return NES_MEMBER_DECLARED;
+        }
+        return nes_pii_lookup_unlisted(n, key, key_len, child);
+    }
     size_t lo = 0, hi = n->nprops;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -423,6 +513,12 @@ nes_member_kind nes_pii_lookup(const nes_pii_node *n, const char *key, size_t ke
         else
             lo = mid + 1;
     }
+    return nes_pii_lookup_unlisted(n, key, key_len, child);
+}
+
+nes_member_kind nes_pii_lookup_unlisted(const nes_pii_node *n, const char *key, size_t key_len,
+                                        const nes_pii_node **child)
+{
     const nes_pii_node *match = NULL;
     size_t matches = 0;
     for (size_t i = 0; i < n->npatterns && matches < 2; i++) {

@@ -73,6 +73,8 @@ typedef struct nes_pii_edge {
     char *key; /**< property name, UTF-8, not NUL-terminated in general */
     size_t key_len;
     nes_pii_node *node;
+    uint64_t head; /**< nes_pii_key_words' head and tail of key (set by nes_pii_node_set_prop) */
+    uint64_t tail;
 } nes_pii_edge;
 
 /** A name pattern edge (patternProperties): a POSIX extended regular expression translated from
@@ -101,6 +103,15 @@ struct nes_pii_node {
     uint8_t *context; /**< x-pii-context label bytes (NULL/0: empty context) */
     size_t context_len;
     char *name; /**< schema name or pointer for diagnostics and lint (may be NULL) */
+    /** Hash index of props (set by nes_pii_graph_finish; NULL: binary search): 1 << (64 -
+     * slot_shift) slots, each 0 (free) or 1 + the index of a prop. A slot is found from the
+     * key's length and its first and last 8 bytes (nes_pii_key_mix) multiplied by slot_seed
+     * (chosen at finish so that, as far as it can, every key sits in its first slot); linear
+     * probing. The table is built from the spec, so no input makes a lookup probe longer. */
+    uint32_t *slots;
+    uint32_t slot_shift; /**< 64 - log2(slots) */
+    uint32_t slot_mask;  /**< slots - 1 */
+    uint64_t slot_seed;
 };
 
 /** Creates an empty graph. NULL on allocation failure. */
@@ -132,15 +143,49 @@ int nes_pii_node_add_pattern(nes_pii_graph *g, nes_pii_node *n, const char *patt
  * compiled matches every key. Compiles the pattern on each call: for building, not lookups. */
 bool nes_pii_pattern_matches(const char *pattern, size_t len, const char *key, size_t key_len);
 
-/** Sorts edges; marks as PII (a string encrypted whole) every node whose `content` can hold PII;
- * computes has_pii_below and walk for every node (cycles included). Call once after building,
- * before lookups. 0 or -1. */
+/** Sorts edges and builds each node's hash index of them; marks as PII (a string encrypted whole)
+ * every node whose `content` can hold PII; computes has_pii_below and walk for every node (cycles
+ * included). Call once after building, before lookups. 0 or -1. */
 int nes_pii_graph_finish(nes_pii_graph *g);
 
 /** The child of object node `n` for key `key` (unescaped UTF-8): the exact property, else the
  * matching pattern's child (pattern_any when several match), else the wildcard, else NULL. `n`
  * may be NULL (then NULL). */
 const nes_pii_node *nes_pii_child(const nes_pii_node *n, const char *key, size_t key_len);
+
+/** The words a property lookup compares and hashes first: *head holds the first min(8, len)
+ * bytes of `key` in memory order, the rest zero; *tail the last 8 bytes when len > 8, else 0.
+ * (A caller that may read 8 bytes at `key` can load head as one word and mask it.) */
+static inline void nes_pii_key_words(const char *key, size_t len, uint64_t *head, uint64_t *tail)
+{
+    *head = 0;
+    *tail = 0;
+    __builtin_memcpy(head, key, len < 8 ? len : 8);
+    if (len > 8)
+        __builtin_memcpy(tail, key + len - 8, 8);
+}
+
+/** The property edge of `n` (whose slots index is not NULL) named `key` (len bytes, head and tail
+ * as nes_pii_key_words gives them), or NULL. Inline: the transform calls it for every member. */
+static inline const nes_pii_edge *nes_pii_find_prop(const nes_pii_node *n, const char *key,
+                                                    size_t len, uint64_t head, uint64_t tail)
+{
+    uint64_t mix = (head * 0x9E3779B97F4A7C15ULL) ^ tail ^ len;
+    uint32_t h = (uint32_t)((mix * n->slot_seed) >> n->slot_shift);
+    for (uint32_t s; (s = n->slots[h]) != 0; h = (h + 1) & n->slot_mask) {
+        const nes_pii_edge *e = &n->props[s - 1];
+        /* head and tail cover every byte of a name of up to 16 bytes */
+        if (e->head == head && e->tail == tail && e->key_len == len &&
+            (len <= 16 || __builtin_memcmp(e->key + 8, key + 8, len - 16) == 0))
+            return e;
+    }
+    return NULL;
+}
+
+/** Looks up a member whose name is not a property of `n` (patterns, wildcard, `members`): what
+ * nes_pii_lookup answers after nes_pii_find_prop found nothing. */
+nes_member_kind nes_pii_lookup_unlisted(const nes_pii_node *n, const char *key, size_t key_len,
+                                        const nes_pii_node **child);
 
 /** Looks up member `key` of object node `n` (not NULL): sets *child as nes_pii_child does and
  * says whether the member is declared, passes undeclared, or is refused (see nes_members). */

@@ -5,7 +5,15 @@
  * name or element index being read in it (for error pointers); any other container is validated
  * in one go by nes_json_skip, without lookups. Output is the input copied in bulk from a "copied
  * up to" cursor, with each PII value's byte range replaced by its token (or, on decrypt, its
- * value). */
+ * value).
+ *
+ * The member check (fail closed) is on the hot path, so it is kept cheap: the scanner's steps are
+ * inlined here (json_scan_impl.h) instead of called per token; a member name without escapes is
+ * looked up where it stands in the input, in the node's property index (pii.h: one hash probe,
+ * compared as two words and the length); and a container whose node has no PII at or below it is
+ * walked in validate-and-check mode (check_only): names looked up, scalars only validated, no
+ * PII logic per value. The fuzzer fuzz_transform checks every verdict, error and output byte
+ * against twins of its automata without these fast paths. */
 #include "core/transform.h"
 
 #include <stdio.h>
@@ -13,9 +21,18 @@
 #include <string.h>
 
 #include "core/json_scan.h"
+#include "core/json_scan_impl.h"
 
 /** Open containers kept without allocating. */
 #define INLINE_FRAMES 32
+
+/* Whether a word loaded from memory holds its first byte lowest (then a key's first 8 bytes can
+ * be loaded as one word and masked). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LITTLE_ENDIAN_LOADS 1
+#else
+#define LITTLE_ENDIAN_LOADS 0
+#endif
 
 /** Longest JSON pointer put in an error message. */
 #define MAX_POINTER 160
@@ -173,19 +190,25 @@ static nes_status flush(tx *t, size_t upto)
     return NES_OK;
 }
 
-static nes_status push(tx *t, const nes_pii_node *n, bool array)
+/* Doubles the frame stack (push found it full). */
+static nes_status grow_frames(tx *t)
 {
-    if (t->nframes == t->frames_cap) {
-        size_t cap = t->frames_cap > 0 ? t->frames_cap * 2 : INLINE_FRAMES;
-        frame *p = malloc(cap * sizeof *p);
-        if (p == NULL)
-            return fail(t, NES_ERR_NOMEM, (size_t)-1, "out of memory");
-        memcpy(p, t->frames, t->nframes * sizeof *p);
-        if (t->frames != t->inline_frames)
-            free(t->frames);
-        t->frames = p;
-        t->frames_cap = cap;
-    }
+    size_t cap = t->frames_cap > 0 ? t->frames_cap * 2 : INLINE_FRAMES;
+    frame *p = malloc(cap * sizeof *p);
+    if (p == NULL)
+        return fail(t, NES_ERR_NOMEM, (size_t)-1, "out of memory");
+    memcpy(p, t->frames, t->nframes * sizeof *p);
+    if (t->frames != t->inline_frames)
+        free(t->frames);
+    t->frames = p;
+    t->frames_cap = cap;
+    return NES_OK;
+}
+
+static inline nes_status push(tx *t, const nes_pii_node *n, bool array)
+{
+    if (t->nframes == t->frames_cap && grow_frames(t) != NES_OK)
+        return t->e.status;
     t->frames[t->nframes++] = (frame){.node = n, .array = array, .index = (size_t)-1};
     t->cur = array ? n->items : NULL;
     return NES_OK;
@@ -209,14 +232,18 @@ static nes_status undeclared(tx *t, const nes_json_token *tk, nes_member_kind ki
     return NES_OK;
 }
 
-/* The node for the member whose name token is `tk`, in the object on top of the stack. */
-static nes_status lookup(tx *t, const nes_json_token *tk)
+/* lookup() for every name the fast path does not take: escaped names and nodes without a
+ * property index, or (not_a_prop: the unescaped name was probed and is no property) names left to
+ * the patterns, the wildcard and `members`. */
+static nes_status lookup_slow(tx *t, const nes_json_token *tk, const nes_pii_node *obj,
+                              bool not_a_prop)
 {
-    frame *top = &t->frames[t->nframes - 1];
-    const nes_pii_node *obj = top->node;
-    top->key_start = tk->start;
-    top->key_end = tk->end;
-    top->key_escaped = tk->escaped;
+    if (not_a_prop) {
+        const uint8_t *k = t->in + tk->start + 1;
+        nes_member_kind kind =
+            nes_pii_lookup_unlisted(obj, (const char *)k, tk->end - tk->start - 2, &t->cur);
+        return kind == NES_MEMBER_DECLARED ? NES_OK : undeclared(t, tk, kind);
+    }
     if (obj->nprops == 0 && obj->npatterns == 0) {
         t->cur = obj->wildcard;
         if (obj->wildcard != NULL || obj->members == NES_MEMBERS_ANY)
@@ -237,6 +264,45 @@ static nes_status lookup(tx *t, const nes_json_token *tk)
     }
     nes_member_kind kind = nes_pii_lookup(obj, (const char *)k, klen, &t->cur);
     return kind == NES_MEMBER_DECLARED ? NES_OK : undeclared(t, tk, kind);
+}
+
+/* The node for the member whose name token is `tk`, in the object on top of the stack. The
+ * declared-member path is one hash probe on the name as it stands in the input (no unescaping,
+ * no copy), inlined into the scanning loops. */
+static inline __attribute__((always_inline)) nes_status lookup(tx *t, const nes_json_token *tk)
+{
+    frame *top = &t->frames[t->nframes - 1];
+    const nes_pii_node *obj = top->node;
+    top->key_start = tk->start;
+    top->key_end = tk->end;
+    top->key_escaped = tk->escaped;
+    if (tk->escaped || obj->slots == NULL)
+        return lookup_slow(t, tk, obj, false);
+    const uint8_t *k = t->in + tk->start + 1;
+    size_t klen = tk->end - tk->start - 2;
+    uint64_t head, tail = 0;
+    if (LITTLE_ENDIAN_LOADS && tk->start + 9 <= t->len) {
+        static const uint64_t first_bytes[9] = {0,
+                                                0xff,
+                                                0xffff,
+                                                0xffffff,
+                                                0xffffffff,
+                                                0xffffffffffULL,
+                                                0xffffffffffffULL,
+                                                0xffffffffffffffULL,
+                                                UINT64_MAX};
+        memcpy(&head, k, 8);
+        head &= first_bytes[klen < 8 ? klen : 8];
+        if (klen > 8)
+            memcpy(&tail, k + klen - 8, 8);
+    } else {
+        nes_pii_key_words((const char *)k, klen, &head, &tail);
+    }
+    const nes_pii_edge *e = nes_pii_find_prop(obj, (const char *)k, klen, head, tail);
+    if (e == NULL)
+        return lookup_slow(t, tk, obj, true);
+    t->cur = e->node;
+    return NES_OK;
 }
 
 /* Writes the token in t->tok as a JSON string in place of in[start..end). */
@@ -440,6 +506,47 @@ static nes_status decrypt_value(tx *t, const nes_json_token *tk, const nes_pii_n
     return splice_plaintext(t, n, tk->start, tk->end);
 }
 
+/* Validate-and-check mode, for the container whose '{' or '[' was just read and whose node `n`
+ * has no PII at or below it: only its member names are looked up (and refused or counted as
+ * lookup() does), with the frames kept for error pointers; scalars are validated and passed over,
+ * containers without members to check are skipped whole. The scanner's steps are inlined here
+ * (json_scan_impl.h) rather than called per token. Consumes the container through its closing
+ * bracket. */
+static nes_status check_only(tx *t, const nes_pii_node *n, bool array)
+{
+    size_t base = t->nframes;
+    nes_status st = push(t, n, array);
+    nes_json_token tk;
+    while (st == NES_OK) {
+        nes_json_type k = next_token(&t->sc, &tk);
+        if (k == NES_JSON_KEY) {
+            st = lookup(t, &tk);
+            continue;
+        }
+        if (k == NES_JSON_OBJECT_END || k == NES_JSON_ARRAY_END) {
+            pop(t);
+            if (t->nframes == base)
+                return NES_OK;
+            continue;
+        }
+        if (k == NES_JSON_ERROR)
+            return t->e.status;
+        frame *top = &t->frames[t->nframes - 1];
+        if (top->array)
+            top->index++;
+        if (k != NES_JSON_OBJECT && k != NES_JSON_ARRAY)
+            continue;
+        if (interesting(t->cur)) {
+            st = push(t, t->cur, k == NES_JSON_ARRAY);
+        } else {
+            nes_json_token close;
+            if (nes_json_skip(&t->sc, &close) == NES_JSON_ERROR)
+                return t->e.status;
+        }
+    }
+    return st;
+}
+
 static nes_status on_value(tx *t, const nes_json_token *tk)
 {
     if (t->nframes > 0 && t->frames[t->nframes - 1].array)
@@ -454,6 +561,8 @@ static nes_status on_value(tx *t, const nes_json_token *tk)
     }
     if (n->pii)
         return t->dir == NES_ENCRYPT ? encrypt_value(t, tk, n) : decrypt_value(t, tk, n);
+    if (container && !n->has_pii_below)
+        return check_only(t, n, tk->type == NES_JSON_ARRAY);
     if (container)
         return push(t, n, tk->type == NES_JSON_ARRAY);
     return NES_OK;
@@ -464,7 +573,8 @@ static nes_status run(tx *t)
     nes_json_token tk;
     for (;;) {
         nes_status st = NES_OK;
-        switch (nes_json_next(&t->sc, &tk)) {
+        nes_json_type k = next_token(&t->sc, &tk);
+        switch (k) {
         case NES_JSON_ERROR:
             return t->e.status;
         case NES_JSON_END:

@@ -369,6 +369,96 @@ static void open_places_listed_once_at_their_shortest_path(void **state)
     nes_pii_graph_free(g);
 }
 
+/* The property index (built by finish) answers as bisection does for names of every length class
+ * (empty, under 8, 8, 9 to 16, over 16 bytes; equal first or last 8 bytes; a NUL inside), found or
+ * not; nes_pii_find_prop and nes_pii_lookup_unlisted split nes_pii_lookup between them. */
+static void property_index_agrees_with_bisection(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key;
+        size_t len;
+    } names[] = {{"", 0},
+                 {"a", 1},
+                 {"ip", 2},
+                 {"email", 5},
+                 {"k1234567", 8},
+                 {"k1234568", 8},
+                 {"k12345678", 9},
+                 {"address_line1", 13},
+                 {"address_line2", 13},
+                 {"sixteen_bytes_16", 16},
+                 {"sixteen_bytes_17", 16},
+                 {"a_rather_long_member_name", 25},
+                 {"a_rather_lung_member_name", 25},
+                 {"nul\0inside", 10}};
+    static const struct {
+        const char *key;
+        size_t len;
+    } absent[] = {{"b", 1},
+                  {"emai", 4},
+                  {"k1234569", 8},
+                  {"k123456789", 10},
+                  {"address_line3", 13},
+                  {"sixteen_bytes_18", 16},
+                  {"a_rather_long_member_namf", 25},
+                  {"nul\0insidf", 10},
+                  {"nul", 3},
+                  {"ip\0", 3}};
+    size_t n = sizeof names / sizeof names[0];
+    for (size_t used = 1; used <= n; used++) {
+        nes_pii_graph *g = nes_pii_graph_new();
+        nes_pii_node *obj = nes_pii_node_new(g, NULL), *kids[16], *wild = nes_pii_node_new(g, NULL);
+        obj->members = NES_MEMBERS_CLOSED;
+        for (size_t i = 0; i < used; i++) {
+            kids[i] = nes_pii_node_new(g, NULL);
+            assert_int_equal(nes_pii_node_set_prop(g, obj, names[i].key, names[i].len, kids[i]), 0);
+        }
+        assert_int_equal(nes_pii_graph_finish(g), 0);
+        assert_non_null(obj->slots);
+        for (size_t i = 0; i < n; i++) {
+            const nes_pii_node *c = NULL;
+            uint64_t head, tail;
+            nes_pii_key_words(names[i].key, names[i].len, &head, &tail);
+            const nes_pii_edge *e = nes_pii_find_prop(obj, names[i].key, names[i].len, head, tail);
+            nes_member_kind k = nes_pii_lookup(obj, names[i].key, names[i].len, &c);
+            if (i < used) {
+                assert_non_null(e);
+                assert_ptr_equal(e->node, kids[i]);
+                assert_int_equal(k, NES_MEMBER_DECLARED);
+                assert_ptr_equal(c, kids[i]);
+            } else {
+                assert_null(e);
+                assert_int_equal(k, NES_MEMBER_UNKNOWN);
+            }
+        }
+        for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
+            const nes_pii_node *c = obj;
+            uint64_t head, tail;
+            nes_pii_key_words(absent[i].key, absent[i].len, &head, &tail);
+            assert_null(nes_pii_find_prop(obj, absent[i].key, absent[i].len, head, tail));
+            assert_int_equal(nes_pii_lookup(obj, absent[i].key, absent[i].len, &c),
+                             NES_MEMBER_UNKNOWN);
+            assert_null(c);
+        }
+        /* what the index does not hold goes to nes_pii_lookup_unlisted: the wildcard here */
+        obj->wildcard = wild;
+        const nes_pii_node *c = NULL;
+        assert_int_equal(nes_pii_lookup_unlisted(obj, "zz", 2, &c), NES_MEMBER_DECLARED);
+        assert_ptr_equal(c, wild);
+        assert_int_equal(nes_pii_lookup(obj, "zz", 2, &c), NES_MEMBER_DECLARED);
+        assert_ptr_equal(c, wild);
+        /* a property added after finish is found (the stale index is dropped) */
+        nes_pii_node *late = nes_pii_node_new(g, NULL);
+        assert_int_equal(nes_pii_node_set_prop(g, obj, "zzzz_late", 9, late), 0);
+        assert_null(obj->slots);
+        assert_int_equal(nes_pii_graph_finish(g), 0);
+        assert_int_equal(nes_pii_lookup(obj, "zzzz_late", 9, &c), NES_MEMBER_DECLARED);
+        assert_ptr_equal(c, late);
+        nes_pii_graph_free(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +469,7 @@ int main(void)
         cmocka_unit_test(paths_root_pii_and_empty),
         cmocka_unit_test(cycle_without_pii_is_not_interesting),
         cmocka_unit_test(lookup_says_declared_pass_or_unknown),
+        cmocka_unit_test(property_index_agrees_with_bisection),
         cmocka_unit_test(patterns_translate_and_match),
         cmocka_unit_test(content_with_pii_marks_the_string),
         cmocka_unit_test(open_places_listed_once_at_their_shortest_path),

@@ -457,6 +457,14 @@ static void unknown_members_are_refused_with_their_pointer(void **state)
         {"{\"a/b~c\":{\"x\":{\"k\":\"SECRET\"}}}", 15, "\"/a~1b~0c/x/k\""},
         {"{\"list\":[{\"n\":1},{\"n\":[{\"q\":\"SECRET\"}]}]}", 24, "\"/list/1/n/0/q\""},
         {"{\"any\":{\"free\":1},\"\\u0001\\/\":\"SECRET\"}", 18, "\"/\\u0001~1\""},
+        /* scalars passed over still count in array pointers; names checked in the
+         * validate-and-check mode (no PII below) and past 16 bytes */
+        {"{\"list\":[1,\"x\",true,{\"n\":1},null,{\"z\":1}]}", 34, "\"/list/5/z\""},
+        {"{\"any\":[1,{\"q\":2}],\"ssn\":null,\"Q\":1}", 30, "\"/Q\""},
+        {"{\"a/b~c\":{\"x\":[1,2,{\"k\":3}]}}", 20, "\"/a~1b~0c/x/2/k\""},
+        {"{\"a/b~c\":{\"x\":1,\"a_rather_long_member_name_here\":2}}", 16,
+         "\"/a~1b~0c/a_rather_long_member_name_here\""},
+        {"{\"a/b~c\":{\"\\u0078\":1,\"xx\":2}}", 21, "\"/a~1b~0c/xx\""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         for (int dir = 0; dir < 2; dir++) {
