@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#define G "AWS (endpoints, egress, credentials)"
+#define G NES_AWS_CONFIG_GROUP
 
 const nes_cfgref_var nes_aws_config_ref[] = {
     {G, "AWS_REGION", "string", NULL, false, "a region name such as eu-west-1",

@@ -10,6 +10,9 @@
 
 #include "core/cfgref.h"
 
+/** The section of the AWS_* rows; the service puts its own AWS settings in it too. */
+#define NES_AWS_CONFIG_GROUP "AWS (endpoints, egress, credentials)"
+
 /** One row per name of nes_aws_config_vars, in the same order. */
 extern const nes_cfgref_var nes_aws_config_ref[];
 

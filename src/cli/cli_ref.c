@@ -49,8 +49,9 @@ int cli_print_reference(void)
     size_t n = 0;
     for (size_t i = 0; i < NOPT; i++)
         v[n++] = options[i];
-    for (size_t i = 0; i < nes_aws_config_ref_n && n < sizeof(v) / sizeof(v[0]); i++)
-        v[n++] = nes_aws_config_ref[i];
+    if (nes_cfgref_append(v, &n, sizeof(v) / sizeof(v[0]), nes_aws_config_ref,
+                          nes_aws_config_ref_n) != 0)
+        return CLI_FAIL;
     nes_buf b = {0};
     int rc = nes_cfgref_markdown(&b, "nitro-enc",
                                  "Command-line options of each command (`nitro-enc COMMAND "

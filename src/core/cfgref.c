@@ -43,11 +43,11 @@ static bool seen_before(const nes_cfgref_var *vars, size_t i)
     return false;
 }
 
-/* True when a printed row before i has i's group (its table is written already). */
+/* True when a row before i has i's group (its table is written already). */
 static bool group_before(const nes_cfgref_var *vars, size_t i)
 {
     for (size_t j = 0; j < i; j++)
-        if (!seen_before(vars, j) && strcmp(group_of(&vars[j]), group_of(&vars[i])) == 0)
+        if (strcmp(group_of(&vars[j]), group_of(&vars[i])) == 0)
             return true;
     return false;
 }
@@ -106,6 +106,15 @@ static void num(unsigned long v, bool size, char *out, size_t out_len)
         }
     }
     snprintf(out, out_len, "%lu", v);
+}
+
+int nes_cfgref_append(nes_cfgref_var *v, size_t *n, size_t cap, const nes_cfgref_var *src, size_t m)
+{
+    if (*n > cap || m > cap - *n)
+        return -1;
+    for (size_t i = 0; i < m; i++)
+        v[(*n)++] = src[i];
+    return 0;
 }
 
 const char *nes_cfgref_range(unsigned long min, unsigned long max, bool size, char *out,

@@ -6,7 +6,7 @@
  * `--print-config-reference`. This printer writes one program's section of
  * docs/configuration.md from them: a `## title` heading and intro paragraph, then one `### group`
  * table per group, blocks separated by one blank line and the last row ending the text, (groups in
- * order of first appearance; rows keep their order inside a group), columns Variable, Type,
+ * order of first appearance; rows keep their order inside a group), columns Setting, Type,
  * Default, Allowed, Description. A name listed twice in one group is printed once (the first row
  * wins), so a program may append a shared table (AWS_*, OTEL_*) after its own; the same name in two
  * groups (a setting whose default differs per mode) is printed in each.
@@ -39,6 +39,12 @@ typedef struct nes_cfgref_var {
  * partial section). */
 int nes_cfgref_markdown(nes_buf *out, const char *title, const char *intro,
                         const nes_cfgref_var *vars, size_t n);
+
+/** Appends the shared rows src[0..m) (the AWS_* or OTEL_* table) to v, which holds *n of `cap`
+ * rows, and advances *n. Returns 0; -1 when they do not all fit (then nothing is appended: a
+ * reference never silently loses rows). */
+int nes_cfgref_append(nes_cfgref_var *v, size_t *n, size_t cap, const nes_cfgref_var *src,
+                      size_t m);
 
 /** Writes the range "MIN to MAX" of a numeric setting into `out` (always NUL-terminated); when
  * `size` is true, values that are whole multiples of KiB, MiB or GiB are written with that unit

@@ -354,7 +354,7 @@ static bool interesting(const nes_pii_node *n)
 
 static inline uint64_t edge_mix(const nes_pii_edge *e)
 {
-    return (e->head * 0x9E3779B97F4A7C15ULL) ^ e->tail ^ e->key_len;
+    return nes_pii_key_mix(e->head, e->tail, e->key_len);
 }
 
 static inline uint32_t slot_of(uint64_t mix, uint64_t seed, uint32_t shift)

@@ -165,13 +165,19 @@ static inline void nes_pii_key_words(const char *key, size_t len, uint64_t *head
         __builtin_memcpy(tail, key + len - 8, 8);
 }
 
+/** The hash of a key from its first and last 8 bytes and its length (see nodes' `slots`); the
+ * index build (pii.c) and nes_pii_find_prop must agree on it. */
+static inline uint64_t nes_pii_key_mix(uint64_t head, uint64_t tail, size_t len)
+{
+    return (head * 0x9E3779B97F4A7C15ULL) ^ tail ^ len;
+}
+
 /** The property edge of `n` (whose slots index is not NULL) named `key` (len bytes, head and tail
  * as nes_pii_key_words gives them), or NULL. Inline: the transform calls it for every member. */
 static inline const nes_pii_edge *nes_pii_find_prop(const nes_pii_node *n, const char *key,
                                                     size_t len, uint64_t head, uint64_t tail)
 {
-    uint64_t mix = (head * 0x9E3779B97F4A7C15ULL) ^ tail ^ len;
-    uint32_t h = (uint32_t)((mix * n->slot_seed) >> n->slot_shift);
+    uint32_t h = (uint32_t)((nes_pii_key_mix(head, tail, len) * n->slot_seed) >> n->slot_shift);
     for (uint32_t s; (s = n->slots[h]) != 0; h = (h + 1) & n->slot_mask) {
         const nes_pii_edge *e = &n->props[s - 1];
         /* head and tail cover every byte of a name of up to 16 bytes */

@@ -26,14 +26,6 @@
 /** Open containers kept without allocating. */
 #define INLINE_FRAMES 32
 
-/* Whether a word loaded from memory holds its first byte lowest (then a key's first 8 bytes can
- * be loaded as one word and masked). */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define LITTLE_ENDIAN_LOADS 1
-#else
-#define LITTLE_ENDIAN_LOADS 0
-#endif
-
 /** Longest JSON pointer put in an error message. */
 #define MAX_POINTER 160
 
@@ -281,7 +273,7 @@ static inline __attribute__((always_inline)) nes_status lookup(tx *t, const nes_
     const uint8_t *k = t->in + tk->start + 1;
     size_t klen = tk->end - tk->start - 2;
     uint64_t head, tail = 0;
-    if (LITTLE_ENDIAN_LOADS && tk->start + 9 <= t->len) {
+    if (NES_SWAR && tk->start + 9 <= t->len) {
         static const uint64_t first_bytes[9] = {0,
                                                 0xff,
                                                 0xffff,

@@ -48,12 +48,12 @@ typedef struct opt {
 #define OFF(f) offsetof(nes_config, f)
 #define MIB (1024ul * 1024ul)
 #define G_NET "Listening and proxy mode"
-#define G_AWS "AWS (endpoints, egress, credentials)" /* as aws/config_ref.c */
+#define G_AWS NES_AWS_CONFIG_GROUP
 #define G_DEK "Data key and specs (enclave mode)"
 #define G_REQ "Requests and limits"
 #define G_TLS "TLS"
 #define G_LOCAL "Local mode"
-#define G_OBS "Logs and telemetry" /* as otel/vars.c */
+#define G_OBS NES_OTEL_VARS_GROUP
 #define URI "endpoint URI: tcp://HOST:PORT, unix:///PATH, vsock://CID:PORT"
 
 static const opt opts[] = {
@@ -692,9 +692,9 @@ int nes_config_reference(FILE *out)
                 listed++;
             }
         }
-        if (strcmp(order[k], G_OBS) == 0)
-            for (size_t i = 0; i < nes_otel_vars_n && n < sizeof(v) / sizeof(v[0]); i++)
-                v[n++] = nes_otel_vars[i];
+        if (strcmp(order[k], G_OBS) == 0 &&
+            nes_cfgref_append(v, &n, sizeof(v) / sizeof(v[0]), nes_otel_vars, nes_otel_vars_n) != 0)
+            return -1;
     }
     if (listed != NOPT)
         return -1; /* a setting of a group missing from `order` */

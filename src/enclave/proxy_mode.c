@@ -805,9 +805,9 @@ nes_upx *nes_upx_start(nes_proxy_env *penv, nes_upx_req *req, const nes_upx_sink
     x->client_timeout_ms = (int64_t)req->client_timeout_secs * 1000;
     x->span = req->span;
     if (x_open(x, false, why) != 0) {
-        nes_metrics_upstream_error(strcmp(*why, "connect") == 0 ? NES_UPERR_CONNECT
-                                                                : NES_UPERR_OTHER);
-        span_fail(&x->span, strcmp(*why, "connect") == 0 ? "connect" : "other");
+        nes_upstream_err k = err_kind(*why);
+        nes_metrics_upstream_error(k);
+        span_fail(&x->span, nes_upstream_err_name(k));
         x_free(x);
         return NULL;
     }

@@ -72,8 +72,7 @@ static int parse_entry(const char *s, size_t len, nes_retallow *out, char *why, 
         memcpy(uri, tmp, strlen(tmp) + 1);
     }
     nes_endpoint ep;
-    char ewhy[160];
-    if (nes_endpoint_parse(uri, &ep, ewhy, sizeof(ewhy)) != 0) {
+    if (nes_endpoint_parse(uri, &ep, NULL, 0) != 0) {
         say(why, why_len,
             "not an endpoint URI (vsock://CID:PORT, tcp://ADDRESS:PORT, unix:///path, "
             "peer; PORT may be *)",

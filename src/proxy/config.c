@@ -36,7 +36,7 @@ enum { M_IN = 1, M_EG = 2, M_BOTH = 3 };
 #define G_ALL "Both modes"
 #define G_IN "ingress (pod sidecar)"
 #define G_EG "egress (parent instance)"
-#define G_OBS "Logs and telemetry" /* as src/enclave/otel/vars.c */
+#define G_OBS NES_OTEL_VARS_GROUP
 #define URI "endpoint URI: tcp://HOST:PORT, unix:///PATH, vsock://CID:PORT"
 #define HOSTPORT "host:port or an endpoint URI"
 
@@ -304,8 +304,8 @@ int nes_proxy_config_reference(FILE *out)
                            : r->allowed,
             .help = r->help};
     }
-    for (size_t i = 0; i < nes_otel_vars_n && n < sizeof(v) / sizeof(v[0]); i++)
-        v[n++] = nes_otel_vars[i];
+    if (nes_cfgref_append(v, &n, sizeof(v) / sizeof(v[0]), nes_otel_vars, nes_otel_vars_n) != 0)
+        return -1;
     nes_buf b = {0};
     int rc = nes_cfgref_markdown(
         &b, "nitro-enc-proxy",

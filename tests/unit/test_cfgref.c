@@ -82,6 +82,25 @@ static void markdown_refuses(void **state)
     nes_buf_free(&capped);
 }
 
+/* Shared rows go in whole or not at all. */
+static void append_rows(void **state)
+{
+    (void)state;
+    const nes_cfgref_var shared[2] = {{.name = "A_X", .type = "string", .help = "x"},
+                                      {.name = "A_Y", .type = "string", .help = "y"}};
+    nes_cfgref_var v[3] = {{.name = "OWN", .type = "string", .help = "own"}};
+    size_t n = 1;
+    assert_int_equal(nes_cfgref_append(v, &n, 3, shared, 2), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(v[2].name, "A_Y");
+    n = 2;
+    assert_int_equal(nes_cfgref_append(v, &n, 3, shared, 2), -1); /* one slot left: none taken */
+    assert_int_equal(n, 2);
+    assert_string_equal(v[1].name, "A_X");
+    n = 4; /* a count past the capacity is refused, not wrapped */
+    assert_int_equal(nes_cfgref_append(v, &n, 3, shared, 0), -1);
+}
+
 static void range_text(void **state)
 {
     (void)state;
@@ -114,6 +133,7 @@ int main(void)
         cmocka_unit_test(markdown_table),
         cmocka_unit_test(markdown_refuses),
         cmocka_unit_test(range_text),
+        cmocka_unit_test(append_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

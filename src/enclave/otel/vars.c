@@ -1,7 +1,7 @@
 /* vars.c - reference rows of the OTEL_* variables (see vars.h). */
 #include "enclave/otel/vars.h"
 
-#define G "Logs and telemetry"
+#define G NES_OTEL_VARS_GROUP
 #define URL "http:// or https:// URL"
 #define MS "0 to 86400000"
 

@@ -12,6 +12,9 @@
 /** One row per OTEL_* variable. */
 extern const nes_cfgref_var nes_otel_vars[];
 
+/** The section of the OTEL_* rows; the programs put their own log settings in it too. */
+#define NES_OTEL_VARS_GROUP "Logs and telemetry"
+
 /** Rows in nes_otel_vars. */
 extern const size_t nes_otel_vars_n;
 
