@@ -418,7 +418,8 @@ static void span_begin(const nes_request *in, nes_route_ctx *ctx)
     bool has_remote = tp != NULL && nes_traceparent_parse(tp, &remote) == 0;
     nes_trace_span_begin(&ctx->span, names[ctx->route], NES_SPAN_SERVER, NULL,
                          has_remote ? &remote : NULL);
-    if (in->t0_us != 0) /* the span starts when the head was complete, like the latency */
+    /* a timed span starts when the head was complete, like the latency */
+    if (in->t0_us != 0 && ctx->span.start_ns != 0)
         ctx->span.start_ns -= (nes_now_us() - in->t0_us) * 1000u;
     nes_trace_span_attr_str(&ctx->span, "http.request.method", in->method);
     nes_trace_span_attr_str(&ctx->span, "http.route", nes_route_name(ctx->route));
