@@ -142,13 +142,13 @@ static void head_decisions_follow_the_table(void **state)
         if (next != t->next)
             fail_msg("row %zu: next %d, want %d", i, next, t->next);
         if (next == NES_ROUTES_READ_BODY) {
-            assert_int_equal(atomic_load(&srv.inflight), 1);
+            assert_int_equal(nes_server_inflight(&srv), 1);
             nes_routes_aborted(&srv, &req, &ctx); /* the client went away */
         } else if (next == NES_ROUTES_DISCARD_BODY) {
-            assert_int_equal(atomic_load(&srv.inflight), 1);
+            assert_int_equal(nes_server_inflight(&srv), 1);
             nes_routes_respond(&srv, &req, &ctx, false, &resp);
         }
-        assert_int_equal(atomic_load(&srv.inflight), 0);
+        assert_int_equal(nes_server_inflight(&srv), 0);
         if (t->status == 0)
             continue;
         if (resp.status != t->status)
@@ -178,7 +178,7 @@ static void body_over_the_limit_while_reading(void **state)
     assert_true(resp.close);
     check_error_body(&resp, "body_too_large");
     nes_buf_free(&resp.body);
-    assert_int_equal(atomic_load(&srv.inflight), 0);
+    assert_int_equal(nes_server_inflight(&srv), 0);
 }
 
 static void draining_closes_every_answer(void **state)
@@ -227,7 +227,7 @@ static void refusals_are_json_errors(void **state)
     nes_response resp = {0};
     assert_int_equal(nes_routes_begin(&srv, &req, false, &ctx, &resp), NES_ROUTES_READ_BODY);
     nes_routes_refused(&srv, &req, &ctx, 400, "bad chunk", (size_t)-1, &resp);
-    assert_int_equal(atomic_load(&srv.inflight), 0);
+    assert_int_equal(nes_server_inflight(&srv), 0);
     assert_int_equal(resp.status, 400);
     nes_buf_free(&resp.body);
 }
