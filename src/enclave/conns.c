@@ -577,11 +577,12 @@ static void proxy_run(nes_conn *c)
         nes_upx_resume(c->upx);
 }
 
-static void answer(nes_conn *c)
+/* Answers the request with `body` (the collected body, or the one still in the input buffer). */
+static void answer_body(nes_conn *c, const uint8_t *body, size_t body_len)
 {
     nes_response resp = {0};
-    c->req.body = c->body.data;
-    c->req.body_len = c->body.len;
+    c->req.body = body;
+    c->req.body_len = body_len;
     nes_routes_respond(c->env->s, &c->req, &c->rctx, c->too_large, &resp);
     if (resp.forward) {
         start_forward(c, &resp);
@@ -592,6 +593,11 @@ static void answer(nes_conn *c)
     c->ph = PH_HEAD;
     c->idle_wait = true;
     set_deadline(c, c->env->s->cfg->idle_timeout_secs);
+}
+
+static void answer(nes_conn *c)
+{
+    answer_body(c, c->body.data, c->body.len);
 }
 
 static step begin_request(nes_conn *c, size_t head_len)
@@ -623,6 +629,19 @@ static step begin_request(nes_conn *c, size_t head_len)
     }
     c->discard = next == NES_ROUTES_DISCARD_BODY;
     c->body = (nes_buf){.max = s->cfg->max_body_bytes};
+    if (!c->head.chunked && !c->discard && c->head.content_length > 0 &&
+        c->head.content_length <= c->in_len - c->in_off &&
+        c->head.content_length <= s->cfg->max_body_bytes) {
+        /* the whole body came with the head (the usual request): answered from the input
+         * buffer, no copy (the buffer is wiped when it goes back to the pool) */
+        const uint8_t *body = c->in + c->in_off;
+        size_t n = (size_t)c->head.content_length;
+        c->req.bytes_in += n;
+        c->in_off += n;
+        c->remaining = 0;
+        answer_body(c, body, n);
+        return ST_ANSWERED;
+    }
     if (c->head.chunked) {
         nes_chunks_init(&c->chunked);
     } else {

@@ -79,7 +79,18 @@ static shard *my_shard(void)
     return s;
 }
 
-#define ADD(field, n) atomic_fetch_add_explicit(&(field), (n), memory_order_relaxed)
+/* A shard is written by its own thread only: a plain load and store, no locked instruction
+ * (readers load each counter whole). g_overflow, shared, takes atomic adds. */
+static inline void add(const shard *s, _Atomic uint64_t *f, uint64_t n)
+{
+    if (s == &g_overflow)
+        atomic_fetch_add_explicit(f, n, memory_order_relaxed);
+    else
+        atomic_store_explicit(f, atomic_load_explicit(f, memory_order_relaxed) + n,
+                              memory_order_relaxed);
+}
+
+#define ADD(s, field, n) add((s), &(s)->field, (n))
 
 void nes_metrics_request(nes_route route, unsigned status, uint64_t latency_us, uint64_t bytes_in,
                          uint64_t bytes_out)
@@ -87,11 +98,11 @@ void nes_metrics_request(nes_route route, unsigned status, uint64_t latency_us, 
     if (route < 0 || route >= NES_ROUTE_COUNT)
         route = NES_ROUTE_OTHER;
     shard *s = my_shard();
-    ADD(s->requests[route][nes_metrics_status_index(status)], 1);
-    ADD(s->latency_bucket[route][nes_metrics_bucket_of(latency_us)], 1);
-    ADD(s->latency_sum_us[route], latency_us);
-    ADD(s->bytes_in, bytes_in);
-    ADD(s->bytes_out, bytes_out);
+    ADD(s, requests[route][nes_metrics_status_index(status)], 1);
+    ADD(s, latency_bucket[route][nes_metrics_bucket_of(latency_us)], 1);
+    ADD(s, latency_sum_us[route], latency_us);
+    ADD(s, bytes_in, bytes_in);
+    ADD(s, bytes_out, bytes_out);
 }
 
 int nes_metrics_bucket_of(uint64_t us)
@@ -117,11 +128,11 @@ void nes_metrics_aws_call(int svc, uint64_t latency_us, int error)
     if (svc < 0 || svc >= NES_METRICS_NAWS)
         return;
     shard *s = my_shard();
-    ADD(s->aws_calls[svc], 1);
+    ADD(s, aws_calls[svc], 1);
     if (error)
-        ADD(s->aws_errors[svc], 1);
-    ADD(s->aws_latency_bucket[svc][nes_metrics_bucket_of(latency_us)], 1);
-    ADD(s->aws_latency_sum_us[svc], latency_us);
+        ADD(s, aws_errors[svc], 1);
+    ADD(s, aws_latency_bucket[svc][nes_metrics_bucket_of(latency_us)], 1);
+    ADD(s, aws_latency_sum_us[svc], latency_us);
 }
 
 static const char *const uperr_names[NES_UPERR_COUNT] = {"connect", "timeout", "reset",
@@ -134,26 +145,29 @@ const char *nes_upstream_err_name(nes_upstream_err kind)
 
 void nes_metrics_upstream_conn(int reused)
 {
-    ADD(my_shard()->upstream_conns[reused ? 1 : 0], 1);
+    shard *s = my_shard();
+    ADD(s, upstream_conns[reused ? 1 : 0], 1);
 }
 
 void nes_metrics_upstream_retry(void)
 {
-    ADD(my_shard()->upstream_retries, 1);
+    shard *s = my_shard();
+    ADD(s, upstream_retries, 1);
 }
 
 void nes_metrics_upstream_head(uint64_t latency_us)
 {
     shard *s = my_shard();
-    ADD(s->upstream_head_bucket[nes_metrics_bucket_of(latency_us)], 1);
-    ADD(s->upstream_head_sum_us, latency_us);
+    ADD(s, upstream_head_bucket[nes_metrics_bucket_of(latency_us)], 1);
+    ADD(s, upstream_head_sum_us, latency_us);
 }
 
 void nes_metrics_upstream_error(nes_upstream_err kind)
 {
     if (kind < 0 || kind >= NES_UPERR_COUNT)
         kind = NES_UPERR_OTHER;
-    ADD(my_shard()->upstream_errors[kind], 1);
+    shard *s = my_shard();
+    ADD(s, upstream_errors[kind], 1);
 }
 
 static unsigned spec_hash(const char *name)
@@ -207,8 +221,10 @@ void nes_metrics_spec_register(const char *name)
 void nes_metrics_spec_hit(const char *name)
 {
     int idx = spec_find(name);
-    if (idx >= 0)
-        ADD(my_shard()->spec_hits[idx], 1);
+    if (idx >= 0) {
+        shard *s = my_shard();
+        ADD(s, spec_hits[idx], 1);
+    }
 }
 
 void nes_metrics_spec_refresh_error(const char *name)
@@ -222,18 +238,18 @@ void nes_metrics_fields(int decrypt, uint64_t n)
 {
     shard *s = my_shard();
     if (decrypt)
-        ADD(s->fields_decrypted, n);
+        ADD(s, fields_decrypted, n);
     else
-        ADD(s->fields_encrypted, n);
+        ADD(s, fields_encrypted, n);
 }
 
 void nes_metrics_schema_lookup(int hit)
 {
     shard *s = my_shard();
     if (hit)
-        ADD(s->schema_hits, 1);
+        ADD(s, schema_hits, 1);
     else
-        ADD(s->schema_misses, 1);
+        ADD(s, schema_misses, 1);
 }
 
 static int put(nes_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

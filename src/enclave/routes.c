@@ -418,7 +418,8 @@ static void span_begin(const nes_request *in, nes_route_ctx *ctx)
     bool has_remote = tp != NULL && nes_traceparent_parse(tp, &remote) == 0;
     nes_trace_span_begin(&ctx->span, names[ctx->route], NES_SPAN_SERVER, NULL,
                          has_remote ? &remote : NULL);
-    if (in->t0_us != 0) /* the span starts when the head was complete, like the latency */
+    /* a timed span starts when the head was complete, like the latency */
+    if (in->t0_us != 0 && ctx->span.start_ns != 0)
         ctx->span.start_ns -= (nes_now_us() - in->t0_us) * 1000u;
     nes_trace_span_attr_str(&ctx->span, "http.request.method", in->method);
     nes_trace_span_attr_str(&ctx->span, "http.route", nes_route_name(ctx->route));
@@ -512,7 +513,7 @@ nes_routes_next nes_routes_begin(nes_server *s, const nes_request *in, bool expe
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->route = nes_route_of(in->target);
-    atomic_fetch_add(&s->inflight, 1);
+    nes_server_inflight_add(s, 1);
     span_begin(in, ctx);
     nes_routes_next next = begin(s, in, ctx);
     bool has_body = in->content_length != 0;
@@ -551,7 +552,7 @@ void nes_routes_respond(nes_server *s, const nes_request *in, nes_route_ctx *ctx
         return; /* logged when the exchange ends (nes_routes_forwarded) */
     access_log(&r, in->method, &o);
     span_end(ctx, o.status, o.error_code);
-    atomic_fetch_sub(&s->inflight, 1);
+    nes_server_inflight_add(s, -1);
 }
 
 void nes_routes_forwarded(nes_server *s, const nes_request *in, nes_route_ctx *ctx, unsigned status,
@@ -573,7 +574,7 @@ void nes_routes_forwarded(nes_server *s, const nes_request *in, nes_route_ctx *c
     }
     access_log(&r, in->method, &o);
     span_end(ctx, o.status, o.error_code);
-    atomic_fetch_sub(&s->inflight, 1);
+    nes_server_inflight_add(s, -1);
 }
 
 void nes_routes_refused(nes_server *s, const nes_request *request, const nes_route_ctx *rctx,
@@ -611,7 +612,7 @@ void nes_routes_refused(nes_server *s, const nes_request *request, const nes_rou
         span_end(&tmp, o.status, o.error_code);
     }
     if (request != NULL)
-        atomic_fetch_sub(&s->inflight, 1);
+        nes_server_inflight_add(s, -1);
 }
 
 void nes_routes_aborted(nes_server *s, const nes_request *in, const nes_route_ctx *ctx)
@@ -622,5 +623,5 @@ void nes_routes_aborted(nes_server *s, const nes_request *in, const nes_route_ct
     access_log(&r, in->method, &o);
     nes_route_ctx tmp = {.span = ctx->span};
     span_end(&tmp, 0, "aborted");
-    atomic_fetch_sub(&s->inflight, 1);
+    nes_server_inflight_add(s, -1);
 }

@@ -277,16 +277,33 @@ void nes_server_stop_accepting(nes_server *s)
         unlink(s->cfg->listen_ep.path);
 }
 
+void nes_server_inflight_add(nes_server *s, long d)
+{
+    static _Atomic unsigned next_slot;
+    static _Thread_local int slot = -1;
+    if (slot < 0)
+        slot = (int)(atomic_fetch_add(&next_slot, 1) % NES_SERVER_INFLIGHT_SLOTS);
+    atomic_fetch_add_explicit(&s->inflight[slot].n, d, memory_order_relaxed);
+}
+
+long nes_server_inflight(nes_server *s)
+{
+    long n = 0;
+    for (int i = 0; i < NES_SERVER_INFLIGHT_SLOTS; i++)
+        n += atomic_load(&s->inflight[i].n);
+    return n;
+}
+
 long nes_server_drain(nes_server *s, int64_t grace_ms)
 {
     atomic_store(&s->draining, true);
     post_all(s, pick_drain);
     int64_t end = nes_now_ms() + grace_ms;
-    while (atomic_load(&s->inflight) > 0 && nes_now_ms() < end) {
+    while (nes_server_inflight(s) > 0 && nes_now_ms() < end) {
         struct timespec ts = {0, 20000000L};
         nanosleep(&ts, NULL);
     }
-    return atomic_load(&s->inflight);
+    return nes_server_inflight(s);
 }
 
 void nes_server_stop(nes_server *s)

@@ -32,6 +32,8 @@
 
 struct nes_worker;
 
+#define NES_SERVER_INFLIGHT_SLOTS 16 /* threads beyond share slots (still exact: atomic adds) */
+
 typedef struct nes_server {
     const nes_config *cfg;
     struct nes_worker *workers;
@@ -42,13 +44,25 @@ typedef struct nes_server {
     gnutls_certificate_credentials_t xcred; /* certificate callback + client CA */
     gnutls_priority_t prio;
     _Atomic bool draining;
-    _Atomic long inflight;        /* requests between head and answer */
     _Atomic long open;            /* open connections (all workers) */
     _Atomic unsigned acks;        /* workers that finished a cross-thread step */
     _Atomic unsigned next_worker; /* round-robin placement of new connections */
     _Atomic uint64_t rejected;
     _Atomic uint64_t tls_reloads, tls_reload_errors, schema_refresh_errors;
+    /* requests between head and answer, counted per thread on a cache line of its own (one
+     * shared counter took the line, with cfg and draining, from the other worker twice per
+     * request): nes_server_inflight_add, nes_server_inflight */
+    struct {
+        char pad[64 - sizeof(long)];
+        _Atomic long n;
+    } inflight[NES_SERVER_INFLIGHT_SLOTS];
 } nes_server;
+
+/** Adds `d` to the requests in flight (the calling thread's slot). */
+void nes_server_inflight_add(nes_server *s, long d);
+
+/** The requests in flight: the sum of the threads' slots. */
+long nes_server_inflight(nes_server *s);
 
 /** The embedded OpenAPI description of this service (docs/openapi.yaml). */
 extern const char nes_openapi_yaml[];

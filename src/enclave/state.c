@@ -31,7 +31,12 @@ struct nes_snapshot {
 
 static nes_snapshot g_empty;
 static _Atomic(nes_snapshot *) g_current = &g_empty;
-static _Atomic(const nes_snapshot *) g_hazard[NES_STATE_MAX_THREADS];
+/* One cache line per thread's slot: a request stores into its slot twice, and slots sharing a
+ * line made the workers take the line from each other on every request. */
+typedef struct hazard_slot {
+    _Alignas(64) _Atomic(const nes_snapshot *) p;
+} hazard_slot;
+static hazard_slot g_hazard[NES_STATE_MAX_THREADS];
 static _Atomic int g_nslots;
 static pthread_mutex_t g_pub_lock = PTHREAD_MUTEX_INITIALIZER; /* publishers only */
 static nes_snapshot *g_retired;
@@ -111,7 +116,7 @@ static bool hazarded(const nes_snapshot *s)
     if (n > NES_STATE_MAX_THREADS)
         n = NES_STATE_MAX_THREADS;
     for (int i = 0; i < n; i++)
-        if (atomic_load(&g_hazard[i]) == s)
+        if (atomic_load(&g_hazard[i].p) == s)
             return true;
     return false;
 }
@@ -247,7 +252,7 @@ const nes_snapshot *nes_state_enter(void)
     }
     nes_snapshot *s = atomic_load(&g_current);
     for (;;) {
-        atomic_store(&g_hazard[t_slot], s);
+        atomic_store(&g_hazard[t_slot].p, s);
         nes_snapshot *again = atomic_load(&g_current);
         if (again == s)
             return s;
@@ -258,7 +263,7 @@ const nes_snapshot *nes_state_enter(void)
 void nes_state_leave(void)
 {
     if (t_slot >= 0)
-        atomic_store_explicit(&g_hazard[t_slot], NULL, memory_order_release);
+        atomic_store_explicit(&g_hazard[t_slot].p, NULL, memory_order_release);
 }
 
 bool nes_snapshot_ready(const nes_snapshot *s)

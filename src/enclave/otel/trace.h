@@ -76,7 +76,8 @@ typedef struct nes_span {
     bool error;
     uint8_t kind; /**< nes_span_kind */
     uint8_t nattr;
-    uint64_t start_ns; /**< Unix time, nanoseconds */
+    uint64_t start_ns; /**< Unix time, nanoseconds; 0 when the span goes nowhere (not sampled or
+                          no exporter when it began: the clock is not read) */
     uint64_t end_ns;
     nes_span_attr attr[NES_SPAN_MAX_ATTRS];
 } nes_span;
@@ -110,7 +111,8 @@ void nes_trace_span_attr_int(nes_span *s, const char *key, int64_t value);
 /** Marks the span failed (OTLP status ERROR). */
 void nes_trace_span_error(nes_span *s);
 
-/** Ends `s` and hands it to the exporter when sampled and one runs. */
+/** Ends `s` and hands it to the exporter when sampled, one runs and ran when `s` began (a
+ * span not timed at its begin is not timed at its end either). */
 void nes_trace_span_end(nes_span *s);
 
 /** Ends `s` at `end_ns` (Unix ns) instead of now: for a span measured after the fact. */

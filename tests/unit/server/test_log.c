@@ -65,12 +65,14 @@ static void builds_lines(void **state)
     nes_logline_int(&l, "status", -5);
     nes_logline_bool(&l, "ok", true);
     nes_logline_strn(&l, "schema", "pay\nments", 9);
+    nes_logline_int(&l, "k\"ey\n", 1); /* a key with something to escape */
     nes_logline_end(&l);
     l.buf[l.len] = '\0';
+    assert_non_null(strstr(l.buf, ",\"k\\\"ey\\n\":1}\n"));
     assert_non_null(strstr(l.buf, "\"level\":\"info\",\"msg\":\"hello \\\"x\\\"\""));
     assert_non_null(
         strstr(l.buf, ",\"route\":\"encrypt\",\"none\":null,\"status\":-5,\"ok\":true"));
-    assert_non_null(strstr(l.buf, "\"schema\":\"pay\\nments\"}\n"));
+    assert_non_null(strstr(l.buf, "\"schema\":\"pay\\nments\","));
     assert_int_equal(strncmp(l.buf, "{\"ts\":\"", 7), 0);
 }
 

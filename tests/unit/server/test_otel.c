@@ -638,6 +638,15 @@ static void sink_aws_observer_and_tap(void **state)
     nes_span off;
     nes_trace_span_begin(&off, "off", NES_SPAN_SERVER, NULL, &unsampled);
     nes_trace_span_end(&off); /* not sampled: not sunk */
+    assert_true(bg.start_ns != 0 && bg.end_ns >= bg.start_ns);
+    assert_true(off.start_ns == 0 && off.end_ns == 0); /* nor timed: no clock read */
+    nes_trace_set_sink(NULL);
+    assert_int_equal(g_nsunk, 2);
+    nes_span nowhere; /* sampled, no exporter: not timed, not sunk */
+    nes_trace_span_begin(&nowhere, "nowhere", NES_SPAN_INTERNAL, &bg, NULL);
+    assert_true(nowhere.sampled && nowhere.start_ns == 0);
+    nes_trace_set_sink(test_sink); /* an exporter from now on: a span begun before stays out */
+    nes_trace_span_end(&nowhere);
     nes_trace_set_sink(NULL);
     assert_int_equal(g_nsunk, 2);
     assert_string_equal(g_sunk[0].name, "aws.kms");

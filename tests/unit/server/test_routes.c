@@ -2,6 +2,7 @@
  * target, headers, declared length, Expect), what the connection does next and, when the answer
  * is known without the body, its status, error code and headers. Also the codec refusals' JSON
  * errors and the in-flight count. No socket, no TLS: the routes only see a nes_request. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,13 +143,13 @@ static void head_decisions_follow_the_table(void **state)
         if (next != t->next)
             fail_msg("row %zu: next %d, want %d", i, next, t->next);
         if (next == NES_ROUTES_READ_BODY) {
-            assert_int_equal(atomic_load(&srv.inflight), 1);
+            assert_int_equal(nes_server_inflight(&srv), 1);
             nes_routes_aborted(&srv, &req, &ctx); /* the client went away */
         } else if (next == NES_ROUTES_DISCARD_BODY) {
-            assert_int_equal(atomic_load(&srv.inflight), 1);
+            assert_int_equal(nes_server_inflight(&srv), 1);
             nes_routes_respond(&srv, &req, &ctx, false, &resp);
         }
-        assert_int_equal(atomic_load(&srv.inflight), 0);
+        assert_int_equal(nes_server_inflight(&srv), 0);
         if (t->status == 0)
             continue;
         if (resp.status != t->status)
@@ -178,7 +179,7 @@ static void body_over_the_limit_while_reading(void **state)
     assert_true(resp.close);
     check_error_body(&resp, "body_too_large");
     nes_buf_free(&resp.body);
-    assert_int_equal(atomic_load(&srv.inflight), 0);
+    assert_int_equal(nes_server_inflight(&srv), 0);
 }
 
 static void draining_closes_every_answer(void **state)
@@ -227,9 +228,33 @@ static void refusals_are_json_errors(void **state)
     nes_response resp = {0};
     assert_int_equal(nes_routes_begin(&srv, &req, false, &ctx, &resp), NES_ROUTES_READ_BODY);
     nes_routes_refused(&srv, &req, &ctx, 400, "bad chunk", (size_t)-1, &resp);
-    assert_int_equal(atomic_load(&srv.inflight), 0);
+    assert_int_equal(nes_server_inflight(&srv), 0);
     assert_int_equal(resp.status, 400);
     nes_buf_free(&resp.body);
+}
+
+/* The in-flight count is kept per thread: the sum is exact with more threads than slots too. */
+static void *inflight_worker(void *arg)
+{
+    nes_server *s = arg;
+    for (int i = 0; i < 1000; i++)
+        nes_server_inflight_add(s, 1);
+    for (int i = 0; i < 600; i++)
+        nes_server_inflight_add(s, -1);
+    return NULL;
+}
+
+static void inflight_sums_the_threads(void **state)
+{
+    (void)state;
+    static nes_server s;
+    enum { NT = NES_SERVER_INFLIGHT_SLOTS + 4 };
+    pthread_t t[NT];
+    for (int i = 0; i < NT; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, inflight_worker, &s), 0);
+    for (int i = 0; i < NT; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(nes_server_inflight(&s), NT * 400);
 }
 
 int main(void)
@@ -239,6 +264,7 @@ int main(void)
         cmocka_unit_test(body_over_the_limit_while_reading),
         cmocka_unit_test(draining_closes_every_answer),
         cmocka_unit_test(refusals_are_json_errors),
+        cmocka_unit_test(inflight_sums_the_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

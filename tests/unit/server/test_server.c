@@ -221,9 +221,9 @@ static void drain_closes_idle_and_marks_answers(void **state)
     /* a request in flight on `busy`: its head is complete, its body not yet */
     send_str(&busy, "POST /encrypt HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                     "Content-Length: 4\r\n\r\n{");
-    for (int i = 0; i < 200 && atomic_load(&g_srv.inflight) == 0; i++)
+    for (int i = 0; i < 200 && nes_server_inflight(&g_srv) == 0; i++)
         usleep(5000);
-    assert_int_equal(atomic_load(&g_srv.inflight), 1);
+    assert_int_equal(nes_server_inflight(&g_srv), 1);
     nes_server_stop_accepting(&g_srv);
     assert_int_equal(tcp_connect(), -1);                /* the listener is gone */
     assert_int_equal(nes_server_drain(&g_srv, 100), 1); /* still in flight after the grace */
