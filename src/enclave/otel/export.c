@@ -412,13 +412,13 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 }
 
 /* One POST; true when the receiver answered 2xx. */
-static bool post(exporter *e, int sig, const nes_buf *body)
+static bool post(exporter *e, int sig, const uint8_t *body, size_t len)
 {
     CURL *h = e->curl;
     curl_easy_setopt(h, CURLOPT_URL, e->cfg.url[sig]);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->hdrs[sig == SIG_METRICS]);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)body->data);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     CURLcode rc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -458,7 +458,8 @@ static void export_queue(exporter *e, int sig, qset *qs)
         }
         if (n == 0)
             break;
-        bool sent = nes_otlp_end(&batch) == 0 && post(e, sig, b);
+        bool sent =
+            nes_otlp_end(&batch) == 0 && post(e, sig, b->data + batch.start, b->len - batch.start);
         if (sent)
             atomic_fetch_add(&e->exported[sig], n);
         /* a failed batch is lost (counted); the rest waits for the next period, so a receiver
@@ -478,7 +479,7 @@ static void export_metrics(exporter *e)
     if (e->metrics(e->metrics_ud, &b, &res, e->start_ns, nes_trace_now_ns()) == 0 &&
         nes_buf_append(&b, "", 1) == 0) {
         b.len--;
-        if (post(e, SIG_METRICS, &b))
+        if (post(e, SIG_METRICS, b.data, b.len))
             atomic_fetch_add(&e->exported[SIG_METRICS], 1);
     }
     nes_buf_free(&b);

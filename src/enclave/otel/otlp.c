@@ -92,9 +92,24 @@ static size_t pb_resource_scope(nes_pb *w, const nes_otlp_resource *res)
     return list;
 }
 
-void nes_otlp_traces_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
+/* Room for the outer lengths: two varints of up to 5 bytes where nes_pb_begin left 1 each. */
+#define OUTER_GAP 8
+
+static void outer_begin(nes_otlp_batch *b, nes_buf *out)
 {
     b->w = (nes_pb){.out = out};
+    b->base = b->start = out->len;
+    if (nes_buf_reserve(out, OUTER_GAP) != 0) {
+        b->w.err = -1;
+        return;
+    }
+    memset(out->data + out->len, 0, OUTER_GAP);
+    out->len += OUTER_GAP;
+}
+
+void nes_otlp_traces_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
+{
+    outer_begin(b, out);
     b->top = nes_pb_begin(&b->w, 1); /* ResourceSpans */
     b->list = pb_resource_scope(&b->w, res);
 }
@@ -135,9 +150,39 @@ void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s)
 
 int nes_otlp_end(nes_otlp_batch *b)
 {
-    nes_pb_end(&b->w, b->list);
-    nes_pb_end(&b->w, b->top);
-    return b->w.err;
+    if (b->w.err != 0)
+        return b->w.err;
+    /* [gap][tag][len][resource, scope list tag][len][scope, items]: the lengths' varints go in
+     * place of the 1-byte placeholders, the short part between them moved toward the gap */
+    uint8_t *d = b->w.out->data;
+    size_t end = b->w.out->len;
+    uint8_t v2[10], v1[10];
+    size_t k2 = nes_pb_put_varint(v2, end - b->list);
+    size_t k1 = nes_pb_put_varint(v1, end - b->top + k2 - 1);
+    if (k1 + k2 - 2 > OUTER_GAP)
+        return b->w.err = -1; /* a body of more than 2^28 bytes: refused by the buffer's cap */
+    size_t mid = b->list - 1 - b->top; /* the resource and the scope list's tag */
+    uint8_t tag = d[b->top - 2];
+    size_t at = b->list - k2 - mid;
+    memmove(d + at, d + b->top, mid); /* first: the second length may overwrite its old place */
+    memcpy(d + b->list - k2, v2, k2);
+    at -= k1;
+    memcpy(d + at, v1, k1);
+    d[--at] = tag;
+    b->start = at;
+    return 0;
+}
+
+/* Moves the body nes_otlp_end left at b->start to where it began. */
+static int end_at_base(nes_otlp_batch *b)
+{
+    int rc = nes_otlp_end(b);
+    if (rc == 0) {
+        nes_buf *out = b->w.out;
+        memmove(out->data + b->base, out->data + b->start, out->len - b->start);
+        out->len -= b->start - b->base;
+    }
+    return rc;
 }
 
 int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n)
@@ -146,7 +191,7 @@ int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *
     nes_otlp_traces_begin(&b, out, res);
     for (size_t i = 0; i < n; i++)
         nes_otlp_add_span(&b, &spans[i]);
-    return nes_otlp_end(&b);
+    return end_at_base(&b);
 }
 
 static const char *severity_text(uint8_t sev)
@@ -177,7 +222,7 @@ uint8_t nes_otlp_severity_of(const char *line, size_t len)
 
 void nes_otlp_logs_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
 {
-    b->w = (nes_pb){.out = out};
+    outer_begin(b, out);
     b->top = nes_pb_begin(&b->w, 1); /* ResourceLogs */
     b->list = pb_resource_scope(&b->w, res);
 }
@@ -209,7 +254,7 @@ int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log
     nes_otlp_logs_begin(&b, out, res);
     for (size_t i = 0; i < n; i++)
         nes_otlp_add_log(&b, &logs[i]);
-    return nes_otlp_end(&b);
+    return end_at_base(&b);
 }
 
 /* ---- Prometheus text to OTLP ------------------------------------------------------------- */
