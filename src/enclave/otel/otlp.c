@@ -114,38 +114,63 @@ void nes_otlp_traces_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resou
     b->list = pb_resource_scope(&b->w, res);
 }
 
+/* A span's attribute as a KeyValue's content length (its key's and value's lengths in *kl, *vl:
+ * the string's length, or the int's varint). */
+static size_t attr_len(const nes_span_attr *at, size_t *kl, size_t *vl)
+{
+    *kl = strlen(at->key);
+    size_t any;
+    if (at->is_int) {
+        *vl = nes_pb_varint_len((uint64_t)at->i);
+        any = 1 + *vl;
+    } else {
+        *vl = strnlen(at->s, NES_SPAN_ATTR_STR - 1);
+        any = nes_pb_field_len(*vl);
+    }
+    return nes_pb_field_len(*kl) + nes_pb_field_len(any);
+}
+
+/* Each message's length is counted before it is written (no nested message is moved into place
+ * afterwards): the span's, and each attribute's. */
 void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s)
 {
     static const uint8_t zero[8] = {0};
     nes_pb *w = &b->w;
-    size_t sp = nes_pb_begin(w, 2);
+    bool parent = memcmp(s->parent_id, zero, 8) != 0;
+    size_t name = strlen(s->name);
+    unsigned nattr = s->nattr < NES_SPAN_MAX_ATTRS ? s->nattr : NES_SPAN_MAX_ATTRS;
+    size_t kv[NES_SPAN_MAX_ATTRS], kl[NES_SPAN_MAX_ATTRS], vl[NES_SPAN_MAX_ATTRS];
+    size_t len = 18 + 10 + (parent ? 10 : 0) + nes_pb_field_len(name) + 1 +
+                 nes_pb_varint_len(s->kind) + 9 + 9 + (s->error ? 4 : 0);
+    for (unsigned k = 0; k < nattr; k++) {
+        kv[k] = attr_len(&s->attr[k], &kl[k], &vl[k]);
+        len += nes_pb_field_len(kv[k]);
+    }
+    nes_pb_begin_len(w, 2, len);
     nes_pb_bytes(w, 1, s->trace_id, 16);
     nes_pb_bytes(w, 2, s->span_id, 8);
-    if (memcmp(s->parent_id, zero, 8) != 0)
+    if (parent)
         nes_pb_bytes(w, 4, s->parent_id, 8);
-    nes_pb_str(w, 5, s->name);
+    nes_pb_bytes(w, 5, s->name, name);
     nes_pb_varint(w, 6, s->kind);
     nes_pb_fixed64(w, 7, s->start_ns);
     nes_pb_fixed64(w, 8, s->end_ns);
-    for (unsigned k = 0; k < s->nattr && k < NES_SPAN_MAX_ATTRS; k++) {
+    for (unsigned k = 0; k < nattr; k++) {
         const nes_span_attr *at = &s->attr[k];
+        nes_pb_begin_len(w, 9, kv[k]);
+        nes_pb_bytes(w, 1, at->key, kl[k]);
         if (at->is_int) {
-            size_t kv = nes_pb_begin(w, 9);
-            nes_pb_str(w, 1, at->key);
-            size_t any = nes_pb_begin(w, 2);
+            nes_pb_begin_len(w, 2, 1 + vl[k]);
             nes_pb_varint(w, 3, (uint64_t)at->i);
-            nes_pb_end(w, any);
-            nes_pb_end(w, kv);
         } else {
-            pb_kv_str(w, 9, at->key, at->s);
+            nes_pb_begin_len(w, 2, nes_pb_field_len(vl[k]));
+            nes_pb_bytes(w, 1, at->s, vl[k]);
         }
     }
     if (s->error) { /* Status{code: STATUS_CODE_ERROR}; unset is the default */
-        size_t st = nes_pb_begin(w, 15);
+        nes_pb_begin_len(w, 15, 2);
         nes_pb_varint(w, 3, 2);
-        nes_pb_end(w, st);
     }
-    nes_pb_end(w, sp);
 }
 
 int nes_otlp_end(nes_otlp_batch *b)
@@ -233,19 +258,22 @@ void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l)
     size_t len = l->len < sizeof(l->line) ? l->len : sizeof(l->line);
     while (len > 0 && (l->line[len - 1] == '\n' || l->line[len - 1] == '\r'))
         len--;
-    size_t rec = nes_pb_begin(w, 2);
+    const char *sev = severity_text(l->severity);
+    size_t sevlen = strlen(sev), body = nes_pb_field_len(len);
+    /* the lengths counted first: nothing is moved into place afterwards */
+    nes_pb_begin_len(w, 2,
+                     9 + 1 + nes_pb_varint_len(l->severity) + nes_pb_field_len(sevlen) +
+                         nes_pb_field_len(body) + (l->has_span ? 18 + 10 : 0) + 9);
     nes_pb_fixed64(w, 1, l->time_ns);
     nes_pb_varint(w, 2, l->severity);
-    nes_pb_str(w, 3, severity_text(l->severity));
-    size_t body = nes_pb_begin(w, 5);
+    nes_pb_bytes(w, 3, sev, sevlen);
+    nes_pb_begin_len(w, 5, body);
     nes_pb_bytes(w, 1, l->line, len); /* a log line is valid UTF-8 (log.h) */
-    nes_pb_end(w, body);
     if (l->has_span) {
         nes_pb_bytes(w, 9, l->trace_id, 16);
         nes_pb_bytes(w, 10, l->span_id, 8);
     }
     nes_pb_fixed64(w, 11, l->time_ns);
-    nes_pb_end(w, rec);
 }
 
 int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n)

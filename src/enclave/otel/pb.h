@@ -125,6 +125,30 @@ static inline void nes_pb_str(nes_pb *w, unsigned field, const char *s)
     nes_pb_bytes(w, field, s, __builtin_strlen(s));
 }
 
+/** The length of `v` as a varint (1 to 10 bytes). */
+static inline size_t nes_pb_varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/** Length of a length-delimited field of `n` bytes, field number below 16 (a one-byte tag). */
+static inline size_t nes_pb_field_len(size_t n)
+{
+    return 1 + nes_pb_varint_len(n) + n;
+}
+
+/** Starts a nested message of a known length `len` as field `field` (no nes_pb_end: the
+ * caller writes exactly `len` bytes of fields next). */
+static inline void nes_pb_begin_len(nes_pb *w, unsigned field, size_t len)
+{
+    nes_pb_tag(w, (uint64_t)field << 3 | 2, len, 1);
+}
+
 /** Starts a nested message as field `field`; returns the mark nes_pb_end takes. */
 static inline size_t nes_pb_begin(nes_pb *w, unsigned field)
 {

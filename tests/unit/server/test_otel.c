@@ -350,6 +350,42 @@ static void pb_writer_cases(void **state)
     nes_buf_free(&b);
 }
 
+/* Lengths counted ahead (nes_pb_varint_len, nes_pb_field_len) agree with what the writer
+ * writes, and a message begun with its known length (nes_pb_begin_len) equals the same message
+ * from nes_pb_begin/nes_pb_end. */
+static void pb_known_lengths(void **state)
+{
+    (void)state;
+    static const uint64_t vals[] = {0,         1,       127,     128,        16383,
+                                    16384,     2097151, 2097152, UINT32_MAX, (uint64_t)INT64_MIN,
+                                    UINT64_MAX};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        uint8_t tmp[10];
+        assert_int_equal(nes_pb_varint_len(vals[i]), nes_pb_put_varint(tmp, vals[i]));
+    }
+    static const size_t sizes[] = {0, 1, 126, 127, 128, 300, 20000};
+    char *x = malloc(20000);
+    assert_non_null(x);
+    memset(x, 'x', 20000);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        nes_buf a = {0}, b = {0};
+        nes_pb wa = {.out = &a}, wb = {.out = &b};
+        size_t m = nes_pb_begin(&wa, 5);
+        nes_pb_bytes(&wa, 1, x, sizes[i]);
+        nes_pb_end(&wa, m);
+        nes_pb_begin_len(&wb, 5, nes_pb_field_len(sizes[i]));
+        nes_pb_bytes(&wb, 1, x, sizes[i]);
+        assert_int_equal(wa.err, 0);
+        assert_int_equal(wb.err, 0);
+        assert_int_equal(a.len, b.len);
+        assert_memory_equal(a.data, b.data, a.len);
+        assert_int_equal(a.len, nes_pb_field_len(nes_pb_field_len(sizes[i])));
+        nes_buf_free(&a);
+        nes_buf_free(&b);
+    }
+    free(x);
+}
+
 /* A small protobuf reader for the checks below: field `field` (the first, or the `nth`) of the
  * message p[0..n): its varint or fixed64 value in *v, or its bytes in *val / *vlen. */
 static bool pb_field(const uint8_t *p, size_t n, unsigned field, int nth, uint64_t *v,
@@ -875,12 +911,19 @@ static void config_cases(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(traceparent_cases),        cmocka_unit_test(spans_parent_and_format),
-        cmocka_unit_test(ratio_sampling),           cmocka_unit_test(queue_drops_when_full),
-        cmocka_unit_test(queue_many_producers),     cmocka_unit_test(pb_writer_cases),
-        cmocka_unit_test(otlp_protobuf_shapes),     cmocka_unit_test(otlp_outer_lengths),
-        cmocka_unit_test(otlp_json_shapes),         cmocka_unit_test(config_cases),
-        cmocka_unit_test(prometheus_to_otlp_cases), cmocka_unit_test(sink_aws_observer_and_tap),
+        cmocka_unit_test(traceparent_cases),
+        cmocka_unit_test(spans_parent_and_format),
+        cmocka_unit_test(ratio_sampling),
+        cmocka_unit_test(queue_drops_when_full),
+        cmocka_unit_test(queue_many_producers),
+        cmocka_unit_test(pb_writer_cases),
+        cmocka_unit_test(otlp_protobuf_shapes),
+        cmocka_unit_test(otlp_outer_lengths),
+        cmocka_unit_test(pb_known_lengths),
+        cmocka_unit_test(otlp_json_shapes),
+        cmocka_unit_test(config_cases),
+        cmocka_unit_test(prometheus_to_otlp_cases),
+        cmocka_unit_test(sink_aws_observer_and_tap),
         cmocka_unit_test(timed_codec_span),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
