@@ -4,8 +4,10 @@
  * `err`, so an encoder writes its fields without checking each one and looks at `err` once at
  * the end. A nested message is written in place: nes_pb_begin writes its tag and a one-byte
  * length, nes_pb_end fills the length in and, when the message is 128 bytes or more, moves it
- * up to make room for the longer varint. Field numbers must be 1..2^29-1; nothing else is
- * checked. Pure: no I/O, no globals.
+ * up to make room for the longer varint. A message whose length the encoder counts first
+ * (nes_pb_varint_len, nes_pb_field_len) starts with nes_pb_begin_len instead and is never moved:
+ * the hot encoders (spans, log records) do that. Field numbers must be 1..2^29-1; nothing else
+ * is checked. Pure: no I/O, no globals.
  *
  *     nes_pb w = {.out = &buf};
  *     size_t kv = nes_pb_begin(&w, 1);       // KeyValue as field 1
