@@ -316,12 +316,68 @@ typedef struct exporter {
 static _Atomic(exporter *) g_exp;
 static _Atomic bool g_running;
 
+/* A span in its queue slot is packed: the span up to its attributes as it is, then each
+ * attribute as its key pointer, one byte (ATTR_INT, or a string's length) and the integer's 8
+ * bytes or the string's bytes. About a third of the struct's bytes for a request's spans: fewer
+ * cache lines written per span, and the slots the next pushes land on stay cached longer. */
+#define SPAN_HEAD offsetof(nes_span, attr)
+#define ATTR_INT 0xFFu
+
 static void span_sink(const nes_span *s)
 {
     exporter *e = g_exp;
-    if (e != NULL) /* the attributes in use only */
-        (void)nes_otq_push_n(qset_mine(e->spans), s,
-                             offsetof(nes_span, attr) + (size_t)s->nattr * sizeof(s->attr[0]));
+    if (e == NULL)
+        return;
+    nes_otq *q = qset_mine(e->spans);
+    unsigned char *r = nes_otq_reserve(q); /* written in place; the slot holds a whole nes_span */
+    if (r == NULL)
+        return; /* counted as dropped */
+    memcpy(r, s, SPAN_HEAD);
+    unsigned char *p = r + SPAN_HEAD;
+    unsigned n = s->nattr < NES_SPAN_MAX_ATTRS ? s->nattr : NES_SPAN_MAX_ATTRS;
+    for (unsigned k = 0; k < n; k++) {
+        const nes_span_attr *a = &s->attr[k];
+        memcpy(p, &a->key, sizeof(a->key));
+        p += sizeof(a->key);
+        if (a->is_int) {
+            *p++ = ATTR_INT;
+            memcpy(p, &a->i, sizeof(a->i));
+            p += sizeof(a->i);
+        } else {
+            size_t len = strnlen(a->s, NES_SPAN_ATTR_STR - 1);
+            *p++ = (unsigned char)len;
+            memcpy(p, a->s, len);
+            p += len;
+        }
+    }
+    nes_otq_commit(q, r, (size_t)(p - r));
+}
+
+/* The span packed by span_sink, back as a nes_span (`len` bytes at `in`). */
+static void span_unpack(const unsigned char *in, size_t len, nes_span *s)
+{
+    memcpy(s, in, SPAN_HEAD);
+    const unsigned char *p = in + SPAN_HEAD, *end = in + len;
+    unsigned n = s->nattr < NES_SPAN_MAX_ATTRS ? s->nattr : NES_SPAN_MAX_ATTRS;
+    s->nattr = 0;
+    for (unsigned k = 0; k < n && p + sizeof(s->attr[k].key) + 1 <= end; k++) {
+        nes_span_attr *a = &s->attr[k];
+        memcpy(&a->key, p, sizeof(a->key));
+        p += sizeof(a->key);
+        unsigned tag = *p++;
+        a->is_int = tag == ATTR_INT;
+        size_t take = a->is_int ? sizeof(a->i) : tag;
+        if (take > (size_t)(end - p) || (!a->is_int && take >= NES_SPAN_ATTR_STR))
+            break;
+        if (a->is_int) {
+            memcpy(&a->i, p, sizeof(a->i));
+        } else {
+            memcpy(a->s, p, take);
+            a->s[take] = '\0';
+        }
+        p += take;
+        s->nattr = (uint8_t)(k + 1);
+    }
 }
 
 static void log_tap(const char *line, size_t len)
@@ -356,13 +412,13 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 }
 
 /* One POST; true when the receiver answered 2xx. */
-static bool post(exporter *e, int sig, const nes_buf *body)
+static bool post(exporter *e, int sig, const uint8_t *body, size_t len)
 {
     CURL *h = e->curl;
     curl_easy_setopt(h, CURLOPT_URL, e->cfg.url[sig]);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->hdrs[sig == SIG_METRICS]);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)body->data);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     CURLcode rc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -387,12 +443,14 @@ static void export_queue(exporter *e, int sig, qset *qs)
             nes_otlp_logs_begin(&batch, b, &res);
         size_t n = 0, len;
         const void *item;
+        nes_span sp;
         /* encoded where the producers put them, shard after shard: no copy out of a queue */
         for (int i = 0; i < NSHARD; i++) {
             while (n < e->cfg.max_batch && (item = nes_otq_peek(qs->q[i], &len)) != NULL) {
-                if (sig == SIG_TRACES)
-                    nes_otlp_add_span(&batch, item);
-                else
+                if (sig == SIG_TRACES) {
+                    span_unpack(item, len, &sp);
+                    nes_otlp_add_span(&batch, &sp);
+                } else
                     nes_otlp_add_log(&batch, item);
                 nes_otq_release(qs->q[i]);
                 n++;
@@ -400,7 +458,8 @@ static void export_queue(exporter *e, int sig, qset *qs)
         }
         if (n == 0)
             break;
-        bool sent = nes_otlp_end(&batch) == 0 && post(e, sig, b);
+        bool sent =
+            nes_otlp_end(&batch) == 0 && post(e, sig, b->data + batch.start, b->len - batch.start);
         if (sent)
             atomic_fetch_add(&e->exported[sig], n);
         /* a failed batch is lost (counted); the rest waits for the next period, so a receiver
@@ -420,7 +479,7 @@ static void export_metrics(exporter *e)
     if (e->metrics(e->metrics_ud, &b, &res, e->start_ns, nes_trace_now_ns()) == 0 &&
         nes_buf_append(&b, "", 1) == 0) {
         b.len--;
-        if (post(e, SIG_METRICS, &b))
+        if (post(e, SIG_METRICS, b.data, b.len))
             atomic_fetch_add(&e->exported[SIG_METRICS], 1);
     }
     nes_buf_free(&b);

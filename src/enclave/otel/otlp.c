@@ -92,52 +92,122 @@ static size_t pb_resource_scope(nes_pb *w, const nes_otlp_resource *res)
     return list;
 }
 
-void nes_otlp_traces_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
+/* Room for the outer lengths: two varints of up to 5 bytes where nes_pb_begin left 1 each. */
+#define OUTER_GAP 8
+
+static void outer_begin(nes_otlp_batch *b, nes_buf *out)
 {
     b->w = (nes_pb){.out = out};
+    b->base = b->start = out->len;
+    if (nes_buf_reserve(out, OUTER_GAP) != 0) {
+        b->w.err = -1;
+        return;
+    }
+    memset(out->data + out->len, 0, OUTER_GAP);
+    out->len += OUTER_GAP;
+}
+
+void nes_otlp_traces_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
+{
+    outer_begin(b, out);
     b->top = nes_pb_begin(&b->w, 1); /* ResourceSpans */
     b->list = pb_resource_scope(&b->w, res);
 }
 
+/* A span's attribute as a KeyValue's content length (its key's and value's lengths in *kl, *vl:
+ * the string's length, or the int's varint). */
+static size_t attr_len(const nes_span_attr *at, size_t *kl, size_t *vl)
+{
+    *kl = strlen(at->key);
+    size_t any;
+    if (at->is_int) {
+        *vl = nes_pb_varint_len((uint64_t)at->i);
+        any = 1 + *vl;
+    } else {
+        *vl = strnlen(at->s, NES_SPAN_ATTR_STR - 1);
+        any = nes_pb_field_len(*vl);
+    }
+    return nes_pb_field_len(*kl) + nes_pb_field_len(any);
+}
+
+/* Each message's length is counted before it is written (no nested message is moved into place
+ * afterwards): the span's, and each attribute's. */
 void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s)
 {
     static const uint8_t zero[8] = {0};
     nes_pb *w = &b->w;
-    size_t sp = nes_pb_begin(w, 2);
+    bool parent = memcmp(s->parent_id, zero, 8) != 0;
+    size_t name = strlen(s->name);
+    unsigned nattr = s->nattr < NES_SPAN_MAX_ATTRS ? s->nattr : NES_SPAN_MAX_ATTRS;
+    size_t kv[NES_SPAN_MAX_ATTRS], kl[NES_SPAN_MAX_ATTRS], vl[NES_SPAN_MAX_ATTRS];
+    size_t len = 18 + 10 + (parent ? 10 : 0) + nes_pb_field_len(name) + 1 +
+                 nes_pb_varint_len(s->kind) + 9 + 9 + (s->error ? 4 : 0);
+    for (unsigned k = 0; k < nattr; k++) {
+        kv[k] = attr_len(&s->attr[k], &kl[k], &vl[k]);
+        len += nes_pb_field_len(kv[k]);
+    }
+    nes_pb_begin_len(w, 2, len);
     nes_pb_bytes(w, 1, s->trace_id, 16);
     nes_pb_bytes(w, 2, s->span_id, 8);
-    if (memcmp(s->parent_id, zero, 8) != 0)
+    if (parent)
         nes_pb_bytes(w, 4, s->parent_id, 8);
-    nes_pb_str(w, 5, s->name);
+    nes_pb_bytes(w, 5, s->name, name);
     nes_pb_varint(w, 6, s->kind);
     nes_pb_fixed64(w, 7, s->start_ns);
     nes_pb_fixed64(w, 8, s->end_ns);
-    for (unsigned k = 0; k < s->nattr && k < NES_SPAN_MAX_ATTRS; k++) {
+    for (unsigned k = 0; k < nattr; k++) {
         const nes_span_attr *at = &s->attr[k];
+        nes_pb_begin_len(w, 9, kv[k]);
+        nes_pb_bytes(w, 1, at->key, kl[k]);
         if (at->is_int) {
-            size_t kv = nes_pb_begin(w, 9);
-            nes_pb_str(w, 1, at->key);
-            size_t any = nes_pb_begin(w, 2);
+            nes_pb_begin_len(w, 2, 1 + vl[k]);
             nes_pb_varint(w, 3, (uint64_t)at->i);
-            nes_pb_end(w, any);
-            nes_pb_end(w, kv);
         } else {
-            pb_kv_str(w, 9, at->key, at->s);
+            nes_pb_begin_len(w, 2, nes_pb_field_len(vl[k]));
+            nes_pb_bytes(w, 1, at->s, vl[k]);
         }
     }
     if (s->error) { /* Status{code: STATUS_CODE_ERROR}; unset is the default */
-        size_t st = nes_pb_begin(w, 15);
+        nes_pb_begin_len(w, 15, 2);
         nes_pb_varint(w, 3, 2);
-        nes_pb_end(w, st);
     }
-    nes_pb_end(w, sp);
 }
 
 int nes_otlp_end(nes_otlp_batch *b)
 {
-    nes_pb_end(&b->w, b->list);
-    nes_pb_end(&b->w, b->top);
-    return b->w.err;
+    if (b->w.err != 0)
+        return b->w.err;
+    /* [gap][tag][len][resource, scope list tag][len][scope, items]: the lengths' varints go in
+     * place of the 1-byte placeholders, the short part between them moved toward the gap */
+    uint8_t *d = b->w.out->data;
+    size_t end = b->w.out->len;
+    uint8_t v2[10], v1[10];
+    size_t k2 = nes_pb_put_varint(v2, end - b->list);
+    size_t k1 = nes_pb_put_varint(v1, end - b->top + k2 - 1);
+    if (k1 + k2 - 2 > OUTER_GAP)
+        return b->w.err = -1; /* a body of more than 2^28 bytes: refused by the buffer's cap */
+    size_t mid = b->list - 1 - b->top; /* the resource and the scope list's tag */
+    uint8_t tag = d[b->top - 2];
+    size_t at = b->list - k2 - mid;
+    memmove(d + at, d + b->top, mid); /* first: the second length may overwrite its old place */
+    memcpy(d + b->list - k2, v2, k2);
+    at -= k1;
+    memcpy(d + at, v1, k1);
+    d[--at] = tag;
+    b->start = at;
+    return 0;
+}
+
+/* Moves the body nes_otlp_end left at b->start to where it began. */
+static int end_at_base(nes_otlp_batch *b)
+{
+    int rc = nes_otlp_end(b);
+    if (rc == 0) {
+        nes_buf *out = b->w.out;
+        memmove(out->data + b->base, out->data + b->start, out->len - b->start);
+        out->len -= b->start - b->base;
+    }
+    return rc;
 }
 
 int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n)
@@ -146,7 +216,7 @@ int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *
     nes_otlp_traces_begin(&b, out, res);
     for (size_t i = 0; i < n; i++)
         nes_otlp_add_span(&b, &spans[i]);
-    return nes_otlp_end(&b);
+    return end_at_base(&b);
 }
 
 static const char *severity_text(uint8_t sev)
@@ -177,7 +247,7 @@ uint8_t nes_otlp_severity_of(const char *line, size_t len)
 
 void nes_otlp_logs_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
 {
-    b->w = (nes_pb){.out = out};
+    outer_begin(b, out);
     b->top = nes_pb_begin(&b->w, 1); /* ResourceLogs */
     b->list = pb_resource_scope(&b->w, res);
 }
@@ -188,19 +258,22 @@ void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l)
     size_t len = l->len < sizeof(l->line) ? l->len : sizeof(l->line);
     while (len > 0 && (l->line[len - 1] == '\n' || l->line[len - 1] == '\r'))
         len--;
-    size_t rec = nes_pb_begin(w, 2);
+    const char *sev = severity_text(l->severity);
+    size_t sevlen = strlen(sev), body = nes_pb_field_len(len);
+    /* the lengths counted first: nothing is moved into place afterwards */
+    nes_pb_begin_len(w, 2,
+                     9 + 1 + nes_pb_varint_len(l->severity) + nes_pb_field_len(sevlen) +
+                         nes_pb_field_len(body) + (l->has_span ? 18 + 10 : 0) + 9);
     nes_pb_fixed64(w, 1, l->time_ns);
     nes_pb_varint(w, 2, l->severity);
-    nes_pb_str(w, 3, severity_text(l->severity));
-    size_t body = nes_pb_begin(w, 5);
+    nes_pb_bytes(w, 3, sev, sevlen);
+    nes_pb_begin_len(w, 5, body);
     nes_pb_bytes(w, 1, l->line, len); /* a log line is valid UTF-8 (log.h) */
-    nes_pb_end(w, body);
     if (l->has_span) {
         nes_pb_bytes(w, 9, l->trace_id, 16);
         nes_pb_bytes(w, 10, l->span_id, 8);
     }
     nes_pb_fixed64(w, 11, l->time_ns);
-    nes_pb_end(w, rec);
 }
 
 int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n)
@@ -209,7 +282,7 @@ int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log
     nes_otlp_logs_begin(&b, out, res);
     for (size_t i = 0; i < n; i++)
         nes_otlp_add_log(&b, &logs[i]);
-    return nes_otlp_end(&b);
+    return end_at_base(&b);
 }
 
 /* ---- Prometheus text to OTLP ------------------------------------------------------------- */

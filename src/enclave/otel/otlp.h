@@ -57,6 +57,8 @@ typedef struct nes_otlp_log {
 typedef struct nes_otlp_batch {
     nes_pb w;
     size_t top, list; /* marks of the ResourceSpans/Logs and ScopeSpans/Logs messages */
+    size_t base;      /* where the body began in its buffer */
+    size_t start;     /**< where the body starts after nes_otlp_end */
 } nes_otlp_batch;
 
 /** Starts an ExportTraceServiceRequest (protobuf) in `out`. */
@@ -71,7 +73,9 @@ void nes_otlp_logs_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resourc
 /** Adds one record (its first `len` line bytes are read) to a body from nes_otlp_logs_begin. */
 void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l);
 
-/** Ends the body: 0, or -1 when the buffer refused to grow. */
+/** Ends the body: 0, or -1 when the buffer refused to grow. The body is then the bytes from
+ * b->start to the buffer's end: the two outer messages' lengths are written into room left in
+ * front (b->start is at most 8 bytes past where the body began), so the items are never moved. */
 int nes_otlp_end(nes_otlp_batch *b);
 
 /** ExportTraceServiceRequest (protobuf) with `n` spans. */

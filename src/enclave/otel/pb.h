@@ -4,8 +4,10 @@
  * `err`, so an encoder writes its fields without checking each one and looks at `err` once at
  * the end. A nested message is written in place: nes_pb_begin writes its tag and a one-byte
  * length, nes_pb_end fills the length in and, when the message is 128 bytes or more, moves it
- * up to make room for the longer varint. Field numbers must be 1..2^29-1; nothing else is
- * checked. Pure: no I/O, no globals.
+ * up to make room for the longer varint. A message whose length the encoder counts first
+ * (nes_pb_varint_len, nes_pb_field_len) starts with nes_pb_begin_len instead and is never moved:
+ * the hot encoders (spans, log records) do that. Field numbers must be 1..2^29-1; nothing else
+ * is checked. Pure: no I/O, no globals.
  *
  *     nes_pb w = {.out = &buf};
  *     size_t kv = nes_pb_begin(&w, 1);       // KeyValue as field 1
@@ -123,6 +125,30 @@ static inline void nes_pb_bytes(nes_pb *w, unsigned field, const void *p, size_t
 static inline void nes_pb_str(nes_pb *w, unsigned field, const char *s)
 {
     nes_pb_bytes(w, field, s, __builtin_strlen(s));
+}
+
+/** The length of `v` as a varint (1 to 10 bytes). */
+static inline size_t nes_pb_varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/** Length of a length-delimited field of `n` bytes, field number below 16 (a one-byte tag). */
+static inline size_t nes_pb_field_len(size_t n)
+{
+    return 1 + nes_pb_varint_len(n) + n;
+}
+
+/** Starts a nested message of a known length `len` as field `field` (no nes_pb_end: the
+ * caller writes exactly `len` bytes of fields next). */
+static inline void nes_pb_begin_len(nes_pb *w, unsigned field, size_t len)
+{
+    nes_pb_tag(w, (uint64_t)field << 3 | 2, len, 1);
 }
 
 /** Starts a nested message as field `field`; returns the mark nes_pb_end takes. */

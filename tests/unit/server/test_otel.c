@@ -350,6 +350,42 @@ static void pb_writer_cases(void **state)
     nes_buf_free(&b);
 }
 
+/* Lengths counted ahead (nes_pb_varint_len, nes_pb_field_len) agree with what the writer
+ * writes, and a message begun with its known length (nes_pb_begin_len) equals the same message
+ * from nes_pb_begin/nes_pb_end. */
+static void pb_known_lengths(void **state)
+{
+    (void)state;
+    static const uint64_t vals[] = {0,         1,       127,     128,        16383,
+                                    16384,     2097151, 2097152, UINT32_MAX, (uint64_t)INT64_MIN,
+                                    UINT64_MAX};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        uint8_t tmp[10];
+        assert_int_equal(nes_pb_varint_len(vals[i]), nes_pb_put_varint(tmp, vals[i]));
+    }
+    static const size_t sizes[] = {0, 1, 126, 127, 128, 300, 20000};
+    char *x = malloc(20000);
+    assert_non_null(x);
+    memset(x, 'x', 20000);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        nes_buf a = {0}, b = {0};
+        nes_pb wa = {.out = &a}, wb = {.out = &b};
+        size_t m = nes_pb_begin(&wa, 5);
+        nes_pb_bytes(&wa, 1, x, sizes[i]);
+        nes_pb_end(&wa, m);
+        nes_pb_begin_len(&wb, 5, nes_pb_field_len(sizes[i]));
+        nes_pb_bytes(&wb, 1, x, sizes[i]);
+        assert_int_equal(wa.err, 0);
+        assert_int_equal(wb.err, 0);
+        assert_int_equal(a.len, b.len);
+        assert_memory_equal(a.data, b.data, a.len);
+        assert_int_equal(a.len, nes_pb_field_len(nes_pb_field_len(sizes[i])));
+        nes_buf_free(&a);
+        nes_buf_free(&b);
+    }
+    free(x);
+}
+
 /* A small protobuf reader for the checks below: field `field` (the first, or the `nth`) of the
  * message p[0..n): its varint or fixed64 value in *v, or its bytes in *val / *vlen. */
 static bool pb_field(const uint8_t *p, size_t n, unsigned field, int nth, uint64_t *v,
@@ -512,6 +548,72 @@ static void otlp_protobuf_shapes(void **state)
     b.max = 64;
     assert_int_equal(nes_otlp_traces(&b, &res, sp, 2), -1);
     nes_buf_free(&b);
+}
+
+/* Bodies whose outer lengths take 1, 2 or 3 varint bytes (the lengths are written in front of
+ * the items, nes_otlp_end): through nes_otlp_traces (body moved to where it began, after bytes
+ * already in the buffer) and through the batch API (body at batch.start). Each decodes to one
+ * ResourceSpans covering the body exactly, with every span in order. */
+static void otlp_outer_lengths(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t n;
+        bool prefix; /* bytes before the body (nes_otlp_traces) */
+        bool batch;  /* the batch API instead */
+    } cases[] = {
+        {1, false, false},  {1, true, false},     {2, false, true},    {300, true, false},
+        {300, false, true}, {3000, false, false}, {3000, false, true}, {3000, true, false},
+    };
+    nes_otlp_resource res = {0};
+    enum { MAXN = 3000 };
+    nes_span *sp = calloc(MAXN, sizeof(*sp));
+    assert_non_null(sp);
+    for (size_t i = 0; i < MAXN; i++) {
+        nes_trace_span_begin(&sp[i], "s", NES_SPAN_INTERNAL, NULL, NULL);
+        nes_trace_span_end(&sp[i]);
+    }
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        nes_buf b = {0};
+        if (cases[c].prefix)
+            assert_int_equal(nes_buf_append(&b, "xyz", 3), 0);
+        const uint8_t *body;
+        size_t len;
+        if (cases[c].batch) {
+            nes_otlp_batch bt;
+            nes_otlp_traces_begin(&bt, &b, &res);
+            for (size_t i = 0; i < cases[c].n; i++)
+                nes_otlp_add_span(&bt, &sp[i]);
+            assert_int_equal(nes_otlp_end(&bt), 0);
+            assert_true(bt.start >= bt.base && bt.start <= bt.base + 8);
+            body = b.data + bt.start;
+            len = b.len - bt.start;
+        } else {
+            assert_int_equal(nes_otlp_traces(&b, &res, sp, cases[c].n), 0);
+            size_t skip = cases[c].prefix ? 3 : 0;
+            if (skip)
+                assert_memory_equal(b.data, "xyz", 3);
+            body = b.data + skip;
+            len = b.len - skip;
+        }
+        const uint8_t *top, *m, *val;
+        size_t tlen, mlen, vlen;
+        assert_true(pb_field(body, len, 1, 0, NULL, &top, &tlen));
+        assert_true(top + tlen == body + len); /* the one field covers the body */
+        assert_false(pb_field(body, len, 1, 1, NULL, &m, &mlen));
+        assert_true(pb_field(top, tlen, 2, 0, NULL, &m, &mlen)); /* scope_spans */
+        assert_true(m + mlen == body + len);
+        for (size_t i = 0; i<cases[c].n; i += cases[c].n> 10 ? 97 : 1) {
+            const uint8_t *s;
+            size_t slen;
+            assert_true(pb_field(m, mlen, 2, (int)i, NULL, &s, &slen));
+            assert_true(pb_field(s, slen, 2, 0, NULL, &val, &vlen));
+            assert_memory_equal(val, sp[i].span_id, 8);
+        }
+        assert_false(pb_field(m, mlen, 2, (int)cases[c].n, NULL, &val, &vlen));
+        nes_buf_free(&b);
+    }
+    free(sp);
 }
 
 /* Metrics stay OTLP/HTTP JSON (otlp.h says why). */
@@ -825,6 +927,8 @@ int main(void)
         cmocka_unit_test(queue_many_producers),
         cmocka_unit_test(pb_writer_cases),
         cmocka_unit_test(otlp_protobuf_shapes),
+        cmocka_unit_test(otlp_outer_lengths),
+        cmocka_unit_test(pb_known_lengths),
         cmocka_unit_test(otlp_json_shapes),
         cmocka_unit_test(config_cases),
         cmocka_unit_test(prometheus_to_otlp_cases),
