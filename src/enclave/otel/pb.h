@@ -11,7 +11,7 @@
  *
  *     nes_pb w = {.out = &buf};
  *     size_t kv = nes_pb_begin(&w, 1);       // KeyValue as field 1
- *     nes_pb_str(&w, 1, "service.name", 12); //   key
+ *     nes_pb_str(&w, 1, "service.name");     //   key
  *     nes_pb_end(&w, kv);
  *     if (w.err) ...                         // the buffer refused to grow
  */

@@ -174,7 +174,7 @@ bool nes_trace_ratio_samples(const uint8_t trace_id[16], double ratio)
 void nes_trace_span_begin(nes_span *s, const char *name, nes_span_kind kind, const nes_span *parent,
                           const nes_trace_ctx *remote)
 {
-    s->name = name;
+    s->name = name != NULL ? name : "unnamed"; /* the exporter encodes it with strlen */
     s->kind = (uint8_t)kind;
     s->nattr = 0;
     s->error = false;
