@@ -437,10 +437,7 @@ static void export_queue(exporter *e, int sig, qset *qs)
         nes_buf *b = &e->body; /* kept from batch to batch: no allocation once grown */
         b->len = 0;
         nes_otlp_batch batch;
-        if (sig == SIG_TRACES)
-            nes_otlp_traces_begin(&batch, b, &res);
-        else
-            nes_otlp_logs_begin(&batch, b, &res);
+        nes_otlp_batch_begin(&batch, b, &res);
         size_t n = 0, len;
         const void *item;
         nes_span sp;

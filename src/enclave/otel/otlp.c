@@ -107,10 +107,10 @@ static void outer_begin(nes_otlp_batch *b, nes_buf *out)
     out->len += OUTER_GAP;
 }
 
-void nes_otlp_traces_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
+void nes_otlp_batch_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
 {
     outer_begin(b, out);
-    b->top = nes_pb_begin(&b->w, 1); /* ResourceSpans */
+    b->top = nes_pb_begin(&b->w, 1); /* ResourceSpans or ResourceLogs */
     b->list = pb_resource_scope(&b->w, res);
 }
 
@@ -213,7 +213,7 @@ static int end_at_base(nes_otlp_batch *b)
 int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n)
 {
     nes_otlp_batch b;
-    nes_otlp_traces_begin(&b, out, res);
+    nes_otlp_batch_begin(&b, out, res);
     for (size_t i = 0; i < n; i++)
         nes_otlp_add_span(&b, &spans[i]);
     return end_at_base(&b);
@@ -245,13 +245,6 @@ uint8_t nes_otlp_severity_of(const char *line, size_t len)
     return 9;
 }
 
-void nes_otlp_logs_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res)
-{
-    outer_begin(b, out);
-    b->top = nes_pb_begin(&b->w, 1); /* ResourceLogs */
-    b->list = pb_resource_scope(&b->w, res);
-}
-
 void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l)
 {
     nes_pb *w = &b->w;
@@ -279,7 +272,7 @@ void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l)
 int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n)
 {
     nes_otlp_batch b;
-    nes_otlp_logs_begin(&b, out, res);
+    nes_otlp_batch_begin(&b, out, res);
     for (size_t i = 0; i < n; i++)
         nes_otlp_add_log(&b, &logs[i]);
     return end_at_base(&b);

@@ -52,8 +52,8 @@ typedef struct nes_otlp_log {
 #define NES_OTLP_SCOPE "nitro-enc-svc"
 
 /** A protobuf body being written item by item (the exporter encodes straight from its queue):
- * nes_otlp_traces_begin or nes_otlp_logs_begin, nes_otlp_add_span or nes_otlp_add_log per
- * item, then nes_otlp_end. */
+ * nes_otlp_batch_begin, nes_otlp_add_span or nes_otlp_add_log per item (one kind per body), then
+ * nes_otlp_end. */
 typedef struct nes_otlp_batch {
     nes_pb w;
     size_t top, list; /* marks of the ResourceSpans/Logs and ScopeSpans/Logs messages */
@@ -61,16 +61,15 @@ typedef struct nes_otlp_batch {
     size_t start;     /**< where the body starts after nes_otlp_end */
 } nes_otlp_batch;
 
-/** Starts an ExportTraceServiceRequest (protobuf) in `out`. */
-void nes_otlp_traces_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res);
+/** Starts an ExportTraceServiceRequest or ExportLogsServiceRequest (protobuf) in `out`: both open
+ * with field 1 (ResourceSpans / ResourceLogs) holding the resource and the scope; the first item
+ * added decides which. */
+void nes_otlp_batch_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res);
 
-/** Adds one span to a body started with nes_otlp_traces_begin. */
+/** Adds one span to a body started with nes_otlp_batch_begin. */
 void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s);
 
-/** Starts an ExportLogsServiceRequest (protobuf) in `out`. */
-void nes_otlp_logs_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res);
-
-/** Adds one record (its first `len` line bytes are read) to a body from nes_otlp_logs_begin. */
+/** Adds one record (its first `len` line bytes are read) to a body from nes_otlp_batch_begin. */
 void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l);
 
 /** Ends the body: 0, or -1 when the buffer refused to grow. The body is then the bytes from

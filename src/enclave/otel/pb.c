@@ -43,27 +43,3 @@ void nes_pb_end(nes_pb *w, size_t mark)
     }
     memcpy(w->out->data + mark - 1, tmp, k);
 }
-
-void nes_pb_packed_fixed64(nes_pb *w, unsigned field, const uint64_t *v, size_t n)
-{
-    nes_pb_tag(w, (uint64_t)field << 3 | 2, n * 8, 1);
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b[8];
-        for (int j = 0; j < 8; j++)
-            b[j] = (uint8_t)(v[i] >> (8 * j));
-        nes_pb_put(w, b, 8);
-    }
-}
-
-void nes_pb_packed_double(nes_pb *w, unsigned field, const double *v, size_t n)
-{
-    nes_pb_tag(w, (uint64_t)field << 3 | 2, n * 8, 1);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u;
-        memcpy(&u, &v[i], sizeof(u));
-        uint8_t b[8];
-        for (int j = 0; j < 8; j++)
-            b[j] = (uint8_t)(u >> (8 * j));
-        nes_pb_put(w, b, 8);
-    }
-}

@@ -35,10 +35,6 @@ void nes_pb_put(nes_pb *w, const void *p, size_t n);
 /** Ends the nested message started at `mark` (writes its length). */
 void nes_pb_end(nes_pb *w, size_t mark);
 
-/** A packed repeated fixed64 / double field of `n` values. */
-void nes_pb_packed_fixed64(nes_pb *w, unsigned field, const uint64_t *v, size_t n);
-void nes_pb_packed_double(nes_pb *w, unsigned field, const double *v, size_t n);
-
 /* The writers below are inline: an encoder's field numbers and wire types are constants, so a
  * tag becomes a constant byte and a field a few stores while the buffer has room. */
 

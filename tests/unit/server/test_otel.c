@@ -581,7 +581,7 @@ static void otlp_outer_lengths(void **state)
         size_t len;
         if (cases[c].batch) {
             nes_otlp_batch bt;
-            nes_otlp_traces_begin(&bt, &b, &res);
+            nes_otlp_batch_begin(&bt, &b, &res);
             for (size_t i = 0; i < cases[c].n; i++)
                 nes_otlp_add_span(&bt, &sp[i]);
             assert_int_equal(nes_otlp_end(&bt), 0);
