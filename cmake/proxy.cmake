@@ -22,7 +22,7 @@ function(nes_proxy_part)
   target_sources(nesproxy PRIVATE ${CMAKE_SOURCE_DIR}/src/enclave/otel/vars.c)
   target_link_libraries(nesproxy PUBLIC nesaws)
   target_include_directories(nesproxy PUBLIC ${CMAKE_SOURCE_DIR}/src)
-  target_link_libraries(nesproxy PUBLIC nesnet neshttp PkgConfig::FYAML Threads::Threads)
+  target_link_libraries(nesproxy PUBLIC nesnet neshttp Threads::Threads)
 
   if(NES_FUZZ)
     foreach(name fuzz_proxyv2 fuzz_allowlist fuzz_connect)

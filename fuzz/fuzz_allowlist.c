@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fyaml_leak.h"
 #include "proxy/allowlist.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -20,22 +20,9 @@
 #include "core/json_scan.h"
 #include "core/schema.h"
 #include "core/ytree.h"
+#include "fyaml_leak.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-const char *__lsan_default_suppressions(void);
-const char *__asan_default_options(void);
-
-/* libfyaml 0.7.12 leaks inside its atom iterator on scalars with many escapes (upstream #233):
- * see fuzz_spec.c. */
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:fy_atom_iter_chunk_next\n";
-}
-
-const char *__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
 
 static void sink(struct fy_diag *diag, void *user, const char *buf, size_t len)
 {

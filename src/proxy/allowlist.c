@@ -6,10 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libfyaml.h>
-
 #include "core/error.h"
 #include "core/json_scan.h"
+#include "core/ytree.h"
 
 bool nes_host_valid(const char *host, size_t n)
 {
@@ -32,34 +31,24 @@ bool nes_host_valid(const char *host, size_t n)
     return label > 0 && host[n - 1] != '-';
 }
 
-/* libfyaml diagnostics are dropped: the caller reports one line of its own. */
-static void diag_sink(struct fy_diag *diag, void *user, const char *buf, size_t len)
+static const char *scalar(nes_yn *n, size_t *len)
 {
-    (void)diag;
-    (void)user;
-    (void)buf;
-    (void)len;
+    return nes_yn_scalar(nes_yn_resolve(n), len);
 }
 
-static const char *scalar(struct fy_node *n, size_t *len)
+static int parse_entry(nes_yn *item, size_t idx, nes_allow_entry *e, char *why, size_t why_len)
 {
-    return (n != NULL && fy_node_is_scalar(n)) ? fy_node_get_scalar(n, len) : NULL;
-}
-
-static int parse_entry(struct fy_node *item, size_t idx, nes_allow_entry *e, char *why,
-                       size_t why_len)
-{
-    if (!fy_node_is_mapping(item)) {
+    if (!nes_yn_is_map(item)) {
         nes_msgf(why, why_len, "allowlist entry %zu is not a mapping", idx + 1);
         return -1;
     }
     bool have_addr = false, have_port = false;
     void *iter = NULL;
-    struct fy_node_pair *pair;
-    while ((pair = fy_node_mapping_iterate(item, &iter)) != NULL) {
+    nes_yn_pair *pair;
+    while ((pair = nes_yn_map_iterate(item, &iter)) != NULL) {
         size_t klen = 0, vlen = 0;
-        const char *k = scalar(fy_node_pair_key(pair), &klen);
-        const char *v = scalar(fy_node_pair_value(pair), &vlen);
+        const char *k = scalar(nes_yn_pair_key(pair), &klen);
+        const char *v = scalar(nes_yn_pair_value(pair), &vlen);
         if (k == NULL || v == NULL) {
             nes_msgf(why, why_len, "allowlist entry %zu: keys and values must be scalars", idx + 1);
             return -1;
@@ -82,18 +71,13 @@ static int parse_entry(struct fy_node *item, size_t idx, nes_allow_entry *e, cha
             have_addr = true;
         } else if (klen == 4 && memcmp(k, "port", 4) == 0 && !have_port) {
             unsigned long p = 0;
-            if (vlen == 0 || vlen > 5) {
-                nes_msgf(why, why_len, "allowlist entry %zu: port must be 1-65535", idx + 1);
-                return -1;
+            bool digits = vlen > 0 && vlen <= 5;
+            for (size_t i = 0; digits && i < vlen; i++) {
+                digits = v[i] >= '0' && v[i] <= '9';
+                if (digits)
+                    p = p * 10 + (unsigned long)(v[i] - '0');
             }
-            for (size_t i = 0; i < vlen; i++) {
-                if (v[i] < '0' || v[i] > '9') {
-                    nes_msgf(why, why_len, "allowlist entry %zu: port must be 1-65535", idx + 1);
-                    return -1;
-                }
-                p = p * 10 + (unsigned long)(v[i] - '0');
-            }
-            if (p == 0 || p > 65535) {
+            if (!digits || p == 0 || p > 65535) {
                 nes_msgf(why, why_len, "allowlist entry %zu: port must be 1-65535", idx + 1);
                 return -1;
             }
@@ -124,35 +108,32 @@ int nes_allowlist_parse(const char *yaml, size_t len, nes_allowlist *al, char *w
         nes_msgf(why, why_len, "allowlist: not UTF-8 text");
         return -1;
     }
-    struct fy_diag_cfg dc;
-    fy_diag_cfg_default(&dc);
-    dc.fp = NULL;
-    dc.output_fn = diag_sink;
-    dc.level = FYET_ERROR;
-    dc.colorize = false;
-    struct fy_diag *diag = fy_diag_create(&dc);
-    if (diag == NULL) {
+    /* a short list of flat entries: the bounds only stop hostile files early */
+    const nes_yt_opts opts = {.max_depth = 8, .max_nodes = (size_t)16 * (NES_ALLOWLIST_MAX + 1)};
+    nes_ytree *doc = NULL;
+    char msg[160];
+    int line = 0;
+    nes_yt_status st = nes_ytree_parse(yaml, len, &opts, &doc, msg, sizeof(msg), &line);
+    if (st == NES_YT_NOMEM) {
         nes_msgf(why, why_len, "allowlist: out of memory");
         return -1;
     }
-    struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
-    struct fy_document *doc = len == 0 ? NULL : fy_document_build_from_string(&pc, yaml, len);
-    fy_diag_destroy(diag);
-    if (doc == NULL) {
-        nes_msgf(why, why_len, "allowlist: not valid YAML");
+    if (st != NES_YT_OK) {
+        nes_msgf(why, why_len, "allowlist: not valid YAML%s (line %d)",
+                 st == NES_YT_DEEP || st == NES_YT_LARGE ? " or too large" : "", line);
         return -1;
     }
     int rc = -1;
-    struct fy_node *root = fy_document_root(doc);
-    struct fy_node *list = NULL;
-    if (root != NULL && fy_node_is_mapping(root) && fy_node_mapping_item_count(root) == 1)
-        list = fy_node_mapping_lookup_by_string(root, "allowlist", 9);
-    if (list == NULL || !fy_node_is_sequence(list)) {
+    nes_yn *root = nes_ytree_root(doc);
+    nes_yn *list = NULL;
+    if (nes_yn_is_map(root) && nes_yn_count(root) == 1)
+        list = nes_yn_resolve(nes_yn_map_get(root, "allowlist", 9));
+    if (!nes_yn_is_seq(list)) {
         nes_msgf(why, why_len, "allowlist: want a mapping with one key, allowlist, holding a list");
         goto out;
     }
-    int count = fy_node_sequence_item_count(list);
-    if (count < 0 || (size_t)count > NES_ALLOWLIST_MAX) {
+    int count = nes_yn_count(list);
+    if ((size_t)count > NES_ALLOWLIST_MAX) {
         nes_msgf(why, why_len, "allowlist: more than %d entries", NES_ALLOWLIST_MAX);
         goto out;
     }
@@ -162,15 +143,15 @@ int nes_allowlist_parse(const char *yaml, size_t len, nes_allowlist *al, char *w
         goto out;
     }
     void *iter = NULL;
-    struct fy_node *item;
-    while ((item = fy_node_sequence_iterate(list, &iter)) != NULL) {
-        if (parse_entry(item, al->n, &al->e[al->n], why, why_len) != 0)
+    nes_yn *item;
+    while ((item = nes_yn_seq_iterate(list, &iter)) != NULL) {
+        if (parse_entry(nes_yn_resolve(item), al->n, &al->e[al->n], why, why_len) != 0)
             goto out;
         al->n++;
     }
     rc = 0;
 out:
-    fy_document_destroy(doc);
+    nes_ytree_free(doc);
     if (rc != 0)
         nes_allowlist_free(al);
     return rc;
