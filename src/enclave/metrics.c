@@ -436,6 +436,19 @@ static int histogram(nes_buf *out, const char *name, const char *label, const ch
     return rc;
 }
 
+/* A counter with a series per spec name of `t` (label spec="NAME"), v[i] for spec i. */
+static int spec_counter(nes_buf *out, const nes_metrics_totals *t, const char *name,
+                        const char *help, const uint64_t *v)
+{
+    int rc = put(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (size_t i = 0; i < t->nspecs; i++) {
+        char lbl[140];
+        label_escape(t->spec_name[i], lbl, sizeof(lbl));
+        rc |= put(out, "%s{spec=\"%s\"} %llu\n", name, lbl, (unsigned long long)v[i]);
+    }
+    return rc;
+}
+
 int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g, nes_buf *out)
 {
     int rc = 0;
@@ -499,22 +512,10 @@ int nes_metrics_format(const nes_metrics_totals *t, const nes_metrics_gauges *g,
                   t->schema_misses);
     rc |= counter(out, "nes_schema_refresh_errors_total", "Spec loads that failed.",
                   g->schema_refresh_errors);
-    rc |= put(out, "# HELP nes_schema_spec_hits_total Spec lookups that found the spec, by spec.\n"
-                   "# TYPE nes_schema_spec_hits_total counter\n");
-    for (size_t i = 0; i < t->nspecs; i++) {
-        char lbl[140];
-        label_escape(t->spec_name[i], lbl, sizeof(lbl));
-        rc |= put(out, "nes_schema_spec_hits_total{spec=\"%s\"} %llu\n", lbl,
-                  (unsigned long long)t->spec_hits[i]);
-    }
-    rc |= put(out, "# HELP nes_schema_spec_refresh_errors_total Failed loads, by spec.\n"
-                   "# TYPE nes_schema_spec_refresh_errors_total counter\n");
-    for (size_t i = 0; i < t->nspecs; i++) {
-        char lbl[140];
-        label_escape(t->spec_name[i], lbl, sizeof(lbl));
-        rc |= put(out, "nes_schema_spec_refresh_errors_total{spec=\"%s\"} %llu\n", lbl,
-                  (unsigned long long)t->spec_refresh_errors[i]);
-    }
+    rc |= spec_counter(out, t, "nes_schema_spec_hits_total",
+                       "Spec lookups that found the spec, by spec.", t->spec_hits);
+    rc |= spec_counter(out, t, "nes_schema_spec_refresh_errors_total", "Failed loads, by spec.",
+                       t->spec_refresh_errors);
     rc |= counter(out, "nes_tls_reloads_total", "Certificate and key reloads.", g->tls_reloads);
     rc |= counter(out, "nes_tls_reload_errors_total", "Certificate reloads that failed.",
                   g->tls_reload_errors);
