@@ -8,17 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/** The value of hex digit `c` (either case), or -1. */
-static inline int tu_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "core/hex.h"
 
 /** Decodes the `n` hex digits at `s` into out[0 .. n/2). 0, or -1 when n is odd or a character
  * is not a hex digit (out may be partly written then). */
@@ -27,7 +17,7 @@ static inline int tu_unhex(const char *s, size_t n, uint8_t *out)
     if (n % 2 != 0)
         return -1;
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = tu_hexval(s[2 * i]), lo = tu_hexval(s[2 * i + 1]);
+        int hi = nes_hexval(s[2 * i]), lo = nes_hexval(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);

@@ -186,6 +186,42 @@ static void member_check_lines(const nes_transform_opts *off, const nes_transfor
            what, b_off, b_rej, b_rej / b_off, b_pass, b_pass / b_off);
 }
 
+/* One named case of the count mode. */
+typedef struct named_case {
+    const char *name;
+    const nes_transform_opts *opts;
+} named_case;
+
+/* The count mode: case `name` of cases[0..n) `reps` times on the 64 KiB body; prints the sum of
+ * the output lengths. 0, 1 when a transform fails, 2 for an unknown case. */
+static int count_mode(const char *name, long reps, const named_case *cases, size_t n)
+{
+    const nes_transform_opts *o = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(cases[i].name, name) == 0)
+            o = cases[i].opts;
+    if (o == NULL) {
+        fprintf(stderr, "unknown case %s\n", name);
+        return 2;
+    }
+    size_t len;
+    char *body = make_body(64 * 1024, &len);
+    nes_buf out = {0};
+    size_t sum = 0;
+    int rc = 0;
+    for (long r = 0; r < reps && rc == 0; r++) {
+        out.len = 0;
+        if (nes_transform(o, (const uint8_t *)body, len, &out, NULL, NULL) != NES_OK)
+            rc = 1;
+        sum += out.len;
+    }
+    if (rc == 0)
+        printf("%zu\n", sum);
+    nes_buf_free(&out);
+    free(body);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     /* "bench_transform count CASE N": runs one case N times on the 64 KiB body and prints
@@ -229,46 +265,20 @@ int main(int argc, char **argv)
     nes_transform_opts off = {.dir = NES_ENCRYPT, .root = root_any, .codec = &real};
     nes_transform_opts dec = {.dir = NES_DECRYPT, .root = root, .codec = &real};
 
+    int rc = 0;
     if (count_case != NULL) {
-        const struct {
-            const char *name;
-            const nes_transform_opts *opts;
-        } cases[] = {{"off", &foff},  {"reject", &fclosed},   {"pass", &fpass},   {"enc", &fenc},
-                     {"off-c", &off}, {"reject-c", &rclosed}, {"pass-c", &rpass}, {"enc-c", &enc}};
-        const nes_transform_opts *o = NULL;
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-            if (strcmp(cases[i].name, count_case) == 0)
-                o = cases[i].opts;
-        if (o == NULL) {
-            fprintf(stderr, "unknown case %s\n", count_case);
-            return 2;
-        }
-        size_t len;
-        char *body = make_body(64 * 1024, &len);
-        nes_buf out = {0};
-        size_t sum = 0;
-        for (long r = 0; r < count_n; r++) {
-            out.len = 0;
-            if (nes_transform(o, (const uint8_t *)body, len, &out, NULL, NULL) != NES_OK)
-                return 1;
-            sum += out.len;
-        }
-        printf("%zu\n", sum);
-        nes_buf_free(&out);
-        free(body);
-        nes_crypter_free(crypter);
-        nes_keyring_free(kr);
-        nes_pii_graph_free(g);
-        nes_pii_graph_free(g_any);
-        nes_spec_free(spec);
-        return 0;
+        const named_case cases[] = {
+            {"off", &foff},  {"reject", &fclosed},   {"pass", &fpass},   {"enc", &fenc},
+            {"off-c", &off}, {"reject-c", &rclosed}, {"pass-c", &rpass}, {"enc-c", &enc}};
+        rc = count_mode(count_case, count_n, cases, sizeof cases / sizeof cases[0]);
+        goto done;
     }
 
     const size_t sizes[] = {1024, 64 * 1024, 1024 * 1024};
     printf("%-8s %8s %7s | %9s %9s | %9s %9s %9s | %9s %9s %9s  (MB/s)\n", "body", "bytes",
            "fields", "memcpy", "validate", "enc(fake)", "dec(fake)", "closed", "encrypt", "decrypt",
            "closed");
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    for (size_t i = 0; rc == 0 && i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t len;
         char *body = make_body(sizes[i], &len);
         nes_buf tokens = {0}, ftokens = {0};
@@ -276,33 +286,36 @@ int main(int argc, char **argv)
         const uint8_t *in = (const uint8_t *)body;
         if (nes_transform(&enc, in, len, &tokens, &stats, NULL) != NES_OK ||
             nes_transform(&fenc, in, len, &ftokens, NULL, NULL) != NES_OK)
-            return 1;
-        double m = run(K_MEMCPY, &enc, in, len, secs);
-        double v = run(K_VALIDATE, &enc, in, len, secs);
-        double fe = run(K_ENCRYPT, &fenc, in, len, secs);
-        double fd = run(K_DECRYPT, &fdec, ftokens.data, ftokens.len, secs);
-        double fc = run(K_ENCRYPT, &fclosed, in, len, secs);
-        double e = run(K_ENCRYPT, &enc, in, len, secs);
-        double d = run(K_DECRYPT, &dec, tokens.data, tokens.len, secs);
-        double ec = run(K_ENCRYPT, &rclosed, in, len, secs);
-        printf("%-8s %8zu %7zu | %9.0f %9.0f | %9.0f %9.0f %9.0f | %9.0f %9.0f %9.0f\n",
-               i == 0   ? "1 KiB"
-               : i == 1 ? "64 KiB"
-                        : "1 MiB",
-               len, stats.fields, m, v, fe, fd, fc, e, d, ec);
-        if (i == 2) {
-            printf("\n");
-            member_check_lines(&foff, &fclosed, &fpass, "JSON-only,", in, len, 3 * secs);
-            member_check_lines(&off, &rclosed, &rpass, "with crypto,", in, len, 3 * secs);
+            rc = 1;
+        if (rc == 0) {
+            double m = run(K_MEMCPY, &enc, in, len, secs);
+            double v = run(K_VALIDATE, &enc, in, len, secs);
+            double fe = run(K_ENCRYPT, &fenc, in, len, secs);
+            double fd = run(K_DECRYPT, &fdec, ftokens.data, ftokens.len, secs);
+            double fc = run(K_ENCRYPT, &fclosed, in, len, secs);
+            double e = run(K_ENCRYPT, &enc, in, len, secs);
+            double d = run(K_DECRYPT, &dec, tokens.data, tokens.len, secs);
+            double ec = run(K_ENCRYPT, &rclosed, in, len, secs);
+            printf("%-8s %8zu %7zu | %9.0f %9.0f | %9.0f %9.0f %9.0f | %9.0f %9.0f %9.0f\n",
+                   i == 0   ? "1 KiB"
+                   : i == 1 ? "64 KiB"
+                            : "1 MiB",
+                   len, stats.fields, m, v, fe, fd, fc, e, d, ec);
+            if (i == 2) {
+                printf("\n");
+                member_check_lines(&foff, &fclosed, &fpass, "JSON-only,", in, len, 3 * secs);
+                member_check_lines(&off, &rclosed, &rpass, "with crypto,", in, len, 3 * secs);
+            }
         }
         nes_buf_free(&tokens);
         nes_buf_free(&ftokens);
         free(body);
     }
+done:
     nes_crypter_free(crypter);
     nes_keyring_free(kr);
     nes_pii_graph_free(g);
     nes_pii_graph_free(g_any);
     nes_spec_free(spec);
-    return 0;
+    return rc;
 }

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "core/cfgref.h"
 #include "core/transform.h"
+#include "net/cfgref_print.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -52,14 +53,10 @@ int cli_print_reference(void)
     if (nes_cfgref_append(v, &n, sizeof(v) / sizeof(v[0]), nes_aws_config_ref,
                           nes_aws_config_ref_n) != 0)
         return CLI_FAIL;
-    nes_buf b = {0};
-    int rc = nes_cfgref_markdown(&b, "nitro-enc",
-                                 "Command-line options of each command (`nitro-enc COMMAND "
-                                 "--help` says more); `schema push` and `dek` read the AWS_* "
-                                 "variables below from the environment (the service's rules).",
-                                 v, n);
-    if (rc == 0 && fwrite(b.data, 1, b.len, stdout) != b.len)
-        rc = -1;
-    nes_buf_free(&b);
+    int rc = nes_cfgref_print(stdout, "nitro-enc",
+                              "Command-line options of each command (`nitro-enc COMMAND "
+                              "--help` says more); `schema push` and `dek` read the AWS_* "
+                              "variables below from the environment (the service's rules).",
+                              v, n);
     return rc == 0 ? CLI_OK : CLI_FAIL;
 }

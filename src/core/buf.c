@@ -1,5 +1,6 @@
 #include "core/buf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,35 @@ int nes_buf_append(nes_buf *b, const void *p, size_t n)
     memcpy(b->data + b->len, p, n);
     b->len += n;
     return 0;
+}
+
+int nes_buf_vappendf(nes_buf *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    size_t room = b->cap - b->len;
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): the caller's va_start */
+    int n = vsnprintf(room > 0 ? (char *)b->data + b->len : NULL, room, fmt, ap);
+    if (n >= 0 && (size_t)n >= room) { /* too long for the room left: grow, format again */
+        if (nes_buf_reserve(b, (size_t)n + 1) != 0)
+            n = -1;
+        else
+            n = vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, again);
+    }
+    va_end(again);
+    if (n < 0)
+        return -1;
+    b->len += (size_t)n;
+    return 0;
+}
+
+int nes_buf_appendf(nes_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = nes_buf_vappendf(b, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 nes_status nes_buf_fail_status(const nes_buf *b, size_t n)

@@ -2,6 +2,7 @@
 #ifndef NES_BUF_H
 #define NES_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,14 @@ int nes_buf_reserve(nes_buf *b, size_t extra);
 
 /** Appends `n` bytes; returns 0 or -1 as nes_buf_reserve. */
 int nes_buf_append(nes_buf *b, const void *p, size_t n);
+
+/** Appends printf-style text, formatted in place (`len` grows by the text's length; the NUL
+ * vsnprintf writes after it lies beyond `len`, so it needs room, under b->max too). Returns 0, or
+ * -1 as nes_buf_reserve or when the format fails (`len` is unchanged then). */
+int nes_buf_appendf(nes_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** As nes_buf_appendf with a va_list (for a program's own printf-like wrappers). */
+int nes_buf_vappendf(nes_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /** The status an append of `n` bytes to `b` failed with: NES_ERR_LIMIT when b->max forbids it,
  * else NES_ERR_NOMEM. */

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "core/json_scan.h"
 
 /** Longest JSON pointer shown in a message (longer ones lose their middle). */
@@ -381,17 +382,6 @@ void nes_sd_close(nes_sd_docs *ds)
 
 /* ---- references ---------------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* %-decodes s[0..n) into out (n+1 bytes); false on a malformed escape or a NUL. */
 static bool pct_decode(const char *s, size_t n, char *out, size_t *outlen)
 {
@@ -401,7 +391,7 @@ static bool pct_decode(const char *s, size_t n, char *out, size_t *outlen)
         if (c == '%') {
             if (i + 2 >= n)
                 return false;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = nes_hexval(s[i + 1]), lo = nes_hexval(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return false;
             c = (char)(hi * 16 + lo);

@@ -13,6 +13,7 @@
 #include "aws/config_ref.h"
 #include "core/cfgref.h"
 #include "enclave/otel/vars.h"
+#include "net/cfgref_print.h"
 #include "nsm/nsm.h"
 
 typedef enum otype {
@@ -698,15 +699,10 @@ int nes_config_reference(FILE *out)
     }
     if (listed != NOPT)
         return -1; /* a setting of a group missing from `order` */
-    nes_buf b = {0};
-    int rc = nes_cfgref_markdown(
-        &b, "nitro-enc-svc",
+    return nes_cfgref_print(
+        out, "nitro-enc-svc",
         "Environment variables, or the same names as keys of the YAML file of `--config FILE` "
         "(the file wins). `--check-config` prints the effective values, secrets redacted. Names "
         "marked required are needed outside `--local-mode` only.",
         v, n);
-    if (rc == 0 && fwrite(b.data, 1, b.len, out) != b.len)
-        rc = -1;
-    nes_buf_free(&b);
-    return rc;
 }

@@ -182,10 +182,9 @@ static void uc_cb(nes_loop *loop, nes_io *io, uint32_t events)
 static void pool_timer_cb(nes_loop *loop, nes_timer *t)
 {
     nes_proxy_env *penv = (nes_proxy_env *)((char *)t - offsetof(nes_proxy_env, pool_timer));
-    int fds[16];
     void *ucs[16];
     size_t n;
-    while ((n = nes_upool_expire(&penv->pool, nes_loop_now(loop), fds, ucs, 16)) > 0)
+    while ((n = nes_upool_expire(&penv->pool, nes_loop_now(loop), ucs, 16)) > 0)
         for (size_t i = 0; i < n; i++)
             uc_close(ucs[i]);
     int64_t next = nes_upool_next_expiry(&penv->pool);
@@ -210,10 +209,9 @@ void nes_proxy_env_free(nes_proxy_env *penv)
     if (penv == NULL)
         return;
     nes_timer_stop(penv->loop, &penv->pool_timer);
-    int fds[16];
     void *ucs[16];
     size_t n;
-    while ((n = nes_upool_drain(&penv->pool, fds, ucs, 16)) > 0)
+    while ((n = nes_upool_drain(&penv->pool, ucs, 16)) > 0)
         for (size_t i = 0; i < n; i++)
             uc_close(ucs[i]);
     nes_loop_del(penv->loop, &penv->reaper);

@@ -73,14 +73,12 @@ int nes_upool_remove(nes_upool *p, int fd)
     return 0;
 }
 
-size_t nes_upool_expire(nes_upool *p, int64_t now_ms, int *out, void **out_data, size_t cap)
+size_t nes_upool_expire(nes_upool *p, int64_t now_ms, void **out, size_t cap)
 {
     size_t k = 0;
     for (size_t i = 0; i < p->n && k < cap;) {
         if (now_ms - p->e[i].since_ms >= p->idle_ms) {
-            if (out_data != NULL)
-                out_data[k] = p->e[i].data;
-            out[k++] = p->e[i].fd;
+            out[k++] = p->e[i].data;
             remove_at(p, i);
         } else {
             i++;
@@ -89,15 +87,11 @@ size_t nes_upool_expire(nes_upool *p, int64_t now_ms, int *out, void **out_data,
     return k;
 }
 
-size_t nes_upool_drain(nes_upool *p, int *out, void **out_data, size_t cap)
+size_t nes_upool_drain(nes_upool *p, void **out, size_t cap)
 {
     size_t k = 0;
-    while (p->n > 0 && k < cap) {
-        if (out_data != NULL)
-            out_data[k] = p->e[p->n - 1].data;
-        out[k++] = p->e[p->n - 1].fd;
-        p->n--;
-    }
+    while (p->n > 0 && k < cap)
+        out[k++] = p->e[--p->n].data;
     return k;
 }
 

@@ -1,15 +1,17 @@
 /* upool.h - the bookkeeping of proxy mode's keep-alive connections to applications: per worker,
  * idle upstream sockets keyed by endpoint URI. Pure: it stores numbers and times, opens and
- * closes nothing (the caller closes every descriptor it is handed back), so it is unit-tested on
+ * closes nothing (the caller closes every connection it is handed back), so it is unit-tested on
  * its own.
  *
  * Policy: take returns the most recently parked connection for the key (LIFO: the warmest one,
  * least likely to have been closed by the application's idle timeout); a connection parked for
- * longer than idle_ms is never handed out (nes_upool_expire returns it for closing); at most
+ * longer than idle_ms is never handed out (nes_upool_expire hands it back for closing); at most
  * per_key connections per endpoint and NES_UPOOL_MAX in all are parked: parking one more hands
  * back the oldest of the same key (or of the whole pool) for closing. Each entry carries an
  * opaque pointer beside its descriptor (proxy mode's connection object, which stays registered
- * with the worker's loop while parked), handed back with the descriptor. Memory: a fixed array. */
+ * with the worker's loop while parked), handed back with the descriptor by take and put; expire
+ * and drain hand back the pointers alone (the caller's object knows its descriptor). Memory: a
+ * fixed array. */
 #ifndef NES_ENCLAVE_UPOOL_H
 #define NES_ENCLAVE_UPOOL_H
 
@@ -54,14 +56,13 @@ int nes_upool_put(nes_upool *p, const char *key, int fd, void *data, int64_t now
 /** Removes the connection `fd` wherever it is parked; 1 when it was, else 0. */
 int nes_upool_remove(nes_upool *p, int fd);
 
-/** Removes connections parked idle_ms or longer before `now_ms`, writing their descriptors to
- * out[0..cap) and their pointers to out_data[0..cap) (when not NULL); returns how many (call
- * again while it returns cap). */
-size_t nes_upool_expire(nes_upool *p, int64_t now_ms, int *out, void **out_data, size_t cap);
+/** Removes connections parked idle_ms or longer before `now_ms`, oldest first, writing their
+ * pointers to out[0..cap); returns how many (call again while it returns cap). */
+size_t nes_upool_expire(nes_upool *p, int64_t now_ms, void **out, size_t cap);
 
-/** Removes every connection, writing up to `cap` descriptors to `out` and their pointers to
- * `out_data` (when not NULL) (call until 0). */
-size_t nes_upool_drain(nes_upool *p, int *out, void **out_data, size_t cap);
+/** Removes every connection, newest first, writing up to `cap` of their pointers to `out`;
+ * returns how many (call until 0). */
+size_t nes_upool_drain(nes_upool *p, void **out, size_t cap);
 
 /** Idle connections parked (for `key`, or all when NULL). */
 size_t nes_upool_count(const nes_upool *p, const char *key);

@@ -8,6 +8,7 @@
 #include "core/cfgref.h"
 #include "core/fileio.h"
 #include "enclave/otel/vars.h"
+#include "net/cfgref_print.h"
 
 static void problem(nes_proxy_problems *pr, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -306,14 +307,9 @@ int nes_proxy_config_reference(FILE *out)
     }
     if (nes_cfgref_append(v, &n, sizeof(v) / sizeof(v[0]), nes_otel_vars, nes_otel_vars_n) != 0)
         return -1;
-    nes_buf b = {0};
-    int rc = nes_cfgref_markdown(
-        &b, "nitro-enc-proxy",
+    return nes_cfgref_print(
+        out, "nitro-enc-proxy",
         "Environment variables only; `nitro-enc-proxy ingress|egress --check-config` prints the "
         "effective values. A setting of one mode is ignored by the other.",
         v, n);
-    if (rc == 0 && fwrite(b.data, 1, b.len, out) != b.len)
-        rc = -1;
-    nes_buf_free(&b);
-    return rc;
 }

@@ -12,6 +12,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from awspeer import pipe
+
 
 class Request:
     def __init__(self, method, path, headers, body):
@@ -85,20 +87,6 @@ class FakeAws:
 
 
 def _relay(a, b):
-    def pipe(src, dst):
-        try:
-            while True:
-                d = src.recv(65536)
-                if not d:
-                    break
-                dst.sendall(d)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
     ts = [threading.Thread(target=pipe, args=(a, b), daemon=True),
           threading.Thread(target=pipe, args=(b, a), daemon=True)]
     for t in ts:

@@ -31,6 +31,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def pipe(src, dst):
+    """Copies src to dst until src ends or fails, then shuts both down (one direction of a
+    relay; awsfake's CONNECT proxy uses it too)."""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class Gate:
     """A TCP relay 127.0.0.1:port -> 127.0.0.1:backend that can be closed and reopened."""
 
@@ -88,19 +106,7 @@ class Gate:
                 threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
 
     def _pipe(self, src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        pipe(src, dst)
         with self._lock:
             self._conns.discard(src)
             self._conns.discard(dst)

@@ -9,6 +9,15 @@ BIN = pathlib.Path(os.environ.get("NES_BIN", ROOT / "build" / "bin"))
 TESTDATA = pathlib.Path(os.environ.get("NES_TESTDATA", ROOT.parent / "shared" / "testdata"))
 
 
+def cpu_flags() -> set:
+    """The flags of the first CPU in /proc/cpuinfo (aes, pclmulqdq, sha_ni...)."""
+    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
 @pytest.fixture(scope="session")
 def bin_dir() -> pathlib.Path:
     return BIN

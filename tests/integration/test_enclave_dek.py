@@ -150,13 +150,15 @@ def test_rotation_new_tokens_use_new_key_and_old_ones_still_open(enclave, pki):
         ctx = s.context(client[0], client[1])
         hdrs = {"Content-Type": "application/json", "X-Schema-Name": "payments"}
         # two rotations: the front cycles v0, v2 (-keyid) and BER (-stream) CMS answers
+        prev = old  # tokens are deterministic per key: they change when the new key is in use
         for rotation in (1, 2):
             before = enclave.front.verified
             nitro_enc(enclave.moto, "dek", "rotate", "--kms-key-id", enclave.key_id,
                       "--secret-id", SECRET)
             wait_for(lambda b=before: enclave.front.verified > b, what="a rotation fetch", svc=s)
-            wait_for(lambda: json.loads(s.encrypt(PAYMENT)[2])["name"] !=
-                     json.loads(old)["name"], what="new tokens", svc=s)
+            wait_for(lambda p=prev: json.loads(s.encrypt(PAYMENT)[2])["name"] !=
+                     json.loads(p)["name"], what="new tokens", svc=s)
+            prev = s.encrypt(PAYMENT)[2]
             if rotation == 1:  # the key before the rotation is AWSPREVIOUS: old tokens open
                 status, _, dec = s.request("POST", "/decrypt", old, hdrs, ctx=ctx)
                 assert status == 200 and json.loads(dec) == PAYMENT

@@ -15,6 +15,8 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 
+from conftest import cpu_flags
+
 N_CASES = 10_000
 SEED = 8452
 
@@ -64,14 +66,6 @@ def _cases():
     return rng, cases
 
 
-def _cpu_flags() -> set[str]:
-    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-        for line in f:
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    return set()
-
-
 # (NES_CRYPTO_FALLBACK, tool arguments, AES back end, POLYVAL back end when the CPU allows)
 PATHS = [
     ("", [], "aesni", "clmul"),
@@ -87,7 +81,7 @@ def test_gcmsiv_matches_cryptography(bin_dir, fallback, impl_args, aes, polyval)
     tool = bin_dir / "gcmsiv_tool"
     assert tool.is_file(), f"{tool} not built"
     env = dict(os.environ, NES_CRYPTO_FALLBACK=fallback)
-    flags = _cpu_flags()
+    flags = cpu_flags()
     want_aes = aes if "aes" in flags else "openssl"
     want_polyval = polyval if "pclmulqdq" in flags else "portable"
     got = subprocess.run([str(tool), *impl_args], input="impl\n", capture_output=True, text=True,

@@ -12,16 +12,9 @@ import subprocess
 import pytest
 
 import tokenref
+from conftest import cpu_flags
 
 SEED = int(os.environ.get("NES_TOKEN_SEED", "20261125"))
-
-
-def _cpu_flags() -> set[str]:
-    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-        for line in f:
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    return set()
 
 
 # NES_CRYPTO_FALLBACK values: the fastest path, each part's fallback alone, and all fallbacks.
@@ -37,7 +30,7 @@ def tool(bin_dir, request):
     forced = set(request.param.split(",")) if request.param else set()
     if "all" in forced:
         forced = {"hmac", "aes", "polyval"}
-    flags = _cpu_flags()
+    flags = cpu_flags()
     fast = {"hmac": ("sha_ni", "shani"), "aes": ("aes", "aesni"), "polyval": ("pclmulqdq", "clmul")}
     slow = {"hmac": "openssl", "aes": "openssl", "polyval": "portable"}
     want = " ".join(f"{part}={fast[part][1] if part not in forced and fast[part][0] in flags else slow[part]}"

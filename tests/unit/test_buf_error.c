@@ -47,6 +47,53 @@ static void buf_append_empty_is_noop(void **state)
     assert_null(b.data);
 }
 
+/* nes_buf_appendf: formatted text appended in place, whether it fits the room left or needs the
+ * buffer to grow; the cap counts vsnprintf's NUL; a failure leaves `len` as it was. */
+static void appendf_formats_in_place_and_grows(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t prefill; /* bytes already in the buffer */
+        size_t max;     /* cap; 0: none */
+        size_t width;   /* "%*d" width of the appended number */
+        int rc;
+    } cases[] = {
+        {0, 0, 3, 0},     /* empty buffer: no room at all */
+        {5, 0, 10, 0},    /* fits the first allocation's room */
+        {250, 0, 10, 0},  /* 256-byte first block too small: grows */
+        {0, 0, 5000, 0},  /* longer than any stack line */
+        {10, 21, 10, 0},  /* text and NUL just fit under the cap */
+        {10, 20, 10, -1}, /* the text fits, its NUL does not: refused */
+        {10, 15, 10, -1}, /* over the cap */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nes_buf b = {.max = cases[i].max};
+        char *fill = calloc(1, cases[i].prefill + 1);
+        assert_non_null(fill);
+        memset(fill, 'p', cases[i].prefill);
+        assert_int_equal(nes_buf_append(&b, fill, cases[i].prefill), 0);
+        assert_int_equal(nes_buf_appendf(&b, "%*d", (int)cases[i].width, 42), cases[i].rc);
+        if (cases[i].rc == 0) {
+            assert_int_equal(b.len, cases[i].prefill + cases[i].width);
+            assert_memory_equal(b.data, fill, cases[i].prefill);
+            for (size_t k = 0; k < cases[i].width - 2; k++)
+                assert_int_equal(b.data[cases[i].prefill + k], ' ');
+            assert_memory_equal(b.data + b.len - 2, "42", 2);
+        } else {
+            assert_int_equal(b.len, cases[i].prefill);
+        }
+        free(fill);
+        nes_buf_free(&b);
+    }
+    nes_buf b = {0};
+    assert_int_equal(nes_buf_appendf(&b, "%s=%u;", "a", 1u), 0);
+    assert_int_equal(nes_buf_appendf(&b, "%s", ""), 0);
+    assert_int_equal(nes_buf_appendf(&b, "%s=%u;", "bc", 22u), 0);
+    assert_int_equal(b.len, 10);
+    assert_memory_equal(b.data, "a=1;bc=22;", 10);
+    nes_buf_free(&b);
+}
+
 static void dup_bytes_copies_n_bytes_and_a_nul(void **state)
 {
     (void)state;
@@ -107,6 +154,7 @@ int main(void)
         cmocka_unit_test(buf_grows_and_keeps_content),
         cmocka_unit_test(buf_respects_cap),
         cmocka_unit_test(buf_append_empty_is_noop),
+        cmocka_unit_test(appendf_formats_in_place_and_grows),
         cmocka_unit_test(dup_bytes_copies_n_bytes_and_a_nul),
         cmocka_unit_test(err_set_formats_and_clear_resets),
         cmocka_unit_test(msgf_formats_truncates_and_tolerates_null),

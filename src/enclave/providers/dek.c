@@ -20,6 +20,7 @@
 #include "enclave/providers/aws_log.h"
 #include "enclave/providers/dek_rules.h"
 #include "enclave/state.h"
+#include "net/deadline.h"
 #include "nsm/nsm.h"
 
 #define TEST_NSM_WARNING                                                                           \
@@ -289,14 +290,7 @@ static void *run(void *arg)
         if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
             rnd = (uint32_t)time(NULL);
         uint64_t ms = nes_dek_delay_ms(failures, g.rotation_secs, g.retry_max_secs, rnd);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += (time_t)(ms / 1000);
-        until.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = nes_deadline_after(CLOCK_MONOTONIC, ms);
         while (!g.stop && !g.wake)
             if (pthread_cond_timedwait(&g.cv, &g.mu, &until) == ETIMEDOUT)
                 break;
@@ -399,14 +393,8 @@ void nes_dek_refresh_soon(void)
 
 bool nes_dek_wait_first(long timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until =
+        nes_deadline_after(CLOCK_MONOTONIC, timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
     pthread_mutex_lock(&g.mu);
     while (!g.have_keys && g.running)
         if (pthread_cond_timedwait(&g.cv, &g.mu, &until) == ETIMEDOUT)

@@ -16,6 +16,7 @@
 #include "enclave/metrics.h"
 #include "enclave/otel/trace.h"
 #include "enclave/state.h"
+#include "net/deadline.h"
 
 /* An object kept from the last refresh (body and ETag), for If-None-Match. */
 typedef struct obj {
@@ -506,14 +507,7 @@ int nes_s3specs_start(nes_s3specs *p)
 
 bool nes_s3specs_wait_ready(nes_s3specs *p, unsigned timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(timeout_ms / 1000);
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = nes_deadline_after(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&p->smu);
     while (!p->st.published)
         if (pthread_cond_timedwait(&p->cv, &p->smu, &until) == ETIMEDOUT)

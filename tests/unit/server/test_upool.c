@@ -32,21 +32,49 @@ static void expired_entries_are_not_handed_out(void **state)
 {
     (void)state;
     static nes_upool p;
+    int c1 = 0, c2 = 0;
     nes_upool_init(&p, 8, 100);
-    nes_upool_put(&p, "k", 1, NULL, 0, NULL);
-    nes_upool_put(&p, "k", 2, NULL, 50, NULL);
+    nes_upool_put(&p, "k", 1, &c1, 0, NULL);
+    nes_upool_put(&p, "k", 2, &c2, 50, NULL);
     assert_int_equal(nes_upool_next_expiry(&p), 100);
     /* at 120 fd 1 is too old: take skips it, expire hands it back for closing */
     assert_int_equal(nes_upool_take(&p, "k", 120, NULL), 2);
-    nes_upool_put(&p, "k", 2, NULL, 120, NULL);
-    int out[4];
-    assert_int_equal(nes_upool_expire(&p, 120, out, NULL, 4), 1);
-    assert_int_equal(out[0], 1);
+    nes_upool_put(&p, "k", 2, &c2, 120, NULL);
+    void *out[4];
+    assert_int_equal(nes_upool_expire(&p, 120, out, 4), 1);
+    assert_ptr_equal(out[0], &c1);
     assert_int_equal(nes_upool_count(&p, "k"), 1);
-    assert_int_equal(nes_upool_expire(&p, 219, out, NULL, 4), 0);
-    assert_int_equal(nes_upool_expire(&p, 220, out, NULL, 4), 1);
-    assert_int_equal(out[0], 2);
+    assert_int_equal(nes_upool_expire(&p, 219, out, 4), 0);
+    assert_int_equal(nes_upool_expire(&p, 220, out, 4), 1);
+    assert_ptr_equal(out[0], &c2);
     assert_int_equal(nes_upool_next_expiry(&p), INT64_MAX);
+}
+
+/* Expire hands back the oldest first, at most `cap` a call; drain the newest first. */
+static void expire_and_drain_in_batches(void **state)
+{
+    (void)state;
+    static nes_upool p;
+    int c[5];
+    void *out[2];
+    nes_upool_init(&p, 8, 100);
+    for (int i = 0; i < 5; i++)
+        nes_upool_put(&p, i % 2 ? "a" : "b", i, &c[i], i, NULL);
+    assert_int_equal(nes_upool_expire(&p, 102, out, 2), 2); /* fds 0..2 are due */
+    assert_ptr_equal(out[0], &c[0]);
+    assert_ptr_equal(out[1], &c[1]);
+    assert_int_equal(nes_upool_expire(&p, 102, out, 2), 1);
+    assert_ptr_equal(out[0], &c[2]);
+    assert_int_equal(nes_upool_expire(&p, 102, out, 2), 0);
+    assert_int_equal(nes_upool_count(&p, NULL), 2);
+    nes_upool_put(&p, "a", 9, &c[0], 50, NULL);
+    assert_int_equal(nes_upool_drain(&p, out, 2), 2);
+    assert_ptr_equal(out[0], &c[0]);
+    assert_ptr_equal(out[1], &c[4]);
+    assert_int_equal(nes_upool_drain(&p, out, 2), 1);
+    assert_ptr_equal(out[0], &c[3]);
+    assert_int_equal(nes_upool_drain(&p, out, 2), 0);
+    assert_int_equal(nes_upool_count(&p, NULL), 0);
 }
 
 static void per_key_cap_evicts_the_oldest_of_the_key(void **state)
@@ -88,9 +116,9 @@ static void long_key_is_refused_and_drain_empties(void **state)
     assert_int_equal(nes_upool_put(&p, key, 5, NULL, 0, NULL), 5);
     nes_upool_put(&p, "a", 1, NULL, 0, NULL);
     nes_upool_put(&p, "b", 2, NULL, 0, NULL);
-    int out[1];
+    void *out[1];
     size_t total = 0, n;
-    while ((n = nes_upool_drain(&p, out, NULL, 1)) > 0)
+    while ((n = nes_upool_drain(&p, out, 1)) > 0)
         total += n;
     assert_int_equal(total, 2);
     assert_int_equal(nes_upool_count(&p, NULL), 0);
@@ -104,7 +132,6 @@ static void data_travels_with_its_descriptor_and_remove(void **state)
     nes_upool p;
     int a = 0, b = 0, c = 0;
     void *d = NULL, *ds[4] = {0};
-    int out[4];
     nes_upool_init(&p, 2, 100);
     assert_int_equal(nes_upool_put(&p, "k", 1, &a, 0, &d), -1);
     assert_null(d);
@@ -118,8 +145,7 @@ static void data_travels_with_its_descriptor_and_remove(void **state)
     assert_int_equal(nes_upool_remove(&p, 2), 1);
     assert_int_equal(nes_upool_remove(&p, 2), 0);
     assert_int_equal(nes_upool_count(&p, "k"), 0);
-    assert_int_equal(nes_upool_expire(&p, 103, out, ds, 4), 1);
-    assert_int_equal(out[0], 7);
+    assert_int_equal(nes_upool_expire(&p, 103, ds, 4), 1);
     assert_ptr_equal(ds[0], &c);
     char key[NES_UPOOL_KEY_MAX + 1];
     memset(key, 'x', sizeof(key) - 1);
@@ -127,7 +153,7 @@ static void data_travels_with_its_descriptor_and_remove(void **state)
     assert_int_equal(nes_upool_put(&p, key, 9, &b, 0, &d), 9); /* refused: itself back */
     assert_ptr_equal(d, &b);
     nes_upool_put(&p, "z", 8, &a, 200, NULL);
-    assert_int_equal(nes_upool_drain(&p, out, ds, 4), 1);
+    assert_int_equal(nes_upool_drain(&p, ds, 4), 1);
     assert_ptr_equal(ds[0], &a);
 }
 
@@ -136,6 +162,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(take_is_lifo_per_key),
         cmocka_unit_test(expired_entries_are_not_handed_out),
+        cmocka_unit_test(expire_and_drain_in_batches),
         cmocka_unit_test(per_key_cap_evicts_the_oldest_of_the_key),
         cmocka_unit_test(total_cap_evicts_the_oldest_overall),
         cmocka_unit_test(long_key_is_refused_and_drain_empties),
