@@ -391,6 +391,10 @@ static void linger(nes_conn *c)
 /* Reads decrypted bytes into `dst`. >0 bytes, or IO_AGAIN / IO_CLOSED as a negative. */
 static ssize_t tls_read(nes_conn *c, uint8_t *dst, size_t cap)
 {
+    /* the usual end of a request: everything read and decrypted, the socket known empty (the
+     * pull would say EAGAIN; GnuTLS would allocate a record buffer to hear it) */
+    if (nes_tlsio_known_empty(&c->tio) && gnutls_record_check_pending(c->tls) == 0)
+        return -(ssize_t)IO_AGAIN;
     for (int retries = 0;; retries++) {
         c->tio.drained = false;
         ssize_t r = gnutls_record_recv(c->tls, dst, cap);

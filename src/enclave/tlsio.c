@@ -139,6 +139,11 @@ void nes_tlsio_attach(nes_tlsio *io, gnutls_session_t session, int fd)
     gnutls_transport_set_vec_push_function(session, nes_tlsio_push);
 }
 
+bool nes_tlsio_known_empty(const nes_tlsio *io)
+{
+    return io->empty && io->in == NULL && !(t_rd.owner == io && t_rd.off < t_rd.len);
+}
+
 void nes_tlsio_readable(nes_tlsio *io)
 {
     io->empty = false;

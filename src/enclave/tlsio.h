@@ -53,6 +53,13 @@ int nes_tlsio_pull_timeout(gnutls_transport_ptr_t io, unsigned int ms);
 /** GnuTLS' vector push function: one sendmsg. */
 ssize_t nes_tlsio_push(gnutls_transport_ptr_t io, const giovec_t *iov, int iovcnt);
 
+/** True when a pull would answer EAGAIN without a syscall: nothing is read ahead for the
+ * connection and the socket was found empty since its last readiness event. A reader that also
+ * finds nothing decrypted pending in the session (gnutls_record_check_pending) can stop without
+ * calling gnutls_record_recv, which allocates and frees a record-sized buffer only to learn
+ * that the pull has nothing (one such call per request otherwise). */
+bool nes_tlsio_known_empty(const nes_tlsio *io);
+
 /** The socket reported readiness (an epoll event): the next pull reads it again. */
 void nes_tlsio_readable(nes_tlsio *io);
 
