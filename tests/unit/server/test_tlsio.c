@@ -244,8 +244,12 @@ static void short_read_means_empty_until_readable(void **state)
     uint8_t buf[64];
     assert_int_equal(send(p.peer, "abc", 3, 0), 3);
     usleep(10000);
-    assert_int_equal(pull(&p, buf, 64), 3); /* short: the socket is empty now */
-    assert_true(p.io.empty);
+    assert_false(nes_tlsio_known_empty(&p.io)); /* not read yet */
+    assert_int_equal(pull(&p, buf, 2), 2);      /* one recv reads all 3 ahead */
+    assert_false(nes_tlsio_known_empty(&p.io)); /* a byte is still read ahead */
+    assert_int_equal(pull(&p, buf + 2, 62), 1);
+    assert_true(p.io.empty); /* short: the socket is empty now */
+    assert_true(nes_tlsio_known_empty(&p.io));
     assert_int_equal(send(p.peer, "defg", 4, 0), 4);
     usleep(10000);
     /* no recv until readiness is reported (edge-triggered: the arrival raised an event) */
@@ -253,6 +257,7 @@ static void short_read_means_empty_until_readable(void **state)
     assert_int_equal(errno, EAGAIN);
     assert_true(p.io.drained);
     nes_tlsio_readable(&p.io);
+    assert_false(nes_tlsio_known_empty(&p.io)); /* readiness: worth a recv again */
     assert_int_equal(pull(&p, buf, 64), 4);
     assert_memory_equal(buf, "defg", 4);
     /* a real EAGAIN marks it empty as well */
