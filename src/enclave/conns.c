@@ -307,25 +307,57 @@ static int header(nes_buf *b, const char *name, const char *value)
                                (nes_h1_str){value, strlen(value)});
 }
 
+/* Appends a string constant (no terminating NUL) to a buffer that has the room reserved. */
+#define PUT_LIT(b, lit) put_raw((b), (lit), sizeof(lit) - 1)
+
+static void put_raw(nes_buf *b, const char *p, size_t n)
+{
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
 /* Serialises `resp` behind what is already queued; frees its body. `head_only`: a HEAD request
  * (the length is announced, no body sent). An HTTP/1.0 client that asked for keep-alive is told
- * it got it. */
+ * it got it. The usual head (status 200, JSON, no extra header) is copied from constants and the
+ * per-second Date string without the writers' checks (nothing in it comes from a request); any
+ * other status, content type, Allow or Retry-After goes through the checked writers. */
 static void queue_response(nes_conn *c, nes_response *resp, bool head_only, bool keep_alive)
 {
     nes_server *s = c->env->s;
     bool close = resp->close || !keep_alive || atomic_load(&s->draining);
     static const char fixed[] = "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n";
-    const char *ctype = resp->content_type ? resp->content_type : "application/json";
     size_t body = head_only ? 0 : resp->body.len;
     out_take(c);
     nes_buf *b = &c->out;
     size_t mark = b->len;
-    if (nes_buf_reserve(b, 320 + body) != 0 ||
-        nes_h1_write_status_line(b, 1, (int)resp->status, NULL) != 0 ||
-        header(b, "Date", nes_conn_date(c->env)) != 0 || header(b, "Content-Type", ctype) != 0 ||
-        nes_h1_write_header_u64(b, "Content-Length", resp->body.len) != 0 ||
-        nes_buf_append(b, fixed, sizeof(fixed) - 1) != 0 ||
-        (resp->allow != NULL && header(b, "Allow", resp->allow) != 0) ||
+    int rc = nes_buf_reserve(b, 320 + body);
+    if (rc == 0 && resp->status == 200)
+        PUT_LIT(b, "HTTP/1.1 200 OK\r\n");
+    else if (rc == 0)
+        rc = nes_h1_write_status_line(b, 1, (int)resp->status, NULL);
+    if (rc == 0) {
+        const char *date = nes_conn_date(c->env);
+        PUT_LIT(b, "Date: ");
+        put_raw(b, date, strlen(date));
+        PUT_LIT(b, "\r\n");
+        if (resp->content_type == NULL || strcmp(resp->content_type, "application/json") == 0)
+            PUT_LIT(b, "Content-Type: application/json\r\n");
+        else
+            rc = header(b, "Content-Type", resp->content_type);
+    }
+    if (rc == 0) {
+        char tmp[24];
+        size_t i = sizeof(tmp);
+        uint64_t v = resp->body.len;
+        do
+            tmp[--i] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        PUT_LIT(b, "Content-Length: ");
+        put_raw(b, tmp + i, sizeof(tmp) - i);
+        PUT_LIT(b, "\r\n");
+        put_raw(b, fixed, sizeof(fixed) - 1);
+    }
+    if (rc != 0 || (resp->allow != NULL && header(b, "Allow", resp->allow) != 0) ||
         (resp->retry_after != NULL && header(b, "Retry-After", resp->retry_after) != 0) ||
         (close && header(b, "Connection", "close") != 0) ||
         (!close && c->head.h.minor_version == 0 && header(b, "Connection", "keep-alive") != 0) ||
