@@ -109,6 +109,15 @@ int nes_tlsio_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
 ssize_t nes_tlsio_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
 {
     nes_tlsio *io = p;
+    if (iovcnt == 1) {
+        /* the usual push (one record): send() skips sendmsg's copy-in of the header and the
+         * vector in the kernel */
+        ssize_t r;
+        do
+            r = send(io->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+        while (r < 0 && errno == EINTR);
+        return r;
+    }
     struct iovec vs[MAX_IOV], *v = vs;
     if (iovcnt > MAX_IOV && (v = malloc((size_t)iovcnt * sizeof(*v))) == NULL) {
         errno = ENOMEM;

@@ -16,7 +16,8 @@
  * without a syscall until the connection reports readiness again (nes_tlsio_readable), which
  * saves the recv that would only say EAGAIN (one syscall per request; nginx does the same).
  * The push function sends GnuTLS'
- * queued records with one sendmsg (MSG_NOSIGNAL); a short send is GnuTLS' to resume.
+ * queued records with one sendmsg (MSG_NOSIGNAL; one send when GnuTLS passes a single buffer, as
+ * it does for one record); a short send is GnuTLS' to resume.
  *
  * Writes are coalesced one level up: the connection assembles a whole response (or several
  * pipelined ones) in one buffer and hands it to gnutls_record_send at once, so a response up to
