@@ -286,6 +286,7 @@ void nes_conns_close_all(nes_conn_env *env)
     }
     nes_proxy_env_free(env->proxy);
     env->proxy = NULL;
+    nes_routes_thread_end();
     while (env->in_pooled > 0)
         free(env->in_pool[--env->in_pooled]);
     while (env->out_pooled > 0)
@@ -346,14 +347,16 @@ static void queue_response(nes_conn *c, nes_response *resp, bool head_only, bool
             rc = header(b, "Content-Type", resp->content_type);
     }
     if (rc == 0) {
-        char tmp[24];
-        size_t i = sizeof(tmp);
+        PUT_LIT(b, "Content-Length: ");
+        size_t digits = 1;
+        for (uint64_t v = resp->body.len; v >= 10; v /= 10)
+            digits++;
+        char *d = (char *)b->data + b->len + digits; /* written in place, last digit first */
         uint64_t v = resp->body.len;
         do
-            tmp[--i] = (char)('0' + v % 10);
+            *--d = (char)('0' + v % 10);
         while ((v /= 10) != 0);
-        PUT_LIT(b, "Content-Length: ");
-        put_raw(b, tmp + i, sizeof(tmp) - i);
+        b->len += digits;
         PUT_LIT(b, "\r\n");
         put_raw(b, fixed, sizeof(fixed) - 1);
     }
@@ -365,7 +368,7 @@ static void queue_response(nes_conn *c, nes_response *resp, bool head_only, bool
         b->len = mark; /* out of memory: the connection goes, nothing half-written */
         close = true;
     }
-    nes_buf_free(&resp->body);
+    nes_routes_body_done(&resp->body);
     if (close)
         c->close_after_write = true;
 }
@@ -554,7 +557,7 @@ static void start_forward(nes_conn *c, nes_response *resp)
     nes_buf_free(&c->body); /* the original body (plaintext) is no longer needed */
     const char *ep = s->cfg->upstream != NULL ? s->cfg->upstream : c->peer.ret;
     if (ep[0] == '\0') {
-        nes_buf_free(&resp->body);
+        nes_routes_body_done(&resp->body);
         forward_ended(c, 502, false, "no upstream endpoint", 0, false);
         return;
     }
@@ -576,11 +579,11 @@ static void start_forward(nes_conn *c, nes_response *resp)
                                        tp) != 0 ||
         nes_buf_append(&ureq.bytes, resp->body.data, resp->body.len) != 0) {
         nes_buf_free(&ureq.bytes);
-        nes_buf_free(&resp->body);
+        nes_routes_body_done(&resp->body);
         forward_ended(c, 502, false, "resources", 0, false);
         return;
     }
-    nes_buf_free(&resp->body);
+    nes_routes_body_done(&resp->body);
     static const nes_upx_sink sink = {.out = sink_out,
                                       .pending = sink_pending,
                                       .kick = sink_kick,
