@@ -16,6 +16,7 @@
 #include "enclave/conns.h"
 #include "enclave/log.h"
 #include "enclave/tls.h"
+#include "enclave/tlsio.h"
 #include "net/endpoint.h"
 #include "net/loop.h"
 
@@ -219,6 +220,7 @@ int nes_server_start(nes_server *s, const nes_config *cfg, char *why, size_t why
     if (nes_tls_ticket_key_init() != 0)
         nes_log(NES_LOG_WARN, "TLS session tickets unavailable: every connection does a full "
                               "handshake");
+    nes_tlsio_install_allocator();
     if (tls_setup(s, why, why_len) != 0)
         goto fail;
 

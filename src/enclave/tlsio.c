@@ -2,7 +2,9 @@
 #include "enclave/tlsio.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -169,4 +171,75 @@ void nes_tlsio_closed(nes_tlsio *io)
     free(io->in);
     memset(io, 0, sizeof(*io));
     io->fd = -1;
+}
+
+/* ---- GnuTLS' record buffers ------------------------------------------------------------ */
+
+/* A block of this usable size is one of GnuTLS' record buffers (16 KiB of record plus its
+ * headers and alignment): cached. */
+#define REC_MIN ((size_t)16 * 1024)
+#define REC_MAX ((size_t)20 * 1024)
+#define REC_CACHE 4
+
+typedef struct rec_cache {
+    void *p[REC_CACHE];
+    unsigned n;
+    bool registered; /* the thread-exit destructor knows this thread's cache */
+} rec_cache;
+
+static _Thread_local rec_cache t_rec;
+static pthread_key_t g_rec_key;
+static pthread_once_t g_rec_once = PTHREAD_ONCE_INIT;
+
+static void rec_cache_drop(void *arg)
+{
+    rec_cache *c = arg;
+    while (c->n > 0)
+        free(c->p[--c->n]);
+}
+
+static void rec_key_make(void)
+{
+    (void)pthread_key_create(&g_rec_key, rec_cache_drop);
+}
+
+static void *rec_malloc(size_t size)
+{
+    if (size >= REC_MIN && size <= REC_MAX && t_rec.n > 0) {
+        void *p = t_rec.p[--t_rec.n];
+        if (malloc_usable_size(p) >= size)
+            return p;
+        free(p);
+    }
+    return malloc(size);
+}
+
+static void rec_free(void *p)
+{
+    if (p == NULL)
+        return;
+    if (t_rec.n < REC_CACHE) {
+        size_t u = malloc_usable_size(p);
+        if (u >= REC_MIN && u <= REC_MAX) {
+            if (!t_rec.registered) {
+                t_rec.registered = true;
+                (void)pthread_setspecific(g_rec_key, &t_rec);
+            }
+            t_rec.p[t_rec.n++] = p;
+            return;
+        }
+    }
+    free(p);
+}
+
+void nes_tlsio_install_allocator(void)
+{
+    pthread_once(&g_rec_once, rec_key_make);
+    gnutls_malloc = rec_malloc;
+    gnutls_free = rec_free;
+}
+
+void nes_tlsio_thread_end(void)
+{
+    rec_cache_drop(&t_rec);
 }

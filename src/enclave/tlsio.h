@@ -67,4 +67,16 @@ void nes_tlsio_readable(nes_tlsio *io);
 /** The connection closed (its session is gone): drops what it still buffers. */
 void nes_tlsio_closed(nes_tlsio *io);
 
+/** GnuTLS allocates a buffer of a whole record (~16.5 KiB) for every record it reads, decrypts
+ * or sends and frees it soon after: five malloc/free pairs per request through glibc's
+ * large-chunk path. This points GnuTLS' allocation hooks (the exported gnutls_malloc and
+ * gnutls_free it calls through) at a per-thread cache of up to 4 such blocks in front of malloc
+ * and free; every block is an ordinary malloc block, so any free path stays valid. A thread's
+ * cache is freed when the thread exits. Call once, before GnuTLS is used from several threads. */
+void nes_tlsio_install_allocator(void);
+
+/** Frees the calling thread's cached record buffers now (the thread-exit destructor does it
+ * for threads that end; this is for a caller that wants them back earlier). */
+void nes_tlsio_thread_end(void);
+
 #endif
