@@ -89,11 +89,16 @@ uint64_t nes_now_us(void)
 
 const char *nes_conn_date(nes_conn_env *env)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    if (ts.tv_sec != env->date_sec || env->date[0] == '\0') {
+    /* the loop's time (read once per wakeup) says when the next second starts: no clock read
+     * per response (the string may lag a second boundary by one wakeup's work) */
+    int64_t now = env->loop != NULL ? nes_loop_now(env->loop) : nes_mono_ms();
+    if (now >= env->date_until_ms || env->date[0] == '\0') {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
         env->date_sec = ts.tv_sec;
-        nes_h1_imf_fixdate((int64_t)ts.tv_sec, env->date);
+        if (nes_h1_imf_fixdate((int64_t)ts.tv_sec, env->date) == 0)
+            env->date[0] = '\0';
+        env->date_until_ms = now + 1000 - ts.tv_nsec / 1000000;
     }
     return env->date;
 }
