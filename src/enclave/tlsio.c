@@ -8,7 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
+
+/* recv and send without glibc's cancellation-point bookkeeping around the system call (two
+ * more calls per recv or send; the worker threads are never cancelled). */
+static ssize_t sys_recv(int fd, void *buf, size_t n)
+{
+    return (ssize_t)syscall(SYS_recvfrom, fd, buf, n, 0, NULL, NULL);
+}
+
+static ssize_t sys_send(int fd, const void *buf, size_t n)
+{
+    return (ssize_t)syscall(SYS_sendto, fd, buf, n, MSG_NOSIGNAL, NULL, 0);
+}
 
 /* Read-ahead: a request record of up to this size arrives with one recv. */
 #define READ_AHEAD 4096
@@ -58,7 +72,7 @@ ssize_t nes_tlsio_pull(gnutls_transport_ptr_t p, void *data, size_t size)
     nes_tlsio *io = p;
     io->drained = false;
     if (size == 0)
-        return recv(io->fd, data, size, 0);
+        return sys_recv(io->fd, data, size);
     if (io->in != NULL) {
         size_t n = take(data, size, io->in, &io->in_off, io->in_len);
         if (io->in_off == io->in_len) {
@@ -78,12 +92,12 @@ ssize_t nes_tlsio_pull(gnutls_transport_ptr_t p, void *data, size_t size)
     }
     ssize_t r;
     if (size >= READ_AHEAD || (t_rd.owner != io && spill_thread_buffer() != 0)) {
-        r = recv(io->fd, data, size, 0);
+        r = sys_recv(io->fd, data, size);
         io->drained = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
         io->empty = io->drained || (r > 0 && (size_t)r < size);
         return r;
     }
-    r = recv(io->fd, t_rd.buf, READ_AHEAD, 0);
+    r = sys_recv(io->fd, t_rd.buf, READ_AHEAD);
     io->empty = r > 0 && r < READ_AHEAD;
     if (r <= 0) {
         io->drained = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -116,7 +130,7 @@ ssize_t nes_tlsio_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt
          * vector in the kernel */
         ssize_t r;
         do
-            r = send(io->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+            r = sys_send(io->fd, iov[0].iov_base, iov[0].iov_len);
         while (r < 0 && errno == EINTR);
         return r;
     }
