@@ -17,7 +17,9 @@
  * saves the recv that would only say EAGAIN (one syscall per request; nginx does the same).
  * The push function sends GnuTLS'
  * queued records with one sendmsg (MSG_NOSIGNAL; one send when GnuTLS passes a single buffer, as
- * it does for one record); a short send is GnuTLS' to resume.
+ * it does for one record); a short send is GnuTLS' to resume. recv and send go through
+ * syscall(2): glibc's wrappers are cancellation points that cost two calls more each, and the
+ * worker threads are never cancelled.
  *
  * Writes are coalesced one level up: the connection assembles a whole response (or several
  * pipelined ones) in one buffer and hands it to gnutls_record_send at once, so a response up to
