@@ -89,11 +89,16 @@ uint64_t nes_now_us(void)
 
 const char *nes_conn_date(nes_conn_env *env)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    if (ts.tv_sec != env->date_sec || env->date[0] == '\0') {
+    /* the loop's time (read once per wakeup) says when the next second starts: no clock read
+     * per response (the string may lag a second boundary by one wakeup's work) */
+    int64_t now = env->loop != NULL ? nes_loop_now(env->loop) : nes_mono_ms();
+    if (now >= env->date_until_ms || env->date[0] == '\0') {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
         env->date_sec = ts.tv_sec;
-        nes_h1_imf_fixdate((int64_t)ts.tv_sec, env->date);
+        if (nes_h1_imf_fixdate((int64_t)ts.tv_sec, env->date) == 0)
+            env->date[0] = '\0';
+        env->date_until_ms = now + 1000 - ts.tv_nsec / 1000000;
     }
     return env->date;
 }
@@ -286,6 +291,7 @@ void nes_conns_close_all(nes_conn_env *env)
     }
     nes_proxy_env_free(env->proxy);
     env->proxy = NULL;
+    nes_routes_thread_end();
     while (env->in_pooled > 0)
         free(env->in_pool[--env->in_pooled]);
     while (env->out_pooled > 0)
@@ -307,25 +313,59 @@ static int header(nes_buf *b, const char *name, const char *value)
                                (nes_h1_str){value, strlen(value)});
 }
 
+/* Appends a string constant (no terminating NUL) to a buffer that has the room reserved. */
+#define PUT_LIT(b, lit) put_raw((b), (lit), sizeof(lit) - 1)
+
+static void put_raw(nes_buf *b, const char *p, size_t n)
+{
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
 /* Serialises `resp` behind what is already queued; frees its body. `head_only`: a HEAD request
  * (the length is announced, no body sent). An HTTP/1.0 client that asked for keep-alive is told
- * it got it. */
+ * it got it. The usual head (status 200, JSON, no extra header) is copied from constants and the
+ * per-second Date string without the writers' checks (nothing in it comes from a request); any
+ * other status, content type, Allow or Retry-After goes through the checked writers. */
 static void queue_response(nes_conn *c, nes_response *resp, bool head_only, bool keep_alive)
 {
     nes_server *s = c->env->s;
     bool close = resp->close || !keep_alive || atomic_load(&s->draining);
     static const char fixed[] = "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n";
-    const char *ctype = resp->content_type ? resp->content_type : "application/json";
     size_t body = head_only ? 0 : resp->body.len;
     out_take(c);
     nes_buf *b = &c->out;
     size_t mark = b->len;
-    if (nes_buf_reserve(b, 320 + body) != 0 ||
-        nes_h1_write_status_line(b, 1, (int)resp->status, NULL) != 0 ||
-        header(b, "Date", nes_conn_date(c->env)) != 0 || header(b, "Content-Type", ctype) != 0 ||
-        nes_h1_write_header_u64(b, "Content-Length", resp->body.len) != 0 ||
-        nes_buf_append(b, fixed, sizeof(fixed) - 1) != 0 ||
-        (resp->allow != NULL && header(b, "Allow", resp->allow) != 0) ||
+    int rc = nes_buf_reserve(b, 320 + body);
+    if (rc == 0 && resp->status == 200)
+        PUT_LIT(b, "HTTP/1.1 200 OK\r\n");
+    else if (rc == 0)
+        rc = nes_h1_write_status_line(b, 1, (int)resp->status, NULL);
+    if (rc == 0) {
+        const char *date = nes_conn_date(c->env);
+        PUT_LIT(b, "Date: ");
+        put_raw(b, date, strlen(date));
+        PUT_LIT(b, "\r\n");
+        if (resp->content_type == NULL || strcmp(resp->content_type, "application/json") == 0)
+            PUT_LIT(b, "Content-Type: application/json\r\n");
+        else
+            rc = header(b, "Content-Type", resp->content_type);
+    }
+    if (rc == 0) {
+        PUT_LIT(b, "Content-Length: ");
+        size_t digits = 1;
+        for (uint64_t v = resp->body.len; v >= 10; v /= 10)
+            digits++;
+        char *d = (char *)b->data + b->len + digits; /* written in place, last digit first */
+        uint64_t v = resp->body.len;
+        do
+            *--d = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        b->len += digits;
+        PUT_LIT(b, "\r\n");
+        put_raw(b, fixed, sizeof(fixed) - 1);
+    }
+    if (rc != 0 || (resp->allow != NULL && header(b, "Allow", resp->allow) != 0) ||
         (resp->retry_after != NULL && header(b, "Retry-After", resp->retry_after) != 0) ||
         (close && header(b, "Connection", "close") != 0) ||
         (!close && c->head.h.minor_version == 0 && header(b, "Connection", "keep-alive") != 0) ||
@@ -333,7 +373,7 @@ static void queue_response(nes_conn *c, nes_response *resp, bool head_only, bool
         b->len = mark; /* out of memory: the connection goes, nothing half-written */
         close = true;
     }
-    nes_buf_free(&resp->body);
+    nes_routes_body_done(&resp->body);
     if (close)
         c->close_after_write = true;
 }
@@ -391,6 +431,10 @@ static void linger(nes_conn *c)
 /* Reads decrypted bytes into `dst`. >0 bytes, or IO_AGAIN / IO_CLOSED as a negative. */
 static ssize_t tls_read(nes_conn *c, uint8_t *dst, size_t cap)
 {
+    /* the usual end of a request: everything read and decrypted, the socket known empty (the
+     * pull would say EAGAIN; GnuTLS would allocate a record buffer to hear it) */
+    if (nes_tlsio_known_empty(&c->tio) && gnutls_record_check_pending(c->tls) == 0)
+        return -(ssize_t)IO_AGAIN;
     for (int retries = 0;; retries++) {
         c->tio.drained = false;
         ssize_t r = gnutls_record_recv(c->tls, dst, cap);
@@ -518,7 +562,7 @@ static void start_forward(nes_conn *c, nes_response *resp)
     nes_buf_free(&c->body); /* the original body (plaintext) is no longer needed */
     const char *ep = s->cfg->upstream != NULL ? s->cfg->upstream : c->peer.ret;
     if (ep[0] == '\0') {
-        nes_buf_free(&resp->body);
+        nes_routes_body_done(&resp->body);
         forward_ended(c, 502, false, "no upstream endpoint", 0, false);
         return;
     }
@@ -540,11 +584,11 @@ static void start_forward(nes_conn *c, nes_response *resp)
                                        tp) != 0 ||
         nes_buf_append(&ureq.bytes, resp->body.data, resp->body.len) != 0) {
         nes_buf_free(&ureq.bytes);
-        nes_buf_free(&resp->body);
+        nes_routes_body_done(&resp->body);
         forward_ended(c, 502, false, "resources", 0, false);
         return;
     }
-    nes_buf_free(&resp->body);
+    nes_routes_body_done(&resp->body);
     static const nes_upx_sink sink = {.out = sink_out,
                                       .pending = sink_pending,
                                       .kick = sink_kick,

@@ -66,7 +66,8 @@ typedef struct nes_conn_env {
     nes_loop *loop;
     nes_conn *first; /* every open connection of this worker */
     size_t count;
-    time_t date_sec; /* the cached Date header value is for this second */
+    time_t date_sec;       /* the cached Date header value is for this second */
+    int64_t date_until_ms; /* ... which ends then (the loop's monotonic time) */
     char date[40];
     struct nes_proxy_env *proxy;     /* proxy mode's upstream pool, made on first use */
     uint8_t *in_pool[NES_CONN_POOL]; /* free input buffers (wiped), last given back on top */
@@ -94,7 +95,8 @@ void nes_conns_close_idle(nes_conn_env *env);
 /** Closes every connection of the worker (stopping). */
 void nes_conns_close_all(nes_conn_env *env);
 
-/** The Date header value for now (IMF-fixdate), cached per second. */
+/** The Date header value for now (IMF-fixdate), cached per second: the loop's time (or the
+ * monotonic clock without a loop) says when the second ends, so a response reads no clock. */
 const char *nes_conn_date(nes_conn_env *env);
 
 /** Monotonic clock in milliseconds. */

@@ -123,6 +123,15 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Whether a JSON string holds byte c as it is (printable ASCII but quote and backslash): a bit
+ * test where four comparisons took ~9 instructions per byte (a request's access line has ~90
+ * such bytes in its keys and values). */
+static inline bool plain(unsigned char c)
+{
+    static const uint64_t bits[2] = {0xfffffffb00000000u, 0x7fffffffefffffffu};
+    return c < 128 && ((bits[c >> 6] >> (c & 63)) & 1u);
+}
+
 size_t nes_json_escape(char *out, size_t cap, const char *in, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -133,7 +142,7 @@ size_t nes_json_escape(char *out, size_t cap, const char *in, size_t n)
     for (size_t i = 0; i < n;) {
         /* A run of printable ASCII without quote or backslash is copied as it is. */
         size_t run = i;
-        while (run < n && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' && s[run] != '\\')
+        while (run < n && plain(s[run]))
             run++;
         if (run > i) {
             size_t k = run - i;
@@ -237,7 +246,7 @@ static void put_key(nes_logline *l, const char *key)
         size_t i = 0;
         for (; i < n; i++) {
             unsigned char c = (unsigned char)key[i];
-            if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+            if (!plain(c))
                 break;
             o[2 + i] = (char)c;
         }

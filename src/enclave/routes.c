@@ -162,6 +162,38 @@ static int proxy_root(nes_server *s, req *r, const nes_spec *spec, const nes_pii
     return 0;
 }
 
+/* The thread's kept body buffer (wiped, len 0): nes_routes_body_done, spare_take. */
+static _Thread_local nes_buf t_spare;
+
+/* Gives `out` (empty, max set) room for `guess` bytes: the kept buffer when it is big enough and
+ * within out->max (a buffer's cap never exceeds its max), else an allocation. */
+static void spare_take(nes_buf *out, size_t guess)
+{
+    if (t_spare.data != NULL && t_spare.cap >= guess && t_spare.cap <= out->max) {
+        out->data = t_spare.data;
+        out->cap = t_spare.cap;
+        t_spare = (nes_buf){0};
+        return;
+    }
+    (void)nes_buf_reserve(out, guess);
+}
+
+void nes_routes_body_done(nes_buf *body)
+{
+    if (body->data == NULL || t_spare.data != NULL || body->cap > NES_ROUTES_SPARE_MAX) {
+        nes_buf_free(body);
+        return;
+    }
+    explicit_bzero(body->data, body->cap); /* a decrypt answer holds plaintext */
+    t_spare = (nes_buf){.data = body->data, .cap = body->cap};
+    *body = (nes_buf){0};
+}
+
+void nes_routes_thread_end(void)
+{
+    nes_buf_free(&t_spare);
+}
+
 static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
 {
     const nes_config *cfg = s->cfg;
@@ -236,10 +268,11 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     nes_buf out = {0};
     out.max = cfg->max_body_bytes * OUTPUT_FACTOR + 4096;
     /* One allocation for the usual result: a token is ~45 bytes plus a third longer than its
-     * value (nes_transform reserves the input size only, which an encrypted body outgrows). */
+     * value (nes_transform reserves the input size only, which an encrypted body outgrows);
+     * none when the thread kept a big enough buffer from its last response. */
     size_t guess = r->in->body_len + (dir == NES_ENCRYPT ? r->in->body_len / 2 + 512 : 0);
     if (guess <= out.max)
-        (void)nes_buf_reserve(&out, guess);
+        spare_take(&out, guess);
     nes_transform_stats stats = {0};
     nes_trace_span_begin(&sp, dir == NES_DECRYPT ? "body.decrypt" : "body.encrypt",
                          NES_SPAN_INTERNAL, &r->ctx->span, NULL);

@@ -32,7 +32,7 @@
 
 struct nes_worker;
 
-#define NES_SERVER_INFLIGHT_SLOTS 16 /* threads beyond share slots (still exact: atomic adds) */
+#define NES_SERVER_INFLIGHT_SLOTS 16 /* the last one shared by threads beyond (atomic adds) */
 
 typedef struct nes_server {
     const nes_config *cfg;

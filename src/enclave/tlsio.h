@@ -16,7 +16,10 @@
  * without a syscall until the connection reports readiness again (nes_tlsio_readable), which
  * saves the recv that would only say EAGAIN (one syscall per request; nginx does the same).
  * The push function sends GnuTLS'
- * queued records with one sendmsg (MSG_NOSIGNAL); a short send is GnuTLS' to resume.
+ * queued records with one sendmsg (MSG_NOSIGNAL; one send when GnuTLS passes a single buffer, as
+ * it does for one record); a short send is GnuTLS' to resume. recv and send go through
+ * syscall(2): glibc's wrappers are cancellation points that cost two calls more each, and the
+ * worker threads are never cancelled.
  *
  * Writes are coalesced one level up: the connection assembles a whole response (or several
  * pipelined ones) in one buffer and hands it to gnutls_record_send at once, so a response up to
@@ -53,10 +56,29 @@ int nes_tlsio_pull_timeout(gnutls_transport_ptr_t io, unsigned int ms);
 /** GnuTLS' vector push function: one sendmsg. */
 ssize_t nes_tlsio_push(gnutls_transport_ptr_t io, const giovec_t *iov, int iovcnt);
 
+/** True when a pull would answer EAGAIN without a syscall: nothing is read ahead for the
+ * connection and the socket was found empty since its last readiness event. A reader that also
+ * finds nothing decrypted pending in the session (gnutls_record_check_pending) can stop without
+ * calling gnutls_record_recv, which allocates and frees a record-sized buffer only to learn
+ * that the pull has nothing (one such call per request otherwise). */
+bool nes_tlsio_known_empty(const nes_tlsio *io);
+
 /** The socket reported readiness (an epoll event): the next pull reads it again. */
 void nes_tlsio_readable(nes_tlsio *io);
 
 /** The connection closed (its session is gone): drops what it still buffers. */
 void nes_tlsio_closed(nes_tlsio *io);
+
+/** GnuTLS allocates a buffer of a whole record (~16.5 KiB) for every record it reads, decrypts
+ * or sends and frees it soon after: five malloc/free pairs per request through glibc's
+ * large-chunk path. This points GnuTLS' allocation hooks (the exported gnutls_malloc and
+ * gnutls_free it calls through) at a per-thread cache of up to 4 such blocks in front of malloc
+ * and free; every block is an ordinary malloc block, so any free path stays valid. A thread's
+ * cache is freed when the thread exits. Call once, before GnuTLS is used from several threads. */
+void nes_tlsio_install_allocator(void);
+
+/** Frees the calling thread's cached record buffers now (the thread-exit destructor does it
+ * for threads that end; this is for a caller that wants them back earlier). */
+void nes_tlsio_thread_end(void);
 
 #endif

@@ -338,8 +338,9 @@ bool nes_h1_str_eq_nocase(nes_h1_str s, const char *lit)
 const nes_h1_header *nes_h1_header_find(const nes_h1_header *headers, size_t n, const char *name)
 {
     size_t len = strlen(name);
-    for (size_t i = 0; i < n; i++)
-        if (headers[i].name.len == len && nes_h1_eq_nocase_n(headers[i].name.p, name, len))
+    for (size_t i = 0; i < n; i++) /* clients usually send the name as spelt: memcmp first */
+        if (headers[i].name.len == len && (memcmp(headers[i].name.p, name, len) == 0 ||
+                                           nes_h1_eq_nocase_n(headers[i].name.p, name, len)))
             return &headers[i];
     return NULL;
 }

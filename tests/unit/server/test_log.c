@@ -29,6 +29,13 @@ static void escapes_json(void **state)
     /* embedded NUL */
     assert_int_equal(nes_json_escape(out, sizeof(out), "a\0b", 3), 8);
     assert_string_equal(out, "a\\u0000b");
+    /* every single byte: copied as it is exactly when printable ASCII other than " and \ */
+    for (int c = 0; c < 256; c++) {
+        char in = (char)c;
+        size_t w = nes_json_escape(out, sizeof(out), &in, 1);
+        bool as_is = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+        assert_int_equal(w == 1 && out[0] == in, as_is);
+    }
 }
 
 static void escape_overflow_keeps_whole_escapes(void **state)

@@ -237,9 +237,9 @@ static void refusals_are_json_errors(void **state)
 static void *inflight_worker(void *arg)
 {
     nes_server *s = arg;
-    for (int i = 0; i < 1000; i++)
+    for (int i = 0; i < 100000; i++)
         nes_server_inflight_add(s, 1);
-    for (int i = 0; i < 600; i++)
+    for (int i = 0; i < 60000; i++)
         nes_server_inflight_add(s, -1);
     return NULL;
 }
@@ -254,7 +254,7 @@ static void inflight_sums_the_threads(void **state)
         assert_int_equal(pthread_create(&t[i], NULL, inflight_worker, &s), 0);
     for (int i = 0; i < NT; i++)
         pthread_join(t[i], NULL);
-    assert_int_equal(nes_server_inflight(&s), NT * 400);
+    assert_int_equal(nes_server_inflight(&s), NT * 40000);
 }
 
 int main(void)

@@ -201,9 +201,14 @@ static void date_is_cached_per_second(void **state)
     char first[40];
     strcpy(first, d);
     assert_ptr_equal(nes_conn_date(&env), d);
-    env.date_sec -= 5; /* a second later: recomputed */
+    assert_true(env.date_until_ms <= nes_now_ms() + 1000); /* the end of this second */
+    env.date_until_ms = nes_now_ms() + 60000;              /* (no boundary during the test) */
+    strcpy(env.date, "stale");
+    assert_string_equal(nes_conn_date(&env), "stale"); /* within the second: the cache */
+    env.date_until_ms = nes_now_ms();                  /* the second ended: recomputed */
     d = nes_conn_date(&env);
     assert_int_equal(strlen(d), 29);
+    assert_string_equal(d + 25, " GMT");
     uint64_t us = nes_now_us();
     assert_true(us / 1000 >= (uint64_t)nes_now_ms() - 1);
 }
