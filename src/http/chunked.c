@@ -1,6 +1,7 @@
 /* chunked.c - the chunked transfer coding decoder (see chunked.h). */
 #include "http/chunked.h"
 
+#include "core/hex.h"
 #include "http/h1_int.h"
 
 #include <string.h>
@@ -47,13 +48,6 @@ bool nes_h1_chunked_done(const nes_h1_chunked *c)
 static int is_ws(unsigned char b)
 {
     return b == ' ' || b == '\t';
-}
-
-static int hexval(unsigned char b)
-{
-    if (b <= '9')
-        return b - '0';
-    return (b | 0x20) - 'a' + 10;
 }
 
 /* qdtext: HTAB / SP / 0x21 / 0x23-0x5B / 0x5D-0x7E / obs-text */
@@ -109,7 +103,7 @@ int nes_h1_chunked_decode(nes_h1_chunked *c, const char *in, size_t in_len, size
                     why = "chunk size too large";
                     break;
                 }
-                c->remaining = c->remaining << 4 | (uint64_t)hexval(ch);
+                c->remaining = c->remaining << 4 | (uint64_t)nes_hexval((char)ch);
                 c->state = CS_SIZE;
                 break;
             }
