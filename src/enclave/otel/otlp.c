@@ -198,27 +198,6 @@ int nes_otlp_end(nes_otlp_batch *b)
     return 0;
 }
 
-/* Moves the body nes_otlp_end left at b->start to where it began. */
-static int end_at_base(nes_otlp_batch *b)
-{
-    int rc = nes_otlp_end(b);
-    if (rc == 0) {
-        nes_buf *out = b->w.out;
-        memmove(out->data + b->base, out->data + b->start, out->len - b->start);
-        out->len -= b->start - b->base;
-    }
-    return rc;
-}
-
-int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n)
-{
-    nes_otlp_batch b;
-    nes_otlp_batch_begin(&b, out, res);
-    for (size_t i = 0; i < n; i++)
-        nes_otlp_add_span(&b, &spans[i]);
-    return end_at_base(&b);
-}
-
 static const char *severity_text(uint8_t sev)
 {
     return sev >= 17 ? "ERROR" : sev >= 13 ? "WARN" : sev >= 9 ? "INFO" : "DEBUG";
@@ -267,15 +246,6 @@ void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l)
         nes_pb_bytes(w, 10, l->span_id, 8);
     }
     nes_pb_fixed64(w, 11, l->time_ns);
-}
-
-int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n)
-{
-    nes_otlp_batch b;
-    nes_otlp_batch_begin(&b, out, res);
-    for (size_t i = 0; i < n; i++)
-        nes_otlp_add_log(&b, &logs[i]);
-    return end_at_base(&b);
 }
 
 /* ---- Prometheus text to OTLP ------------------------------------------------------------- */

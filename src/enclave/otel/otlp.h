@@ -77,12 +77,6 @@ void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l);
  * front (b->start is at most 8 bytes past where the body began), so the items are never moved. */
 int nes_otlp_end(nes_otlp_batch *b);
 
-/** ExportTraceServiceRequest (protobuf) with `n` spans. */
-int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n);
-
-/** ExportLogsServiceRequest (protobuf) with `n` records. */
-int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n);
-
 /** ExportMetricsServiceRequest with the same series as /metrics (cumulative since
  * `start_ns`, observed at `now_ns`; counters without Prometheus' `_total` suffix, histograms
  * in seconds with the buckets of metrics.h). */
