@@ -248,14 +248,16 @@ int nes_otel_config_load(nes_otel_config *cfg, const char *service, nes_otel_loo
  * first use), so two request threads do not contend for one ring's head; a thread whose shard is
  * full tries the others, so the whole capacity serves any number of threads. The exporter drains
  * them all. The capacity is OTEL_BSP_MAX_QUEUE_SIZE items at `item_bytes` each (SPAN_BYTES,
- * LOG_BYTES), split between the shards (each holds at least its largest record). */
+ * LOG_BYTES), split between the shards; a capacity too small for two of the largest records a
+ * shard is one shard (of at least one largest record). */
 #define NSHARD 4
-/* Ring bytes per configured item: a request's span record is ~330 bytes for its four spans
- * (~85 a span), its access line's log record ~300 bytes (40 and the line). */
-#define SPAN_BYTES 128u
-#define LOG_BYTES 512u
+/* Ring bytes per configured item: a request's span record takes ~330 bytes for its four spans
+ * (~82 a span), its access line's log record ~240 (40 bytes and the line). */
+#define SPAN_BYTES 96u
+#define LOG_BYTES 256u
 typedef struct qset {
     nes_otq *q[NSHARD];
+    int n; /* shards */
     size_t item_bytes;
     _Atomic uint64_t dropped; /* items refused: spans, or log records */
 } qset;
@@ -269,8 +271,8 @@ static void *qset_reserve(qset *qs, size_t n, nes_otq **q)
 {
     if (t_shard < 0)
         t_shard = (int)(atomic_fetch_add(&g_next_shard, 1) % NSHARD);
-    for (int k = 0; k < NSHARD; k++) {
-        *q = qs->q[(t_shard + k) % NSHARD];
+    for (int k = 0; k < qs->n; k++) {
+        *q = qs->q[(t_shard + k) % qs->n];
         void *p = nes_otq_reserve(*q, n);
         if (p != NULL)
             return p;
@@ -282,7 +284,7 @@ static void qset_free(qset *qs)
 {
     if (qs == NULL)
         return;
-    for (int i = 0; i < NSHARD; i++)
+    for (int i = 0; i < qs->n; i++)
         nes_otq_free(qs->q[i]);
     free(qs);
 }
@@ -293,8 +295,10 @@ static qset *qset_new(size_t items, size_t item_bytes, size_t max_record)
     if (qs == NULL)
         return NULL;
     qs->item_bytes = item_bytes;
-    size_t each = (items * item_bytes + NSHARD - 1) / NSHARD;
-    for (int i = 0; i < NSHARD; i++) {
+    size_t total = items * item_bytes;
+    qs->n = total / NSHARD >= 2 * nes_otq_record_size(max_record) ? NSHARD : 1;
+    size_t each = (total + (size_t)qs->n - 1) / (size_t)qs->n;
+    for (int i = 0; i < qs->n; i++) {
         qs->q[i] = nes_otq_new(each, max_record);
         if (qs->q[i] == NULL) {
             qset_free(qs);
@@ -320,6 +324,8 @@ typedef struct exporter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
+    _Atomic bool stopping; /* stop asked: the thread sends no further batch of a backlog */
+    bool final;            /* the last flush, after the thread ended: it sends them all */
     uint64_t start_ns;
     CURL *curl;
     nes_buf body;               /* the body being sent */
@@ -414,7 +420,7 @@ static void export_queue(exporter *e, int sig, qset *qs)
         nes_span sp;
         /* encoded from where the producers put them, shard after shard (a span record expands
          * into its spans); a batch may pass max_batch by a record's spans less one */
-        for (int i = 0; i < NSHARD; i++) {
+        for (int i = 0; i < qs->n; i++) {
             while (n < e->cfg.max_batch && (item = nes_otq_peek(qs->q[i], &len)) != NULL) {
                 if (sig == SIG_TRACES) {
                     size_t off = NES_SPANREC_HEAD;
@@ -437,7 +443,8 @@ static void export_queue(exporter *e, int sig, qset *qs)
             atomic_fetch_add(&e->exported[sig], n);
         /* a failed batch is lost (counted); the rest waits for the next period, so a receiver
          * that is down costs one timeout per period, also at shutdown */
-        if (!sent || n < e->cfg.max_batch)
+        if (!sent || n < e->cfg.max_batch ||
+            (atomic_load_explicit(&e->stopping, memory_order_relaxed) && !e->final))
             break;
     }
 }
@@ -474,7 +481,7 @@ static bool backlog(const exporter *e, const qset *qs)
     if (qs == NULL)
         return false;
     size_t n = 0;
-    for (int i = 0; i < NSHARD; i++) {
+    for (int i = 0; i < qs->n; i++) {
         size_t k = nes_otq_used(qs->q[i]);
         if (k >= nes_otq_size(qs->q[i]) / 2)
             return true;
@@ -638,11 +645,13 @@ void nes_otel_stop(void)
         return;
     nes_trace_set_sink(NULL);
     nes_log_set_tap(NULL);
+    atomic_store(&e->stopping, true);
     pthread_mutex_lock(&e->mu);
     e->stop = true;
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->thread, NULL);
+    e->final = true;
     /* the last flush: one request per signal, at most a second each, so a slow collector
      * cannot hold the shutdown */
     curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS,

@@ -17,9 +17,9 @@
  *   OTEL_RESOURCE_ATTRIBUTES      k=v,k=v resource attributes.
  *   OTEL_BSP_SCHEDULE_DELAY       ms between span and log batches (default 5000).
  *   OTEL_BSP_MAX_QUEUE_SIZE       spans (and log records) queued at most (default 2048), as
- *                                 bytes: N x 128 of spans, N x 512 of log records (records
+ *                                 bytes: N x 96 of spans, N x 256 of log records (records
  *                                 take what they need: a request's four spans ~330 bytes, an
- *                                 access line's record ~300), in 4 shards any thread may fill.
+ *                                 access line's record ~240), in 4 shards any thread may fill.
  *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE  items per request (default 512).
  *   OTEL_METRIC_EXPORT_INTERVAL   ms between metric exports (default 60000).
  *   OTEL_TRACES_SAMPLER           parentbased_traceidratio (default), parentbased_always_on,

@@ -31,7 +31,7 @@
     (8 + 8 + sizeof(const char *) + 8 + 8 + 3 +                                                    \
      NES_SPAN_MAX_ATTRS * (sizeof(const char *) + 1 + NES_SPAN_ATTR_STR - 1))
 /** The largest record trace.c makes (a record that would grow past it is handed over first). */
-#define NES_SPANREC_MAX 1024
+#define NES_SPANREC_MAX 512
 
 /** Writes the record's head for `s`'s trace at `out` (NES_SPANREC_HEAD bytes). */
 void nes_spanrec_head(uint8_t *out, const nes_span *s);
