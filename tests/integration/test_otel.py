@@ -199,6 +199,28 @@ def test_receiver_trouble_never_reaches_requests(tmp_path, mode):
             rcv.close()
 
 
+def test_one_worker_thread_has_the_whole_queue(tmp_path):
+    """OTEL_BSP_MAX_QUEUE_SIZE holds whatever the thread count: a lone worker thread whose own
+    shard is full goes on in the others. The receiver is down and the period long, so after the
+    first (failed) early export nothing leaves the queue: 100 requests' 400 spans (~330 bytes a
+    request) fit the 440 x 96 bytes, while one shard of four holds about 32 requests."""
+    rcv = Receiver()
+    rcv.close()
+    env = otel_env(rcv, WORKER_THREADS="1", OTEL_BSP_MAX_QUEUE_SIZE="440",
+                   OTEL_BSP_SCHEDULE_DELAY="60000", OTEL_METRIC_EXPORT_INTERVAL="60000",
+                   OTEL_EXPORTER_OTLP_TIMEOUT="1000")
+    svc = Service(tmp_path, env=env)
+    try:
+        conn = svc.connection()
+        for _ in range(100):
+            assert svc.encrypt(PAYMENT, conn=conn)[0] == 200
+        conn.close()
+        assert svc.metric("nes_otel_spans_dropped_total") == 0
+        assert svc.metric("nes_otel_log_records_dropped_total") == 0
+    finally:
+        assert svc.stop() == 0
+
+
 def test_unset_endpoint_exports_and_queues_nothing(tmp_path, receiver):
     svc = Service(tmp_path, env=FAST)
     try:
