@@ -124,7 +124,7 @@ static size_t attr_len(const nes_span_attr *at, size_t *kl, size_t *vl)
         *vl = nes_pb_varint_len((uint64_t)at->i);
         any = 1 + *vl;
     } else {
-        *vl = strnlen(at->s, NES_SPAN_ATTR_STR - 1);
+        *vl = at->len < NES_SPAN_ATTR_STR ? at->len : NES_SPAN_ATTR_STR - 1;
         any = nes_pb_field_len(*vl);
     }
     return nes_pb_field_len(*kl) + nes_pb_field_len(any);

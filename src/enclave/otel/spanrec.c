@@ -17,7 +17,7 @@ size_t nes_spanrec_put(uint8_t *out, size_t room, const nes_span *s)
     size_t need = FIXED;
     for (unsigned k = 0; k < n; k++) {
         const nes_span_attr *a = &s->attr[k];
-        len[k] = a->is_int ? 8 : strnlen(a->s, NES_SPAN_ATTR_STR - 1);
+        len[k] = a->is_int ? 8 : a->len < NES_SPAN_ATTR_STR ? a->len : NES_SPAN_ATTR_STR - 1;
         need += sizeof(a->key) + 1 + len[k];
     }
     if (need > room)
@@ -88,6 +88,7 @@ int nes_spanrec_next(const uint8_t *rec, size_t len, size_t *off, nes_span *s)
         } else {
             memcpy(a->s, p, take);
             a->s[take] = '\0';
+            a->len = (uint8_t)take;
         }
         p += take;
         s->nattr = (uint8_t)(k + 1);

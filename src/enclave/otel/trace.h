@@ -60,10 +60,11 @@ typedef enum nes_span_kind {
     NES_SPAN_CLIENT = 3,
 } nes_span_kind;
 
-/** One attribute: a static key and an integer or a short string. */
+/** One attribute: a static key and an integer or a short string (`len` bytes, NUL-terminated). */
 typedef struct nes_span_attr {
     const char *key;
     bool is_int;
+    uint8_t len; /**< the string's length */
     int64_t i;
     char s[NES_SPAN_ATTR_STR];
 } nes_span_attr;
