@@ -359,9 +359,8 @@ static void log_tap(const char *line, size_t len)
     exporter *e = g_exp;
     if (e == NULL || e->logs == NULL)
         return;
-    nes_otlp_log head;
-    if (len > sizeof(head.line))
-        len = sizeof(head.line);
+    if (len > NES_LOGLINE_MAX)
+        len = NES_LOGLINE_MAX;
     nes_otq *q;
     nes_otlp_log *r = qset_reserve(e->logs, offsetof(nes_otlp_log, line) + len, &q);
     if (r == NULL) {
