@@ -39,8 +39,9 @@
  * and count when full (a request's spans as one record, spanrec.h); the thread drains a queue at
  * its period, or sooner once it holds a full batch (it looks every 50 ms; producers never wake it);
  * metrics are read from the per-thread shards at export time. A failed or slow request costs only
- * the exporter thread (its items are counted as lost). nes_otel_stop joins the thread and sends
- * what is queued: one last request per signal of at most a second. */
+ * the exporter thread (its items are counted as lost). nes_otel_stop joins the thread (which
+ * sends no further batch of a backlog once stop is asked) and sends what is queued, each request
+ * of at most a second, until one fails. */
 #ifndef NES_ENCLAVE_OTEL_EXPORT_H
 #define NES_ENCLAVE_OTEL_EXPORT_H
 
