@@ -416,7 +416,7 @@ static void export_queue(exporter *e, int sig, qset *qs)
         nes_otlp_batch_begin(&batch, b, &res);
         size_t n = 0, len;
         const void *item;
-        nes_span sp;
+        nes_spanrec_span sp;
         /* encoded from where the producers put them, shard after shard (a span record expands
          * into its spans); a batch may pass max_batch by a record's spans less one */
         for (int i = 0; i < qs->n; i++) {

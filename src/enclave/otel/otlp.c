@@ -116,7 +116,7 @@ void nes_otlp_batch_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resour
 
 /* A span's attribute as a KeyValue's content length (its key's and value's lengths in *kl, *vl:
  * the string's length, or the int's varint). */
-static size_t attr_len(const nes_span_attr *at, size_t *kl, size_t *vl)
+static size_t attr_len(const nes_spanrec_attr *at, size_t *kl, size_t *vl)
 {
     *kl = strlen(at->key);
     size_t any;
@@ -124,7 +124,7 @@ static size_t attr_len(const nes_span_attr *at, size_t *kl, size_t *vl)
         *vl = nes_pb_varint_len((uint64_t)at->i);
         any = 1 + *vl;
     } else {
-        *vl = at->len < NES_SPAN_ATTR_STR ? at->len : NES_SPAN_ATTR_STR - 1;
+        *vl = at->len;
         any = nes_pb_field_len(*vl);
     }
     return nes_pb_field_len(*kl) + nes_pb_field_len(any);
@@ -132,7 +132,7 @@ static size_t attr_len(const nes_span_attr *at, size_t *kl, size_t *vl)
 
 /* Each message's length is counted before it is written (no nested message is moved into place
  * afterwards): the span's, and each attribute's. */
-void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s)
+void nes_otlp_add_span(nes_otlp_batch *b, const nes_spanrec_span *s)
 {
     static const uint8_t zero[8] = {0};
     nes_pb *w = &b->w;
@@ -156,7 +156,7 @@ void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s)
     nes_pb_fixed64(w, 7, s->start_ns);
     nes_pb_fixed64(w, 8, s->end_ns);
     for (unsigned k = 0; k < nattr; k++) {
-        const nes_span_attr *at = &s->attr[k];
+        const nes_spanrec_attr *at = &s->attr[k];
         nes_pb_begin_len(w, 9, kv[k]);
         nes_pb_bytes(w, 1, at->key, kl[k]);
         if (at->is_int) {

@@ -23,6 +23,7 @@
 #include "enclave/log.h"
 #include "enclave/metrics.h"
 #include "enclave/otel/pb.h"
+#include "enclave/otel/spanrec.h"
 #include "enclave/otel/trace.h"
 
 /** One resource attribute (string value). */
@@ -66,8 +67,8 @@ typedef struct nes_otlp_batch {
  * added decides which. */
 void nes_otlp_batch_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res);
 
-/** Adds one span to a body started with nes_otlp_batch_begin. */
-void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s);
+/** Adds one span (read from a span record, spanrec.h) to a body from nes_otlp_batch_begin. */
+void nes_otlp_add_span(nes_otlp_batch *b, const nes_spanrec_span *s);
 
 /** Adds one record (its first `len` line bytes are read) to a body from nes_otlp_batch_begin. */
 void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l);

@@ -50,15 +50,15 @@ size_t nes_spanrec_put(uint8_t *out, size_t room, const nes_span *s)
     return need;
 }
 
-int nes_spanrec_next(const uint8_t *rec, size_t len, size_t *off, nes_span *s)
+int nes_spanrec_next(const uint8_t *rec, size_t len, size_t *off, nes_spanrec_span *s)
 {
     size_t at = *off;
     if (len < NES_SPANREC_HEAD || at > len || len - at < FIXED)
         return 0;
     const uint8_t *p = rec + at, *end = rec + len;
-    memcpy(s->trace_id, rec, 16);
-    memcpy(s->span_id, p, 8);
-    memcpy(s->parent_id, p + 8, 8);
+    s->trace_id = rec;
+    s->span_id = p;
+    s->parent_id = p + 8;
     p += 16;
     memcpy(&s->name, p, sizeof(s->name));
     p += sizeof(s->name);
@@ -67,13 +67,12 @@ int nes_spanrec_next(const uint8_t *rec, size_t len, size_t *off, nes_span *s)
     p += 16;
     s->kind = *p++;
     s->error = *p++ != 0;
-    s->sampled = true;
     unsigned n = *p++;
     if (n > NES_SPAN_MAX_ATTRS)
         return 0;
     s->nattr = 0;
     for (unsigned k = 0; k < n; k++) {
-        nes_span_attr *a = &s->attr[k];
+        nes_spanrec_attr *a = &s->attr[k];
         if ((size_t)(end - p) < sizeof(a->key) + 1)
             return 0;
         memcpy(&a->key, p, sizeof(a->key));
@@ -83,15 +82,12 @@ int nes_spanrec_next(const uint8_t *rec, size_t len, size_t *off, nes_span *s)
         size_t take = a->is_int ? 8 : tag;
         if ((!a->is_int && take >= NES_SPAN_ATTR_STR) || take > (size_t)(end - p))
             return 0;
-        if (a->is_int) {
+        if (a->is_int)
             memcpy(&a->i, p, 8);
-        } else {
-            memcpy(a->s, p, take);
-            a->s[take] = '\0';
-            a->len = (uint8_t)take;
-        }
+        a->s = (const char *)p;
+        a->len = take;
         p += take;
-        s->nattr = (uint8_t)(k + 1);
+        s->nattr = k + 1;
     }
     *off = (size_t)(p - rec);
     return 1;

@@ -17,6 +17,7 @@
 #ifndef NES_ENCLAVE_OTEL_SPANREC_H
 #define NES_ENCLAVE_OTEL_SPANREC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,9 +41,30 @@ void nes_spanrec_head(uint8_t *out, const nes_span *s);
  * when they do not fit. */
 size_t nes_spanrec_put(uint8_t *out, size_t room, const nes_span *s);
 
+/** An attribute read from a record: its value points into the record. */
+typedef struct nes_spanrec_attr {
+    const char *key;
+    bool is_int;
+    int64_t i;
+    const char *s; /**< the string's `len` bytes (no NUL) */
+    size_t len;
+} nes_spanrec_attr;
+
+/** A span read from a record, in place: ids and strings point into the record (which must
+ * outlive it). The fields mean what nes_span's do. */
+typedef struct nes_spanrec_span {
+    const uint8_t *trace_id, *span_id, *parent_id;
+    const char *name;
+    uint64_t start_ns, end_ns;
+    uint8_t kind;
+    bool error;
+    unsigned nattr;
+    nes_spanrec_attr attr[NES_SPAN_MAX_ATTRS];
+} nes_spanrec_span;
+
 /** Reads the span at *off in the record `rec` (`len` bytes; *off starts at NES_SPANREC_HEAD)
  * into `s` and moves *off past it: 1, or 0 at the record's end or when the bytes there are not
  * a whole span. */
-int nes_spanrec_next(const uint8_t *rec, size_t len, size_t *off, nes_span *s);
+int nes_spanrec_next(const uint8_t *rec, size_t len, size_t *off, nes_spanrec_span *s);
 
 #endif
