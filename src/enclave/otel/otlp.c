@@ -134,9 +134,10 @@ static size_t attr_len(const nes_spanrec_attr *at, size_t *kl, size_t *vl)
  * afterwards): the span's, and each attribute's. */
 void nes_otlp_add_span(nes_otlp_batch *b, const nes_spanrec_span *s)
 {
-    static const uint8_t zero[8] = {0};
     nes_pb *w = &b->w;
-    bool parent = memcmp(s->parent_id, zero, 8) != 0;
+    uint64_t pid;
+    memcpy(&pid, s->parent_id, 8);
+    bool parent = pid != 0; /* all zero: a root span */
     size_t name = strlen(s->name);
     unsigned nattr = s->nattr < NES_SPAN_MAX_ATTRS ? s->nattr : NES_SPAN_MAX_ATTRS;
     size_t kv[NES_SPAN_MAX_ATTRS], kl[NES_SPAN_MAX_ATTRS], vl[NES_SPAN_MAX_ATTRS];
