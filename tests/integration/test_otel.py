@@ -199,6 +199,26 @@ def test_receiver_trouble_never_reaches_requests(tmp_path, mode):
             rcv.close()
 
 
+def test_background_spans_go_alone(tmp_path, receiver):
+    """A background span (the spec refresh, outside any request) is exported on its own, a root
+    of its own trace, beside the requests' span records."""
+    svc = Service(tmp_path, env=otel_env(receiver, SCHEMA_REFRESH_INTERVAL_SECS="1"))
+    try:
+        assert svc.encrypt(PAYMENT)[0] == 200
+
+        def refreshes():
+            return [s for _, s in receiver.spans() if s.name == "spec.refresh"]
+        assert receiver.wait(lambda: refreshes() and any(
+            s.name == "POST /encrypt" for _, s in receiver.spans())), receiver.errors
+        sp = refreshes()[0]
+        assert sp.parent_span_id == b"" and sp.kind == 1  # a root, INTERNAL
+        assert attrs(sp.attributes)["nes.specs.failed"] == 0
+        assert not [s for _, s in receiver.spans()
+                    if s.trace_id == sp.trace_id and s.span_id != sp.span_id]
+    finally:
+        assert svc.stop() == 0
+
+
 def test_one_worker_thread_has_the_whole_queue(tmp_path):
     """OTEL_BSP_MAX_QUEUE_SIZE holds whatever the thread count: a lone worker thread whose own
     shard is full goes on in the others. The receiver is down and the period long, so after the
