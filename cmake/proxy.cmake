@@ -17,6 +17,7 @@ function(nes_proxy_part)
   # encoder (src/enclave/otel; issue 12). libcurl comes with the AWS layer's egress settings.
   target_sources(nesproxy PRIVATE ${CMAKE_SOURCE_DIR}/src/enclave/otel/export.c
                  ${CMAKE_SOURCE_DIR}/src/enclave/otel/otlp.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/pb.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/queue.c
+                 ${CMAKE_SOURCE_DIR}/src/enclave/otel/spanrec.c
                  ${CMAKE_SOURCE_DIR}/src/enclave/otel/trace.c)
   # the OTEL_* rows of the configuration reference (--print-config-reference)
   target_sources(nesproxy PRIVATE ${CMAKE_SOURCE_DIR}/src/enclave/otel/vars.c)

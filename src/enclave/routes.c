@@ -580,9 +580,12 @@ void nes_routes_respond(nes_server *s, const nes_request *in, nes_route_ctx *ctx
              .schema = ctx->schema};
     outcome o = {.resp = resp};
     nes_trace_set_current(&ctx->span);
+    nes_trace_group_open(&ctx->span); /* the request's spans: one record, handed over at its end */
     respond(s, &r, &o);
-    if (resp->forward)
-        return; /* logged when the exchange ends (nes_routes_forwarded) */
+    if (resp->forward) {
+        nes_trace_group_close(); /* the server span ends with the exchange */
+        return;                  /* logged when the exchange ends (nes_routes_forwarded) */
+    }
     access_log(&r, in->method, &o);
     span_end(ctx, o.status, o.error_code);
     nes_server_inflight_add(s, -1);

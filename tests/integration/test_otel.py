@@ -199,6 +199,48 @@ def test_receiver_trouble_never_reaches_requests(tmp_path, mode):
             rcv.close()
 
 
+def test_background_spans_go_alone(tmp_path, receiver):
+    """A background span (the spec refresh, outside any request) is exported on its own, a root
+    of its own trace, beside the requests' span records."""
+    svc = Service(tmp_path, env=otel_env(receiver, SCHEMA_REFRESH_INTERVAL_SECS="1"))
+    try:
+        assert svc.encrypt(PAYMENT)[0] == 200
+
+        def refreshes():
+            return [s for _, s in receiver.spans() if s.name == "spec.refresh"]
+        assert receiver.wait(lambda: refreshes() and any(
+            s.name == "POST /encrypt" for _, s in receiver.spans())), receiver.errors
+        sp = refreshes()[0]
+        assert sp.parent_span_id == b"" and sp.kind == 1  # a root, INTERNAL
+        assert attrs(sp.attributes)["nes.specs.failed"] == 0
+        assert not [s for _, s in receiver.spans()
+                    if s.trace_id == sp.trace_id and s.span_id != sp.span_id]
+    finally:
+        assert svc.stop() == 0
+
+
+def test_one_worker_thread_has_the_whole_queue(tmp_path):
+    """OTEL_BSP_MAX_QUEUE_SIZE holds whatever the thread count: a lone worker thread whose own
+    shard is full goes on in the others. The receiver is down and the period long, so after the
+    first (failed) early export nothing leaves the queue: 100 requests' 400 spans (~330 bytes a
+    request) fit the 440 x 96 bytes, while one shard of four holds about 32 requests."""
+    rcv = Receiver()
+    rcv.close()
+    env = otel_env(rcv, WORKER_THREADS="1", OTEL_BSP_MAX_QUEUE_SIZE="440",
+                   OTEL_BSP_SCHEDULE_DELAY="60000", OTEL_METRIC_EXPORT_INTERVAL="60000",
+                   OTEL_EXPORTER_OTLP_TIMEOUT="1000")
+    svc = Service(tmp_path, env=env)
+    try:
+        conn = svc.connection()
+        for _ in range(100):
+            assert svc.encrypt(PAYMENT, conn=conn)[0] == 200
+        conn.close()
+        assert svc.metric("nes_otel_spans_dropped_total") == 0
+        assert svc.metric("nes_otel_log_records_dropped_total") == 0
+    finally:
+        assert svc.stop() == 0
+
+
 def test_unset_endpoint_exports_and_queues_nothing(tmp_path, receiver):
     svc = Service(tmp_path, env=FAST)
     try:

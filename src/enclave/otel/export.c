@@ -14,6 +14,7 @@
 #include "aws/http.h"
 #include "enclave/log.h"
 #include "enclave/otel/queue.h"
+#include "enclave/otel/spanrec.h"
 #include "enclave/otel/trace.h"
 
 enum { SIG_TRACES = 0, SIG_METRICS = 1, SIG_LOGS = 2 };
@@ -243,41 +244,62 @@ int nes_otel_config_load(nes_otel_config *cfg, const char *service, nes_otel_loo
 
 /* ---- the exporter ------------------------------------------------------------------------- */
 
-/* A signal's queue, in shards: each producing thread keeps to one shard (round robin by first
- * use), so two request threads do not contend for one queue head; the exporter drains them all.
- * The capacity (OTEL_BSP_MAX_QUEUE_SIZE) is split between the shards. */
+/* A signal's queue, in shards: each producing thread starts at its own shard (round robin by
+ * first use), so two request threads do not contend for one ring's head; a thread whose shard is
+ * full tries the others, so the whole capacity serves any number of threads. The exporter drains
+ * them all. The capacity is OTEL_BSP_MAX_QUEUE_SIZE items at `item_bytes` each (SPAN_BYTES,
+ * LOG_BYTES), split between the shards; a capacity too small for two of the largest records a
+ * shard is one shard (of at least one largest record). */
 #define NSHARD 4
+/* Ring bytes per configured item: a request's span record takes ~330 bytes for its four spans
+ * (~82 a span), its access line's log record ~240 (40 bytes and the line). */
+#define SPAN_BYTES 96u
+#define LOG_BYTES 256u
 typedef struct qset {
     nes_otq *q[NSHARD];
+    int n; /* shards */
+    size_t item_bytes;
+    _Atomic uint64_t dropped; /* items refused: spans, or log records */
 } qset;
 
 static _Atomic unsigned g_next_shard;
 static _Thread_local int t_shard = -1;
 
-static nes_otq *qset_mine(qset *qs)
+/* Room for a record of n bytes in the caller's shard or, when full, another (*q: which). NULL
+ * when every shard is full: the caller counts the drop. */
+static void *qset_reserve(qset *qs, size_t n, nes_otq **q)
 {
     if (t_shard < 0)
         t_shard = (int)(atomic_fetch_add(&g_next_shard, 1) % NSHARD);
-    return qs->q[t_shard];
+    for (int k = 0; k < qs->n; k++) {
+        *q = qs->q[(t_shard + k) % qs->n];
+        void *p = nes_otq_reserve(*q, n);
+        if (p != NULL)
+            return p;
+    }
+    return NULL;
 }
 
 static void qset_free(qset *qs)
 {
     if (qs == NULL)
         return;
-    for (int i = 0; i < NSHARD; i++)
+    for (int i = 0; i < qs->n; i++)
         nes_otq_free(qs->q[i]);
     free(qs);
 }
 
-static qset *qset_new(size_t capacity, size_t item)
+static qset *qset_new(size_t items, size_t item_bytes, size_t max_record)
 {
     qset *qs = calloc(1, sizeof(*qs));
     if (qs == NULL)
         return NULL;
-    size_t each = (capacity + NSHARD - 1) / NSHARD;
-    for (int i = 0; i < NSHARD; i++) {
-        qs->q[i] = nes_otq_new(each, item);
+    qs->item_bytes = item_bytes;
+    size_t total = items * item_bytes;
+    qs->n = total / NSHARD >= 2 * nes_otq_record_size(max_record) ? NSHARD : 1;
+    size_t each = (total + (size_t)qs->n - 1) / (size_t)qs->n;
+    for (int i = 0; i < qs->n; i++) {
+        qs->q[i] = nes_otq_new(each, max_record);
         if (qs->q[i] == NULL) {
             qset_free(qs);
             return NULL;
@@ -288,10 +310,7 @@ static qset *qset_new(size_t capacity, size_t item)
 
 static uint64_t qset_dropped(const qset *qs)
 {
-    uint64_t n = 0;
-    for (int i = 0; qs != NULL && i < NSHARD; i++)
-        n += nes_otq_dropped(qs->q[i]);
-    return n;
+    return qs != NULL ? atomic_load_explicit(&qs->dropped, memory_order_relaxed) : 0;
 }
 
 typedef struct exporter {
@@ -305,6 +324,8 @@ typedef struct exporter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
+    _Atomic bool stopping; /* stop asked: the thread sends no further batch of a backlog */
+    bool final;            /* the last flush, after the thread ended: it sends them all */
     uint64_t start_ns;
     CURL *curl;
     nes_buf body;               /* the body being sent */
@@ -316,79 +337,36 @@ typedef struct exporter {
 static _Atomic(exporter *) g_exp;
 static _Atomic bool g_running;
 
-/* A span in its queue slot is packed: the span up to its attributes as it is, then each
- * attribute as its key pointer, one byte (ATTR_INT, or a string's length) and the integer's 8
- * bytes or the string's bytes. About a third of the struct's bytes for a request's spans: fewer
- * cache lines written per span, and the slots the next pushes land on stay cached longer. */
-#define SPAN_HEAD offsetof(nes_span, attr)
-#define ATTR_INT 0xFFu
-
-static void span_sink(const nes_span *s)
+/* A span record (spanrec.h: a request's spans, or one span) copied into the queue as it is. */
+static void span_sink(const void *rec, size_t len, unsigned nspans)
 {
     exporter *e = g_exp;
     if (e == NULL)
         return;
-    nes_otq *q = qset_mine(e->spans);
-    unsigned char *r = nes_otq_reserve(q); /* written in place; the slot holds a whole nes_span */
-    if (r == NULL)
-        return; /* counted as dropped */
-    memcpy(r, s, SPAN_HEAD);
-    unsigned char *p = r + SPAN_HEAD;
-    unsigned n = s->nattr < NES_SPAN_MAX_ATTRS ? s->nattr : NES_SPAN_MAX_ATTRS;
-    for (unsigned k = 0; k < n; k++) {
-        const nes_span_attr *a = &s->attr[k];
-        memcpy(p, &a->key, sizeof(a->key));
-        p += sizeof(a->key);
-        if (a->is_int) {
-            *p++ = ATTR_INT;
-            memcpy(p, &a->i, sizeof(a->i));
-            p += sizeof(a->i);
-        } else {
-            size_t len = strnlen(a->s, NES_SPAN_ATTR_STR - 1);
-            *p++ = (unsigned char)len;
-            memcpy(p, a->s, len);
-            p += len;
-        }
+    nes_otq *q;
+    void *p = qset_reserve(e->spans, len, &q);
+    if (p == NULL) {
+        atomic_fetch_add_explicit(&e->spans->dropped, nspans, memory_order_relaxed);
+        return;
     }
-    nes_otq_commit(q, r, (size_t)(p - r));
+    memcpy(p, rec, len);
+    nes_otq_commit(q, p);
 }
 
-/* The span packed by span_sink, back as a nes_span (`len` bytes at `in`). */
-static void span_unpack(const unsigned char *in, size_t len, nes_span *s)
-{
-    memcpy(s, in, SPAN_HEAD);
-    const unsigned char *p = in + SPAN_HEAD, *end = in + len;
-    unsigned n = s->nattr < NES_SPAN_MAX_ATTRS ? s->nattr : NES_SPAN_MAX_ATTRS;
-    s->nattr = 0;
-    for (unsigned k = 0; k < n && p + sizeof(s->attr[k].key) + 1 <= end; k++) {
-        nes_span_attr *a = &s->attr[k];
-        memcpy(&a->key, p, sizeof(a->key));
-        p += sizeof(a->key);
-        unsigned tag = *p++;
-        a->is_int = tag == ATTR_INT;
-        size_t take = a->is_int ? sizeof(a->i) : tag;
-        if (take > (size_t)(end - p) || (!a->is_int && take >= NES_SPAN_ATTR_STR))
-            break;
-        if (a->is_int) {
-            memcpy(&a->i, p, sizeof(a->i));
-        } else {
-            memcpy(a->s, p, take);
-            a->s[take] = '\0';
-        }
-        p += take;
-        s->nattr = (uint8_t)(k + 1);
-    }
-}
-
+/* A log record written in place, its line's bytes only. */
 static void log_tap(const char *line, size_t len)
 {
     exporter *e = g_exp;
     if (e == NULL || e->logs == NULL)
         return;
-    nes_otq *q = qset_mine(e->logs);
-    nes_otlp_log *r = nes_otq_reserve(q); /* written in place: one copy of the line */
-    if (r == NULL)
-        return; /* counted as dropped */
+    if (len > NES_LOGLINE_MAX)
+        len = NES_LOGLINE_MAX;
+    nes_otq *q;
+    nes_otlp_log *r = qset_reserve(e->logs, offsetof(nes_otlp_log, line) + len, &q);
+    if (r == NULL) {
+        atomic_fetch_add_explicit(&e->logs->dropped, 1, memory_order_relaxed);
+        return;
+    }
     r->time_ns = nes_trace_now_ns();
     const nes_span *cur = nes_trace_current();
     r->has_span = cur != NULL;
@@ -396,12 +374,10 @@ static void log_tap(const char *line, size_t len)
         memcpy(r->trace_id, cur->trace_id, 16);
         memcpy(r->span_id, cur->span_id, 8);
     }
-    if (len > sizeof(r->line))
-        len = sizeof(r->line);
     r->len = (uint16_t)len;
     memcpy(r->line, line, len);
     r->severity = nes_otlp_severity_of(line, len);
-    nes_otq_commit(q, r, offsetof(nes_otlp_log, line) + len);
+    nes_otq_commit(q, r);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -440,17 +416,22 @@ static void export_queue(exporter *e, int sig, qset *qs)
         nes_otlp_batch_begin(&batch, b, &res);
         size_t n = 0, len;
         const void *item;
-        nes_span sp;
-        /* encoded where the producers put them, shard after shard: no copy out of a queue */
-        for (int i = 0; i < NSHARD; i++) {
+        nes_spanrec_span sp;
+        /* encoded from where the producers put them, shard after shard (a span record expands
+         * into its spans); a batch may pass max_batch by a record's spans less one */
+        for (int i = 0; i < qs->n; i++) {
             while (n < e->cfg.max_batch && (item = nes_otq_peek(qs->q[i], &len)) != NULL) {
                 if (sig == SIG_TRACES) {
-                    span_unpack(item, len, &sp);
-                    nes_otlp_add_span(&batch, &sp);
-                } else
+                    size_t off = NES_SPANREC_HEAD;
+                    while (nes_spanrec_next(item, len, &off, &sp)) {
+                        nes_otlp_add_span(&batch, &sp);
+                        n++;
+                    }
+                } else {
                     nes_otlp_add_log(&batch, item);
+                    n++;
+                }
                 nes_otq_release(qs->q[i]);
-                n++;
             }
         }
         if (n == 0)
@@ -461,7 +442,8 @@ static void export_queue(exporter *e, int sig, qset *qs)
             atomic_fetch_add(&e->exported[sig], n);
         /* a failed batch is lost (counted); the rest waits for the next period, so a receiver
          * that is down costs one timeout per period, also at shutdown */
-        if (!sent || n < e->cfg.max_batch)
+        if (!sent || n < e->cfg.max_batch ||
+            (atomic_load_explicit(&e->stopping, memory_order_relaxed) && !e->final))
             break;
     }
 }
@@ -489,22 +471,22 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* True when a queue holds a full batch, or is half full: exported before its period ends, so a
- * busy service fills batches instead of dropping (the thread looks every POLL_MS, never woken
- * by a producer). */
+/* True when a queue holds about a full batch (in bytes, at its bytes per item), or a shard is
+ * half full: exported before its period ends, so a busy service fills batches instead of
+ * dropping (the thread looks every POLL_MS, never woken by a producer). */
 #define POLL_MS 50u
 static bool backlog(const exporter *e, const qset *qs)
 {
     if (qs == NULL)
         return false;
     size_t n = 0;
-    for (int i = 0; i < NSHARD; i++) {
-        size_t k = nes_otq_len(qs->q[i]);
-        if (k >= nes_otq_capacity(qs->q[i]) / 2)
+    for (int i = 0; i < qs->n; i++) {
+        size_t k = nes_otq_used(qs->q[i]);
+        if (k >= nes_otq_size(qs->q[i]) / 2)
             return true;
         n += k;
     }
-    return n >= e->cfg.max_batch;
+    return n >= e->cfg.max_batch * qs->item_bytes;
 }
 
 static void *run(void *arg)
@@ -587,9 +569,9 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
     e->metrics_ud = ud;
     e->start_ns = nes_trace_now_ns();
     if (cfg->url[SIG_TRACES][0] != '\0')
-        e->spans = qset_new(cfg->max_queue, sizeof(nes_span));
+        e->spans = qset_new(cfg->max_queue, SPAN_BYTES, NES_SPANREC_MAX);
     if (cfg->url[SIG_LOGS][0] != '\0')
-        e->logs = qset_new(cfg->max_queue, sizeof(nes_otlp_log));
+        e->logs = qset_new(cfg->max_queue, LOG_BYTES, sizeof(nes_otlp_log));
     e->curl = curl_easy_init();
     if ((cfg->url[SIG_TRACES][0] != '\0' && e->spans == NULL) ||
         (cfg->url[SIG_LOGS][0] != '\0' && e->logs == NULL) || e->curl == NULL) {
@@ -662,11 +644,13 @@ void nes_otel_stop(void)
         return;
     nes_trace_set_sink(NULL);
     nes_log_set_tap(NULL);
+    atomic_store(&e->stopping, true);
     pthread_mutex_lock(&e->mu);
     e->stop = true;
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->thread, NULL);
+    e->final = true;
     /* the last flush: one request per signal, at most a second each, so a slow collector
      * cannot hold the shutdown */
     curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS,

@@ -16,8 +16,10 @@
  *   OTEL_SERVICE_NAME             service.name (default nitro-enc-svc).
  *   OTEL_RESOURCE_ATTRIBUTES      k=v,k=v resource attributes.
  *   OTEL_BSP_SCHEDULE_DELAY       ms between span and log batches (default 5000).
- *   OTEL_BSP_MAX_QUEUE_SIZE       spans (and log records) queued at most (default 2048; split
- *                                 between a queue's shards, each rounded up to a power of 2).
+ *   OTEL_BSP_MAX_QUEUE_SIZE       spans (and log records) queued at most (default 2048), as
+ *                                 bytes: N x 96 of spans, N x 256 of log records (records
+ *                                 take what they need: a request's four spans ~330 bytes, an
+ *                                 access line's record ~240), in 4 shards any thread may fill.
  *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE  items per request (default 512).
  *   OTEL_METRIC_EXPORT_INTERVAL   ms between metric exports (default 60000).
  *   OTEL_TRACES_SAMPLER           parentbased_traceidratio (default), parentbased_always_on,
@@ -34,11 +36,12 @@
  * endpoint (local mode, AWS_EGRESS=direct).
  *
  * Never blocking a request: spans and log records go through bounded queues (queue.h) that drop
- * and count when full; the thread drains a queue at its period, or sooner once it holds a full
- * batch (it looks every 50 ms; producers never wake it); metrics are read from the per-thread
- * shards at export time. A failed or slow request costs only the exporter thread (its items are
- * counted as lost). nes_otel_stop joins the thread and sends what is queued: one last request per
- * signal of at most a second. */
+ * and count when full (a request's spans as one record, spanrec.h); the thread drains a queue at
+ * its period, or sooner once it holds a full batch (it looks every 50 ms; producers never wake it);
+ * metrics are read from the per-thread shards at export time. A failed or slow request costs only
+ * the exporter thread (its items are counted as lost). nes_otel_stop joins the thread (which
+ * sends no further batch of a backlog once stop is asked) and sends what is queued, each request
+ * of at most a second, until one fails. */
 #ifndef NES_ENCLAVE_OTEL_EXPORT_H
 #define NES_ENCLAVE_OTEL_EXPORT_H
 

@@ -116,7 +116,7 @@ void nes_otlp_batch_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resour
 
 /* A span's attribute as a KeyValue's content length (its key's and value's lengths in *kl, *vl:
  * the string's length, or the int's varint). */
-static size_t attr_len(const nes_span_attr *at, size_t *kl, size_t *vl)
+static size_t attr_len(const nes_spanrec_attr *at, size_t *kl, size_t *vl)
 {
     *kl = strlen(at->key);
     size_t any;
@@ -124,7 +124,7 @@ static size_t attr_len(const nes_span_attr *at, size_t *kl, size_t *vl)
         *vl = nes_pb_varint_len((uint64_t)at->i);
         any = 1 + *vl;
     } else {
-        *vl = strnlen(at->s, NES_SPAN_ATTR_STR - 1);
+        *vl = at->len;
         any = nes_pb_field_len(*vl);
     }
     return nes_pb_field_len(*kl) + nes_pb_field_len(any);
@@ -132,11 +132,12 @@ static size_t attr_len(const nes_span_attr *at, size_t *kl, size_t *vl)
 
 /* Each message's length is counted before it is written (no nested message is moved into place
  * afterwards): the span's, and each attribute's. */
-void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s)
+void nes_otlp_add_span(nes_otlp_batch *b, const nes_spanrec_span *s)
 {
-    static const uint8_t zero[8] = {0};
     nes_pb *w = &b->w;
-    bool parent = memcmp(s->parent_id, zero, 8) != 0;
+    uint64_t pid;
+    memcpy(&pid, s->parent_id, 8);
+    bool parent = pid != 0; /* all zero: a root span */
     size_t name = strlen(s->name);
     unsigned nattr = s->nattr < NES_SPAN_MAX_ATTRS ? s->nattr : NES_SPAN_MAX_ATTRS;
     size_t kv[NES_SPAN_MAX_ATTRS], kl[NES_SPAN_MAX_ATTRS], vl[NES_SPAN_MAX_ATTRS];
@@ -156,7 +157,7 @@ void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s)
     nes_pb_fixed64(w, 7, s->start_ns);
     nes_pb_fixed64(w, 8, s->end_ns);
     for (unsigned k = 0; k < nattr; k++) {
-        const nes_span_attr *at = &s->attr[k];
+        const nes_spanrec_attr *at = &s->attr[k];
         nes_pb_begin_len(w, 9, kv[k]);
         nes_pb_bytes(w, 1, at->key, kl[k]);
         if (at->is_int) {
@@ -196,27 +197,6 @@ int nes_otlp_end(nes_otlp_batch *b)
     d[--at] = tag;
     b->start = at;
     return 0;
-}
-
-/* Moves the body nes_otlp_end left at b->start to where it began. */
-static int end_at_base(nes_otlp_batch *b)
-{
-    int rc = nes_otlp_end(b);
-    if (rc == 0) {
-        nes_buf *out = b->w.out;
-        memmove(out->data + b->base, out->data + b->start, out->len - b->start);
-        out->len -= b->start - b->base;
-    }
-    return rc;
-}
-
-int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n)
-{
-    nes_otlp_batch b;
-    nes_otlp_batch_begin(&b, out, res);
-    for (size_t i = 0; i < n; i++)
-        nes_otlp_add_span(&b, &spans[i]);
-    return end_at_base(&b);
 }
 
 static const char *severity_text(uint8_t sev)
@@ -267,15 +247,6 @@ void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l)
         nes_pb_bytes(w, 10, l->span_id, 8);
     }
     nes_pb_fixed64(w, 11, l->time_ns);
-}
-
-int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n)
-{
-    nes_otlp_batch b;
-    nes_otlp_batch_begin(&b, out, res);
-    for (size_t i = 0; i < n; i++)
-        nes_otlp_add_log(&b, &logs[i]);
-    return end_at_base(&b);
 }
 
 /* ---- Prometheus text to OTLP ------------------------------------------------------------- */

@@ -23,6 +23,7 @@
 #include "enclave/log.h"
 #include "enclave/metrics.h"
 #include "enclave/otel/pb.h"
+#include "enclave/otel/spanrec.h"
 #include "enclave/otel/trace.h"
 
 /** One resource attribute (string value). */
@@ -66,8 +67,8 @@ typedef struct nes_otlp_batch {
  * added decides which. */
 void nes_otlp_batch_begin(nes_otlp_batch *b, nes_buf *out, const nes_otlp_resource *res);
 
-/** Adds one span to a body started with nes_otlp_batch_begin. */
-void nes_otlp_add_span(nes_otlp_batch *b, const nes_span *s);
+/** Adds one span (read from a span record, spanrec.h) to a body from nes_otlp_batch_begin. */
+void nes_otlp_add_span(nes_otlp_batch *b, const nes_spanrec_span *s);
 
 /** Adds one record (its first `len` line bytes are read) to a body from nes_otlp_batch_begin. */
 void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l);
@@ -76,12 +77,6 @@ void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l);
  * b->start to the buffer's end: the two outer messages' lengths are written into room left in
  * front (b->start is at most 8 bytes past where the body began), so the items are never moved. */
 int nes_otlp_end(nes_otlp_batch *b);
-
-/** ExportTraceServiceRequest (protobuf) with `n` spans. */
-int nes_otlp_traces(nes_buf *out, const nes_otlp_resource *res, const nes_span *spans, size_t n);
-
-/** ExportLogsServiceRequest (protobuf) with `n` records. */
-int nes_otlp_logs(nes_buf *out, const nes_otlp_resource *res, const nes_otlp_log *logs, size_t n);
 
 /** ExportMetricsServiceRequest with the same series as /metrics (cumulative since
  * `start_ns`, observed at `now_ns`; counters without Prometheus' `_total` suffix, histograms

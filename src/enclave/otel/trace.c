@@ -1,6 +1,8 @@
 /* trace.c - span ids, traceparent, sampling, the current span (see trace.h). */
 #include "enclave/otel/trace.h"
 
+#include "enclave/otel/spanrec.h"
+
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/random.h>
@@ -13,6 +15,18 @@ static _Thread_local size_t t_rand_left;
 static _Thread_local const nes_span *t_current;
 static _Thread_local uint64_t t_sm_state; /* span ids: SplitMix64, seeded from the CSPRNG */
 static _Thread_local bool t_sm_seeded;
+/* The calling thread's open group (nes_trace_group_open): the record being gathered */
+typedef struct group {
+    bool open;
+    unsigned n;           /* spans in rec */
+    size_t len;           /* bytes in rec (the head included) */
+    uint8_t root_id[8];   /* the span whose end hands the record over */
+    uint8_t trace_id[16]; /* the spans gathered: this trace's */
+    uint8_t rec[NES_SPANREC_MAX];
+} group;
+static _Thread_local group t_group;
+_Static_assert(NES_SPANREC_HEAD + NES_SPANREC_SPAN_MAX <= NES_SPANREC_MAX,
+               "a span always fits an emptied group");
 static _Atomic(nes_trace_sink_fn) g_sink;
 static _Atomic uint64_t g_ratio_bound = UINT64_MAX; /* sampled when id < bound; MAX: always */
 static _Atomic bool g_ratio_all = true;
@@ -223,6 +237,7 @@ void nes_trace_span_attr_str(nes_span *s, const char *key, const char *value)
     if (n > 0)
         memcpy(a->s, value, n);
     a->s[n] = '\0';
+    a->len = (uint8_t)n;
 }
 
 void nes_trace_span_attr_int(nes_span *s, const char *key, int64_t value)
@@ -244,14 +259,78 @@ void nes_trace_span_end(nes_span *s)
     nes_trace_span_end_at(s, s->start_ns != 0 ? nes_trace_now_ns() : 0);
 }
 
+/* a == b for n (8 or 16) bytes, as word compares (memcmp here is a call) */
+static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t u, v;
+        memcpy(&u, a + i, 8);
+        memcpy(&v, b + i, 8);
+        x |= u ^ v;
+    }
+    return x == 0;
+}
+
+/* Hands the group's record to the sink (when it holds a span) and empties it. */
+static void group_hand_over(group *g)
+{
+    nes_trace_sink_fn fn = atomic_load_explicit(&g_sink, memory_order_acquire);
+    if (g->n > 0 && fn != NULL)
+        fn(g->rec, g->len, g->n);
+    g->n = 0;
+    g->len = NES_SPANREC_HEAD;
+}
+
+void nes_trace_group_open(const nes_span *root)
+{
+    group *g = &t_group;
+    if (g->open)
+        nes_trace_group_close();
+    if (!root->sampled || root->start_ns == 0)
+        return;
+    g->open = true;
+    memcpy(g->root_id, root->span_id, 8);
+    memcpy(g->trace_id, root->trace_id, 16);
+    nes_spanrec_head(g->rec, root);
+    g->n = 0;
+    g->len = NES_SPANREC_HEAD;
+}
+
+void nes_trace_group_close(void)
+{
+    group *g = &t_group;
+    if (!g->open)
+        return;
+    group_hand_over(g);
+    g->open = false;
+}
+
 void nes_trace_span_end_at(nes_span *s, uint64_t end_ns)
 {
     s->end_ns = end_ns;
     if (!s->sampled || s->start_ns == 0) /* (not timed: no exporter ran when it began) */
         return;
     nes_trace_sink_fn fn = atomic_load_explicit(&g_sink, memory_order_acquire);
-    if (fn != NULL)
-        fn(s);
+    if (fn == NULL)
+        return;
+    group *g = &t_group;
+    if (g->open && same_bytes(s->trace_id, g->trace_id, 16)) {
+        size_t k = nes_spanrec_put(g->rec + g->len, sizeof(g->rec) - g->len, s);
+        if (k == 0) { /* full: what it holds goes first */
+            group_hand_over(g);
+            k = nes_spanrec_put(g->rec + g->len, sizeof(g->rec) - g->len, s);
+        }
+        g->len += k;
+        g->n += k != 0;
+        if (same_bytes(s->span_id, g->root_id, 8))
+            nes_trace_group_close();
+        return;
+    }
+    uint8_t rec[NES_SPANREC_HEAD + NES_SPANREC_SPAN_MAX]; /* a span alone: a record of one */
+    nes_spanrec_head(rec, s);
+    size_t k = nes_spanrec_put(rec + NES_SPANREC_HEAD, sizeof(rec) - NES_SPANREC_HEAD, s);
+    fn(rec, NES_SPANREC_HEAD + k, 1);
 }
 
 void nes_trace_set_current(const nes_span *s)

@@ -5,8 +5,10 @@
  * (a new trace id from a per-thread buffer filled by getrandom(2), the kernel's CSPRNG, as W3C
  * Trace Context level 2 asks; a span id from a per-thread SplitMix64 generator seeded from that
  * CSPRNG: span ids must be unique, not unpredictable) and a start time;
- * nes_trace_span_end stamps the end and, when the span is sampled and an exporter runs, copies
- * it into the exporter's bounded queue (export.h): a full queue drops the span and counts it.
+ * nes_trace_span_end stamps the end and, when the span is sampled and an exporter runs, packs
+ * it into a span record (spanrec.h) for the exporter's bounded queue (export.h): a full queue
+ * drops the record and counts its spans. A request gathers its spans into one record
+ * (nes_trace_group_open).
  * Without an exporter a span still gets ids, so a trace id can be passed on upstream.
  *
  * Parenting: a child names its parent span; a request's root span may instead continue a remote
@@ -58,10 +60,11 @@ typedef enum nes_span_kind {
     NES_SPAN_CLIENT = 3,
 } nes_span_kind;
 
-/** One attribute: a static key and an integer or a short string. */
+/** One attribute: a static key and an integer or a short string (`len` bytes, NUL-terminated). */
 typedef struct nes_span_attr {
     const char *key;
     bool is_int;
+    uint8_t len; /**< the string's length */
     int64_t i;
     char s[NES_SPAN_ATTR_STR];
 } nes_span_attr;
@@ -130,9 +133,21 @@ void nes_trace_random(uint8_t *out, size_t n);
 /** Nanoseconds since the Unix epoch (CLOCK_REALTIME). */
 uint64_t nes_trace_now_ns(void);
 
-/** Where ended spans go: set by the exporter (export.h); NULL: nowhere. Returns nothing; the
- * sink counts what it drops. */
-typedef void (*nes_trace_sink_fn)(const nes_span *s);
+/** Gathers the calling thread's spans of `root`'s trace from now on: each one that ends is
+ * packed into one record (spanrec.h) instead of going to the sink alone, and `root`'s own end
+ * hands the record over. For a request's spans, which all end on one thread within one call:
+ * one queue record per request. A group still open is handed over first; nothing happens when
+ * `root` goes nowhere (not sampled, or no exporter when it began). A group that would outgrow
+ * NES_SPANREC_MAX is handed over in parts. */
+void nes_trace_group_open(const nes_span *root);
+
+/** Hands over what the calling thread's open group holds and closes it (for a root that ends
+ * later, elsewhere: proxy mode's forwarded requests). Nothing when no group is open. */
+void nes_trace_group_close(void);
+
+/** Where ended spans go: set by the exporter (export.h); NULL: nowhere. The sink gets a span
+ * record (spanrec.h) of `len` bytes holding `nspans` spans, and counts what it drops. */
+typedef void (*nes_trace_sink_fn)(const void *rec, size_t len, unsigned nspans);
 void nes_trace_set_sink(nes_trace_sink_fn fn);
 
 #endif

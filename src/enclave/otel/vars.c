@@ -30,8 +30,9 @@ const nes_cfgref_var nes_otel_vars[] = {
     {G, "OTEL_BSP_SCHEDULE_DELAY", "integer (ms)", "5000", false, MS,
      "time between span and log record batches"},
     {G, "OTEL_BSP_MAX_QUEUE_SIZE", "integer", "2048", false, "1 to 1048576",
-     "spans (and log records) queued at most, split between 4 shards (a thread uses one, so "
-     "with 1 to 3 threads fewer fit); more are dropped and counted"},
+     "spans (and log records) queued at most, as bytes: N x 96 bytes of spans and N x 256 "
+     "of log records (a request's four spans take ~330 bytes, its access line's record ~240), "
+     "in 4 shards any thread may fill; what does not fit is dropped and counted"},
     {G, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "integer", "512", false, "1 to 65536",
      "items per export request (at most OTEL_BSP_MAX_QUEUE_SIZE)"},
     {G, "OTEL_METRIC_EXPORT_INTERVAL", "integer (ms)", "60000", false, "1 to 86400000",

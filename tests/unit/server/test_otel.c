@@ -5,6 +5,7 @@
  * table of cases). The end-to-end checks with
  * a real OTLP receiver are tests/integration/test_otel.py. */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 #include "enclave/otel/otlp.h"
 #include "enclave/otel/pb.h"
 #include "enclave/otel/queue.h"
+#include "enclave/otel/spanrec.h"
 #include "enclave/otel/trace.h"
 
 #define TP_TRACE "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -136,58 +138,173 @@ static void ratio_sampling(void **state)
     nes_trace_set_ratio(1.0);
 }
 
-static void queue_drops_when_full(void **state)
+/* Pushes a record of n bytes (each byte `fill`); false when refused. */
+static bool ring_push(nes_otq *q, size_t n, unsigned char fill)
+{
+    unsigned char *p = nes_otq_reserve(q, n);
+    if (p == NULL)
+        return false;
+    memset(p, fill, n);
+    nes_otq_commit(q, p);
+    return true;
+}
+
+/* Pops the oldest record: its length (0 when none), checking every byte is `fill`. */
+static size_t ring_pop(nes_otq *q, unsigned char fill)
+{
+    size_t len = 0;
+    const unsigned char *p = nes_otq_peek(q, &len);
+    if (p == NULL)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != fill)
+            fail_msg("byte %zu of a %zu-byte record: %u, not %u", i, len, p[i], fill);
+    nes_otq_release(q);
+    return len;
+}
+
+/* The byte ring: sizes, refusals, full, wrap-around past the ring's end, emptying. */
+static void ring_basics(void **state)
 {
     (void)state;
-    nes_otq *q = nes_otq_new(5, sizeof(int));
+    assert_int_equal(nes_otq_record_size(1), 16);
+    assert_int_equal(nes_otq_record_size(8), 16);
+    assert_int_equal(nes_otq_record_size(9), 24);
+    assert_null(nes_otq_new(0, 8));
+    assert_null(nes_otq_new(64, 0));
+    assert_null(nes_otq_new((size_t)1 << 31, 8));
+    nes_otq *q = nes_otq_new(100, 40); /* 128 bytes after rounding */
     assert_non_null(q);
-    assert_int_equal(nes_otq_capacity(q), 8);
-    for (int i = 0; i < 8; i++)
-        assert_true(nes_otq_push(q, &i));
-    int x = 99;
-    assert_false(nes_otq_push(q, &x));
-    assert_int_equal(nes_otq_dropped(q), 1);
-    for (int i = 0; i < 8; i++) {
-        int v;
-        assert_true(nes_otq_pop(q, &v));
-        assert_int_equal(v, i);
+    assert_int_equal(nes_otq_size(q), 128);
+    assert_null(nes_otq_reserve(q, 0));  /* an empty record is refused */
+    assert_null(nes_otq_reserve(q, 41)); /* so is one over the largest */
+    assert_int_equal(nes_otq_used(q), 0);
+    size_t len = 99;
+    assert_null(nes_otq_peek(q, &len));
+    /* variable sizes fill it: 16 + 24 + 48 + 40 = 128, then full */
+    assert_true(ring_push(q, 3, 'a'));
+    assert_true(ring_push(q, 16, 'b'));
+    assert_true(ring_push(q, 40, 'c'));
+    assert_true(ring_push(q, 32, 'd'));
+    assert_int_equal(nes_otq_used(q), 128);
+    assert_false(ring_push(q, 1, 'x'));
+    assert_int_equal(ring_pop(q, 'a'), 3);
+    assert_false(ring_push(q, 9, 'x')); /* 24 bytes: only 16 free */
+    assert_true(ring_push(q, 8, 'e'));  /* 16 fit */
+    assert_int_equal(ring_pop(q, 'b'), 16);
+    assert_int_equal(ring_pop(q, 'c'), 40);
+    assert_int_equal(ring_pop(q, 'd'), 32);
+    assert_int_equal(ring_pop(q, 'e'), 8);
+    assert_int_equal(ring_pop(q, 0), 0);
+    assert_int_equal(nes_otq_used(q), 0);
+    /* many laps of records of every size, at every offset (a record near the end runs on past
+     * it) with a few held at once */
+    unsigned char fill = 0;
+    size_t held = 0;
+    for (int r = 0; r < 3000; r++) {
+        size_t n = 1 + (size_t)(r * 7) % 40;
+        if (ring_push(q, n, (unsigned char)(fill + held)))
+            held++;
+        else
+            assert_true(held > 0);
+        if (held == 3 || (r % 5) == 0) {
+            while (held > 0) {
+                assert_true(ring_pop(q, fill) > 0);
+                fill++;
+                held--;
+            }
+        }
     }
-    int v;
-    assert_false(nes_otq_pop(q, &v));
-    /* wraps around */
-    for (int r = 0; r < 100; r++) {
-        assert_true(nes_otq_push(q, &r));
-        assert_true(nes_otq_pop(q, &v));
-        assert_int_equal(v, r);
-    }
+    while (held-- > 0)
+        assert_true(ring_pop(q, fill++) > 0);
+    assert_int_equal(nes_otq_used(q), 0);
     nes_otq_free(q);
-    assert_null(nes_otq_new(0, 4));
-    assert_null(nes_otq_new(4, 0));
     nes_otq_free(NULL);
+}
+
+/* A reserved record not committed holds the consumer up (the ones behind it too); emptied, the
+ * ring starts its next records at the start of a lap. */
+static void ring_uncommitted_and_reset(void **state)
+{
+    (void)state;
+    nes_otq *q = nes_otq_new(256, 16);
+    assert_non_null(q);
+    unsigned char *first = nes_otq_reserve(q, 16); /* the first payload of a lap */
+    assert_non_null(first);
+    memset(first, 'a', 16);
+    nes_otq_commit(q, first);
+    unsigned char *held = nes_otq_reserve(q, 5);
+    assert_non_null(held);
+    assert_true(ring_push(q, 7, 'c'));
+    assert_int_equal(ring_pop(q, 'a'), 16);
+    size_t len;
+    assert_null(nes_otq_peek(q, &len)); /* 'b' is not committed: neither it nor 'c' shows */
+    memset(held, 'b', 5);
+    nes_otq_commit(q, held);
+    assert_int_equal(ring_pop(q, 'b'), 5);
+    assert_int_equal(ring_pop(q, 'c'), 7);
+    assert_int_equal(nes_otq_used(q), 0);
+    /* emptied 24+16+16 = 56 bytes into the lap (at least a largest record, 24): the next
+     * record lands at the lap's start, round after round */
+    for (int i = 0; i < 3; i++) {
+        unsigned char *p = nes_otq_reserve(q, 4);
+        assert_ptr_equal(p, first);
+        memset(p, 'y', 4);
+        nes_otq_commit(q, p);
+        assert_true(ring_push(q, 16, 'x'));
+        assert_int_equal(ring_pop(q, 'y'), 4);
+        assert_int_equal(ring_pop(q, 'x'), 16); /* 16 + 24 = 40 bytes in: back to the start */
+    }
+    /* emptied 16 bytes in (less than a largest record): it goes on from there */
+    assert_true(ring_push(q, 4, 'z'));
+    assert_int_equal(ring_pop(q, 'z'), 4);
+    unsigned char *p = nes_otq_reserve(q, 4);
+    assert_ptr_equal(p, first + 16);
+    nes_otq_commit(q, p);
+    assert_int_equal(ring_pop(q, 0), 4); /* never written: free bytes read 0 */
+    nes_otq_free(q);
 }
 
 typedef struct prod {
     nes_otq *q;
     int id;
-    int pushed;
+    int pushed, refused;
     _Atomic int *finished;
 } prod;
+
+enum { PROD_N = 20000 };
 
 static void *producer(void *arg)
 {
     prod *p = arg;
-    for (int i = 0; i < 20000; i++) {
-        uint64_t item[2] = {(uint64_t)p->id, (uint64_t)i};
-        p->pushed += nes_otq_push(p->q, item);
+    for (int i = 0; i < PROD_N; i++) {
+        size_t n = 8 + (size_t)(i % 13) * 8; /* 8 to 104 bytes */
+        uint32_t *r = nes_otq_reserve(p->q, n);
+        for (int tries = 0; r == NULL && tries < 20; tries++) { /* let the consumer in */
+            sched_yield();
+            r = nes_otq_reserve(p->q, n);
+        }
+        if (r == NULL) {
+            p->refused++;
+            continue;
+        }
+        r[0] = (uint32_t)p->id;
+        r[1] = (uint32_t)i;
+        memset(r + 2, p->id, n - 8);
+        nes_otq_commit(p->q, r);
+        p->pushed++;
     }
     atomic_fetch_add(p->finished, 1);
     return NULL;
 }
 
-static void queue_many_producers(void **state)
+/* Four producers and the consumer at once on a small ring (it fills and laps many times): every
+ * record arrives once, whole, in order per producer; pushed plus refused is what was offered. */
+static void ring_many_producers(void **state)
 {
     (void)state;
-    nes_otq *q = nes_otq_new(1024, 16);
+    nes_otq *q = nes_otq_new(4096, 128);
+    assert_non_null(q);
     _Atomic int finished = 0;
     prod p[4];
     pthread_t t[4];
@@ -195,75 +312,34 @@ static void queue_many_producers(void **state)
         p[i] = (prod){.q = q, .id = i, .finished = &finished};
         pthread_create(&t[i], NULL, producer, &p[i]);
     }
-    /* consume while they produce: every item arrives once, in order per producer */
     int64_t last[4] = {-1, -1, -1, -1};
-    uint64_t got = 0;
+    uint64_t got = 0, pushed = 0;
     for (;;) {
         bool all_done = atomic_load(&finished) == 4; /* read before the final drain */
-        uint64_t item[2];
-        while (nes_otq_pop(q, item)) {
-            assert_true(item[0] < 4);
-            assert_true((int64_t)item[1] > last[item[0]]);
-            last[item[0]] = (int64_t)item[1];
+        size_t len;
+        const uint32_t *r;
+        while ((r = nes_otq_peek(q, &len)) != NULL) {
+            assert_true(r[0] < 4);
+            assert_true((int64_t)r[1] > last[r[0]]);
+            assert_int_equal(len, 8 + (size_t)(r[1] % 13) * 8);
+            const unsigned char *b = (const unsigned char *)(r + 2);
+            for (size_t k = 0; k + 8 < len; k++)
+                assert_int_equal(b[k], r[0]);
+            last[r[0]] = r[1];
             got++;
+            nes_otq_release(q);
         }
         if (all_done)
             break;
     }
-    uint64_t pushed = 0;
     for (int i = 0; i < 4; i++) {
         pthread_join(t[i], NULL);
         pushed += (uint64_t)p[i].pushed;
+        assert_int_equal(p[i].pushed + p[i].refused, PROD_N);
     }
     assert_int_equal(got, pushed);
-    assert_int_equal(pushed + nes_otq_dropped(q), 80000);
-    nes_otq_free(q);
-
-    /* a partial push copies only its bytes; pop says how many */
-    q = nes_otq_new(4, 16);
-    assert_non_null(q);
-    char in16[16] = "abcdefghijklmno", out16[16];
-    assert_true(nes_otq_push_n(q, in16, 3));
-    assert_true(nes_otq_push_n(q, in16, 99)); /* at most the in16 size */
-    assert_int_equal(nes_otq_len(q), 2);
-    memset(out16, 'z', sizeof(out16));
-    assert_int_equal(nes_otq_pop(q, out16), 3);
-    assert_memory_equal(out16, "abczzz", 6);
-    assert_int_equal(nes_otq_pop(q, out16), 16);
-    assert_memory_equal(out16, in16, 16);
-    assert_int_equal(nes_otq_len(q), 0);
-
-    /* in place: reserve, write, commit; peek, read, release; full means a counted drop */
-    uint64_t drops = nes_otq_dropped(q);
-    for (int i = 0; i < 4; i++) {
-        char *slot = nes_otq_reserve(q);
-        assert_non_null(slot);
-        snprintf(slot, 16, "item %d", i);
-        nes_otq_commit(q, slot, 7);
-    }
-    assert_null(nes_otq_reserve(q));
-    assert_int_equal(nes_otq_dropped(q), drops + 1);
-    char *held = NULL;
-    for (int i = 0; i < 4; i++) {
-        size_t len = 0;
-        const char *it = nes_otq_peek(q, &len);
-        assert_non_null(it);
-        assert_int_equal(len, 7);
-        char want[8];
-        snprintf(want, sizeof(want), "item %d", i);
-        assert_memory_equal(it, want, 7);
-        nes_otq_release(q);
-        if (i == 0) { /* a reserved, uncommitted slot holds the consumer up */
-            held = nes_otq_reserve(q);
-            assert_non_null(held);
-        }
-    }
-    size_t len = 0;
-    assert_null(nes_otq_peek(q, &len));
-    nes_otq_commit(q, held, 2);
-    assert_non_null(nes_otq_peek(q, &len));
-    assert_int_equal(len, 2);
-    nes_otq_release(q);
+    assert_true(got > 3 * 4096 / 16); /* the ring lapped a few times at least */
+    assert_int_equal(nes_otq_used(q), 0);
     nes_otq_free(q);
 }
 
@@ -450,6 +526,40 @@ static bool pb_path(const uint8_t *p, size_t n, const int *path, size_t depth, c
     return true;
 }
 
+/* Adds `s` as the exporter does: packed into a span record, read back in place, encoded. */
+static void add_span(nes_otlp_batch *bt, const nes_span *s)
+{
+    uint8_t rec[NES_SPANREC_HEAD + NES_SPANREC_SPAN_MAX];
+    nes_spanrec_head(rec, s);
+    size_t len =
+        NES_SPANREC_HEAD + nes_spanrec_put(rec + NES_SPANREC_HEAD, NES_SPANREC_SPAN_MAX, s);
+    size_t off = NES_SPANREC_HEAD;
+    nes_spanrec_span v;
+    assert_int_equal(nes_spanrec_next(rec, len, &off, &v), 1);
+    assert_int_equal(off, len);
+    nes_otlp_add_span(bt, &v);
+}
+
+/* A body through the exporter's own path (nes_otlp_batch_begin, an add per item, nes_otlp_end):
+ * 0 with the body at *body (*len bytes), or -1. `logs`: log records, else spans. */
+static int encode(nes_buf *b, const nes_otlp_resource *res, const void *items, size_t n, bool logs,
+                  const uint8_t **body, size_t *len)
+{
+    nes_otlp_batch bt;
+    nes_otlp_batch_begin(&bt, b, res);
+    for (size_t i = 0; i < n; i++) {
+        if (logs)
+            nes_otlp_add_log(&bt, (const nes_otlp_log *)items + i);
+        else
+            add_span(&bt, (const nes_span *)items + i);
+    }
+    if (nes_otlp_end(&bt) != 0)
+        return -1;
+    *body = b->data + bt.start;
+    *len = b->len - bt.start;
+    return 0;
+}
+
 static void otlp_protobuf_shapes(void **state)
 {
     (void)state;
@@ -465,24 +575,26 @@ static void otlp_protobuf_shapes(void **state)
     nes_trace_span_begin(&sp[1], "schema.resolve", NES_SPAN_INTERNAL, &sp[0], NULL);
     nes_trace_span_end(&sp[1]);
     nes_buf b = {0};
-    assert_int_equal(nes_otlp_traces(&b, &res, sp, 2), 0);
+    const uint8_t *body = NULL;
+    size_t blen = 0;
+    assert_int_equal(encode(&b, &res, sp, 2, false, &body, &blen), 0);
     const uint8_t *m, *val;
     size_t mlen, vlen;
     uint64_t v;
     /* resource_spans[0].resource.attributes[0] = {service.name, "svc \"q\""} */
     static const int attr0[] = {1, 0, 1, 0, 1, 0};
-    assert_true(pb_path(b.data, b.len, attr0, 3, &m, &mlen));
+    assert_true(pb_path(body, blen, attr0, 3, &m, &mlen));
     assert_true(pb_field(m, mlen, 1, 0, NULL, &val, &vlen));
     assert_int_equal(vlen, 12);
     assert_memory_equal(val, "service.name", 12);
     /* scope_spans[0].scope.name */
     static const int scope[] = {1, 0, 2, 0, 1, 0};
-    assert_true(pb_path(b.data, b.len, scope, 3, &m, &mlen));
+    assert_true(pb_path(body, blen, scope, 3, &m, &mlen));
     assert_true(pb_field(m, mlen, 1, 0, NULL, &val, &vlen));
     assert_memory_equal(val, NES_OTLP_SCOPE, strlen(NES_OTLP_SCOPE));
     /* spans[0]: ids, name, kind, times, attributes, status ERROR; no parent */
     static const int span0[] = {1, 0, 2, 0, 2, 0};
-    assert_true(pb_path(b.data, b.len, span0, 3, &m, &mlen));
+    assert_true(pb_path(body, blen, span0, 3, &m, &mlen));
     assert_true(pb_field(m, mlen, 1, 0, NULL, &val, &vlen));
     assert_int_equal(vlen, 16);
     assert_memory_equal(val, sp[0].trace_id, 16);
@@ -509,7 +621,7 @@ static void otlp_protobuf_shapes(void **state)
     assert_int_equal(v, 2);
     /* spans[1]: its parent; status left unset */
     static const int span1[] = {1, 0, 2, 0, 2, 1};
-    assert_true(pb_path(b.data, b.len, span1, 3, &m, &mlen));
+    assert_true(pb_path(body, blen, span1, 3, &m, &mlen));
     assert_true(pb_field(m, mlen, 4, 0, NULL, &val, &vlen));
     assert_memory_equal(val, sp[0].span_id, 8);
     assert_false(pb_field(m, mlen, 15, 0, NULL, &val, &vlen));
@@ -523,9 +635,9 @@ static void otlp_protobuf_shapes(void **state)
     memcpy(l.line, line, l.len);
     assert_int_equal(nes_otlp_severity_of(line, l.len), 13);
     assert_int_equal(nes_otlp_severity_of("{}", 2), 9);
-    assert_int_equal(nes_otlp_logs(&b, &res, &l, 1), 0);
+    assert_int_equal(encode(&b, &res, &l, 1, true, &body, &blen), 0);
     static const int rec[] = {1, 0, 2, 0, 2, 0};
-    assert_true(pb_path(b.data, b.len, rec, 3, &m, &mlen));
+    assert_true(pb_path(body, blen, rec, 3, &m, &mlen));
     assert_true(pb_field(m, mlen, 1, 0, &v, NULL, NULL));
     assert_int_equal(v, 5);
     assert_true(pb_field(m, mlen, 11, 0, &v, NULL, NULL));
@@ -546,24 +658,21 @@ static void otlp_protobuf_shapes(void **state)
 
     /* a bounded buffer refuses instead of growing */
     b.max = 64;
-    assert_int_equal(nes_otlp_traces(&b, &res, sp, 2), -1);
+    assert_int_equal(encode(&b, &res, sp, 2, false, &body, &blen), -1);
     nes_buf_free(&b);
 }
 
 /* Bodies whose outer lengths take 1, 2 or 3 varint bytes (the lengths are written in front of
- * the items, nes_otlp_end): through nes_otlp_traces (body moved to where it began, after bytes
- * already in the buffer) and through the batch API (body at batch.start). Each decodes to one
+ * the items, nes_otlp_end), in an empty buffer or after bytes already there. Each decodes to one
  * ResourceSpans covering the body exactly, with every span in order. */
 static void otlp_outer_lengths(void **state)
 {
     (void)state;
     static const struct {
         size_t n;
-        bool prefix; /* bytes before the body (nes_otlp_traces) */
-        bool batch;  /* the batch API instead */
+        bool prefix; /* bytes before the body */
     } cases[] = {
-        {1, false, false},  {1, true, false},     {2, false, true},    {300, true, false},
-        {300, false, true}, {3000, false, false}, {3000, false, true}, {3000, true, false},
+        {1, false}, {1, true}, {2, false}, {300, true}, {300, false}, {3000, false}, {3000, true},
     };
     nes_otlp_resource res = {0};
     enum { MAXN = 3000 };
@@ -577,25 +686,17 @@ static void otlp_outer_lengths(void **state)
         nes_buf b = {0};
         if (cases[c].prefix)
             assert_int_equal(nes_buf_append(&b, "xyz", 3), 0);
-        const uint8_t *body;
-        size_t len;
-        if (cases[c].batch) {
-            nes_otlp_batch bt;
-            nes_otlp_batch_begin(&bt, &b, &res);
-            for (size_t i = 0; i < cases[c].n; i++)
-                nes_otlp_add_span(&bt, &sp[i]);
-            assert_int_equal(nes_otlp_end(&bt), 0);
-            assert_true(bt.start >= bt.base && bt.start <= bt.base + 8);
-            body = b.data + bt.start;
-            len = b.len - bt.start;
-        } else {
-            assert_int_equal(nes_otlp_traces(&b, &res, sp, cases[c].n), 0);
-            size_t skip = cases[c].prefix ? 3 : 0;
-            if (skip)
-                assert_memory_equal(b.data, "xyz", 3);
-            body = b.data + skip;
-            len = b.len - skip;
-        }
+        nes_otlp_batch bt;
+        nes_otlp_batch_begin(&bt, &b, &res);
+        for (size_t i = 0; i < cases[c].n; i++)
+            add_span(&bt, &sp[i]);
+        assert_int_equal(nes_otlp_end(&bt), 0);
+        assert_true(bt.start >= bt.base && bt.start <= bt.base + 8);
+        assert_int_equal(bt.base, cases[c].prefix ? 3 : 0);
+        if (cases[c].prefix)
+            assert_memory_equal(b.data, "xyz", 3);
+        const uint8_t *body = b.data + bt.start;
+        size_t len = b.len - bt.start;
         const uint8_t *top, *m, *val;
         size_t tlen, mlen, vlen;
         assert_true(pb_field(body, len, 1, 0, NULL, &top, &tlen));
@@ -706,12 +807,49 @@ static void prometheus_to_otlp_cases(void **state)
     }
 }
 
-static nes_span g_sunk[4];
-static int g_nsunk;
-static void test_sink(const nes_span *sp)
+/* The sink: records unpacked into spans (g_sunk), records counted (g_nrec) with their spans
+ * (g_recspans[i]: the i-th record's). */
+static nes_span g_sunk[16];
+static int g_nsunk, g_nrec;
+static unsigned g_recspans[16];
+static void test_sink(const void *rec, size_t len, unsigned nspans)
 {
-    if (g_nsunk < 4)
-        g_sunk[g_nsunk++] = *sp;
+    size_t off = NES_SPANREC_HEAD;
+    nes_spanrec_span v;
+    unsigned n = 0;
+    while (nes_spanrec_next(rec, len, &off, &v)) {
+        if (g_nsunk < 16) { /* back as a nes_span, to compare with what was ended */
+            nes_span *sp = &g_sunk[g_nsunk++];
+            memset(sp, 0, sizeof(*sp));
+            memcpy(sp->trace_id, v.trace_id, 16);
+            memcpy(sp->span_id, v.span_id, 8);
+            memcpy(sp->parent_id, v.parent_id, 8);
+            sp->name = v.name;
+            sp->sampled = true;
+            sp->error = v.error;
+            sp->kind = v.kind;
+            sp->nattr = (uint8_t)v.nattr;
+            sp->start_ns = v.start_ns;
+            sp->end_ns = v.end_ns;
+            for (unsigned k = 0; k < v.nattr; k++) {
+                nes_span_attr *a = &sp->attr[k];
+                a->key = v.attr[k].key;
+                a->is_int = v.attr[k].is_int;
+                if (a->is_int) {
+                    a->i = v.attr[k].i;
+                } else {
+                    assert_true(v.attr[k].len < NES_SPAN_ATTR_STR);
+                    memcpy(a->s, v.attr[k].s, v.attr[k].len);
+                    a->len = (uint8_t)v.attr[k].len;
+                }
+            }
+        }
+        n++;
+    }
+    assert_int_equal(off, len); /* the record is its spans, nothing else */
+    assert_int_equal(n, nspans);
+    if (g_nrec < 16)
+        g_recspans[g_nrec++] = nspans;
 }
 
 static char g_tapped[NES_LOGLINE_MAX];
@@ -775,6 +913,124 @@ static void sink_aws_observer_and_tap(void **state)
     nes_trace_random(b, sizeof(b));
     assert_memory_not_equal(a, b, sizeof(a));
     assert_true(nes_trace_now_ns() > 1600000000ull * 1000000000ull);
+}
+
+/* Two spans alike as the exporter sees them. */
+static void same_span(const nes_span *got, const nes_span *w)
+{
+    assert_ptr_equal(got->name, w->name);
+    assert_memory_equal(got->trace_id, w->trace_id, 16);
+    assert_memory_equal(got->span_id, w->span_id, 8);
+    assert_memory_equal(got->parent_id, w->parent_id, 8);
+    assert_true(got->start_ns == w->start_ns && got->end_ns == w->end_ns);
+    assert_int_equal(got->kind, w->kind);
+    assert_int_equal(got->error, w->error);
+    assert_int_equal(got->nattr, w->nattr);
+    for (unsigned k = 0; k < w->nattr; k++) {
+        assert_ptr_equal(got->attr[k].key, w->attr[k].key);
+        assert_int_equal(got->attr[k].is_int, w->attr[k].is_int);
+        if (w->attr[k].is_int)
+            assert_true(got->attr[k].i == w->attr[k].i);
+        else
+            assert_string_equal(got->attr[k].s, w->attr[k].s);
+    }
+}
+
+/* A request's spans in one record: children as they end, the server span last, the same spans
+ * (names, ids, parents, times, attributes, status) as one by one. Other traces' spans go alone;
+ * a group closed before its root hands over what it holds; an open group is handed over by the
+ * next; a group that outgrows a record is handed over in parts, none lost. */
+static void span_groups(void **state)
+{
+    (void)state;
+    g_nsunk = g_nrec = 0;
+    nes_trace_set_sink(test_sink);
+    nes_span root, schema, body, other, late;
+    nes_trace_span_begin(&root, "POST /encrypt", NES_SPAN_SERVER, NULL, NULL);
+    nes_trace_span_attr_str(&root, "http.route", "/encrypt");
+    nes_trace_group_open(&root);
+    nes_trace_span_begin(&schema, "schema.resolve", NES_SPAN_INTERNAL, &root, NULL);
+    nes_trace_span_attr_int(&schema, "nes.schema.found", 1);
+    nes_trace_span_end(&schema);
+    nes_trace_span_begin(&other, "spec.refresh", NES_SPAN_INTERNAL, NULL, NULL);
+    nes_trace_span_end(&other); /* another trace: alone, at once */
+    assert_int_equal(g_nrec, 1);
+    assert_int_equal(g_recspans[0], 1);
+    same_span(&g_sunk[0], &other);
+    nes_trace_span_begin(&body, "body.encrypt", NES_SPAN_INTERNAL, &root, NULL);
+    nes_trace_span_attr_int(&body, "nes.fields", -3);
+    nes_trace_span_attr_str(&body, "s", "\xc3\xa9t\xc3\xa9");
+    nes_trace_span_error(&body);
+    nes_trace_span_end(&body);
+    assert_int_equal(g_nrec, 1); /* gathered */
+    nes_trace_span_attr_int(&root, "http.response.status_code", 200);
+    nes_trace_span_end(&root);
+    assert_int_equal(g_nrec, 2);
+    assert_int_equal(g_recspans[1], 3);
+    same_span(&g_sunk[1], &schema);
+    same_span(&g_sunk[2], &body);
+    same_span(&g_sunk[3], &root);
+    /* after its root, a span of the trace goes alone */
+    nes_trace_span_begin(&late, "upstream", NES_SPAN_CLIENT, &root, NULL);
+    nes_trace_span_end(&late);
+    assert_int_equal(g_nrec, 3);
+    assert_int_equal(g_recspans[2], 1);
+    same_span(&g_sunk[4], &late);
+    /* closed before its root (proxy mode): the children now, the root later, alone */
+    nes_trace_span_begin(&root, "HTTP request", NES_SPAN_SERVER, NULL, NULL);
+    nes_trace_group_open(&root);
+    nes_trace_span_begin(&schema, "schema.resolve", NES_SPAN_INTERNAL, &root, NULL);
+    nes_trace_span_end(&schema);
+    nes_trace_group_close();
+    assert_int_equal(g_nrec, 4);
+    nes_trace_span_end(&root);
+    assert_int_equal(g_nrec, 5);
+    assert_int_equal(g_recspans[3] + g_recspans[4], 2);
+    same_span(&g_sunk[6], &root);
+    /* an open group is handed over by the next; an empty one hands over nothing */
+    nes_trace_span_begin(&root, "a", NES_SPAN_SERVER, NULL, NULL);
+    nes_trace_group_open(&root);
+    nes_trace_span_begin(&schema, "child", NES_SPAN_INTERNAL, &root, NULL);
+    nes_trace_span_end(&schema);
+    nes_trace_span_begin(&other, "b", NES_SPAN_SERVER, NULL, NULL);
+    nes_trace_group_open(&other);
+    assert_int_equal(g_nrec, 6);
+    nes_trace_group_close();
+    nes_trace_group_close();
+    assert_int_equal(g_nrec, 6);
+    /* many children with long attributes: handed over in parts of at most NES_SPANREC_MAX */
+    g_nsunk = g_nrec = 0;
+    char longv[NES_SPAN_ATTR_STR + 8];
+    memset(longv, 'v', sizeof(longv) - 1);
+    longv[sizeof(longv) - 1] = '\0';
+    nes_trace_span_begin(&root, "big", NES_SPAN_SERVER, NULL, NULL);
+    nes_trace_group_open(&root);
+    for (int i = 0; i < 12; i++) {
+        nes_span c;
+        nes_trace_span_begin(&c, "c", NES_SPAN_INTERNAL, &root, NULL);
+        for (int k = 0; k < NES_SPAN_MAX_ATTRS; k++)
+            nes_trace_span_attr_str(&c, "k", longv);
+        nes_trace_span_end(&c);
+    }
+    nes_trace_span_end(&root);
+    unsigned total = 0;
+    for (int i = 0; i < g_nrec; i++)
+        total += g_recspans[i];
+    assert_int_equal(total, 13);
+    assert_true(g_nrec >= 5); /* full-size spans: one or two to a record */
+    same_span(&g_sunk[12], &root);
+    /* a root that goes nowhere opens no group */
+    nes_trace_ctx unsampled;
+    assert_int_equal(nes_traceparent_parse("00-" TP_TRACE "-" TP_SPAN "-00", &unsampled), 0);
+    g_nrec = 0;
+    nes_trace_span_begin(&root, "off", NES_SPAN_SERVER, NULL, &unsampled);
+    nes_trace_group_open(&root);
+    nes_trace_span_begin(&other, "bg", NES_SPAN_INTERNAL, NULL, NULL);
+    nes_trace_span_end(&other);
+    assert_int_equal(g_nrec, 1);
+    nes_trace_span_end(&root);
+    assert_int_equal(g_nrec, 1);
+    nes_trace_set_sink(NULL);
 }
 
 static int fake_encrypt(void *ud, const uint8_t *ctx, size_t ctx_len, const uint8_t *pt,
@@ -923,8 +1179,9 @@ int main(void)
         cmocka_unit_test(traceparent_cases),
         cmocka_unit_test(spans_parent_and_format),
         cmocka_unit_test(ratio_sampling),
-        cmocka_unit_test(queue_drops_when_full),
-        cmocka_unit_test(queue_many_producers),
+        cmocka_unit_test(ring_basics),
+        cmocka_unit_test(ring_uncommitted_and_reset),
+        cmocka_unit_test(ring_many_producers),
         cmocka_unit_test(pb_writer_cases),
         cmocka_unit_test(otlp_protobuf_shapes),
         cmocka_unit_test(otlp_outer_lengths),
@@ -934,6 +1191,7 @@ int main(void)
         cmocka_unit_test(prometheus_to_otlp_cases),
         cmocka_unit_test(sink_aws_observer_and_tap),
         cmocka_unit_test(timed_codec_span),
+        cmocka_unit_test(span_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
