@@ -12,10 +12,12 @@
 #include <time.h>
 
 #include "aws/http.h"
+#include "core/hex.h"
 #include "enclave/log.h"
 #include "enclave/otel/queue.h"
 #include "enclave/otel/spanrec.h"
 #include "enclave/otel/trace.h"
+#include "net/deadline.h"
 
 enum { SIG_TRACES = 0, SIG_METRICS = 1, SIG_LOGS = 2 };
 static const char *const signal_path[3] = {"/v1/traces", "/v1/metrics", "/v1/logs"};
@@ -53,23 +55,12 @@ static int parse_size(const char *v, size_t *out, size_t max)
 }
 
 /* %-decodes in place (W3C Baggage octets, as OTEL_*_HEADERS and attributes use). */
-static int hexdig(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void pct_decode(char *s)
 {
     char *w = s;
     for (char *r = s; *r; r++) {
-        int hi = r[0] == '%' && r[1] ? hexdig(r[1]) : -1;
-        int lo = hi >= 0 && r[2] ? hexdig(r[2]) : -1;
+        int hi = r[0] == '%' && r[1] ? nes_hexval(r[1]) : -1;
+        int lo = hi >= 0 && r[2] ? nes_hexval(r[2]) : -1;
         if (lo >= 0) {
             *w++ = (char)(unsigned char)(hi << 4 | lo);
             r += 2;
@@ -502,15 +493,8 @@ static void *run(void *arg)
         uint64_t next = next_batch < next_metrics ? next_batch : next_metrics;
         bool early = !hold && (backlog(e, e->spans) || backlog(e, e->logs));
         if (now < next && !early) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
             uint64_t wait = next - now < POLL_MS ? next - now : POLL_MS;
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = nes_deadline_after(CLOCK_MONOTONIC, wait);
             pthread_cond_timedwait(&e->cv, &e->mu, &ts);
             continue;
         }

@@ -4,24 +4,10 @@
 #include "enclave/otel/otlp_int.h"
 #include "enclave/otel/pb.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int nes_otlp_put(nes_buf *out, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return -1;
-    return nes_buf_append(out, tmp, (size_t)n);
-}
 
 #define LIT(out, s) nes_buf_append((out), (s), sizeof(s) - 1)
 
@@ -52,14 +38,14 @@ int nes_otlp_kv_str(nes_buf *out, const char *key, const char *value)
 
 int nes_otlp_resource_scope(nes_buf *out, const nes_otlp_resource *res, const char *list)
 {
-    int rc = nes_otlp_put(out, "{\"resource\":{\"attributes\":[");
+    int rc = nes_buf_appendf(out, "{\"resource\":{\"attributes\":[");
     for (size_t i = 0; i < res->nattrs; i++) {
         if (i > 0)
-            rc |= nes_otlp_put(out, ",");
+            rc |= nes_buf_appendf(out, ",");
         rc |= nes_otlp_kv_str(out, res->attrs[i].key, res->attrs[i].value);
     }
-    rc |= nes_otlp_put(out, "]},\"%s\":[{\"scope\":{\"name\":\"%s\",\"version\":\"%s\"},", list,
-                       NES_OTLP_SCOPE, NES_VERSION);
+    rc |= nes_buf_appendf(out, "]},\"%s\":[{\"scope\":{\"name\":\"%s\",\"version\":\"%s\"},", list,
+                          NES_OTLP_SCOPE, NES_VERSION);
     return rc;
 }
 
@@ -284,7 +270,7 @@ static const char *labels(nes_buf *out, const char *p, const char *end, int *rc)
             return NULL;
         val[vl] = '\0';
         p++; /* closing quote */
-        *rc |= nes_otlp_put(out, "%s", n++ ? "," : "");
+        *rc |= nes_buf_appendf(out, "%s", n++ ? "," : "");
         *rc |= nes_otlp_kv_str(out, key, val);
         if (p < end && *p == ',')
             p++;
@@ -295,9 +281,9 @@ static const char *labels(nes_buf *out, const char *p, const char *end, int *rc)
 int nes_otlp_from_prometheus(nes_buf *out, const nes_otlp_resource *res, const char *text,
                              size_t len, uint64_t start_ns, uint64_t now_ns)
 {
-    int rc = nes_otlp_put(out, "{\"resourceMetrics\":[");
+    int rc = nes_buf_appendf(out, "{\"resourceMetrics\":[");
     rc |= nes_otlp_resource_scope(out, res, "scopeMetrics");
-    rc |= nes_otlp_put(out, "\"metrics\":[");
+    rc |= nes_buf_appendf(out, "\"metrics\":[");
     const char *p = text, *end = text + len;
     char type[16] = "", fam[128] = "";
     bool open = false, counter = false;
@@ -308,9 +294,9 @@ int nes_otlp_from_prometheus(nes_buf *out, const nes_otlp_resource *res, const c
             eol = end;
         if (eol - p > 7 && memcmp(p, "# TYPE ", 7) == 0) {
             if (open)
-                rc |= nes_otlp_put(out, counter ? "],\"aggregationTemporality\":2,"
-                                                  "\"isMonotonic\":true}}"
-                                                : "]}}");
+                rc |= nes_buf_appendf(out, counter ? "],\"aggregationTemporality\":2,"
+                                                     "\"isMonotonic\":true}}"
+                                                   : "]}}");
             open = false;
             if (sscanf(p + 7, "%127s %15s", fam, type) != 2)
                 return -1;
@@ -322,9 +308,9 @@ int nes_otlp_from_prometheus(nes_buf *out, const nes_otlp_resource *res, const c
                 if (counter && fl > 6 && strcmp(fam + fl - 6, "_total") == 0)
                     fl -= 6;
                 snprintf(name, sizeof(name), "%.*s", (int)fl, fam);
-                rc |= nes_otlp_put(out, "%s{\"name\":", nmetrics++ ? "," : "");
+                rc |= nes_buf_appendf(out, "%s{\"name\":", nmetrics++ ? "," : "");
                 rc |= nes_otlp_str(out, name, strlen(name));
-                rc |= nes_otlp_put(out, ",\"%s\":{\"dataPoints\":[", counter ? "sum" : "gauge");
+                rc |= nes_buf_appendf(out, ",\"%s\":{\"dataPoints\":[", counter ? "sum" : "gauge");
                 open = true;
                 npoints = 0;
             }
@@ -334,13 +320,13 @@ int nes_otlp_from_prometheus(nes_buf *out, const nes_otlp_resource *res, const c
             if ((size_t)(eol - p) <= fl || memcmp(p, fam, fl) != 0)
                 return -1;
             q += fl;
-            rc |= nes_otlp_put(out, "%s{\"attributes\":[", npoints++ ? "," : "");
+            rc |= nes_buf_appendf(out, "%s{\"attributes\":[", npoints++ ? "," : "");
             if (q < eol && *q == '{') {
                 q = labels(out, q, eol, &rc);
                 if (q == NULL)
                     return -1;
             }
-            rc |= nes_otlp_put(out, "],");
+            rc |= nes_buf_appendf(out, "],");
             while (q < eol && *q == ' ')
                 q++;
             char num[64];
@@ -355,18 +341,18 @@ int nes_otlp_from_prometheus(nes_buf *out, const nes_otlp_resource *res, const c
                 return -1;
             if (counter && !(v >= 0.0 && v < 18446744073709551616.0))
                 return -1; /* a counter is a u64: negative, NaN or too large is malformed */
-            rc |= nes_otlp_put(out, "\"startTimeUnixNano\":\"%llu\",\"timeUnixNano\":\"%llu\",",
-                               (unsigned long long)start_ns, (unsigned long long)now_ns);
+            rc |= nes_buf_appendf(out, "\"startTimeUnixNano\":\"%llu\",\"timeUnixNano\":\"%llu\",",
+                                  (unsigned long long)start_ns, (unsigned long long)now_ns);
             if (counter)
-                rc |= nes_otlp_put(out, "\"asInt\":\"%llu\"}", (unsigned long long)v);
+                rc |= nes_buf_appendf(out, "\"asInt\":\"%llu\"}", (unsigned long long)v);
             else
-                rc |= nes_otlp_put(out, "\"asDouble\":%.17g}", v);
+                rc |= nes_buf_appendf(out, "\"asDouble\":%.17g}", v);
         }
         p = eol + 1;
     }
     if (open)
-        rc |= nes_otlp_put(out, counter ? "],\"aggregationTemporality\":2,\"isMonotonic\":true}}"
-                                        : "]}}");
-    rc |= nes_otlp_put(out, "]}]}]}");
+        rc |= nes_buf_appendf(out, counter ? "],\"aggregationTemporality\":2,\"isMonotonic\":true}}"
+                                           : "]}}");
+    rc |= nes_buf_appendf(out, "]}]}]}");
     return rc == 0 ? 0 : -1;
 }

@@ -8,9 +8,6 @@
 #include "core/buf.h"
 #include "enclave/otel/otlp.h"
 
-/** printf into `out` (one piece of at most 511 bytes). 0 or -1. */
-int nes_otlp_put(nes_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /** A quoted, escaped JSON string. 0 or -1. */
 int nes_otlp_str(nes_buf *out, const char *s, size_t n);
 

@@ -16,24 +16,25 @@ typedef struct mctx {
 static void metric_open(mctx *m, const char *name, const char *desc, const char *unit,
                         const char *kind)
 {
-    m->rc |= nes_otlp_put(m->out, "%s{\"name\":\"%s\",\"description\":", m->n++ ? "," : "", name);
+    m->rc |=
+        nes_buf_appendf(m->out, "%s{\"name\":\"%s\",\"description\":", m->n++ ? "," : "", name);
     m->rc |= nes_otlp_str(m->out, desc, strlen(desc));
-    m->rc |= nes_otlp_put(m->out, ",\"unit\":\"%s\",\"%s\":{\"dataPoints\":[", unit, kind);
+    m->rc |= nes_buf_appendf(m->out, ",\"unit\":\"%s\",\"%s\":{\"dataPoints\":[", unit, kind);
 }
 
 static void point_times(mctx *m)
 {
-    m->rc |= nes_otlp_put(m->out, "\"startTimeUnixNano\":\"%llu\",\"timeUnixNano\":\"%llu\"",
-                          (unsigned long long)m->start_ns, (unsigned long long)m->now_ns);
+    m->rc |= nes_buf_appendf(m->out, "\"startTimeUnixNano\":\"%llu\",\"timeUnixNano\":\"%llu\"",
+                             (unsigned long long)m->start_ns, (unsigned long long)m->now_ns);
 }
 
 /* A monotonic cumulative sum with one unlabelled point. */
 static void sum1(mctx *m, const char *name, const char *desc, const char *unit, uint64_t v)
 {
     metric_open(m, name, desc, unit, "sum");
-    m->rc |= nes_otlp_put(m->out, "{");
+    m->rc |= nes_buf_appendf(m->out, "{");
     point_times(m);
-    m->rc |= nes_otlp_put(
+    m->rc |= nes_buf_appendf(
         m->out, ",\"asInt\":\"%llu\"}],\"aggregationTemporality\":2,\"isMonotonic\":true}}",
         (unsigned long long)v);
 }
@@ -44,21 +45,21 @@ static void sum_by(mctx *m, const char *name, const char *desc, const char *labe
 {
     metric_open(m, name, desc, "1", "sum");
     for (int i = 0; i < n; i++) {
-        m->rc |= nes_otlp_put(m->out, "%s{\"attributes\":[", i ? "," : "");
+        m->rc |= nes_buf_appendf(m->out, "%s{\"attributes\":[", i ? "," : "");
         m->rc |= nes_otlp_kv_str(m->out, label, values[i]);
-        m->rc |= nes_otlp_put(m->out, "],");
+        m->rc |= nes_buf_appendf(m->out, "],");
         point_times(m);
-        m->rc |= nes_otlp_put(m->out, ",\"asInt\":\"%llu\"}", (unsigned long long)v[i]);
+        m->rc |= nes_buf_appendf(m->out, ",\"asInt\":\"%llu\"}", (unsigned long long)v[i]);
     }
-    m->rc |= nes_otlp_put(m->out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
+    m->rc |= nes_buf_appendf(m->out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
 }
 
 static void gauge1(mctx *m, const char *name, const char *desc, const char *unit, double v)
 {
     metric_open(m, name, desc, unit, "gauge");
-    m->rc |= nes_otlp_put(m->out, "{");
+    m->rc |= nes_buf_appendf(m->out, "{");
     point_times(m);
-    m->rc |= nes_otlp_put(m->out, ",\"asDouble\":%.17g}]}}", v);
+    m->rc |= nes_buf_appendf(m->out, ",\"asDouble\":%.17g}]}}", v);
 }
 
 static void hist_point(mctx *m, int *np, const char *label, const char *value,
@@ -69,22 +70,22 @@ static void hist_point(mctx *m, int *np, const char *label, const char *value,
         count += bucket[b];
     if (count == 0)
         return;
-    m->rc |= nes_otlp_put(m->out, "%s{", (*np)++ ? "," : "");
+    m->rc |= nes_buf_appendf(m->out, "%s{", (*np)++ ? "," : "");
     if (label != NULL) {
-        m->rc |= nes_otlp_put(m->out, "\"attributes\":[");
+        m->rc |= nes_buf_appendf(m->out, "\"attributes\":[");
         m->rc |= nes_otlp_kv_str(m->out, label, value);
-        m->rc |= nes_otlp_put(m->out, "],");
+        m->rc |= nes_buf_appendf(m->out, "],");
     }
     point_times(m);
-    m->rc |= nes_otlp_put(m->out, ",\"count\":\"%llu\",\"sum\":%.6f,\"bucketCounts\":[",
-                          (unsigned long long)count, (double)sum_us / 1e6);
+    m->rc |= nes_buf_appendf(m->out, ",\"count\":\"%llu\",\"sum\":%.6f,\"bucketCounts\":[",
+                             (unsigned long long)count, (double)sum_us / 1e6);
     for (int b = 0; b < NES_METRICS_NBUCKET; b++)
-        m->rc |= nes_otlp_put(m->out, "%s\"%llu\"", b ? "," : "", (unsigned long long)bucket[b]);
-    m->rc |= nes_otlp_put(m->out, "],\"explicitBounds\":[");
+        m->rc |= nes_buf_appendf(m->out, "%s\"%llu\"", b ? "," : "", (unsigned long long)bucket[b]);
+    m->rc |= nes_buf_appendf(m->out, "],\"explicitBounds\":[");
     for (int b = 0; b < NES_METRICS_NBUCKET - 1; b++)
-        m->rc |= nes_otlp_put(m->out, "%s%g", b ? "," : "",
-                              (double)nes_metrics_bucket_bound_us(b) / 1e6);
-    m->rc |= nes_otlp_put(m->out, "]}");
+        m->rc |= nes_buf_appendf(m->out, "%s%g", b ? "," : "",
+                                 (double)nes_metrics_bucket_bound_us(b) / 1e6);
+    m->rc |= nes_buf_appendf(m->out, "]}");
 }
 
 int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metrics_totals *t,
@@ -93,9 +94,9 @@ int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metri
     static const unsigned statuses[] = NES_METRICS_STATUSES;
     static const char *const aws[NES_METRICS_NAWS] = {"kms", "secretsmanager", "s3"};
     mctx m = {.out = out, .start_ns = start_ns, .now_ns = now_ns};
-    m.rc |= nes_otlp_put(out, "{\"resourceMetrics\":[");
+    m.rc |= nes_buf_appendf(out, "{\"resourceMetrics\":[");
     m.rc |= nes_otlp_resource_scope(out, res, "scopeMetrics");
-    m.rc |= nes_otlp_put(out, "\"metrics\":[");
+    m.rc |= nes_buf_appendf(out, "\"metrics\":[");
 
     metric_open(&m, "nes_http_requests", "Requests by route and status.", "1", "sum");
     int np = 0;
@@ -108,30 +109,30 @@ int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metri
                 memcpy(st, "other", 6);
             else
                 snprintf(st, sizeof(st), "%u", statuses[i]);
-            m.rc |= nes_otlp_put(out, "%s{\"attributes\":[", np++ ? "," : "");
+            m.rc |= nes_buf_appendf(out, "%s{\"attributes\":[", np++ ? "," : "");
             m.rc |= nes_otlp_kv_str(out, "route", nes_route_name((nes_route)r));
-            m.rc |= nes_otlp_put(out, ",");
+            m.rc |= nes_buf_appendf(out, ",");
             m.rc |= nes_otlp_kv_str(out, "status", st);
-            m.rc |= nes_otlp_put(out, "],");
+            m.rc |= nes_buf_appendf(out, "],");
             point_times(&m);
             m.rc |=
-                nes_otlp_put(out, ",\"asInt\":\"%llu\"}", (unsigned long long)t->requests[r][i]);
+                nes_buf_appendf(out, ",\"asInt\":\"%llu\"}", (unsigned long long)t->requests[r][i]);
         }
     }
-    m.rc |= nes_otlp_put(out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
+    m.rc |= nes_buf_appendf(out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
 
     metric_open(&m, "nes_http_request_duration_seconds", "Request latency.", "s", "histogram");
     np = 0;
     for (int r = 0; r < NES_ROUTE_COUNT; r++)
         hist_point(&m, &np, "route", nes_route_name((nes_route)r), t->latency_bucket[r],
                    t->latency_sum_us[r]);
-    m.rc |= nes_otlp_put(out, "],\"aggregationTemporality\":2}}");
+    m.rc |= nes_buf_appendf(out, "],\"aggregationTemporality\":2}}");
 
     metric_open(&m, "nes_aws_call_duration_seconds", "AWS calls by service.", "s", "histogram");
     np = 0;
     for (int a = 0; a < NES_METRICS_NAWS; a++)
         hist_point(&m, &np, "service", aws[a], t->aws_latency_bucket[a], t->aws_latency_sum_us[a]);
-    m.rc |= nes_otlp_put(out, "],\"aggregationTemporality\":2}}");
+    m.rc |= nes_buf_appendf(out, "],\"aggregationTemporality\":2}}");
 
     sum_by(&m, "nes_aws_call_errors", "AWS calls that failed after every retry.", "service", aws,
            t->aws_errors, NES_METRICS_NAWS);
@@ -150,7 +151,7 @@ int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metri
                 "Proxy mode: exchange start to the application's response head.", "s", "histogram");
     np = 0;
     hist_point(&m, &np, NULL, NULL, t->upstream_head_bucket, t->upstream_head_sum_us);
-    m.rc |= nes_otlp_put(out, "],\"aggregationTemporality\":2}}");
+    m.rc |= nes_buf_appendf(out, "],\"aggregationTemporality\":2}}");
 
     static const char *const spec_metric[2] = {"nes_schema_spec_hits",
                                                "nes_schema_spec_refresh_errors"};
@@ -158,15 +159,15 @@ int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metri
         metric_open(&m, spec_metric[k], k ? "Failed loads, by spec." : "Spec lookups, by spec.",
                     "1", "sum");
         for (size_t i = 0; i < t->nspecs; i++) {
-            m.rc |= nes_otlp_put(out, "%s{\"attributes\":[", i ? "," : "");
+            m.rc |= nes_buf_appendf(out, "%s{\"attributes\":[", i ? "," : "");
             m.rc |= nes_otlp_kv_str(out, "spec", t->spec_name[i]);
-            m.rc |= nes_otlp_put(out, "],");
+            m.rc |= nes_buf_appendf(out, "],");
             point_times(&m);
-            m.rc |=
-                nes_otlp_put(out, ",\"asInt\":\"%llu\"}",
-                             (unsigned long long)(k ? t->spec_refresh_errors[i] : t->spec_hits[i]));
+            m.rc |= nes_buf_appendf(
+                out, ",\"asInt\":\"%llu\"}",
+                (unsigned long long)(k ? t->spec_refresh_errors[i] : t->spec_hits[i]));
         }
-        m.rc |= nes_otlp_put(out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
+        m.rc |= nes_buf_appendf(out, "],\"aggregationTemporality\":2,\"isMonotonic\":true}}");
     }
     sum1(&m, "nes_fields_encrypted", "PII fields encrypted.", "1", t->fields_encrypted);
     sum1(&m, "nes_fields_decrypted", "PII fields decrypted.", "1", t->fields_decrypted);
@@ -198,6 +199,6 @@ int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metri
     if (g->dek_age_seconds >= 0)
         gauge1(&m, "nes_dek_age_seconds", "Seconds since the current key was loaded.", "s",
                g->dek_age_seconds);
-    m.rc |= nes_otlp_put(out, "]}]}]}");
+    m.rc |= nes_buf_appendf(out, "]}]}]}");
     return m.rc == 0 ? 0 : -1;
 }
