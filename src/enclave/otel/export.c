@@ -18,6 +18,7 @@
 #include "enclave/otel/spanrec.h"
 #include "enclave/otel/trace.h"
 #include "net/deadline.h"
+#include "net/loop.h"
 
 enum { SIG_TRACES = 0, SIG_METRICS = 1, SIG_LOGS = 2 };
 static const char *const signal_path[3] = {"/v1/traces", "/v1/metrics", "/v1/logs"};
@@ -455,11 +456,10 @@ static void export_metrics(exporter *e)
     nes_buf_free(&b);
 }
 
+/* The exporter's clock: the event loop's monotonic milliseconds. */
 static uint64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)nes_mono_ms();
 }
 
 /* True when a queue holds about a full batch (in bytes, at its bytes per item), or a shard is
