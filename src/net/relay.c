@@ -49,15 +49,26 @@ typedef struct epref {
     conn *c;
 } epref;
 
-/* One direction: bytes read from `src`, written to `dst`. */
+/* One direction: bytes read from `src`, written to `dst`. Small messages are copied through
+ * `buf` (one read and one send each); when a read fills the buffer the direction is carrying
+ * bulk and switches to splice(2) through `pipe` (made on first use), back to copying when a
+ * splice brings little. The mode changes only while nothing is pending, so bytes keep order. */
 typedef struct dir {
-    int pipe[2];    /* splice mode; -1 in copy mode */
-    uint8_t *buf;   /* copy mode: buf_bytes, allocated on first use */
+    int pipe[2];    /* -1 until the first switch to splice */
+    uint8_t *buf;   /* copy buffer, bufcap bytes */
+    size_t bufcap;  /* min(buf_bytes, COPY_BYTES); buf_bytes when splice is not possible */
     size_t off;     /* copy mode: start of pending bytes in buf */
-    size_t pending; /* bytes in the pipe or buf */
+    size_t pending; /* bytes in the pipe (splice mode) or buf (copy mode) */
     uint8_t *pre;   /* bytes written to dst before anything from src */
     size_t pre_len, pre_off;
     bool eof, done; /* src gave EOF; dst was shut for writing */
+    bool spliced;   /* splice mode */
+    bool to_splice; /* switch to splice mode once nothing is pending */
+    bool to_copy;   /* switch back to copy mode once nothing is pending */
+    bool no_splice; /* the kernel refused splice for this fd pair, or opts.copy_only */
+    bool ready;     /* src may have bytes (an edge came, or a read filled what it asked) */
+    bool short_ok;  /* src is TCP or unix: a short read means it is drained (see pump) */
+    bool src_hup;   /* src reported hang-up or error: read until EOF/error, never stop short */
     uint64_t bytes;
 } dir;
 
@@ -69,6 +80,7 @@ typedef struct lsn {
     nes_relay_preface_fn preface;
     void *ctx;
     const char *name;
+    bool short_ok; /* a TCP or unix listener (see pump) */
     epref ref;
 } lsn;
 
@@ -275,7 +287,13 @@ static void set_nodelay(int fd)
 
 /* ---- moving bytes ---------------------------------------------------------------------------- */
 
-static int dir_setup(dir *d, size_t cap)
+/* Bytes a copy-mode direction buffers: a small message moves with one read and one send; a
+ * read that fills this much is bulk and moves on to splice. */
+#define COPY_BYTES 16384u
+/* A splice that brings less than this goes back to copying. */
+#define SPLICE_MIN 4096u
+
+static int pipe_setup(dir *d, size_t cap)
 {
     if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         d->pipe[0] = d->pipe[1] = -1;
@@ -285,16 +303,14 @@ static int dir_setup(dir *d, size_t cap)
     return 0;
 }
 
-/* Falls back to copying through a buffer (the kernel refused splice for this fd pair). */
-static int dir_to_copy(dir *d, size_t cap)
+/* Prepares a direction for relaying: its copy buffer, and whether splice may be tried. */
+static int dir_setup(dir *d, size_t cap, bool copy_only, bool short_ok)
 {
-    if (d->pipe[0] >= 0) {
-        close(d->pipe[0]);
-        close(d->pipe[1]);
-        d->pipe[0] = d->pipe[1] = -1;
-    }
-    if (d->buf == NULL)
-        d->buf = malloc(cap);
+    d->no_splice = copy_only;
+    d->bufcap = copy_only || cap < COPY_BYTES ? cap : COPY_BYTES;
+    d->buf = malloc(d->bufcap);
+    d->ready = true; /* bytes may have arrived before the relay began */
+    d->short_ok = short_ok;
     return d->buf == NULL ? -1 : 0;
 }
 
@@ -304,6 +320,73 @@ enum { P_IDLE = 0, P_MOVED = 1, P_FAIL = -1, P_BUDGET = 2 };
  * (two fast local peers would otherwise keep one pump running as long as they like). */
 #define TURN_BYTES_PER_CAP 8
 
+/* With nothing pending, takes up a mode switch decided earlier. Splice stays off for good when
+ * the kernel refused it; the copy buffer then grows to `cap` (bulk through copies). */
+static void pick_mode(dir *d, size_t cap)
+{
+    if (d->pending != 0)
+        return;
+    if (d->spliced && (d->to_copy || d->no_splice)) {
+        d->spliced = false;
+        d->to_copy = false;
+    } else if (!d->spliced && d->to_splice && !d->no_splice) {
+        if (d->pipe[0] >= 0 || pipe_setup(d, cap) == 0)
+            d->spliced = true;
+        else
+            d->no_splice = true; /* out of pipes: keep copying */
+    }
+    d->to_splice = false;
+    if (d->no_splice && d->bufcap < cap) {
+        uint8_t *b = realloc(d->buf, cap);
+        if (b != NULL) {
+            d->buf = b;
+            d->bufcap = cap;
+        }
+    }
+}
+
+/* Reads from `src` into the pipe or the buffer. Returns the read's result (-1 with errno). */
+static ssize_t pump_read(dir *d, int src, size_t cap)
+{
+    for (;;) {
+        pick_mode(d, cap);
+        if (d->spliced) {
+            if (d->pending >= cap)
+                return -2;
+            ssize_t n = splice(src, NULL, d->pipe[1], NULL, cap - d->pending,
+                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n < 0 && errno == EINVAL && d->pending == 0) {
+                d->no_splice = true; /* this fd pair cannot splice: copy from now on */
+                continue;
+            }
+            if (n > 0)
+                d->to_copy = (size_t)n < SPLICE_MIN;
+            return n;
+        }
+        if (d->pending == 0)
+            d->off = 0;
+        size_t end = d->off + d->pending;
+        if (end == d->bufcap && d->off > 0) { /* compact: keep reading into one run */
+            memmove(d->buf, d->buf + d->off, d->pending);
+            d->off = 0;
+            end = d->pending;
+        }
+        if (end == d->bufcap)
+            return -2;
+        size_t want = d->bufcap - end;
+        ssize_t n = read(src, d->buf + end, want);
+        if (n > 0 && (size_t)n == want && end == 0)
+            d->to_splice = true; /* a full buffer at once: bulk */
+        else if (n > 0 && (size_t)n < want && d->short_ok && !d->src_hup)
+            d->ready = false; /* drained: the next byte brings a new edge */
+        return n;
+    }
+}
+
+/* Moves bytes src -> dst until nothing moves. `ready` saves the read that would only say
+ * EAGAIN: it is set by an edge on src and cleared when a read meets EAGAIN or, on TCP and unix
+ * sockets, comes back short (those reads take everything queued, and a byte queued after that
+ * raises a new edge). A hang-up or error edge turns the short cut off, so EOF is always read. */
 static int pump(dir *d, int src, int dst, size_t cap, _Atomic uint64_t *ctr, int *e)
 {
     int moved = P_IDLE;
@@ -326,50 +409,34 @@ static int pump(dir *d, int src, int dst, size_t cap, _Atomic uint64_t *ctr, int
             *e = n < 0 ? errno : EPIPE;
             return P_FAIL;
         }
-        if (!d->eof && d->pending < cap) {
-            ssize_t n;
-            if (d->pipe[0] >= 0) {
-                n = splice(src, NULL, d->pipe[1], NULL, cap - d->pending,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-                if (n < 0 && errno == EINVAL && d->pending == 0 && d->bytes == 0) {
-                    if (dir_to_copy(d, cap) != 0) {
-                        *e = ENOMEM;
-                        return P_FAIL;
-                    }
-                    continue;
-                }
-            } else {
-                if (d->pending == 0)
-                    d->off = 0;
-                size_t end = d->off + d->pending;
-                if (end == cap && d->off > 0) { /* compact: keep reading into one run */
-                    memmove(d->buf, d->buf + d->off, d->pending);
-                    d->off = 0;
-                    end = d->pending;
-                }
-                n = end < cap ? read(src, d->buf + end, cap - end) : -2;
-            }
+        if (!d->eof && d->ready) {
+            ssize_t n = pump_read(d, src, cap);
             if (n > 0) {
                 d->pending += (size_t)n;
                 progress = true;
             } else if (n == 0) {
                 d->eof = true;
                 progress = true;
-            } else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            } else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                /* a splice also says EAGAIN when the pipe is full (slots, not bytes): only an
+                 * empty pipe proves the socket drained */
+                if (!d->spliced || d->pending == 0)
+                    d->ready = false;
+            } else if (n == -1 && errno != EINTR) {
                 *e = errno;
                 return P_FAIL;
             }
         }
         if (d->pre_off == d->pre_len && d->pending > 0) {
             ssize_t n;
-            if (d->pipe[0] >= 0)
+            if (d->spliced)
                 n = splice(d->pipe[0], NULL, dst, NULL, d->pending,
                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             else
                 n = send(dst, d->buf + d->off, d->pending, MSG_NOSIGNAL);
             if (n > 0) {
                 d->pending -= (size_t)n;
-                if (d->pipe[0] < 0)
+                if (!d->spliced)
                     d->off += (size_t)n;
                 d->bytes += (uint64_t)n;
                 bump(ctr, (uint64_t)n);
@@ -400,9 +467,14 @@ static bool has_output(const dir *d)
  * after a connect or a used-up budget). An event on one socket can only let the direction that
  * reads it read, and the other one write: that one is pumped only when it has output waiting,
  * else its read would just meet EAGAIN (its own source's edge will call it). */
-static void relay_step_from(conn *c, int from)
+static void relay_step_from(conn *c, int from, uint32_t events)
 {
     size_t cap = c->w->r->o.buf_bytes;
+    dir *rd = from == REF_CLIENT ? &c->up : from == REF_UP ? &c->down : NULL;
+    if (rd != NULL && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        rd->ready = true;
+    if (rd != NULL && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        rd->src_hup = true;
     int e = 0;
     int a = P_IDLE, b = P_IDLE;
     if (from != REF_UP || has_output(&c->up))
@@ -432,7 +504,7 @@ static void relay_step_from(conn *c, int from)
 
 static void relay_step(conn *c)
 {
-    relay_step_from(c, 0);
+    relay_step_from(c, 0, 0);
 }
 
 /* Pumps the conns that used their budget last turn; closed ones go to the graveyard now. */
@@ -460,13 +532,11 @@ static void resume_pass(worker *w)
 static void start_relay(conn *c)
 {
     size_t cap = c->w->r->o.buf_bytes;
-    if (c->w->r->o.copy_only) {
-        if (dir_to_copy(&c->up, cap) != 0 || dir_to_copy(&c->down, cap) != 0) {
-            fail_conn(c, NES_RELAY_E_RESOURCE, ENOMEM);
-            return;
-        }
-    } else if (dir_setup(&c->up, cap) != 0 || dir_setup(&c->down, cap) != 0) {
-        fail_conn(c, NES_RELAY_E_RESOURCE, errno);
+    bool copy_only = c->w->r->o.copy_only != 0;
+    bool up_short = c->target.kind == NES_EP_TCP || c->target.kind == NES_EP_UNIX;
+    if (dir_setup(&c->up, cap, copy_only, c->l->short_ok) != 0 ||
+        dir_setup(&c->down, cap, copy_only, up_short) != 0) {
+        fail_conn(c, NES_RELAY_E_RESOURCE, ENOMEM);
         return;
     }
     set_nodelay(c->ufd);
@@ -736,7 +806,7 @@ static void on_upstream(conn *c, uint32_t events)
         return;
     }
     if (c->state == ST_RELAY)
-        relay_step_from(c, REF_UP);
+        relay_step_from(c, REF_UP, events);
 }
 
 /* ---- the head step and replies --------------------------------------------------------------- */
@@ -868,14 +938,14 @@ static void head_step(conn *c)
     }
 }
 
-static void on_client(conn *c)
+static void on_client(conn *c, uint32_t events)
 {
     switch (c->state) {
     case ST_HEAD:
         head_step(c);
         break;
     case ST_RELAY:
-        relay_step_from(c, REF_CLIENT);
+        relay_step_from(c, REF_CLIENT, events);
         break;
     case ST_REPLY:
         reply_step(c);
@@ -1015,7 +1085,7 @@ static void *worker_main(void *arg)
             if (c->closed)
                 continue;
             if (ref->kind == REF_CLIENT)
-                on_client(c);
+                on_client(c, evs[i].events);
             else
                 on_upstream(c, evs[i].events);
         }
@@ -1095,6 +1165,10 @@ nes_relay *nes_relay_start(const nes_relay_opts *opts, const nes_relay_listener 
         l->ctx = listeners[i].ctx;
         l->name = listeners[i].name != NULL ? listeners[i].name : "relay";
         l->ref = (epref){.kind = REF_LISTEN, .idx = i};
+        int dom = 0;
+        socklen_t dlen = sizeof(dom);
+        l->short_ok = getsockopt(l->fd, SOL_SOCKET, SO_DOMAIN, &dom, &dlen) == 0 &&
+                      (dom == AF_INET || dom == AF_INET6 || dom == AF_UNIX);
     }
     for (size_t i = 0; i < nlisteners; i++) {
         if (!r->l[i].has_target && r->l[i].head == NULL) {
