@@ -37,7 +37,7 @@ def cpu_secs(pid):
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
 
 
-def drive(port, conns, trips):
+def drive(port, conns):
     msg = b"q" * 64
     socks = []
     for _ in range(conns):
@@ -98,7 +98,7 @@ def main():
     relay = Relay("proxy", a.bin_dir, echo.port)
     tracer = None
     try:
-        socks = drive(relay.port, a.conns, a.trips)
+        socks = drive(relay.port, a.conns)
         if a.strace:
             tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(relay.p.pid)],
                                       stderr=subprocess.PIPE, text=True)
