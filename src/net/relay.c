@@ -65,7 +65,7 @@ typedef struct dir {
     bool no_splice; /* the kernel refused splice for this fd pair, or opts.copy_only */
     bool ready;     /* src may have bytes (an edge came, or a read filled what it asked) */
     bool short_ok;  /* src is TCP or unix: a short read means it is drained (see pump) */
-    bool src_hup;   /* src reported hang-up or error: read until EOF/error, never stop short */
+    bool read_all;  /* src reported hang-up, error or urgent data: read until EAGAIN */
     uint64_t bytes;
 } dir;
 
@@ -279,7 +279,7 @@ static void touch(conn *c)
 static int ep_add(conn *c, nes_io *io, int fd)
 {
     io->fd = fd;
-    return nes_loop_add(c->w->loop, io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+    return nes_loop_add(c->w->loop, io, EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET);
 }
 
 static void set_nodelay(int fd)
@@ -380,7 +380,7 @@ static ssize_t pump_read(dir *d, int src, size_t cap)
         ssize_t n = read(src, d->buf + end, want);
         if (n > 0 && (size_t)n == want && end == 0)
             d->to_splice = true; /* a full buffer at once: bulk */
-        else if (n > 0 && (size_t)n < want && d->short_ok && !d->src_hup)
+        else if (n > 0 && (size_t)n < want && d->short_ok && !d->read_all)
             d->ready = false; /* drained: the next byte brings a new edge */
         return n;
     }
@@ -389,7 +389,8 @@ static ssize_t pump_read(dir *d, int src, size_t cap)
 /* Moves bytes src -> dst until nothing moves. `ready` saves the read that would only say
  * EAGAIN: it is set by an edge on src and cleared when a read meets EAGAIN or, on TCP and unix
  * sockets, comes back short (those reads take everything queued, and a byte queued after that
- * raises a new edge). A hang-up or error edge turns the short cut off, so EOF is always read. */
+ * raises a new edge). A hang-up, error or urgent-data edge turns the short cut off (see
+ * note_events), so an EOF queued behind the bytes is always read. */
 static int pump(dir *d, int src, int dst, size_t cap, _Atomic uint64_t *ctr, int *e)
 {
     int moved = P_IDLE;
@@ -470,14 +471,9 @@ static bool has_output(const dir *d)
  * after a connect or a used-up budget). An event on one socket can only let the direction that
  * reads it read, and the other one write: that one is pumped only when it has output waiting,
  * else its read would just meet EAGAIN (its own source's edge will call it). */
-static void relay_step_from(conn *c, int from, uint32_t events)
+static void relay_step_from(conn *c, int from)
 {
     size_t cap = c->w->r->o.buf_bytes;
-    dir *rd = from == REF_CLIENT ? &c->up : from == REF_UP ? &c->down : NULL;
-    if (rd != NULL && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-        rd->ready = true;
-    if (rd != NULL && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-        rd->src_hup = true;
     int e = 0;
     int a = P_IDLE, b = P_IDLE;
     if (from != REF_UP || has_output(&c->up))
@@ -505,7 +501,7 @@ static void relay_step_from(conn *c, int from, uint32_t events)
 
 static void relay_step(conn *c)
 {
-    relay_step_from(c, 0, 0);
+    relay_step_from(c, 0);
 }
 
 /* ---- connecting ------------------------------------------------------------------------------ */
@@ -775,7 +771,7 @@ static void on_upstream(conn *c, uint32_t events)
         return;
     }
     if (c->state == ST_RELAY)
-        relay_step_from(c, REF_UP, events);
+        relay_step_from(c, REF_UP);
 }
 
 /* ---- the head step and replies --------------------------------------------------------------- */
@@ -907,14 +903,14 @@ static void head_step(conn *c)
     }
 }
 
-static void on_client(conn *c, uint32_t events)
+static void on_client(conn *c)
 {
     switch (c->state) {
     case ST_HEAD:
         head_step(c);
         break;
     case ST_RELAY:
-        relay_step_from(c, REF_CLIENT, events);
+        relay_step_from(c, REF_CLIENT);
         break;
     case ST_REPLY:
         reply_step(c);
@@ -922,6 +918,18 @@ static void on_client(conn *c, uint32_t events)
     default: /* connecting: client bytes wait in the socket */
         break;
     }
+}
+
+/* Records what an edge says about the socket direction `d` reads, in every state (a FIN or an
+ * urgent mark that arrives while connecting is not announced again once relaying starts). A
+ * read stops short at a TCP urgent mark or a unix OOB byte, and before a FIN only by its size,
+ * so any of these turns pump's short-read cut off for good. */
+static void note_events(dir *d, uint32_t events)
+{
+    if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        d->ready = true;
+    if (events & (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        d->read_all = true;
 }
 
 /* The loop's callbacks: an edge on a conn's socket (events 0: the deferred pump of a conn that
@@ -937,15 +945,18 @@ static void on_client_io(nes_loop *loop, nes_io *io, uint32_t events)
             relay_step(c);
         return;
     }
-    on_client(c, events);
+    note_events(&c->up, events);
+    on_client(c);
 }
 
 static void on_upstream_io(nes_loop *loop, nes_io *io, uint32_t events)
 {
     (void)loop;
     conn *c = (conn *)(void *)((char *)io - offsetof(conn, uio));
-    if (!c->closed)
-        on_upstream(c, events);
+    if (c->closed)
+        return;
+    note_events(&c->down, events);
+    on_upstream(c, events);
 }
 
 static void on_deadline(nes_loop *loop, nes_timer *t);
