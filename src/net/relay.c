@@ -1,12 +1,14 @@
 /* relay.c - the byte relay engine (see relay.h).
  *
- * Each worker: one epoll set (edge-triggered for connections, level-triggered + EPOLLEXCLUSIVE
- * for listeners), a list of its connections, and a 200 ms tick that checks timeouts by scanning
- * that list (O(connections) four times a second; a timer wheel can replace it when the project's
- * shared loop (src/net/loop.c) lands). Connections are pumped by "try until nothing moves": on
- * any event for a connection both directions are attempted until every attempt would block, so
- * no readiness flag is needed and an edge is never lost. Freed connections are parked until the
- * end of the event batch, so a later event of the same batch never touches freed memory. */
+ * Each worker runs one nes_loop (net/loop.h, the event loop the HTTPS server runs on): its
+ * conns' sockets edge-triggered, the listeners level-triggered + EPOLLEXCLUSIVE, one deadline
+ * per conn in the loop's timer heap (head, connect, reply or idle, whichever the state needs;
+ * relayed bytes move the idle deadline later, which costs no heap work), the resolver's answers
+ * as posted tasks. Connections are pumped by "try until nothing moves": on an event both
+ * directions are attempted until every attempt would block (or a short read proves the source
+ * drained, see pump), and a conn that used its byte budget is deferred to the end of the batch.
+ * Freed connections are parked until the batch ends, so a later event of the same batch never
+ * touches freed memory. */
 #include "net/relay.h"
 
 #include <errno.h>
@@ -26,38 +28,44 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <linux/vm_sockets.h>
 
 #include "core/error.h"
+#include "net/loop.h"
 
+/* How often a worker looks at the drain and stop flags (ms). Timeouts are timers of the loop. */
 #define TICK_MS 200
 #define MAX_EVENTS 128
 #define ACCEPT_BATCH 64
 
-enum { REF_LISTEN = 1, REF_CLIENT, REF_UP, REF_RESOLVED };
+enum { REF_CLIENT = 1, REF_UP };
 enum { ST_HEAD = 1, ST_RESOLVING, ST_CONNECTING, ST_RELAY, ST_REPLY };
 
 typedef struct conn conn;
 typedef struct worker worker;
 
-typedef struct epref {
-    int kind;
-    size_t idx; /* listener index */
-    conn *c;
-} epref;
-
-/* One direction: bytes read from `src`, written to `dst`. */
+/* One direction: bytes read from `src`, written to `dst`. Small messages are copied through
+ * `buf` (one read and one send each); when a read fills the buffer the direction is carrying
+ * bulk and switches to splice(2) through `pipe` (made on first use), back to copying when a
+ * splice brings little. The mode changes only while nothing is pending, so bytes keep order. */
 typedef struct dir {
-    int pipe[2];    /* splice mode; -1 in copy mode */
-    uint8_t *buf;   /* copy mode: buf_bytes, allocated on first use */
+    int pipe[2];    /* -1 until the first switch to splice */
+    uint8_t *buf;   /* copy buffer, bufcap bytes */
+    size_t bufcap;  /* min(buf_bytes, COPY_BYTES); buf_bytes when splice is not possible */
     size_t off;     /* copy mode: start of pending bytes in buf */
-    size_t pending; /* bytes in the pipe or buf */
+    size_t pending; /* bytes in the pipe (splice mode) or buf (copy mode) */
     uint8_t *pre;   /* bytes written to dst before anything from src */
     size_t pre_len, pre_off;
     bool eof, done; /* src gave EOF; dst was shut for writing */
+    bool spliced;   /* splice mode */
+    bool to_splice; /* switch to splice mode once nothing is pending */
+    bool to_copy;   /* switch back to copy mode once nothing is pending */
+    bool no_splice; /* the kernel refused splice for this fd pair, or opts.copy_only */
+    bool ready;     /* src may have bytes (an edge came, or a read filled what it asked) */
+    bool short_ok;  /* src is TCP or unix: a short read means it is drained (see pump) */
+    bool read_all;  /* src reported hang-up, error or urgent data: read until EAGAIN */
     uint64_t bytes;
 } dir;
 
@@ -69,8 +77,15 @@ typedef struct lsn {
     nes_relay_preface_fn preface;
     void *ctx;
     const char *name;
-    epref ref;
+    bool short_ok; /* a TCP or unix listener (see pump) */
 } lsn;
+
+/* A listener in one worker's loop. */
+typedef struct lio {
+    nes_io io;
+    worker *w;
+    size_t idx;
+} lio;
 
 struct conn {
     worker *w;
@@ -78,31 +93,30 @@ struct conn {
     int cfd, ufd;
     int state;
     bool closed;
-    epref cref, uref;
-    dir up, down; /* up: client -> upstream; down: upstream -> client */
+    nes_io cio, uio; /* the client and upstream sockets in the worker's loop */
+    nes_timer tm;    /* the deadline of the current state (head, connect, reply, idle) */
+    dir up, down;    /* up: client -> upstream; down: upstream -> client */
     uint8_t *head;
     size_t head_len;
     char *fail_reply; /* GO from a head step: the client's answer when connecting fails */
     size_t fail_reply_len;
     nes_endpoint target;
     struct addrinfo *ai, *ai_next;
-    bool tried;  /* unix and vsock: the one address was tried */
-    bool lookup; /* a name lookup for this conn is queued or running (see resolver) */
-    bool queued; /* on the worker's resume list (it used its budget; see relay_step) */
-    conn *resume;
-    uint64_t since_ms, last_ms;
+    bool tried;        /* unix and vsock: the one address was tried */
+    bool lookup;       /* a name lookup for this conn is queued or running (see resolver) */
     conn *prev, *next; /* the worker's list */
     conn *grave;       /* parked until the batch ends */
 };
 
 /* A name lookup handed to the resolver thread; the answer goes back to the conn's worker. */
 typedef struct lookup {
+    nes_task task; /* posted to the conn's worker with the answer */
     conn *c;
     char host[NES_EP_HOST_MAX + 1];
     char port[8];
     struct addrinfo *res;
     int rc, err;
-    struct lookup *next;
+    struct lookup *next; /* the resolver's queue */
 } lookup;
 
 typedef struct counters {
@@ -112,18 +126,14 @@ typedef struct counters {
 
 struct worker {
     nes_relay *r;
-    int ep;
+    nes_loop *loop;
+    lio lio[NES_RELAY_MAX_LISTENERS];
     pthread_t th;
     bool started;
     bool listening;
-    conn *head, *tail;
+    conn *head, *tail; /* open conns (the drain's stop closes what is left) */
     conn *graveyard;
-    conn *resume; /* conns to pump again before the next wait (they used their budget) */
     counters ct;
-    int evfd; /* the resolver's "answers are waiting" signal */
-    epref evref;
-    pthread_mutex_t amu; /* guards answers */
-    lookup *answers;
 };
 
 struct nes_relay {
@@ -147,13 +157,6 @@ struct nes_relay {
     bool resolver_started, resolver_stop;
     pthread_t resolver;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void bump(_Atomic uint64_t *c, uint64_t n)
 {
@@ -223,6 +226,11 @@ static void conn_close(conn *c, bool reset)
         if (c->ufd >= 0)
             abort_fd(c->ufd);
     }
+    /* closing a socket takes it out of the epoll set: only the deferral and the timer go */
+    c->cio.fd = c->uio.fd = -1;
+    nes_loop_del(w->loop, &c->cio);
+    nes_loop_del(w->loop, &c->uio);
+    nes_timer_stop(w->loop, &c->tm);
     close(c->cfd);
     if (c->ufd >= 0)
         close(c->ufd);
@@ -243,7 +251,7 @@ static void conn_close(conn *c, bool reset)
         c->next->prev = c->prev;
     else
         w->tail = c->prev;
-    if (!c->lookup && !c->queued) { /* else on_answers or the resume pass frees it */
+    if (!c->lookup) { /* else on_answer frees it */
         c->grave = w->graveyard;
         w->graveyard = c;
     }
@@ -256,15 +264,22 @@ static void fail_conn(conn *c, nes_relay_err err, int sys_errno)
     conn_close(c, err == NES_RELAY_E_RESET);
 }
 
-static void touch(conn *c)
+/* Arms the conn's one deadline `ms` from now (the loop's clock, read once per wait). Moving it
+ * later, as every relayed byte does with the idle deadline, costs no heap work. */
+static void deadline(conn *c, unsigned ms)
 {
-    c->last_ms = now_ms();
+    nes_timer_set(c->w->loop, &c->tm, nes_loop_now(c->w->loop) + (int64_t)ms);
 }
 
-static int ep_add(int ep, int fd, epref *ref)
+static void touch(conn *c)
 {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = ref};
-    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    deadline(c, c->w->r->o.idle_timeout_ms);
+}
+
+static int ep_add(conn *c, nes_io *io, int fd)
+{
+    io->fd = fd;
+    return nes_loop_add(c->w->loop, io, EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET);
 }
 
 static void set_nodelay(int fd)
@@ -275,7 +290,13 @@ static void set_nodelay(int fd)
 
 /* ---- moving bytes ---------------------------------------------------------------------------- */
 
-static int dir_setup(dir *d, size_t cap)
+/* Bytes a copy-mode direction buffers: a small message moves with one read and one send; a
+ * read that fills this much is bulk and moves on to splice. */
+#define COPY_BYTES 16384u
+/* A splice that brings less than this goes back to copying. */
+#define SPLICE_MIN 4096u
+
+static int pipe_setup(dir *d, size_t cap)
 {
     if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         d->pipe[0] = d->pipe[1] = -1;
@@ -285,16 +306,14 @@ static int dir_setup(dir *d, size_t cap)
     return 0;
 }
 
-/* Falls back to copying through a buffer (the kernel refused splice for this fd pair). */
-static int dir_to_copy(dir *d, size_t cap)
+/* Prepares a direction for relaying: its copy buffer, and whether splice may be tried. */
+static int dir_setup(dir *d, size_t cap, bool copy_only, bool short_ok)
 {
-    if (d->pipe[0] >= 0) {
-        close(d->pipe[0]);
-        close(d->pipe[1]);
-        d->pipe[0] = d->pipe[1] = -1;
-    }
-    if (d->buf == NULL)
-        d->buf = malloc(cap);
+    d->no_splice = copy_only;
+    d->bufcap = copy_only || cap < COPY_BYTES ? cap : COPY_BYTES;
+    d->buf = malloc(d->bufcap);
+    d->ready = true; /* bytes may have arrived before the relay began */
+    d->short_ok = short_ok;
     return d->buf == NULL ? -1 : 0;
 }
 
@@ -304,6 +323,74 @@ enum { P_IDLE = 0, P_MOVED = 1, P_FAIL = -1, P_BUDGET = 2 };
  * (two fast local peers would otherwise keep one pump running as long as they like). */
 #define TURN_BYTES_PER_CAP 8
 
+/* With nothing pending, takes up a mode switch decided earlier. Splice stays off for good when
+ * the kernel refused it; the copy buffer then grows to `cap` (bulk through copies). */
+static void pick_mode(dir *d, size_t cap)
+{
+    if (d->pending != 0)
+        return;
+    if (d->spliced && (d->to_copy || d->no_splice)) {
+        d->spliced = false;
+        d->to_copy = false;
+    } else if (!d->spliced && d->to_splice && !d->no_splice) {
+        if (d->pipe[0] >= 0 || pipe_setup(d, cap) == 0)
+            d->spliced = true;
+        else
+            d->no_splice = true; /* out of pipes: keep copying */
+    }
+    d->to_splice = false;
+    if (d->no_splice && d->bufcap < cap) {
+        uint8_t *b = realloc(d->buf, cap);
+        if (b != NULL) {
+            d->buf = b;
+            d->bufcap = cap;
+        }
+    }
+}
+
+/* Reads from `src` into the pipe or the buffer. Returns the read's result (-1 with errno). */
+static ssize_t pump_read(dir *d, int src, size_t cap)
+{
+    for (;;) {
+        pick_mode(d, cap);
+        if (d->spliced) {
+            if (d->pending >= cap)
+                return -2;
+            ssize_t n = splice(src, NULL, d->pipe[1], NULL, cap - d->pending,
+                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n < 0 && errno == EINVAL && d->pending == 0) {
+                d->no_splice = true; /* this fd pair cannot splice: copy from now on */
+                continue;
+            }
+            if (n > 0)
+                d->to_copy = (size_t)n < SPLICE_MIN;
+            return n;
+        }
+        if (d->pending == 0)
+            d->off = 0;
+        size_t end = d->off + d->pending;
+        if (end == d->bufcap && d->off > 0) { /* compact: keep reading into one run */
+            memmove(d->buf, d->buf + d->off, d->pending);
+            d->off = 0;
+            end = d->pending;
+        }
+        if (end == d->bufcap)
+            return -2;
+        size_t want = d->bufcap - end;
+        ssize_t n = read(src, d->buf + end, want);
+        if (n > 0 && (size_t)n == want && end == 0)
+            d->to_splice = true; /* a full buffer at once: bulk */
+        else if (n > 0 && (size_t)n < want && d->short_ok && !d->read_all)
+            d->ready = false; /* drained: the next byte brings a new edge */
+        return n;
+    }
+}
+
+/* Moves bytes src -> dst until nothing moves. `ready` saves the read that would only say
+ * EAGAIN: it is set by an edge on src and cleared when a read meets EAGAIN or, on TCP and unix
+ * sockets, comes back short (those reads take everything queued, and a byte queued after that
+ * raises a new edge). A hang-up, error or urgent-data edge turns the short cut off (see
+ * note_events), so an EOF queued behind the bytes is always read. */
 static int pump(dir *d, int src, int dst, size_t cap, _Atomic uint64_t *ctr, int *e)
 {
     int moved = P_IDLE;
@@ -326,50 +413,34 @@ static int pump(dir *d, int src, int dst, size_t cap, _Atomic uint64_t *ctr, int
             *e = n < 0 ? errno : EPIPE;
             return P_FAIL;
         }
-        if (!d->eof && d->pending < cap) {
-            ssize_t n;
-            if (d->pipe[0] >= 0) {
-                n = splice(src, NULL, d->pipe[1], NULL, cap - d->pending,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-                if (n < 0 && errno == EINVAL && d->pending == 0 && d->bytes == 0) {
-                    if (dir_to_copy(d, cap) != 0) {
-                        *e = ENOMEM;
-                        return P_FAIL;
-                    }
-                    continue;
-                }
-            } else {
-                if (d->pending == 0)
-                    d->off = 0;
-                size_t end = d->off + d->pending;
-                if (end == cap && d->off > 0) { /* compact: keep reading into one run */
-                    memmove(d->buf, d->buf + d->off, d->pending);
-                    d->off = 0;
-                    end = d->pending;
-                }
-                n = end < cap ? read(src, d->buf + end, cap - end) : -2;
-            }
+        if (!d->eof && d->ready) {
+            ssize_t n = pump_read(d, src, cap);
             if (n > 0) {
                 d->pending += (size_t)n;
                 progress = true;
             } else if (n == 0) {
                 d->eof = true;
                 progress = true;
-            } else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            } else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                /* a splice also says EAGAIN when the pipe is full (slots, not bytes): only an
+                 * empty pipe proves the socket drained */
+                if (!d->spliced || d->pending == 0)
+                    d->ready = false;
+            } else if (n == -1 && errno != EINTR) {
                 *e = errno;
                 return P_FAIL;
             }
         }
         if (d->pre_off == d->pre_len && d->pending > 0) {
             ssize_t n;
-            if (d->pipe[0] >= 0)
+            if (d->spliced)
                 n = splice(d->pipe[0], NULL, dst, NULL, d->pending,
                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             else
                 n = send(dst, d->buf + d->off, d->pending, MSG_NOSIGNAL);
             if (n > 0) {
                 d->pending -= (size_t)n;
-                if (d->pipe[0] < 0)
+                if (!d->spliced)
                     d->off += (size_t)n;
                 d->bytes += (uint64_t)n;
                 bump(ctr, (uint64_t)n);
@@ -422,11 +493,9 @@ static void relay_step_from(conn *c, int from)
     if (c->up.done && c->down.done) {
         emit(c, NES_RELAY_EV_CLOSED, NES_RELAY_E_COUNT, 0);
         conn_close(c, false);
-    } else if ((a == P_BUDGET || b == P_BUDGET) && !c->queued) {
+    } else if (a == P_BUDGET || b == P_BUDGET) {
         /* more may be waiting and no new edge will say so: pump again after the others */
-        c->queued = true;
-        c->resume = c->w->resume;
-        c->w->resume = c;
+        nes_loop_defer(c->w->loop, &c->cio);
     }
 }
 
@@ -435,38 +504,16 @@ static void relay_step(conn *c)
     relay_step_from(c, 0);
 }
 
-/* Pumps the conns that used their budget last turn; closed ones go to the graveyard now. */
-static void resume_pass(worker *w)
-{
-    conn *c = w->resume;
-    w->resume = NULL;
-    while (c != NULL) {
-        conn *next = c->resume;
-        c->queued = false;
-        if (c->closed) {
-            if (!c->lookup) {
-                c->grave = w->graveyard;
-                w->graveyard = c;
-            }
-        } else if (c->state == ST_RELAY) {
-            relay_step(c);
-        }
-        c = next;
-    }
-}
-
 /* ---- connecting ------------------------------------------------------------------------------ */
 
 static void start_relay(conn *c)
 {
     size_t cap = c->w->r->o.buf_bytes;
-    if (c->w->r->o.copy_only) {
-        if (dir_to_copy(&c->up, cap) != 0 || dir_to_copy(&c->down, cap) != 0) {
-            fail_conn(c, NES_RELAY_E_RESOURCE, ENOMEM);
-            return;
-        }
-    } else if (dir_setup(&c->up, cap) != 0 || dir_setup(&c->down, cap) != 0) {
-        fail_conn(c, NES_RELAY_E_RESOURCE, errno);
+    bool copy_only = c->w->r->o.copy_only != 0;
+    bool up_short = c->target.kind == NES_EP_TCP || c->target.kind == NES_EP_UNIX;
+    if (dir_setup(&c->up, cap, copy_only, c->l->short_ok) != 0 ||
+        dir_setup(&c->down, cap, copy_only, up_short) != 0) {
+        fail_conn(c, NES_RELAY_E_RESOURCE, ENOMEM);
         return;
     }
     set_nodelay(c->ufd);
@@ -488,7 +535,7 @@ static int connect_addr(conn *c, int family, const struct sockaddr *sa, socklen_
         errno = e == EAGAIN ? ECONNREFUSED : e; /* a full unix backlog */
         return -1;
     }
-    if (ep_add(c->w->ep, fd, &c->uref) != 0) {
+    if (ep_add(c, &c->uio, fd) != 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -522,19 +569,14 @@ static void *resolver_main(void *arg)
         q->err = errno;
         if (q->rc != 0)
             q->res = NULL;
-        worker *w = q->c->w;
-        pthread_mutex_lock(&w->amu);
-        q->next = w->answers;
-        w->answers = q;
-        pthread_mutex_unlock(&w->amu);
-        uint64_t one = 1;
-        if (write(w->evfd, &one, sizeof(one)) < 0) { /* cannot fail with a counter this small */
-        }
+        nes_loop_post(q->c->w->loop, &q->task);
         pthread_mutex_lock(&r->rmu);
     }
     pthread_mutex_unlock(&r->rmu);
     return NULL;
 }
+
+static void on_answer(nes_loop *loop, void *arg);
 
 /* Queues a lookup of c->target.host; the conn waits in ST_RESOLVING. 0 or -1. */
 static int queue_lookup(conn *c, const char *port)
@@ -544,6 +586,7 @@ static int queue_lookup(conn *c, const char *port)
     if (q == NULL)
         return -1;
     q->c = c;
+    q->task = (nes_task){.cb = on_answer, .arg = q};
     snprintf(q->host, sizeof(q->host), "%s", c->target.host);
     snprintf(q->port, sizeof(q->port), "%s", port);
     pthread_mutex_lock(&r->rmu);
@@ -586,7 +629,7 @@ static void connect_failed(conn *c, nes_relay_err err, int e)
     c->down.pre_off = 0;
     c->fail_reply = NULL;
     c->state = ST_REPLY;
-    c->since_ms = now_ms();
+    deadline(c, c->w->r->o.head_timeout_ms);
     reply_step(c);
 }
 
@@ -657,7 +700,7 @@ static void start_connect(conn *c)
         c->up.pre_len = (size_t)n + extra;
     }
     c->state = ST_CONNECTING;
-    c->since_ms = now_ms();
+    deadline(c, c->w->r->o.connect_timeout_ms); /* the name lookup included */
     if (c->target.kind == NES_EP_TCP) {
         struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
                                  .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
@@ -680,40 +723,32 @@ static void start_connect(conn *c)
     connect_next(c, ECONNREFUSED);
 }
 
-/* The resolver answered lookups of this worker's conns. */
-static void on_answers(worker *w)
+/* The resolver answered a lookup of this worker's conn (a task posted to the worker's loop; the
+ * batch's events have been dispatched, so a closed conn is freed at once). */
+static void on_answer(nes_loop *loop, void *arg)
 {
-    uint64_t v;
-    if (read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        return;
-    pthread_mutex_lock(&w->amu);
-    lookup *a = w->answers;
-    w->answers = NULL;
-    pthread_mutex_unlock(&w->amu);
-    while (a != NULL) {
-        lookup *next = a->next;
-        conn *c = a->c;
-        c->lookup = false;
-        if (c->closed) {
-            free(c); /* closed while looking up: conn_close left it to us */
-            if (a->res != NULL)
-                freeaddrinfo(a->res);
-        } else if (c->state != ST_RESOLVING) {
-            if (a->res != NULL) /* timed out meanwhile and answered the client */
-                freeaddrinfo(a->res);
-        } else if (a->rc != 0) {
-            c->state = ST_CONNECTING;
-            connect_failed(c, NES_RELAY_E_CONNECT,
-                           a->rc == EAI_SYSTEM && a->err != 0 ? a->err : EHOSTUNREACH);
-        } else {
-            c->state = ST_CONNECTING;
-            c->ai = a->res;
-            c->ai_next = c->ai;
-            connect_next(c, ECONNREFUSED);
-        }
-        free(a);
-        a = next;
+    (void)loop;
+    lookup *a = arg;
+    conn *c = a->c;
+    c->lookup = false;
+    if (c->closed) {
+        free(c); /* closed while looking up: conn_close left it to us */
+        if (a->res != NULL)
+            freeaddrinfo(a->res);
+    } else if (c->state != ST_RESOLVING) {
+        if (a->res != NULL) /* timed out meanwhile and answered the client */
+            freeaddrinfo(a->res);
+    } else if (a->rc != 0) {
+        c->state = ST_CONNECTING;
+        connect_failed(c, NES_RELAY_E_CONNECT,
+                       a->rc == EAI_SYSTEM && a->err != 0 ? a->err : EHOSTUNREACH);
+    } else {
+        c->state = ST_CONNECTING;
+        c->ai = a->res;
+        c->ai_next = c->ai;
+        connect_next(c, ECONNREFUSED);
     }
+    free(a);
 }
 
 static void on_upstream(conn *c, uint32_t events)
@@ -729,7 +764,7 @@ static void on_upstream(conn *c, uint32_t events)
             start_relay(c);
             return;
         }
-        epoll_ctl(c->w->ep, EPOLL_CTL_DEL, c->ufd, NULL);
+        nes_loop_del(c->w->loop, &c->uio);
         close(c->ufd);
         c->ufd = -1;
         connect_next(c, err != 0 ? err : ECONNREFUSED);
@@ -836,7 +871,7 @@ static void head_step(conn *c)
                 return;
             }
             c->state = ST_REPLY;
-            c->since_ms = now_ms();
+            deadline(c, c->w->r->o.head_timeout_ms);
             reply_step(c);
             return;
         }
@@ -885,6 +920,47 @@ static void on_client(conn *c)
     }
 }
 
+/* Records what an edge says about the socket direction `d` reads, in every state (a FIN or an
+ * urgent mark that arrives while connecting is not announced again once relaying starts). A
+ * read stops short at a TCP urgent mark or a unix OOB byte, and before a FIN only by its size,
+ * so any of these turns pump's short-read cut off for good. */
+static void note_events(dir *d, uint32_t events)
+{
+    if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        d->ready = true;
+    if (events & (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        d->read_all = true;
+}
+
+/* The loop's callbacks: an edge on a conn's socket (events 0: the deferred pump of a conn that
+ * used its budget), on a listener. A conn closed earlier in the batch is parked, not freed. */
+static void on_client_io(nes_loop *loop, nes_io *io, uint32_t events)
+{
+    (void)loop;
+    conn *c = (conn *)(void *)((char *)io - offsetof(conn, cio));
+    if (c->closed)
+        return;
+    if (events == 0) {
+        if (c->state == ST_RELAY)
+            relay_step(c);
+        return;
+    }
+    note_events(&c->up, events);
+    on_client(c);
+}
+
+static void on_upstream_io(nes_loop *loop, nes_io *io, uint32_t events)
+{
+    (void)loop;
+    conn *c = (conn *)(void *)((char *)io - offsetof(conn, uio));
+    if (c->closed)
+        return;
+    note_events(&c->down, events);
+    on_upstream(c, events);
+}
+
+static void on_deadline(nes_loop *loop, nes_timer *t);
+
 /* ---- accepting ------------------------------------------------------------------------------- */
 
 static void accept_one(worker *w, const lsn *l, int fd)
@@ -913,9 +989,9 @@ static void accept_one(worker *w, const lsn *l, int fd)
     c->cfd = fd;
     c->ufd = -1;
     c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
-    c->cref = (epref){.kind = REF_CLIENT, .c = c};
-    c->uref = (epref){.kind = REF_UP, .c = c};
-    c->since_ms = c->last_ms = now_ms();
+    c->cio.cb = on_client_io;
+    c->uio = (nes_io){.fd = -1, .cb = on_upstream_io};
+    c->tm.cb = on_deadline;
     c->prev = w->tail;
     if (w->tail != NULL)
         w->tail->next = c;
@@ -923,7 +999,7 @@ static void accept_one(worker *w, const lsn *l, int fd)
         w->head = c;
     w->tail = c;
     set_nodelay(fd);
-    if (ep_add(w->ep, fd, &c->cref) != 0) {
+    if (ep_add(c, &c->cio, fd) != 0) {
         fail_conn(c, NES_RELAY_E_RESOURCE, errno);
         return;
     }
@@ -934,6 +1010,7 @@ static void accept_one(worker *w, const lsn *l, int fd)
             return;
         }
         c->state = ST_HEAD;
+        deadline(c, r->o.head_timeout_ms);
         head_step(c);
         return;
     }
@@ -956,26 +1033,31 @@ static void on_listener(worker *w, const lsn *l)
     }
 }
 
+static void on_listener_io(nes_loop *loop, nes_io *io, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    lio *li = (lio *)(void *)((char *)io - offsetof(lio, io));
+    if (li->w->listening)
+        on_listener(li->w, &li->w->r->l[li->idx]);
+}
+
 /* ---- the worker
  * ----------------------------------------------------------------------------------- */
 
-static void tick(worker *w)
+/* The deadline of the conn's state passed. */
+static void on_deadline(nes_loop *loop, nes_timer *t)
 {
-    nes_relay *r = w->r;
-    uint64_t now = now_ms();
-    conn *next;
-    for (conn *c = w->head; c != NULL; c = next) {
-        next = c->next;
-        if ((c->state == ST_CONNECTING || c->state == ST_RESOLVING) &&
-            now - c->since_ms >= r->o.connect_timeout_ms)
-            connect_failed(c, NES_RELAY_E_CONNECT_TIMEOUT, ETIMEDOUT);
-        else if (c->state == ST_HEAD && now - c->since_ms >= r->o.head_timeout_ms)
-            fail_conn(c, NES_RELAY_E_HEAD, ETIMEDOUT);
-        else if (c->state == ST_REPLY && now - c->since_ms >= r->o.head_timeout_ms)
-            conn_close(c, false); /* the reply went out; the client never closed */
-        else if (c->state == ST_RELAY && now - c->last_ms >= r->o.idle_timeout_ms)
-            fail_conn(c, NES_RELAY_E_IDLE, ETIMEDOUT);
-    }
+    (void)loop;
+    conn *c = (conn *)(void *)((char *)t - offsetof(conn, tm));
+    if (c->state == ST_CONNECTING || c->state == ST_RESOLVING)
+        connect_failed(c, NES_RELAY_E_CONNECT_TIMEOUT, ETIMEDOUT);
+    else if (c->state == ST_HEAD)
+        fail_conn(c, NES_RELAY_E_HEAD, ETIMEDOUT);
+    else if (c->state == ST_REPLY)
+        conn_close(c, false); /* the reply went out; the client never closed */
+    else if (c->state == ST_RELAY)
+        fail_conn(c, NES_RELAY_E_IDLE, ETIMEDOUT);
 }
 
 static void bury(worker *w)
@@ -996,47 +1078,19 @@ static void *worker_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    struct epoll_event evs[MAX_EVENTS];
-    uint64_t last_tick = now_ms();
     while (!atomic_load(&r->stopping)) {
-        int n = epoll_wait(w->ep, evs, MAX_EVENTS, w->resume != NULL ? 0 : TICK_MS);
-        for (int i = 0; i < n; i++) {
-            epref *ref = evs[i].data.ptr;
-            if (ref->kind == REF_LISTEN) {
-                if (w->listening)
-                    on_listener(w, &r->l[ref->idx]);
-                continue;
-            }
-            if (ref->kind == REF_RESOLVED) {
-                on_answers(w);
-                continue;
-            }
-            conn *c = ref->c;
-            if (c->closed)
-                continue;
-            if (ref->kind == REF_CLIENT)
-                on_client(c);
-            else
-                on_upstream(c, evs[i].events);
-        }
-        resume_pass(w);
+        if (nes_loop_run_once(w->loop, TICK_MS) < 0)
+            break; /* epoll failed: the drain closes what is left */
         bury(w);
         if (atomic_load(&r->draining) && w->listening) {
             for (size_t i = 0; i < r->nl; i++)
-                epoll_ctl(w->ep, EPOLL_CTL_DEL, r->l[i].fd, NULL);
+                nes_loop_del(w->loop, &w->lio[i].io);
             w->listening = false;
             atomic_fetch_add(&r->unlistened, 1);
-        }
-        uint64_t now = now_ms();
-        if (now - last_tick >= TICK_MS) {
-            tick(w);
-            bury(w);
-            last_tick = now;
         }
     }
     while (w->head != NULL)
         fail_conn(w->head, NES_RELAY_E_DRAIN, 0);
-    resume_pass(w); /* every conn is closed: this only moves them to the graveyard */
     bury(w);
     return NULL;
 }
@@ -1094,7 +1148,10 @@ nes_relay *nes_relay_start(const nes_relay_opts *opts, const nes_relay_listener 
         l->preface = listeners[i].preface;
         l->ctx = listeners[i].ctx;
         l->name = listeners[i].name != NULL ? listeners[i].name : "relay";
-        l->ref = (epref){.kind = REF_LISTEN, .idx = i};
+        int dom = 0;
+        socklen_t dlen = sizeof(dom);
+        l->short_ok = getsockopt(l->fd, SOL_SOCKET, SO_DOMAIN, &dom, &dlen) == 0 &&
+                      (dom == AF_INET || dom == AF_INET6 || dom == AF_UNIX);
     }
     for (size_t i = 0; i < nlisteners; i++) {
         if (!r->l[i].has_target && r->l[i].head == NULL) {
@@ -1113,20 +1170,16 @@ nes_relay *nes_relay_start(const nes_relay_opts *opts, const nes_relay_listener 
     for (unsigned i = 0; i < r->o.threads; i++) {
         worker *w = &r->w[i];
         w->r = r;
-        pthread_mutex_init(&w->amu, NULL);
-        w->ep = epoll_create1(EPOLL_CLOEXEC);
-        w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        w->loop = nes_loop_new(MAX_EVENTS);
         r->nw = i + 1;
-        w->evref = (epref){.kind = REF_RESOLVED};
-        struct epoll_event eev = {.events = EPOLLIN, .data.ptr = &w->evref};
-        if (w->ep < 0 || w->evfd < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, w->evfd, &eev) != 0) {
+        if (w->loop == NULL) {
             nes_msgf(why, why_len, "epoll/eventfd: %s", strerror(errno));
             nes_relay_free(r);
             return NULL;
         }
         for (size_t k = 0; k < nlisteners; k++) {
-            struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &r->l[k].ref};
-            if (epoll_ctl(w->ep, EPOLL_CTL_ADD, r->l[k].fd, &ev) != 0) {
+            w->lio[k] = (lio){.io = {.fd = r->l[k].fd, .cb = on_listener_io}, .w = w, .idx = k};
+            if (nes_loop_add(w->loop, &w->lio[k].io, EPOLLIN | EPOLLEXCLUSIVE) != 0) {
                 nes_msgf(why, why_len, "epoll_ctl: %s", strerror(errno));
                 nes_relay_free(r);
                 return NULL;
@@ -1167,8 +1220,8 @@ void nes_relay_drain(nes_relay *r, unsigned grace_ms)
             close(r->l[i].fd);
         r->l[i].fd = -1;
     }
-    uint64_t end = now_ms() + grace_ms;
-    while (atomic_load(&r->open) > 0 && now_ms() < end)
+    int64_t end = nes_mono_ms() + (int64_t)grace_ms;
+    while (atomic_load(&r->open) > 0 && nes_mono_ms() < end)
         sleep_ms(20);
     atomic_store(&r->stopping, 1);
     for (unsigned i = 0; i < r->nw; i++)
@@ -1191,19 +1244,12 @@ void nes_relay_free(nes_relay *r)
     }
     for (unsigned i = 0; r->w != NULL && i < r->nw; i++) {
         worker *w = &r->w[i];
-        while (w->answers != NULL) { /* conns closed while their lookup ran */
-            lookup *a = w->answers;
-            w->answers = a->next;
-            if (a->res != NULL)
-                freeaddrinfo(a->res);
-            free(a->c);
-            free(a);
-        }
-        if (w->ep >= 0)
-            close(w->ep);
-        if (w->evfd >= 0)
-            close(w->evfd);
-        pthread_mutex_destroy(&w->amu);
+        if (w->loop == NULL)
+            continue;
+        /* answers posted after the worker left free the conns closed while their lookup ran
+         * (every conn is closed by now, so only those tasks have work; the workers are joined) */
+        nes_loop_run_once(w->loop, 0);
+        nes_loop_free(w->loop);
     }
     pthread_mutex_destroy(&r->rmu);
     pthread_cond_destroy(&r->rcv);

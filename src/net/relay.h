@@ -1,9 +1,10 @@
 /* relay.h - the byte relay engine: accepted connections tied to an upstream, bytes both ways.
  *
  * Shared by nitro-enc-proxy (ingress, egress) and the service's in-process bridge (bridge.h).
- * One engine owns N worker threads (default: one per core), each with its own epoll set; every
- * listener is in every worker's set (EPOLLEXCLUSIVE), so accepted connections spread over the
- * workers and never move between them (no locks on the data path).
+ * One engine owns N worker threads (default: one per core), each running its own event loop
+ * (net/loop.h, the loop the HTTPS server runs on); every listener is in every worker's epoll set
+ * (EPOLLEXCLUSIVE), so accepted connections spread over the workers and never move between them
+ * (no locks on the data path).
  *
  * Per accepted connection, in order:
  *   1. cap: when opts.max_conns connections are open, the new one is closed at once
@@ -20,14 +21,16 @@
  *      answer never stalls a worker; numeric addresses, unix and vsock never wait for it;
  *   4. preface (optional, listener.preface): bytes written to the upstream before any client
  *      byte (the ingress proxy's PROXY v2 header);
- *   5. relay: both directions pumped independently. Each direction moves bytes through a pipe
- *      with splice(2) (no copy through user space); when the kernel refuses splice for a pair of
- *      fds (EINVAL) that direction falls back to read/write through a buffer. Either way at most
- *      opts.buf_bytes are in flight per direction: a full buffer stops reading the source, so a
- *      slow reader slows the writer and memory stays flat. EOF on one side is passed on with
- *      shutdown(SHUT_WR) on the other once its buffer is drained (half-close); the connection
- *      closes when both directions have finished, on an error (reset) of either side, or when no
- *      byte moved for opts.idle_timeout_ms.
+ *   5. relay: both directions pumped independently. A direction copies through a 16 KiB buffer
+ *      (one read and one send per small message: cheaper than two splices and their pipe) and
+ *      switches to splice(2) through a pipe (no copy through user space) when a read fills that
+ *      buffer, i.e. for bulk, back to copying when a splice brings little; when the kernel
+ *      refuses splice for a pair of fds (EINVAL) that direction keeps copying through a buffer
+ *      of opts.buf_bytes. Either way at most opts.buf_bytes are in flight per direction: a full
+ *      buffer stops reading the source, so a slow reader slows the writer and memory stays flat.
+ *      EOF on one side is passed on with shutdown(SHUT_WR) on the other once its buffer is
+ *      drained (half-close); the connection closes when both directions have finished, on an
+ *      error (reset) of either side, or when no byte moved for opts.idle_timeout_ms.
  *
  * Drain (SIGTERM): nes_relay_drain stops accepting (listeners leave every epoll set), lets open
  * connections finish for up to the grace period, then closes what is left. Counters are per

@@ -127,6 +127,32 @@ def test_half_close_both_directions(tmp_path):
         srv.close()
 
 
+def test_bytes_and_eof_sent_before_the_upstream_answers(tmp_path):
+    """A client that sends its few bytes and its FIN (or urgent data) right after connecting,
+    while the relay is still connecting upstream: both are queued before relaying starts, the
+    read of the bytes comes back short, and the relay must still read the EOF (and the bytes
+    behind an urgent mark) although no new edge will announce them."""
+    srv = Server(echo_handler)
+    p = forward(tmp_path, srv.uri)
+    try:
+        for i in range(60):
+            s = p.connect()
+            s.settimeout(5)
+            if i % 3 == 2:  # urgent data: not relayed (no OOBINLINE), the bytes after it are
+                s.sendall(b"abc")
+                s.send(b"!", socket.MSG_OOB)
+                s.sendall(b"def")
+                assert recv_exact(s, 6) == b"abcdef", i
+            else:
+                s.sendall(b"x" * (10 + i))
+                s.shutdown(socket.SHUT_WR)
+                assert recv_all(s) == b"x" * (10 + i), i  # EOF came back: the FIN went through
+            s.close()
+    finally:
+        assert p.stop() == 0
+        srv.close()
+
+
 def test_thousand_concurrent_connections(tmp_path):
     raise_fd_limit()
     srv = Server(echo_handler)

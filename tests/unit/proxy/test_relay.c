@@ -1,6 +1,7 @@
 /* test_relay.c - the relay engine and the bridge in-process: a Unix-socket client reaches a TCP
  * echo server through a bridge (bytes and half-close intact), connect failures and the
- * connection cap are counted, a head step rejects and forwards, and the metrics text. */
+ * connection cap are counted, small and bulk messages mixed on one connection, a head step rejects
+ * and forwards, and the metrics text. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -84,7 +85,14 @@ static void write_all(int fd, const uint8_t *p, size_t n)
     }
 }
 
-static void bridge_round_trips(const nes_relay_opts *o)
+/* Piece sizes a round trip sends one after another (each echoed before the next). */
+static const size_t even_pieces[] = {10000, 10000, 10000, 10000, 10000,
+                                     10000, 10000, 10000, 10000, 10000};
+/* Small, bulk, small again: the engine copies small messages and splices once a read fills
+ * its copy buffer, and goes back to copying when a splice brings little; bytes keep order. */
+static const size_t mixed_pieces[] = {64, 1, 40000, 64, 3, 50000, 17, 16384, 5, 16385, 100, 1};
+
+static void bridge_round_trips_of(const nes_relay_opts *o, const size_t *pieces, size_t npieces)
 {
     echo e;
     echo_start(&e);
@@ -93,27 +101,32 @@ static void bridge_round_trips(const nes_relay_opts *o)
     assert_non_null(b);
     assert_true(strncmp(nes_bridge_name(b), "nes-bridge-", 11) == 0);
     assert_int_equal(nes_bridge_path(b)[0], '@');
+    uint64_t total = 0;
     for (int round = 0; round < 3; round++) {
         int fd = nes_bridge_connect(b);
         assert_true(fd >= 0);
-        uint8_t out[100000], in[100000];
+        uint8_t out[200000], in[200000];
         uint64_t seed = (uint64_t)round + 1;
         tu_rng_fill(&seed, out, sizeof(out));
         /* the echo server answers as it reads: send in pieces, read back as we go */
-        size_t got = 0;
-        for (size_t off = 0; off < sizeof(out); off += 10000) {
-            write_all(fd, out + off, 10000);
-            while (got < off + 10000) {
+        size_t got = 0, off = 0;
+        for (size_t k = 0; k < npieces; k++) {
+            assert_true(off + pieces[k] <= sizeof(out));
+            write_all(fd, out + off, pieces[k]);
+            off += pieces[k];
+            while (got < off) {
                 ssize_t n = read(fd, in + got, sizeof(in) - got);
                 assert_true(n > 0);
                 got += (size_t)n;
             }
         }
+        total += off;
         /* half-close: our EOF reaches the server, whose EOF comes back */
         shutdown(fd, SHUT_WR);
         char c;
         assert_int_equal(read(fd, &c, 1), 0);
-        assert_memory_equal(in, out, sizeof(out));
+        assert_int_equal(got, off);
+        assert_memory_equal(in, out, off);
         close(fd);
     }
     nes_relay_stats s;
@@ -126,10 +139,15 @@ static void bridge_round_trips(const nes_relay_opts *o)
     }
     assert_int_equal(s.total, 3);
     assert_int_equal(s.open, 0);
-    assert_int_equal(s.bytes_up, 300000);
-    assert_int_equal(s.bytes_down, 300000);
+    assert_int_equal(s.bytes_up, total);
+    assert_int_equal(s.bytes_down, total);
     nes_bridge_stop(b, 1000);
     echo_stop(&e);
+}
+
+static void bridge_round_trips(const nes_relay_opts *o)
+{
+    bridge_round_trips_of(o, even_pieces, sizeof(even_pieces) / sizeof(even_pieces[0]));
 }
 
 static void bridge_reaches_tcp_target(void **state)
@@ -144,6 +162,13 @@ static void bridge_copy_path(void **state)
     (void)state;
     nes_relay_opts o = {.threads = 1, .copy_only = 1, .buf_bytes = 4096};
     bridge_round_trips(&o);
+}
+
+/* Message sizes that move the engine between copying and splicing on one connection. */
+static void bridge_mixed_sizes(void **state)
+{
+    (void)state;
+    bridge_round_trips_of(NULL, mixed_pieces, sizeof(mixed_pieces) / sizeof(mixed_pieces[0]));
 }
 
 /* A target given by name is looked up on the resolver thread (every address tried in turn:
@@ -359,6 +384,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bridge_reaches_tcp_target),
         cmocka_unit_test(bridge_copy_path),
+        cmocka_unit_test(bridge_mixed_sizes),
         cmocka_unit_test(name_target),
         cmocka_unit_test(connect_refused_is_counted),
         cmocka_unit_test(cap_refuses),
