@@ -16,7 +16,6 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -1275,40 +1274,32 @@ void nes_relay_stats_get(const nes_relay *r, nes_relay_stats *s)
     }
 }
 
-static int addf(nes_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int addf(nes_buf *out, const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(line))
-        return -1;
-    return nes_buf_append(out, line, (size_t)n);
-}
-
 int nes_relay_format_metrics(const nes_relay_stats *s, const char *p, nes_buf *out)
 {
     int rc = 0;
-    rc |= addf(out, "# HELP %s_connections_open Connections being relayed.\n", p);
-    rc |= addf(out, "# TYPE %s_connections_open gauge\n%s_connections_open %llu\n", p, p,
-               (unsigned long long)s->open);
-    rc |= addf(out, "# HELP %s_connections_total Connections accepted and relayed.\n", p);
-    rc |= addf(out, "# TYPE %s_connections_total counter\n%s_connections_total %llu\n", p, p,
-               (unsigned long long)s->total);
-    rc |= addf(out, "# HELP %s_connections_refused_total Connections closed at the cap.\n", p);
-    rc |= addf(out, "# TYPE %s_connections_refused_total counter\n", p);
-    rc |= addf(out, "%s_connections_refused_total %llu\n", p, (unsigned long long)s->refused);
-    rc |= addf(out, "# HELP %s_bytes_total Bytes relayed by direction.\n", p);
-    rc |= addf(out, "# TYPE %s_bytes_total counter\n", p);
-    rc |= addf(out, "%s_bytes_total{direction=\"up\"} %llu\n", p, (unsigned long long)s->bytes_up);
-    rc |= addf(out, "%s_bytes_total{direction=\"down\"} %llu\n", p,
-               (unsigned long long)s->bytes_down);
-    rc |= addf(out, "# HELP %s_errors_total Connections ended by an error, by kind.\n", p);
-    rc |= addf(out, "# TYPE %s_errors_total counter\n", p);
+    rc |= nes_buf_appendf(out, "# HELP %s_connections_open Connections being relayed.\n", p);
+    rc |= nes_buf_appendf(out, "# TYPE %s_connections_open gauge\n%s_connections_open %llu\n", p, p,
+                          (unsigned long long)s->open);
+    rc |=
+        nes_buf_appendf(out, "# HELP %s_connections_total Connections accepted and relayed.\n", p);
+    rc |= nes_buf_appendf(out, "# TYPE %s_connections_total counter\n%s_connections_total %llu\n",
+                          p, p, (unsigned long long)s->total);
+    rc |= nes_buf_appendf(
+        out, "# HELP %s_connections_refused_total Connections closed at the cap.\n", p);
+    rc |= nes_buf_appendf(out, "# TYPE %s_connections_refused_total counter\n", p);
+    rc |= nes_buf_appendf(out, "%s_connections_refused_total %llu\n", p,
+                          (unsigned long long)s->refused);
+    rc |= nes_buf_appendf(out, "# HELP %s_bytes_total Bytes relayed by direction.\n", p);
+    rc |= nes_buf_appendf(out, "# TYPE %s_bytes_total counter\n", p);
+    rc |= nes_buf_appendf(out, "%s_bytes_total{direction=\"up\"} %llu\n", p,
+                          (unsigned long long)s->bytes_up);
+    rc |= nes_buf_appendf(out, "%s_bytes_total{direction=\"down\"} %llu\n", p,
+                          (unsigned long long)s->bytes_down);
+    rc |=
+        nes_buf_appendf(out, "# HELP %s_errors_total Connections ended by an error, by kind.\n", p);
+    rc |= nes_buf_appendf(out, "# TYPE %s_errors_total counter\n", p);
     for (int k = 0; k < NES_RELAY_E_COUNT; k++)
-        rc |= addf(out, "%s_errors_total{kind=\"%s\"} %llu\n", p, err_names[k],
-                   (unsigned long long)s->errors[k]);
+        rc |= nes_buf_appendf(out, "%s_errors_total{kind=\"%s\"} %llu\n", p, err_names[k],
+                              (unsigned long long)s->errors[k]);
     return rc == 0 ? 0 : -1;
 }
