@@ -7,7 +7,9 @@ rounds (direct, proxy, socat, then the reverse order). Prints one table:
   * bulk: one connection sends M MiB to a sink; MB/s (median of rounds);
   * 1-conn: one connection doing T sequential round trips of 64 bytes against an echo server;
     p50 / p99. Nothing else is in flight, so relay minus direct is what one hop adds to one
-    request: the "added latency per hop" (goal <= 50 us p99);
+    request: the "added latency per hop" (goal <= 50 us p99). Measured twice: as the machine is,
+    and with the CPUs kept out of halt (class Awake), which separates the hop's own cost from
+    the VM's cost of waking one more process on the path;
   * 64-conn: 64 connections each doing R round trips of 64 bytes, driven by one epoll client
     thread; p50 / p99 under concurrency (queueing included, on every path alike).
   "added" is relay minus direct of the same round (the paths run back to back in each round,
@@ -182,6 +184,37 @@ def pingpong(port, trips):
     return pct(lat, 0.5), pct(lat, 0.99)
 
 
+class Awake:
+    """While open: one busy loop per CPU at SCHED_IDLE priority, so no CPU halts while idle. Any
+    runnable task preempts such a loop at once, so it takes no CPU from the paths measured; what
+    it removes is the cost of waking a halted CPU, which on a VM with halt polling off (this
+    one: /sys/module/haltpoll/parameters/guest_halt_poll_ns = 0) is a hypervisor exit paid by
+    every process a request passes through, relay or not. The 1-conn ping-pong is measured both
+    ways so the table shows the hop's own cost and what an idle VM adds to it."""
+
+    def __init__(self):
+        self.pids = []
+        for cpu in sorted(os.sched_getaffinity(0)):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.sched_setaffinity(0, {cpu})
+                    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+                    while True:
+                        pass
+                finally:
+                    os._exit(0)
+            self.pids.append(pid)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for pid in self.pids:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+
+
 def concurrent(port, conns, trips):
     """`conns` connections driven from one thread with epoll, each doing `trips` round trips of
     64 bytes back to back: p50/p99 in us of every round trip. One client thread, so no thread of
@@ -242,7 +275,8 @@ def main():
     sink_srv, sink_port = serve(sink)
     echo = EchoServer()
     kinds = ("direct", "proxy", "socat")
-    res = {k: {"bulk": [], "pp50": [], "pp99": [], "c50": [], "c99": []} for k in kinds}
+    res = {k: {"bulk": [], "pp50": [], "pp99": [], "aw50": [], "aw99": [], "c50": [], "c99": []}
+           for k in kinds}
     relays = {k: Relay(k, a.bin_dir, echo.port) for k in ("proxy", "socat")}
     port = {"direct": echo.port, "proxy": relays["proxy"].port, "socat": relays["socat"].port}
     try:
@@ -261,12 +295,18 @@ def main():
                 p50, p99 = pingpong(port[kind], a.trips)
                 res[kind]["pp50"].append(p50)
                 res[kind]["pp99"].append(p99)
+            with Awake():
+                for kind in order:
+                    p50, p99 = pingpong(port[kind], a.trips)
+                    res[kind]["aw50"].append(p50)
+                    res[kind]["aw99"].append(p99)
             for kind in order:
                 c50, c99 = concurrent(port[kind], 64, a.requests)
                 res[kind]["c50"].append(c50)
                 res[kind]["c99"].append(c99)
             print(f"round {r + 1}/{a.rounds}: " + "  ".join(
                 f"{k} pp {res[k]['pp50'][-1]:.0f}/{res[k]['pp99'][-1]:.0f} "
+                f"awake {res[k]['aw50'][-1]:.0f}/{res[k]['aw99'][-1]:.0f} "
                 f"c64 {res[k]['c50'][-1]:.0f}/{res[k]['c99'][-1]:.0f} us" for k in kinds),
                 file=sys.stderr)
     finally:
@@ -292,6 +332,11 @@ def main():
           f"1-conn: {a.trips} sequential 64-byte round trips; 64-conn: 64 connections x "
           f"{a.requests} round trips from one epoll client thread; added = relay minus direct "
           f"of the same round, median (min..max over rounds); echo server: its own process)")
+    print("1-conn again with the CPUs kept out of halt (a SCHED_IDLE busy loop per CPU, see Awake):")
+    for k in kinds[1:]:
+        print(f"{k:<8} p50/p99 {med[k]['aw50']:.0f}/{med[k]['aw99']:.0f} us (direct "
+              f"{med['direct']['aw50']:.0f}/{med['direct']['aw99']:.0f}), added p50 "
+              f"{spread(added(k, 'aw50'))}, added p99 {spread(added(k, 'aw99'))}")
     sink_srv.close()
     if not a.no_proxy_mode:  # (2) proxy mode end to end vs direct (its own table)
         print()
