@@ -1,8 +1,11 @@
 #include "core/fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 nes_status nes_read_stream(FILE *f, const char *what, size_t max, char **data, size_t *len,
                            nes_err *err)
@@ -55,4 +58,46 @@ nes_status nes_read_file(const char *path, size_t max, char **data, size_t *len,
     nes_status st = nes_read_stream(f, path, max, data, len, err);
     fclose(f);
     return st;
+}
+
+int nes_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[4200];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -1;
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    int rc = (left == 0 && fsync(fd) == 0) ? 0 : -1;
+    int saved = errno;
+    if (close(fd) != 0 && rc == 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+        errno = saved;
+    }
+    return rc;
 }

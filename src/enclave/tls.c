@@ -1,7 +1,6 @@
 /* tls.c - credential sets, reload, PKCS#11, self-signed dev certificates, client checks. */
 #include "enclave/tls.h"
 
-#include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/pkcs11.h>
 #include <gnutls/x509.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fileio.h"
 
 #define MAX_CHAIN 16
 #define MAX_KEY_HANDLES 64
@@ -349,23 +349,6 @@ bool nes_file_stamp_changed(const nes_file_stamp *a, const nes_file_stamp *b)
            a->mtime_ns != b->mtime_ns;
 }
 
-static int write_file(const char *path, const gnutls_datum_t *d, mode_t mode)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return -1;
-    ssize_t w = write(fd, d->data, d->size);
-    int rc = (w == (ssize_t)d->size && fsync(fd) == 0) ? 0 : -1;
-    close(fd);
-    if (rc == 0)
-        rc = rename(tmp, path);
-    if (rc != 0)
-        unlink(tmp);
-    return rc;
-}
-
 /* A fresh P-256 key and a certificate skeleton (serial, validity, subject, key, key id). */
 static int cert_start(gnutls_x509_privkey_t *key, gnutls_x509_crt_t *crt, const char *dn,
                       time_t now)
@@ -439,7 +422,8 @@ int nes_tls_selfsigned(const char *cert_path, const char *key_path, char *why, s
     }
     memcpy(chain.data, cpem.data, cpem.size);
     memcpy(chain.data + cpem.size, capem.data, capem.size);
-    if (write_file(key_path, &kpem, 0600) != 0 || write_file(cert_path, &chain, 0644) != 0) {
+    if (nes_write_file(key_path, kpem.data, kpem.size, 0600) != 0 ||
+        nes_write_file(cert_path, chain.data, chain.size, 0644) != 0) {
         nes_msgf(why, why_len, "cannot write %s / %s", cert_path, key_path);
         goto done;
     }

@@ -19,7 +19,6 @@
  * values, locked, for indexes 0..31 (InvalidIndex above, like the device). A request that does
  * not decode gets {"Error": "InvalidArgument"}, as from the device. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +35,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/error.h"
+#include "core/fileio.h"
 #include "nsm/cose.h"
 #include "nsm/nsm.h"
 
@@ -103,24 +103,6 @@ static X509 *make_cert(const char *cn, EVP_PKEY *pub, const X509 *issuer, EVP_PK
     return x;
 }
 
-/* Writes `data` to `path` through a temporary file and rename (mode `mode`). */
-static int write_file(const char *path, const char *data, size_t len, mode_t mode)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return -1;
-    ssize_t w = write(fd, data, len);
-    int rc = (w == (ssize_t)len && fsync(fd) == 0) ? 0 : -1;
-    close(fd);
-    if (rc == 0)
-        rc = rename(tmp, path);
-    if (rc != 0)
-        unlink(tmp);
-    return rc;
-}
-
 static int write_pem(const char *path, EVP_PKEY *key, X509 *cert, mode_t mode)
 {
     BIO *b = BIO_new(BIO_s_mem());
@@ -130,7 +112,7 @@ static int write_pem(const char *path, EVP_PKEY *key, X509 *cert, mode_t mode)
                  : PEM_write_bio_X509(b, cert);
     char *data = NULL;
     long n = BIO_get_mem_data(b, &data);
-    int rc = (ok == 1 && n > 0) ? write_file(path, data, (size_t)n, mode) : -1;
+    int rc = (ok == 1 && n > 0) ? nes_write_file(path, data, (size_t)n, mode) : -1;
     if (data != NULL && n > 0)
         OPENSSL_cleanse(data, (size_t)n);
     BIO_free(b);

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <errno.h>
 
 #include <cmocka.h>
 
@@ -91,6 +94,63 @@ static void reads_stream_and_empty(void **state)
     fclose(e);
 }
 
+/* Entries of `dir` other than . and .. */
+static int entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+static void write_replaces_whole_file_with_mode(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nes-fileio-w-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/key.pem", dir);
+    assert_int_equal(nes_write_file(path, "first version, longer", 21, 0600), 0);
+    assert_int_equal(nes_write_file(path, "second", 6, 0644), 0); /* replaces, not appends */
+    char *data = NULL;
+    size_t len = 0;
+    nes_err err = {0};
+    assert_int_equal(nes_read_file(path, 100, &data, &len, &err), NES_OK);
+    assert_int_equal(len, 6);
+    assert_memory_equal(data, "second", 6);
+    free(data);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644 & ~umask(umask(0)));
+    assert_int_equal(entries(dir), 1);                      /* no temporary file left */
+    assert_int_equal(nes_write_file(path, "", 0, 0600), 0); /* empty is a file too */
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void write_into_missing_dir_fails_with_errno(void **state)
+{
+    (void)state;
+    errno = 0;
+    assert_int_equal(nes_write_file("/nonexistent-dir-nes/x.pem", "x", 1, 0600), -1);
+    assert_int_equal(errno, ENOENT);
+    char dir[] = "/tmp/nes-fileio-d-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    errno = 0;
+    assert_int_equal(nes_write_file(dir, "x", 1, 0600), -1); /* a directory: rename refuses */
+    assert_int_equal(errno, EISDIR);
+    char tmp[128];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", dir, (long)getpid());
+    assert_int_equal(access(tmp, F_OK), -1); /* the temporary file beside it is gone */
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -98,6 +158,8 @@ int main(void)
         cmocka_unit_test(refuses_file_over_limit),
         cmocka_unit_test(missing_file_names_path),
         cmocka_unit_test(reads_stream_and_empty),
+        cmocka_unit_test(write_replaces_whole_file_with_mode),
+        cmocka_unit_test(write_into_missing_dir_fails_with_errno),
     };
     return cmocka_run_group_tests(tests, make_file, remove_file);
 }
