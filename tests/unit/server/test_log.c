@@ -4,6 +4,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -222,6 +226,64 @@ static void emits_through_the_writer(void **state)
     nes_log_configure(NES_LOG_INFO, 2);
 }
 
+/* The log writer thread's voluntary context switches (its wake-ups), or -1 if not found. */
+static long writer_wakeups(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        return -1;
+    long n = -1;
+    for (struct dirent *e = readdir(d); e != NULL && n < 0; e = readdir(d)) {
+        char path[300], line[256];
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (f == NULL)
+            continue;
+        int is_writer = fgets(line, sizeof line, f) != NULL && strcmp(line, "nes-log\n") == 0;
+        fclose(f);
+        if (!is_writer)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+        f = fopen(path, "re");
+        while (f != NULL && fgets(line, sizeof line, f) != NULL)
+            if (strncmp(line, "voluntary_ctxt_switches:", 24) == 0)
+                n = strtol(line + 24, NULL, 10);
+        if (f != NULL)
+            fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+static void idle_writer_backs_off_and_still_delivers(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    nes_log_configure(NES_LOG_INFO, p[1]);
+    assert_int_equal(nes_log_start(), 0);
+    struct timespec settle = {0, 300000000L}, idle = {0, 500000000L};
+    nanosleep(&settle, NULL); /* the back-off reaches its longest period */
+    long before = writer_wakeups();
+    assert_true(before >= 0);
+    nanosleep(&idle, NULL);
+    long woke = writer_wakeups() - before;
+    /* every 5 ms would be ~100 in 500 ms; backed off it is ~6 */
+    assert_true(woke < 25);
+    nes_log(NES_LOG_INFO, "after a quiet spell");
+    struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 5000), 1); /* delivered while the writer runs */
+    char buf[512];
+    ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "\"msg\":\"after a quiet spell\""));
+    nes_log_stop();
+    close(p[0]);
+    close(p[1]);
+    nes_log_configure(NES_LOG_INFO, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +295,7 @@ int main(void)
         cmocka_unit_test(lines_stay_json_whatever_the_input),
         cmocka_unit_test(a_2000_byte_method_gives_a_json_line),
         cmocka_unit_test(emits_through_the_writer),
+        cmocka_unit_test(idle_writer_backs_off_and_still_delivers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
