@@ -18,6 +18,7 @@ both ends of the window:
 POST /encrypt with the payments body of bench.py (wrk -t2, post.lua). Compare -c32 with -c1000.
 
 usage: bench/http/conn_grind.py BIN_DIR grind|cpu CONNS [SECS [WARM]]   (not a test)
+       bench/http/conn_grind.py report GRIND_DIR    (the figures of an earlier grind again)
        NES_GRIND_LL=BYTES sets the simulated last-level cache (e.g. 2097152: a core's L2)
 """
 import os
@@ -87,7 +88,9 @@ def grind_totals(work, n):
                 events = line.split()[1:]
             elif line.startswith("totals:"):
                 totals = [int(x) for x in line.split()[1:]]
-    ann = subprocess.run(["callgrind_annotate", "--tree=caller", str(out)],
+    # from "/": run inside the source tree, callgrind_annotate shortens the paths and drops
+    # the caller lines of nes_h1_parse_request
+    ann = subprocess.run(["callgrind_annotate", "--tree=caller", str(out.resolve())], cwd="/",
                          capture_output=True, text=True, check=True).stdout
     callers = 0  # the "< caller (Nx)" lines of a block precede its "* function" line
     for line in ann.splitlines():
@@ -95,13 +98,23 @@ def grind_totals(work, n):
         if m:
             callers += int(m.group(1).replace(",", ""))
         elif re.search(r"\*\s+\S+:nes_h1_parse_request ", line):
-            return callers or n, dict(zip(events, totals))
+            if callers:
+                return callers, dict(zip(events, totals))
+            break
         elif line.strip():
             callers = 0
+    print(f"conn_grind: no calls of nes_h1_parse_request found, the /metrics count is used "
+          f"(it lags; rerun: {sys.argv[0]} report {work})", file=sys.stderr)
     return n, dict(zip(events, totals))
 
 
 def main():
+    if sys.argv[1] == "report":  # the figures of an earlier grind's directory
+        n, d = grind_totals(pathlib.Path(sys.argv[2]).resolve(), 1)
+        print(f"{n} requests; per request: {d['Ir'] / n:.0f} instructions, "
+              f"{(d['D1mr'] + d['D1mw']) / n:.1f} D1 misses, {d['DLmr'] / n:.2f} + "
+              f"{d['DLmw'] / n:.2f} LL read + write misses (simulated)")
+        return
     bindir, mode, conns = pathlib.Path(sys.argv[1]).resolve(), sys.argv[2], int(sys.argv[3])
     secs = int(sys.argv[4]) if len(sys.argv) > 4 else (20 if mode == "grind" else 8)
     warm = int(sys.argv[5]) if len(sys.argv) > 5 else 8
