@@ -18,7 +18,6 @@ for (they hold on a busy machine; wall-clock numbers do not).
 import argparse
 import os
 import re
-import selectors
 import signal
 import socket
 import subprocess
@@ -26,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import EchoServer, Relay  # noqa: E402  (bench/proxy/bench.py)
+from bench import EchoServer, Relay, roundtrips  # noqa: E402  (bench/proxy/bench.py)
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -61,29 +60,7 @@ def run(socks, trips):
             while got < 64:
                 got += len(s.recv(64 - got))
         return
-    sel = selectors.DefaultSelector()
-    left, got = {}, {}
-    for s in socks:
-        s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ)
-        left[s], got[s] = trips, 0
-        s.send(msg)
-    while left:
-        for key, _ in sel.select():
-            s = key.fileobj
-            d = s.recv(4096)
-            if not d:
-                raise RuntimeError("the relay closed a connection")
-            got[s] += len(d)
-            if got[s] < 64:
-                continue
-            got[s] = 0
-            left[s] -= 1
-            if left[s] == 0:
-                sel.unregister(s)
-                del left[s]
-                continue
-            s.send(msg)
+    roundtrips(socks, trips)
 
 
 def main():
