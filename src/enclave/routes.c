@@ -239,6 +239,7 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     if (rst != NES_OK)
         nes_trace_span_error(&sp);
     nes_trace_span_end(&sp);
+    uint64_t resolved_ns = sp.end_ns; /* the body's span starts there (one clock read for both) */
     if (pr != 0) {
         nes_state_leave();
         return 0;
@@ -274,8 +275,8 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     if (guess <= out.max)
         spare_take(&out, guess);
     nes_transform_stats stats = {0};
-    nes_trace_span_begin(&sp, dir == NES_DECRYPT ? "body.decrypt" : "body.encrypt",
-                         NES_SPAN_INTERNAL, &r->ctx->span, NULL);
+    nes_trace_span_begin_at(&sp, dir == NES_DECRYPT ? "body.decrypt" : "body.encrypt",
+                            NES_SPAN_INTERNAL, &r->ctx->span, resolved_ns);
     nes_status st = nes_transform(&topts, r->in->body, r->in->body_len, &out, &stats, &err);
     nes_metrics_unknown_members(r->schema, st == NES_ERR_UNKNOWN_MEMBER, stats.unknown_passed);
     nes_state_leave();
@@ -285,7 +286,10 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     nes_trace_span_attr_int(&sp, "nes.body.bytes", (int64_t)r->in->body_len);
     if (st != NES_OK)
         nes_trace_span_error(&sp);
-    nes_trace_span_end(&sp);
+    if (timing && timed.now_ns != 0)
+        nes_trace_span_end_at(&sp, timed.now_ns); /* the crypto span's clock read: the pass's end */
+    else
+        nes_trace_span_end(&sp);
     if (st == NES_OK) {
         o->fields = stats.fields;
         nes_metrics_fields(dir == NES_DECRYPT, stats.fields);
