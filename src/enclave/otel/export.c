@@ -581,11 +581,17 @@ int nes_otel_start(const nes_otel_config *cfg, const nes_aws_config *egress,
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->timeout_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    /* a batch's body goes out in a few large sends instead of 64 KiB pieces with a poll each */
+    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "nitro-enc-svc/" NES_VERSION);
     static const char *const ctype[2] = {"Content-Type: application/x-protobuf",
                                          "Content-Type: application/json"};
     for (int k = 0; k < 2; k++) {
         e->hdrs[k] = curl_slist_append(NULL, ctype[k]);
+        struct curl_slist *x = /* no "Expect: 100-continue" wait before a body over 1 MiB */
+            e->hdrs[k] != NULL ? curl_slist_append(e->hdrs[k], "Expect:") : NULL;
+        if (x != NULL)
+            e->hdrs[k] = x;
         char line[2048];
         const char *p = cfg->headers;
         while (*p) {
