@@ -255,16 +255,18 @@ uint8_t nes_otlp_severity_of(const char *line, size_t len)
         return 9;
     p += sizeof(tag) - 1;
     size_t rest = (size_t)(line + len - p);
-    static const struct {
-        const char *name;
-        uint8_t sev;
-    } levels[] = {{"debug\"", 5}, {"info\"", 9}, {"warn\"", 13}, {"error\"", 17}};
-    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-        size_t n = strlen(levels[i].name);
-        if (rest >= n && memcmp(p, levels[i].name, n) == 0)
-            return levels[i].sev;
+#define LEVEL_IS(name) (rest >= sizeof(name) - 1 && memcmp(p, name, sizeof(name) - 1) == 0)
+    switch (rest > 0 ? p[0] : 0) { /* (constant-length compares: a few moves, no calls) */
+    case 'd':
+        return LEVEL_IS("debug\"") ? 5 : 9;
+    case 'w':
+        return LEVEL_IS("warn\"") ? 13 : 9;
+    case 'e':
+        return LEVEL_IS("error\"") ? 17 : 9;
+    default:
+        return 9; /* info, or not a level log.c writes */
     }
-    return 9;
+#undef LEVEL_IS
 }
 
 void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l)

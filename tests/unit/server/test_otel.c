@@ -635,6 +635,27 @@ static void otlp_protobuf_shapes(void **state)
     memcpy(l.line, line, l.len);
     assert_int_equal(nes_otlp_severity_of(line, l.len), 13);
     assert_int_equal(nes_otlp_severity_of("{}", 2), 9);
+    static const struct {
+        const char *line;
+        uint8_t sev;
+    } sevs[] = {
+        /* where log.c puts the level, each level */
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"debug\",\"msg\":\"m\"}", 5},
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"info\",\"msg\":\"m\"}", 9},
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"warn\",\"msg\":\"m\"}", 13},
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"error\",\"msg\":\"m\"}", 17},
+        /* elsewhere: searched for */
+        {"{\"ts\":\"12026-12-01T01:21:23.197Z\",\"level\":\"error\"}", 17},
+        {"{\"level\":\"debug\"}", 5},
+        /* cut short, or not a level: info */
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"erro", 9},
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"e", 9},
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"", 9},
+        {"{\"level\":\"warning\"}", 9},
+        {"{\"msg\":\"\\\"level\\\":\\\"error\"}", 9},
+    };
+    for (size_t i = 0; i < sizeof(sevs) / sizeof(sevs[0]); i++)
+        assert_int_equal(nes_otlp_severity_of(sevs[i].line, strlen(sevs[i].line)), sevs[i].sev);
     assert_int_equal(encode(&b, &res, &l, 1, true, &body, &blen), 0);
     static const int rec[] = {1, 0, 2, 0, 2, 0};
     assert_true(pb_path(body, blen, rec, 3, &m, &mlen));
