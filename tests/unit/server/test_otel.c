@@ -1107,14 +1107,14 @@ static void span_begin_at(void **state)
 {
     (void)state;
     static const struct {
-        bool sink, sampled;
         uint64_t at;
         unsigned sunk; /* spans the sink gets */
+        bool sink, sampled;
     } cases[] = {
-        {true, true, 1234567890123u, 1},
-        {true, true, 0, 0},
-        {true, false, 1234567890123u, 0},
-        {false, true, 1234567890123u, 0},
+        {1234567890123u, 1, true, true},
+        {0, 0, true, true},
+        {1234567890123u, 0, true, false},
+        {1234567890123u, 0, false, true},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         g_nsunk = 0;
