@@ -94,6 +94,7 @@ def main():
         if du + ds > 0:
             print(f"  {name:16} {tid:8}  user {du:6.2f}  kernel {ds:6.2f}")
     print(f"  {'all':25}  user {tot_u:6.2f}  kernel {tot_s:6.2f}  total {tot_u + tot_s:6.2f}")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
