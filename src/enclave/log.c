@@ -299,6 +299,7 @@ void nes_logline_begin(nes_logline *l, nes_log_level level, const char *msg)
         t_ts_len = n > 0 && (size_t)n < sizeof(t_ts_prefix) ? (size_t)n : 0;
         t_ts_sec = ts.tv_sec;
     }
+    l->time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     long ms = ts.tv_nsec / 1000000;
     char frac[7] = {
         '.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z', '"'};
@@ -437,7 +438,7 @@ void nes_logline_emit(nes_logline *l)
     nes_logline_end(l);
     nes_log_tap_fn tap = atomic_load_explicit(&g_tap, memory_order_acquire);
     if (tap != NULL)
-        tap(l->buf, l->len);
+        tap(l->buf, l->len, l->time_ns);
     if (!atomic_load_explicit(&g_started, memory_order_acquire)) {
         write_line(g_fd, l);
         return;

@@ -37,6 +37,7 @@ typedef struct nes_logline {
     char buf[NES_LOGLINE_MAX];
     size_t len;
     bool truncated;
+    uint64_t time_ns; /**< the line's time (its "ts", to the nanosecond): Unix time */
 } nes_logline;
 
 /** Parses "debug", "info", "warn"/"warning", "error", "off" (case-insensitive). 0 or -1. */
@@ -87,9 +88,9 @@ void nes_logline_end(nes_logline *l);
 /** Closes and emits a line (queued or written, as described above). */
 void nes_logline_emit(nes_logline *l);
 
-/** Receives every emitted line (from the emitting thread, before it is queued; the OTLP log
- * exporter copies it). NULL removes the tap. */
-typedef void (*nes_log_tap_fn)(const char *line, size_t len);
+/** Receives every emitted line and its time (nes_logline.time_ns; from the emitting thread,
+ * before it is queued; the OTLP log exporter copies it). NULL removes the tap. */
+typedef void (*nes_log_tap_fn)(const char *line, size_t len, uint64_t time_ns);
 void nes_log_set_tap(nes_log_tap_fn fn);
 
 /** Logs a message (printf-style; callers never format secrets or body content into it). */

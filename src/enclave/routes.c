@@ -78,12 +78,14 @@ static int queue_error(nes_server *s, req *r, unsigned status, const char *code,
     return queue(s, r, status, &b, "application/json", r->close_after, allow, retry, o);
 }
 
-static void access_log(const req *r, const char *method, const outcome *o)
+/* The access line; returns its time (Unix ns: the request's span ends then, without a clock read
+ * of its own), or 0 when no line is written. */
+static uint64_t access_log(const req *r, const char *method, const outcome *o)
 {
     uint64_t us = nes_now_us() - r->in->t0_us;
     nes_metrics_request(r->route, o->status, us, r->in->bytes_in, o->bytes_out);
     if (!nes_log_enabled(NES_LOG_INFO))
-        return;
+        return 0;
     nes_logline l;
     nes_logline_begin(&l, NES_LOG_INFO, "request");
     nes_logline_str(&l, "route", nes_route_name(r->route));
@@ -100,6 +102,7 @@ static void access_log(const req *r, const char *method, const outcome *o)
     nes_logline_int(&l, "fields", (long long)o->fields);
     nes_logline_int(&l, "latency_us", (long long)us);
     nes_logline_emit(&l);
+    return l.time_ns;
 }
 
 /* ---- routes ----------------------------------------------------------------------------- */
@@ -239,6 +242,7 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     if (rst != NES_OK)
         nes_trace_span_error(&sp);
     nes_trace_span_end(&sp);
+    uint64_t resolved_ns = sp.end_ns; /* the body's span starts there (one clock read for both) */
     if (pr != 0) {
         nes_state_leave();
         return 0;
@@ -274,8 +278,8 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     if (guess <= out.max)
         spare_take(&out, guess);
     nes_transform_stats stats = {0};
-    nes_trace_span_begin(&sp, dir == NES_DECRYPT ? "body.decrypt" : "body.encrypt",
-                         NES_SPAN_INTERNAL, &r->ctx->span, NULL);
+    nes_trace_span_begin_at(&sp, dir == NES_DECRYPT ? "body.decrypt" : "body.encrypt",
+                            NES_SPAN_INTERNAL, &r->ctx->span, resolved_ns);
     nes_status st = nes_transform(&topts, r->in->body, r->in->body_len, &out, &stats, &err);
     nes_metrics_unknown_members(r->schema, st == NES_ERR_UNKNOWN_MEMBER, stats.unknown_passed);
     nes_state_leave();
@@ -285,7 +289,10 @@ static int route_transform(nes_server *s, req *r, nes_direction dir, outcome *o)
     nes_trace_span_attr_int(&sp, "nes.body.bytes", (int64_t)r->in->body_len);
     if (st != NES_OK)
         nes_trace_span_error(&sp);
-    nes_trace_span_end(&sp);
+    if (timing && timed.now_ns != 0)
+        nes_trace_span_end_at(&sp, timed.now_ns); /* the crypto span's clock read: the pass's end */
+    else
+        nes_trace_span_end(&sp);
     if (st == NES_OK) {
         o->fields = stats.fields;
         nes_metrics_fields(dir == NES_DECRYPT, stats.fields);
@@ -458,15 +465,20 @@ static void span_begin(const nes_request *in, nes_route_ctx *ctx)
     nes_trace_span_attr_str(&ctx->span, "http.route", nes_route_name(ctx->route));
 }
 
-/* Ends the request's span after its access line (which carries the span's ids). */
-static void span_end(nes_route_ctx *ctx, unsigned status, const char *error_code)
+/* Ends the request's span after its access line (which carries the span's ids), at the line's
+ * time `logged_ns` (0: no line, the clock is read). */
+static void span_end(nes_route_ctx *ctx, unsigned status, const char *error_code,
+                     uint64_t logged_ns)
 {
     nes_trace_span_attr_int(&ctx->span, "http.response.status_code", status);
     if (error_code != NULL)
         nes_trace_span_attr_str(&ctx->span, "error.type", error_code);
     if (status >= 500 || status == 0)
         nes_trace_span_error(&ctx->span);
-    nes_trace_span_end(&ctx->span);
+    if (logged_ns != 0 && ctx->span.start_ns != 0)
+        nes_trace_span_end_at(&ctx->span, logged_ns);
+    else
+        nes_trace_span_end(&ctx->span);
     nes_trace_set_current(NULL);
 }
 
@@ -586,8 +598,8 @@ void nes_routes_respond(nes_server *s, const nes_request *in, nes_route_ctx *ctx
         nes_trace_group_close(); /* the server span ends with the exchange */
         return;                  /* logged when the exchange ends (nes_routes_forwarded) */
     }
-    access_log(&r, in->method, &o);
-    span_end(ctx, o.status, o.error_code);
+    uint64_t logged_ns = access_log(&r, in->method, &o);
+    span_end(ctx, o.status, o.error_code, logged_ns);
     nes_server_inflight_add(s, -1);
 }
 
@@ -608,8 +620,8 @@ void nes_routes_forwarded(nes_server *s, const nes_request *in, nes_route_ctx *c
                  why != NULL ? why : "upstream");
         queue_error(s, &r, 502, "bad_gateway", msg, (size_t)-1, &o);
     }
-    access_log(&r, in->method, &o);
-    span_end(ctx, o.status, o.error_code);
+    uint64_t logged_ns = access_log(&r, in->method, &o);
+    span_end(ctx, o.status, o.error_code, logged_ns);
     nes_server_inflight_add(s, -1);
 }
 
@@ -641,11 +653,11 @@ void nes_routes_refused(nes_server *s, const nes_request *request, const nes_rou
     queue_error(s, &r, status, code, msg, offset, &o);
     if (rctx != NULL)
         nes_trace_set_current(&rctx->span);
-    access_log(&r, in->method, &o);
+    uint64_t logged_ns = access_log(&r, in->method, &o);
     if (rctx != NULL) {
         nes_span sp = rctx->span; /* rctx is const: end a copy */
         nes_route_ctx tmp = {.span = sp};
-        span_end(&tmp, o.status, o.error_code);
+        span_end(&tmp, o.status, o.error_code, logged_ns);
     }
     if (request != NULL)
         nes_server_inflight_add(s, -1);
@@ -656,8 +668,8 @@ void nes_routes_aborted(nes_server *s, const nes_request *in, const nes_route_ct
     req r = {.in = in, .route = ctx->route, .schema = ctx->schema};
     outcome o = {.status = 0, .error_code = "aborted"};
     nes_trace_set_current(&ctx->span);
-    access_log(&r, in->method, &o);
+    uint64_t logged_ns = access_log(&r, in->method, &o);
     nes_route_ctx tmp = {.span = ctx->span};
-    span_end(&tmp, 0, "aborted");
+    span_end(&tmp, 0, "aborted", logged_ns);
     nes_server_inflight_add(s, -1);
 }

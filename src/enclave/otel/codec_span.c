@@ -66,6 +66,7 @@ void nes_timed_codec_span(nes_timed_codec *t, const nes_span *parent, bool decry
     nes_trace_span_begin(&sp, decrypt ? "crypto.decrypt" : "crypto.encrypt", NES_SPAN_INTERNAL,
                          parent, NULL);
     uint64_t now_ns = sp.start_ns;
+    t->now_ns = now_ns;
     double scale = now_tick > t->first_tick && now_ns > t->first_ns
                        ? (double)(now_ns - t->first_ns) / (double)(now_tick - t->first_tick)
                        : 0.0;

@@ -24,6 +24,8 @@ typedef struct nes_timed_codec {
     nes_codec codec;                     /**< give this one to the transform */
     const nes_codec *inner;              /**< the real codec */
     uint64_t busy_ns, first_ns, last_ns; /**< busy_ns, last_ns: set by nes_timed_codec_span */
+    uint64_t now_ns; /**< the clock read by nes_timed_codec_span (0 before it, or without a field):
+                        the pass's end, for the caller's enclosing span */
     uint64_t first_tick, last_tick, busy_ticks;
     unsigned calls;
 } nes_timed_codec;
@@ -32,7 +34,7 @@ typedef struct nes_timed_codec {
 void nes_timed_codec_init(nes_timed_codec *t, const nes_codec *inner);
 
 /** Records the crypto span as a child of `parent` (nothing when no field was processed); fills
- * in `busy_ns` and `last_ns`. */
+ * in `busy_ns`, `last_ns` and `now_ns`. */
 void nes_timed_codec_span(nes_timed_codec *t, const nes_span *parent, bool decrypt);
 
 #endif

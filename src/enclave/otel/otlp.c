@@ -116,11 +116,56 @@ static size_t attr_len(const nes_spanrec_attr *at, size_t *kl, size_t *vl)
     return nes_pb_field_len(*kl) + nes_pb_field_len(any);
 }
 
-/* Each message's length is counted before it is written (no nested message is moved into place
- * afterwards): the span's, and each attribute's. */
+/* The span writer's steps at p (room checked once for the whole span): a one-byte tag, then a
+ * varint or `n` bytes; each returns the position after it. */
+static inline uint8_t *put_tag_varint(uint8_t *p, uint8_t tag, uint64_t v)
+{
+    *p++ = tag;
+    return p + nes_pb_put_varint(p, v);
+}
+
+static inline uint8_t *put_tag_bytes(uint8_t *p, uint8_t tag, const void *src, size_t n)
+{
+    p = put_tag_varint(p, tag, n);
+    memcpy(p, src, n);
+    return p + n;
+}
+
+static inline uint8_t *put_tag_fixed64(uint8_t *p, uint8_t tag, uint64_t v)
+{
+    *p++ = tag;
+    for (int i = 0; i < 8; i++) /* little-endian (one move on x86-64 and arm64) */
+        p[i] = (uint8_t)(v >> (8 * i));
+    return p + 8;
+}
+
+/* Span's protobuf tags: field << 3 | wire type (0 varint, 1 fixed64, 2 length-delimited). */
+enum {
+    TAG_SPAN = 2 << 3 | 2,     /* ScopeSpans.spans */
+    TAG_TRACE_ID = 1 << 3 | 2, /* Span fields */
+    TAG_SPAN_ID = 2 << 3 | 2,
+    TAG_PARENT_ID = 4 << 3 | 2,
+    TAG_NAME = 5 << 3 | 2,
+    TAG_KIND = 6 << 3 | 0,
+    TAG_START = 7 << 3 | 1,
+    TAG_END = 8 << 3 | 1,
+    TAG_ATTR = 9 << 3 | 2,
+    TAG_STATUS = 15 << 3 | 2,
+    TAG_KV_KEY = 1 << 3 | 2, /* KeyValue */
+    TAG_KV_VALUE = 2 << 3 | 2,
+    TAG_ANY_STR = 1 << 3 | 2, /* AnyValue */
+    TAG_ANY_INT = 3 << 3 | 0,
+    TAG_STATUS_CODE = 3 << 3 | 0, /* Status */
+};
+
+/* Each message's length is counted first (nothing is moved into place afterwards), the room for
+ * the whole span reserved once, and the fields written with constant tags and no further check:
+ * the span's, and each attribute's. */
 void nes_otlp_add_span(nes_otlp_batch *b, const nes_spanrec_span *s)
 {
     nes_pb *w = &b->w;
+    if (w->err != 0)
+        return;
     uint64_t pid;
     memcpy(&pid, s->parent_id, 8);
     bool parent = pid != 0; /* all zero: a root span */
@@ -133,31 +178,38 @@ void nes_otlp_add_span(nes_otlp_batch *b, const nes_spanrec_span *s)
         kv[k] = attr_len(&s->attr[k], &kl[k], &vl[k]);
         len += nes_pb_field_len(kv[k]);
     }
-    nes_pb_begin_len(w, 2, len);
-    nes_pb_bytes(w, 1, s->trace_id, 16);
-    nes_pb_bytes(w, 2, s->span_id, 8);
+    nes_buf *out = w->out;
+    size_t need = nes_pb_field_len(len);
+    if (out->cap - out->len < need && nes_buf_reserve(out, need) != 0) {
+        w->err = -1;
+        return;
+    }
+    uint8_t *p = put_tag_varint(out->data + out->len, TAG_SPAN, len);
+    p = put_tag_bytes(p, TAG_TRACE_ID, s->trace_id, 16);
+    p = put_tag_bytes(p, TAG_SPAN_ID, s->span_id, 8);
     if (parent)
-        nes_pb_bytes(w, 4, s->parent_id, 8);
-    nes_pb_bytes(w, 5, s->name, name);
-    nes_pb_varint(w, 6, s->kind);
-    nes_pb_fixed64(w, 7, s->start_ns);
-    nes_pb_fixed64(w, 8, s->end_ns);
+        p = put_tag_bytes(p, TAG_PARENT_ID, s->parent_id, 8);
+    p = put_tag_bytes(p, TAG_NAME, s->name, name);
+    p = put_tag_varint(p, TAG_KIND, s->kind);
+    p = put_tag_fixed64(p, TAG_START, s->start_ns);
+    p = put_tag_fixed64(p, TAG_END, s->end_ns);
     for (unsigned k = 0; k < nattr; k++) {
         const nes_spanrec_attr *at = &s->attr[k];
-        nes_pb_begin_len(w, 9, kv[k]);
-        nes_pb_bytes(w, 1, at->key, kl[k]);
+        p = put_tag_varint(p, TAG_ATTR, kv[k]);
+        p = put_tag_bytes(p, TAG_KV_KEY, at->key, kl[k]);
         if (at->is_int) {
-            nes_pb_begin_len(w, 2, 1 + vl[k]);
-            nes_pb_varint(w, 3, (uint64_t)at->i);
+            p = put_tag_varint(p, TAG_KV_VALUE, 1 + vl[k]);
+            p = put_tag_varint(p, TAG_ANY_INT, (uint64_t)at->i);
         } else {
-            nes_pb_begin_len(w, 2, nes_pb_field_len(vl[k]));
-            nes_pb_bytes(w, 1, at->s, vl[k]);
+            p = put_tag_varint(p, TAG_KV_VALUE, nes_pb_field_len(vl[k]));
+            p = put_tag_bytes(p, TAG_ANY_STR, at->s, vl[k]);
         }
     }
     if (s->error) { /* Status{code: STATUS_CODE_ERROR}; unset is the default */
-        nes_pb_begin_len(w, 15, 2);
-        nes_pb_varint(w, 3, 2);
+        p = put_tag_varint(p, TAG_STATUS, 2);
+        p = put_tag_varint(p, TAG_STATUS_CODE, 2);
     }
+    out->len = (size_t)(p - out->data);
 }
 
 int nes_otlp_end(nes_otlp_batch *b)
@@ -193,46 +245,63 @@ static const char *severity_text(uint8_t sev)
 uint8_t nes_otlp_severity_of(const char *line, size_t len)
 {
     static const char tag[] = "\"level\":\"";
-    size_t scan = len < 96 ? len : 96; /* the level is among the first fields */
-    const char *p = memmem(line, scan, tag, sizeof(tag) - 1);
+    /* where log.c puts it: after {"ts":"<24-character UTC time>", (else searched for among the
+     * first fields) */
+    enum { AT = 7 + 24 + 2 };
+    const char *p = len > AT + sizeof(tag) && memcmp(line + AT, tag, sizeof(tag) - 1) == 0
+                        ? line + AT
+                        : memmem(line, len < 96 ? len : 96, tag, sizeof(tag) - 1);
     if (p == NULL)
         return 9;
     p += sizeof(tag) - 1;
     size_t rest = (size_t)(line + len - p);
-    static const struct {
-        const char *name;
-        uint8_t sev;
-    } levels[] = {{"debug\"", 5}, {"info\"", 9}, {"warn\"", 13}, {"error\"", 17}};
-    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-        size_t n = strlen(levels[i].name);
-        if (rest >= n && memcmp(p, levels[i].name, n) == 0)
-            return levels[i].sev;
+#define LEVEL_IS(name) (rest >= sizeof(name) - 1 && memcmp(p, name, sizeof(name) - 1) == 0)
+    switch (rest > 0 ? p[0] : 0) { /* (constant-length compares: a few moves, no calls) */
+    case 'd':
+        return LEVEL_IS("debug\"") ? 5 : 9;
+    case 'w':
+        return LEVEL_IS("warn\"") ? 13 : 9;
+    case 'e':
+        return LEVEL_IS("error\"") ? 17 : 9;
+    default:
+        return 9; /* info, or not a level log.c writes */
     }
-    return 9;
+#undef LEVEL_IS
 }
 
 void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l)
 {
     nes_pb *w = &b->w;
+    if (w->err != 0)
+        return;
     size_t len = l->len < sizeof(l->line) ? l->len : sizeof(l->line);
     while (len > 0 && (l->line[len - 1] == '\n' || l->line[len - 1] == '\r'))
         len--;
     const char *sev = severity_text(l->severity);
     size_t sevlen = strlen(sev), body = nes_pb_field_len(len);
-    /* the lengths counted first: nothing is moved into place afterwards */
-    nes_pb_begin_len(w, 2,
-                     9 + 1 + nes_pb_varint_len(l->severity) + nes_pb_field_len(sevlen) +
-                         nes_pb_field_len(body) + (l->has_span ? 18 + 10 : 0) + 9);
-    nes_pb_fixed64(w, 1, l->time_ns);
-    nes_pb_varint(w, 2, l->severity);
-    nes_pb_bytes(w, 3, sev, sevlen);
-    nes_pb_begin_len(w, 5, body);
-    nes_pb_bytes(w, 1, l->line, len); /* a log line is valid UTF-8 (log.h) */
-    if (l->has_span) {
-        nes_pb_bytes(w, 9, l->trace_id, 16);
-        nes_pb_bytes(w, 10, l->span_id, 8);
+    /* the lengths counted first (nothing is moved into place afterwards), the room reserved once:
+     * LogRecord{1 time, 2 severity_number, 3 severity_text, 5 body{AnyValue 1 string}, 9
+     * trace_id, 10 span_id, 11 observed_time} as ScopeLogs field 2 */
+    size_t rec = 9 + 1 + nes_pb_varint_len(l->severity) + nes_pb_field_len(sevlen) +
+                 nes_pb_field_len(body) + (l->has_span ? 18 + 10 : 0) + 9;
+    nes_buf *out = w->out;
+    size_t need = nes_pb_field_len(rec);
+    if (out->cap - out->len < need && nes_buf_reserve(out, need) != 0) {
+        w->err = -1;
+        return;
     }
-    nes_pb_fixed64(w, 11, l->time_ns);
+    uint8_t *p = put_tag_varint(out->data + out->len, 2 << 3 | 2, rec);
+    p = put_tag_fixed64(p, 1 << 3 | 1, l->time_ns);
+    p = put_tag_varint(p, 2 << 3 | 0, l->severity);
+    p = put_tag_bytes(p, 3 << 3 | 2, sev, sevlen);
+    p = put_tag_varint(p, 5 << 3 | 2, body);
+    p = put_tag_bytes(p, 1 << 3 | 2, l->line, len); /* a log line is valid UTF-8 (log.h) */
+    if (l->has_span) {
+        p = put_tag_bytes(p, 9 << 3 | 2, l->trace_id, 16);
+        p = put_tag_bytes(p, 10 << 3 | 2, l->span_id, 8);
+    }
+    p = put_tag_fixed64(p, 11 << 3 | 1, l->time_ns);
+    out->len = (size_t)(p - out->data);
 }
 
 /* ---- Prometheus text to OTLP ------------------------------------------------------------- */

@@ -185,8 +185,10 @@ bool nes_trace_ratio_samples(const uint8_t trace_id[16], double ratio)
     return low64(trace_id) < (uint64_t)(ratio * 18446744073709551616.0);
 }
 
-void nes_trace_span_begin(nes_span *s, const char *name, nes_span_kind kind, const nes_span *parent,
-                          const nes_trace_ctx *remote)
+/* The ids and fields of a span; the caller sets start_ns. True when it goes somewhere (sampled
+ * while an exporter runs). */
+static bool span_init(nes_span *s, const char *name, nes_span_kind kind, const nes_span *parent,
+                      const nes_trace_ctx *remote)
 {
     s->name = name != NULL ? name : "unnamed"; /* the exporter encodes it with strlen */
     s->kind = (uint8_t)kind;
@@ -209,10 +211,20 @@ void nes_trace_span_begin(nes_span *s, const char *name, nes_span_kind kind, con
             low64(s->trace_id) < atomic_load_explicit(&g_ratio_bound, memory_order_relaxed);
     }
     span_id(s->span_id);
-    /* the clock only for a span that goes somewhere (a read is ~25 ns; a request has three) */
-    s->start_ns = s->sampled && atomic_load_explicit(&g_sink, memory_order_relaxed) != NULL
-                      ? nes_trace_now_ns()
-                      : 0;
+    return s->sampled && atomic_load_explicit(&g_sink, memory_order_relaxed) != NULL;
+}
+
+void nes_trace_span_begin(nes_span *s, const char *name, nes_span_kind kind, const nes_span *parent,
+                          const nes_trace_ctx *remote)
+{
+    /* the clock only for a span that goes somewhere (a read is ~20 ns) */
+    s->start_ns = span_init(s, name, kind, parent, remote) ? nes_trace_now_ns() : 0;
+}
+
+void nes_trace_span_begin_at(nes_span *s, const char *name, nes_span_kind kind,
+                             const nes_span *parent, uint64_t start_ns)
+{
+    s->start_ns = span_init(s, name, kind, parent, NULL) ? start_ns : 0;
 }
 
 static nes_span_attr *next_attr(nes_span *s, const char *key)

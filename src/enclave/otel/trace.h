@@ -104,6 +104,12 @@ bool nes_trace_ratio_samples(const uint8_t trace_id[16], double ratio);
 void nes_trace_span_begin(nes_span *s, const char *name, nes_span_kind kind, const nes_span *parent,
                           const nes_trace_ctx *remote);
 
+/** Starts `s` as a child of `parent` (like nes_trace_span_begin) at `start_ns`, a time the caller
+ * has read already (the end of the step before, say), instead of reading the clock; a span
+ * given 0 goes nowhere, as one begun without an exporter. */
+void nes_trace_span_begin_at(nes_span *s, const char *name, nes_span_kind kind,
+                             const nes_span *parent, uint64_t start_ns);
+
 /** Adds a string attribute (cut at NES_SPAN_ATTR_STR - 1 bytes, back to a UTF-8 character
  * boundary); `key` must be static. */
 void nes_trace_span_attr_str(nes_span *s, const char *key, const char *value);

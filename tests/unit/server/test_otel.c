@@ -635,6 +635,27 @@ static void otlp_protobuf_shapes(void **state)
     memcpy(l.line, line, l.len);
     assert_int_equal(nes_otlp_severity_of(line, l.len), 13);
     assert_int_equal(nes_otlp_severity_of("{}", 2), 9);
+    static const struct {
+        const char *line;
+        uint8_t sev;
+    } sevs[] = {
+        /* where log.c puts the level, each level */
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"debug\",\"msg\":\"m\"}", 5},
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"info\",\"msg\":\"m\"}", 9},
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"warn\",\"msg\":\"m\"}", 13},
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"error\",\"msg\":\"m\"}", 17},
+        /* elsewhere: searched for */
+        {"{\"ts\":\"12026-12-01T01:21:23.197Z\",\"level\":\"error\"}", 17},
+        {"{\"level\":\"debug\"}", 5},
+        /* cut short, or not a level: info */
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"erro", 9},
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"e", 9},
+        {"{\"ts\":\"2026-12-01T01:21:23.197Z\",\"level\":\"", 9},
+        {"{\"level\":\"warning\"}", 9},
+        {"{\"msg\":\"\\\"level\\\":\\\"error\"}", 9},
+    };
+    for (size_t i = 0; i < sizeof(sevs) / sizeof(sevs[0]); i++)
+        assert_int_equal(nes_otlp_severity_of(sevs[i].line, strlen(sevs[i].line)), sevs[i].sev);
     assert_int_equal(encode(&b, &res, &l, 1, true, &body, &blen), 0);
     static const int rec[] = {1, 0, 2, 0, 2, 0};
     assert_true(pb_path(body, blen, rec, 3, &m, &mlen));
@@ -853,9 +874,11 @@ static void test_sink(const void *rec, size_t len, unsigned nspans)
 }
 
 static char g_tapped[NES_LOGLINE_MAX];
-static void test_tap(const char *line, size_t len)
+static uint64_t g_tapped_ns;
+static void test_tap(const char *line, size_t len, uint64_t time_ns)
 {
     snprintf(g_tapped, sizeof(g_tapped), "%.*s", (int)len, line);
+    g_tapped_ns = time_ns;
 }
 
 /* The sink gets sampled spans only; the AWS observer counts and records a child of the current
@@ -901,10 +924,16 @@ static void sink_aws_observer_and_tap(void **state)
     assert_int_equal(t.aws_calls[NES_AWS_KMS], 1);
     assert_int_equal(t.aws_errors[NES_AWS_KMS], 1);
 
+    uint64_t before = nes_trace_now_ns();
     nes_log_set_tap(test_tap);
     nes_log(NES_LOG_ERROR, "tapped %d", 7);
     nes_log_set_tap(NULL);
     assert_non_null(strstr(g_tapped, "\"msg\":\"tapped 7\""));
+    /* the line's own time comes with it: the clock read its "ts" was formatted from */
+    assert_true(g_tapped_ns >= before && g_tapped_ns <= nes_trace_now_ns());
+    char ms[8];
+    snprintf(ms, sizeof(ms), ".%03u", (unsigned)(g_tapped_ns / 1000000 % 1000));
+    assert_non_null(strstr(g_tapped, ms));
     nes_log(NES_LOG_ERROR, "not tapped");
     assert_null(strstr(g_tapped, "not tapped"));
 
@@ -1055,6 +1084,7 @@ static void timed_codec_span(void **state)
     nes_trace_span_begin(&parent, "body.encrypt", NES_SPAN_INTERNAL, NULL, NULL);
     nes_timed_codec_span(&t, &parent, false); /* no field yet: no span */
     assert_int_equal(g_nsunk, 0);
+    assert_true(t.now_ns == 0); /* no clock read for the caller either */
     nes_buf b = {0};
     for (int i = 0; i < 3; i++)
         assert_int_equal(t.codec.encrypt(t.codec.ud, NULL, 0, (const uint8_t *)"ab", 2, &b), 0);
@@ -1068,6 +1098,42 @@ static void timed_codec_span(void **state)
     assert_int_equal(g_sunk[0].attr[0].i, 3);
     assert_true(g_sunk[0].start_ns == t.first_ns && g_sunk[0].end_ns == t.last_ns);
     assert_true((uint64_t)g_sunk[0].attr[1].i <= t.last_ns - t.first_ns);
+    assert_true(t.now_ns >= t.last_ns && t.now_ns > parent.start_ns); /* the pass's end */
+}
+
+/* A child begun at a time read already: that start, the parent's trace, no clock of its own; given
+ * 0, or unsampled, or without a sink, it goes nowhere. */
+static void span_begin_at(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t at;
+        unsigned sunk; /* spans the sink gets */
+        bool sink, sampled;
+    } cases[] = {
+        {1234567890123u, 1, true, true},
+        {0, 0, true, true},
+        {1234567890123u, 0, true, false},
+        {1234567890123u, 0, false, true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        g_nsunk = 0;
+        nes_trace_set_sink(cases[i].sink ? test_sink : NULL);
+        nes_span parent, sp;
+        nes_trace_span_begin(&parent, "root", NES_SPAN_SERVER, NULL, NULL);
+        parent.sampled = cases[i].sampled;
+        nes_trace_span_begin_at(&sp, "step", NES_SPAN_INTERNAL, &parent, cases[i].at);
+        assert_int_equal(sp.start_ns, cases[i].sunk ? cases[i].at : 0);
+        assert_memory_equal(sp.trace_id, parent.trace_id, 16);
+        assert_memory_equal(sp.parent_id, parent.span_id, 8);
+        nes_trace_span_end(&sp);
+        nes_trace_set_sink(NULL);
+        assert_int_equal(g_nsunk, cases[i].sunk);
+        if (cases[i].sunk) {
+            assert_true(g_sunk[0].start_ns == cases[i].at && g_sunk[0].end_ns > cases[i].at);
+            assert_string_equal(g_sunk[0].name, "step");
+        }
+    }
 }
 
 typedef struct env {
@@ -1191,6 +1257,7 @@ int main(void)
         cmocka_unit_test(prometheus_to_otlp_cases),
         cmocka_unit_test(sink_aws_observer_and_tap),
         cmocka_unit_test(timed_codec_span),
+        cmocka_unit_test(span_begin_at),
         cmocka_unit_test(span_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
