@@ -81,6 +81,16 @@ class Proxy:
                 return int(line.split()[1])
         return -1
 
+    def cpu_ns(self) -> int:
+        """CPU time the process's threads have used so far (ns, /proc/PID/task/*/schedstat)."""
+        total = 0
+        for st in pathlib.Path(f"/proc/{self.proc.pid}/task").glob("*/schedstat"):
+            try:
+                total += int(st.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass  # a thread that ended meanwhile
+        return total
+
     def connect(self, listener="egress", timeout=10) -> socket.socket:
         ep = self.endpoints[listener]
         if ep.startswith("unix://"):

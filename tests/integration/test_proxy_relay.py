@@ -85,7 +85,8 @@ def test_one_gib_both_ways_with_checksums(tmp_path):
         srv.close()
 
 
-def test_half_close_both_directions(tmp_path):
+@pytest.mark.parametrize("busy_us", [0, 200], ids=["plain", "busy-poll"])
+def test_half_close_both_directions(tmp_path, busy_us):
     def upstream(c):
         data = recv_all(c)  # until the client's EOF arrives through the proxy
         c.sendall(b"got %d" % len(data))
@@ -93,7 +94,7 @@ def test_half_close_both_directions(tmp_path):
         c.close()
 
     srv = Server(upstream)
-    p = forward(tmp_path, srv.uri)
+    p = forward(tmp_path, srv.uri, BUSY_POLL_US=busy_us)
     try:
         s = p.connect()
         s.sendall(b"x" * 100000)
@@ -110,7 +111,7 @@ def test_half_close_both_directions(tmp_path):
             box["late"] = recv_all(c)
             c.close()
         srv2 = Server(upstream2)
-        p2 = forward(tmp_path / "p2", srv2.uri)
+        p2 = forward(tmp_path / "p2", srv2.uri, BUSY_POLL_US=busy_us)
         s = p2.connect()
         assert recv_all(s) == b"early"  # EOF from the upstream came through
         s.sendall(b"still talking")
@@ -122,6 +123,42 @@ def test_half_close_both_directions(tmp_path):
         s.close()
         assert p2.stop() == 0
         srv2.close()
+    finally:
+        assert p.stop() == 0
+        srv.close()
+
+
+@pytest.mark.parametrize("busy_us", [0, 200000], ids=["plain", "busy-poll"])
+def test_busy_polling_spins_after_traffic_then_sleeps(tmp_path, busy_us):
+    """BUSY_POLL_US reaches the relay threads: small round trips come back intact; with a 200 ms
+    window the worker keeps its CPU busy after the last event (the connection's close) and then
+    sleeps, so an idle proxy uses next to no CPU; without it nothing spins at all. The bounds are
+    far apart (a spinning thread takes most of its CPU even on a loaded box)."""
+    srv = Server(echo_handler)
+    p = forward(tmp_path, srv.uri, BUSY_POLL_US=busy_us)
+    try:
+        if busy_us:
+            p.wait_log(lambda l: "busy polling" in l.get("msg", "") and str(busy_us) in l["msg"])
+        else:
+            assert "busy polling" not in p.logs()
+        s = p.connect()
+        for _ in range(200):
+            msg = os.urandom(64)
+            s.sendall(msg)
+            assert recv_exact(s, 64) == msg
+        c0 = p.cpu_ns()
+        s.close()
+        time.sleep(0.4)  # the window (200 ms) after the close, and then some
+        after_close = p.cpu_ns() - c0
+        time.sleep(0.1)
+        c1 = p.cpu_ns()
+        time.sleep(0.5)
+        idle = p.cpu_ns() - c1
+        if busy_us:
+            assert after_close >= 40e6, f"{after_close / 1e6:.1f} ms CPU: did the worker poll?"
+        else:
+            assert after_close < 40e6, f"{after_close / 1e6:.1f} ms CPU without busy polling"
+        assert idle < 60e6, f"{idle / 1e6:.1f} ms CPU in 500 ms idle: still spinning"
     finally:
         assert p.stop() == 0
         srv.close()
@@ -426,6 +463,16 @@ def test_config_errors_exit_2(tmp_path, bin_dir):
     assert any("LISTEN" in l for l in lines)
     assert any("IDLE_TIMEOUT_SECS" in l for l in lines)
     assert any("UPSTREAM" in l for l in lines)
+    for bad in ("1000001", "-1", "200us", ""):
+        r = subprocess.run([str(bin_dir / "nitro-enc-proxy"), "egress", "--check-config"],
+                           env={"UPSTREAM": "127.0.0.1:1", "BUSY_POLL_US": bad},
+                           capture_output=True, text=True)
+        assert r.returncode == 2, bad
+        assert r.stderr == "nitro-enc-proxy: BUSY_POLL_US: want a whole number 0-1000000\n"
+    r = subprocess.run([str(bin_dir / "nitro-enc-proxy"), "egress", "--check-config"],
+                       env={"UPSTREAM": "127.0.0.1:1", "BUSY_POLL_US": "1000000"},
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "BUSY_POLL_US=1000000\n" in r.stdout
     r = subprocess.run([str(bin_dir / "nitro-enc-proxy"), "sideways"], capture_output=True)
     assert r.returncode == 2
     r = subprocess.run([str(bin_dir / "nitro-enc-proxy"), "--help"], capture_output=True, text=True)
