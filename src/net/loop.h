@@ -28,8 +28,10 @@
  * microseconds) paid on every hop of a request; HAProxy's `busy-polling` exists for the same
  * reason. Ours is bounded: the window restarts at each burst and, once it passes with nothing to
  * do, the loop sleeps, so an idle loop uses no CPU. The cost is one CPU kept busy for up to `us`
- * after each burst (under steady traffic, a core per loop). Timers fire at their deadlines and
- * max_wait_ms is honoured during the window as when sleeping.
+ * after each burst (under steady traffic, a core per loop). The polling yields the CPU at each
+ * empty poll (sched_yield), so another runnable thread on that CPU is not kept waiting behind
+ * it. Timers fire at their deadlines and max_wait_ms is honoured during the window as when
+ * sleeping.
  *
  * Threads: everything except nes_loop_post and nes_loop_wake runs on the loop's own thread. A
  * loop is not copied; its memory is O(timers + events per wait). */
