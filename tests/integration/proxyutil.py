@@ -81,15 +81,19 @@ class Proxy:
                 return int(line.split()[1])
         return -1
 
-    def cpu_ns(self) -> int:
-        """CPU time the process's threads have used so far (ns, /proc/PID/task/*/schedstat)."""
-        total = 0
-        for st in pathlib.Path(f"/proc/{self.proc.pid}/task").glob("*/schedstat"):
+    def threads(self) -> dict:
+        """Per thread id: (CPU time used so far in ns, times it went to sleep), from
+        /proc/PID/task/TID/schedstat and the voluntary_ctxt_switches of its status."""
+        out = {}
+        for t in pathlib.Path(f"/proc/{self.proc.pid}/task").iterdir():
             try:
-                total += int(st.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                pass  # a thread that ended meanwhile
-        return total
+                cpu = int((t / "schedstat").read_text().split()[0])
+                sleeps = next(int(l.split()[1]) for l in (t / "status").read_text().splitlines()
+                              if l.startswith("voluntary_ctxt_switches:"))
+            except (OSError, ValueError, IndexError, StopIteration):
+                continue  # a thread that ended meanwhile
+            out[int(t.name)] = (cpu, sleeps)
+        return out
 
     def connect(self, listener="egress", timeout=10) -> socket.socket:
         ep = self.endpoints[listener]
