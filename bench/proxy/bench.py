@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """bench/proxy/bench.py BIN_DIR [--rounds N] [--bulk-mib M] [--requests R] [--trips T]
+                          [--busy-poll-us U]
 
 nitro-enc-proxy relaying TCP -> TCP beside socat doing the same job, on loopback, in alternating
 rounds (direct, proxy, socat, then the reverse order). Prints one table:
@@ -9,7 +10,16 @@ rounds (direct, proxy, socat, then the reverse order). Prints one table:
     p50 / p99. Nothing else is in flight, so relay minus direct is what one hop adds to one
     request: the "added latency per hop" (goal <= 50 us p99). Measured twice: as the machine is,
     and with the CPUs kept out of halt (class Awake), which separates the hop's own cost from
-    the VM's cost of waking one more process on the path;
+    the VM's cost of waking one more process on the path; and a third time through a second
+    nitro-enc-proxy with BUSY_POLL_US=U (default 200): its relay thread polls for U us after
+    each event before it sleeps, so the CPU it runs on never halts between the request going
+    out and the answer coming back. U is chosen longer than the far side's response time (the
+    echo server here answers within some tens of us; for the sidecar, the enclave's), so the
+    return trip finds the relay still polling, and longer than the client's gap before its next
+    request, so a steady ping-pong never lets it sleep. The honest cost is printed beside it:
+    the relay process's CPU per round trip, plain and busy polling (from
+    /proc/PID/task/*/schedstat over the whole ping-pong): busy polling turns the relay's idle
+    time between events into CPU time;
   * 64-conn: 64 connections each doing R round trips of 64 bytes, driven by one epoll client
     thread; p50 / p99 under concurrency (queueing included, on every path alike).
   "added" is relay minus direct of the same round (the paths run back to back in each round,
@@ -80,11 +90,12 @@ def wait_port(port, timeout=10):
 
 
 class Relay:
-    def __init__(self, kind, bin_dir, upstream_port):
+    def __init__(self, kind, bin_dir, upstream_port, busy_poll_us=0):
         self.port = free_port()
         if kind == "proxy":
             env = dict(os.environ, LISTEN=f"tcp://127.0.0.1:{self.port}",
-                       UPSTREAM=f"127.0.0.1:{upstream_port}", LOG_LEVEL="warn")
+                       UPSTREAM=f"127.0.0.1:{upstream_port}", LOG_LEVEL="warn",
+                       BUSY_POLL_US=str(busy_poll_us))
             self.p = subprocess.Popen([os.path.join(bin_dir, "nitro-enc-proxy"), "egress"],
                                       env=env, stderr=subprocess.DEVNULL)
         else:
@@ -92,6 +103,18 @@ class Relay:
                                        f"TCP:127.0.0.1:{upstream_port},nodelay"],
                                       stderr=subprocess.DEVNULL)
         wait_port(self.port)
+
+    def cpu_ns(self):
+        """CPU time of the relay process's threads so far (ns; socat's forked children are not
+        counted, so this is read for nitro-enc-proxy only)."""
+        total = 0
+        for t in os.listdir(f"/proc/{self.p.pid}/task"):
+            try:
+                with open(f"/proc/{self.p.pid}/task/{t}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+        return total
 
     def close(self):
         self.p.terminate()
@@ -268,8 +291,8 @@ def concurrent(port, conns, trips):
     return pct(lat, 0.5), pct(lat, 0.99)
 
 
-def spread(vals):
-    return f"{statistics.median(vals):.0f} ({min(vals):.0f}..{max(vals):.0f})"
+def spread(vals, fmt=".0f"):
+    return f"{statistics.median(vals):{fmt}} ({min(vals):{fmt}}..{max(vals):{fmt}})"
 
 
 def main():
@@ -281,16 +304,21 @@ def main():
                     help="round trips per connection in the 64-connection measure")
     ap.add_argument("--trips", type=int, default=3000,
                     help="round trips of the one-connection ping-pong per round")
+    ap.add_argument("--busy-poll-us", type=int, default=200,
+                    help="BUSY_POLL_US of the busy-polling relay in the 1-conn measure")
     ap.add_argument("--no-proxy-mode", action="store_true",
                     help="skip part (2): proxy mode end to end (bench/proxy/proxymode.py)")
     a = ap.parse_args()
     sink_srv, sink_port = serve(sink)
     echo = EchoServer()
     kinds = ("direct", "proxy", "socat")
-    res = {k: {"bulk": [], "pp50": [], "pp99": [], "aw50": [], "aw99": [], "c50": [], "c99": []}
-           for k in kinds}
+    pp_kinds = kinds + ("proxy-bp",)  # the 1-conn ping-pong also runs through a busy-polling relay
+    res = {k: {"bulk": [], "pp50": [], "pp99": [], "aw50": [], "aw99": [], "c50": [], "c99": [],
+               "cpu": []} for k in pp_kinds}
     relays = {k: Relay(k, a.bin_dir, echo.port) for k in ("proxy", "socat")}
-    port = {"direct": echo.port, "proxy": relays["proxy"].port, "socat": relays["socat"].port}
+    relays["proxy-bp"] = Relay("proxy", a.bin_dir, echo.port, a.busy_poll_us)
+    port = {"direct": echo.port, "proxy": relays["proxy"].port, "socat": relays["socat"].port,
+            "proxy-bp": relays["proxy-bp"].port}
     try:
         for r in range(a.rounds):
             order = kinds if r % 2 == 0 else kinds[::-1]
@@ -303,10 +331,14 @@ def main():
                     rb.close()
             # latency: the paths interleaved in short blocks, so a burst of other load on the
             # machine falls on all of them alike; added = relay - direct of the same round
-            for kind in order:
+            pp_order = pp_kinds if r % 2 == 0 else pp_kinds[::-1]
+            for kind in pp_order:
+                cpu0 = relays[kind].cpu_ns() if kind.startswith("proxy") else 0
                 p50, p99 = pingpong(port[kind], a.trips)
                 res[kind]["pp50"].append(p50)
                 res[kind]["pp99"].append(p99)
+                if kind.startswith("proxy"):  # warm-up trips included: CPU per trip run
+                    res[kind]["cpu"].append((relays[kind].cpu_ns() - cpu0) / (a.trips + 50) / 1e3)
             with Awake():
                 for kind in order:
                     p50, p99 = pingpong(port[kind], a.trips)
@@ -319,13 +351,14 @@ def main():
             print(f"round {r + 1}/{a.rounds}: " + "  ".join(
                 f"{k} pp {res[k]['pp50'][-1]:.0f}/{res[k]['pp99'][-1]:.0f} "
                 f"awake {res[k]['aw50'][-1]:.0f}/{res[k]['aw99'][-1]:.0f} "
-                f"c64 {res[k]['c50'][-1]:.0f}/{res[k]['c99'][-1]:.0f} us" for k in kinds),
-                file=sys.stderr)
+                f"c64 {res[k]['c50'][-1]:.0f}/{res[k]['c99'][-1]:.0f} us" for k in kinds) +
+                f"  proxy-bp pp {res['proxy-bp']['pp50'][-1]:.0f}/"
+                f"{res['proxy-bp']['pp99'][-1]:.0f} us", file=sys.stderr)
     finally:
         for rl in relays.values():
             rl.close()
         echo.close()
-    med = {k: {m: statistics.median(v) for m, v in d.items()} for k, d in res.items()}
+    med = {k: {m: statistics.median(v) for m, v in d.items() if v} for k, d in res.items()}
 
     def added(k, m):
         return [x - y for x, y in zip(res[k][m], res["direct"][m])]
@@ -349,6 +382,14 @@ def main():
         print(f"{k:<8} p50/p99 {med[k]['aw50']:.0f}/{med[k]['aw99']:.0f} us (direct "
               f"{med['direct']['aw50']:.0f}/{med['direct']['aw99']:.0f}), added p50 "
               f"{spread(added(k, 'aw50'))}, added p99 {spread(added(k, 'aw99'))}")
+    print(f"1-conn with the relay busy polling (proxy-bp: nitro-enc-proxy with BUSY_POLL_US="
+          f"{a.busy_poll_us}), beside the plain relay of the same rounds; relay CPU = the relay "
+          f"process's CPU time per round trip:")
+    for k in ("proxy", "proxy-bp"):
+        print(f"{k:<8} p50/p99 {med[k]['pp50']:.0f}/{med[k]['pp99']:.0f} us (direct "
+              f"{med['direct']['pp50']:.0f}/{med['direct']['pp99']:.0f}), added p50 "
+              f"{spread(added(k, 'pp50'))}, added p99 {spread(added(k, 'pp99'))}, relay CPU "
+              f"{spread(res[k]['cpu'], '.1f')} us per round trip")
     sink_srv.close()
     if not a.no_proxy_mode:  # (2) proxy mode end to end vs direct (its own table)
         print()

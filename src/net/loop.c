@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -25,6 +26,9 @@ struct nes_loop {
     /* posted tasks (LIFO under the lock, run in posting order) */
     pthread_mutex_t lock;
     nes_task *posted;
+    /* busy polling (nes_loop_set_busy_poll): window length, and when the current one closes */
+    int64_t busy_ns;
+    int64_t busy_until_ns;
 };
 
 int64_t nes_mono_ms(void)
@@ -32,6 +36,13 @@ int64_t nes_mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void wake_cb(nes_loop *loop, nes_io *io, uint32_t events)
@@ -120,6 +131,12 @@ void nes_loop_defer(nes_loop *loop, nes_io *io)
     else
         loop->def_head = io;
     loop->def_tail = io;
+}
+
+void nes_loop_set_busy_poll(nes_loop *loop, unsigned us)
+{
+    loop->busy_ns = (int64_t)us * 1000;
+    loop->busy_until_ns = 0;
 }
 
 /* ---- timer heap ------------------------------------------------------------------------- */
@@ -291,6 +308,43 @@ static int run_deferred(nes_loop *loop)
     return n;
 }
 
+/* Inside the busy-poll window: epoll without sleeping until events come (returns their count,
+ * or -1), or the wait is over (returns 0 with *timeout = 0), or the window closes (returns 0 with
+ * *timeout = what is left of the wait, for the blocking epoll_wait). The wait ends at the first
+ * timer's deadline or max_wait_ms from now, so a deadline is met as exactly as when sleeping.
+ * Each empty poll yields: sched_yield returns at once when nothing else wants this CPU, and
+ * otherwise lets that thread run now instead of after the spinner's time slice. Measured on the
+ * 2-vCPU VM (bench/proxy ping-pong through a relay with a 200 us window, one unrelated CPU hog
+ * running): without the yield some rounds had a p99 of 232 us (a process of the same path
+ * woken onto the spinning CPU waited its turn), with it 48 us (plain relay: 54 us). */
+static int busy_poll(nes_loop *loop, int max_wait_ms, int *timeout)
+{
+    int64_t now = mono_ns();
+    if (now >= loop->busy_until_ns)
+        return 0;
+    int64_t end = max_wait_ms < 0 ? INT64_MAX : now + (int64_t)max_wait_ms * 1000000;
+    if (loop->nheap > 0 && loop->heap[0]->key_ms < end / 1000000)
+        end = loop->heap[0]->key_ms * 1000000;
+    for (;;) {
+        int n = epoll_wait(loop->ep, loop->events, (int)loop->max_events, 0);
+        if (n > 0 || (n < 0 && errno != EINTR))
+            return n;
+        sched_yield();
+        now = mono_ns();
+        if (now >= end) {
+            *timeout = 0;
+            return 0;
+        }
+        if (now >= loop->busy_until_ns) {
+            if (end != INT64_MAX) {
+                int64_t left = (end - now + 999999) / 1000000;
+                *timeout = left > 3600000 ? 3600000 : (int)left;
+            }
+            return 0;
+        }
+    }
+}
+
 int nes_loop_run_once(nes_loop *loop, int max_wait_ms)
 {
     int timeout = max_wait_ms;
@@ -303,7 +357,11 @@ int nes_loop_run_once(nes_loop *loop, int max_wait_ms)
         if (timeout < 0 || due < timeout)
             timeout = due > 3600000 ? 3600000 : (int)due;
     }
-    int n = epoll_wait(loop->ep, loop->events, (int)loop->max_events, timeout);
+    int n = 0;
+    if (timeout != 0 && loop->busy_ns > 0)
+        n = busy_poll(loop, max_wait_ms, &timeout);
+    if (n == 0)
+        n = epoll_wait(loop->ep, loop->events, (int)loop->max_events, timeout);
     if (n < 0 && errno != EINTR)
         return -1;
     loop->now_ms = nes_mono_ms();
@@ -320,6 +378,8 @@ int nes_loop_run_once(nes_loop *loop, int max_wait_ms)
         ran += run_posted(loop);
     ran += run_timers(loop);
     ran += run_deferred(loop);
+    if (ran > 0 && loop->busy_ns > 0)
+        loop->busy_until_ns = mono_ns() + loop->busy_ns;
     return ran;
 }
 

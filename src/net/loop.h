@@ -20,6 +20,19 @@
  * re-insertion happens at most once per old deadline). Moving one earlier moves it in the heap.
  * Times are CLOCK_MONOTONIC milliseconds, read once per iteration (nes_loop_now).
  *
+ * Busy polling (opt-in, nes_loop_set_busy_poll; off by default): after an iteration that ran any
+ * callback (I/O, posted task, timer), the loop keeps polling epoll without sleeping for a window
+ * of `us` microseconds before it blocks as usual, so an answer that arrives within the window is
+ * picked up without this thread being woken. Why: on a VM without guest halt polling, a thread
+ * that sleeps lets its CPU halt, and waking a halted CPU is a hypervisor exit (tens of
+ * microseconds) paid on every hop of a request; HAProxy's `busy-polling` exists for the same
+ * reason. Ours is bounded: the window restarts at each burst and, once it passes with nothing to
+ * do, the loop sleeps, so an idle loop uses no CPU. The cost is one CPU kept busy for up to `us`
+ * after each burst (under steady traffic, a core per loop). The polling yields the CPU at each
+ * empty poll (sched_yield), so another runnable thread on that CPU is not kept waiting behind
+ * it. Timers fire at their deadlines and max_wait_ms is honoured during the window as when
+ * sleeping.
+ *
  * Threads: everything except nes_loop_post and nes_loop_wake runs on the loop's own thread. A
  * loop is not copied; its memory is O(timers + events per wait). */
 #ifndef NES_NET_LOOP_H
@@ -70,6 +83,10 @@ nes_loop *nes_loop_new(unsigned max_events);
 
 /** Frees the loop (descriptors stay open; their owners close them). */
 void nes_loop_free(nes_loop *loop);
+
+/** Sets the busy-poll window (see above): after an iteration that ran a callback, poll without
+ * sleeping for up to `us` microseconds before blocking. 0 (the default) turns it off. */
+void nes_loop_set_busy_poll(nes_loop *loop, unsigned us);
 
 /** Watches io->fd for `events` (EPOLLIN, EPOLLOUT, EPOLLET, EPOLLEXCLUSIVE...). 0 or -1 (errno). */
 int nes_loop_add(nes_loop *loop, nes_io *io, uint32_t events);

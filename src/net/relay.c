@@ -1176,6 +1176,7 @@ nes_relay *nes_relay_start(const nes_relay_opts *opts, const nes_relay_listener 
             nes_relay_free(r);
             return NULL;
         }
+        nes_loop_set_busy_poll(w->loop, r->o.busy_poll_us);
         for (size_t k = 0; k < nlisteners; k++) {
             w->lio[k] = (lio){.io = {.fd = r->l[k].fd, .cb = on_listener_io}, .w = w, .idx = k};
             if (nes_loop_add(w->loop, &w->lio[k].io, EPOLLIN | EPOLLEXCLUSIVE) != 0) {

@@ -64,6 +64,7 @@ typedef struct nes_relay_opts {
     size_t buf_bytes;            /**< bytes in flight per direction (pipe size) [65536] */
     size_t head_max;             /**< head buffer bound [8192] */
     int copy_only;               /**< 1: read/write through buffers, never splice (tests) */
+    unsigned busy_poll_us;       /**< each worker loop's busy-poll window (net/loop.h) [0: off] */
 } nes_relay_opts;
 
 /** What a head callback decided. */

@@ -65,6 +65,10 @@ static const pvar vars[] = {
      "on SIGTERM, time left to open connections before the process exits"},
     {"RELAY_BUFFER_BYTES", M_BOTH, 4096, 16u << 20, "65536", false, NULL, G_ALL,
      "buffer per direction of each connection (bytes)"},
+    {"BUSY_POLL_US", M_BOTH, 0, 1000000, "0", false, NULL, G_ALL,
+     "after each burst of traffic a relay thread polls without sleeping for this long (us) "
+     "before it blocks: lower latency on VMs without guest halt polling, for up to this much "
+     "CPU per burst (0: off)"},
     {"LISTEN_PORT", M_IN, 0, 65535, "8443", false, NULL, G_IN,
      "TCP port the application's clients connect to (when LISTEN is unset)"},
     {"LISTEN", M_IN, 0, 0, "tcp://0.0.0.0:LISTEN_PORT", true, URI, G_IN,
@@ -188,6 +192,8 @@ int nes_proxy_config_load(nes_proxy_config *cfg, nes_proxy_mode mode, char *cons
     cfg->head_secs = (unsigned)x;
     get_uint(envp, "RELAY_BUFFER_BYTES", mode, &x, pr);
     cfg->buf_bytes = x;
+    get_uint(envp, "BUSY_POLL_US", mode, &x, pr);
+    cfg->busy_poll_us = (unsigned)x;
     get_uint(envp, "HEAD_MAX_BYTES", mode, &x, pr);
     cfg->head_max = x;
     cfg->has_metrics = get_ep(envp, "METRICS_ADDR", true, &cfg->metrics, pr) > 0;
@@ -279,6 +285,7 @@ void nes_proxy_config_print(const nes_proxy_config *cfg, FILE *out)
             cfg->max_conns, cfg->idle_secs, cfg->connect_secs);
     fprintf(out, "SHUTDOWN_GRACE_SECS=%u\nRELAY_BUFFER_BYTES=%zu\n", cfg->grace_secs,
             cfg->buf_bytes);
+    fprintf(out, "BUSY_POLL_US=%u%s\n", cfg->busy_poll_us, cfg->busy_poll_us == 0 ? " (off)" : "");
 }
 
 void nes_proxy_config_free(nes_proxy_config *cfg)

@@ -2,7 +2,8 @@
  *
  * Both modes: LOG_LEVEL (info), METRICS_ADDR (unset: no metrics listener; an endpoint URI or
  * host:port), WORKER_THREADS (cores), MAX_CONNECTIONS (4096), IDLE_TIMEOUT_SECS (300),
- * CONNECT_TIMEOUT_SECS (10), SHUTDOWN_GRACE_SECS (20), RELAY_BUFFER_BYTES (65536 per direction).
+ * CONNECT_TIMEOUT_SECS (10), SHUTDOWN_GRACE_SECS (20), RELAY_BUFFER_BYTES (65536 per direction),
+ * BUSY_POLL_US (0: off; 0..1000000, each relay loop's busy-poll window, net/loop.h).
  *
  * ingress (pod sidecar): LISTEN_PORT (8443) or LISTEN (a URI, wins; default tcp://0.0.0.0:PORT),
  * ENCLAVE_CID (required unless ENCLAVE is set) and ENCLAVE_PORT (443), or ENCLAVE (a URI),
@@ -57,6 +58,7 @@ typedef struct nes_proxy_config {
     bool has_metrics;
     nes_endpoint metrics;
     unsigned threads, max_conns, idle_secs, connect_secs, grace_secs, head_secs;
+    unsigned busy_poll_us; /**< relay loops' busy-poll window (us; 0: off) */
     size_t buf_bytes, head_max;
 } nes_proxy_config;
 

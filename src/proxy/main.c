@@ -477,7 +477,8 @@ int main(int argc, char **argv)
                         .connect_timeout_ms = cfg.connect_secs * 1000u,
                         .head_timeout_ms = cfg.head_secs * 1000u,
                         .buf_bytes = cfg.buf_bytes,
-                        .head_max = cfg.head_max};
+                        .head_max = cfg.head_max,
+                        .busy_poll_us = cfg.busy_poll_us};
     char why[256];
     nes_log_start();
     nes_relay *r = nes_relay_start(&o, ls, nl, on_event, NULL, why, sizeof(why));
@@ -493,6 +494,10 @@ int main(int argc, char **argv)
         nes_otel_config_set_attr(&otel, "nes.proxy.mode", mode_s) != 0 ||
         nes_otel_start(&otel, NULL, otel_metrics, r, why, sizeof(why)) != 0)
         nes_log(NES_LOG_WARN, "telemetry export not started: %s", why);
+    if (cfg.busy_poll_us > 0)
+        nes_log(NES_LOG_INFO,
+                "busy polling: each relay thread polls for %u us after traffic before it sleeps",
+                cfg.busy_poll_us);
     nes_log(NES_LOG_INFO, "nitro-enc-proxy %s started", mode_s);
     int sig = 0;
     sigwait(&sigs, &sig);

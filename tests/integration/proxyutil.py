@@ -81,6 +81,20 @@ class Proxy:
                 return int(line.split()[1])
         return -1
 
+    def threads(self) -> dict:
+        """Per thread id: (CPU time used so far in ns, times it went to sleep), from
+        /proc/PID/task/TID/schedstat and the voluntary_ctxt_switches of its status."""
+        out = {}
+        for t in pathlib.Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                cpu = int((t / "schedstat").read_text().split()[0])
+                sleeps = next(int(l.split()[1]) for l in (t / "status").read_text().splitlines()
+                              if l.startswith("voluntary_ctxt_switches:"))
+            except (OSError, ValueError, IndexError, StopIteration):
+                continue  # a thread that ended meanwhile
+            out[int(t.name)] = (cpu, sleeps)
+        return out
+
     def connect(self, listener="egress", timeout=10) -> socket.socket:
         ep = self.endpoints[listener]
         if ep.startswith("unix://"):

@@ -9,6 +9,8 @@ import struct
 import threading
 import time
 
+import pytest
+
 from proxyutil import Proxy, Server, recv_all, recv_exact
 
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -51,7 +53,8 @@ def ingress(tmp_path, enclave_uri, app_uri, **env):
     return Proxy(tmp_path, "ingress", e)
 
 
-def test_proxy_v2_header_then_untouched_bytes(tmp_path):
+@pytest.mark.parametrize("busy_us", [0, 200], ids=["plain", "busy-poll"])
+def test_proxy_v2_header_then_untouched_bytes(tmp_path, busy_us):
     seen = {}
 
     def enclave(c):
@@ -63,7 +66,7 @@ def test_proxy_v2_header_then_untouched_bytes(tmp_path):
         c.close()
 
     enc = Server(enclave)
-    p = ingress(tmp_path, enc.uri, "127.0.0.1:9")
+    p = ingress(tmp_path, enc.uri, "127.0.0.1:9", BUSY_POLL_US=busy_us)
     try:
         s = p.connect("ingress")
         client_port = s.getsockname()[1]
@@ -86,7 +89,8 @@ def test_proxy_v2_header_then_untouched_bytes(tmp_path):
         enc.close()
 
 
-def test_return_path_reaches_main_app(tmp_path):
+@pytest.mark.parametrize("busy_us", [0, 200], ids=["plain", "busy-poll"])
+def test_return_path_reaches_main_app(tmp_path, busy_us):
     """The enclave side connects to the endpoint named in the TLV and its bytes reach the app."""
     got = {}
 
@@ -107,7 +111,7 @@ def test_return_path_reaches_main_app(tmp_path):
         c.close()
 
     enc, appsrv = Server(enclave), Server(app)
-    p = ingress(tmp_path, enc.uri, f"127.0.0.1:{appsrv.port}")
+    p = ingress(tmp_path, enc.uri, f"127.0.0.1:{appsrv.port}", BUSY_POLL_US=busy_us)
     try:
         s = p.connect("ingress")
         s.sendall(b"x")

@@ -85,7 +85,8 @@ def test_one_gib_both_ways_with_checksums(tmp_path):
         srv.close()
 
 
-def test_half_close_both_directions(tmp_path):
+@pytest.mark.parametrize("busy_us", [0, 200], ids=["plain", "busy-poll"])
+def test_half_close_both_directions(tmp_path, busy_us):
     def upstream(c):
         data = recv_all(c)  # until the client's EOF arrives through the proxy
         c.sendall(b"got %d" % len(data))
@@ -93,7 +94,7 @@ def test_half_close_both_directions(tmp_path):
         c.close()
 
     srv = Server(upstream)
-    p = forward(tmp_path, srv.uri)
+    p = forward(tmp_path, srv.uri, BUSY_POLL_US=busy_us)
     try:
         s = p.connect()
         s.sendall(b"x" * 100000)
@@ -110,7 +111,7 @@ def test_half_close_both_directions(tmp_path):
             box["late"] = recv_all(c)
             c.close()
         srv2 = Server(upstream2)
-        p2 = forward(tmp_path / "p2", srv2.uri)
+        p2 = forward(tmp_path / "p2", srv2.uri, BUSY_POLL_US=busy_us)
         s = p2.connect()
         assert recv_all(s) == b"early"  # EOF from the upstream came through
         s.sendall(b"still talking")
@@ -122,6 +123,50 @@ def test_half_close_both_directions(tmp_path):
         s.close()
         assert p2.stop() == 0
         srv2.close()
+    finally:
+        assert p.stop() == 0
+        srv.close()
+
+
+@pytest.mark.parametrize("busy_us", [0, 200000], ids=["plain", "busy-poll"])
+def test_busy_polling_keeps_the_worker_awake_then_lets_it_sleep(tmp_path, busy_us):
+    """BUSY_POLL_US reaches the relay threads. Observed per thread through the kernel's counts
+    (load-insensitive, unlike CPU shares): during 200 small round trips the worker serving the
+    connection goes to sleep about once a trip without busy polling and (nearly) never with a
+    window of 200 ms (longer than any gap between trips); once the window after the last event
+    has passed, it sleeps again (its 200 ms tick wakes it) and uses next to no CPU."""
+    srv = Server(echo_handler)
+    p = forward(tmp_path, srv.uri, BUSY_POLL_US=busy_us)
+    try:
+        if busy_us:
+            p.wait_log(lambda l: "busy polling" in l.get("msg", "") and str(busy_us) in l["msg"])
+        else:
+            assert "busy polling" not in p.logs()
+        s = p.connect()
+
+        def trips(n):
+            for _ in range(n):
+                msg = os.urandom(64)
+                s.sendall(msg)
+                assert recv_exact(s, 64) == msg
+        trips(5)
+        a = p.threads()
+        trips(200)
+        b = p.threads()
+        worker = max(b, key=lambda t: b[t][0] - a.get(t, (0, 0))[0])  # the busiest thread
+        slept = b[worker][1] - a[worker][1]
+        if busy_us:
+            assert slept < 20, f"the worker slept {slept} times in 200 busy-polled trips"
+        else:
+            assert slept >= 150, f"the worker slept {slept} times in 200 trips"
+        s.close()
+        time.sleep(0.3)  # past the window opened by the close
+        c = p.threads()
+        time.sleep(0.6)
+        d = p.threads()
+        idle_sleeps, idle_cpu = d[worker][1] - c[worker][1], d[worker][0] - c[worker][0]
+        assert idle_sleeps >= 1, "the worker never slept in 600 ms of idle: still polling"
+        assert idle_cpu < 60e6, f"{idle_cpu / 1e6:.1f} ms CPU in 600 ms of idle"
     finally:
         assert p.stop() == 0
         srv.close()
@@ -431,6 +476,16 @@ def test_config_errors_exit_2(tmp_path, bin_dir):
     assert any("LISTEN" in l for l in lines)
     assert any("IDLE_TIMEOUT_SECS" in l for l in lines)
     assert any("UPSTREAM" in l for l in lines)
+    for bad in ("1000001", "-1", "200us", ""):
+        r = subprocess.run([str(bin_dir / "nitro-enc-proxy"), "egress", "--check-config"],
+                           env={"UPSTREAM": "127.0.0.1:1", "BUSY_POLL_US": bad},
+                           capture_output=True, text=True)
+        assert r.returncode == 2, bad
+        assert r.stderr == "nitro-enc-proxy: BUSY_POLL_US: want a whole number 0-1000000\n"
+    r = subprocess.run([str(bin_dir / "nitro-enc-proxy"), "egress", "--check-config"],
+                       env={"UPSTREAM": "127.0.0.1:1", "BUSY_POLL_US": "1000000"},
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "BUSY_POLL_US=1000000\n" in r.stdout
     r = subprocess.run([str(bin_dir / "nitro-enc-proxy"), "sideways"], capture_output=True)
     assert r.returncode == 2
     r = subprocess.run([str(bin_dir / "nitro-enc-proxy"), "--help"], capture_output=True, text=True)

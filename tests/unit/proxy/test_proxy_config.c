@@ -32,6 +32,7 @@ static void ingress_defaults_and_overrides(void **state)
     assert_int_equal(c.idle_secs, 300);
     assert_int_equal(c.grace_secs, 20);
     assert_int_equal(c.buf_bytes, 65536);
+    assert_int_equal(c.busy_poll_us, 0);
     assert_false(c.has_metrics);
     nes_proxy_config_free(&c);
 
@@ -44,6 +45,7 @@ static void ingress_defaults_and_overrides(void **state)
                     "METRICS_ADDR=127.0.0.1:9100",
                     "LOG_LEVEL=debug",
                     "WORKER_THREADS=3",
+                    "BUSY_POLL_US=1000000",
                     NULL};
     assert_int_equal(nes_proxy_config_load(&c, NES_PROXY_INGRESS, env2, &pr), 0);
     assert_int_equal(c.listen.kind, NES_EP_UNIX);
@@ -54,6 +56,7 @@ static void ingress_defaults_and_overrides(void **state)
     assert_int_equal(c.metrics.port, 9100);
     assert_int_equal(c.log_level, NES_LOG_DEBUG);
     assert_int_equal(c.threads, 3);
+    assert_int_equal(c.busy_poll_us, 1000000);
     char *out = NULL;
     size_t outlen = 0;
     FILE *f = open_memstream(&out, &outlen);
@@ -61,6 +64,7 @@ static void ingress_defaults_and_overrides(void **state)
     fclose(f);
     assert_non_null(strstr(out, "ENCLAVE=tcp://127.0.0.1:9443\n"));
     assert_non_null(strstr(out, "RETURN_ADVERTISE=vsock://3:5001\n"));
+    assert_non_null(strstr(out, "BUSY_POLL_US=1000000\n"));
     free(out);
     nes_proxy_config_free(&c);
 }
@@ -121,6 +125,10 @@ static const bad_case bad[] = {
     {NES_PROXY_EGRESS,
      {"UPSTREAM=a:1", "IDLE_TIMEOUT_SECS=1x", "WORKER_THREADS=+2", NULL},
      {"WORKER_THREADS", "IDLE_TIMEOUT_SECS"}},
+    {NES_PROXY_EGRESS, {"UPSTREAM=a:1", "BUSY_POLL_US=1000001", NULL}, {"BUSY_POLL_US"}},
+    {NES_PROXY_INGRESS,
+     {"ENCLAVE_CID=3", "MAIN_APP_ADDR=a:1", "BUSY_POLL_US=-1", NULL},
+     {"BUSY_POLL_US"}},
 };
 
 static void problems_name_the_variable(void **state)

@@ -62,6 +62,7 @@ static void defaults_per_mode(void **state)
             {both, "CONNECT_TIMEOUT_SECS", c.connect_secs},
             {both, "SHUTDOWN_GRACE_SECS", c.grace_secs},
             {both, "RELAY_BUFFER_BYTES", c.buf_bytes},
+            {both, "BUSY_POLL_US", c.busy_poll_us},
             {eg, "HEAD_MAX_BYTES", c.head_max},
             {eg, "HEAD_TIMEOUT_SECS", c.head_secs},
             {own, "LISTEN_PORT",

@@ -2,7 +2,11 @@
  * armed, moved and stopped (a table of operations checked against a plain model), a deadline
  * moved later (kept in place in the heap) never fires early, the loop
  * sleeps until the earliest deadline, descriptors dispatch, deferred resumptions run after the
- * batch, tasks posted from another thread wake the loop and run in posting order. */
+ * batch, tasks posted from another thread wake the loop and run in posting order (and stop it,
+ * busy polling or not). Busy polling: with the window on, an event that comes within it is
+ * handled without the loop thread sleeping (its voluntary context switches, counted by the
+ * kernel, stay put), with it off the same scenario sleeps; after the window an idle loop sleeps
+ * and uses next to no CPU; timers and max_wait_ms still end the wait on time, never early. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -216,6 +222,189 @@ static void descriptors_and_deferrals(void **state)
     nes_loop_free(loop);
 }
 
+/* ---- busy polling ------------------------------------------------------------------------ */
+
+/* Times the loop thread gave up its CPU to wait (the kernel's count for this thread). */
+static long sleeps(void)
+{
+    struct rusage ru;
+    assert_int_equal(getrusage(RUSAGE_THREAD, &ru), 0);
+    return ru.ru_nvcsw;
+}
+
+static int64_t thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads what the pipe has (level-triggered watch), counting calls. */
+static void on_readable(nes_loop *loop, nes_io *io, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    char b[16];
+    ssize_t n = read(io->fd, b, sizeof(b));
+    (void)n;
+    ((watcher *)io)->calls++;
+}
+
+typedef struct late_writer {
+    int fd;
+    unsigned delay_us;
+    int64_t wrote_ms; /* when the byte went in */
+} late_writer;
+
+static void *write_later(void *arg)
+{
+    late_writer *lw = arg;
+    usleep(lw->delay_us);
+    lw->wrote_ms = nes_mono_ms();
+    if (write(lw->fd, "b", 1) != 1) /* no cmocka assertion off the test's thread */
+        lw->wrote_ms = -1;
+    return NULL;
+}
+
+static void task_noop(nes_loop *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+}
+
+/* A loop with a busy-poll window of `us` handles one event (the window opens), then another
+ * thread writes to the pipe 20 ms later while the loop waits for it. Returns the loop thread's
+ * sleeps during that wait, or -1 when the writer came later than `us` (a loaded box: retry). */
+static long sleeps_waiting_for_a_late_write(unsigned us)
+{
+    nes_loop *loop = nes_loop_new(0);
+    assert_non_null(loop);
+    nes_loop_set_busy_poll(loop, us);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    watcher w = {.io = {.fd = p[0], .cb = on_readable}};
+    assert_int_equal(nes_loop_add(loop, &w.io, EPOLLIN), 0);
+    assert_int_equal(write(p[1], "a", 1), 1);
+    assert_true(nes_loop_run_once(loop, -1) >= 1); /* handled: the window opens now */
+    int64_t opened = nes_mono_ms();
+    late_writer lw = {.fd = p[1], .delay_us = 20000};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, write_later, &lw), 0);
+    long before = sleeps();
+    while (w.calls < 2)
+        assert_true(nes_loop_run_once(loop, -1) >= 0);
+    long slept = sleeps() - before;
+    pthread_join(th, NULL);
+    assert_true(lw.wrote_ms >= 0);
+    close(p[0]);
+    close(p[1]);
+    nes_loop_free(loop);
+    if (us > 0 && lw.wrote_ms - opened >= (int64_t)us / 1000 - 1)
+        return -1;
+    return slept;
+}
+
+static void busy_poll_takes_an_event_without_sleeping(void **state)
+{
+    (void)state;
+    /* off: the loop sleeps in epoll_wait until the write */
+    assert_true(sleeps_waiting_for_a_late_write(0) >= 1);
+    /* on (a window of 1 s, far longer than the 20 ms the writer takes): no sleep at all */
+    long slept = -1;
+    for (int attempt = 0; attempt < 3 && slept < 0; attempt++)
+        slept = sleeps_waiting_for_a_late_write(1000000);
+    if (slept < 0)
+        fail_msg("the writer thread never ran within 1 s in three attempts");
+    assert_int_equal(slept, 0);
+}
+
+/* After the window an idle loop sleeps: over 400 ms of nothing (a timer ends it) the loop thread
+ * slept and used about the window's 10 ms of CPU, far from the 400 ms of a loop that kept
+ * spinning. */
+static void busy_poll_window_ends_and_the_loop_sleeps(void **state)
+{
+    (void)state;
+    nes_loop *loop = nes_loop_new(0);
+    nes_loop_set_busy_poll(loop, 10000);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    watcher w = {.io = {.fd = p[0], .cb = on_readable}};
+    assert_int_equal(nes_loop_add(loop, &w.io, EPOLLIN), 0);
+    assert_int_equal(write(p[1], "a", 1), 1);
+    assert_true(nes_loop_run_once(loop, -1) >= 1);
+    tt a = {.t.cb = on_timer, .id = 1};
+    int64_t t0 = nes_mono_ms(), cpu0 = thread_cpu_ms();
+    long before = sleeps();
+    nes_timer_set(loop, &a.t, t0 + 400);
+    nfired = 0;
+    while (nfired == 0)
+        nes_loop_run_once(loop, -1);
+    int64_t cpu = thread_cpu_ms() - cpu0;
+    assert_true(nes_mono_ms() - t0 >= 400);
+    assert_true(sleeps() - before >= 1);
+    if (cpu >= 100)
+        fail_msg("the idle loop used %lld ms of CPU in 400 ms", (long long)cpu);
+    close(p[0]);
+    close(p[1]);
+    nes_loop_free(loop);
+}
+
+static int64_t fired_at_ms;
+
+static void on_timer_at(nes_loop *loop, nes_timer *t)
+{
+    (void)loop;
+    (void)t;
+    fired_at_ms = nes_mono_ms();
+    nfired++;
+}
+
+/* While busy polling, a timer inside the window fires at its deadline without the loop
+ * sleeping, one after the window fires on time too (never early), and run_once returns when its
+ * max_wait_ms is over rather than when the window closes. */
+static void busy_poll_keeps_deadlines(void **state)
+{
+    (void)state;
+    nes_loop *loop = nes_loop_new(0);
+    nes_loop_set_busy_poll(loop, 1000000);
+    nes_task kick = {.cb = task_noop};
+    nes_loop_post(loop, &kick);
+    assert_true(nes_loop_run_once(loop, -1) >= 1); /* window open for 1 s */
+    tt a = {.t.cb = on_timer_at, .id = 1};
+    int64_t when = nes_mono_ms() + 50;
+    long before = sleeps();
+    nes_timer_set(loop, &a.t, when);
+    nfired = 0;
+    while (nfired == 0)
+        nes_loop_run_once(loop, -1);
+    assert_true(fired_at_ms >= when);
+    if (fired_at_ms - when > 500)
+        fail_msg("the timer fired %lld ms late", (long long)(fired_at_ms - when));
+    assert_int_equal(sleeps() - before, 0);
+
+    /* the window reopened when the timer ran; a wait bounded by max_wait_ms ends on time */
+    int64_t t0 = nes_mono_ms();
+    assert_int_equal(nes_loop_run_once(loop, 30), 0);
+    int64_t waited = nes_mono_ms() - t0;
+    assert_true(waited >= 29); /* ms clock granularity */
+    if (waited > 600)
+        fail_msg("run_once(30) returned after %lld ms", (long long)waited);
+
+    /* a short window, a timer beyond it: the loop sleeps for the rest and fires on time */
+    nes_loop_set_busy_poll(loop, 5000);
+    nes_loop_post(loop, &kick);
+    assert_true(nes_loop_run_once(loop, -1) >= 1);
+    when = nes_mono_ms() + 60;
+    nes_timer_set(loop, &a.t, when);
+    before = sleeps();
+    nfired = 0;
+    while (nfired == 0)
+        nes_loop_run_once(loop, -1);
+    assert_true(fired_at_ms >= when);
+    assert_true(sleeps() - before >= 1);
+    nes_loop_free(loop);
+}
+
 static int order[16];
 static int norder;
 
@@ -240,10 +429,12 @@ static void *poster(void *arg)
     return NULL;
 }
 
+/* state: the busy-poll window (us) or NULL for none; the stop works either way */
 static void posted_tasks_wake_the_loop_in_order(void **state)
 {
-    (void)state;
     nes_loop *loop = nes_loop_new(0);
+    if (*state != NULL)
+        nes_loop_set_busy_poll(loop, *(const unsigned *)*state);
     norder = 0;
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, poster, loop), 0);
@@ -257,6 +448,8 @@ static void posted_tasks_wake_the_loop_in_order(void **state)
     nes_loop_free(loop);
 }
 
+static unsigned busy_window = 200000; /* not const: cmocka takes a void * */
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +459,10 @@ int main(void)
         cmocka_unit_test(a_deadline_moved_later_does_not_fire_early),
         cmocka_unit_test(descriptors_and_deferrals),
         cmocka_unit_test(posted_tasks_wake_the_loop_in_order),
+        cmocka_unit_test_prestate(posted_tasks_wake_the_loop_in_order, (void *)&busy_window),
+        cmocka_unit_test(busy_poll_takes_an_event_without_sleeping),
+        cmocka_unit_test(busy_poll_window_ends_and_the_loop_sleeps),
+        cmocka_unit_test(busy_poll_keeps_deadlines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
