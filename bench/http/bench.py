@@ -72,6 +72,36 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_service(bindir, work, env=None, wrap=(), log_name="svc.log", wait_s=120):
+    """Starts `nitro-enc-svc --local-mode` in `work` on a free loopback port (the bench's payments
+    schema copied into work/schemas first) and waits until /readyz answers 200. `env` adds to the
+    benches' settings (LOG_LEVEL=info, MAX_CONNECTIONS=4096); `wrap` prefixes the command
+    (valgrind). Returns (process, port, an SSL context trusting its generated certificate); exits
+    naming the service's log when it does not become ready."""
+    schemas = work / "schemas"
+    if not schemas.exists():
+        schemas.mkdir()
+        shutil.copy(HERE / "payments.yaml", schemas / "payments.yaml")
+    port = free_port()
+    full = {"PATH": os.environ["PATH"], "LISTEN": f"tcp://127.0.0.1:{port}", "LOG_LEVEL": "info",
+            "MAX_CONNECTIONS": "4096", **(env or {})}
+    with open(work / log_name, "wb") as log:
+        p = subprocess.Popen([*wrap, str(bindir / "nitro-enc-svc"), "--local-mode"], cwd=work,
+                             env=full, stdout=subprocess.DEVNULL, stderr=log)
+    end = time.monotonic() + wait_s
+    while time.monotonic() < end and p.poll() is None:
+        try:
+            ctx = ssl.create_default_context(cafile=str(work / ".nitro-enc" / "tls.crt"))
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx,
+                                        timeout=5) as r:
+                if r.status == 200:
+                    return p, port, ctx
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.05)
+    p.kill()
+    sys.exit(f"bench: the service did not become ready (core built? see {work / log_name})")
+
+
 def parse_wrk(out):
     def dur(s):
         v, unit = re.match(r"([\d.]+)(us|ms|s)", s).groups()
@@ -185,32 +215,11 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="nes-bench-"))
     procs = []
     try:
-        (work / "schemas").mkdir()
-        shutil.copy(HERE / "payments.yaml", work / "schemas" / "payments.yaml")
-        port_a, port_b = free_port(), free_port()
-        env = {"PATH": os.environ["PATH"], "LISTEN": f"tcp://127.0.0.1:{port_a}",
-               "LOG_LEVEL": "info", "MAX_CONNECTIONS": "4096"}
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 16384)), hard))
-        svc = subprocess.Popen([str(bindir / "nitro-enc-svc"), "--local-mode"], cwd=work, env=env,
-                               stderr=open(work / "svc.log", "wb"))
+        svc, port_a, ctx = start_service(bindir, work)
         procs.append(svc)
-        ca = work / ".nitro-enc" / "tls.crt"
-        ctx = ssl.create_default_context(cafile=None)
-        for _ in range(200):
-            if ca.exists():
-                break
-            time.sleep(0.02)
-        ctx = ssl.create_default_context(cafile=str(ca))
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(f"https://127.0.0.1:{port_a}/readyz", context=ctx) as r:
-                    if r.status == 200:
-                        break
-            except Exception:
-                time.sleep(0.05)
-        else:
-            sys.exit("bench: the service did not become ready (core built? see %s)" % (work / "svc.log"))
+        port_b = free_port()
 
         # nginx's workers drop root for an unprivileged user: the document root must be
         # reachable for them (mkdtemp makes `work` 0700; the key directory stays 0700).

@@ -24,9 +24,7 @@ usage: bench/http/conn_grind.py BIN_DIR grind|cpu CONNS [SECS [WARM]]   (not a t
 import os
 import pathlib
 import re
-import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -35,7 +33,7 @@ import urllib.request
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench import cpu_ticks, free_port  # noqa: E402  pylint: disable=wrong-import-position
+from bench import cpu_ticks, start_service  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def requests_done(port, ctx):
@@ -49,25 +47,12 @@ def requests_done(port, ctx):
 
 
 def start(bindir, grind, work):
-    (work / "schemas").mkdir()
-    shutil.copy(HERE / "payments.yaml", work / "schemas" / "payments.yaml")
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], "LISTEN": f"tcp://127.0.0.1:{port}",
-           "LOG_LEVEL": "info", "MAX_CONNECTIONS": "4096"}
-    cmd = [str(bindir / "nitro-enc-svc"), "--local-mode"]
+    wrap = []
     if grind:
-        cmd = ["valgrind", "--tool=callgrind", "--cache-sim=yes", f"--LL={os.environ.get('NES_GRIND_LL', '33554432')},16,64",
-               "--instr-atstart=no", f"--callgrind-out-file={work / 'callgrind.out'}"] + cmd
-    with open(work / "svc.log", "wb") as log:
-        p = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    for _ in range(600):
-        try:
-            ctx = ssl.create_default_context(cafile=str(work / ".nitro-enc" / "tls.crt"))
-            if requests_done(port, ctx) >= 0:
-                return p, port, ctx
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.2)
-    sys.exit(f"conn_grind: the service did not become ready (see {work})")
+        wrap = ["valgrind", "--tool=callgrind", "--cache-sim=yes",
+                f"--LL={os.environ.get('NES_GRIND_LL', '33554432')},16,64", "--instr-atstart=no",
+                f"--callgrind-out-file={work / 'callgrind.out'}"]
+    return start_service(bindir, work, wrap=wrap)
 
 
 def wrk(port, conns, secs):

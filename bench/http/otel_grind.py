@@ -13,24 +13,16 @@ touch of every line dominates; a run takes about 3 x SECS)
 import os
 import pathlib
 import re
-import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
-from http.server import ThreadingHTTPServer
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench import free_port  # noqa: E402  pylint: disable=wrong-import-position
-from otel import Sink  # noqa: E402  pylint: disable=wrong-import-position
-
-OTEL_ON = {"OTEL_BSP_SCHEDULE_DELAY": "1000", "OTEL_METRIC_EXPORT_INTERVAL": "1000",
-           "OTEL_BSP_MAX_QUEUE_SIZE": "65536", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4096"}
+from bench import start_service  # noqa: E402  pylint: disable=wrong-import-position
+from otel import start_sink, telemetry_env  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def wrk(port, conns, secs, env):
@@ -41,36 +33,13 @@ def wrk(port, conns, secs, env):
 
 def main():
     bindir, mode, secs = pathlib.Path(sys.argv[1]).resolve(), sys.argv[2], int(sys.argv[3])
-    sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    sink = start_sink()
     work = pathlib.Path(tempfile.mkdtemp(prefix="nes-otel-grind-"))
-    (work / "schemas").mkdir()
-    shutil.copy(HERE / "payments.yaml", work / "schemas" / "payments.yaml")
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], "LISTEN": f"tcp://127.0.0.1:{port}", "LOG_LEVEL": "info",
-           "MAX_CONNECTIONS": "4096", "WORKER_THREADS": "2"}
-    if mode == "on":
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink.server_address[1]}"
-        env.update(OTEL_ON)
+    env = {"WORKER_THREADS": "2", **(telemetry_env(sink) if mode == "on" else {})}
     out = work / "callgrind.out"
-    with open(work / "svc.log", "wb") as log:
-        p = subprocess.Popen(["valgrind", "--tool=callgrind", "--cache-sim=yes",
-                              "--LL=33554432,16,64", "--instr-atstart=no",
-                              f"--callgrind-out-file={out}", str(bindir / "nitro-enc-svc"),
-                              "--local-mode"], cwd=work, env=env, stdout=subprocess.DEVNULL,
-                             stderr=log)
-    ctx = None
-    for _ in range(600):
-        try:
-            ctx = ssl.create_default_context(cafile=str(work / ".nitro-enc" / "tls.crt"))
-            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx,
-                                        timeout=5) as r:
-                if r.status == 200:
-                    break
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.2)
-    else:
-        sys.exit(f"otel_grind: the service did not become ready (see {work})")
+    p, port, _ = start_service(bindir, work, env, wrap=[
+        "valgrind", "--tool=callgrind", "--cache-sim=yes", "--LL=33554432,16,64",
+        "--instr-atstart=no", f"--callgrind-out-file={out}"])
     wenv = dict(os.environ, NES_BENCH_BODY=str(HERE / "payments-1k.json"))
     wrk(port, 4, 2, wenv)  # warm-up
     time.sleep(2)

@@ -13,20 +13,15 @@ import pathlib
 import re
 import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
-from http.server import ThreadingHTTPServer
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench import free_port  # noqa: E402  pylint: disable=wrong-import-position
-from otel import Sink  # noqa: E402  pylint: disable=wrong-import-position
-from otel_grind import OTEL_ON  # noqa: E402  pylint: disable=wrong-import-position
+from bench import start_service  # noqa: E402  pylint: disable=wrong-import-position
+from otel import start_sink, telemetry_env  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def threads(pid):
@@ -46,31 +41,10 @@ def threads(pid):
 def main():
     bindir, mode = pathlib.Path(sys.argv[1]).resolve(), sys.argv[2]
     secs = int(sys.argv[3]) if len(sys.argv) > 3 else 4
-    sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    sink = start_sink()
     work = pathlib.Path(tempfile.mkdtemp(prefix="nes-otel-threads-"))
-    (work / "schemas").mkdir()
-    shutil.copy(HERE / "payments.yaml", work / "schemas" / "payments.yaml")
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], "LISTEN": f"tcp://127.0.0.1:{port}", "LOG_LEVEL": "info",
-           "MAX_CONNECTIONS": "4096", "WORKER_THREADS": "2"}
-    if mode == "on":
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink.server_address[1]}"
-        env.update(OTEL_ON)
-    with open(work / "svc.log", "wb") as log:
-        p = subprocess.Popen([str(bindir / "nitro-enc-svc"), "--local-mode"], cwd=work, env=env,
-                             stdout=subprocess.DEVNULL, stderr=log)
-    for _ in range(300):
-        try:
-            ctx = ssl.create_default_context(cafile=str(work / ".nitro-enc" / "tls.crt"))
-            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx,
-                                        timeout=5) as r:
-                if r.status == 200:
-                    break
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.1)
-    else:
-        sys.exit(f"otel_threads: the service did not become ready (see {work})")
+    env = {"WORKER_THREADS": "2", **(telemetry_env(sink) if mode == "on" else {})}
+    p, port, _ = start_service(bindir, work, env)
     wenv = dict(os.environ, NES_BENCH_BODY=str(HERE / "payments-1k.json"))
     url = f"https://127.0.0.1:{port}/encrypt"
     cmd = ["wrk", "-t2", "-c32", "-s", str(HERE / "post.lua"), url]
