@@ -14,7 +14,8 @@ The application is nginx (one worker per core) answering every request with a fi
 JSON (`return 200`), on plain HTTP for (p) and on TLS for (d). req/s and p50/p99 latency are the
 medians over the rounds; every round is printed on stderr. The goal's ratio is the median of the
 rounds' own p/e ratios (each round's p and e saw the same machine; bench/http pairs its sides the
-same way), printed with its spread and beside the ratio of the medians.
+same way), printed with its spread and beside the ratio of the medians. CPU per request of the
+service, the sidecar, the application and wrk shows where a proxied request's cost goes.
 
 --hold sets the chain up, prints its URLs and process ids, and waits (for perf, strace...).
 
@@ -34,7 +35,7 @@ import urllib.request
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "bench" / "http"))
-from bench import free_port, nginx_pids, wrk  # noqa: E402  (bench/http/bench.py)
+from bench import cpu_ticks, free_port, nginx_pids, wrk  # noqa: E402  (bench/http/bench.py)
 
 BODY = ROOT / "bench" / "http" / "payments-1k.json"
 POST_LUA = ROOT / "bench" / "http" / "post.lua"
@@ -150,12 +151,18 @@ http {{
             r = wrk(url, 8, 2, POST_LUA, wenv, pids)
             if r["non2xx"] or r["n"] == 0:
                 sys.exit(f"bench: side {k} does not answer 2xx ({r}); logs in {work}")
+        # CPU per request of each process of the chain (all their threads, user + kernel)
+        groups = {"service": [svc.pid], "sidecar": [ingress.pid], "app": nginx_pids(nginx.pid)}
+        tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
         res = {k: [] for k in sides}
         order = list(sides)
         for i in range(rounds):
             for k in (order if i % 2 == 0 else order[::-1]):
                 url, pids = sides[k]
+                t0 = {g: cpu_ticks(gp) for g, gp in groups.items()}
                 r = wrk(url, 32, secs, POST_LUA, wenv, pids)
+                r["cpu"] = {g: (cpu_ticks(gp) - t0[g]) * tick_us / max(1, r["n"])
+                            for g, gp in groups.items()}
                 res[k].append(r)
                 print(f"round {i + 1} {k}: {r['rps']:.0f} req/s p50 {r['p50']:.2f} ms "
                       f"p99 {r['p99']:.2f} ms non2xx {r['non2xx']}", file=sys.stderr)
@@ -170,6 +177,11 @@ http {{
         for k in ("p", "d", "e"):
             m = med[k]
             print(f"{names[k]:44}{m['rps']:>10.0f}{m['p50']:>9.2f}{m['p99']:>9.2f}")
+        print("CPU us per request by process (medians over the rounds; wrk runs on the same cores):")
+        for k in ("p", "d", "e"):
+            parts = [f"{g} {statistics.median(r['cpu'][g] for r in res[k]):.1f}" for g in groups]
+            parts.append(f"wrk {statistics.median(r['wrk_us'] for r in res[k]):.1f}")
+            print(f"  ({k}) " + ", ".join(parts))
         pe = [p["rps"] / e["rps"] for p, e in zip(res["p"], res["e"])]
         print(f"proxy mode / direct: {med['p']['rps'] / med['d']['rps']:.2f}   "
               f"proxy mode / /encrypt: {statistics.median(pe):.2f} (rounds {min(pe):.2f}.."
