@@ -310,21 +310,20 @@ static int run_deferred(nes_loop *loop)
 
 /* Inside the busy-poll window: epoll without sleeping until events come (returns their count,
  * or -1), or the wait is over (returns 0 with *timeout = 0), or the window closes (returns 0 with
- * *timeout = what is left of the wait, for the blocking epoll_wait). The wait ends at the first
- * timer's deadline or max_wait_ms from now, so a deadline is met as exactly as when sleeping.
- * Each empty poll yields: sched_yield returns at once when nothing else wants this CPU, and
- * otherwise lets that thread run now instead of after the spinner's time slice. Measured on the
- * 2-vCPU VM (bench/proxy ping-pong through a relay with a 200 us window, one unrelated CPU hog
- * running): without the yield some rounds had a p99 of 232 us (a process of the same path
- * woken onto the spinning CPU waited its turn), with it 48 us (plain relay: 54 us). */
-static int busy_poll(nes_loop *loop, int max_wait_ms, int *timeout)
+ * *timeout = what is left of the wait, for the blocking epoll_wait). *timeout is the wait
+ * nes_loop_run_once computed (the first timer's deadline or max_wait_ms, -1: none), so a deadline
+ * is met as exactly as when sleeping. Each empty poll yields: sched_yield returns at once when
+ * nothing else wants this CPU, and otherwise lets that thread run now instead of after the
+ * spinner's time slice. Measured on the 2-vCPU VM (bench/proxy ping-pong through a relay with a
+ * 200 us window, one unrelated CPU hog running): without the yield some rounds had a p99 of
+ * 232 us (a process of the same path woken onto the spinning CPU waited its turn), with it 48 us
+ * (plain relay: 54 us). */
+static int busy_poll(nes_loop *loop, int *timeout)
 {
     int64_t now = mono_ns();
     if (now >= loop->busy_until_ns)
         return 0;
-    int64_t end = max_wait_ms < 0 ? INT64_MAX : now + (int64_t)max_wait_ms * 1000000;
-    if (loop->nheap > 0 && loop->heap[0]->key_ms < end / 1000000)
-        end = loop->heap[0]->key_ms * 1000000;
+    int64_t end = *timeout < 0 ? INT64_MAX : now + (int64_t)*timeout * 1000000;
     for (;;) {
         int n = epoll_wait(loop->ep, loop->events, (int)loop->max_events, 0);
         if (n > 0 || (n < 0 && errno != EINTR))
@@ -336,10 +335,8 @@ static int busy_poll(nes_loop *loop, int max_wait_ms, int *timeout)
             return 0;
         }
         if (now >= loop->busy_until_ns) {
-            if (end != INT64_MAX) {
-                int64_t left = (end - now + 999999) / 1000000;
-                *timeout = left > 3600000 ? 3600000 : (int)left;
-            }
+            if (end != INT64_MAX) /* at most the wait computed: no overflow */
+                *timeout = (int)((end - now + 999999) / 1000000);
             return 0;
         }
     }
@@ -359,7 +356,7 @@ int nes_loop_run_once(nes_loop *loop, int max_wait_ms)
     }
     int n = 0;
     if (timeout != 0 && loop->busy_ns > 0)
-        n = busy_poll(loop, max_wait_ms, &timeout);
+        n = busy_poll(loop, &timeout);
     if (n == 0)
         n = epoll_wait(loop->ep, loop->events, (int)loop->max_events, timeout);
     if (n < 0 && errno != EINTR)
