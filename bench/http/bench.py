@@ -19,7 +19,10 @@ Connection sweep: -c1, -c32, -c256 and -c1000 (unpaced, both sides, p50/p99, CPU
 the server and of wrk); the goal is that no connection count falls below 90 % of the -c32 req/s.
 wrk's own CPU per request grows with the connection count too (on 2 shared cores it takes
 throughput from the server), so the sweep also prints how each side's server CPU per request
-and wrk's grow from -c32 to -c1000: the server's growth is the server's own share of the drop. Pinned: both servers pinned to CPU 0
+and wrk's grow from -c32 to -c1000: the server's growth is the server's own share of the drop.
+With both cores busy, req/s is cores / (server + wrk CPU per request), so the sweep also prints
+the -c1000/-c32 ratio that model predicts and the one a server whose cost did not grow at all
+would reach beside wrk's measured growth: the ceiling the -c1000 point has on these cores. Pinned: both servers pinned to CPU 0
 (every thread), wrk to CPU 1 (one thread), -c32: wrk's own cost no longer shares the servers'
 core, so the ratio measures the servers alone (goal >= 1.0).
 
@@ -371,6 +374,20 @@ http {{
             print(f"  -c1000 vs -c32 CPU per request: server (a) x{growth('a', 'srv_us'):.2f} "
                   f"(b) x{growth('b', 'srv_us'):.2f}, wrk (a) x{growth('a', 'wrk_us'):.2f} "
                   f"(b) x{growth('b', 'wrk_us'):.2f}")
+
+            # Both cores saturated: req/s = cores / (server + wrk CPU per request). So the ratio
+            # the CPU figures predict is (s32 + w32) / (s1000 + w1000), and a server whose own
+            # cost did not grow at all would still reach only (s32 + w32) / (s32 + w1000):
+            # the most the -c1000 point can show on these shared cores, whatever the server.
+            def ceiling(k, server_grows):
+                lo, hi = sweep[k][32], sweep[k][1000]
+                s = hi["srv_us"] if server_grows else lo["srv_us"]
+                return (lo["srv_us"] + lo["wrk_us"]) / (s + hi["wrk_us"])
+            print(f"  -c1000 / -c32 req/s: (a) {sweep['a'][1000]['rps'] / sweep['a'][32]['rps']:.2f}"
+                  f" (CPU figures predict {ceiling('a', True):.2f}), (b) "
+                  f"{sweep['b'][1000]['rps'] / sweep['b'][32]['rps']:.2f} (predict "
+                  f"{ceiling('b', True):.2f}); with the server's cost flat and wrk's as measured: "
+                  f"(a) {ceiling('a', False):.2f}, (b) {ceiling('b', False):.2f}")
         pin_ratio = None
         if pinned:
             pa = statistics.median(r["rps"] for r in pinned["a"])

@@ -21,7 +21,12 @@ rounds (direct, proxy, socat, then the reverse order). Prints one table:
     /proc/PID/task/*/schedstat over the whole ping-pong): busy polling turns the relay's idle
     time between events into CPU time;
   * 64-conn: 64 connections each doing R round trips of 64 bytes, driven by one epoll client
-    thread; p50 / p99 under concurrency (queueing included, on every path alike).
+    thread; p50 / p99 under concurrency (queueing included, on every path alike). A closed
+    loop: by Little's law its mean round trip is 64 / (round trips per second), so a relay adds
+    64 x what it adds per round trip at the bottleneck; when the CPUs are saturated (the share
+    busy is printed) that is the relay's CPU per round trip / CPUs. The bench prints both sides
+    of that identity, which says what "added latency per hop" at 64 connections can be here;
+    the 1-conn ping-pong is where one hop's own latency shows;
   "added" is relay minus direct of the same round (the paths run back to back in each round,
   so a burst of other load falls on all of them), as the median over rounds with the min..max
   spread. The echo server is a single-threaded epoll process of its own: earlier versions ran
@@ -45,6 +50,7 @@ import sys
 import threading
 import time
 
+NCPU = len(os.sched_getaffinity(0))
 
 def free_port():
     with socket.socket() as s:
@@ -274,21 +280,31 @@ def roundtrips(socks, trips):
     return lat
 
 
+def busy_ns():
+    """CPU time the whole machine spent busy so far (all CPUs, ns), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) * 1e9 / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+
+
 def concurrent(port, conns, trips):
     """`conns` connections driven from one thread with epoll, each doing `trips` round trips of
-    64 bytes back to back: p50/p99 in us of every round trip. One client thread, so no thread of
-    the measuring side waits for another's lock; a sample includes the time the client takes to
-    get to a ready connection, the same for every path."""
+    64 bytes back to back: p50/p99 in us of every round trip, round trips per second, and the
+    share of the machine's CPUs busy meanwhile. One client thread, so no thread of the measuring
+    side waits for another's lock; a sample includes the time the client takes to get to a ready
+    connection, the same for every path."""
     socks = []
     for _ in range(conns):
         s = socket.create_connection(("127.0.0.1", port))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         socks.append(s)
+    t0, b0 = time.perf_counter_ns(), busy_ns()
     lat = roundtrips(socks, trips)
+    wall, busy = time.perf_counter_ns() - t0, busy_ns() - b0
     for s in socks:
         s.close()
     lat.sort()
-    return pct(lat, 0.5), pct(lat, 0.99)
+    return pct(lat, 0.5), pct(lat, 0.99), len(lat) * 1e9 / wall, busy / wall / NCPU
 
 
 def spread(vals, fmt=".0f"):
@@ -314,7 +330,7 @@ def main():
     kinds = ("direct", "proxy", "socat")
     pp_kinds = kinds + ("proxy-bp",)  # the 1-conn ping-pong also runs through a busy-polling relay
     res = {k: {"bulk": [], "pp50": [], "pp99": [], "aw50": [], "aw99": [], "c50": [], "c99": [],
-               "cpu": []} for k in pp_kinds}
+               "cpu": [], "ctps": [], "cbusy": [], "ccpu": []} for k in pp_kinds}
     relays = {k: Relay(k, a.bin_dir, echo.port) for k in ("proxy", "socat")}
     relays["proxy-bp"] = Relay("proxy", a.bin_dir, echo.port, a.busy_poll_us)
     port = {"direct": echo.port, "proxy": relays["proxy"].port, "socat": relays["socat"].port,
@@ -345,9 +361,14 @@ def main():
                     res[kind]["aw50"].append(p50)
                     res[kind]["aw99"].append(p99)
             for kind in order:
-                c50, c99 = concurrent(port[kind], 64, a.requests)
+                cpu0 = relays[kind].cpu_ns() if kind == "proxy" else 0
+                c50, c99, tps, busy = concurrent(port[kind], 64, a.requests)
                 res[kind]["c50"].append(c50)
                 res[kind]["c99"].append(c99)
+                res[kind]["ctps"].append(tps)
+                res[kind]["cbusy"].append(busy)
+                if kind == "proxy":
+                    res[kind]["ccpu"].append((relays[kind].cpu_ns() - cpu0) / (64 * a.requests) / 1e3)
             print(f"round {r + 1}/{a.rounds}: " + "  ".join(
                 f"{k} pp {res[k]['pp50'][-1]:.0f}/{res[k]['pp99'][-1]:.0f} "
                 f"awake {res[k]['aw50'][-1]:.0f}/{res[k]['aw99'][-1]:.0f} "
@@ -382,6 +403,20 @@ def main():
         print(f"{k:<8} p50/p99 {med[k]['aw50']:.0f}/{med[k]['aw99']:.0f} us (direct "
               f"{med['direct']['aw50']:.0f}/{med['direct']['aw99']:.0f}), added p50 "
               f"{spread(added(k, 'aw50'))}, added p99 {spread(added(k, 'aw99'))}")
+    # Little's law for the closed 64-connection loop: mean round trip = 64 / round trips per
+    # second, so what a relay adds to the mean is 64 x the time it adds per round trip at the
+    # bottleneck. With the machine's CPUs saturated, that is its CPU per round trip / CPUs.
+    dx = med["direct"]["ctps"]
+    print(f"64-conn, closed loop: round trips/s direct {dx:,.0f}, proxy {med['proxy']['ctps']:,.0f},"
+          f" socat {med['socat']['ctps']:,.0f}; CPUs busy direct {med['direct']['cbusy']:.0%}, proxy "
+          f"{med['proxy']['cbusy']:.0%}, socat {med['socat']['cbusy']:.0%} of {NCPU}")
+    ccpu = med["proxy"]["ccpu"]
+    print(f"  Little's law: the mean a relay adds = 64/(its round trips/s) - 64/(direct's): proxy "
+          f"{64e6 / med['proxy']['ctps'] - 64e6 / dx:.0f} us, socat "
+          f"{64e6 / med['socat']['ctps'] - 64e6 / dx:.0f} us; nitro-enc-proxy's CPU "
+          f"{spread(res['proxy']['ccpu'], '.1f')} us per round trip x 64 / {NCPU} CPUs = "
+          f"{ccpu * 64 / NCPU:.0f} us. On saturated CPUs no relay adds less than 64 x its CPU per "
+          f"round trip / {NCPU}: 50 us would take <= {50 * NCPU / 64:.1f} us per round trip")
     print(f"1-conn with the relay busy polling (proxy-bp: nitro-enc-proxy with BUSY_POLL_US="
           f"{a.busy_poll_us}), beside the plain relay of the same rounds; relay CPU = the relay "
           f"process's CPU time per round trip:")
