@@ -11,16 +11,16 @@
 #include "core/transform.h"
 #include "enclave/conns.h"
 #include "enclave/httputil.h"
-#include "enclave/log.h"
 #include "enclave/metrics.h"
-#include "enclave/otel/codec_span.h"
-#include "enclave/otel/export.h"
-#include "enclave/otel/trace.h"
 #include "enclave/providers/dek.h"
 #include "enclave/routes.h"
 #include "enclave/server.h"
 #include "enclave/state.h"
 #include "enclave/tls.h"
+#include "obs/log.h"
+#include "obs/otel/codec_span.h"
+#include "obs/otel/export.h"
+#include "obs/otel/trace.h"
 
 /* A Content-Length this many times over the cap gets the 413 before the body is read (the
  * connection closes then); smaller excess is read and discarded so the client sees the 413. */

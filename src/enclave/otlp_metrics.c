@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "enclave/otel/otlp.h"
-#include "enclave/otel/otlp_int.h"
+#include "obs/otel/otlp.h"
+#include "obs/otel/otlp_int.h"
 
 /* The state of a metrics body being written. */
 typedef struct mctx {

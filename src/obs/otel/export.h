@@ -42,8 +42,8 @@
  * the exporter thread (its items are counted as lost). nes_otel_stop joins the thread (which
  * sends no further batch of a backlog once stop is asked) and sends what is queued, each request
  * of at most a second, until one fails. */
-#ifndef NES_ENCLAVE_OTEL_EXPORT_H
-#define NES_ENCLAVE_OTEL_EXPORT_H
+#ifndef NES_OBS_OTEL_EXPORT_H
+#define NES_OBS_OTEL_EXPORT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,7 +51,7 @@
 
 #include "aws/aws.h"
 #include "enclave/metrics.h"
-#include "enclave/otel/otlp.h"
+#include "obs/otel/otlp.h"
 
 /** Most resource attributes kept (service.name and PCR0 included). */
 #define NES_OTEL_MAX_ATTRS 24

@@ -13,18 +13,18 @@
  * refuses to grow (its `max`). JSON strings are escaped; protobuf strings must be UTF-8 (log
  * lines are, log.h; span attribute values are cut on a character boundary, trace.h). Attribute
  * keys are fixed names. */
-#ifndef NES_ENCLAVE_OTEL_OTLP_H
-#define NES_ENCLAVE_OTEL_OTLP_H
+#ifndef NES_OBS_OTEL_OTLP_H
+#define NES_OBS_OTEL_OTLP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "enclave/log.h"
 #include "enclave/metrics.h"
-#include "enclave/otel/pb.h"
-#include "enclave/otel/spanrec.h"
-#include "enclave/otel/trace.h"
+#include "obs/log.h"
+#include "obs/otel/pb.h"
+#include "obs/otel/spanrec.h"
+#include "obs/otel/trace.h"
 
 /** One resource attribute (string value). */
 typedef struct nes_otlp_kv {
