@@ -11,6 +11,7 @@
 #include "enclave/config.h"
 #include "enclave/conns.h"
 #include "enclave/local.h"
+#include "enclave/otlp_metrics.h"
 #include "enclave/providers/dek.h"
 #include "enclave/providers/enclave_mode.h"
 #include "enclave/routes.h"

@@ -393,7 +393,12 @@ void nes_routes_gauges(nes_server *s, nes_metrics_gauges *g)
     g->log_lines_dropped = nes_log_dropped();
     g->dek_rotation_secs = (double)s->cfg->dek_rotation_secs;
     nes_dek_fill_gauges(g);
-    nes_otel_counters(g);
+    nes_otel_stats os;
+    nes_otel_counters(&os);
+    g->otel_spans_dropped = os.spans_dropped;
+    g->otel_logs_dropped = os.logs_dropped;
+    g->otel_export_failures = os.export_failures;
+    memcpy(g->otel_exported, os.exported, sizeof(g->otel_exported));
 }
 
 static int route_metrics(nes_server *s, req *r, outcome *o)

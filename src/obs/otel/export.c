@@ -654,14 +654,15 @@ void nes_otel_stop(void)
     free_exporter(e);
 }
 
-void nes_otel_counters(nes_metrics_gauges *g)
+void nes_otel_counters(nes_otel_stats *s)
 {
+    memset(s, 0, sizeof(*s));
     exporter *e = g_exp;
     if (e == NULL)
         return;
-    g->otel_spans_dropped = qset_dropped(e->spans);
-    g->otel_logs_dropped = qset_dropped(e->logs);
-    g->otel_export_failures = atomic_load(&e->failures);
+    s->spans_dropped = qset_dropped(e->spans);
+    s->logs_dropped = qset_dropped(e->logs);
+    s->export_failures = atomic_load(&e->failures);
     for (int i = 0; i < 3; i++)
-        g->otel_exported[i] = atomic_load(&e->exported[i]);
+        s->exported[i] = atomic_load(&e->exported[i]);
 }

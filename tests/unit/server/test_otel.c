@@ -20,6 +20,7 @@
 #include "obs/log.h"
 #include "obs/otel/codec_span.h"
 #include "obs/otel/export.h"
+#include "enclave/otlp_metrics.h"
 #include "enclave/providers/aws_log.h"
 #include "obs/otel/otlp.h"
 #include "obs/otel/pb.h"
