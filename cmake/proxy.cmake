@@ -8,19 +8,12 @@ find_package(Threads REQUIRED)
 function(nes_proxy_part)
   target_link_libraries(nesnet PUBLIC Threads::Threads)
 
-  # libnesproxy: the program minus main(), plus the JSON log writer it shares with the service
-  # (src/enclave/log.c has no other service dependency; it should move to a shared floor).
+  # libnesproxy: the program minus main(). The JSON log writer and the OTLP export of the relay
+  # counters and log lines come from libnesobs (cmake/obs.cmake; src/obs), shared with the service.
   file(GLOB NES_PROXY_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/proxy/*.c)
   list(REMOVE_ITEM NES_PROXY_SRC ${CMAKE_SOURCE_DIR}/src/proxy/main.c)
-  add_library(nesproxy STATIC ${NES_PROXY_SRC} ${CMAKE_SOURCE_DIR}/src/enclave/log.c)
-  # OTLP export of the relay counters and log lines: the service's exporter minus its metrics
-  # encoder (src/enclave/otel; issue 12). libcurl comes with the AWS layer's egress settings.
-  target_sources(nesproxy PRIVATE ${CMAKE_SOURCE_DIR}/src/enclave/otel/export.c
-                 ${CMAKE_SOURCE_DIR}/src/enclave/otel/otlp.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/pb.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/queue.c
-                 ${CMAKE_SOURCE_DIR}/src/enclave/otel/spanrec.c
-                 ${CMAKE_SOURCE_DIR}/src/enclave/otel/trace.c)
-  # the OTEL_* rows of the configuration reference (--print-config-reference)
-  target_sources(nesproxy PRIVATE ${CMAKE_SOURCE_DIR}/src/enclave/otel/vars.c)
+  add_library(nesproxy STATIC ${NES_PROXY_SRC})
+  target_link_libraries(nesproxy PUBLIC nesobs)
   target_link_libraries(nesproxy PUBLIC nesaws)
   target_include_directories(nesproxy PUBLIC ${CMAKE_SOURCE_DIR}/src)
   target_link_libraries(nesproxy PUBLIC nesnet neshttp Threads::Threads)

@@ -30,11 +30,11 @@ const size_t nes_openapi_yaml_len = ${NES_OPENAPI_LEN};
 
 # ---- libnessvc: the service minus main() ------------------------------------------------------
 file(GLOB NES_SVC_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/enclave/*.c
-     ${CMAKE_SOURCE_DIR}/src/enclave/providers/*.c ${CMAKE_SOURCE_DIR}/src/enclave/otel/*.c)
+     ${CMAKE_SOURCE_DIR}/src/enclave/providers/*.c)
 list(REMOVE_ITEM NES_SVC_SRC ${CMAKE_SOURCE_DIR}/src/enclave/main.c)
 add_library(nessvc STATIC ${NES_SVC_SRC} ${NES_OPENAPI_C})
 target_include_directories(nessvc PUBLIC ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(nessvc PUBLIC nes nesnet neshttp PkgConfig::GNUTLS
+target_link_libraries(nessvc PUBLIC nes nesnet neshttp nesobs PkgConfig::GNUTLS
                       PkgConfig::FYAML Threads::Threads)
 if(TARGET nesaws)
   target_link_libraries(nessvc PUBLIC nesaws) # AWS providers (cmake/aws.cmake)
@@ -62,11 +62,6 @@ endif()
 # The TLS load driver of the integration suite (tests/tools/http_load.c) needs GnuTLS.
 if(TARGET http_load)
   target_link_libraries(http_load PRIVATE PkgConfig::GNUTLS)
-endif()
-
-# The traceparent / OTEL_* fuzzer links the service library.
-if(NES_FUZZ AND TARGET fuzz_traceparent)
-  target_link_libraries(fuzz_traceparent PRIVATE nessvc)
 endif()
 
 # The PROXY_RETURN_ALLOW fuzzer (enclave/retallow.c) links the service library.

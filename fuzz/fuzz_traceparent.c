@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enclave/otel/export.h"
-#include "enclave/otel/trace.h"
+#include "obs/otel/export.h"
+#include "obs/otel/trace.h"
 
 static const char *g_value;
 

@@ -12,9 +12,9 @@
 #include "aws/awsjson.h"
 #include "aws/config_ref.h"
 #include "core/cfgref.h"
-#include "enclave/otel/vars.h"
 #include "net/cfgref_print.h"
 #include "nsm/nsm.h"
+#include "obs/otel/vars.h"
 
 typedef enum otype {
     T_STR,

@@ -13,9 +13,9 @@
 #include <stdio.h>
 
 #include "aws/aws.h"
-#include "enclave/log.h"
 #include "enclave/retallow.h"
 #include "net/endpoint.h"
+#include "obs/log.h"
 
 /** Most problems reported by one load (the rest are counted in `more`). */
 #define NES_CONFIG_MAX_PROBLEMS 32

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "enclave/reqhead.h"
-#include "enclave/log.h"
+#include "obs/log.h"
 #include "enclave/proxy_mode.h"
 #include "enclave/routes.h"
 #include "enclave/server.h"

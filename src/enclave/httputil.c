@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "enclave/log.h"
+#include "obs/log.h"
 
 static const struct {
     const char *path;

@@ -12,11 +12,11 @@
 
 #include "core/keyring.h"
 #include "core/schema.h"
-#include "enclave/log.h"
 #include "enclave/metrics.h"
-#include "enclave/otel/trace.h"
 #include "enclave/state.h"
 #include "enclave/tls.h"
+#include "obs/log.h"
+#include "obs/otel/trace.h"
 
 #define MAX_SPECS 1024
 

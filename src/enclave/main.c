@@ -11,14 +11,15 @@
 #include "enclave/config.h"
 #include "enclave/conns.h"
 #include "enclave/local.h"
-#include "enclave/log.h"
-#include "enclave/otel/export.h"
+#include "enclave/otlp_metrics.h"
 #include "enclave/providers/dek.h"
 #include "enclave/providers/enclave_mode.h"
 #include "enclave/routes.h"
 #include "enclave/server.h"
 #include "enclave/state.h"
 #include "enclave/tls.h"
+#include "obs/log.h"
+#include "obs/otel/export.h"
 
 extern char **environ;
 

@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "enclave/log.h"
 #include "enclave/metrics.h"
 #include "http/chunked.h"
 #include "http/forward.h"
 #include "http/response.h"
+#include "obs/log.h"
 
 /* ---- PROXY v2 ---------------------------------------------------------------------------- */
 

@@ -54,7 +54,7 @@
 #include "net/endpoint.h"
 #include "net/loop.h"
 #include "net/proxyv2.h"
-#include "enclave/otel/trace.h"
+#include "obs/otel/trace.h"
 #include "enclave/retallow.h"
 
 #include <sys/socket.h>

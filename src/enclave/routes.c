@@ -11,16 +11,16 @@
 #include "core/transform.h"
 #include "enclave/conns.h"
 #include "enclave/httputil.h"
-#include "enclave/log.h"
 #include "enclave/metrics.h"
-#include "enclave/otel/codec_span.h"
-#include "enclave/otel/export.h"
-#include "enclave/otel/trace.h"
 #include "enclave/providers/dek.h"
 #include "enclave/routes.h"
 #include "enclave/server.h"
 #include "enclave/state.h"
 #include "enclave/tls.h"
+#include "obs/log.h"
+#include "obs/otel/codec_span.h"
+#include "obs/otel/export.h"
+#include "obs/otel/trace.h"
 
 /* A Content-Length this many times over the cap gets the 413 before the body is read (the
  * connection closes then); smaller excess is read and discarded so the client sees the 413. */
@@ -393,7 +393,12 @@ void nes_routes_gauges(nes_server *s, nes_metrics_gauges *g)
     g->log_lines_dropped = nes_log_dropped();
     g->dek_rotation_secs = (double)s->cfg->dek_rotation_secs;
     nes_dek_fill_gauges(g);
-    nes_otel_counters(g);
+    nes_otel_stats os;
+    nes_otel_counters(&os);
+    g->otel_spans_dropped = os.spans_dropped;
+    g->otel_logs_dropped = os.logs_dropped;
+    g->otel_export_failures = os.export_failures;
+    memcpy(g->otel_exported, os.exported, sizeof(g->otel_exported));
 }
 
 static int route_metrics(nes_server *s, req *r, outcome *o)

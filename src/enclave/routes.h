@@ -21,7 +21,7 @@
 
 #include "core/buf.h"
 #include "enclave/metrics.h"
-#include "enclave/otel/trace.h"
+#include "obs/otel/trace.h"
 
 struct nes_server;
 

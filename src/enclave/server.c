@@ -14,11 +14,11 @@
 
 #include "core/fileio.h"
 #include "enclave/conns.h"
-#include "enclave/log.h"
 #include "enclave/tls.h"
 #include "enclave/tlsio.h"
 #include "net/endpoint.h"
 #include "net/loop.h"
+#include "obs/log.h"
 
 /* Connections accepted per wakeup of the listener before the worker serves its others. */
 #define ACCEPTS_PER_WAKEUP 64

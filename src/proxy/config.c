@@ -7,8 +7,8 @@
 
 #include "core/cfgref.h"
 #include "core/fileio.h"
-#include "enclave/otel/vars.h"
 #include "net/cfgref_print.h"
+#include "obs/otel/vars.h"
 
 static void problem(nes_proxy_problems *pr, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

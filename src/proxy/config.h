@@ -27,8 +27,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "enclave/log.h"
 #include "net/endpoint.h"
+#include "obs/log.h"
 #include "proxy/allowlist.h"
 
 #define NES_PROXY_MAX_PROBLEMS 32
@@ -71,7 +71,7 @@ int nes_proxy_config_load(nes_proxy_config *cfg, nes_proxy_mode mode, char *cons
 void nes_proxy_config_print(const nes_proxy_config *cfg, FILE *out);
 
 /** Writes the proxy's section of docs/configuration.md (core/cfgref.h) to `out`: the settings
- * of both modes from the table the loader uses, then the OTEL_* rows (enclave/otel/vars.h).
+ * of both modes from the table the loader uses, then the OTEL_* rows (obs/otel/vars.h).
  * 0, or -1. */
 int nes_proxy_config_reference(FILE *out);
 

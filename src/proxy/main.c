@@ -19,10 +19,10 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-#include "enclave/log.h"
-#include "enclave/otel/export.h"
 #include "net/proxyv2.h"
 #include "net/relay.h"
+#include "obs/log.h"
+#include "obs/otel/export.h"
 #include "proxy/config.h"
 #include "proxy/connect.h"
 

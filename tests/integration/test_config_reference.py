@@ -38,7 +38,7 @@ READS = [
 GETENV_WRAPPERS = {"src/cli/cli_aws.c", "src/enclave/main.c", "src/proxy/main.c"}
 # Which program's section must list what a directory reads.
 SECTIONS = [
-    ("src/enclave/otel/", ("nitro-enc-svc", "nitro-enc-proxy")),
+    ("src/obs/", ("nitro-enc-svc", "nitro-enc-proxy")),
     ("src/enclave/", ("nitro-enc-svc",)),
     ("src/aws/", ("nitro-enc-svc", "nitro-enc")),
     ("src/proxy/", ("nitro-enc-proxy",)),

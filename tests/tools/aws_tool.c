@@ -21,10 +21,10 @@
 #include "aws/kms.h"
 #include "aws/s3.h"
 #include "aws/secrets.h"
-#include "enclave/log.h"
 #include "enclave/providers/aws_log.h"
 #include "enclave/providers/s3specs.h"
 #include "enclave/state.h"
+#include "obs/log.h"
 
 static const char *env_lookup(void *ud, const char *name)
 {

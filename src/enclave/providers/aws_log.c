@@ -3,9 +3,9 @@
 
 #include <stdio.h>
 
-#include "enclave/log.h"
 #include "enclave/metrics.h"
-#include "enclave/otel/trace.h"
+#include "obs/log.h"
+#include "obs/otel/trace.h"
 
 void nes_aws_log_to_service(void *ud, const nes_aws_event *ev)
 {

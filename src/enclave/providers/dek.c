@@ -16,12 +16,12 @@
 #include "core/cms_unwrap.h"
 #include "core/keyring.h"
 #include "core/secmem.h"
-#include "enclave/log.h"
 #include "enclave/providers/aws_log.h"
 #include "enclave/providers/dek_rules.h"
 #include "enclave/state.h"
 #include "net/deadline.h"
 #include "nsm/nsm.h"
+#include "obs/log.h"
 
 #define TEST_NSM_WARNING                                                                           \
     "TEST NSM: attestation documents are signed by a test CA, not by AWS; real KMS refuses them. " \

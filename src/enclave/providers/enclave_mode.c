@@ -8,11 +8,11 @@
 
 #include "aws/aws.h"
 #include "core/error.h"
-#include "enclave/log.h"
 #include "enclave/providers/aws_log.h"
 #include "enclave/providers/dek.h"
 #include "enclave/providers/s3specs.h"
 #include "net/bridge.h"
+#include "obs/log.h"
 
 static nes_aws_config g_aws;
 static nes_aws_credsrc *g_creds;

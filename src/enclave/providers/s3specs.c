@@ -12,11 +12,11 @@
 #include "aws/s3.h"
 #include "core/schema.h"
 #include "enclave/local.h"
-#include "enclave/log.h"
 #include "enclave/metrics.h"
-#include "enclave/otel/trace.h"
 #include "enclave/state.h"
 #include "net/deadline.h"
+#include "obs/log.h"
+#include "obs/otel/trace.h"
 
 /* An object kept from the last refresh (body and ETag), for If-None-Match. */
 typedef struct obj {

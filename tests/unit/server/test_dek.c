@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "enclave/log.h"
 #include "enclave/providers/dek.h"
 #include "enclave/state.h"
+#include "obs/log.h"
 
 static const char *lookup(void *ud, const char *name)
 {

@@ -17,15 +17,16 @@
 
 #include <cmocka.h>
 
-#include "enclave/log.h"
-#include "enclave/otel/codec_span.h"
-#include "enclave/otel/export.h"
+#include "obs/log.h"
+#include "obs/otel/codec_span.h"
+#include "obs/otel/export.h"
+#include "enclave/otlp_metrics.h"
 #include "enclave/providers/aws_log.h"
-#include "enclave/otel/otlp.h"
-#include "enclave/otel/pb.h"
-#include "enclave/otel/queue.h"
-#include "enclave/otel/spanrec.h"
-#include "enclave/otel/trace.h"
+#include "obs/otel/otlp.h"
+#include "obs/otel/pb.h"
+#include "obs/otel/queue.h"
+#include "obs/otel/spanrec.h"
+#include "obs/otel/trace.h"
 
 #define TP_TRACE "4bf92f3577b34da6a3ce929d0e0e4736"
 #define TP_SPAN "00f067aa0ba902b7"

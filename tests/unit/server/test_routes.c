@@ -13,9 +13,9 @@
 #include <cmocka.h>
 
 #include "enclave/config.h"
-#include "enclave/log.h"
 #include "enclave/routes.h"
 #include "enclave/server.h"
+#include "obs/log.h"
 
 typedef struct hdrs {
     const char *ctype;

@@ -19,9 +19,9 @@
 
 #include "enclave/config.h"
 #include "enclave/conns.h"
-#include "enclave/log.h"
 #include "enclave/server.h"
 #include "enclave/tls.h"
+#include "obs/log.h"
 
 static char g_dir[64], g_cert[128], g_key[128];
 static nes_config g_cfg;

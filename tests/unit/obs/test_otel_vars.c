@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "enclave/otel/export.h"
-#include "enclave/otel/vars.h"
+#include "obs/otel/export.h"
+#include "obs/otel/vars.h"
 
 typedef struct probe {
     const char *name, *value; /* the one setting given (NULL: none) */

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "core/transform.h"
-#include "enclave/log.h"
+#include "obs/log.h"
 
 static void escapes_json(void **state)
 {

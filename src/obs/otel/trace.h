@@ -32,8 +32,8 @@
  *     nes_trace_span_end(&up);
  *
  * The current span of a thread (nes_trace_current) lets log lines carry trace and span ids. */
-#ifndef NES_ENCLAVE_OTEL_TRACE_H
-#define NES_ENCLAVE_OTEL_TRACE_H
+#ifndef NES_OBS_OTEL_TRACE_H
+#define NES_OBS_OTEL_TRACE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
 /* otlp.c - OTLP/HTTP JSON encoding (see otlp.h). */
-#include "enclave/otel/otlp.h"
+#include "obs/otel/otlp.h"
 
-#include "enclave/otel/otlp_int.h"
-#include "enclave/otel/pb.h"
+#include "obs/otel/otlp_int.h"
+#include "obs/otel/pb.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* pb.c - the protobuf wire-format writer (see pb.h): its out-of-line parts. */
-#include "enclave/otel/pb.h"
+#include "obs/otel/pb.h"
 
 #include <string.h>
 

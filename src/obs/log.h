@@ -9,8 +9,8 @@
  * counts it (nes_log_dropped). A ring holds NES_LOG_RING_BYTES: about 160 ms of lines at
  * 25,600 req/s on one thread while the writer cannot run (log.c has the arithmetic). Before
  * nes_log_start and after nes_log_stop lines are written directly. */
-#ifndef NES_ENCLAVE_LOG_H
-#define NES_ENCLAVE_LOG_H
+#ifndef NES_OBS_LOG_H
+#define NES_OBS_LOG_H
 
 #include <stdbool.h>
 #include <stddef.h>

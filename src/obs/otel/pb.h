@@ -15,8 +15,8 @@
  *     nes_pb_end(&w, kv);
  *     if (w.err) ...                         // the buffer refused to grow
  */
-#ifndef NES_ENCLAVE_OTEL_PB_H
-#define NES_ENCLAVE_OTEL_PB_H
+#ifndef NES_OBS_OTEL_PB_H
+#define NES_OBS_OTEL_PB_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -13,18 +13,17 @@
  * refuses to grow (its `max`). JSON strings are escaped; protobuf strings must be UTF-8 (log
  * lines are, log.h; span attribute values are cut on a character boundary, trace.h). Attribute
  * keys are fixed names. */
-#ifndef NES_ENCLAVE_OTEL_OTLP_H
-#define NES_ENCLAVE_OTEL_OTLP_H
+#ifndef NES_OBS_OTEL_OTLP_H
+#define NES_OBS_OTEL_OTLP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "enclave/log.h"
-#include "enclave/metrics.h"
-#include "enclave/otel/pb.h"
-#include "enclave/otel/spanrec.h"
-#include "enclave/otel/trace.h"
+#include "obs/log.h"
+#include "obs/otel/pb.h"
+#include "obs/otel/spanrec.h"
+#include "obs/otel/trace.h"
 
 /** One resource attribute (string value). */
 typedef struct nes_otlp_kv {
@@ -77,12 +76,6 @@ void nes_otlp_add_log(nes_otlp_batch *b, const nes_otlp_log *l);
  * b->start to the buffer's end: the two outer messages' lengths are written into room left in
  * front (b->start is at most 8 bytes past where the body began), so the items are never moved. */
 int nes_otlp_end(nes_otlp_batch *b);
-
-/** ExportMetricsServiceRequest with the same series as /metrics (cumulative since
- * `start_ns`, observed at `now_ns`; counters without Prometheus' `_total` suffix, histograms
- * in seconds with the buckets of metrics.h). */
-int nes_otlp_metrics(nes_buf *out, const nes_otlp_resource *res, const nes_metrics_totals *t,
-                     const nes_metrics_gauges *g, uint64_t start_ns, uint64_t now_ns);
 
 /** ExportMetricsServiceRequest from a Prometheus text exposition (`text`, `len` bytes): each
  * counter family becomes a monotonic cumulative sum (named without `_total`), each gauge or

@@ -1,12 +1,13 @@
-/* otlp_int.h - the JSON pieces otlp.c and otlp_metrics.c share (internal to src/enclave/otel). */
-#ifndef NES_ENCLAVE_OTEL_OTLP_INT_H
-#define NES_ENCLAVE_OTEL_OTLP_INT_H
+/* otlp_int.h - the JSON pieces otlp.c and the service's metrics encoder (enclave/otlp_metrics.c)
+ * share: a quoted string, a string attribute, the resource and scope opening. */
+#ifndef NES_OBS_OTEL_OTLP_INT_H
+#define NES_OBS_OTEL_OTLP_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "enclave/otel/otlp.h"
+#include "obs/otel/otlp.h"
 
 /** A quoted, escaped JSON string. 0 or -1. */
 int nes_otlp_str(nes_buf *out, const char *s, size_t n);

@@ -10,14 +10,14 @@
  * clock elsewhere) and two clock reads per request, which convert ticks to nanoseconds at the
  * rate of that request's own interval; routes use the wrapper only for a sampled request while
  * an exporter runs. */
-#ifndef NES_ENCLAVE_OTEL_CODEC_SPAN_H
-#define NES_ENCLAVE_OTEL_CODEC_SPAN_H
+#ifndef NES_OBS_OTEL_CODEC_SPAN_H
+#define NES_OBS_OTEL_CODEC_SPAN_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "core/codec.h"
-#include "enclave/otel/trace.h"
+#include "obs/otel/trace.h"
 
 /** A timing wrapper around a codec. */
 typedef struct nes_timed_codec {

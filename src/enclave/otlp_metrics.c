@@ -1,9 +1,11 @@
-/* otlp_metrics.c - the service's metrics (metrics.h) as an OTLP metrics body (see otlp.h). */
+/* otlp_metrics.c - the service's metrics (metrics.h) as an OTLP metrics body (see
+ * otlp_metrics.h). */
+#include "enclave/otlp_metrics.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#include "enclave/otel/otlp.h"
-#include "enclave/otel/otlp_int.h"
+#include "obs/otel/otlp_int.h"
 
 /* The state of a metrics body being written. */
 typedef struct mctx {

@@ -1,5 +1,5 @@
 /* spanrec.c - spans packed into a record and read back (see spanrec.h). */
-#include "enclave/otel/spanrec.h"
+#include "obs/otel/spanrec.h"
 
 #include <string.h>
 

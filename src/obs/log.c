@@ -1,5 +1,5 @@
 /* log.c - JSON log lines, per-thread rings drained by one writer thread (see log.h). */
-#include "enclave/log.h"
+#include "obs/log.h"
 
 #include <errno.h>
 #include <pthread.h>

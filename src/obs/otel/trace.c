@@ -1,7 +1,7 @@
 /* trace.c - span ids, traceparent, sampling, the current span (see trace.h). */
-#include "enclave/otel/trace.h"
+#include "obs/otel/trace.h"
 
-#include "enclave/otel/spanrec.h"
+#include "obs/otel/spanrec.h"
 
 #include <stdatomic.h>
 #include <string.h>

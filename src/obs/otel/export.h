@@ -42,16 +42,15 @@
  * the exporter thread (its items are counted as lost). nes_otel_stop joins the thread (which
  * sends no further batch of a backlog once stop is asked) and sends what is queued, each request
  * of at most a second, until one fails. */
-#ifndef NES_ENCLAVE_OTEL_EXPORT_H
-#define NES_ENCLAVE_OTEL_EXPORT_H
+#ifndef NES_OBS_OTEL_EXPORT_H
+#define NES_OBS_OTEL_EXPORT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "aws/aws.h"
-#include "enclave/metrics.h"
-#include "enclave/otel/otlp.h"
+#include "obs/otel/otlp.h"
 
 /** Most resource attributes kept (service.name and PCR0 included). */
 #define NES_OTEL_MAX_ATTRS 24
@@ -81,8 +80,9 @@ int nes_otel_config_load(nes_otel_config *cfg, const char *service, nes_otel_loo
  * read from the NSM: call before nes_otel_start. 0, or -1 when full. */
 int nes_otel_config_set_attr(nes_otel_config *cfg, const char *key, const char *value);
 
-/** Writes one metrics export body (an ExportMetricsServiceRequest, e.g. with nes_otlp_metrics or
- * nes_otlp_from_prometheus) for `res`, cumulative since `start_ns`. 0 or -1. */
+/** Writes one metrics export body (an ExportMetricsServiceRequest, e.g. with the service's
+ * nes_otlp_metrics, enclave/otlp_metrics.h, or nes_otlp_from_prometheus) for `res`, cumulative
+ * since `start_ns`. 0 or -1. */
 typedef int (*nes_otel_metrics_fn)(void *ud, nes_buf *out, const nes_otlp_resource *res,
                                    uint64_t start_ns, uint64_t now_ns);
 
@@ -99,7 +99,16 @@ void nes_otel_stop(void);
 /** True between nes_otel_start (enabled) and nes_otel_stop. */
 bool nes_otel_running(void);
 
-/** Adds the exporter's counters (drops, failures, items sent) to `g`. */
-void nes_otel_counters(nes_metrics_gauges *g);
+/** The exporter's own counters, cumulative since nes_otel_start. A program copies them into
+ * what it reports (the service's /metrics gauges, enclave/metrics.h). */
+typedef struct nes_otel_stats {
+    uint64_t spans_dropped;   /**< spans dropped on a full export queue */
+    uint64_t logs_dropped;    /**< log records dropped on a full export queue */
+    uint64_t export_failures; /**< OTLP requests that failed (their items are lost) */
+    uint64_t exported[3];     /**< spans, metric points, log records sent */
+} nes_otel_stats;
+
+/** Fills `s` with the exporter's counters (all zero when it is not running). */
+void nes_otel_counters(nes_otel_stats *s);
 
 #endif

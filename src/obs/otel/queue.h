@@ -25,8 +25,8 @@
  * moves both positions to the start of the next lap, so a ring drained faster than it fills
  * keeps writing into the same first bytes (they stay in the cache) instead of walking through
  * all of its memory. Memory is fixed at creation. */
-#ifndef NES_ENCLAVE_OTEL_QUEUE_H
-#define NES_ENCLAVE_OTEL_QUEUE_H
+#ifndef NES_OBS_OTEL_QUEUE_H
+#define NES_OBS_OTEL_QUEUE_H
 
 #include <stdbool.h>
 #include <stddef.h>

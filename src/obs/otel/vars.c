@@ -1,5 +1,5 @@
 /* vars.c - reference rows of the OTEL_* variables (see vars.h). */
-#include "enclave/otel/vars.h"
+#include "obs/otel/vars.h"
 
 #define G NES_OTEL_VARS_GROUP
 #define URL "http:// or https:// URL"

@@ -14,14 +14,14 @@
  * Names and attribute keys are static strings (trace.h), so their pointers stay valid. A span
  * with all its attributes at full length takes NES_SPANREC_SPAN_MAX bytes; a request's four
  * spans take about 330. */
-#ifndef NES_ENCLAVE_OTEL_SPANREC_H
-#define NES_ENCLAVE_OTEL_SPANREC_H
+#ifndef NES_OBS_OTEL_SPANREC_H
+#define NES_OBS_OTEL_SPANREC_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "enclave/otel/trace.h"
+#include "obs/otel/trace.h"
 
 /** The tag byte of an integer attribute. */
 #define NES_SPANREC_INT 0xFFu

@@ -1,5 +1,5 @@
 /* export.c - the OTLP/HTTP exporter thread, its queues and configuration (see export.h). */
-#include "enclave/otel/export.h"
+#include "obs/otel/export.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -13,12 +13,12 @@
 
 #include "aws/http.h"
 #include "core/hex.h"
-#include "enclave/log.h"
-#include "enclave/otel/queue.h"
-#include "enclave/otel/spanrec.h"
-#include "enclave/otel/trace.h"
 #include "net/deadline.h"
 #include "net/loop.h"
+#include "obs/log.h"
+#include "obs/otel/queue.h"
+#include "obs/otel/spanrec.h"
+#include "obs/otel/trace.h"
 
 enum { SIG_TRACES = 0, SIG_METRICS = 1, SIG_LOGS = 2 };
 static const char *const signal_path[3] = {"/v1/traces", "/v1/metrics", "/v1/logs"};
@@ -654,14 +654,15 @@ void nes_otel_stop(void)
     free_exporter(e);
 }
 
-void nes_otel_counters(nes_metrics_gauges *g)
+void nes_otel_counters(nes_otel_stats *s)
 {
+    memset(s, 0, sizeof(*s));
     exporter *e = g_exp;
     if (e == NULL)
         return;
-    g->otel_spans_dropped = qset_dropped(e->spans);
-    g->otel_logs_dropped = qset_dropped(e->logs);
-    g->otel_export_failures = atomic_load(&e->failures);
+    s->spans_dropped = qset_dropped(e->spans);
+    s->logs_dropped = qset_dropped(e->logs);
+    s->export_failures = atomic_load(&e->failures);
     for (int i = 0; i < 3; i++)
-        g->otel_exported[i] = atomic_load(&e->exported[i]);
+        s->exported[i] = atomic_load(&e->exported[i]);
 }

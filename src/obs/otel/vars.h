@@ -1,9 +1,9 @@
 /* vars.h - the OTEL_* variables nes_otel_config_load reads (export.h), as rows of the
  * configuration reference (core/cfgref.h) that the service and nitro-enc-proxy print. The
- * defaults are the ones nes_otel_config_load applies (tests/unit/server/test_otel_vars.c loads
+ * defaults are the ones nes_otel_config_load applies (tests/unit/obs/test_otel_vars.c loads
  * them and compares). */
-#ifndef NES_ENCLAVE_OTEL_VARS_H
-#define NES_ENCLAVE_OTEL_VARS_H
+#ifndef NES_OBS_OTEL_VARS_H
+#define NES_OBS_OTEL_VARS_H
 
 #include <stddef.h>
 

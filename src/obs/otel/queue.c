@@ -1,5 +1,5 @@
 /* queue.c - a byte ring of variable-size records (see queue.h). */
-#include "enclave/otel/queue.h"
+#include "obs/otel/queue.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

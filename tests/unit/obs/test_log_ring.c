@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "enclave/log.h"
+#include "obs/log.h"
 
 #define LINES 20000
 

@@ -1,5 +1,5 @@
 /* codec_span.c - a codec that times the real one (see codec_span.h). */
-#include "enclave/otel/codec_span.h"
+#include "obs/otel/codec_span.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
