@@ -1,5 +1,6 @@
 /* testutil.h - header-only helpers shared by the unit tests (tests/unit) and the test drivers
- * (tests/tools): hex in and out, and a deterministic byte generator. */
+ * (tests/tools): hex in and out, a deterministic byte generator, and settings for the loaders
+ * that read them through a lookup callback. */
 #ifndef NES_TESTUTIL_H
 #define NES_TESTUTIL_H
 
@@ -111,6 +112,22 @@ static inline void tu_rng_fill(uint64_t *state, uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         p[i] = (uint8_t)tu_rng_next(state);
+}
+
+/** Settings for a loader that reads them through `lookup(ud, name)` (e.g. nes_otel_config_load):
+ * `kv` is name, value, name, value, ..., NULL. Pass tu_env_lookup and a tu_env. */
+typedef struct tu_env {
+    const char *const *kv;
+} tu_env;
+
+/** The value of `name` in the tu_env at `ud`, NULL when it is not set. */
+static inline const char *tu_env_lookup(void *ud, const char *name)
+{
+    const tu_env *e = ud;
+    for (size_t i = 0; e->kv[i] != NULL; i += 2)
+        if (strcmp(e->kv[i], name) == 0)
+            return e->kv[i + 1];
+    return NULL;
 }
 
 #endif

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "../../testutil.h"
 #include "core/buf.h"
 #include "obs/log.h"
 #include "obs/otel/export.h"
@@ -30,19 +31,6 @@
 
 /* How long a condition may take on a loaded machine before the test fails. */
 #define WAIT_MS 20000
-
-typedef struct env {
-    const char *const *kv; /* name, value, ..., NULL */
-} env;
-
-static const char *lookup(void *ud, const char *name)
-{
-    const env *e = ud;
-    for (size_t i = 0; e->kv[i] != NULL; i += 2)
-        if (strcmp(e->kv[i], name) == 0)
-            return e->kv[i + 1];
-    return NULL;
-}
 
 /* A socket bound to a free port of 127.0.0.1, listening or not (connections to a bound socket
  * that does not listen are refused, and no other process can take its port meanwhile). */
@@ -165,10 +153,10 @@ static int tiny_metrics(void *ud, nes_buf *out, const nes_otlp_resource *res, ui
 
 static void start(const char *const *kv, nes_otel_metrics_fn metrics, void *ud)
 {
-    env e = {.kv = kv};
+    tu_env e = {.kv = kv};
     nes_otel_config c;
     char why[256] = "";
-    assert_int_equal(nes_otel_config_load(&c, "test", lookup, &e, why, sizeof(why)), 0);
+    assert_int_equal(nes_otel_config_load(&c, "test", tu_env_lookup, &e, why, sizeof(why)), 0);
     assert_true(c.enabled);
     assert_int_equal(nes_otel_start(&c, NULL, metrics, ud, why, sizeof(why)), 0);
     assert_true(nes_otel_running());

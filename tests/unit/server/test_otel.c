@@ -17,11 +17,12 @@
 
 #include <cmocka.h>
 
+#include "../../testutil.h"
+#include "enclave/otlp_metrics.h"
+#include "enclave/providers/aws_log.h"
 #include "obs/log.h"
 #include "obs/otel/codec_span.h"
 #include "obs/otel/export.h"
-#include "enclave/otlp_metrics.h"
-#include "enclave/providers/aws_log.h"
 #include "obs/otel/otlp.h"
 #include "obs/otel/pb.h"
 #include "obs/otel/queue.h"
@@ -1137,19 +1138,6 @@ static void span_begin_at(void **state)
     }
 }
 
-typedef struct env {
-    const char *const *kv; /* name, value, ..., NULL */
-} env;
-
-static const char *lookup(void *ud, const char *name)
-{
-    const env *e = ud;
-    for (size_t i = 0; e->kv[i] != NULL; i += 2)
-        if (strcmp(e->kv[i], name) == 0)
-            return e->kv[i + 1];
-    return NULL;
-}
-
 static void config_cases(void **state)
 {
     (void)state;
@@ -1182,10 +1170,10 @@ static void config_cases(void **state)
         {{"OTEL_RESOURCE_ATTRIBUTES", "k8s.node.name=n1,team=a%2Cb", NULL}, 0, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        env e = {.kv = cases[i].kv};
+        tu_env e = {.kv = cases[i].kv};
         nes_otel_config c;
         char why[256] = "";
-        int rc = nes_otel_config_load(&c, "svc", lookup, &e, why, sizeof(why));
+        int rc = nes_otel_config_load(&c, "svc", tu_env_lookup, &e, why, sizeof(why));
         if (rc != cases[i].rc)
             fail_msg("case %zu: rc %d (%s)", i, rc, why);
         if (rc != 0) {
@@ -1211,10 +1199,10 @@ static void config_cases(void **state)
                         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
                         "512",
                         NULL};
-    env e = {.kv = kv};
+    tu_env e = {.kv = kv};
     nes_otel_config c;
     char why[256];
-    assert_int_equal(nes_otel_config_load(&c, "svc", lookup, &e, why, sizeof(why)), 0);
+    assert_int_equal(nes_otel_config_load(&c, "svc", tu_env_lookup, &e, why, sizeof(why)), 0);
     assert_true(c.enabled);
     assert_string_equal(c.url[0], "http://c:4318/v1/traces");
     assert_string_equal(c.url[1], "http://c:4318/v1/metrics");
@@ -1232,7 +1220,7 @@ static void config_cases(void **state)
     const char *kv2[] = {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c", "OTEL_SDK_DISABLED", "true",
                          NULL};
     e.kv = kv2;
-    assert_int_equal(nes_otel_config_load(&c, "svc", lookup, &e, why, sizeof(why)), 0);
+    assert_int_equal(nes_otel_config_load(&c, "svc", tu_env_lookup, &e, why, sizeof(why)), 0);
     assert_false(c.enabled);
     /* starting a disabled exporter does nothing */
     assert_int_equal(nes_otel_start(&c, NULL, NULL, NULL, why, sizeof(why)), 0);
