@@ -11,16 +11,7 @@ if(NES_AWS_SRC)
   target_link_libraries(nesaws PUBLIC nes nesnet PkgConfig::CURL PkgConfig::XML2 Threads::Threads)
 
   if(NOT NES_FUZZ)
-    file(GLOB NES_AWS_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/aws/test_*.c)
-    foreach(src ${NES_AWS_TESTS})
-      get_filename_component(name ${src} NAME_WE)
-      add_executable(${name} ${src})
-      set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-      target_link_libraries(${name} PRIVATE nesaws PkgConfig::CMOCKA)
-      add_test(NAME ${name} COMMAND ${name})
-      set_tests_properties(${name} PROPERTIES ENVIRONMENT
-        "NES_TESTDATA=${NES_TESTDATA_DIR};NES_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
-    endforeach()
+    nes_unit_tests(tests/unit/aws/test_*.c nesaws)
     # Test drivers under tests/tools/ that need the AWS layer (aws_*.c) link it too.
     file(GLOB NES_AWS_TOOLS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/tools/aws_*.c)
     foreach(src ${NES_AWS_TOOLS})

@@ -47,16 +47,7 @@ if(NOT NES_FUZZ)
   add_executable(nitro-enc-svc ${CMAKE_SOURCE_DIR}/src/enclave/main.c)
   target_link_libraries(nitro-enc-svc PRIVATE nessvc)
 
-  file(GLOB NES_SVC_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/server/test_*.c)
-  foreach(src ${NES_SVC_TESTS})
-    get_filename_component(name ${src} NAME_WE)
-    add_executable(${name} ${src})
-    set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-    target_link_libraries(${name} PRIVATE nessvc PkgConfig::CMOCKA)
-    add_test(NAME ${name} COMMAND ${name})
-    set_tests_properties(${name} PROPERTIES ENVIRONMENT
-      "NES_TESTDATA=${NES_TESTDATA_DIR};NES_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
-  endforeach()
+  nes_unit_tests(tests/unit/server/test_*.c nessvc)
 endif()
 
 # The TLS load driver of the integration suite (tests/tools/http_load.c) needs GnuTLS.
