@@ -41,6 +41,7 @@ A figure, not a test: run it on a quiet machine (the peers are Python, so absolu
 include their cost; the comparison between the relays is the point).
 """
 import argparse
+import importlib.util
 import os
 import selectors
 import socket
@@ -51,12 +52,12 @@ import threading
 import time
 
 NCPU = len(os.sched_getaffinity(0))
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+# bench/http/bench.py's helpers (loaded by path: both scripts are named bench.py)
+_spec = importlib.util.spec_from_file_location(
+    "http_bench", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "http", "bench.py"))
+_http_bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_http_bench)
+busy_ticks, free_port = _http_bench.busy_ticks, _http_bench.free_port
 
 def serve(handler):
     srv = socket.socket()
@@ -280,13 +281,6 @@ def roundtrips(socks, trips):
     return lat
 
 
-def busy_ns():
-    """CPU time the whole machine spent busy so far (all CPUs, ns), from /proc/stat."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v) - v[3] - v[4]) * 1e9 / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
-
-
 def concurrent(port, conns, trips):
     """`conns` connections driven from one thread with epoll, each doing `trips` round trips of
     64 bytes back to back: p50/p99 in us of every round trip, round trips per second, and the
@@ -298,9 +292,10 @@ def concurrent(port, conns, trips):
         s = socket.create_connection(("127.0.0.1", port))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         socks.append(s)
-    t0, b0 = time.perf_counter_ns(), busy_ns()
+    t0, b0 = time.perf_counter_ns(), busy_ticks()
     lat = roundtrips(socks, trips)
-    wall, busy = time.perf_counter_ns() - t0, busy_ns() - b0
+    wall = time.perf_counter_ns() - t0
+    busy = (busy_ticks() - b0) * 1e9 / os.sysconf("SC_CLK_TCK")
     for s in socks:
         s.close()
     lat.sort()
