@@ -154,8 +154,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fy_document *fyd = fy_document_build_from_string(&pc, text, len);
     void *it = NULL;
     struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
-    bool depth = e != NULL && e->msg != NULL &&
-                 (strstr(e->msg, "depth limit") != NULL || strstr(e->msg, "Max depth") != NULL);
+    /* the depth error need not be the first: "Unsupported directive" comes before it */
+    bool depth = false;
+    for (struct fy_diag_error *d = e; d != NULL && !depth; d = fy_diag_errors_iterate(diag, &it))
+        depth = d->msg != NULL &&
+                (strstr(d->msg, "depth limit") != NULL || strstr(d->msg, "Max depth") != NULL);
     struct fy_node *root = fyd ? fy_document_root(fyd) : NULL;
     if (!depth) {
         if (st == NES_YT_OK && root == NULL)
