@@ -9,6 +9,20 @@ shopt -s nullglob
 targets=("$bindir"/fuzz_*)
 ((${#targets[@]})) || { echo "fuzz: no targets built"; exit 0; }
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# A finding, printed so that CI's log alone reproduces it: the end of the log, then the
+# sanitizer's or the target's own one-line verdict and the input (base64, up to 16 KiB).
+found() {
+  tail -50 "$bindir/$1.log"
+  echo "fuzz: $1 failed:"
+  grep -E '==[0-9]+==ERROR|^SUMMARY|^fuzz_|Assertion' "$bindir/$1.log" | head -5
+  local input
+  input=$(ls -t "$root/fuzz/artifacts/$1-"* 2>/dev/null | head -1)
+  if [[ -n $input && $(stat -c %s "$input") -le 16384 ]]; then
+    echo "fuzz: input $(basename "$input") as base64 (base64 -d > f; $1 f):"
+    base64 -w 100 "$input"
+  fi
+}
+
 for t in "${targets[@]}"; do
   # the glob also matches the logs and scratch corpora written next to the targets
   [[ -f $t && -x $t && $t != *.log ]] || continue
@@ -26,7 +40,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$scratch" "$root/fuzz/artifacts"
     "$t" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$root/fuzz/artifacts/$name-" "$scratch" "$seeds" 2>"$bindir/$name.log" \
-      || { tail -50 "$bindir/$name.log"; exit 1; }
+      || { found "$name"; exit 1; }
     grep -E '^(#[0-9]+\s+DONE|Done)' "$bindir/$name.log" | tail -1 | sed "s/^/fuzz: $name: /"
   fi
 done
