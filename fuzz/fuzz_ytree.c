@@ -130,7 +130,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nes_yt_status st = nes_ytree_parse(text, len, &o, &t, msg, sizeof msg, &line);
     if ((st == NES_YT_OK) != (t != NULL))
         differ("status and tree");
-    if (st == NES_YT_DEEP) {
+    /* too deep for libfyaml's tree; or an input on which libfyaml 0.7.12 recycles a simple key
+     * twice (ytree.c keeps that parser): its tree builder would free the broken list */
+    if (st == NES_YT_DEEP ||
+        (st == NES_YT_SYNTAX && strstr(msg, "cannot use tab for indentation") != NULL)) {
         nes_ytree_free(t);
         return 0;
     }

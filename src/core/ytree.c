@@ -4,6 +4,7 @@
 #include "core/ytree.h"
 
 #include <libfyaml.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,6 +293,49 @@ static int on_event(yt_builder *b, struct fy_event *ev)
     }
 }
 
+/* ---- libfyaml 0.7.12's double recycle ------------------------------------------------------- */
+
+/* libfyaml 0.7.12 (Debian bookworm) hands a simple key back to its recycle list twice when, in
+ * a complex key's value, a tab comes before a block indicator ("? f:<TAB>-"): fy_fetch_value's
+ * error path recycles it again (fixed upstream in 0bb4406). fy_parser_destroy then walks the
+ * broken list: a segfault, or a corrupt heap. Such a parser stops at that error and is never
+ * freed: it is kept here, reachable, a few KiB per refused document of that shape. */
+typedef struct yt_kept {
+    struct yt_kept *next;
+    struct fy_parser *fyp;
+} yt_kept;
+
+static yt_kept *_Atomic yt_kept_parsers;
+
+static bool recycled_twice(struct fy_diag *diag)
+{
+    void *it = NULL;
+    struct fy_diag_error *e;
+    while ((e = fy_diag_errors_iterate(diag, &it)) != NULL)
+        if (e->msg != NULL && strstr(e->msg, "cannot use tab for indentation") != NULL)
+            return true;
+    return false;
+}
+
+/* Destroys fyp unless it may hold a key recycled twice; then keeps it (or, out of memory even
+ * for that, leaves it). */
+static void parser_destroy(struct fy_parser *fyp, struct fy_diag *diag)
+{
+    if (fyp == NULL || !recycled_twice(diag)) {
+        fy_parser_destroy(fyp);
+        return;
+    }
+    yt_kept *k = malloc(sizeof *k);
+    if (k == NULL)
+        return;
+    k->fyp = fyp;
+    k->next = atomic_load(&yt_kept_parsers);
+    while (!atomic_compare_exchange_weak(&yt_kept_parsers, &k->next, k))
+        ;
+}
+
+/* ---- parsing --------------------------------------------------------------------------------- */
+
 /* A diagnostics sink that collects errors and prints nothing. */
 static void diag_sink(struct fy_diag *diag, void *user, const char *buf, size_t len)
 {
@@ -387,7 +431,7 @@ nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *o
             }
         }
     }
-    fy_parser_destroy(fyp);
+    parser_destroy(fyp, diag);
     fy_diag_destroy(diag);
     for (size_t i = 0; b.frames != NULL && i < b.max_depth; i++)
         free(b.frames[i].ent);

@@ -168,6 +168,11 @@ static const fail_case fail_cases[] = {
      "alias *nope names no anchor before it"},
     {"alias to a later anchor", "a: *x\nb: &x [1]\n", false, NES_YT_SYNTAX, 1,
      "alias *x names no anchor"},
+    /* libfyaml 0.7.12 recycles a simple key twice on these; freeing that parser crashed */
+    {"a tab before a block entry after a complex key's value", "? f:\t-", false, NES_YT_SYNTAX, 1,
+     "cannot use tab for indentation of block entry"},
+    {"the same, nested, before a literal", "k:\n  ? x: \t|\n", false, NES_YT_SYNTAX, 2,
+     "cannot use tab"},
 };
 
 static void failures_say_why_and_where(void **state)
