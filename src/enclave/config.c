@@ -2,7 +2,6 @@
 #include "enclave/config.h"
 
 #include <errno.h>
-#include <libfyaml.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,9 @@
 #include "aws/awsjson.h"
 #include "aws/config_ref.h"
 #include "core/cfgref.h"
+#include "core/fileio.h"
+#include "core/json_scan.h"
+#include "core/ytree.h"
 #include "net/cfgref_print.h"
 #include "nsm/nsm.h"
 #include "obs/otel/vars.h"
@@ -259,29 +261,47 @@ static int parse_ulong(const char *s, unsigned long *out)
     return 0;
 }
 
+/** Largest --config file read (a few dozen NAME: value lines). */
+#define CONFIG_FILE_MAX ((size_t)1 << 20)
+
+/* The --config file's tree (which points into data); NULL with a problem, or for an empty file. */
+static nes_ytree *parse_tree(const char *file, const char *data, size_t len, nes_config_problems *p)
+{
+    nes_ytree *doc = NULL;
+    char msg[160];
+    int line = 0;
+    /* UTF-8 without NUL only: libfyaml 0.7.12's scanner can loop forever on other bytes */
+    nes_yt_status st = NES_YT_SYNTAX;
+    if (nes_utf8_valid_prefix((const uint8_t *)data, len) != len || memchr(data, '\0', len)) {
+        snprintf(msg, sizeof msg, "not UTF-8 text");
+    } else {
+        const nes_yt_opts o = {.max_depth = 8, .max_nodes = 4096};
+        st = nes_ytree_parse(data, len, &o, &doc, msg, sizeof msg, &line);
+    }
+    if (st != NES_YT_OK && st != NES_YT_EMPTY)
+        problem(p, "--config %s:%d: not valid YAML (%s)", file, line,
+                st == NES_YT_SYNTAX ? msg : "too large or too deep");
+    return doc;
+}
+
 static void load_file(nes_config *cfg, const char *file, nes_config_problems *p)
 {
-    struct fy_document *doc = fy_document_build_from_file(NULL, file);
-    if (doc == NULL) {
-        problem(p, "--config %s: cannot be read or is not valid YAML", file);
+    char *data = NULL;
+    size_t len = 0;
+    nes_err err;
+    if (nes_read_file(file, CONFIG_FILE_MAX, &data, &len, &err) != NES_OK) {
+        problem(p, "--config %s: cannot be read (%s)", file, err.msg);
         return;
     }
-    struct fy_node *root = fy_document_root(doc);
-    if (root == NULL) {
-        fy_document_destroy(doc);
-        return; /* empty file: nothing to overlay */
-    }
-    if (!fy_node_is_mapping(root)) {
+    nes_ytree *doc = parse_tree(file, data, len, p);
+    nes_yn *root = nes_ytree_root(doc);
+    if (root != NULL && !nes_yn_is_map(root))
         problem(p, "--config %s: the top level must be a mapping of NAME: value", file);
-        fy_document_destroy(doc);
-        return;
-    }
     void *iter = NULL;
-    struct fy_node_pair *pair;
-    while ((pair = fy_node_mapping_iterate(root, &iter)) != NULL) {
-        struct fy_node *k = fy_node_pair_key(pair), *v = fy_node_pair_value(pair);
+    nes_yn_pair *pair;
+    while ((pair = nes_yn_map_iterate(root, &iter)) != NULL) {
         size_t klen = 0, vlen = 0;
-        const char *key = k ? fy_node_get_scalar(k, &klen) : NULL;
+        const char *key = nes_yn_scalar(nes_yn_resolve(nes_yn_pair_key(pair)), &klen);
         if (key == NULL) {
             problem(p, "--config %s: every key must be a scalar variable name", file);
             continue;
@@ -292,14 +312,16 @@ static void load_file(nes_config *cfg, const char *file, nes_config_problems *p)
                     key);
             continue;
         }
-        const char *val = v ? fy_node_get_scalar(v, &vlen) : NULL;
-        if (v != NULL && val == NULL) {
+        const char *val = nes_yn_scalar(nes_yn_resolve(nes_yn_pair_value(pair)), &vlen);
+        if (val == NULL) {
             problem(p, "%s (from %s): must be a scalar", opts[i].name, file);
             continue;
         }
-        set_raw(cfg, i, val ? val : "", val ? vlen : 0, NES_SRC_FILE);
+        set_raw(cfg, i, val, vlen, NES_SRC_FILE);
     }
-    fy_document_destroy(doc);
+    nes_ytree_free(doc);
+    explicit_bzero(data, len); /* PKCS11_PIN may be in it */
+    free(data);
 }
 
 static bool valid_header_name(const char *s)

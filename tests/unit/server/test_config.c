@@ -272,6 +272,32 @@ static void yaml_overlay(void **state)
     assert_int_equal(nes_config_load(&c, true, env, path, 2, &p), -1);
     assert_true(has_problem(&p, "top level must be a mapping"));
     nes_config_free(&c);
+
+    /* refused with the reason: bytes that are not UTF-8 (libfyaml 0.7.12 can loop on them), and
+     * the input that made libfyaml 0.7.12's tree builder crash the process */
+    static const struct {
+        const char *text, *problem;
+    } refused[] = {{"MAX_DEPTH: \xff\n", "not UTF-8 text"},
+                   {"? f:\t-", ":1: not valid YAML (cannot use tab"}};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        fd = open(path, O_WRONLY | O_TRUNC);
+        assert_int_equal(write(fd, refused[i].text, strlen(refused[i].text)),
+                         (ssize_t)strlen(refused[i].text));
+        close(fd);
+        assert_int_equal(nes_config_load(&c, true, env, path, 2, &p), -1);
+        assert_true(has_problem(&p, refused[i].problem));
+        nes_config_free(&c);
+    }
+
+    /* an alias stands for its anchor's scalar */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    const char *alias = "MAX_DEPTH: &d 48\nMAX_CONNECTIONS: *d\n";
+    assert_int_equal(write(fd, alias, strlen(alias)), (ssize_t)strlen(alias));
+    close(fd);
+    assert_int_equal(nes_config_load(&c, true, env, path, 2, &p), 0);
+    assert_int_equal(c.max_depth, 48);
+    assert_int_equal(c.max_connections, 48);
+    nes_config_free(&c);
     unlink(path);
 
     assert_int_equal(nes_config_load(&c, true, env, "/nonexistent.yaml", 2, &p), -1);
