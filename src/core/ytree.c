@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_scan.h"
+
 /** Smallest arena chunk. */
 #define YT_CHUNK ((size_t)256 * 1024)
 
@@ -367,6 +369,18 @@ nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *o
     if (cap > 0)
         msg[0] = '\0';
     *line = 0;
+    /* UTF-8 text without NUL only: libfyaml 0.7.12's scanner can loop forever on other bytes */
+    size_t ok = nes_utf8_valid_prefix((const uint8_t *)data, len);
+    const char *nul = memchr(data, '\0', ok);
+    ok = nul != NULL ? (size_t)(nul - data) : ok;
+    if (ok < len) {
+        *line = 1;
+        for (size_t i = 0; i < ok; i++)
+            *line += data[i] == '\n';
+        snprintf(msg, cap, "not UTF-8 text (%s at byte %zu)", data[ok] ? "invalid byte" : "NUL",
+                 ok);
+        return NES_YT_SYNTAX;
+    }
     yt_builder b = {.data = data, .len = len, .split = opts->split, .max_nodes = opts->max_nodes};
     b.max_depth = opts->max_depth ? opts->max_depth : 1;
     b.t = calloc(1, sizeof *b.t);

@@ -55,7 +55,9 @@ typedef struct nes_yt_opts {
 
 /** Parses the first document of data[0..len) (which must outlive the tree; at most 4 GiB - 1). On
  * NES_YT_OK sets *out; otherwise *out is NULL and, for NES_YT_SYNTAX / NES_YT_DEEP / NES_YT_LARGE,
- * msg (cap bytes) holds libfyaml's first error and *line its 1-based line (0 if unknown). */
+ * msg (cap bytes) holds libfyaml's first error and *line its 1-based line (0 if unknown). Input
+ * that is not UTF-8 or holds a NUL is NES_YT_SYNTAX, "not UTF-8 text (invalid byte|NUL at byte
+ * N)", before libfyaml sees it. */
 nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *opts,
                               nes_ytree **out, char *msg, size_t cap, int *line);
 

@@ -12,7 +12,6 @@
 #include "aws/config_ref.h"
 #include "core/cfgref.h"
 #include "core/fileio.h"
-#include "core/json_scan.h"
 #include "core/ytree.h"
 #include "net/cfgref_print.h"
 #include "nsm/nsm.h"
@@ -270,14 +269,8 @@ static nes_ytree *parse_tree(const char *file, const char *data, size_t len, nes
     nes_ytree *doc = NULL;
     char msg[160];
     int line = 0;
-    /* UTF-8 without NUL only: libfyaml 0.7.12's scanner can loop forever on other bytes */
-    nes_yt_status st = NES_YT_SYNTAX;
-    if (nes_utf8_valid_prefix((const uint8_t *)data, len) != len || memchr(data, '\0', len)) {
-        snprintf(msg, sizeof msg, "not UTF-8 text");
-    } else {
-        const nes_yt_opts o = {.max_depth = 8, .max_nodes = 4096};
-        st = nes_ytree_parse(data, len, &o, &doc, msg, sizeof msg, &line);
-    }
+    const nes_yt_opts o = {.max_depth = 8, .max_nodes = 4096};
+    nes_yt_status st = nes_ytree_parse(data, len, &o, &doc, msg, sizeof msg, &line);
     if (st != NES_YT_OK && st != NES_YT_EMPTY)
         problem(p, "--config %s:%d: not valid YAML (%s)", file, line,
                 st == NES_YT_SYNTAX ? msg : "too large or too deep");

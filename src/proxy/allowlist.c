@@ -7,7 +7,6 @@
 #include <strings.h>
 
 #include "core/error.h"
-#include "core/json_scan.h"
 #include "core/ytree.h"
 
 bool nes_host_valid(const char *host, size_t n)
@@ -101,13 +100,6 @@ static int parse_entry(nes_yn *item, size_t idx, nes_allow_entry *e, char *why, 
 int nes_allowlist_parse(const char *yaml, size_t len, nes_allowlist *al, char *why, size_t why_len)
 {
     memset(al, 0, sizeof(*al));
-    /* UTF-8 text without NUL only: libfyaml 0.7.12's scanner can loop forever on malformed
-     * bytes (the same guard as the spec loader's) */
-    size_t ok = nes_utf8_valid_prefix((const uint8_t *)yaml, len);
-    if (ok < len || memchr(yaml, '\0', len) != NULL) {
-        nes_msgf(why, why_len, "allowlist: not UTF-8 text");
-        return -1;
-    }
     /* a short list of flat entries: the bounds only stop hostile files early */
     const nes_yt_opts opts = {.max_depth = 8, .max_nodes = (size_t)16 * (NES_ALLOWLIST_MAX + 1)};
     nes_ytree *doc = NULL;

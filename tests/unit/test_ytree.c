@@ -168,6 +168,9 @@ static const fail_case fail_cases[] = {
      "alias *nope names no anchor before it"},
     {"alias to a later anchor", "a: *x\nb: &x [1]\n", false, NES_YT_SYNTAX, 1,
      "alias *x names no anchor"},
+    /* checked before libfyaml, whose scanner can loop on such bytes */
+    {"a byte that is not UTF-8", "a: 1\nb: \xc3(\n", false, NES_YT_SYNTAX, 2,
+     "not UTF-8 text (invalid byte at byte 8)"},
     /* libfyaml 0.7.12 recycles a simple key twice on these; freeing that parser crashed */
     {"a tab before a block entry after a complex key's value", "? f:\t-", false, NES_YT_SYNTAX, 1,
      "cannot use tab for indentation of block entry"},
