@@ -79,9 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             lint(root);
         if (op.root != NULL)
             lint(op.root);
-        /* a template is also a path that its own operation matches */
+        /* a template is also a path that its own operation matches (a webhook's name, which
+         * may start with '/' too, is never matched) */
         nes_spec_op found;
-        if (!nes_spec_find_op(spec, op.method, op.path, strlen(op.path), &found) &&
+        if (!nes_spec_find_op(spec, op.method, op.path, strlen(op.path), &found) && !op.webhook &&
             op.path[0] == '/' && strchr(op.path, '{') == NULL && strchr(op.path, '?') == NULL)
             abort();
         (void)nes_spec_match(spec, op.method, "/a/b/c", 6);
