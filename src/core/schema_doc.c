@@ -11,7 +11,6 @@
 
 #include "core/buf.h"
 #include "core/hex.h"
-#include "core/json_scan.h"
 
 /** Longest JSON pointer shown in a message (longer ones lose their middle). */
 #define SD_SHOWN_POINTER 150
@@ -244,21 +243,13 @@ static nes_yt_status build(nes_sd_docs *ds, nes_sd_doc *d, const char *data, siz
 static nes_status parse_doc(nes_sd_docs *ds, nes_sd_doc *d, const char *data, size_t len,
                             nes_err *err)
 {
-    /* Specs are UTF-8 text. Checking first also keeps malformed bytes away from libfyaml 0.7.12,
-     * whose scanner can loop forever on them. */
-    size_t bad = nes_utf8_valid_prefix((const uint8_t *)data, len);
-    const char *nul = memchr(data, '\0', bad);
-    if (nul != NULL)
-        bad = (size_t)(nul - data);
-    if (bad < len) {
-        int line = 1;
-        for (size_t i = 0; i < bad; i++)
-            line += data[i] == '\n';
-        return nes_err_set(err, NES_ERR_SPEC, bad, "%s:%d: not UTF-8 text (%s at byte %zu)",
-                           d->shown, line, data[bad] ? "invalid byte" : "NUL", bad);
-    }
     char msg[160];
     int line = 0;
+    /* Specs are UTF-8 text: checked here, on the bytes as read, before the JSON line split below
+     * moves offsets and lines */
+    size_t bad = nes_ytree_check_text(data, len, msg, sizeof msg, &line);
+    if (bad < len)
+        return nes_err_set(err, NES_ERR_SPEC, bad, "%s:%d: %s", d->shown, line, msg);
     nes_yt_status st = NES_YT_EMPTY;
     bool json_name = ends_with_ci(d->rel, ".json");
     if (json_name || looks_like_json(data, len)) {

@@ -362,14 +362,8 @@ static struct fy_diag *quiet_diag(void)
     return diag;
 }
 
-nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *opts,
-                              nes_ytree **out, char *msg, size_t cap, int *line)
+size_t nes_ytree_check_text(const char *data, size_t len, char *msg, size_t cap, int *line)
 {
-    *out = NULL;
-    if (cap > 0)
-        msg[0] = '\0';
-    *line = 0;
-    /* UTF-8 text without NUL only: libfyaml 0.7.12's scanner can loop forever on other bytes */
     size_t ok = nes_utf8_valid_prefix((const uint8_t *)data, len);
     const char *nul = memchr(data, '\0', ok);
     ok = nul != NULL ? (size_t)(nul - data) : ok;
@@ -379,8 +373,19 @@ nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *o
             *line += data[i] == '\n';
         snprintf(msg, cap, "not UTF-8 text (%s at byte %zu)", data[ok] ? "invalid byte" : "NUL",
                  ok);
-        return NES_YT_SYNTAX;
     }
+    return ok;
+}
+
+nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *opts,
+                              nes_ytree **out, char *msg, size_t cap, int *line)
+{
+    *out = NULL;
+    if (cap > 0)
+        msg[0] = '\0';
+    *line = 0;
+    if (nes_ytree_check_text(data, len, msg, cap, line) < len)
+        return NES_YT_SYNTAX;
     yt_builder b = {.data = data, .len = len, .split = opts->split, .max_nodes = opts->max_nodes};
     b.max_depth = opts->max_depth ? opts->max_depth : 1;
     b.t = calloc(1, sizeof *b.t);

@@ -61,6 +61,12 @@ typedef struct nes_yt_opts {
 nes_yt_status nes_ytree_parse(const char *data, size_t len, const nes_yt_opts *opts,
                               nes_ytree **out, char *msg, size_t cap, int *line);
 
+/** Checks that data[0..len) is UTF-8 text without NUL, what nes_ytree_parse accepts (libfyaml
+ * 0.7.12's scanner can loop forever on other bytes). Returns len when it is; otherwise the offset
+ * of the first bad byte, with msg (cap bytes) "not UTF-8 text (invalid byte|NUL at byte N)" and
+ * *line its 1-based line. */
+size_t nes_ytree_check_text(const char *data, size_t len, char *msg, size_t cap, int *line);
+
 /** Frees a tree (NULL is fine). */
 void nes_ytree_free(nes_ytree *t);
 

@@ -178,6 +178,25 @@ static const fail_case fail_cases[] = {
      "cannot use tab"},
 };
 
+/* The text check on its own: a NUL stops it as an invalid byte does, at its offset and line. */
+static void text_check_finds_the_first_bad_byte(void **state)
+{
+    (void)state;
+    char msg[160];
+    int line = 0;
+    static const char good[] = "a: \xc3\xa9\n";
+    assert_int_equal(nes_ytree_check_text(good, sizeof good - 1, msg, sizeof msg, &line),
+                     sizeof good - 1);
+    static const char nul[] = "a: 1\nb: x\0y\n";
+    assert_int_equal(nes_ytree_check_text(nul, sizeof nul - 1, msg, sizeof msg, &line), 9);
+    assert_string_equal(msg, "not UTF-8 text (NUL at byte 9)");
+    assert_int_equal(line, 2);
+    static const char bad[] = "\xff";
+    assert_int_equal(nes_ytree_check_text(bad, 1, msg, sizeof msg, &line), 0);
+    assert_string_equal(msg, "not UTF-8 text (invalid byte at byte 0)");
+    assert_int_equal(line, 1);
+}
+
 static void failures_say_why_and_where(void **state)
 {
     (void)state;
@@ -416,6 +435,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(trees_are_built_as_written),
+        cmocka_unit_test(text_check_finds_the_first_bad_byte),
         cmocka_unit_test(failures_say_why_and_where),
         cmocka_unit_test(nesting_is_bounded),
         cmocka_unit_test(node_count_is_bounded),
